@@ -1,0 +1,48 @@
+# Shared by scripts/test.sh, scripts/demo.sh and the benchmarks: package
+# set-up and the build. Source it; do not run it.
+
+SLUICE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+SLUICE_SHARED=${SLUICE_SHARED:-$SLUICE_ROOT/../shared}
+
+# Packages needed to build sluice and run its tests (Debian 12 names).
+SLUICE_BUILD_PACKAGES=(
+  build-essential cmake ninja-build pkg-config git
+  librdkafka-dev kcat libboost1.74-dev libyaml-cpp-dev libsimdjson-dev nlohmann-json3-dev
+  libconcurrentqueue-dev libreaderwriterqueue-dev libutf8proc-dev
+  libdnnl-dev libopenblas-dev libopenblas0-pthread
+  libgtest-dev libgmock-dev libbenchmark-dev
+  clang-14 libclang-rt-14-dev
+  prometheus
+  python3 python3-numpy python3-torch
+  procps curl
+)
+
+sluice_log() { printf '[sluice] %s\n' "$*" >&2; }
+
+# sluice_ensure_packages PKG...: apt-get installs the ones that are missing, and
+# only runs `apt-get update` when something is missing.
+sluice_ensure_packages() {
+  local missing=()
+  local p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  sluice_log "installing missing packages: ${missing[*]}"
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+# sluice_build BUILD_DIR [cmake args...]: configure (once) and build everything.
+sluice_build() {
+  local dir=$1; shift
+  local gen=()
+  command -v ninja >/dev/null && gen=(-G Ninja)
+  if [ ! -f "$dir/CMakeCache.txt" ]; then
+    cmake -S "$SLUICE_ROOT" -B "$dir" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release "$@"
+  fi
+  cmake --build "$dir" --parallel "$(nproc)"
+}
