@@ -1,16 +1,42 @@
 // sluice command line: dispatches to one command per file (cmd_*.cpp).
 #include <cstring>
 #include <iostream>
-#include <string>
+#include <string_view>
 
-#include "kernels/cuda/device_query.h"
+#include "src/app/commands.h"
+
+namespace {
+
+using sluice::app::Command;
+
+// One line per command; keep in the order `sluice --help` shows them.
+constexpr Command kCommands[] = {
+    {"version", "sluice --version                        build and CUDA device information",
+     sluice::app::cmd_version},
+};
+
+void print_usage(std::ostream& os) {
+  os << "usage: sluice COMMAND [ARGS]\n\ncommands:\n";
+  for (const auto& c : kCommands) os << "  " << c.usage << '\n';
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
-  if (argc >= 2 && (std::strcmp(argv[1], "--version") == 0 || std::strcmp(argv[1], "version") == 0)) {
-    std::cout << "sluice " << SLUICE_VERSION << '\n'
-              << sluice::cuda::describe(sluice::cuda::query_devices()) << '\n';
+  if (argc < 2) {
+    print_usage(std::cerr);
+    return 2;
+  }
+  std::string_view name = argv[1];
+  if (name == "--help" || name == "-h" || name == "help") {
+    print_usage(std::cout);
     return 0;
   }
-  std::cerr << "usage: sluice --version\n";
+  if (name == "--version" || name == "-V") name = "version";
+  for (const auto& c : kCommands) {
+    if (name == c.name) return c.run(argc - 1, argv + 1);
+  }
+  std::cerr << "sluice: unknown command '" << name << "'\n";
+  print_usage(std::cerr);
   return 2;
 }

@@ -1,0 +1,15 @@
+// `sluice --version`: build and CUDA device information.
+#include <iostream>
+
+#include "kernels/cuda/device_query.h"
+#include "src/app/commands.h"
+
+namespace sluice::app {
+
+int cmd_version(int, char**) {
+  std::cout << "sluice " << SLUICE_VERSION << '\n'
+            << sluice::cuda::describe(sluice::cuda::query_devices()) << '\n';
+  return 0;
+}
+
+}  // namespace sluice::app
