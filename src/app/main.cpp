@@ -13,6 +13,8 @@ using sluice::app::Command;
 constexpr Command kCommands[] = {
     {"version", "sluice --version                        build and CUDA device information",
      sluice::app::cmd_version},
+    {"validate", "sluice validate PIPELINE.yaml [--set k=v] [--explain]  check a pipeline file",
+     sluice::app::cmd_validate},
 };
 
 void print_usage(std::ostream& os) {
