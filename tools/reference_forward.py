@@ -92,9 +92,9 @@ class Reference(torch.nn.Module):
         return self.norm(x, e + "LayerNorm")
 
     def attention(self, x, mask_add, q_name, k_name, v_name, o_name):
-        B, L, d = x.shape
-        h = self.heads
-        dh = d // h
+        B, L = x.shape[0], x.shape[1]
+        d, h = self.hidden, self.heads
+        dh = d // h  # Python ints: constants in an exported graph
 
         def split(t):
             return t.view(B, L, h, dh).transpose(1, 2)
