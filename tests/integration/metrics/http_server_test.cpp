@@ -17,8 +17,8 @@
 namespace sluice::metrics {
 namespace {
 
-using testing::HttpConnection;
 using testing::http_get;
+using testing::HttpConnection;
 
 constexpr const char* kMetricsType = "text/plain; version=0.0.4; charset=utf-8";
 constexpr const char* kTextType = "text/plain; charset=utf-8";
@@ -57,7 +57,8 @@ TEST(MetricsHttpServer, HealthzFollowsTheHealthCheck) {
   reply = http_get(server.port(), "/healthz");
   EXPECT_EQ(reply.status, 503);
   EXPECT_EQ(reply.body, "kafka unreachable\n");
-  server.set_health_check([]() -> std::pair<bool, std::string> { throw std::runtime_error("boom"); });
+  server.set_health_check(
+      []() -> std::pair<bool, std::string> { throw std::runtime_error("boom"); });
   reply = http_get(server.port(), "/healthz");
   EXPECT_EQ(reply.status, 503);
   EXPECT_EQ(reply.body, "health check threw: boom\n");
@@ -125,8 +126,8 @@ TEST(MetricsHttpServer, KeepsConnectionsAliveAcrossRequests) {
     const auto reply = conn.request("GET", "/metrics");
     EXPECT_EQ(reply.status, 200);
     EXPECT_TRUE(reply.keep_alive);
-    EXPECT_EQ(reply.body, "# HELP x_total X.\n# TYPE x_total counter\nx_total " +
-                              std::to_string(i) + "\n");
+    EXPECT_EQ(reply.body,
+              "# HELP x_total X.\n# TYPE x_total counter\nx_total " + std::to_string(i) + "\n");
   }
   const auto last = conn.request("GET", "/readyz", {{"Connection", "close"}});
   EXPECT_FALSE(last.keep_alive);
@@ -226,7 +227,8 @@ TEST(MetricsHttpServer, ConnectionsBeyondTheLimitAreClosed) {
 
 TEST(MetricsHttpServer, FailingCallbackGives500WithTheReason) {
   Registry r;
-  r.gauge_callback("gpu_bytes", "GPU.", {}, []() -> double { throw std::runtime_error("no device"); });
+  r.gauge_callback("gpu_bytes", "GPU.", {},
+                   []() -> double { throw std::runtime_error("no device"); });
   HttpServer server(r, ephemeral());
   server.start();
   const auto reply = http_get(server.port(), "/metrics");
@@ -246,8 +248,7 @@ TEST(MetricsHttpServer, BindFailureNamesTheAddressAndTheOsError) {
     FAIL() << "second bind succeeded";
   } catch (const std::runtime_error& e) {
     EXPECT_EQ(std::string(e.what()), "metrics HTTP server: cannot bind 127.0.0.1:" +
-                                         std::to_string(first.port()) +
-                                         ": Address already in use");
+                                         std::to_string(first.port()) + ": Address already in use");
   }
   second.stop();  // never started: no-op
   HttpServerOptions bad;
@@ -258,7 +259,8 @@ TEST(MetricsHttpServer, BindFailureNamesTheAddressAndTheOsError) {
     FAIL() << "bad address accepted";
   } catch (const std::runtime_error& e) {
     EXPECT_EQ(std::string(e.what()).rfind("metrics HTTP server: invalid bind address "
-                                          "'not-an-address': ", 0),
+                                          "'not-an-address': ",
+                                          0),
               0u)
         << e.what();
   }
@@ -328,10 +330,10 @@ TEST(MetricsHttpServer, PromtoolAcceptsTheScrapedExposition) {
   for (double v : {0.00005, 0.003, 0.2, 45.0}) lat.observe(v);
   r.histogram("sluice_batch_records", "Records per batch.", exponential_buckets(1, 2, 10))
       .observe(17);
-  StageProbe probe(r, "sentiment", "tokenize",
-                   StageReaders{[] { return 10.0; }, [] { return 9.0; }, [] { return 1.0; },
-                                [] { return 0.0; }, [] { return 0.5; }, [] { return 3.0; },
-                                [] { return 1024.0; }});
+  StageProbe probe(
+      r, "sentiment", "tokenize",
+      StageReaders{[] { return 10.0; }, [] { return 9.0; }, [] { return 1.0; }, [] { return 0.0; },
+                   [] { return 0.5; }, [] { return 3.0; }, [] { return 1024.0; }});
 
   HttpServer server(r, ephemeral());
   server.start();

@@ -25,7 +25,7 @@ constexpr auto kDeadline = std::chrono::seconds(40);
 constexpr const char* kJob = "sluice_metrics_it";
 
 std::string url_encode(const std::string& s) {
-  static const char* kHex = "0123456789ABCDEF";
+  static constexpr const char* kHex = "0123456789ABCDEF";
   std::string out;
   for (unsigned char c : s) {
     if (std::isalnum(c) || c == '_' || c == '-' || c == '.' || c == '~') {
@@ -49,16 +49,19 @@ class PrometheusServer {
                              "  scrape_timeout: 1s\n"
                              "  evaluation_interval: 1s\n"
                              "scrape_configs:\n"
-                             "  - job_name: " << kJob << "\n"
+                             "  - job_name: "
+                          << kJob
+                          << "\n"
                              "    static_configs:\n"
-                             "      - targets: ['127.0.0.1:" << target_port << "']\n";
+                             "      - targets: ['127.0.0.1:"
+                          << target_port << "']\n";
     log_ = dir_.path() / "prometheus.log";
-    process_.emplace(std::vector<std::string>{binary.string(),
-                                              "--config.file=" + config.string(),
-                                              "--storage.tsdb.path=" + (dir_.path() / "data").string(),
-                                              "--web.listen-address=127.0.0.1:" + std::to_string(port_),
-                                              "--log.level=warn"},
-                     log_);
+    process_.emplace(
+        std::vector<std::string>{binary.string(), "--config.file=" + config.string(),
+                                 "--storage.tsdb.path=" + (dir_.path() / "data").string(),
+                                 "--web.listen-address=127.0.0.1:" + std::to_string(port_),
+                                 "--log.level=warn"},
+        log_);
   }
 
   // Result vector of an instant query, or std::nullopt while Prometheus is not answering.
@@ -93,6 +96,30 @@ class PrometheusServer {
     return last;
   }
 
+  // Waits for the first scrape of our target; returns "" on success, else why it failed
+  // (Prometheus' own scrape error when it rejected our exposition).
+  std::string wait_for_first_scrape(Clock::time_point deadline) {
+    while (Clock::now() < deadline) {
+      if (auto exited = process_->exited()) {
+        return "prometheus exited (status " + std::to_string(*exited) + "):\n" + log();
+      }
+      try {
+        const auto reply = testing::http_get(port_, "/api/v1/targets?state=active");
+        const auto targets = nlohmann::json::parse(reply.body).at("data").at("activeTargets");
+        for (const auto& t : targets) {
+          if (t.at("labels").at("job") != kJob) continue;
+          const auto health = t.at("health").get<std::string>();
+          if (health == "up") return "";
+          if (health == "down") return "scrape failed: " + t.at("lastError").get<std::string>();
+        }
+      } catch (const std::exception&) {
+        // not listening yet
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    return "no scrape before the deadline; log:\n" + log();
+  }
+
   std::string log() const { return testing::read_file(log_); }
 
  private:
@@ -125,18 +152,21 @@ TEST(MetricsPrometheusScrape, RealPrometheusScrapesAndReadsBackOurValues) {
   PrometheusServer prometheus(binary, server.port());
   const auto deadline = Clock::now() + kDeadline;
 
+  ASSERT_EQ(prometheus.wait_for_first_scrape(deadline), "");
   const std::string up = "up{job=\"" + std::string(kJob) + "\"}";
   ASSERT_EQ(prometheus.wait_for_value(up, "1", deadline), "1") << prometheus.log();
   EXPECT_EQ(prometheus.wait_for_value("sluice_it_records_total{pipeline=\"it\"}", "42", deadline),
             "42");
   EXPECT_EQ(prometheus.wait_for_value("sluice_it_latency_seconds_count", "3", deadline), "3");
   EXPECT_EQ(prometheus.wait_for_value("sluice_it_latency_seconds_sum", "4.75", deadline), "4.75");
-  EXPECT_EQ(prometheus.wait_for_value("sluice_it_latency_seconds_bucket{le=\"0.3\"}", "1", deadline),
-            "1");
+  EXPECT_EQ(
+      prometheus.wait_for_value("sluice_it_latency_seconds_bucket{le=\"0.3\"}", "1", deadline),
+      "1");
   EXPECT_EQ(prometheus.wait_for_value("sluice_it_latency_seconds_bucket{le=\"1\"}", "2", deadline),
             "2");
-  EXPECT_EQ(prometheus.wait_for_value("sluice_it_latency_seconds_bucket{le=\"+Inf\"}", "3", deadline),
-            "3");
+  EXPECT_EQ(
+      prometheus.wait_for_value("sluice_it_latency_seconds_bucket{le=\"+Inf\"}", "3", deadline),
+      "3");
   // The escaped label value arrives intact through Prometheus' own parser.
   const auto info = prometheus.query("sluice_it_info");
   ASSERT_TRUE(info.has_value());

@@ -31,7 +31,7 @@ struct HttpConnection::Impl {
   net::io_context ioc;
   beast::tcp_stream stream{ioc};
   beast::flat_buffer buffer;
-  std::chrono::milliseconds timeout;
+  std::chrono::milliseconds timeout{0};
 
   // Runs one async operation to completion with the stream's deadline.
   template <class Start>
@@ -74,9 +74,7 @@ HttpConnection::HttpConnection(std::uint16_t port, std::chrono::milliseconds tim
     : impl_(std::make_unique<Impl>()) {
   impl_->timeout = timeout;
   const tcp::endpoint ep(net::ip::make_address("127.0.0.1"), port);
-  const auto ec = impl_->run([&](auto handler) {
-    impl_->stream.async_connect(ep, handler);
-  });
+  const auto ec = impl_->run([&](auto handler) { impl_->stream.async_connect(ep, handler); });
   if (ec) {
     throw std::runtime_error("HTTP client: connect to 127.0.0.1:" + std::to_string(port) + ": " +
                              ec.message());
@@ -133,7 +131,7 @@ std::filesystem::path find_program(const std::string& program) {
   const char* path = std::getenv("PATH");
   std::istringstream dirs(path ? path : "/usr/bin:/bin");
   for (std::string dir; std::getline(dirs, dir, ':');) {
-    const auto p = std::filesystem::path(dir) / program;
+    auto p = std::filesystem::path(dir) / program;
     if (!dir.empty() && ::access(p.c_str(), X_OK) == 0) return p;
   }
   return {};
@@ -145,6 +143,29 @@ std::string read_file(const std::filesystem::path& p) {
   s << in.rdbuf();
   return s.str();
 }
+
+namespace {
+
+// Starts argv[0] (an absolute path) with stdin from `in` and stdout+stderr to `out`.
+pid_t spawn(const std::vector<std::string>& argv, const std::filesystem::path& in,
+            const std::filesystem::path& out) {
+  std::vector<char*> args;
+  args.reserve(argv.size() + 1);
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, in.c_str(), O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  pid_t pid = -1;
+  const int rc = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) throw std::runtime_error("cannot start " + argv[0] + ": " + std::strerror(rc));
+  return pid;
+}
+
+}  // namespace
 
 TempDir::TempDir() {
   std::string tmpl = (std::filesystem::temp_directory_path() / "sluice-metrics-XXXXXX").string();
@@ -158,22 +179,8 @@ TempDir::~TempDir() {
 }
 
 ChildProcess::ChildProcess(const std::vector<std::string>& argv,
-                           const std::filesystem::path& log_file) {
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, log_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                   0644);
-  posix_spawn_file_actions_adddup2(&actions, 1, 2);
-  const int rc = posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) {
-    throw std::runtime_error("cannot start " + argv[0] + ": " + std::strerror(rc));
-  }
-}
+                           const std::filesystem::path& log_file)
+    : pid_(spawn(argv, "/dev/null", log_file)) {}
 
 std::optional<int> ChildProcess::exited() {
   if (status_) return status_;
@@ -199,22 +206,8 @@ CommandResult run_command(const std::vector<std::string>& argv, const std::strin
   TempDir dir;
   const auto in_path = dir.path() / "stdin";
   const auto out_path = dir.path() / "output";
-  {
-    std::ofstream(in_path, std::ios::binary) << input;
-  }
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, in_path.c_str(), O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                   0644);
-  posix_spawn_file_actions_adddup2(&actions, 1, 2);
-  pid_t pid = -1;
-  const int rc = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) throw std::runtime_error("cannot start " + argv[0] + ": " + std::strerror(rc));
+  { std::ofstream(in_path, std::ios::binary) << input; }
+  const pid_t pid = spawn(argv, in_path, out_path);
   int status = 0;
   ::waitpid(pid, &status, 0);
   CommandResult r;
