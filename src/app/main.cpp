@@ -13,6 +13,8 @@ using sluice::app::Command;
 constexpr Command kCommands[] = {
     {"version", "sluice --version                        build and CUDA device information",
      sluice::app::cmd_version},
+    {"tokenize", "sluice tokenize --tokenizer DIR          one JSON array of token ids per input line",
+     sluice::app::cmd_tokenize},
 };
 
 void print_usage(std::ostream& os) {
