@@ -93,6 +93,7 @@ void Tokenizer::Impl::finish(std::vector<detail::AddedToken> tokens) {
     if (wordpiece) unk_id = wordpiece->unk_id();
     else if (bpe->options().unk_token) unk_id = find_id({bpe->options().unk_token->c_str()});
   }
+  if (!unk_id) unk_id = find_id({"[UNK]", "<unk>"});
   if (!pad_id) pad_id = find_id({"[PAD]", "<pad>"});
   if (!mask_id) mask_id = find_id({"[MASK]", "<mask>"});
   if (!cls_id) cls_id = find_id({"[CLS]", "<s>"});
