@@ -13,7 +13,8 @@
 //         (--train-bpe retrains it; otherwise the committed one is reused)
 // Inputs: SST-2 dev sentences, the first 2,000 TweetEval test tweets (both read
 // from the shared data folder, never committed) and the committed edge cases.
-// Variants on the edge cases: no truncation, truncation to 16, no special tokens.
+// Variants on the edge cases: no truncation, truncation to 16, no special tokens,
+// and the tokenizer variants of tests/fixtures/tokenizer/variants.json.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -156,6 +157,18 @@ async function main() {
       tokens: await writeGolden(`${tname}.edge.nospecial`, plain, edge, { addSpecialTokens: false }),
     };
   }
+  // Variants: a base tokenizer.json with some top-level keys replaced, to pin
+  // the configurable components (normalizers, pre-tokenizers, added-token flags).
+  const variants = JSON.parse(fs.readFileSync(path.join(fixtures, 'variants.json'), 'utf8'));
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-variant-'));
+  for (const [vname, v] of Object.entries(variants)) {
+    if (vname.startsWith('_')) continue;
+    const json = { ...JSON.parse(fs.readFileSync(tokenizers[v.base], 'utf8')), ...v.patch };
+    const file = path.join(tmp, `${vname}.json`);
+    fs.writeFileSync(file, JSON.stringify(json));
+    manifest.goldens[`${vname}.edge`] = { tokens: await writeGolden(`${vname}.edge`, hf.Tokenizer.fromFile(file), edge) };
+  }
+  fs.rmSync(tmp, { recursive: true });
   fs.writeFileSync(path.join(goldens, 'manifest.json'), JSON.stringify(manifest, null, 1) + '\n');
   console.log(`wrote goldens for ${Object.keys(manifest.goldens).length} (tokenizer, input) pairs -> ${goldens}`);
 }

@@ -131,5 +131,32 @@ TEST(TokenizerGoldens, ByteLevelBpeFromVocabJsonAndMergesMatchesHuggingFace) {
   expect_golden(kBpeLegacyDir / "vocab.json", shared_input("tweeteval-2000"), "bpe.tweeteval-2000");
 }
 
+// tests/fixtures/tokenizer/variants.json: the configurable components
+// (cased and no-clean BERT normalizers, NFD / NFC / NFKC / NFKD / Lowercase /
+// StripAccents sequences, Whitespace / WhitespaceSplit / Sequence
+// pre-tokenizers, ByteLevel with a prefix space, BertProcessing and templates,
+// added tokens with single_word / lstrip / rstrip / normalized).
+TEST(TokenizerGoldens, TokenizerVariantsMatchHuggingFaceOnEdgeCases) {
+  const auto variants = nlohmann::json::parse(read_file(kFixtures / "variants.json"));
+  const fs::path dir = fs::temp_directory_path() / "sluice_text_variants";
+  fs::create_directories(dir);
+  const Input edge = edge_input();
+  int checked = 0;
+  for (const auto& [name, v] : variants.items()) {
+    if (name.starts_with("_")) continue;
+    const fs::path base = v["base"] == "bert" ? kBertDir / "tokenizer.json" : kBpeDir / "tokenizer.json";
+    if (!fs::exists(base)) continue;  // bert-based variants need the shared data
+    auto json = nlohmann::json::parse(read_file(base));
+    for (const auto& [key, value] : v["patch"].items()) json[key] = value;
+    const fs::path file = dir / (name + ".json");
+    std::ofstream(file) << json.dump();
+    SCOPED_TRACE("variant " + name);
+    expect_golden(file, edge, name + ".edge");
+    ++checked;
+  }
+  fs::remove_all(dir);
+  EXPECT_GE(checked, 2) << "no variant checked";
+}
+
 }  // namespace
 }  // namespace sluice::text
