@@ -31,9 +31,10 @@ TokenizeProbe::TokenizeProbe(metrics::Registry& r, const std::string& pipeline,
       empty_(r.counter("sluice_tokenize_rejected_total",
                        "Records sent to the dead-letter topic by the tokenizer, by reason.",
                        {{"pipeline", pipeline}, {"stage", stage}, {"reason", "empty"}})),
-      invalid_utf8_(r.counter("sluice_tokenize_rejected_total",
-                              "Records sent to the dead-letter topic by the tokenizer, by reason.",
-                              {{"pipeline", pipeline}, {"stage", stage}, {"reason", "invalid_utf8"}})),
+      invalid_utf8_(
+          r.counter("sluice_tokenize_rejected_total",
+                    "Records sent to the dead-letter topic by the tokenizer, by reason.",
+                    {{"pipeline", pipeline}, {"stage", stage}, {"reason", "invalid_utf8"}})),
       lengths_(r.histogram("sluice_tokenize_sequence_length",
                            "Token ids per tokenized record (special tokens included).",
                            kLengthBuckets, {{"pipeline", pipeline}, {"stage", stage}})) {}
@@ -53,13 +54,15 @@ void Tokenize::start() {
   } catch (const text::TokenizerError& e) {
     throw std::runtime_error("stage '" + stage_ + "': " + e.what());
   }
-  encode_.max_length = options_.max_length > 0 ? options_.max_length : tokenizer_->model_max_length();
+  encode_.max_length =
+      options_.max_length > 0 ? options_.max_length : tokenizer_->model_max_length();
   encode_.add_special_tokens = options_.add_special_tokens;
   encode_.invalid_utf8 = options_.invalid_utf8;
   if (encode_.add_special_tokens && encode_.max_length <= tokenizer_->special_tokens_count()) {
-    throw std::runtime_error("stage '" + stage_ + "': max_length " + std::to_string(encode_.max_length) +
-                             " leaves no room for text after the " +
-                             std::to_string(tokenizer_->special_tokens_count()) + " special tokens");
+    throw std::runtime_error(
+        "stage '" + stage_ + "': max_length " + std::to_string(encode_.max_length) +
+        " leaves no room for text after the " + std::to_string(tokenizer_->special_tokens_count()) +
+        " special tokens");
   }
   if (!metrics_) {
     own_metrics_ = std::make_unique<metrics::Registry>();
@@ -77,7 +80,8 @@ std::unique_ptr<core::OperatorState> Tokenize::make_state(const core::WorkerInfo
 void Tokenize::process(core::OperatorState* s, core::Item&& item, core::Emitter& out) {
   auto& state = *static_cast<TokenizeState*>(s);
   auto& record = std::get<core::Record>(item);
-  const text::EncodeResult r = tokenizer_->encode(record.text(), state.ids, state.workspace, encode_);
+  const text::EncodeResult r =
+      tokenizer_->encode(record.text(), state.ids, state.workspace, encode_);
   switch (r.status) {
     case text::EncodeStatus::kInvalidUtf8:
       probe_->on_invalid_utf8();
@@ -102,7 +106,8 @@ void Tokenize::process(core::OperatorState* s, core::Item&& item, core::Emitter&
 void register_tokenize(Registry& registry) {
   registry.add(OperatorSpec{
       .type = "tokenize",
-      .description = "Text to token ids, exactly as Hugging Face tokenizers (WordPiece, byte-level BPE)",
+      .description =
+          "Text to token ids, exactly as Hugging Face tokenizers (WordPiece, byte-level BPE)",
       .is_source = false,
       .declare =
           [](config::Schema& s) {
@@ -116,7 +121,8 @@ void register_tokenize(Registry& registry) {
                       "tokenizer's model_max_length")
                 .def("0")
                 .range(0, 1 << 20);
-            s.boolean("add_special_tokens", "Add the model's special tokens ([CLS] ... [SEP], <s> ... </s>)")
+            s.boolean("add_special_tokens",
+                      "Add the model's special tokens ([CLS] ... [SEP], <s> ... </s>)")
                 .def("true");
             s.choice("invalid_utf8", {"replace", "reject"},
                      "Text that is not valid UTF-8: replace bad bytes with U+FFFD, or send the "
@@ -124,17 +130,17 @@ void register_tokenize(Registry& registry) {
                 .def("replace");
           },
       .make_source = nullptr,
-      .make_operator =
-          [](BuildContext& ctx) -> std::unique_ptr<core::Operator> {
-            TokenizeOptions o;
-            o.tokenizer = ctx.options.string("tokenizer");
-            o.max_length = static_cast<int32_t>(ctx.options.integer("max_length"));
-            o.add_special_tokens = ctx.options.boolean("add_special_tokens");
-            o.invalid_utf8 = ctx.options.string("invalid_utf8") == "reject" ? text::InvalidUtf8::kReject
-                                                                            : text::InvalidUtf8::kReplace;
-            return std::make_unique<Tokenize>(std::move(o), ctx.services.pipeline_name(), ctx.stage_name,
-                                              ctx.services.metrics());
-          },
+      .make_operator = [](BuildContext& ctx) -> std::unique_ptr<core::Operator> {
+        TokenizeOptions o;
+        o.tokenizer = ctx.options.string("tokenizer");
+        o.max_length = static_cast<int32_t>(ctx.options.integer("max_length"));
+        o.add_special_tokens = ctx.options.boolean("add_special_tokens");
+        o.invalid_utf8 = ctx.options.string("invalid_utf8") == "reject"
+                             ? text::InvalidUtf8::kReject
+                             : text::InvalidUtf8::kReplace;
+        return std::make_unique<Tokenize>(std::move(o), ctx.services.pipeline_name(),
+                                          ctx.stage_name, ctx.services.metrics());
+      },
   });
 }
 

@@ -22,7 +22,7 @@
 namespace sluice::operators {
 
 struct TokenizeOptions {
-  std::string tokenizer;  // directory (tokenizer.json, vocab.txt, vocab.json) or file
+  std::string tokenizer;   // directory (tokenizer.json, vocab.txt, vocab.json) or file
   int32_t max_length = 0;  // 0: the tokenizer's model_max_length
   bool add_special_tokens = true;
   text::InvalidUtf8 invalid_utf8 = text::InvalidUtf8::kReplace;

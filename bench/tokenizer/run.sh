@@ -43,7 +43,7 @@ for t in "${tokenizers[@]}"; do
       os=$(field sentences_per_s "$ours"); ot=$(field tokens_per_s "$ours")
       hs=$(field sentences_per_s "$theirs"); ht=$(field tokens_per_s "$theirs")
       printf '%-5s %-10s %3s | %12.0f %12.0f | %12.0f %12.0f | %6.2fx | %s\n' \
-        "$tname" "$dname" "$n" "$os" "$ot" "$hs" "$ht" "$(echo "$os / $hs" | bc -l)" "$same"
+        "$tname" "$dname" "$n" "$os" "$ot" "$hs" "$ht" "$(awk -v a="$os" -v b="$hs" 'BEGIN { print a / b }')" "$same"
     done
   done
 done

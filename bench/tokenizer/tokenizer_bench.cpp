@@ -116,12 +116,18 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (a == "--tokenizer") tokenizer = value();
-    else if (a == "--input") input = value();
-    else if (a == "--sst2") sst2 = true;
-    else if (a == "--threads") threads = static_cast<unsigned>(std::stoul(value()));
-    else if (a == "--repeat") repeat = std::stoi(value());
-    else if (a == "--dump-ids") dump = value();
+    if (a == "--tokenizer")
+      tokenizer = value();
+    else if (a == "--input")
+      input = value();
+    else if (a == "--sst2")
+      sst2 = true;
+    else if (a == "--threads")
+      threads = static_cast<unsigned>(std::stoul(value()));
+    else if (a == "--repeat")
+      repeat = std::stoi(value());
+    else if (a == "--dump-ids")
+      dump = value();
     else {
       std::cerr << "usage: tokenizer_bench --tokenizer DIR --input FILE [--sst2] [--threads N]"
                    " [--repeat R] [--dump-ids FILE]\n";
@@ -140,7 +146,8 @@ int main(int argc, char** argv) {
   encode_all(*tok, texts, threads, packed, slots);  // warm-up: caches, page faults
   std::vector<Run> runs;
   for (int r = 0; r < repeat; ++r) runs.push_back(encode_all(*tok, texts, threads, packed, slots));
-  std::sort(runs.begin(), runs.end(), [](const Run& a, const Run& b) { return a.seconds < b.seconds; });
+  std::sort(runs.begin(), runs.end(),
+            [](const Run& a, const Run& b) { return a.seconds < b.seconds; });
   const Run med = runs[runs.size() / 2];
 
   if (!dump.empty()) {
@@ -159,7 +166,8 @@ int main(int argc, char** argv) {
   std::printf(
       "{\"impl\":\"sluice\",\"threads\":%u,\"sentences\":%zu,\"tokens\":%zu,\"seconds\":%.6f,"
       "\"sentences_per_s\":%.1f,\"tokens_per_s\":%.1f,\"runs\":%d}\n",
-      threads, texts.size(), med.tokens, med.seconds, static_cast<double>(texts.size()) / med.seconds,
+      threads, texts.size(), med.tokens, med.seconds,
+      static_cast<double>(texts.size()) / med.seconds,
       static_cast<double>(med.tokens) / med.seconds, repeat);
   return 0;
 }

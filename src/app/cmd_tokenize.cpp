@@ -48,7 +48,7 @@ int usage_error(const std::string& msg) {
 
 struct Chunk {
   std::vector<std::string_view> lines;
-  std::vector<std::string> out;         // per thread
+  std::vector<std::string> out;               // per thread
   std::vector<std::vector<size_t>> rejected;  // line indexes, per thread
 };
 
@@ -91,7 +91,8 @@ int cmd_tokenize(int argc, char** argv) {
       o.tokenizer = v;
     } else if (a == "--max-length") {
       const char* v = value();
-      if (!v || !parse_int(v, 1, 1 << 24, n)) return usage_error("--max-length needs a positive integer");
+      if (!v || !parse_int(v, 1, 1 << 24, n))
+        return usage_error("--max-length needs a positive integer");
       o.encode.max_length = static_cast<int32_t>(n);
     } else if (a == "--no-special-tokens") {
       o.encode.add_special_tokens = false;
@@ -133,7 +134,8 @@ int cmd_tokenize(int argc, char** argv) {
     return usage_error("--max-length " + std::to_string(max_len) + " leaves no room for the " +
                        std::to_string(tok->special_tokens_count()) + " special tokens");
   }
-  const unsigned threads = o.threads ? o.threads : std::max(1u, std::thread::hardware_concurrency());
+  const unsigned threads =
+      o.threads ? o.threads : std::max(1u, std::thread::hardware_concurrency());
 
   // Read stdin in blocks; tokenize the complete lines of each block in parallel.
   constexpr size_t kBlock = 1 << 22;
@@ -152,7 +154,8 @@ int cmd_tokenize(int argc, char** argv) {
       start = nl + 1;
     }
     const size_t n = chunk.lines.size();
-    const unsigned t = static_cast<unsigned>(std::min<size_t>(threads, std::max<size_t>(1, n / 64)));
+    const unsigned t =
+        static_cast<unsigned>(std::min<size_t>(threads, std::max<size_t>(1, n / 64)));
     chunk.out.assign(t, std::string());
     chunk.rejected.assign(t, {});
     std::vector<std::thread> workers;
@@ -161,7 +164,10 @@ int cmd_tokenize(int argc, char** argv) {
       auto job = [&, w, b, e] {
         tokenize_range(*tok, o.encode, chunk.lines, b, e, chunk.out[w], chunk.rejected[w]);
       };
-      if (w + 1 == t) job(); else workers.emplace_back(job);
+      if (w + 1 == t)
+        job();
+      else
+        workers.emplace_back(job);
     }
     for (auto& th : workers) th.join();
     for (unsigned w = 0; w < t; ++w) {

@@ -103,7 +103,8 @@ bool AddedTokenMatcher::accept(std::string_view text, Match& m, size_t gap_start
     size_t len;
     while (m.end < text.size() && uc::has(char_at(text, m.end, len), uc::kWhiteSpace)) m.end += len;
   }
-  if (m.begin < gap_start) m.begin = gap_start;  // hf would panic ("bad split"); keep splits ordered
+  if (m.begin < gap_start)
+    m.begin = gap_start;  // hf would panic ("bad split"); keep splits ordered
   return true;
 }
 

@@ -28,7 +28,8 @@ class AddedTokenMatcher {
   // `patterns[i]` is what is searched for tokens[i] (its content, or its
   // normalized form). Empty patterns are ignored.
   AddedTokenMatcher() = default;
-  AddedTokenMatcher(const std::vector<AddedToken>& tokens, const std::vector<std::string>& patterns);
+  AddedTokenMatcher(const std::vector<AddedToken>& tokens,
+                    const std::vector<std::string>& patterns);
 
   bool empty() const { return nodes_.size() <= 1; }
 

@@ -86,7 +86,8 @@ Bpe::Bpe(Vocab vocab, const std::vector<std::pair<std::string, std::string>>& me
     const int32_t a_id = lookup(a), b_id = lookup(b);
     if (a_id < 0 || b_id < 0) {
       throw std::invalid_argument("merge " + std::to_string(rank) + " ('" + a + "' '" + b +
-                                  "'): token '" + (a_id < 0 ? a : b) + "' is not in the vocabulary");
+                                  "'): token '" + (a_id < 0 ? a : b) +
+                                  "' is not in the vocabulary");
     }
     if (b.size() < prefix_len) {
       throw std::invalid_argument("merge " + std::to_string(rank) + ": '" + b +
@@ -98,8 +99,8 @@ Bpe::Bpe(Vocab vocab, const std::vector<std::pair<std::string, std::string>>& me
       throw std::invalid_argument("merge " + std::to_string(rank) + ": result '" + merged +
                                   "' is not in the vocabulary");
     }
-    const uint64_t key = (static_cast<uint64_t>(static_cast<uint32_t>(a_id)) << 32) |
-                         static_cast<uint32_t>(b_id);
+    const uint64_t key =
+        (static_cast<uint64_t>(static_cast<uint32_t>(a_id)) << 32) | static_cast<uint32_t>(b_id);
     size_t i = mix(key) & (cap - 1);
     while (merges_[i].key != kEmpty && merges_[i].key != key) i = (i + 1) & (cap - 1);
     if (merges_[i].key == kEmpty) ++merge_count_;
@@ -182,7 +183,8 @@ void Bpe::initial_symbols(std::string_view word, BpeScratch& s) const {
       }
       if (options_.byte_fallback) {
         bool all = true;
-        for (const char c : key) all = all && byte_fallback_ids_[static_cast<unsigned char>(c)] >= 0;
+        for (const char c : key)
+          all = all && byte_fallback_ids_[static_cast<unsigned char>(c)] >= 0;
         if (all) {  // HF adds these without flushing a pending unk
           for (const char c : key) add(byte_fallback_ids_[static_cast<unsigned char>(c)]);
           continue;
@@ -207,7 +209,8 @@ void Bpe::merge_all(BpeScratch& s) const {
     std::push_heap(heap.begin(), heap.end(), later);
   };
   for (size_t i = 0; i + 1 < syms.size(); ++i) {
-    if (const MergeSlot* m = find_merge(syms[i].id, syms[i + 1].id)) push(static_cast<int32_t>(i), m);
+    if (const MergeSlot* m = find_merge(syms[i].id, syms[i + 1].id))
+      push(static_cast<int32_t>(i), m);
   }
   while (!heap.empty()) {
     std::pop_heap(heap.begin(), heap.end(), later);

@@ -145,7 +145,8 @@ class BertNormalizer final : public Normalizer {
 
   void flush(std::vector<char32_t>& run, std::string& out) const {
     if (run.empty()) return;
-    if (run.size() > 2) canonical_order(run);
+    if (run.size() > 2)
+      canonical_order(run);
     else if (run.size() == 2 && uc::combining_class(run[0]) > uc::combining_class(run[1]) &&
              uc::combining_class(run[1]) > 0) {
       std::swap(run[0], run[1]);

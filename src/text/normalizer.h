@@ -34,6 +34,7 @@ std::unique_ptr<Normalizer> make_strip_accents_normalizer();
 enum class UnicodeForm { kNfc, kNfd, kNfkc, kNfkd };
 std::unique_ptr<Normalizer> make_unicode_normalizer(UnicodeForm form);
 // Applies each in turn; nested sequences are flattened.
-std::unique_ptr<Normalizer> make_sequence_normalizer(std::vector<std::unique_ptr<Normalizer>> steps);
+std::unique_ptr<Normalizer> make_sequence_normalizer(
+    std::vector<std::unique_ptr<Normalizer>> steps);
 
 }  // namespace sluice::text::detail

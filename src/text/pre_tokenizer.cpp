@@ -30,14 +30,13 @@ class BertPreTokenizer final : public PreTokenizer {
  public:
   BertPreTokenizer() {
     for (int b = 0; b < 128; ++b) {
-      ascii_[b] = uc::has(b, uc::kWhiteSpace) ? kSpace
+      ascii_[b] = uc::has(b, uc::kWhiteSpace)  ? kSpace
                   : uc::has(b, uc::kBertPunct) ? kPunct
                                                : kWordChar;
     }
   }
 
-  void split(std::string& text, Piece in, std::vector<Piece>& out,
-             PreTokScratch&) const override {
+  void split(std::string& text, Piece in, std::vector<Piece>& out, PreTokScratch&) const override {
     const auto* s = reinterpret_cast<const unsigned char*>(text.data());
     int32_t word = in.begin;  // start of the open word
     int32_t i = in.begin;
@@ -81,8 +80,7 @@ inline CharClass word_class(const std::string& text, int32_t i, int32_t& len) {
 // HF Whitespace: the matches of \w+|[^\w\s]+ ; White_Space runs vanish.
 class WhitespacePreTokenizer final : public PreTokenizer {
  public:
-  void split(std::string& text, Piece in, std::vector<Piece>& out,
-             PreTokScratch&) const override {
+  void split(std::string& text, Piece in, std::vector<Piece>& out, PreTokScratch&) const override {
     int32_t i = in.begin;
     while (i < in.end) {
       int32_t len;
@@ -103,8 +101,7 @@ class WhitespacePreTokenizer final : public PreTokenizer {
 // HF WhitespaceSplit: split on White_Space, removed.
 class WhitespaceSplitPreTokenizer final : public PreTokenizer {
  public:
-  void split(std::string& text, Piece in, std::vector<Piece>& out,
-             PreTokScratch&) const override {
+  void split(std::string& text, Piece in, std::vector<Piece>& out, PreTokScratch&) const override {
     int32_t word = in.begin;
     int32_t i = in.begin;
     while (i < in.end) {
@@ -135,8 +132,7 @@ class ByteLevelPreTokenizer final : public PreTokenizer {
     }
   }
 
-  void split(std::string& text, Piece in, std::vector<Piece>& out,
-             PreTokScratch&) const override {
+  void split(std::string& text, Piece in, std::vector<Piece>& out, PreTokScratch&) const override {
     if (in.begin >= in.end) return;
     if (add_prefix_space_ && text[in.begin] != ' ') {
       // Copy the word behind a space at the end of the text: offsets stay valid.
@@ -277,8 +273,7 @@ std::unique_ptr<PreTokenizer> make_whitespace_pre_tokenizer() {
 std::unique_ptr<PreTokenizer> make_whitespace_split_pre_tokenizer() {
   return std::make_unique<WhitespaceSplitPreTokenizer>();
 }
-std::unique_ptr<PreTokenizer> make_byte_level_pre_tokenizer(bool add_prefix_space,
-                                                            bool use_regex) {
+std::unique_ptr<PreTokenizer> make_byte_level_pre_tokenizer(bool add_prefix_space, bool use_regex) {
   return std::make_unique<ByteLevelPreTokenizer>(add_prefix_space, use_regex);
 }
 std::unique_ptr<PreTokenizer> make_sequence_pre_tokenizer(

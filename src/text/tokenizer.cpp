@@ -90,8 +90,10 @@ void Tokenizer::Impl::finish(std::vector<detail::AddedToken> tokens) {
     return std::nullopt;
   };
   if (!unk_id) {
-    if (wordpiece) unk_id = wordpiece->unk_id();
-    else if (bpe->options().unk_token) unk_id = find_id({bpe->options().unk_token->c_str()});
+    if (wordpiece)
+      unk_id = wordpiece->unk_id();
+    else if (bpe->options().unk_token)
+      unk_id = find_id({bpe->options().unk_token->c_str()});
   }
   if (!unk_id) unk_id = find_id({"[UNK]", "<unk>"});
   if (!pad_id) pad_id = find_id({"[PAD]", "<pad>"});
@@ -105,10 +107,9 @@ EncodeResult Tokenizer::encode(std::string_view text, std::span<int32_t> out, Wo
   const Impl& im = *impl_;
   Workspace::State& ws = *workspace.state_;
   const int32_t max_length = options.max_length > 0 ? options.max_length : im.model_max_length;
-  const int32_t n_special =
-      options.add_special_tokens
-          ? static_cast<int32_t>(im.prefix_ids.size() + im.suffix_ids.size())
-          : 0;
+  const int32_t n_special = options.add_special_tokens
+                                ? static_cast<int32_t>(im.prefix_ids.size() + im.suffix_ids.size())
+                                : 0;
   assert(options.max_length >= 0);
   assert(max_length >= n_special && "max_length must leave room for the special tokens");
   assert(out.size() >= static_cast<size_t>(max_length) && "output buffer shorter than max_length");
@@ -254,8 +255,9 @@ std::unique_ptr<Tokenizer> Tokenizer::load(const fs::path& path) {
   } else if (file.extension() == ".txt") {
     impl = detail::load_vocab_txt(file);
   } else {
-    throw TokenizerError(file.string() +
-                         ": not a tokenizer file (expected tokenizer.json, vocab.txt or vocab.json)");
+    throw TokenizerError(
+        file.string() +
+        ": not a tokenizer file (expected tokenizer.json, vocab.txt or vocab.json)");
   }
   detail::apply_model_configs(file.parent_path(), *impl);
   return std::unique_ptr<Tokenizer>(new Tokenizer(std::move(impl)));

@@ -119,7 +119,8 @@ void parse_model(const json& j, const std::string& at, const JsonCtx& c, bool by
     }
     BpeOptions o;
     o.unk_token = optional_string(j, "unk_token", at, c);
-    o.continuing_subword_prefix = optional_string(j, "continuing_subword_prefix", at, c).value_or("");
+    o.continuing_subword_prefix =
+        optional_string(j, "continuing_subword_prefix", at, c).value_or("");
     o.end_of_word_suffix = optional_string(j, "end_of_word_suffix", at, c).value_or("");
     o.fuse_unk = c.get_bool(j, "fuse_unk", false, at);
     o.byte_fallback = c.get_bool(j, "byte_fallback", false, at);
@@ -140,8 +141,8 @@ void parse_model(const json& j, const std::string& at, const JsonCtx& c, bool by
         c.fail(item, "expected \"left right\" or [left, right]");
       }
     }
-    impl.bpe = std::make_unique<Bpe>(parse_vocab(c.get(j, "vocab", at), at + ".vocab", c),
-                                     merges, std::move(o), byte_level);
+    impl.bpe = std::make_unique<Bpe>(parse_vocab(c.get(j, "vocab", at), at + ".vocab", c), merges,
+                                     std::move(o), byte_level);
     return;
   }
   c.fail(at + ".type", "model '" + type + "' is not supported (supported: WordPiece, BPE)");
@@ -201,9 +202,8 @@ void parse_post_processor(const json& j, const std::string& at, const JsonCtx& c
   }
   impl.prefix_ids.insert(impl.prefix_ids.begin(), pre.begin(), pre.end());
   impl.suffix_ids.insert(impl.suffix_ids.end(), post.begin(), post.end());
-  impl.post_processor_name = impl.post_processor_name == "none"
-                                 ? type
-                                 : impl.post_processor_name + " + " + type;
+  impl.post_processor_name =
+      impl.post_processor_name == "none" ? type : impl.post_processor_name + " + " + type;
 }
 
 }  // namespace
@@ -232,7 +232,8 @@ std::unique_ptr<Tokenizer::Impl> load_tokenizer_json(const std::filesystem::path
       impl->model_max_length = c.get_int(trunc, "max_length", 512, "truncation");
     }
     // "padding" is deliberately ignored: sluice packs batches without padding.
-    if (const json& pad = root.value("padding", json()); pad.is_object() && pad.contains("pad_id")) {
+    if (const json& pad = root.value("padding", json());
+        pad.is_object() && pad.contains("pad_id")) {
       impl->pad_id = pad["pad_id"].get<int32_t>();
     }
 

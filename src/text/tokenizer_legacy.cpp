@@ -77,8 +77,8 @@ std::unique_ptr<Tokenizer::Impl> load_vocab_txt(const fs::path& file) {
   auto impl = std::make_unique<Tokenizer::Impl>();
   impl->source = file.string();
   impl->model_max_length = -1;
-  impl->normalizer = make_bert_normalizer(
-      true, c.get_bool(cfg, "tokenize_chinese_chars", true, ""), strip, lowercase);
+  impl->normalizer = make_bert_normalizer(true, c.get_bool(cfg, "tokenize_chinese_chars", true, ""),
+                                          strip, lowercase);
   impl->pre_tokenizer = make_bert_pre_tokenizer();
   const std::string unk = config_token(cfg, "unk_token").value_or("[UNK]");
   const std::string cls = config_token(cfg, "cls_token").value_or("[CLS]");
@@ -117,7 +117,8 @@ std::unique_ptr<Tokenizer::Impl> load_vocab_json(const fs::path& file) {
   }
   const fs::path merges_file = file.parent_path() / "merges.txt";
   std::ifstream in(merges_file, std::ios::binary);
-  if (!in) throw TokenizerError(merges_file.string() + ": cannot open file (needed beside vocab.json)");
+  if (!in)
+    throw TokenizerError(merges_file.string() + ": cannot open file (needed beside vocab.json)");
   std::vector<std::pair<std::string, std::string>> merges;
   std::string line;
   for (size_t n = 1; std::getline(in, line); ++n) {

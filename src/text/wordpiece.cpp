@@ -20,8 +20,7 @@ WordPiece::WordPiece(Vocab vocab, std::string unk_token, std::string continuing_
       max_chars_(max_input_chars_per_word) {
   const auto it = vocab_.find(unk_token);
   if (it == vocab_.end()) {
-    throw std::invalid_argument("WordPiece unk_token '" + unk_token +
-                                "' is not in the vocabulary");
+    throw std::invalid_argument("WordPiece unk_token '" + unk_token + "' is not in the vocabulary");
   }
   unk_id_ = it->second;
   build_trie();

@@ -43,11 +43,11 @@ class WordPiece {
 
  private:
   struct Node {
-    int32_t edge_begin = 0;   // into edge_bytes_ / edge_targets_
+    int32_t edge_begin = 0;  // into edge_bytes_ / edge_targets_
     int32_t edge_count = 0;
-    int32_t dense = -1;       // row of dense_ when the node has many children
-    int32_t fail = -1;        // failure link, -1: none
-    int32_t pops_begin = 0;   // failure pops: pops_[pops_begin, +pops_count)
+    int32_t dense = -1;      // row of dense_ when the node has many children
+    int32_t fail = -1;       // failure link, -1: none
+    int32_t pops_begin = 0;  // failure pops: pops_[pops_begin, +pops_count)
     int32_t pops_count = 0;
   };
 

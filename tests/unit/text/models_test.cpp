@@ -65,7 +65,8 @@ TEST(WordPiece, WordsLongerThanMaxInputCharsAreUnknown) {
   const WordPiece m(make_vocab({"[UNK]", "a", "##a", "\xC3\xA9", "##\xC3\xA9"}), "[UNK]", "##", 3);
   EXPECT_EQ(wp(m, "aaa"), (std::vector<int32_t>{1, 2, 2}));
   EXPECT_EQ(wp(m, "aaaa"), (std::vector<int32_t>{0}));
-  EXPECT_EQ(wp(m, "\xC3\xA9\xC3\xA9\xC3\xA9"), (std::vector<int32_t>{3, 4, 4}));  // chars, not bytes
+  EXPECT_EQ(wp(m, "\xC3\xA9\xC3\xA9\xC3\xA9"),
+            (std::vector<int32_t>{3, 4, 4}));  // chars, not bytes
 }
 
 TEST(WordPiece, MissingUnkTokenIsALoadError) {

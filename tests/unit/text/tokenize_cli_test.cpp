@@ -18,7 +18,8 @@ class TokenizeCliTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = fs::temp_directory_path() /
-           ("sluice_cli_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+           ("sluice_cli_" +
+            std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
     fs::create_directories(dir_);
   }
   void TearDown() override { fs::remove_all(dir_); }
@@ -26,8 +27,9 @@ class TokenizeCliTest : public ::testing::Test {
   // Runs `sluice tokenize ARGS < input`; returns the exit code, fills out/err.
   int run(const std::string& args, const std::string& input, std::string& out, std::string& err) {
     std::ofstream(dir_ / "in.txt", std::ios::binary) << input;
-    const std::string cmd = kSluice.string() + " tokenize " + args + " < " + (dir_ / "in.txt").string() +
-                            " > " + (dir_ / "out.txt").string() + " 2> " + (dir_ / "err.txt").string();
+    const std::string cmd = kSluice.string() + " tokenize " + args + " < " +
+                            (dir_ / "in.txt").string() + " > " + (dir_ / "out.txt").string() +
+                            " 2> " + (dir_ / "err.txt").string();
     const int status = std::system(cmd.c_str());
     out = read_file(dir_ / "out.txt");
     err = read_file(dir_ / "err.txt");
@@ -44,7 +46,8 @@ class TokenizeCliTest : public ::testing::Test {
 };
 
 TEST_F(TokenizeCliTest, OutputIsHuggingFacesIdsByteForByte) {
-  if (!fs::exists(kSharedData / "sst2" / "dev.tsv")) GTEST_SKIP() << "no SST-2 under " << kSharedData;
+  if (!fs::exists(kSharedData / "sst2" / "dev.tsv"))
+    GTEST_SKIP() << "no SST-2 under " << kSharedData;
   const std::string input = join_lines(read_sst2(kSharedData / "sst2" / "dev.tsv"));
   std::string out, err;
   ASSERT_EQ(run("--tokenizer " + kBpeDir.string() + " --threads 2", input, out, err), 0) << err;
@@ -54,11 +57,13 @@ TEST_F(TokenizeCliTest, OutputIsHuggingFacesIdsByteForByte) {
 }
 
 TEST_F(TokenizeCliTest, MaxLengthTruncatesEachLineKeepingTheSpecialTokens) {
-  const std::vector<std::string> lines = {"a charming and often affecting journey , but it drags on and on .",
-                                          "short", ""};
+  const std::vector<std::string> lines = {
+      "a charming and often affecting journey , but it drags on and on .", "short", ""};
   std::string full, cut, err;
   ASSERT_EQ(run("--tokenizer " + kBpeDir.string(), join_lines(lines), full, err), 0) << err;
-  ASSERT_EQ(run("--tokenizer " + kBpeDir.string() + " --max-length 6", join_lines(lines), cut, err), 0) << err;
+  ASSERT_EQ(run("--tokenizer " + kBpeDir.string() + " --max-length 6", join_lines(lines), cut, err),
+            0)
+      << err;
   std::ofstream(dir_ / "full.txt") << full;
   std::ofstream(dir_ / "cut.txt") << cut;
   const auto f = read_ids(dir_ / "full.txt"), c = read_ids(dir_ / "cut.txt");
@@ -74,7 +79,9 @@ TEST_F(TokenizeCliTest, MaxLengthTruncatesEachLineKeepingTheSpecialTokens) {
 
 TEST_F(TokenizeCliTest, RejectedInvalidUtf8LineIsNullAndExitCodeIsOne) {
   std::string out, err;
-  EXPECT_EQ(run("--tokenizer " + kBpeDir.string() + " --invalid-utf8 reject", "ok\nbad \xFF\nfine", out, err), 1);
+  EXPECT_EQ(run("--tokenizer " + kBpeDir.string() + " --invalid-utf8 reject", "ok\nbad \xFF\nfine",
+                out, err),
+            1);
   const auto lines = read_lines(dir_ / "out.txt");
   ASSERT_EQ(lines.size(), 3u);
   EXPECT_EQ(lines[0].front(), '[');

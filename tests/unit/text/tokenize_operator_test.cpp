@@ -2,13 +2,12 @@
 // tokenizer's, per-partition order survives parallel workers, truncation is
 // flagged and counted, empty text and (policy reject) invalid UTF-8 become
 // dead letters with their codes, and start-up problems name the stage.
-#include "operators/tokenize.h"
-
 #include <gtest/gtest.h>
 
 #include <map>
 #include <mutex>
 
+#include "operators/tokenize.h"
 #include "src/core/pipeline.h"
 #include "tests/unit/text/text_test_util.h"
 
@@ -91,12 +90,13 @@ struct PipelineRun {
 };
 
 PipelineRun run_pipeline(const std::vector<std::string>& texts, TokenizeOptions options,
-                 metrics::Registry& registry, int workers = 3) {
+                         metrics::Registry& registry, int workers = 3) {
   core::Pipeline p({"p", 64});
   CollectingDeadLetters dead;
   p.set_dead_letter_sink(&dead);
   p.set_source("src", std::make_unique<TextSource>(texts, 5));
-  p.add_stage("tok", std::make_unique<Tokenize>(std::move(options), "p", "tok", &registry), workers);
+  p.add_stage("tok", std::make_unique<Tokenize>(std::move(options), "p", "tok", &registry),
+              workers);
   auto sink = std::make_unique<CollectingSink>();
   auto* s = sink.get();
   p.add_stage("sink", std::move(sink));
@@ -108,14 +108,16 @@ PipelineRun run_pipeline(const std::vector<std::string>& texts, TokenizeOptions 
 std::vector<std::string> sample_texts() {
   std::vector<std::string> texts;
   for (const auto& c : read_edge_cases()) texts.push_back(c.text);
-  for (int i = 0; i < 300; ++i) texts.push_back("review number " + std::to_string(i) + " was great fun");
+  for (int i = 0; i < 300; ++i)
+    texts.push_back("review number " + std::to_string(i) + " was great fun");
   return texts;
 }
 
 TEST(TokenizeOperator, EmitsTheTokenizersIdsInPartitionOrderAndDeadLettersEmptyText) {
   const auto texts = sample_texts();
   metrics::Registry registry;
-  const PipelineRun run = run_pipeline(texts, {.tokenizer = kBpeDir.string(), .max_length = 32}, registry);
+  const PipelineRun run =
+      run_pipeline(texts, {.tokenizer = kBpeDir.string(), .max_length = 32}, registry);
 
   const auto tok = text::Tokenizer::load(kBpeDir);
   text::Tokenizer::Workspace ws;
@@ -142,25 +144,29 @@ TEST(TokenizeOperator, EmitsTheTokenizersIdsInPartitionOrderAndDeadLettersEmptyT
             static_cast<double>(run.arrived.size()));
   EXPECT_EQ(sample(registry, R"(sluice_tokenize_truncated_total{pipeline="p",stage="tok"})"),
             static_cast<double>(truncated));
-  EXPECT_EQ(sample(registry, R"(sluice_tokenize_rejected_total{pipeline="p",reason="empty",stage="tok"})"),
+  EXPECT_EQ(sample(registry,
+                   R"(sluice_tokenize_rejected_total{pipeline="p",reason="empty",stage="tok"})"),
             1.0);
 }
 
 TEST(TokenizeOperator, InvalidUtf8IsReplacedOrDeadLetteredPerPolicy) {
   const std::vector<std::string> texts = {"fine text", "broken \xFF text", "more fine text"};
   metrics::Registry replace_metrics, reject_metrics;
-  const PipelineRun replaced = run_pipeline(texts, {.tokenizer = kBpeDir.string()}, replace_metrics, 2);
+  const PipelineRun replaced =
+      run_pipeline(texts, {.tokenizer = kBpeDir.string()}, replace_metrics, 2);
   EXPECT_EQ(replaced.arrived.size(), 3u);
   EXPECT_TRUE(replaced.letters.empty());
 
   const PipelineRun rejected = run_pipeline(
-      texts, {.tokenizer = kBpeDir.string(), .invalid_utf8 = text::InvalidUtf8::kReject}, reject_metrics, 2);
+      texts, {.tokenizer = kBpeDir.string(), .invalid_utf8 = text::InvalidUtf8::kReject},
+      reject_metrics, 2);
   EXPECT_EQ(rejected.arrived.size(), 2u);
   ASSERT_EQ(rejected.letters.size(), 1u);
   EXPECT_EQ(rejected.letters.at(1), "invalid_utf8");
-  EXPECT_EQ(sample(reject_metrics,
-                   R"(sluice_tokenize_rejected_total{pipeline="p",reason="invalid_utf8",stage="tok"})"),
-            1.0);
+  EXPECT_EQ(
+      sample(reject_metrics,
+             R"(sluice_tokenize_rejected_total{pipeline="p",reason="invalid_utf8",stage="tok"})"),
+      1.0);
 }
 
 TEST(TokenizeOperator, StartFailsNamingTheStageAndTheFile) {

@@ -52,8 +52,8 @@ void expect_no_allocations(const fs::path& tokenizer_dir) {
   for (int round = 0; round < 2; ++round) {
     for (const auto& t : texts) tokens += tok->encode(t, out, ws, {.max_length = 4096}).length;
   }
-  EXPECT_EQ(g_allocations.load() - before, 0) << "allocations while encoding " << texts.size()
-                                              << " texts twice (" << tokens << " ids)";
+  EXPECT_EQ(g_allocations.load() - before, 0)
+      << "allocations while encoding " << texts.size() << " texts twice (" << tokens << " ids)";
 }
 
 TEST(TokenizerAllocations, BertEncodeDoesNotAllocateAfterWarmUp) {

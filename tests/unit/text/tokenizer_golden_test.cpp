@@ -36,7 +36,8 @@ Input shared_input(const std::string& which) {
     in.texts = read_lines(kSharedData / "tweeteval-sentiment" / "test_text.txt");
     in.texts.resize(std::min<size_t>(in.texts.size(), 2000));
   }
-  for (size_t i = 0; i < in.texts.size(); ++i) in.names.push_back(which + " line " + std::to_string(i + 1));
+  for (size_t i = 0; i < in.texts.size(); ++i)
+    in.names.push_back(which + " line " + std::to_string(i + 1));
   return in;
 }
 
@@ -144,7 +145,8 @@ TEST(TokenizerGoldens, TokenizerVariantsMatchHuggingFaceOnEdgeCases) {
   int checked = 0;
   for (const auto& [name, v] : variants.items()) {
     if (name.starts_with("_")) continue;
-    const fs::path base = v["base"] == "bert" ? kBertDir / "tokenizer.json" : kBpeDir / "tokenizer.json";
+    const fs::path base =
+        v["base"] == "bert" ? kBertDir / "tokenizer.json" : kBpeDir / "tokenizer.json";
     if (!fs::exists(base)) continue;  // bert-based variants need the shared data
     auto json = nlohmann::json::parse(read_file(base));
     for (const auto& [key, value] : v["patch"].items()) json[key] = value;

@@ -18,7 +18,8 @@ using namespace sluice::text::testing;
 std::vector<int32_t> encode(const Tokenizer& tok, std::string_view text, EncodeOptions o = {},
                             EncodeResult* result = nullptr) {
   Tokenizer::Workspace ws;
-  std::vector<int32_t> out(static_cast<size_t>(o.max_length ? o.max_length : tok.model_max_length()));
+  std::vector<int32_t> out(
+      static_cast<size_t>(o.max_length ? o.max_length : tok.model_max_length()));
   const EncodeResult r = tok.encode(text, out, ws, o);
   if (result) *result = r;
   out.resize(static_cast<size_t>(r.length));
@@ -59,7 +60,8 @@ TEST_F(TokenizerTest, BertReportsItsSpecialIds) {
   EXPECT_EQ(bert->sep_id(), 102);
   EXPECT_EQ(bert->mask_id(), 103);
   EXPECT_EQ(bert->model_max_length(), 512);  // tokenizer_config's 1e30 means "none"
-  EXPECT_EQ(encode(*bert, "Hello, World!"), (std::vector<int32_t>{101, 7592, 1010, 2088, 999, 102}));
+  EXPECT_EQ(encode(*bert, "Hello, World!"),
+            (std::vector<int32_t>{101, 7592, 1010, 2088, 999, 102}));
 }
 
 TEST_F(TokenizerTest, TruncatesToMaxLengthKeepingTheSpecialTokens) {
@@ -134,9 +136,11 @@ TEST_F(TokenizerTest, ConcurrentEncodesEqualSequentialOnes) {
       std::vector<int32_t> out(4096);
       for (int round = 0; round < 20; ++round) {
         for (size_t i = 0; i < texts.size(); ++i) {
-          const size_t k = (i * 7 + static_cast<size_t>(w) * 13 + static_cast<size_t>(round)) % texts.size();
+          const size_t k =
+              (i * 7 + static_cast<size_t>(w) * 13 + static_cast<size_t>(round)) % texts.size();
           const auto r = bpe().encode(texts[k], out, ws, {.max_length = 4096});
-          if (!std::equal(out.begin(), out.begin() + r.length, expected[k].begin(), expected[k].end())) {
+          if (!std::equal(out.begin(), out.begin() + r.length, expected[k].begin(),
+                          expected[k].end())) {
             ++mismatches[static_cast<size_t>(w)];
           }
         }
@@ -166,8 +170,8 @@ class TokenizerLoadTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = fs::temp_directory_path() /
-           ("sluice_text_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+           ("sluice_text_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
+            "_" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::create_directories(dir_);
     base_ = nlohmann::json::parse(read_file(kBpeDir / "tokenizer.json"));
   }
@@ -194,7 +198,8 @@ class TokenizerLoadTest : public ::testing::Test {
 
 TEST_F(TokenizerLoadTest, UnsupportedNormalizerIsNamed) {
   base_["normalizer"] = {{"type", "Replace"}, {"pattern", {{"String", "a"}}}, {"content", "b"}};
-  EXPECT_NE(load_error().find("normalizer.type: normalizer 'Replace' is not supported"), std::string::npos);
+  EXPECT_NE(load_error().find("normalizer.type: normalizer 'Replace' is not supported"),
+            std::string::npos);
 }
 
 TEST_F(TokenizerLoadTest, UnsupportedModelIsNamed) {
@@ -203,8 +208,9 @@ TEST_F(TokenizerLoadTest, UnsupportedModelIsNamed) {
 }
 
 TEST_F(TokenizerLoadTest, UnsupportedPreTokenizerInsideASequenceIsNamed) {
-  base_["pre_tokenizer"] = {{"type", "Sequence"},
-                            {"pretokenizers", {{{"type", "WhitespaceSplit"}}, {{"type", "Digits"}}}}};
+  base_["pre_tokenizer"] = {
+      {"type", "Sequence"},
+      {"pretokenizers", {{{"type", "WhitespaceSplit"}}, {{"type", "Digits"}}}}};
   EXPECT_NE(load_error().find("pre_tokenizer.pretokenizers[1].type: pre-tokenizer 'Digits'"),
             std::string::npos);
 }
@@ -221,8 +227,8 @@ TEST_F(TokenizerLoadTest, BpeDropoutIsRefused) {
 }
 
 TEST_F(TokenizerLoadTest, LeftTruncationIsRefused) {
-  base_["truncation"] = {{"max_length", 128}, {"strategy", "LongestFirst"}, {"stride", 0},
-                         {"direction", "Left"}};
+  base_["truncation"] = {
+      {"max_length", 128}, {"strategy", "LongestFirst"}, {"stride", 0}, {"direction", "Left"}};
   EXPECT_NE(load_error().find("truncation.direction"), std::string::npos);
 }
 
@@ -252,15 +258,16 @@ TEST_F(TokenizerLoadTest, MissingPathIsReported) {
 }
 
 TEST_F(TokenizerLoadTest, TruncationInTokenizerJsonSetsModelMaxLength) {
-  base_["truncation"] = {{"max_length", 128}, {"strategy", "LongestFirst"}, {"stride", 0},
-                         {"direction", "Right"}};
+  base_["truncation"] = {
+      {"max_length", 128}, {"strategy", "LongestFirst"}, {"stride", 0}, {"direction", "Right"}};
   std::ofstream(dir_ / "tokenizer.json") << base_.dump();
   EXPECT_EQ(Tokenizer::load(dir_)->model_max_length(), 128);
 }
 
 TEST_F(TokenizerLoadTest, ModelMaxLengthComesFromTheModelConfigs) {
   std::ofstream(dir_ / "tokenizer.json") << base_.dump();
-  std::ofstream(dir_ / "config.json") << R"({"model_type": "roberta", "max_position_embeddings": 514,
+  std::ofstream(dir_ / "config.json")
+      << R"({"model_type": "roberta", "max_position_embeddings": 514,
                                             "pad_token_id": 1})";
   EXPECT_EQ(Tokenizer::load(dir_)->model_max_length(), 512);
   std::ofstream(dir_ / "tokenizer_config.json") << R"({"model_max_length": 256})";

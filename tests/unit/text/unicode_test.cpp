@@ -24,13 +24,15 @@ TEST(Utf8, ValidTextIsValidToTheEnd) {
 }
 
 TEST(Utf8, EachMaximalInvalidSubpartBecomesOneReplacementChar) {
-  EXPECT_EQ(repaired("a\xFF" "b"), "a" + kFffd + "b");                  // never a lead byte
-  EXPECT_EQ(repaired("a\xE2\x82"), "a" + kFffd);                        // truncated 3-byte sequence
-  EXPECT_EQ(repaired("\xF0\x9F\x98x"), kFffd + "x");                    // truncated 4-byte sequence
-  EXPECT_EQ(repaired("\xC0\xAF"), kFffd + kFffd);                       // overlong lead, lone continuation
-  EXPECT_EQ(repaired("\xED\xA0\x80"), kFffd + kFffd + kFffd);           // UTF-16 surrogate
+  EXPECT_EQ(repaired("a\xFF"
+                     "b"),
+            "a" + kFffd + "b");                                // never a lead byte
+  EXPECT_EQ(repaired("a\xE2\x82"), "a" + kFffd);               // truncated 3-byte sequence
+  EXPECT_EQ(repaired("\xF0\x9F\x98x"), kFffd + "x");           // truncated 4-byte sequence
+  EXPECT_EQ(repaired("\xC0\xAF"), kFffd + kFffd);              // overlong lead, lone continuation
+  EXPECT_EQ(repaired("\xED\xA0\x80"), kFffd + kFffd + kFffd);  // UTF-16 surrogate
   EXPECT_EQ(repaired("\xF4\x90\x80\x80"), kFffd + kFffd + kFffd + kFffd);  // above U+10FFFF
-  EXPECT_EQ(repaired("\xE0\x80\x80"), kFffd + kFffd + kFffd);           // overlong 3-byte
+  EXPECT_EQ(repaired("\xE0\x80\x80"), kFffd + kFffd + kFffd);              // overlong 3-byte
   EXPECT_EQ(valid_utf8_prefix("abcdefghij\x80"), 10u);
 }
 
@@ -80,19 +82,19 @@ TEST(UnicodeTables, LowercaseIsRustsCharToLowercase) {
 // HF's BERT classes come from Unicode 8.0 tables: characters assigned later
 // keep their "not punctuation / not a mark / not control" status.
 TEST(UnicodeTables, BertClassesFollowUnicode8) {
-  EXPECT_TRUE(has(U'\u00A7', kBertPunct));       // §
-  EXPECT_TRUE(has(U'$', kBertPunct));            // ASCII symbols count
-  EXPECT_FALSE(has(U'\u20AC', kBertPunct));      // € is a symbol
-  EXPECT_FALSE(has(U'\u2E43', kBertPunct));      // punctuation since Unicode 10
-  EXPECT_TRUE(has(U'\uFE0F', kMn8));             // variation selector 16
-  EXPECT_FALSE(has(U'\u0D3B', kMn8));            // a mark since Unicode 10
-  EXPECT_TRUE(has(U'\u200D', kBertControl));     // ZWJ is Cf
-  EXPECT_TRUE(has(U'\uE123', kBertControl));     // private use, whole range
-  EXPECT_FALSE(has(U'\u0378', kBertControl));    // unassigned is not "other" there
+  EXPECT_TRUE(has(U'\u00A7', kBertPunct));     // §
+  EXPECT_TRUE(has(U'$', kBertPunct));          // ASCII symbols count
+  EXPECT_FALSE(has(U'\u20AC', kBertPunct));    // € is a symbol
+  EXPECT_FALSE(has(U'\u2E43', kBertPunct));    // punctuation since Unicode 10
+  EXPECT_TRUE(has(U'\uFE0F', kMn8));           // variation selector 16
+  EXPECT_FALSE(has(U'\u0D3B', kMn8));          // a mark since Unicode 10
+  EXPECT_TRUE(has(U'\u200D', kBertControl));   // ZWJ is Cf
+  EXPECT_TRUE(has(U'\uE123', kBertControl));   // private use, whole range
+  EXPECT_FALSE(has(U'\u0378', kBertControl));  // unassigned is not "other" there
   EXPECT_TRUE(has(U'\u3000', kWhiteSpace));
   EXPECT_FALSE(has(U'\u200B', kWhiteSpace));
   EXPECT_TRUE(has(U'\u4E2D', kChinese));
-  EXPECT_FALSE(has(U'\U0002B820', kChinese));    // HF's ranges skip 2B820..2B91F
+  EXPECT_FALSE(has(U'\U0002B820', kChinese));  // HF's ranges skip 2B820..2B91F
 }
 
 std::string normalize(const sluice::text::detail::Normalizer& n, std::string_view s) {
@@ -105,20 +107,33 @@ std::string normalize(const sluice::text::detail::Normalizer& n, std::string_vie
 TEST(Normalizers, BertUncasedCleansSplitsChineseStripsAndLowercases) {
   const auto bert = sluice::text::detail::make_bert_normalizer(true, true, true, true);
   EXPECT_EQ(normalize(*bert, "Caf\xC3\xA9\tOK\x01!"), "cafe ok!");
-  EXPECT_EQ(normalize(*bert, "a\xE4\xB8\xAD" "b"), "a \xE4\xB8\xAD b");     // 中 spaced out
-  EXPECT_EQ(normalize(*bert, "\xC4\xB0stanbul"), "istanbul");            // strip before lowercase
-  EXPECT_EQ(normalize(*bert, "a\xE2\x80\x8B" "b\xEF\xBF\xBD"), "ab");     // ZWSP, U+FFFD dropped
-  EXPECT_EQ(normalize(*bert, "x\xC2\x85y"), "xy");                        // U+0085: control wins
+  EXPECT_EQ(normalize(*bert,
+                      "a\xE4\xB8\xAD"
+                      "b"),
+            "a \xE4\xB8\xAD b");                               // 中 spaced out
+  EXPECT_EQ(normalize(*bert, "\xC4\xB0stanbul"), "istanbul");  // strip before lowercase
+  EXPECT_EQ(normalize(*bert,
+                      "a\xE2\x80\x8B"
+                      "b\xEF\xBF\xBD"),
+            "ab");                                  // ZWSP, U+FFFD dropped
+  EXPECT_EQ(normalize(*bert, "x\xC2\x85y"), "xy");  // U+0085: control wins
 }
 
 TEST(Normalizers, UnicodeFormsComposeAndDecompose) {
-  const auto nfc = sluice::text::detail::make_unicode_normalizer(sluice::text::detail::UnicodeForm::kNfc);
-  const auto nfd = sluice::text::detail::make_unicode_normalizer(sluice::text::detail::UnicodeForm::kNfd);
-  const auto nfkc = sluice::text::detail::make_unicode_normalizer(sluice::text::detail::UnicodeForm::kNfkc);
+  const auto nfc =
+      sluice::text::detail::make_unicode_normalizer(sluice::text::detail::UnicodeForm::kNfc);
+  const auto nfd =
+      sluice::text::detail::make_unicode_normalizer(sluice::text::detail::UnicodeForm::kNfd);
+  const auto nfkc =
+      sluice::text::detail::make_unicode_normalizer(sluice::text::detail::UnicodeForm::kNfkc);
   EXPECT_EQ(normalize(*nfc, "e\xCC\x81"), "\xC3\xA9");
   EXPECT_EQ(normalize(*nfd, "\xC3\xA9"), "e\xCC\x81");
-  EXPECT_EQ(normalize(*nfc, "a\xCC\x87\xCC\xA3"), "\xE1\xBA\xA1\xCC\x87");  // reordered, then ạ composed
-  EXPECT_EQ(normalize(*nfkc, "\xEF\xAC\x81" "x\xEF\xBC\xA1"), "fixA");      // ﬁ, fullwidth A
+  EXPECT_EQ(normalize(*nfc, "a\xCC\x87\xCC\xA3"),
+            "\xE1\xBA\xA1\xCC\x87");  // reordered, then ạ composed
+  EXPECT_EQ(normalize(*nfkc,
+                      "\xEF\xAC\x81"
+                      "x\xEF\xBC\xA1"),
+            "fixA");  // ﬁ, fullwidth A
 }
 
 }  // namespace
