@@ -5,6 +5,7 @@
 #include "operators/counter.h"
 #include "operators/generator.h"
 #include "operators/identity.h"
+#include "operators/tokenize.h"
 
 namespace sluice::operators {
 
@@ -101,6 +102,7 @@ const Registry& builtin_registry() {
     register_generator(*reg);
     register_identity(*reg);
     register_counter(*reg);
+    register_tokenize(*reg);
     return reg;
   }();
   return *r;
