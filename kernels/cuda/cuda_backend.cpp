@@ -273,7 +273,10 @@ class CudaBackend final : public engine::Backend {
     ForwardShape shape;
     shape.tokens = graphs_ ? token_bucket(T) : T;
     shape.records = graphs_ ? record_bucket(B) : B;
-    shape.max_seqlen = graphs_ ? seqlen_bucket(batch.max_seqlen) : batch.max_seqlen;
+    // max_seqlen only sizes the attention grid: an over-generous caller value
+    // is clamped to what check_batch allows any record to be.
+    const int64_t longest = std::min<int64_t>(batch.max_seqlen, config_.max_sequence_length());
+    shape.max_seqlen = graphs_ ? seqlen_bucket(longest) : longest;
     shape.pooled = !s.out.pooled.empty();
     if (shape.tokens > s.cap_tokens || shape.records > s.cap_records) {
       // A batch over the configured budget: grow this slot once (its stream

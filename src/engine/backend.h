@@ -87,7 +87,7 @@ struct BackendOptions {
   Pooling pooling = Pooling::kHead;
   // CUDA only (the CPU backend computes in fp32 and ignores these):
   std::string dtype = "fp16";  // weights and activations: "fp16" or "bf16" (fp32 accumulation)
-  std::vector<int> devices;    // batches dealt round-robin over these; empty = the one `device` names
+  std::vector<int> devices{};  // batches dealt round-robin over these; empty = the one `device` names
   bool cuda_graphs = false;    // replay captured CUDA graphs for repeated (bucketed) batch shapes
 };
 

@@ -70,7 +70,7 @@ std::string dtype_param_name(const ::testing::TestParamInfo<DType>& i) { return 
 
 TEST_P(CudaOps, EmbeddingLayerNormMatchesCpu) {
   SCOPED_TRACE(trace());
-  for (int64_t hidden : {64, 384, 768, 1000}) {
+  for (int64_t hidden : {64, 100, 384, 768, 1000}) {  // 100: the scalar path
     for (bool with_type : {true, false}) {
       const int64_t vocab = 97, positions = 40, tokens = 53;
       auto word = rnd(vocab * hidden), pos = rnd(positions * hidden, 0.5f);
