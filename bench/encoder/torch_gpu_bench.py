@@ -75,7 +75,11 @@ def main():
         fn = forward
         if mode == "compile":
             try:
-                torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 64)
+                # Mixed lengths give many padded shapes: let dynamo keep them (the
+                # knob was renamed over versions).
+                for knob in ("cache_size_limit", "recompile_limit"):
+                    if hasattr(torch._dynamo.config, knob):
+                        setattr(torch._dynamo.config, knob, max(getattr(torch._dynamo.config, knob), 64))
                 compiled = torch.compile(module)
                 if hasattr(module, "config"):  # transformers
                     fn = lambda ids, mask: compiled(input_ids=ids, attention_mask=mask).logits  # noqa: E731

@@ -21,16 +21,15 @@ __global__ void bias_activation_vec8_kernel(T* __restrict__ x, int64_t ld, int64
        g += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     const int64_t r = g / groups_per_row;
     const int c0 = static_cast<int>(g % groups_per_row) * 8;
-    uint4* p = reinterpret_cast<uint4*>(x + r * ld + c0);
-    uint4 v = *p;
-    T* e = reinterpret_cast<T*>(&v);
+    T* p = x + r * ld + c0;
+    Vec8<T> v = load8(p);
 #pragma unroll
     for (int i = 0; i < 8; ++i) {
-      float f = to_f32(e[i]);
+      float f = to_f32(v.v[i]);
       if (bias) f += bias[c0 + i];
-      e[i] = from_f32<T>(activate(f, act));
+      v.v[i] = from_f32<T>(activate(f, act));
     }
-    *p = v;
+    store8(p, v);
   }
 }
 

@@ -32,6 +32,22 @@ __device__ __forceinline__ float from_f32<float>(float x) {
   return x;
 }
 
+// Eight 16-bit values moved as one 16-byte access (the alignment lets the
+// compiler emit 128-bit loads and stores) and read element by element as T:
+// no type punning through uint4, which the optimiser may break.
+template <class T>
+struct alignas(16) Vec8 {
+  T v[8];
+};
+template <class T>
+__device__ __forceinline__ Vec8<T> load8(const T* p) {
+  return *reinterpret_cast<const Vec8<T>*>(p);
+}
+template <class T>
+__device__ __forceinline__ void store8(T* p, const Vec8<T>& v) {
+  *reinterpret_cast<Vec8<T>*>(p) = v;
+}
+
 __device__ __forceinline__ float warp_sum(float v) {
 #pragma unroll
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
@@ -92,6 +108,14 @@ void dispatch(DType dt, F&& f) {
     f(__nv_bfloat16{});
   }
 }
+
+#ifdef __CUDACC__
+// The block's dynamic shared memory (the host emulation test defines its own).
+__device__ __forceinline__ unsigned char* dynamic_smem() {
+  extern __shared__ __align__(128) unsigned char smem_dynamic[];
+  return smem_dynamic;
+}
+#endif
 
 inline unsigned ceil_div(int64_t a, int64_t b) { return static_cast<unsigned>((a + b - 1) / b); }
 
