@@ -74,20 +74,30 @@ PY
   [ -n "$d" ] && echo "$d"
 }
 
+RUN=()  # prefix for running the programs (the bundle's library path)
 if [ "$MODE" = bundle ]; then
   X=$ROOT/build-gpu-bundle/x
   rm -rf "$X" && mkdir -p "$X" && tar -C "$X" -xJf "$BUNDLE"
-  BIN=$X/bin
   CUBLAS=$(find_cublas_dir)
   [ -n "$CUBLAS" ] || { fail "no libcublasLt.so.13 on this machine (looked in /usr/local/cuda, ldconfig, python's nvidia packages)"; exit 1; }
-  export LD_LIBRARY_PATH=$X/lib:$CUBLAS${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-  if ! "$BIN/cuda_fallback_test" --gtest_list_tests >/dev/null 2>"$OUT/loader.txt"; then
-    export LD_LIBRARY_PATH=$X/lib:$X/lib/compat:$CUBLAS${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-    "$BIN/cuda_fallback_test" --gtest_list_tests >/dev/null 2>>"$OUT/loader.txt" ||
+  # Only our programs get the bundled libraries; python and torch keep the system's.
+  LIBPATH=$X/lib:$CUBLAS${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+  if ! env LD_LIBRARY_PATH="$LIBPATH" "$X/bin/cuda_fallback_test" --gtest_list_tests >/dev/null 2>"$OUT/loader.txt"; then
+    LIBPATH=$X/lib:$X/lib/compat:$CUBLAS${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+    env LD_LIBRARY_PATH="$LIBPATH" "$X/bin/cuda_fallback_test" --gtest_list_tests >/dev/null 2>>"$OUT/loader.txt" ||
       { fail "bundled programs do not load here: $(tail -2 "$OUT/loader.txt")"; exit 1; }
     say "using the bundled libstdc++ (the system one is older)"
   fi
+  RUN=(env LD_LIBRARY_PATH="$LIBPATH")
+  # Wrappers, for scripts that start a program themselves (gpu_bench.py).
+  BIN=$X/run
+  mkdir -p "$BIN"
+  for p in "$X"/bin/*; do
+    printf '#!/bin/sh\nLD_LIBRARY_PATH="%s" exec "%s" "$@"\n' "$LIBPATH" "$p" >"$BIN/$(basename "$p")"
+    chmod +x "$BIN/$(basename "$p")"
+  done
   say "programs: bundle ($(head -1 "$X/BUILD_INFO"); $(sed -n 2p "$X/BUILD_INFO")), cuBLAS from $CUBLAS"
+  PROG=$X/bin
 else
   BUILD=$ROOT/build-gpu
   say "programs: building in $BUILD (CUDA archs ${GPU_CHECK_ARCHS:-90})"
@@ -106,6 +116,7 @@ else
   BIN=$OUT/bin
   mkdir -p "$BIN"
   ln -sf "$BUILD"/tests/gpu/{cuda_ops_test,cuda_backend_test,cuda_fallback_test,round_robin_backend_test} "$BUILD/bench/encoder_bench" "$BIN/"
+  PROG=$BIN
 fi
 export SLUICE_GPU_TEST_DIR=${SLUICE_GPU_TEST_DIR:-$OUT/scratch}
 
@@ -114,7 +125,7 @@ run_gtest() {  # name program [args...]
   local name=$1
   shift
   local log=$OUT/$name.log
-  timeout "${GPU_CHECK_TIMEOUT:-560}" "$@" --gtest_output="xml:$OUT/$name.xml" >"$log" 2>&1
+  timeout "${GPU_CHECK_TIMEOUT:-560}" "${RUN[@]}" "$@" --gtest_output="xml:$OUT/$name.xml" >"$log" 2>&1
   local rc=$?
   local passed failed skipped
   passed=$(grep -c '^\[       OK \]' "$log")
@@ -146,10 +157,10 @@ phase_tests() {
     [ $rc -eq 0 ] || grep -E -B2 -A8 'Failure$' "$OUT/ctest-gpu.log" | head -120 >>"$SUMMARY"
     grep -q "Skipped" "$OUT/ctest-gpu.log" && say "some gpu tests were skipped: see ctest-gpu.log"
   else
-    run_gtest cuda_ops_test "$BIN/cuda_ops_test"
-    run_gtest cuda_backend_test "$BIN/cuda_backend_test"
+    run_gtest cuda_ops_test "$PROG/cuda_ops_test"
+    run_gtest cuda_backend_test "$PROG/cuda_backend_test"
   fi
-  run_gtest round_robin_backend_test "$BIN/round_robin_backend_test"
+  run_gtest round_robin_backend_test "$PROG/round_robin_backend_test"
 }
 
 phase_sanitize() {
@@ -160,20 +171,20 @@ phase_sanitize() {
     return
   fi
   # memcheck: out-of-bounds and misaligned accesses, leaks, API errors.
-  run_gtest memcheck_ops "$cs" --tool memcheck --leak-check full --error-exitcode 97 "$BIN/cuda_ops_test"
+  run_gtest memcheck_ops "$cs" --tool memcheck --leak-check full --error-exitcode 97 "$PROG/cuda_ops_test"
   if grep -q "Device not supported\|device not supported" "$OUT/memcheck_ops.log"; then
     say "sanitize: compute-sanitizer does not support this device/runtime (gVisor?); skipped"
     return
   fi
-  run_gtest memcheck_backend "$cs" --tool memcheck --error-exitcode 97 "$BIN/cuda_backend_test" \
+  run_gtest memcheck_backend "$cs" --tool memcheck --error-exitcode 97 "$PROG/cuda_backend_test" \
     --gtest_filter='Models/*bert_d64_fp16:Models/*roberta_d32_bf16:Models/*bert_d24_tanh_fp16:CudaBackendContract.*'
   # racecheck: shared-memory hazards (the tensor-core attention kernel's tiles).
   run_gtest racecheck_attention "$cs" --tool racecheck --racecheck-report all --error-exitcode 97 \
-    "$BIN/cuda_ops_test" --gtest_filter='*Attention*:*AddLayerNorm*:*EmbeddingLayerNorm*:*Softmax*'
-  run_gtest synccheck_attention "$cs" --tool synccheck --error-exitcode 97 "$BIN/cuda_ops_test" \
+    "$PROG/cuda_ops_test" --gtest_filter='*Attention*:*AddLayerNorm*:*EmbeddingLayerNorm*:*Softmax*'
+  run_gtest synccheck_attention "$cs" --tool synccheck --error-exitcode 97 "$PROG/cuda_ops_test" \
     --gtest_filter='*Attention*'
   # initcheck: reads of device memory nothing wrote (informational: cuBLAS internals may trip it).
-  GPU_CHECK_TIMEOUT=300 run_gtest initcheck_ops_info "$cs" --tool initcheck "$BIN/cuda_ops_test" \
+  GPU_CHECK_TIMEOUT=300 run_gtest initcheck_ops_info "$cs" --tool initcheck "$PROG/cuda_ops_test" \
     --gtest_filter='*Attention*:*LayerNorm*:*Pool*:*Classifier*' || true
 }
 
