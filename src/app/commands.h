@@ -15,5 +15,6 @@ struct Command {
 };
 
 int cmd_version(int argc, char** argv);
+int cmd_broker(int argc, char** argv);
 
 }  // namespace sluice::app

@@ -13,6 +13,8 @@ using sluice::app::Command;
 constexpr Command kCommands[] = {
     {"version", "sluice --version                        build and CUDA device information",
      sluice::app::cmd_version},
+    {"broker", "sluice broker [--brokers N] [--port P] [--topic NAME:PARTS]  embedded Kafka-protocol broker on loopback",
+     sluice::app::cmd_broker},
 };
 
 void print_usage(std::ostream& os) {
