@@ -86,7 +86,6 @@ class Worker {
   bool any_input() const;
   void route(Item&& item);
   void push_blocking(ItemRing* ring, Item&& item);
-  void publish();
   void close_outputs();
   void announce_idle();
 
@@ -96,7 +95,6 @@ class Worker {
   std::unique_ptr<OperatorState> state_;
   std::vector<std::unique_ptr<ItemRing>> inputs_;  // one per upstream worker
   std::vector<ItemRing*> outputs_;                 // one per downstream worker
-  std::vector<uint8_t> dirty_;                     // outputs pushed to since last publish
   std::vector<Worker*> upstream_;                  // workers that feed this one
   Parker parker_;
   std::atomic<bool> tick_requested_{false};
