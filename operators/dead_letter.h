@@ -14,9 +14,9 @@
 #include <memory>
 #include <string>
 
+#include "operators/registry.h"
 #include "src/core/dead_letter.h"
-#include "src/kafka/producer.h"
-#include "src/kafka/producer_probe.h"
+#include "src/kafka/output.h"
 
 namespace sluice::operators {
 
@@ -26,10 +26,9 @@ struct DeadLetterOptions {
 
 class KafkaDeadLetterSink final : public core::DeadLetterSink {
  public:
-  // The producer is shared with the Kafka sink (hence shared_ptr). probe may
-  // be null (not owned; must outlive this object).
-  KafkaDeadLetterSink(DeadLetterOptions options, std::shared_ptr<kafka::Producer> producer,
-                      kafka::ProducerProbe* probe = nullptr);
+  // `output` is shared with the Kafka sink; not owned, must outlive this.
+  // Its producer is started on first use if nobody started it.
+  KafkaDeadLetterSink(DeadLetterOptions options, kafka::Output& output);
 
   // Throws KafkaError if the dead letter cannot be queued at all (the
   // pipeline then fails: a record is never dropped silently).
@@ -37,9 +36,18 @@ class KafkaDeadLetterSink final : public core::DeadLetterSink {
 
  private:
   DeadLetterOptions options_;
-  std::shared_ptr<kafka::Producer> producer_;
-  kafka::ProducerProbe* probe_;
+  kafka::Output& output_;
   core::TopicId topic_;
 };
+
+// The pipeline's shared Kafka output (from the `kafka:` section), created on
+// first use and owned by `services`. When kafka.dead_letter_topic is set, the
+// first call also installs a KafkaDeadLetterSink on top of it as the
+// pipeline's dead-letter sink.
+kafka::Output& kafka_output(Services& services);
+
+// librdkafka properties for one client: kafka.properties, then the
+// client-specific map (kafka.consumer_properties / kafka.producer_properties).
+kafka::Properties kafka_client_properties(const config::Section& kafka, const std::string& specific);
 
 }  // namespace sluice::operators

@@ -1,5 +1,6 @@
 #include "operators/kafka_sink.h"
 
+#include "operators/dead_letter.h"
 #include "src/core/emitter.h"
 #include "src/kafka/error.h"
 
@@ -14,12 +15,12 @@ struct SinkState final : core::OperatorState {
 
 }  // namespace
 
-KafkaSink::KafkaSink(KafkaSinkOptions options, std::shared_ptr<kafka::Producer> producer)
+KafkaSink::KafkaSink(KafkaSinkOptions options, kafka::Output& output)
     : options_(std::move(options)),
-      producer_(std::move(producer)),
-      default_topic_(options_.topic.empty() ? core::kNoTopic : core::intern_topic(options_.topic)) {
-  if (!producer_) throw std::invalid_argument("kafka sink: no producer");
-}
+      output_(output),
+      default_topic_(options_.topic.empty() ? core::kNoTopic : core::intern_topic(options_.topic)) {}
+
+void KafkaSink::start() { producer_ = &output_.start(); }
 
 std::unique_ptr<core::OperatorState> KafkaSink::make_state(const core::WorkerInfo&) {
   return std::make_unique<SinkState>();
@@ -87,6 +88,55 @@ void KafkaSink::finish(core::OperatorState*, core::Emitter&) {
   throw_if_failed();
 }
 
-void KafkaSink::shutdown() { producer_->close(); }
+void KafkaSink::shutdown() { output_.close(); }
+
+void register_kafka_sink(Registry& registry) {
+  registry.add_section(SectionSpec{
+      .name = "kafka",
+      .description = "Kafka cluster and client settings shared by kafka_source, kafka_sink and dead letters",
+      .declare =
+          [](config::Schema& s) {
+            s.string("bootstrap_servers", "Kafka bootstrap servers, host:port[,host:port...]").def("localhost:9092");
+            s.string_map("properties",
+                         "librdkafka properties for every client (security.protocol, sasl.*: use ${ENV} for "
+                         "secrets)");
+            s.string_map("consumer_properties", "librdkafka properties for the consumer only");
+            s.string_map("producer_properties",
+                         "librdkafka properties for the producer only (linger.ms, compression.type, ...); "
+                         "enable.idempotence stays true");
+            s.string("dead_letter_topic",
+                     "Topic for records that cannot be processed (headers sluice.error, sluice.stage, "
+                     "sluice.source.*); empty: log them and move on")
+                .def("");
+          },
+  });
+  registry.add(OperatorSpec{
+      .type = "kafka_sink",
+      .description = "Produces records to Kafka (idempotent producer); delivery makes their offsets committable",
+      .is_source = false,
+      .declare =
+          [](config::Schema& s) {
+            s.string("topic", "Output topic (unless a record names its own)").req();
+            s.string("topic_header", "Header whose value, when present, names a record's output topic").def("");
+            s.boolean("keep_key", "Produce records with their input key").def("true");
+            s.boolean("keep_headers", "Carry the input headers to the output").def("true");
+            s.duration("flush_timeout", "At the end of input: time allowed for outstanding deliveries")
+                .def("30s")
+                .range(0, 3600);
+          },
+      .make_source = nullptr,
+      .make_operator =
+          [](BuildContext& ctx) -> std::unique_ptr<core::Operator> {
+            KafkaSinkOptions o;
+            o.topic = ctx.options.string("topic");
+            if (o.topic.empty()) throw std::invalid_argument("topic: must not be empty");
+            o.topic_header = ctx.options.string("topic_header");
+            o.keep_key = ctx.options.boolean("keep_key");
+            o.keep_headers = ctx.options.boolean("keep_headers");
+            o.flush_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(ctx.options.duration("flush_timeout"));
+            return std::make_unique<KafkaSink>(std::move(o), kafka_output(ctx.services));
+          },
+  });
+}
 
 }  // namespace sluice::operators

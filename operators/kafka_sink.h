@@ -19,7 +19,8 @@
 #include <string>
 
 #include "src/core/operator.h"
-#include "src/kafka/producer.h"
+#include "operators/registry.h"
+#include "src/kafka/output.h"
 
 namespace sluice::operators {
 
@@ -33,25 +34,30 @@ struct KafkaSinkOptions {
 
 class KafkaSink final : public core::Operator {
  public:
-  // The producer is shared with the dead-letter sink (hence shared_ptr).
-  KafkaSink(KafkaSinkOptions options, std::shared_ptr<kafka::Producer> producer);
+  // `output` (shared with the dead-letter sink) must outlive the pipeline.
+  KafkaSink(KafkaSinkOptions options, kafka::Output& output);
 
   core::ItemKind input_kind() const override { return core::ItemKind::kRecord; }
   core::ItemKind output_kind() const override { return core::ItemKind::kNone; }
+  void start() override;  // creates the shared producer
   std::unique_ptr<core::OperatorState> make_state(const core::WorkerInfo& worker) override;
   void process(core::OperatorState* state, core::Item&& item, core::Emitter& out) override;
   // While deliveries are outstanding, wake every 100 ms to notice a failure.
   core::TimePoint next_deadline(const core::OperatorState* state) const override;
   void on_tick(core::OperatorState* state, core::Emitter& out) override;
   void finish(core::OperatorState* state, core::Emitter& out) override;
-  void shutdown() override;
+  void shutdown() override;  // closes the producer
 
  private:
   void throw_if_failed() const;
 
   KafkaSinkOptions options_;
-  std::shared_ptr<kafka::Producer> producer_;
+  kafka::Output& output_;
+  kafka::Producer* producer_ = nullptr;  // set by start()
   core::TopicId default_topic_;
 };
+
+// Declares `type: kafka_sink` (and the pipeline's `kafka:` section).
+void register_kafka_sink(Registry& registry);
 
 }  // namespace sluice::operators

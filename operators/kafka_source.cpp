@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "operators/dead_letter.h"
 #include "src/core/clock.h"
 #include "src/core/emitter.h"
 #include "src/core/log.h"
@@ -35,7 +36,7 @@ const KafkaSourceOptions& checked(const KafkaSourceOptions& o) {
 KafkaSource::KafkaSource(KafkaSourceOptions options)
     : options_(checked(options)),
       decoder_(options_.format),
-      probe_(options_.pipeline),
+      probe_(options_.metrics, options_.pipeline),
       tracker_(make_tracker(options_)) {}
 
 KafkaSource::~KafkaSource() {
@@ -43,6 +44,7 @@ KafkaSource::~KafkaSource() {
 }
 
 void KafkaSource::start() {
+  if (output_) output_->start();
   consumer_ = std::make_unique<kafka::Consumer>(options_.consumer, static_cast<kafka::RebalanceListener*>(this));
   consumer_->subscribe(options_.topics);
   next_commit_ = core::SteadyClock::now() + options_.commit_interval;
@@ -302,10 +304,85 @@ void KafkaSource::on_revoked(const kafka::PartitionList& partitions, bool lost) 
 void KafkaSource::shutdown() {
   if (!consumer_) return;
   stash_.clear();
+  if (output_) {
+    if (!output_->flush(options_.final_flush_timeout)) {
+      core::log_warn("kafka source: deliveries still outstanding at shutdown; their records stay uncommitted");
+    }
+    output_->close();
+  }
   commit(all_partitions(), /*sync=*/true);  // every worker has joined: all acks are in
   consumer_->close();                        // revocation: commits again if anything moved
   consumer_.reset();
   core::log_info("kafka source: closed (", probe_.consumed_total(), " records consumed)");
+}
+
+void register_kafka_source(Registry& registry) {
+  registry.add(OperatorSpec{
+      .type = "kafka_source",
+      .description = "Consumes Kafka topics in a consumer group; commits only what has been delivered",
+      .is_source = true,
+      .declare =
+          [](config::Schema& s) {
+            s.strings("topics", "Topics to consume: names, or regular expressions starting with ^").req();
+            s.string("group", "Consumer group id (offsets are committed there)").req();
+            s.choice("format", {"raw", "json"}, "Message values: raw text, or JSON with the text in text_field")
+                .def("raw");
+            s.string("text_field", "json: dotted path of the text field").def("text");
+            s.string("id_field", "json: dotted path of the record id (optional)").def("");
+            s.string("key_field", "json: dotted path of a field that replaces the record key (optional)").def("");
+            s.string("group_field", "json: dotted path of the grouping field for windows (optional)").def("");
+            s.bytes("max_record_bytes", "Larger values become dead letters (too_large)").def("1MiB").range(1, 1 << 30);
+            s.choice("invalid_utf8", {"reject", "replace"},
+                     "Invalid UTF-8: dead letter (reject) or substitute U+FFFD (replace)")
+                .def("reject");
+            s.integer("high_watermark", "Records in flight above which the source pauses its partitions")
+                .def("10000")
+                .range(1, 1 << 24);
+            s.integer("low_watermark", "Records in flight below which a paused source resumes")
+                .def("5000")
+                .range(0, 1 << 24);
+            s.duration("commit_interval", "How often delivered offsets are committed").def("1s").range(0.001, 3600);
+            s.duration("poll_timeout", "Longest wait for a message in one poll").def("100ms").range(0.001, 10);
+            s.choice("assignment_strategy", {"cooperative-sticky", "range", "roundrobin"},
+                     "Partition assignment (cooperative-sticky: incremental rebalances)")
+                .def("cooperative-sticky");
+            s.choice("auto_offset_reset", {"earliest", "latest"}, "Where a group without committed offsets starts")
+                .def("earliest");
+          },
+      .make_source =
+          [](BuildContext& ctx) -> std::unique_ptr<core::Source> {
+            const config::Section& s = ctx.options;
+            config::Section kafka = ctx.services.root().section("kafka");
+            KafkaSourceOptions o;
+            o.pipeline = ctx.services.pipeline_name();
+            o.metrics = ctx.services.metrics();
+            o.consumer.bootstrap_servers = kafka.string("bootstrap_servers");
+            o.consumer.group_id = s.string("group");
+            o.consumer.assignment_strategy = s.string("assignment_strategy");
+            o.consumer.auto_offset_reset = s.string("auto_offset_reset");
+            o.consumer.properties = kafka_client_properties(kafka, "consumer_properties");
+            o.topics = s.strings("topics");
+            o.format.format = s.string("format") == "json" ? kafka::InputFormat::kJson : kafka::InputFormat::kRaw;
+            o.format.text_field = s.string("text_field");
+            o.format.id_field = s.string("id_field");
+            o.format.key_field = s.string("key_field");
+            o.format.group_field = s.string("group_field");
+            o.format.max_record_bytes = s.bytes("max_record_bytes");
+            o.format.invalid_utf8 =
+                s.string("invalid_utf8") == "replace" ? kafka::Utf8Policy::kReplace : kafka::Utf8Policy::kReject;
+            o.high_watermark = static_cast<size_t>(s.integer("high_watermark"));
+            o.low_watermark = static_cast<size_t>(s.integer("low_watermark"));
+            o.commit_interval = std::chrono::duration_cast<std::chrono::milliseconds>(s.duration("commit_interval"));
+            o.poll_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(s.duration("poll_timeout"));
+            if (o.consumer.group_id.empty()) throw std::invalid_argument("group: must not be empty");
+            auto src = std::make_unique<KafkaSource>(std::move(o));
+            // With a dead-letter topic the source publishes through the shared
+            // output, and manages it when no sink does.
+            if (!kafka.string("dead_letter_topic").empty()) src->set_output(&kafka_output(ctx.services));
+            return src;
+          },
+      .make_operator = nullptr,
+  });
 }
 
 }  // namespace sluice::operators

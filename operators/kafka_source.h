@@ -28,15 +28,18 @@
 #include <vector>
 
 #include "src/core/offset_tracker.h"
+#include "operators/registry.h"
 #include "src/core/operator.h"
 #include "src/kafka/consumer.h"
 #include "src/kafka/input_format.h"
+#include "src/kafka/output.h"
 #include "src/kafka/source_probe.h"
 
 namespace sluice::operators {
 
 struct KafkaSourceOptions {
-  std::string pipeline = "pipeline";  // metrics label
+  std::string pipeline = "pipeline";      // metrics label
+  metrics::Registry* metrics = nullptr;   // null: a private registry (not owned)
   kafka::ConsumerConfig consumer;     // bootstrap servers, group, strategy, properties
   std::vector<std::string> topics;    // names, or regexes starting with '^'
   kafka::InputFormatOptions format;
@@ -46,6 +49,9 @@ struct KafkaSourceOptions {
   std::chrono::milliseconds poll_timeout{100};
   std::chrono::milliseconds lag_interval{1000};  // consumer-lag metric refresh
   size_t max_partitions = 4096;                 // partitions assigned at once
+  // Bounds the wait for outstanding deliveries in shutdown() (they are
+  // normally flushed already by the sink's finish()).
+  std::chrono::milliseconds final_flush_timeout{2000};
 };
 
 class KafkaSource final : public core::Source, private kafka::RebalanceListener {
@@ -59,6 +65,12 @@ class KafkaSource final : public core::Source, private kafka::RebalanceListener 
   Poll poll(core::Emitter& out) override;
   // Final synchronous commit, then leaves the group and closes the consumer.
   void shutdown() override;
+
+  // The output whose deliveries complete this source's records, when the
+  // source must manage it (it publishes dead letters): start() starts it;
+  // shutdown() flushes and closes it before the final commit, so no delivery
+  // report can arrive once the tracker is gone. Not owned.
+  void set_output(kafka::Output* output) { output_ = output; }
 
   const kafka::SourceProbe& probe() const { return probe_; }
   // Records read and not yet committable (any thread).
@@ -104,6 +116,7 @@ class KafkaSource final : public core::Source, private kafka::RebalanceListener 
   kafka::SourceProbe probe_;
   core::OffsetTracker tracker_;
   std::unique_ptr<kafka::Consumer> consumer_;
+  kafka::Output* output_ = nullptr;
   std::unordered_map<uint64_t, Partition> partitions_;
   std::vector<std::pair<const rd_kafka_topic_t*, core::TopicId>> topic_ids_;  // message rkt → id
   Partition* last_ = nullptr;  // lookup cache; reset whenever partitions_ changes
@@ -114,5 +127,8 @@ class KafkaSource final : public core::Source, private kafka::RebalanceListener 
   core::TimePoint next_commit_{};
   core::TimePoint next_lag_{};
 };
+
+// Declares `type: kafka_source`.
+void register_kafka_source(Registry& registry);
 
 }  // namespace sluice::operators

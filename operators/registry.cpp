@@ -5,6 +5,8 @@
 #include "operators/counter.h"
 #include "operators/generator.h"
 #include "operators/identity.h"
+#include "operators/kafka_sink.h"
+#include "operators/kafka_source.h"
 
 namespace sluice::operators {
 
@@ -101,6 +103,8 @@ const Registry& builtin_registry() {
     register_generator(*reg);
     register_identity(*reg);
     register_counter(*reg);
+    register_kafka_source(*reg);
+    register_kafka_sink(*reg);
     return reg;
   }();
   return *r;
