@@ -13,6 +13,7 @@ namespace sluice::operators {
 namespace {
 
 constexpr int kBurst = 256;  // messages read per poll() before housekeeping
+constexpr std::chrono::seconds kRebalanceCommitPause{10};
 
 core::OffsetTracker make_tracker(const KafkaSourceOptions& o) {
   // A single partition may hold everything in flight, plus what is read
@@ -182,7 +183,7 @@ void KafkaSource::maintain() {
   for (auto& [k, p] : partitions_) tracker_.committable(p.slot);
   apply_backpressure();
   const auto now = core::SteadyClock::now();
-  if (now >= next_commit_) {
+  if (now >= next_commit_ && now >= commits_resume_) {
     commit(all_partitions(), /*sync=*/false);
     next_commit_ = now + options_.commit_interval;
   }
@@ -240,6 +241,13 @@ void KafkaSource::commit(const std::vector<Partition*>& parts, bool sync) {
 }
 
 void KafkaSource::on_committed(const kafka::PartitionList& offsets, rd_kafka_resp_err_t err) {
+  if (err == RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS || err == RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION) {
+    // A rebalance is under way. librdkafka 2.0.2 drops the whole assignment
+    // ("lost": no commit, everything re-read) when a commit meets a bumped
+    // generation (librdkafka issue #4059), so hold periodic commits until the
+    // rebalance ends (on_assigned) or a while has passed.
+    commits_resume_ = core::SteadyClock::now() + kRebalanceCommitPause;
+  }
   for (const rd_kafka_topic_partition_t& tp : offsets) {
     Partition* p = find(tp.topic, tp.partition);
     if (!p) continue;
@@ -269,6 +277,7 @@ void KafkaSource::update_lag() {
 }
 
 void KafkaSource::on_assigned(const kafka::PartitionList& partitions) {
+  commits_resume_ = core::TimePoint{};
   std::vector<Partition*> added;
   for (const rd_kafka_topic_partition_t& tp : partitions) {
     core::TopicId id = core::intern_topic(tp.topic);

@@ -125,6 +125,7 @@ class KafkaSource final : public core::Source, private kafka::RebalanceListener 
   std::deque<kafka::MessagePtr> stash_;
   bool paused_all_ = false;
   core::TimePoint next_commit_{};
+  core::TimePoint commits_resume_{};  // periodic commits held until then (rebalance)
   core::TimePoint next_lag_{};
 };
 

@@ -11,6 +11,7 @@ namespace {
 
 core::LogLimiter g_poll_errors;
 core::LogLimiter g_client_errors;
+core::LogLimiter g_commit_errors;
 
 bool is_true(std::string_view v) { return v == "true" || v == "1" || v == "yes"; }
 
@@ -94,6 +95,20 @@ void Consumer::pause(const PartitionList& partitions) {
 
 void Consumer::resume(const PartitionList& partitions) {
   check(rd_kafka_resume_partitions(rk_, partitions.get()), "kafka consumer: resume");
+  // librdkafka 2.0.2's broker threads notice a resumed partition only on
+  // their next wake-up, up to a second later: under steady backpressure that
+  // second repeats at every resume. Seeking each partition to its position
+  // (the next record the application would read, so nothing is skipped or
+  // read twice) restarts its fetch at once. Partitions not read from yet
+  // have no position and are left to resume on their own.
+  PartitionList positions(partitions.size());
+  for (const rd_kafka_topic_partition_t& tp : partitions) positions.add(tp.topic, tp.partition);
+  rd_kafka_position(rk_, positions.get());
+  PartitionList seek(positions.size());
+  for (const rd_kafka_topic_partition_t& tp : positions) {
+    if (tp.offset >= 0) seek.add(tp.topic, tp.partition, tp.offset);
+  }
+  if (!seek.empty()) check(rd_kafka_seek_partitions(rk_, seek.get(), 0), "kafka consumer: resume (seek)");
 }
 
 rd_kafka_resp_err_t Consumer::commit(PartitionList& offsets, bool async) {
@@ -165,9 +180,11 @@ void Consumer::on_rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_li
 void Consumer::commit_cb(rd_kafka_t*, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* offsets,
                          void* opaque) {
   auto* self = static_cast<Consumer*>(opaque);
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+  uint64_t suppressed = 0;
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET && g_commit_errors.allow(&suppressed)) {
     core::log_warn("kafka consumer: commit failed: ", error_name(err),
-                   " (records after the last successful commit will be consumed again after a restart)");
+                   " (records after the last successful commit will be consumed again after a restart)",
+                   suppressed ? " (" + std::to_string(suppressed) + " more suppressed)" : std::string());
   }
   if (offsets) self->listener_->on_committed(PartitionList::borrow(offsets), err);
 }

@@ -67,7 +67,10 @@ class Consumer {
   // logged (rate-limited) and return null; fatal ones throw KafkaError.
   MessagePtr poll(std::chrono::milliseconds timeout);
 
+  // Stops fetching the partitions (messages already fetched are dropped by
+  // librdkafka and read again after resume()); the consumer stays in its group.
   void pause(const PartitionList& partitions);
+  // Fetching restarts at once from each partition's position.
   void resume(const PartitionList& partitions);
 
   // Commits the offsets in the list (offset = next record to read).

@@ -108,6 +108,8 @@ void MockCluster::push_request_errors(int16_t api_key, const std::vector<rd_kafk
   rd_kafka_mock_push_request_errors_array(mcluster_, api_key, errors.size(), errors.data());
 }
 
+void MockCluster::clear_request_errors(int16_t api_key) { rd_kafka_mock_clear_request_errors(mcluster_, api_key); }
+
 void MockCluster::set_partition_leader(const std::string& topic, int32_t partition, int32_t broker_id) {
   check(rd_kafka_mock_partition_set_leader(mcluster_, topic.c_str(), partition, broker_id),
         "embedded broker: set leader of " + topic + " [" + std::to_string(partition) + "]");

@@ -68,6 +68,8 @@ class MockCluster {
   // The next errors.size() requests of this type fail with these errors, in
   // order (RD_KAFKA_RESP_ERR__TRANSPORT disconnects the client instead).
   void push_request_errors(int16_t api_key, const std::vector<rd_kafka_resp_err_t>& errors);
+  // Drops the errors still pushed for this request type.
+  void clear_request_errors(int16_t api_key);
   // Moves a partition's leadership (the topic is created if missing).
   void set_partition_leader(const std::string& topic, int32_t partition, int32_t broker_id);
 
