@@ -51,11 +51,13 @@ void KafkaDeadLetterSink::publish(core::DeadLetter&& letter) {
     err = producer->send(m);
   }
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    throw kafka::KafkaError(err, "dead letters: cannot produce to '" + options_.topic + "': " + kafka::error_name(err));
+    throw kafka::KafkaError(
+        err, "dead letters: cannot produce to '" + options_.topic + "': " + kafka::error_name(err));
   }
 }
 
-kafka::Properties kafka_client_properties(const config::Section& kafka, const std::string& specific) {
+kafka::Properties kafka_client_properties(const config::Section& kafka,
+                                          const std::string& specific) {
   kafka::Properties p;
   for (auto& [k, v] : kafka.string_map("properties")) p[k] = v;
   for (auto& [k, v] : kafka.string_map(specific)) p[k] = v;
@@ -68,12 +70,14 @@ kafka::Output& kafka_output(Services& services) {
     kafka::ProducerConfig pc;
     pc.bootstrap_servers = kafka.string("bootstrap_servers");
     pc.properties = kafka_client_properties(kafka, "producer_properties");
-    return std::make_unique<kafka::Output>(std::move(pc), services.metrics(), services.pipeline_name());
+    return std::make_unique<kafka::Output>(std::move(pc), services.metrics(),
+                                           services.pipeline_name());
   });
   const std::string dlq = kafka.string("dead_letter_topic");
   if (!dlq.empty() && !services.dead_letters()) {
-    auto& sink = services.shared<KafkaDeadLetterSink>(
-        "kafka.dead_letters", [&] { return std::make_unique<KafkaDeadLetterSink>(DeadLetterOptions{dlq}, out); });
+    auto& sink = services.shared<KafkaDeadLetterSink>("kafka.dead_letters", [&] {
+      return std::make_unique<KafkaDeadLetterSink>(DeadLetterOptions{dlq}, out);
+    });
     services.set_dead_letters(&sink);
   }
   return out;

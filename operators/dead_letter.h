@@ -48,6 +48,7 @@ kafka::Output& kafka_output(Services& services);
 
 // librdkafka properties for one client: kafka.properties, then the
 // client-specific map (kafka.consumer_properties / kafka.producer_properties).
-kafka::Properties kafka_client_properties(const config::Section& kafka, const std::string& specific);
+kafka::Properties kafka_client_properties(const config::Section& kafka,
+                                          const std::string& specific);
 
 }  // namespace sluice::operators

@@ -18,8 +18,8 @@
 #include <memory>
 #include <string>
 
-#include "src/core/operator.h"
 #include "operators/registry.h"
+#include "src/core/operator.h"
 #include "src/kafka/output.h"
 
 namespace sluice::operators {

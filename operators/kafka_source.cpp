@@ -22,13 +22,17 @@ core::OffsetTracker make_tracker(const KafkaSourceOptions& o) {
 }
 
 const KafkaSourceOptions& checked(const KafkaSourceOptions& o) {
-  if (o.topics.empty()) throw std::invalid_argument("kafka source: topics: at least one topic is required");
-  if (o.high_watermark == 0) throw std::invalid_argument("kafka source: high_watermark must be positive");
+  if (o.topics.empty())
+    throw std::invalid_argument("kafka source: topics: at least one topic is required");
+  if (o.high_watermark == 0)
+    throw std::invalid_argument("kafka source: high_watermark must be positive");
   if (o.low_watermark >= o.high_watermark) {
     throw std::invalid_argument("kafka source: low_watermark (" + std::to_string(o.low_watermark) +
-                                ") must be below high_watermark (" + std::to_string(o.high_watermark) + ")");
+                                ") must be below high_watermark (" +
+                                std::to_string(o.high_watermark) + ")");
   }
-  if (o.commit_interval.count() <= 0) throw std::invalid_argument("kafka source: commit_interval must be positive");
+  if (o.commit_interval.count() <= 0)
+    throw std::invalid_argument("kafka source: commit_interval must be positive");
   return o;
 }
 
@@ -46,14 +50,15 @@ KafkaSource::~KafkaSource() {
 
 void KafkaSource::start() {
   if (output_) output_->start();
-  consumer_ = std::make_unique<kafka::Consumer>(options_.consumer, static_cast<kafka::RebalanceListener*>(this));
+  consumer_ = std::make_unique<kafka::Consumer>(options_.consumer,
+                                                static_cast<kafka::RebalanceListener*>(this));
   consumer_->subscribe(options_.topics);
   next_commit_ = core::SteadyClock::now() + options_.commit_interval;
   next_lag_ = core::SteadyClock::now() + options_.lag_interval;
   std::string topics;
   for (const auto& t : options_.topics) topics += (topics.empty() ? "" : ",") + t;
-  core::log_info("kafka source: group '", options_.consumer.group_id, "' subscribed to ", topics, " at ",
-                 options_.consumer.bootstrap_servers);
+  core::log_info("kafka source: group '", options_.consumer.group_id, "' subscribed to ", topics,
+                 " at ", options_.consumer.bootstrap_servers);
 }
 
 core::Source::Poll KafkaSource::poll(core::Emitter& out) {
@@ -114,8 +119,9 @@ void KafkaSource::emit(Partition& p, kafka::MessagePtr m, core::Emitter& out) {
   rd_kafka_message_t* raw = m.release();
   std::optional<std::string_view> key;
   if (raw->key) key = std::string_view(static_cast<const char*>(raw->key), raw->key_len);
-  std::string_view value = raw->payload ? std::string_view(static_cast<const char*>(raw->payload), raw->len)
-                                        : std::string_view();
+  std::string_view value = raw->payload
+                               ? std::string_view(static_cast<const char*>(raw->payload), raw->len)
+                               : std::string_view();
   core::Record r = core::Record::borrowed(core::Lease(raw, &kafka::destroy_message), key, value);
   r.source_topic = p.topic;
   r.partition = raw->partition;
@@ -129,8 +135,10 @@ void KafkaSource::emit(Partition& p, kafka::MessagePtr m, core::Emitter& out) {
     const char* name;
     const void* val;
     size_t size;
-    for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
-      r.headers.push_back({name, val ? std::string(static_cast<const char*>(val), size) : std::string()});
+    for (size_t i = 0;
+         rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
+      r.headers.push_back(
+          {name, val ? std::string(static_cast<const char*>(val), size) : std::string()});
     }
   }
   r.ack = core::Ack(&tracker_, tracker_.track(p.slot, raw->offset));
@@ -241,7 +249,8 @@ void KafkaSource::commit(const std::vector<Partition*>& parts, bool sync) {
 }
 
 void KafkaSource::on_committed(const kafka::PartitionList& offsets, rd_kafka_resp_err_t err) {
-  if (err == RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS || err == RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION) {
+  if (err == RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS ||
+      err == RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION) {
     // A rebalance is under way. librdkafka 2.0.2 drops the whole assignment
     // ("lost": no commit, everything re-read) when a commit meets a bumped
     // generation (librdkafka issue #4059), so hold periodic commits until the
@@ -251,7 +260,8 @@ void KafkaSource::on_committed(const kafka::PartitionList& offsets, rd_kafka_res
   for (const rd_kafka_topic_partition_t& tp : offsets) {
     Partition* p = find(tp.topic, tp.partition);
     if (!p) continue;
-    if (err == RD_KAFKA_RESP_ERR_NO_ERROR && tp.err == RD_KAFKA_RESP_ERR_NO_ERROR && tp.offset >= 0) {
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR && tp.err == RD_KAFKA_RESP_ERR_NO_ERROR &&
+        tp.offset >= 0) {
       if (tp.offset > p->confirmed) {
         p->confirmed = tp.offset;
         p->probe->set_committed(tp.offset);
@@ -267,11 +277,28 @@ void KafkaSource::update_lag() {
   kafka::PartitionList list(static_cast<int>(partitions_.size()));
   for (auto& [k, p] : partitions_) list.add(p.topic_name, p.partition);
   consumer_->positions(list);
+  // A partition nothing was read from yet has no position: its lag counts
+  // from where consumption starts (the committed offset, else the reset
+  // policy's end), asked of the group coordinator once.
+  kafka::PartitionList unknown;
+  for (const rd_kafka_topic_partition_t& tp : list) {
+    Partition* p = find(tp.topic, tp.partition);
+    if (p && tp.offset < 0 && p->confirmed < 0 && p->start < 0) unknown.add(tp.topic, tp.partition);
+  }
+  if (!unknown.empty() && consumer_->committed(unknown, std::chrono::milliseconds(2000))) {
+    for (const rd_kafka_topic_partition_t& tp : unknown) {
+      Partition* p = find(tp.topic, tp.partition);
+      int64_t low = 0, high = 0;
+      if (!p || !consumer_->watermarks(tp.topic, tp.partition, &low, &high)) continue;
+      p->start = tp.offset >= 0 ? tp.offset
+                                : (options_.consumer.auto_offset_reset == "latest" ? high : low);
+    }
+  }
   for (const rd_kafka_topic_partition_t& tp : list) {
     Partition* p = find(tp.topic, tp.partition);
     int64_t low = 0, high = 0;
     if (!p || !consumer_->watermarks(tp.topic, tp.partition, &low, &high)) continue;
-    int64_t position = tp.offset >= 0 ? tp.offset : p->confirmed;
+    int64_t position = tp.offset >= 0 ? tp.offset : p->confirmed >= 0 ? p->confirmed : p->start;
     if (position >= 0) p->probe->set_lag(std::max<int64_t>(0, high - position));
   }
 }
@@ -283,7 +310,8 @@ void KafkaSource::on_assigned(const kafka::PartitionList& partitions) {
     core::TopicId id = core::intern_topic(tp.topic);
     uint64_t key = key_of(id, tp.partition);
     if (partitions_.count(key)) continue;
-    Partition p{id, tp.topic, tp.partition, tracker_.open(), probe_.partition(tp.topic, tp.partition)};
+    Partition p{id, tp.topic, tp.partition, tracker_.open(),
+                probe_.partition(tp.topic, tp.partition)};
     added.push_back(&partitions_.emplace(key, std::move(p)).first->second);
   }
   last_ = nullptr;
@@ -301,7 +329,8 @@ void KafkaSource::on_revoked(const kafka::PartitionList& partitions, bool lost) 
   for (Partition* p : parts) {
     if (p->stashed > 0) {
       std::erase_if(stash_, [&](const kafka::MessagePtr& m) {
-        return m->partition == p->partition && core::intern_topic(rd_kafka_topic_name(m->rkt)) == p->topic;
+        return m->partition == p->partition &&
+               core::intern_topic(rd_kafka_topic_name(m->rkt)) == p->topic;
       });
     }
     tracker_.close(p->slot);
@@ -315,12 +344,13 @@ void KafkaSource::shutdown() {
   stash_.clear();
   if (output_) {
     if (!output_->flush(options_.final_flush_timeout)) {
-      core::log_warn("kafka source: deliveries still outstanding at shutdown; their records stay uncommitted");
+      core::log_warn(
+          "kafka source: deliveries still outstanding at shutdown; their records stay uncommitted");
     }
     output_->close();
   }
   commit(all_partitions(), /*sync=*/true);  // every worker has joined: all acks are in
-  consumer_->close();                        // revocation: commits again if anything moved
+  consumer_->close();                       // revocation: commits again if anything moved
   consumer_.reset();
   core::log_info("kafka source: closed (", probe_.consumed_total(), " records consumed)");
 }
@@ -328,68 +358,86 @@ void KafkaSource::shutdown() {
 void register_kafka_source(Registry& registry) {
   registry.add(OperatorSpec{
       .type = "kafka_source",
-      .description = "Consumes Kafka topics in a consumer group; commits only what has been delivered",
+      .description =
+          "Consumes Kafka topics in a consumer group; commits only what has been delivered",
       .is_source = true,
       .declare =
           [](config::Schema& s) {
-            s.strings("topics", "Topics to consume: names, or regular expressions starting with ^").req();
+            s.strings("topics", "Topics to consume: names, or regular expressions starting with ^")
+                .req();
             s.string("group", "Consumer group id (offsets are committed there)").req();
-            s.choice("format", {"raw", "json"}, "Message values: raw text, or JSON with the text in text_field")
+            s.choice("format", {"raw", "json"},
+                     "Message values: raw text, or JSON with the text in text_field")
                 .def("raw");
             s.string("text_field", "json: dotted path of the text field").def("text");
             s.string("id_field", "json: dotted path of the record id (optional)").def("");
-            s.string("key_field", "json: dotted path of a field that replaces the record key (optional)").def("");
-            s.string("group_field", "json: dotted path of the grouping field for windows (optional)").def("");
-            s.bytes("max_record_bytes", "Larger values become dead letters (too_large)").def("1MiB").range(1, 1 << 30);
+            s.string("key_field",
+                     "json: dotted path of a field that replaces the record key (optional)")
+                .def("");
+            s.string("group_field",
+                     "json: dotted path of the grouping field for windows (optional)")
+                .def("");
+            s.bytes("max_record_bytes", "Larger values become dead letters (too_large)")
+                .def("1MiB")
+                .range(1, 1 << 30);
             s.choice("invalid_utf8", {"reject", "replace"},
                      "Invalid UTF-8: dead letter (reject) or substitute U+FFFD (replace)")
                 .def("reject");
-            s.integer("high_watermark", "Records in flight above which the source pauses its partitions")
+            s.integer("high_watermark",
+                      "Records in flight above which the source pauses its partitions")
                 .def("10000")
                 .range(1, 1 << 24);
             s.integer("low_watermark", "Records in flight below which a paused source resumes")
                 .def("5000")
                 .range(0, 1 << 24);
-            s.duration("commit_interval", "How often delivered offsets are committed").def("1s").range(0.001, 3600);
-            s.duration("poll_timeout", "Longest wait for a message in one poll").def("100ms").range(0.001, 10);
+            s.duration("commit_interval", "How often delivered offsets are committed")
+                .def("1s")
+                .range(0.001, 3600);
+            s.duration("poll_timeout", "Longest wait for a message in one poll")
+                .def("100ms")
+                .range(0.001, 10);
             s.choice("assignment_strategy", {"cooperative-sticky", "range", "roundrobin"},
                      "Partition assignment (cooperative-sticky: incremental rebalances)")
                 .def("cooperative-sticky");
-            s.choice("auto_offset_reset", {"earliest", "latest"}, "Where a group without committed offsets starts")
+            s.choice("auto_offset_reset", {"earliest", "latest"},
+                     "Where a group without committed offsets starts")
                 .def("earliest");
           },
-      .make_source =
-          [](BuildContext& ctx) -> std::unique_ptr<core::Source> {
-            const config::Section& s = ctx.options;
-            config::Section kafka = ctx.services.root().section("kafka");
-            KafkaSourceOptions o;
-            o.pipeline = ctx.services.pipeline_name();
-            o.metrics = ctx.services.metrics();
-            o.consumer.bootstrap_servers = kafka.string("bootstrap_servers");
-            o.consumer.group_id = s.string("group");
-            o.consumer.assignment_strategy = s.string("assignment_strategy");
-            o.consumer.auto_offset_reset = s.string("auto_offset_reset");
-            o.consumer.properties = kafka_client_properties(kafka, "consumer_properties");
-            o.topics = s.strings("topics");
-            o.format.format = s.string("format") == "json" ? kafka::InputFormat::kJson : kafka::InputFormat::kRaw;
-            o.format.text_field = s.string("text_field");
-            o.format.id_field = s.string("id_field");
-            o.format.key_field = s.string("key_field");
-            o.format.group_field = s.string("group_field");
-            o.format.max_record_bytes = s.bytes("max_record_bytes");
-            o.format.invalid_utf8 =
-                s.string("invalid_utf8") == "replace" ? kafka::Utf8Policy::kReplace : kafka::Utf8Policy::kReject;
-            o.high_watermark = static_cast<size_t>(s.integer("high_watermark"));
-            o.low_watermark = static_cast<size_t>(s.integer("low_watermark"));
-            o.commit_interval = std::chrono::duration_cast<std::chrono::milliseconds>(s.duration("commit_interval"));
-            o.poll_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(s.duration("poll_timeout"));
-            if (o.consumer.group_id.empty()) throw std::invalid_argument("group: must not be empty");
-            auto src = std::make_unique<KafkaSource>(std::move(o));
-            // With a dead-letter topic the source publishes through the shared
-            // output, and manages it when no sink does.
-            if (!kafka.string("dead_letter_topic").empty()) src->set_output(&kafka_output(ctx.services));
-            return src;
-          },
+      .make_source = [](BuildContext& ctx) -> std::unique_ptr<core::Source> {
+        const config::Section& s = ctx.options;
+        config::Section kafka = ctx.services.root().section("kafka");
+        KafkaSourceOptions o;
+        o.pipeline = ctx.services.pipeline_name();
+        o.metrics = ctx.services.metrics();
+        o.consumer.bootstrap_servers = kafka.string("bootstrap_servers");
+        o.consumer.group_id = s.string("group");
+        o.consumer.assignment_strategy = s.string("assignment_strategy");
+        o.consumer.auto_offset_reset = s.string("auto_offset_reset");
+        o.consumer.properties = kafka_client_properties(kafka, "consumer_properties");
+        o.topics = s.strings("topics");
+        o.format.format =
+            s.string("format") == "json" ? kafka::InputFormat::kJson : kafka::InputFormat::kRaw;
+        o.format.text_field = s.string("text_field");
+        o.format.id_field = s.string("id_field");
+        o.format.key_field = s.string("key_field");
+        o.format.group_field = s.string("group_field");
+        o.format.max_record_bytes = s.bytes("max_record_bytes");
+        o.format.invalid_utf8 = s.string("invalid_utf8") == "replace" ? kafka::Utf8Policy::kReplace
+                                                                      : kafka::Utf8Policy::kReject;
+        o.high_watermark = static_cast<size_t>(s.integer("high_watermark"));
+        o.low_watermark = static_cast<size_t>(s.integer("low_watermark"));
+        o.commit_interval =
+            std::chrono::duration_cast<std::chrono::milliseconds>(s.duration("commit_interval"));
+        o.poll_timeout =
+            std::chrono::duration_cast<std::chrono::milliseconds>(s.duration("poll_timeout"));
+        if (o.consumer.group_id.empty()) throw std::invalid_argument("group: must not be empty");
+        auto src = std::make_unique<KafkaSource>(std::move(o));
+        // With a dead-letter topic the source publishes through the shared
+        // output, and manages it when no sink does.
+        if (!kafka.string("dead_letter_topic").empty())
+          src->set_output(&kafka_output(ctx.services));
+        return src;
+      },
       .make_operator = nullptr,
   });
 }

@@ -27,8 +27,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "src/core/offset_tracker.h"
 #include "operators/registry.h"
+#include "src/core/offset_tracker.h"
 #include "src/core/operator.h"
 #include "src/kafka/consumer.h"
 #include "src/kafka/input_format.h"
@@ -38,17 +38,17 @@
 namespace sluice::operators {
 
 struct KafkaSourceOptions {
-  std::string pipeline = "pipeline";      // metrics label
-  metrics::Registry* metrics = nullptr;   // null: a private registry (not owned)
-  kafka::ConsumerConfig consumer;     // bootstrap servers, group, strategy, properties
-  std::vector<std::string> topics;    // names, or regexes starting with '^'
+  std::string pipeline = "pipeline";     // metrics label
+  metrics::Registry* metrics = nullptr;  // null: a private registry (not owned)
+  kafka::ConsumerConfig consumer;        // bootstrap servers, group, strategy, properties
+  std::vector<std::string> topics;       // names, or regexes starting with '^'
   kafka::InputFormatOptions format;
   size_t high_watermark = 10000;  // records in flight that pause consumption
   size_t low_watermark = 5000;    // records in flight that resume it
   std::chrono::milliseconds commit_interval{1000};
   std::chrono::milliseconds poll_timeout{100};
   std::chrono::milliseconds lag_interval{1000};  // consumer-lag metric refresh
-  size_t max_partitions = 4096;                 // partitions assigned at once
+  size_t max_partitions = 4096;                  // partitions assigned at once
   // Bounds the wait for outstanding deliveries in shutdown() (they are
   // normally flushed already by the sink's finish()).
   std::chrono::milliseconds final_flush_timeout{2000};
@@ -85,11 +85,13 @@ class KafkaSource final : public core::Source, private kafka::RebalanceListener 
     kafka::SourceProbe::Partition* probe;
     int64_t sent = -1;       // highest offset a commit was sent for
     int64_t confirmed = -1;  // highest offset the broker confirmed
+    int64_t start = -1;      // where consumption starts, once known (lag before the first record)
     size_t stashed = 0;      // messages of this partition waiting in stash_
     bool paused_full = false;
   };
   static uint64_t key_of(core::TopicId topic, int32_t partition) {
-    return (static_cast<uint64_t>(static_cast<uint32_t>(topic)) << 32) | static_cast<uint32_t>(partition);
+    return (static_cast<uint64_t>(static_cast<uint32_t>(topic)) << 32) |
+           static_cast<uint32_t>(partition);
   }
 
   // RebalanceListener (source thread, inside Consumer::poll or close).

@@ -54,10 +54,17 @@ median() { sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 awk -v n="$RECORDS" 'BEGIN { pad = sprintf("%100s", ""); gsub(/ /, "x", pad);
   for (i = 0; i < n; i++) { s = sprintf("rec-%09d-", i); print s substr(pad, 1, 100 - length(s)) } }' >"$WORK/input.txt"
 t0=$(now)
-kcat -P -b "$BOOTSTRAP" -t bench-in -X linger.ms=5 -X batch.num.messages=10000 -l "$WORK/input.txt"
+# sticky.partitioning.linger.ms=0: unkeyed records spread evenly over the partitions.
+kcat -P -b "$BOOTSTRAP" -t bench-in -X linger.ms=5 -X batch.num.messages=10000 \
+  -X sticky.partitioning.linger.ms=0 -l "$WORK/input.txt"
 t1=$(now)
 loaded=$(count bench-in)
 [ "$loaded" -eq "$RECORDS" ] || { echo "kafka_passthrough: loaded $loaded of $RECORDS records" >&2; exit 1; }
+# Every partition must still start at offset 0 (nothing dropped by the broker's retention).
+lows=()
+for p in $(seq 0 $((PARTS - 1))); do lows+=(-t "bench-in:$p:-2"); done
+dropped=$(kcat -Q -b "$BOOTSTRAP" "${lows[@]}" 2>/dev/null | awk '{s += $NF} END {print s + 0}')
+[ "$dropped" -eq 0 ] || { echo "kafka_passthrough: the broker dropped $dropped records (5 MiB per partition): use fewer records" >&2; exit 1; }
 printf 'loaded %d x 100-byte records into %d partitions in %.2f s (kcat -P)\n' "$RECORDS" "$PARTS" "$(echo "$t1 - $t0" | bc)"
 
 kcat_rates=() sluice_rates=()

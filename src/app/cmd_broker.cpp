@@ -62,7 +62,8 @@ int cmd_broker(int argc, char** argv) {
     } else if (a == "--topic") {
       size_t colon = v.rfind(':');
       int parts = 0;
-      if (colon == std::string_view::npos || colon == 0 || !parse_int(v.substr(colon + 1), &parts) || parts < 1) {
+      if (colon == std::string_view::npos || colon == 0 ||
+          !parse_int(v.substr(colon + 1), &parts) || parts < 1) {
         return usage_error("--topic: '" + std::string(v) + "' is not NAME:PARTITIONS");
       }
       topics.emplace_back(std::string(v.substr(0, colon)), parts);
@@ -84,7 +85,8 @@ int cmd_broker(int argc, char** argv) {
     for (const auto& [name, parts] : topics) cluster.create_topic(name, parts);
     std::cout << cluster.bootstrap_servers() << std::endl;
     std::string created;
-    for (const auto& [name, parts] : topics) created += (created.empty() ? "" : ", ") + name + ":" + std::to_string(parts);
+    for (const auto& [name, parts] : topics)
+      created += (created.empty() ? "" : ", ") + name + ":" + std::to_string(parts);
     core::log_info("embedded broker: ", brokers, " broker(s) at ", cluster.bootstrap_servers(),
                    created.empty() ? std::string() : "; topics " + created,
                    "; each partition keeps only its newest ~5 MiB (older batches are dropped)");

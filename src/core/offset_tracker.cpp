@@ -21,7 +21,8 @@ OffsetTracker::OffsetTracker(size_t partition_capacity, size_t max_partitions)
       max_partitions_(max_partitions),
       rings_(new std::atomic<Ring*>[max_partitions]) {
   if (max_partitions == 0 || max_partitions > kMaxPartitions) {
-    throw std::invalid_argument("offset tracker: max_partitions must be 1.." + std::to_string(kMaxPartitions));
+    throw std::invalid_argument("offset tracker: max_partitions must be 1.." +
+                                std::to_string(kMaxPartitions));
   }
   if (capacity_ > kCountMask) {
     throw std::invalid_argument("offset tracker: partition capacity too large");
@@ -125,7 +126,9 @@ void OffsetTracker::retain(uint64_t token) {
     // The caller holds an uncompleted Ack, so the count cannot be zero.
     assert((w & kCountMask) != 0 && "retain() on a completed record");
     assert((w & kCountMask) != kCountMask && "too many outputs for one record");
-    if (e->word.compare_exchange_weak(w, w + 1, std::memory_order_relaxed, std::memory_order_relaxed)) return;
+    if (e->word.compare_exchange_weak(w, w + 1, std::memory_order_relaxed,
+                                      std::memory_order_relaxed))
+      return;
   }
 }
 
@@ -136,7 +139,9 @@ void OffsetTracker::complete(uint64_t token) {
   for (;;) {
     if ((w >> kCountBits) != tag) return;  // its partition was revoked
     assert((w & kCountMask) != 0 && "Ack completed more times than it was shared");
-    if (e->word.compare_exchange_weak(w, w - 1, std::memory_order_release, std::memory_order_relaxed)) return;
+    if (e->word.compare_exchange_weak(w, w - 1, std::memory_order_release,
+                                      std::memory_order_relaxed))
+      return;
   }
 }
 

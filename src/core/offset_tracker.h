@@ -92,8 +92,8 @@ class OffsetTracker final : public AckSink {
   struct Ring {
     explicit Ring(size_t capacity) : entries(new Entry[capacity]) {}
     std::unique_ptr<Entry[]> entries;
-    uint64_t head = 0;  // oldest sequence still in flight (owner thread)
-    uint64_t tail = 0;  // next sequence to assign (owner thread)
+    uint64_t head = 0;         // oldest sequence still in flight (owner thread)
+    uint64_t tail = 0;         // next sequence to assign (owner thread)
     int64_t last_offset = -1;  // offset of sequence tail-1, -1 if none since open()
     bool open = false;
   };

@@ -8,7 +8,8 @@
 namespace sluice::kafka {
 
 bool is_secret_property(std::string_view name) {
-  for (std::string_view s : {"password", "secret", "sasl.jaas", "ssl.key.pem", "ssl_key", "token"}) {
+  for (std::string_view s :
+       {"password", "secret", "sasl.jaas", "ssl.key.pem", "ssl_key", "token"}) {
     if (name.find(s) != std::string_view::npos) return true;
   }
   return false;

@@ -17,17 +17,22 @@ bool is_true(std::string_view v) { return v == "true" || v == "1" || v == "yes";
 
 }  // namespace
 
-void destroy_message(void* message) { rd_kafka_message_destroy(static_cast<rd_kafka_message_t*>(message)); }
+void destroy_message(void* message) {
+  rd_kafka_message_destroy(static_cast<rd_kafka_message_t*>(message));
+}
 
-Consumer::Consumer(const ConsumerConfig& config, RebalanceListener* listener) : listener_(listener) {
+Consumer::Consumer(const ConsumerConfig& config, RebalanceListener* listener)
+    : listener_(listener) {
   if (config.group_id.empty()) throw KafkaError("kafka consumer: a group id is required");
-  if (config.bootstrap_servers.empty()) throw KafkaError("kafka consumer: bootstrap servers are required");
+  if (config.bootstrap_servers.empty())
+    throw KafkaError("kafka consumer: bootstrap servers are required");
   for (const char* forbidden : {"enable.auto.commit", "enable.auto.offset.store"}) {
     auto it = config.properties.find(forbidden);
     if (it != config.properties.end() && is_true(it->second)) {
-      throw KafkaError(RD_KAFKA_RESP_ERR__INVALID_ARG,
-                       std::string("kafka property '") + forbidden +
-                           "': sluice commits offsets itself, once records are delivered; it must stay false");
+      throw KafkaError(
+          RD_KAFKA_RESP_ERR__INVALID_ARG,
+          std::string("kafka property '") + forbidden +
+              "': sluice commits offsets itself, once records are delivered; it must stay false");
     }
   }
   Conf conf;
@@ -72,9 +77,10 @@ MessagePtr Consumer::poll(std::chrono::milliseconds timeout) {
   if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
     uint64_t suppressed = 0;
     if (g_poll_errors.allow(&suppressed)) {
-      core::log_warn("kafka consumer: ", rd_kafka_err2name(m->err), ": ", rd_kafka_message_errstr(m.get()),
-                     m->rkt ? std::string(" (topic ") + rd_kafka_topic_name(m->rkt) + ")" : std::string(),
-                     suppressed ? " (" + std::to_string(suppressed) + " more suppressed)" : std::string());
+      core::log_warn(
+          "kafka consumer: ", rd_kafka_err2name(m->err), ": ", rd_kafka_message_errstr(m.get()),
+          m->rkt ? std::string(" (topic ") + rd_kafka_topic_name(m->rkt) + ")" : std::string(),
+          suppressed ? " (" + std::to_string(suppressed) + " more suppressed)" : std::string());
     }
   }
   throw_if_fatal();
@@ -85,7 +91,8 @@ void Consumer::throw_if_fatal() {
   char reason[512];
   rd_kafka_resp_err_t err = rd_kafka_fatal_error(rk_, reason, sizeof reason);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    throw KafkaError(err, std::string("kafka consumer: fatal error: ") + rd_kafka_err2name(err) + ": " + reason);
+    throw KafkaError(
+        err, std::string("kafka consumer: fatal error: ") + rd_kafka_err2name(err) + ": " + reason);
   }
 }
 
@@ -108,7 +115,8 @@ void Consumer::resume(const PartitionList& partitions) {
   for (const rd_kafka_topic_partition_t& tp : positions) {
     if (tp.offset >= 0) seek.add(tp.topic, tp.partition, tp.offset);
   }
-  if (!seek.empty()) check(rd_kafka_seek_partitions(rk_, seek.get(), 0), "kafka consumer: resume (seek)");
+  if (!seek.empty())
+    check(rd_kafka_seek_partitions(rk_, seek.get(), 0), "kafka consumer: resume (seek)");
 }
 
 rd_kafka_resp_err_t Consumer::commit(PartitionList& offsets, bool async) {
@@ -116,11 +124,19 @@ rd_kafka_resp_err_t Consumer::commit(PartitionList& offsets, bool async) {
 }
 
 bool Consumer::watermarks(const char* topic, int32_t partition, int64_t* low, int64_t* high) const {
-  return rd_kafka_get_watermark_offsets(rk_, topic, partition, low, high) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+  return rd_kafka_get_watermark_offsets(rk_, topic, partition, low, high) ==
+             RD_KAFKA_RESP_ERR_NO_ERROR &&
          *high >= 0;
 }
 
-void Consumer::positions(PartitionList& partitions) const { rd_kafka_position(rk_, partitions.get()); }
+void Consumer::positions(PartitionList& partitions) const {
+  rd_kafka_position(rk_, partitions.get());
+}
+
+bool Consumer::committed(PartitionList& partitions, std::chrono::milliseconds timeout) const {
+  return rd_kafka_committed(rk_, partitions.get(), static_cast<int>(timeout.count())) ==
+         RD_KAFKA_RESP_ERR_NO_ERROR;
+}
 
 std::string Consumer::rebalance_protocol() const {
   const char* p = rd_kafka_rebalance_protocol(rk_);
@@ -136,8 +152,8 @@ void Consumer::close() {
   rk_ = nullptr;
 }
 
-void Consumer::rebalance_cb(rd_kafka_t*, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,
-                            void* opaque) {
+void Consumer::rebalance_cb(rd_kafka_t*, rd_kafka_resp_err_t err,
+                            rd_kafka_topic_partition_list_t* parts, void* opaque) {
   static_cast<Consumer*>(opaque)->on_rebalance(err, parts);
 }
 
@@ -152,7 +168,8 @@ void Consumer::on_rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_li
   PartitionList list = PartitionList::borrow(parts);
   try {
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-      core::log_info("kafka consumer: assigned ", list.size(), " partition(s)", cooperative ? " (incremental)" : "");
+      core::log_info("kafka consumer: assigned ", list.size(), " partition(s)",
+                     cooperative ? " (incremental)" : "");
       if (cooperative) {
         check(rd_kafka_incremental_assign(rk_, parts), "incremental assign");
       } else {
@@ -177,14 +194,16 @@ void Consumer::on_rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_li
   }
 }
 
-void Consumer::commit_cb(rd_kafka_t*, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* offsets,
-                         void* opaque) {
+void Consumer::commit_cb(rd_kafka_t*, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t* offsets, void* opaque) {
   auto* self = static_cast<Consumer*>(opaque);
   uint64_t suppressed = 0;
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET && g_commit_errors.allow(&suppressed)) {
-    core::log_warn("kafka consumer: commit failed: ", error_name(err),
-                   " (records after the last successful commit will be consumed again after a restart)",
-                   suppressed ? " (" + std::to_string(suppressed) + " more suppressed)" : std::string());
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET &&
+      g_commit_errors.allow(&suppressed)) {
+    core::log_warn(
+        "kafka consumer: commit failed: ", error_name(err),
+        " (records after the last successful commit will be consumed again after a restart)",
+        suppressed ? " (" + std::to_string(suppressed) + " more suppressed)" : std::string());
   }
   if (offsets) self->listener_->on_committed(PartitionList::borrow(offsets), err);
 }
@@ -197,8 +216,9 @@ void Consumer::error_cb(rd_kafka_t* rk, int err, const char* reason, void*) {
   }
   uint64_t suppressed = 0;
   if (g_client_errors.allow(&suppressed)) {
-    core::log_warn("kafka consumer: ", rd_kafka_err2name(code), ": ", reason,
-                   suppressed ? " (" + std::to_string(suppressed) + " more suppressed)" : std::string());
+    core::log_warn(
+        "kafka consumer: ", rd_kafka_err2name(code), ": ", reason,
+        suppressed ? " (" + std::to_string(suppressed) + " more suppressed)" : std::string());
   }
 }
 

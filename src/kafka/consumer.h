@@ -83,6 +83,9 @@ class Consumer {
   bool watermarks(const char* topic, int32_t partition, int64_t* low, int64_t* high) const;
   // Fills each element's offset with the position (next offset to consume).
   void positions(PartitionList& partitions) const;
+  // Fills each element's offset with the group's committed offset (a broker
+  // round trip, blocking up to `timeout`); false on error or timeout.
+  bool committed(PartitionList& partitions, std::chrono::milliseconds timeout) const;
 
   // Leaves the group (the listener hears the revocation) and destroys the
   // client. Every message it returned must have been destroyed before.
@@ -93,10 +96,10 @@ class Consumer {
   std::string rebalance_protocol() const;
 
  private:
-  static void rebalance_cb(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,
-                           void* opaque);
-  static void commit_cb(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* offsets,
-                        void* opaque);
+  static void rebalance_cb(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                           rd_kafka_topic_partition_list_t* parts, void* opaque);
+  static void commit_cb(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                        rd_kafka_topic_partition_list_t* offsets, void* opaque);
   static void error_cb(rd_kafka_t* rk, int err, const char* reason, void* opaque);
   void on_rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts);
   void throw_if_fatal();

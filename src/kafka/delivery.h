@@ -29,7 +29,9 @@ struct Delivery {
 class DeliveryPool {
  public:
   explicit DeliveryPool(size_t capacity)
-      : capacity_(capacity), slots_(new Delivery[capacity]), next_(new std::atomic<uint32_t>[capacity]) {
+      : capacity_(capacity),
+        slots_(new Delivery[capacity]),
+        next_(new std::atomic<uint32_t>[capacity]) {
     assert(capacity > 0 && capacity < kNil);
     for (size_t i = 0; i < capacity; ++i) next_[i].store(i + 1 < capacity ? uint32_t(i + 1) : kNil);
     head_.store(pack(0, 0));

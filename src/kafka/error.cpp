@@ -13,13 +13,15 @@ std::string error_name(rd_kafka_resp_err_t code) {
 }
 
 void check(rd_kafka_resp_err_t code, std::string_view what) {
-  if (code != RD_KAFKA_RESP_ERR_NO_ERROR) throw KafkaError(code, std::string(what) + ": " + error_name(code));
+  if (code != RD_KAFKA_RESP_ERR_NO_ERROR)
+    throw KafkaError(code, std::string(what) + ": " + error_name(code));
 }
 
 void check(rd_kafka_error_t* error, std::string_view what) {
   if (!error) return;
   rd_kafka_resp_err_t code = rd_kafka_error_code(error);
-  std::string msg = std::string(what) + ": " + rd_kafka_err2name(code) + " (" + rd_kafka_error_string(error) + ")";
+  std::string msg = std::string(what) + ": " + rd_kafka_err2name(code) + " (" +
+                    rd_kafka_error_string(error) + ")";
   rd_kafka_error_destroy(error);
   throw KafkaError(code, msg);
 }

@@ -25,14 +25,16 @@ namespace code = core::dead_letter_code;
 namespace {
 
 enum Field : int { kText = 0, kId = 1, kKey = 2, kGroup = 3, kFields = 4 };
-constexpr const char* kFieldOption[kFields] = {"text_field", "id_field", "key_field", "group_field"};
+constexpr const char* kFieldOption[kFields] = {"text_field", "id_field", "key_field",
+                                               "group_field"};
 
 std::vector<std::string> split_path(const std::string& path, const char* option) {
   std::vector<std::string> parts;
   size_t start = 0;
   for (;;) {
     size_t dot = path.find('.', start);
-    std::string part = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    std::string part =
+        path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
     if (part.empty()) {
       throw std::invalid_argument(std::string(option) + ": '" + path +
                                   "' is not a field path (names separated by single dots)");
@@ -44,7 +46,8 @@ std::vector<std::string> split_path(const std::string& path, const char* option)
 }
 
 std::string_view trim_trailing_space(std::string_view s) {
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '\r')) {
+  while (!s.empty() &&
+         (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '\r')) {
     s.remove_suffix(1);
   }
   return s;
@@ -154,12 +157,14 @@ struct InputDecoder::Json {
 };
 
 InputDecoder::InputDecoder(InputFormatOptions options) : options_(std::move(options)) {
-  if (options_.max_record_bytes == 0) throw std::invalid_argument("max_record_bytes must be positive");
+  if (options_.max_record_bytes == 0)
+    throw std::invalid_argument("max_record_bytes must be positive");
   if (options_.format != InputFormat::kJson) return;
   json_ = std::make_unique<Json>();
-  const std::string* paths[kFields] = {&options_.text_field, &options_.id_field, &options_.key_field,
-                                       &options_.group_field};
-  if (options_.text_field.empty()) throw std::invalid_argument("text_field: required for json input");
+  const std::string* paths[kFields] = {&options_.text_field, &options_.id_field,
+                                       &options_.key_field, &options_.group_field};
+  if (options_.text_field.empty())
+    throw std::invalid_argument("text_field: required for json input");
   for (int f = 0; f < kFields; ++f) {
     if (paths[f]->empty()) continue;
     json_->wants.push_back({split_path(*paths[f], kFieldOption[f]), static_cast<Field>(f)});
@@ -172,7 +177,8 @@ std::optional<DecodeError> InputDecoder::decode(core::Record& r) {
   std::string_view value = r.value();
   if (value.empty()) return DecodeError{code::kEmpty, "empty value"};
   if (value.size() > options_.max_record_bytes) {
-    return DecodeError{code::kTooLarge, "value is " + std::to_string(value.size()) + " bytes, max_record_bytes is " +
+    return DecodeError{code::kTooLarge, "value is " + std::to_string(value.size()) +
+                                            " bytes, max_record_bytes is " +
                                             std::to_string(options_.max_record_bytes)};
   }
   const bool valid_utf8 = simdjson::validate_utf8(value.data(), value.size());
@@ -192,14 +198,17 @@ std::optional<DecodeError> InputDecoder::decode(core::Record& r) {
   return decode_json(r, sanitized_, false);
 }
 
-std::optional<DecodeError> InputDecoder::decode_json(core::Record& r, std::string_view json, bool json_is_value) {
+std::optional<DecodeError> InputDecoder::decode_json(core::Record& r, std::string_view json,
+                                                     bool json_is_value) {
   Json& j = *json_;
-  if (j.buf.size() < json.size() + simdjson::SIMDJSON_PADDING) j.buf.resize(json.size() + simdjson::SIMDJSON_PADDING);
+  if (j.buf.size() < json.size() + simdjson::SIMDJSON_PADDING)
+    j.buf.resize(json.size() + simdjson::SIMDJSON_PADDING);
   std::memcpy(j.buf.data(), json.data(), json.size());
   for (auto& f : j.found) f = Json::Found{};
 
   od::document doc;
-  if (auto e = j.parser.iterate(j.buf.data(), json.size(), j.buf.size()).get(doc)) return json_error(e);
+  if (auto e = j.parser.iterate(j.buf.data(), json.size(), j.buf.size()).get(doc))
+    return json_error(e);
   od::json_type type;
   if (auto e = doc.type().get(type)) return json_error(e);
   if (type != od::json_type::object) {
@@ -215,22 +224,30 @@ std::optional<DecodeError> InputDecoder::decode_json(core::Record& r, std::strin
         }
         break;
       }
-      case od::json_type::string: e = doc.get_string().error(); break;
-      case od::json_type::number: e = doc.get_number().error(); break;
-      case od::json_type::boolean: e = doc.get_bool().error(); break;
+      case od::json_type::string:
+        e = doc.get_string().error();
+        break;
+      case od::json_type::number:
+        e = doc.get_number().error();
+        break;
+      case od::json_type::boolean:
+        e = doc.get_bool().error();
+        break;
       case od::json_type::null: {
         bool is_null = false;
         e = doc.is_null().get(is_null);
         if (!e && !is_null) e = simdjson::INCORRECT_TYPE;
         break;
       }
-      default: e = simdjson::INCORRECT_TYPE;
+      default:
+        e = simdjson::INCORRECT_TYPE;
     }
-    if (!e && doc.current_location().error() != simdjson::OUT_OF_BOUNDS) e = simdjson::TRAILING_CONTENT;
+    if (!e && doc.current_location().error() != simdjson::OUT_OF_BOUNDS)
+      e = simdjson::TRAILING_CONTENT;
     if (e) return json_error(e);
-    return DecodeError{code::kMissingField, "field '" + options_.text_field + "' not found: the value is a JSON " +
-                                                (type == od::json_type::array ? "array" : "scalar") +
-                                                ", not an object"};
+    return DecodeError{code::kMissingField,
+                       "field '" + options_.text_field + "' not found: the value is a JSON " +
+                           (type == od::json_type::array ? "array" : "scalar") + ", not an object"};
   }
   od::object obj;
   if (auto e = doc.get_object().get(obj)) return json_error(e);
@@ -241,16 +258,20 @@ std::optional<DecodeError> InputDecoder::decode_json(core::Record& r, std::strin
   }
 
   const Json::Found& text = j.found[kText];
-  if (!text.present) return DecodeError{code::kMissingField, "field '" + options_.text_field + "' not found"};
+  if (!text.present)
+    return DecodeError{code::kMissingField, "field '" + options_.text_field + "' not found"};
   if (!text.is_string) {
     return DecodeError{code::kMissingField, "field '" + options_.text_field + "' is not a string"};
   }
-  if (text.str.empty()) return DecodeError{code::kEmpty, "field '" + options_.text_field + "' is empty"};
+  if (text.str.empty())
+    return DecodeError{code::kEmpty, "field '" + options_.text_field + "' is empty"};
 
   // Zero-copy when the string needs no unescaping: its bytes sit in the
   // message at the same offset as in our padded copy.
-  std::string_view inner = text.raw.size() >= 2 ? text.raw.substr(1, text.raw.size() - 2) : std::string_view();
-  if (json_is_value && inner.size() == text.str.size() && inner.find('\\') == std::string_view::npos) {
+  std::string_view inner =
+      text.raw.size() >= 2 ? text.raw.substr(1, text.raw.size() - 2) : std::string_view();
+  if (json_is_value && inner.size() == text.str.size() &&
+      inner.find('\\') == std::string_view::npos) {
     size_t offset = static_cast<size_t>(inner.data() - j.buf.data());
     r.set_text_view(r.value().substr(offset, inner.size()));
   } else {

@@ -59,7 +59,8 @@ class InputDecoder {
 
  private:
   struct Json;  // simdjson state, kept out of this header
-  std::optional<DecodeError> decode_json(core::Record& r, std::string_view value, bool value_is_record);
+  std::optional<DecodeError> decode_json(core::Record& r, std::string_view value,
+                                         bool value_is_record);
 
   InputFormatOptions options_;
   std::unique_ptr<Json> json_;

@@ -62,7 +62,8 @@ MockCluster::MockCluster(int brokers, int base_port) : brokers_(brokers) {
                      std::to_string(base_port + brokers - 1) + " are out of range");
   }
   for (int p = base_port; base_port > 0 && p < base_port + brokers; ++p) {
-    if (!port_free(p)) throw KafkaError("embedded broker: port " + std::to_string(p) + " on 127.0.0.1 is in use");
+    if (!port_free(p))
+      throw KafkaError("embedded broker: port " + std::to_string(p) + " on 127.0.0.1 is in use");
   }
   Conf conf;
   // The host handle never connects anywhere; keep its "no bootstrap.servers"
@@ -74,8 +75,9 @@ MockCluster::MockCluster(int brokers, int base_port) : brokers_(brokers) {
   t_next_fixed_port = 0;
   if (!mcluster_) {
     rd_kafka_destroy(host_);
-    throw KafkaError(base_port ? "embedded broker: cannot listen on 127.0.0.1 ports " + std::to_string(base_port) +
-                                     ".." + std::to_string(base_port + brokers - 1) + " (in use?)"
+    throw KafkaError(base_port ? "embedded broker: cannot listen on 127.0.0.1 ports " +
+                                     std::to_string(base_port) + ".." +
+                                     std::to_string(base_port + brokers - 1) + " (in use?)"
                                : std::string("embedded broker: cannot create the mock cluster"));
   }
   bootstraps_ = rd_kafka_mock_cluster_bootstraps(mcluster_);
@@ -87,7 +89,8 @@ MockCluster::~MockCluster() {
 }
 
 void MockCluster::create_topic(const std::string& name, int partitions, int replication_factor) {
-  if (partitions < 1) throw KafkaError("embedded broker: topic '" + name + "' needs at least one partition");
+  if (partitions < 1)
+    throw KafkaError("embedded broker: topic '" + name + "' needs at least one partition");
   check(rd_kafka_mock_topic_create(mcluster_, name.c_str(), partitions, replication_factor),
         "embedded broker: create topic '" + name + "'");
 }
@@ -104,13 +107,17 @@ void MockCluster::set_rtt(int32_t broker_id, int rtt_ms) {
   check(rd_kafka_mock_broker_set_rtt(mcluster_, broker_id, rtt_ms), "embedded broker: set rtt");
 }
 
-void MockCluster::push_request_errors(int16_t api_key, const std::vector<rd_kafka_resp_err_t>& errors) {
+void MockCluster::push_request_errors(int16_t api_key,
+                                      const std::vector<rd_kafka_resp_err_t>& errors) {
   rd_kafka_mock_push_request_errors_array(mcluster_, api_key, errors.size(), errors.data());
 }
 
-void MockCluster::clear_request_errors(int16_t api_key) { rd_kafka_mock_clear_request_errors(mcluster_, api_key); }
+void MockCluster::clear_request_errors(int16_t api_key) {
+  rd_kafka_mock_clear_request_errors(mcluster_, api_key);
+}
 
-void MockCluster::set_partition_leader(const std::string& topic, int32_t partition, int32_t broker_id) {
+void MockCluster::set_partition_leader(const std::string& topic, int32_t partition,
+                                       int32_t broker_id) {
   check(rd_kafka_mock_partition_set_leader(mcluster_, topic.c_str(), partition, broker_id),
         "embedded broker: set leader of " + topic + " [" + std::to_string(partition) + "]");
 }

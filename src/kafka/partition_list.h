@@ -11,17 +11,22 @@ namespace sluice::kafka {
 
 class PartitionList {
  public:
-  explicit PartitionList(int capacity = 4) : list_(rd_kafka_topic_partition_list_new(capacity)), owned_(true) {}
-  static PartitionList borrow(rd_kafka_topic_partition_list_t* list) { return PartitionList(list, false); }
+  explicit PartitionList(int capacity = 4)
+      : list_(rd_kafka_topic_partition_list_new(capacity)), owned_(true) {}
+  static PartitionList borrow(rd_kafka_topic_partition_list_t* list) {
+    return PartitionList(list, false);
+  }
   ~PartitionList() {
     if (owned_ && list_) rd_kafka_topic_partition_list_destroy(list_);
   }
-  PartitionList(PartitionList&& o) noexcept : list_(std::exchange(o.list_, nullptr)), owned_(o.owned_) {}
+  PartitionList(PartitionList&& o) noexcept
+      : list_(std::exchange(o.list_, nullptr)), owned_(o.owned_) {}
   PartitionList& operator=(PartitionList&&) = delete;
   PartitionList(const PartitionList&) = delete;
   PartitionList& operator=(const PartitionList&) = delete;
 
-  rd_kafka_topic_partition_t& add(std::string_view topic, int32_t partition, int64_t offset = RD_KAFKA_OFFSET_INVALID) {
+  rd_kafka_topic_partition_t& add(std::string_view topic, int32_t partition,
+                                  int64_t offset = RD_KAFKA_OFFSET_INVALID) {
     std::string t(topic);
     rd_kafka_topic_partition_t* p = rd_kafka_topic_partition_list_add(list_, t.c_str(), partition);
     p->offset = offset;

@@ -18,7 +18,8 @@ constexpr size_t kDefaultQueueMessages = 100000;
 }  // namespace
 
 Producer::Producer(const ProducerConfig& config, DeliveryObserver* observer) : observer_(observer) {
-  if (config.bootstrap_servers.empty()) throw KafkaError("kafka producer: bootstrap servers are required");
+  if (config.bootstrap_servers.empty())
+    throw KafkaError("kafka producer: bootstrap servers are required");
   auto idem = config.properties.find("enable.idempotence");
   if (idem != config.properties.end() && is_false(idem->second)) {
     throw KafkaError(RD_KAFKA_RESP_ERR__INVALID_ARG,
@@ -26,7 +27,8 @@ Producer::Producer(const ProducerConfig& config, DeliveryObserver* observer) : o
                      "(no duplicates or reordering on retries); it must stay true");
   }
   size_t queue_messages = kDefaultQueueMessages;
-  if (auto q = config.properties.find("queue.buffering.max.messages"); q != config.properties.end()) {
+  if (auto q = config.properties.find("queue.buffering.max.messages");
+      q != config.properties.end()) {
     std::from_chars(q->second.data(), q->second.data() + q->second.size(), queue_messages);
   }
 
@@ -67,7 +69,9 @@ rd_kafka_topic_t* Producer::topic_handle(core::TopicId id) {
   if (t) return t;
   std::string name(core::topic_name(id));
   t = rd_kafka_topic_new(rk_, name.c_str(), nullptr);
-  if (!t) throw KafkaError(rd_kafka_last_error(), "kafka producer: topic '" + name + "': " + error_name(rd_kafka_last_error()));
+  if (!t)
+    throw KafkaError(rd_kafka_last_error(),
+                     "kafka producer: topic '" + name + "': " + error_name(rd_kafka_last_error()));
   if (static_cast<size_t>(id) < kTopicCache) {
     topics_[id].store(t, std::memory_order_release);
   } else {
@@ -94,11 +98,12 @@ rd_kafka_resp_err_t Producer::send(OutMessage& m) {
   const char* key = m.key ? m.key->data() : nullptr;
   const size_t key_len = m.key ? m.key->size() : 0;
   for (;;) {
-    rd_kafka_resp_err_t err = rd_kafka_producev(
-        rk_, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_VALUE(const_cast<char*>(m.value.data()), m.value.size()),
-        RD_KAFKA_V_KEY(key, key_len),
-        RD_KAFKA_V_HEADERS(m.headers.get()), RD_KAFKA_V_OPAQUE(d), RD_KAFKA_V_END);
+    rd_kafka_resp_err_t err =
+        rd_kafka_producev(rk_, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
+                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                          RD_KAFKA_V_VALUE(const_cast<char*>(m.value.data()), m.value.size()),
+                          RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_HEADERS(m.headers.get()),
+                          RD_KAFKA_V_OPAQUE(d), RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       m.headers.release();  // librdkafka owns them now
       return err;
@@ -172,8 +177,8 @@ void Producer::on_delivery(const rd_kafka_message_t* m) {
     d->ack.complete();
     if (observer_) observer_->on_delivered(*d);
   } else if (!closing_.load(std::memory_order_relaxed)) {
-    fail("delivery to topic '" + std::string(m->rkt ? rd_kafka_topic_name(m->rkt) : "?") + "' failed: " +
-         error_name(m->err));
+    fail("delivery to topic '" + std::string(m->rkt ? rd_kafka_topic_name(m->rkt) : "?") +
+         "' failed: " + error_name(m->err));
   }
   pool_->release(d);  // an uncompleted Ack is abandoned: its record is never committed
 }
@@ -189,8 +194,9 @@ void Producer::error_cb(rd_kafka_t* rk, int err, const char* reason, void* opaqu
   }
   uint64_t suppressed = 0;
   if (g_producer_errors.allow(&suppressed)) {
-    core::log_warn("kafka producer: ", rd_kafka_err2name(code), ": ", reason,
-                   suppressed ? " (" + std::to_string(suppressed) + " more suppressed)" : std::string());
+    core::log_warn(
+        "kafka producer: ", rd_kafka_err2name(code), ": ", reason,
+        suppressed ? " (" + std::to_string(suppressed) + " more suppressed)" : std::string());
   }
 }
 

@@ -17,25 +17,30 @@ metrics::Registry& registry_or(metrics::Registry* given, std::unique_ptr<metrics
 ProducerProbe::ProducerProbe(metrics::Registry* registry, std::string pipeline)
     : registry_(registry_or(registry, own_)),
       pipeline_(std::move(pipeline)),
-      latency_(registry_.histogram("sluice_end_to_end_latency_seconds",
-                                   "From the input record's Kafka timestamp to its result's delivery report.",
-                                   metrics::latency_seconds_buckets(), {{"pipeline", pipeline_}})) {}
+      latency_(registry_.histogram(
+          "sluice_end_to_end_latency_seconds",
+          "From the input record's Kafka timestamp to its result's delivery report.",
+          metrics::latency_seconds_buckets(), {{"pipeline", pipeline_}})) {}
 
 metrics::Counter& ProducerProbe::produced_counter(core::TopicId topic) {
   if (topic >= 0 && static_cast<size_t>(topic) < kTopics) {
     if (metrics::Counter* c = produced_[topic].load(std::memory_order_acquire)) return *c;
   }
   std::lock_guard lock(mu_);
-  metrics::Counter& c = registry_.counter("sluice_records_produced_total", "Records delivered to Kafka (acknowledged).",
-                                          {{"pipeline", pipeline_}, {"topic", std::string(core::topic_name(topic))}});
-  if (topic >= 0 && static_cast<size_t>(topic) < kTopics) produced_[topic].store(&c, std::memory_order_release);
+  metrics::Counter& c = registry_.counter(
+      "sluice_records_produced_total", "Records delivered to Kafka (acknowledged).",
+      {{"pipeline", pipeline_}, {"topic", std::string(core::topic_name(topic))}});
+  if (topic >= 0 && static_cast<size_t>(topic) < kTopics)
+    produced_[topic].store(&c, std::memory_order_release);
   return c;
 }
 
-metrics::Counter& ProducerProbe::dead_letter_counter(std::string_view stage, std::string_view code) {
+metrics::Counter& ProducerProbe::dead_letter_counter(std::string_view stage,
+                                                     std::string_view code) {
   std::lock_guard lock(mu_);
-  return registry_.counter("sluice_records_dead_lettered_total", "Records sent to the dead-letter topic.",
-                           {{"pipeline", pipeline_}, {"stage", std::string(stage)}, {"code", std::string(code)}});
+  return registry_.counter(
+      "sluice_records_dead_lettered_total", "Records sent to the dead-letter topic.",
+      {{"pipeline", pipeline_}, {"stage", std::string(stage)}, {"code", std::string(code)}});
 }
 
 void ProducerProbe::on_delivered(const Delivery& d) {

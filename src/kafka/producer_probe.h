@@ -1,8 +1,9 @@
 // ProducerProbe: metrics of what sluice writes to Kafka (DESIGN.md §6).
 //
-//   sluice_records_produced_total{pipeline,topic}             acknowledged records (results and dead letters)
-//   sluice_records_dead_lettered_total{pipeline,stage,code}
-//   sluice_end_to_end_latency_seconds{pipeline}               input's Kafka timestamp -> result's delivery report
+//   sluice_records_produced_total{pipeline,topic}             acknowledged records (results and
+//   dead letters) sluice_records_dead_lettered_total{pipeline,stage,code}
+//   sluice_end_to_end_latency_seconds{pipeline}               input's Kafka timestamp -> result's
+//   delivery report
 //
 // Threading: any thread. on_delivered runs on the producer's delivery-report
 // thread and is lock-free once a topic's counter exists.

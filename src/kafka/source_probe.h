@@ -26,7 +26,8 @@ class SourceProbe {
   // partition assigned again later continues its counters).
   class Partition {
    public:
-    Partition(metrics::Registry& r, const std::string& pipeline, std::string topic, int32_t partition);
+    Partition(metrics::Registry& r, const std::string& pipeline, std::string topic,
+              int32_t partition);
     void on_consumed() { consumed_.inc(); }
     void set_lag(int64_t lag) { lag_.set(static_cast<double>(lag)); }
     void set_committed(int64_t offset) { committed_.set(static_cast<double>(offset)); }
@@ -66,7 +67,7 @@ class SourceProbe {
   metrics::Registry& registry_;
   std::string pipeline_;
   metrics::Gauge& paused_;
-  mutable std::mutex mu_;              // the deque's shape, not the values
+  mutable std::mutex mu_;             // the deque's shape, not the values
   std::deque<Partition> partitions_;  // deque: stable addresses
 };
 

@@ -4,12 +4,12 @@
 // resume and deliver everything once the stage moves again.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
-
-#include "src/core/log.h"
 #include <thread>
 
+#include "src/core/log.h"
 #include "src/kafka/mock_cluster.h"
 #include "tests/integration/kafka/kafka_test_util.h"
 
@@ -19,7 +19,9 @@ namespace {
 using namespace std::chrono_literals;
 
 TEST(KafkaBackpressure, PausesAtTheHighWatermarkWithBoundedMemoryAndRecovers) {
-  const int kRecords = std::getenv("SLUICE_TEST_BP_RECORDS") ? std::atoi(std::getenv("SLUICE_TEST_BP_RECORDS")) : 1000000;
+  const int kRecords = std::getenv("SLUICE_TEST_BP_RECORDS")
+                           ? std::atoi(std::getenv("SLUICE_TEST_BP_RECORDS"))
+                           : 1000000;
   constexpr size_t kHigh = 2000, kLow = 1000;
   // Growth of this process while the source is paused: records in flight,
   // librdkafka's fetch buffers (capped below), the pipeline's rings.
@@ -44,10 +46,13 @@ TEST(KafkaBackpressure, PausesAtTheHighWatermarkWithBoundedMemoryAndRecovers) {
   o.middle = std::move(gate);
   o.high_watermark = kHigh;
   o.low_watermark = kLow;
-  o.queue_capacity = 4096;  // larger than the watermark: the pause, not a full queue, stops the source
+  o.queue_capacity =
+      4096;  // larger than the watermark: the pause, not a full queue, stops the source
   o.consumer_properties = {{"queued.max.messages.kbytes", "4096"}};
-  if (const char* w = std::getenv("SLUICE_TEST_FWM")) o.consumer_properties["fetch.wait.max.ms"] = w;
-  if (const char* w = std::getenv("SLUICE_TEST_FEB")) o.consumer_properties["fetch.error.backoff.ms"] = w;
+  if (const char* w = std::getenv("SLUICE_TEST_FWM"))
+    o.consumer_properties["fetch.wait.max.ms"] = w;
+  if (const char* w = std::getenv("SLUICE_TEST_FEB"))
+    o.consumer_properties["fetch.error.backoff.ms"] = w;
   if (const char* w = std::getenv("SLUICE_TEST_RKDEBUG")) o.consumer_properties["debug"] = w;
   Harness h(std::move(o));
 
@@ -55,7 +60,8 @@ TEST(KafkaBackpressure, PausesAtTheHighWatermarkWithBoundedMemoryAndRecovers) {
   const size_t rss_before = resident_bytes();
   h.start();
   auto deadline = std::chrono::steady_clock::now() + 60s;
-  while (!h.source->probe().paused() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
+  while (!h.source->probe().paused() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(10ms);
   ASSERT_TRUE(h.source->probe().paused()) << "the source never paused";
 
   size_t peak = 0;
@@ -66,16 +72,30 @@ TEST(KafkaBackpressure, PausesAtTheHighWatermarkWithBoundedMemoryAndRecovers) {
   const uint64_t consumed_while_held = h.source->probe().consumed_total();
   EXPECT_TRUE(h.source->probe().paused());
   EXPECT_GE(consumed_while_held, kHigh);
-  EXPECT_LE(consumed_while_held, kHigh + 256 + 16);  // one poll burst past the mark, plus stragglers
-  EXPECT_LT(peak - rss_before, kMemoryBound) << "grew " << (peak - rss_before) / (1 << 20) << " MiB while paused";
+  EXPECT_LE(consumed_while_held,
+            kHigh + 256 + 16);  // one poll burst past the mark, plus stragglers
+  EXPECT_LT(peak - rss_before, kMemoryBound)
+      << "grew " << (peak - rss_before) / (1 << 20) << " MiB while paused";
   EXPECT_LE(h.source->in_flight(), kHigh + 256 + 16);
-  std::printf("[ backpressure ] paused at %llu records in flight; process grew %.1f MiB while 1M waited\n",
-              static_cast<unsigned long long>(consumed_while_held), (peak - rss_before) / 1048576.0);
+  // sluice_consumer_lag: what still waits in Kafka, per partition (refreshed
+  // every second; the first refresh may predate the committed-offset lookup).
+  int64_t lag = 0;
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    lag = 0;
+    h.source->probe().for_each_partition([&](const SourceProbe::Partition& p) { lag += p.lag(); });
+    if (std::abs(lag - static_cast<int64_t>(kRecords - consumed_while_held)) <= 300) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_NEAR(static_cast<double>(lag), static_cast<double>(kRecords - consumed_while_held), 300.0);
+  std::printf(
+      "[ backpressure ] paused at %llu records in flight; process grew %.1f MiB while 1M waited\n",
+      static_cast<unsigned long long>(consumed_while_held), (peak - rss_before) / 1048576.0);
 
   const auto opened = std::chrono::steady_clock::now();
   g->closed.store(false);
   ASSERT_TRUE(wait_for_records(b, "out", kRecords, 300s));
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - opened).count();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - opened).count();
   std::printf("[ backpressure ] after reopening: %d records in %.1f s\n", kRecords, seconds);
   ASSERT_EQ(h.stop(), 0) << h.pipeline->failure();
   EXPECT_FALSE(h.source->probe().paused());

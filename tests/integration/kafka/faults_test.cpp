@@ -46,7 +46,8 @@ void run_with_fault(const char* name, const std::function<void(MockCluster&)>& f
   EXPECT_TRUE(h.pipeline->running()) << h.pipeline->failure();
   // Let the last commits land, then stop.
   auto deadline = std::chrono::steady_clock::now() + 60s;
-  while (committed_offsets(b, "faults", "in") != end_offsets(b, "in") && std::chrono::steady_clock::now() < deadline) {
+  while (committed_offsets(b, "faults", "in") != end_offsets(b, "in") &&
+         std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(300ms);
   }
   ASSERT_EQ(h.stop(), 0) << h.pipeline->failure();
@@ -83,9 +84,10 @@ TEST(KafkaFaults, ProduceAndFetchRequestErrorsLoseNothing) {
       errors.push_back(RD_KAFKA_RESP_ERR__TRANSPORT);
     }
     c.push_request_errors(api_key::kProduce, errors);
-    c.push_request_errors(api_key::kFetch, {RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION, RD_KAFKA_RESP_ERR__TRANSPORT,
-                                            RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART, RD_KAFKA_RESP_ERR__TRANSPORT,
-                                            RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION});
+    c.push_request_errors(api_key::kFetch,
+                          {RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION, RD_KAFKA_RESP_ERR__TRANSPORT,
+                           RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART, RD_KAFKA_RESP_ERR__TRANSPORT,
+                           RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION});
   });
 }
 

@@ -49,8 +49,8 @@ std::vector<int64_t> committed_offsets(const std::string& bootstrap, const std::
                                        const std::string& topic);
 
 // Waits until the group's committed offsets equal the topic's end offsets.
-bool wait_until_committed(const std::string& bootstrap, const std::string& group, const std::string& topic,
-                          std::chrono::seconds timeout);
+bool wait_until_committed(const std::string& bootstrap, const std::string& group,
+                          const std::string& topic, std::chrono::seconds timeout);
 
 // value → how many times it occurs.
 std::map<std::string, int> count_values(const std::vector<Message>& messages);

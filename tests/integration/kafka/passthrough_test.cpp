@@ -58,8 +58,18 @@ TEST(KafkaPassthrough, DeliversEveryRecordExactlyOnceWithKeysAndHeaders) {
     ASSERT_EQ(out.key, input[i].key) << input[i].value;
     ASSERT_EQ(out.headers, input[i].headers) << input[i].value;
   }
-  EXPECT_EQ(committed_offsets(b, "passthrough", "in"), end_offsets(b, "in"));
+  const std::vector<int64_t> ends = end_offsets(b, "in");
+  EXPECT_EQ(committed_offsets(b, "passthrough", "in"), ends);
   EXPECT_EQ(h.source->probe().consumed_total(), static_cast<uint64_t>(kRecords));
+  int partitions_seen = 0;
+  h.source->probe().for_each_partition([&](const SourceProbe::Partition& p) {
+    ++partitions_seen;
+    EXPECT_EQ(p.committed(), ends[p.partition()])
+        << "sluice_committed_offset of partition " << p.partition();
+    EXPECT_EQ(p.consumed(), static_cast<uint64_t>(ends[p.partition()]))
+        << "partition " << p.partition();
+  });
+  EXPECT_EQ(partitions_seen, 8);
   EXPECT_EQ(h.output->probe().produced(core::intern_topic("out")), static_cast<uint64_t>(kRecords));
   EXPECT_EQ(h.output->probe().latency_count(), static_cast<uint64_t>(kRecords));
 }

@@ -3,10 +3,13 @@
 // output. kill -9 at random points must lose nothing; SIGTERM must drain,
 // commit and exit 0 within the shutdown timeout, so that a restart re-delivers
 // nothing already produced.
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -32,8 +35,8 @@ const std::string kPipeline = std::string(SLUICE_SOURCE_DIR) + "/pipelines/passt
 // A child process with its stderr (and optionally stdout) in files.
 class Process {
  public:
-  Process(const std::vector<std::string>& argv, const std::vector<std::string>& env, const fs::path& log,
-          bool pipe_stdout = false)
+  Process(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+          const fs::path& log, bool pipe_stdout = false)
       : log_(log) {
     int out[2] = {-1, -1};
     if (pipe_stdout && pipe(out) != 0) throw std::runtime_error("pipe");
@@ -110,16 +113,29 @@ class Process {
   bool exited_ = false;
 };
 
+std::string run_capture(const std::string& cmd) {
+  std::string out;
+  FILE* f = popen(cmd.c_str(), "r");
+  if (!f) return out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+  pclose(f);
+  return out;
+}
+
 class SluiceProcessTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("sluice-kafka-" + std::to_string(getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = fs::temp_directory_path() /
+           ("sluice-kafka-" + std::to_string(getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
-    broker_ = std::make_unique<Process>(
-        std::vector<std::string>{kSluice, "broker", "--topic", "in:16", "--topic", "out:16", "--topic", "dlq:1"},
-        std::vector<std::string>{}, dir_ / "broker.log", true);
+    broker_ =
+        std::make_unique<Process>(std::vector<std::string>{kSluice, "broker", "--topic", "in:16",
+                                                           "--topic", "out:16", "--topic", "dlq:1"},
+                                  std::vector<std::string>{}, dir_ / "broker.log", true);
     bootstrap_ = broker_->read_line(10s);
     ASSERT_NE(bootstrap_.find("127.0.0.1:"), std::string::npos) << broker_->log();
   }
@@ -139,7 +155,8 @@ class SluiceProcessTest : public ::testing::Test {
       out << vs.back() << '\n';
     }
     out.close();
-    std::string cmd = "kcat -P -b " + bootstrap_ + " -t in -l " + file.string();
+    std::string cmd = "kcat -P -X sticky.partitioning.linger.ms=0 -b " + bootstrap_ + " -t in -l " +
+                      file.string();
     EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
     EXPECT_TRUE(wait_for_records(bootstrap_, "in", n, 30s));
     return vs;
@@ -159,8 +176,9 @@ class SluiceProcessTest : public ::testing::Test {
   std::unique_ptr<Process> service(int run) {
     return std::make_unique<Process>(
         std::vector<std::string>{kSluice, "run", kPipeline},
-        std::vector<std::string>{"SLUICE_BOOTSTRAP=" + bootstrap_, "SLUICE_INPUT_TOPIC=in", "SLUICE_OUTPUT_TOPIC=out",
-                                 "SLUICE_DLQ_TOPIC=dlq", "SLUICE_GROUP=service", "SLUICE_METRICS_LISTEN=127.0.0.1:0",
+        std::vector<std::string>{"SLUICE_BOOTSTRAP=" + bootstrap_, "SLUICE_INPUT_TOPIC=in",
+                                 "SLUICE_OUTPUT_TOPIC=out", "SLUICE_DLQ_TOPIC=dlq",
+                                 "SLUICE_GROUP=service", "SLUICE_METRICS_LISTEN=127.0.0.1:0",
                                  "SLUICE_SESSION_TIMEOUT_MS=6000", "SLUICE_SHUTDOWN_TIMEOUT=10s",
                                  "SLUICE_COMMIT_INTERVAL=250ms"},
         dir_ / ("service-" + std::to_string(run) + ".log"));
@@ -180,14 +198,16 @@ TEST_F(SluiceProcessTest, KillNineAtRandomPointsLosesNothing) {
     auto s = service(run);
     // Once it is streaming, kill it at a random moment.
     ASSERT_TRUE(wait_for_records(bootstrap_, "out", produced + 1, 60s)) << s->log();
-    std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(100, 1200)(rng)));
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds(std::uniform_int_distribution<int>(100, 1200)(rng)));
     s->signal(SIGKILL);
     EXPECT_EQ(s->wait(10s), 128 + SIGKILL);
     produced = total_records(bootstrap_, "out");
     std::printf("[ kill -9 ] run %d killed with %lld records in the output topic\n", run,
                 static_cast<long long>(produced));
     int64_t committed = 0;
-    for (int64_t c : committed_offsets(bootstrap_, "service", "in")) committed += std::max<int64_t>(c, 0);
+    for (int64_t c : committed_offsets(bootstrap_, "service", "in"))
+      committed += std::max<int64_t>(c, 0);
     ASSERT_LT(committed, kRecords) << "the kill came after the end of the input";
   }
   auto last = service(99);
@@ -213,14 +233,27 @@ TEST_F(SluiceProcessTest, SigtermDrainsCommitsAndExitsSoRestartRedeliversNothing
   {
     auto s = service(0);
     ASSERT_TRUE(wait_for_records(bootstrap_, "out", 20000, 60s)) << s->log();
+    // The metrics endpoint (port chosen at start, printed in the log).
+    std::string log = s->log();
+    size_t at = log.find("metrics: http://");
+    ASSERT_NE(at, std::string::npos) << log;
+    std::string url = log.substr(at + 9, log.find('\n', at) - at - 9);
+    std::string metrics = run_capture("curl -s " + url);
+    for (const char* name :
+         {"sluice_records_consumed_total{", "sluice_records_produced_total{",
+          "sluice_consumer_lag{", "sluice_committed_offset{", "sluice_source_paused{",
+          "sluice_end_to_end_latency_seconds_bucket{"}) {
+      EXPECT_NE(metrics.find(name), std::string::npos) << name << " missing from " << url;
+    }
     auto t0 = std::chrono::steady_clock::now();
     s->signal(SIGTERM);
     ASSERT_EQ(s->wait(15s), 0) << s->log();
     auto took = std::chrono::steady_clock::now() - t0;
     EXPECT_LT(took, 10s) << "exceeded shutdown_timeout";
-    std::printf("[ sigterm ] stopped in %lld ms with %lld records out\n",
-                static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(took).count()),
-                static_cast<long long>(total_records(bootstrap_, "out")));
+    std::printf(
+        "[ sigterm ] stopped in %lld ms with %lld records out\n",
+        static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(took).count()),
+        static_cast<long long>(total_records(bootstrap_, "out")));
   }
   auto again = service(1);
   ASSERT_TRUE(wait_until_committed(bootstrap_, "service", "in", 120s)) << again->log();
@@ -231,6 +264,45 @@ TEST_F(SluiceProcessTest, SigtermDrainsCommitsAndExitsSoRestartRedeliversNothing
   std::map<std::string, int> counts;
   for (const auto& l : out) ++counts[l];
   for (const auto& v : input) ASSERT_EQ(counts[v], 1) << v;
+}
+
+TEST(SluiceBroker, ServesKcatOnFixedPortsAndStopsOnSigterm) {
+  fs::path log = fs::temp_directory_path() / ("sluice-broker-" + std::to_string(getpid()) + ".log");
+  // A free base port: let the kernel pick one, then hope the next two stay free.
+  int port = 0;
+  {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    socklen_t len = sizeof a;
+    getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    port = ntohs(a.sin_port);
+    close(fd);
+  }
+  Process broker(
+      {kSluice, "broker", "--brokers", "3", "--port", std::to_string(port), "--topic", "lines:3"},
+      {}, log, true);
+  const std::string expected = "127.0.0.1:" + std::to_string(port) +
+                               ",127.0.0.1:" + std::to_string(port + 1) +
+                               ",127.0.0.1:" + std::to_string(port + 2);
+  ASSERT_EQ(broker.read_line(10s), expected) << broker.log();
+  const std::string b = "127.0.0.1:" + std::to_string(port);
+  ASSERT_EQ(std::system(("seq 1 1000 | kcat -P -b " + b + " -t lines").c_str()), 0);
+  std::string listing = run_capture("kcat -L -b " + b + " -t lines");
+  EXPECT_NE(listing.find("3 brokers"), std::string::npos) << listing;
+  EXPECT_NE(listing.find("with 3 partitions"), std::string::npos) << listing;
+  std::string lines = run_capture("kcat -C -b " + b + " -t lines -e -q | sort -n | uniq | wc -l");
+  EXPECT_EQ(std::stoi(lines), 1000);
+  // A second broker on the same ports fails cleanly (exit 1), bad usage exits 2.
+  Process clash({kSluice, "broker", "--port", std::to_string(port)}, {}, log);
+  EXPECT_EQ(clash.wait(10s), 1);
+  Process usage({kSluice, "broker", "--topic", "nopartitions"}, {}, log);
+  EXPECT_EQ(usage.wait(10s), 2);
+  broker.signal(SIGTERM);
+  EXPECT_EQ(broker.wait(10s), 0);
+  fs::remove(log);
 }
 
 }  // namespace

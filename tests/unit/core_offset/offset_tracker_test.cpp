@@ -232,7 +232,8 @@ TEST(OffsetTracker, ConcurrentCompletionNeverCommitsPastAnUnfinishedRecord) {
     int64_t c = t.committable(slots[p]);
     ASSERT_GE(c, committed[p]);
     for (int64_t o = std::max<int64_t>(committed[p], 0); o < c; ++o) {
-      ASSERT_TRUE(done[p][o].load(std::memory_order_acquire)) << "partition " << p << " offset " << o;
+      ASSERT_TRUE(done[p][o].load(std::memory_order_acquire))
+          << "partition " << p << " offset " << o;
     }
     committed[p] = c;
   };

@@ -1,5 +1,3 @@
-#include "src/kafka/delivery.h"
-
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -9,6 +7,7 @@
 #include <vector>
 
 #include "src/core/offset_tracker.h"
+#include "src/kafka/delivery.h"
 
 namespace sluice::kafka {
 namespace {

@@ -11,7 +11,9 @@ namespace {
 
 namespace code = core::dead_letter_code;
 
-core::Record record(std::string value) { return core::Record::owned(std::nullopt, std::move(value)); }
+core::Record record(std::string value) {
+  return core::Record::owned(std::nullopt, std::move(value));
+}
 
 bool points_into(std::string_view inner, std::string_view outer) {
   return inner.data() >= outer.data() && inner.data() + inner.size() <= outer.data() + outer.size();
@@ -166,8 +168,8 @@ TEST(ReplaceInvalidUtf8, SubstitutesMaximalSubparts) {
   EXPECT_EQ(replace_invalid_utf8("plain"), "plain");
   EXPECT_EQ(replace_invalid_utf8("\xC3\xA9"), "\xC3\xA9");
   EXPECT_EQ(replace_invalid_utf8("\xC3("), r + "(");
-  EXPECT_EQ(replace_invalid_utf8("\xE2\x82"), r);            // truncated 3-byte sequence
-  EXPECT_EQ(replace_invalid_utf8("\xC0\xAF"), r + r);        // overlong
+  EXPECT_EQ(replace_invalid_utf8("\xE2\x82"), r);              // truncated 3-byte sequence
+  EXPECT_EQ(replace_invalid_utf8("\xC0\xAF"), r + r);          // overlong
   EXPECT_EQ(replace_invalid_utf8("\xED\xA0\x80"), r + r + r);  // surrogate
   EXPECT_EQ(replace_invalid_utf8("\xF0\x9F\x98\x80"), "\xF0\x9F\x98\x80");
   EXPECT_EQ(replace_invalid_utf8("\xF4\x90\x80\x80"), r + r + r + r);  // above U+10FFFF
