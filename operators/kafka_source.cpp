@@ -82,7 +82,8 @@ KafkaSource::Partition* KafkaSource::find(const char* topic, int32_t partition) 
 }
 
 KafkaSource::Partition* KafkaSource::find(const rd_kafka_message_t* m) {
-  if (last_ && last_->partition == m->partition && topic_ids_.size() == 1) return last_;
+  // Messages come in runs from one partition: check the last one first.
+  if (last_ && last_rkt_ == m->rkt && last_->partition == m->partition) return last_;
   core::TopicId id = core::kNoTopic;
   for (const auto& [rkt, tid] : topic_ids_) {
     if (rkt == m->rkt) {
@@ -94,9 +95,9 @@ KafkaSource::Partition* KafkaSource::find(const rd_kafka_message_t* m) {
     id = core::intern_topic(rd_kafka_topic_name(m->rkt));
     topic_ids_.emplace_back(m->rkt, id);
   }
-  if (last_ && last_->topic == id && last_->partition == m->partition) return last_;
   auto it = partitions_.find(key_of(id, m->partition));
   last_ = it == partitions_.end() ? nullptr : &it->second;
+  last_rkt_ = m->rkt;
   return last_;
 }
 

@@ -122,6 +122,7 @@ class KafkaSource final : public core::Source, private kafka::RebalanceListener 
   std::unordered_map<uint64_t, Partition> partitions_;
   std::vector<std::pair<const rd_kafka_topic_t*, core::TopicId>> topic_ids_;  // message rkt → id
   Partition* last_ = nullptr;  // lookup cache; reset whenever partitions_ changes
+  const rd_kafka_topic_t* last_rkt_ = nullptr;
   // Messages read after their partition's ring filled up (the pause takes
   // effect from the next fetch), emitted first once there is room.
   std::deque<kafka::MessagePtr> stash_;

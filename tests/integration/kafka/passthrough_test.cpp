@@ -98,6 +98,24 @@ TEST(KafkaPassthrough, KeepsPerKeyOrder) {
   }
 }
 
+TEST(KafkaPassthrough, SubscribesToTopicsByRegex) {
+  MockCluster cluster(1);
+  const std::string b = cluster.bootstrap_servers();
+  cluster.create_topic("orders-eu", 2);
+  cluster.create_topic("orders-us", 2);
+  cluster.create_topic("other", 1);
+  cluster.create_topic("out", 2);
+  produce(b, "orders-eu", values({"eu-1", "eu-2"}));
+  produce(b, "orders-us", values({"us-1"}));
+  produce(b, "other", values({"not-mine"}));
+  Harness h(options(b, "^orders-.*", "out", "", "regex"));
+  h.start();
+  ASSERT_TRUE(wait_for_records(b, "out", 3, 60s));
+  ASSERT_EQ(h.stop(), 0);
+  std::map<std::string, int> expected{{"eu-1", 1}, {"eu-2", 1}, {"us-1", 1}};
+  EXPECT_EQ(count_values(read_all(b, "out")), expected);
+}
+
 TEST(KafkaPassthrough, PoisonRecordsGoToTheDeadLetterTopicWithTheirErrorCode) {
   MockCluster cluster(1);
   const std::string b = cluster.bootstrap_servers();
