@@ -126,8 +126,11 @@ void apply_override(YAML::Node doc, const std::string& assignment, std::vector<P
     const std::string& part = parts[i];
     walked += (walked.empty() ? "" : ".") + part;
     bool last = i + 1 == parts.size();
+    // yaml-cpp: Node::operator= writes through to the referenced node, so
+    // moving a cursor must use reset(); `found` says whether it was set.
     if (cur.IsSequence()) {
       YAML::Node next;
+      bool found = false;
       bool numeric = !part.empty() && std::all_of(part.begin(), part.end(), ::isdigit);
       if (numeric) {
         size_t idx = std::stoul(part);
@@ -135,12 +138,16 @@ void apply_override(YAML::Node doc, const std::string& assignment, std::vector<P
           problems.push_back({walked, "--set: index out of range (list has " + std::to_string(cur.size()) + ")"});
           return;
         }
-        next = cur[idx];
+        next.reset(cur[idx]);
+        found = true;
       } else {
-        for (size_t j = 0; j < cur.size(); ++j) {
-          if (cur[j].IsMap() && cur[j]["name"] && cur[j]["name"].Scalar() == part) next = cur[j];
+        for (size_t j = 0; j < cur.size() && !found; ++j) {
+          if (cur[j].IsMap() && cur[j]["name"] && cur[j]["name"].Scalar() == part) {
+            next.reset(cur[j]);
+            found = true;
+          }
         }
-        if (!next) {
+        if (!found) {
           problems.push_back({walked, "--set: no list element named '" + part + "'"});
           return;
         }
@@ -160,11 +167,8 @@ void apply_override(YAML::Node doc, const std::string& assignment, std::vector<P
       cur[part] = value;
       return;
     }
+    if (!cur[part] || cur[part].IsNull()) cur[part] = YAML::Node(YAML::NodeType::Map);
     YAML::Node next = cur[part];
-    if (!next || next.IsNull()) {
-      cur[part] = YAML::Node(YAML::NodeType::Map);
-      next = cur[part];
-    }
     cur.reset(next);
   }
 }

@@ -128,6 +128,11 @@ class Record {
   std::vector<int32_t> tokens;
   bool truncated = false;
 
+  // Classification result, set by classify on its output record (read by
+  // window_aggregate, which counts by label name). Empty label: none.
+  std::string label;
+  float score = 0.0f;
+
  private:
   Lease lease_;
   std::string key_storage_;
