@@ -196,19 +196,20 @@ TEST_F(SluiceProcessTest, KillNineAtRandomPointsLosesNothing) {
   int64_t produced = 0;
   for (int run = 0; run < 3; ++run) {
     auto s = service(run);
-    // Once it is streaming, kill it at a random moment.
-    ASSERT_TRUE(wait_for_records(bootstrap_, "out", produced + 1, 60s)) << s->log();
-    std::this_thread::sleep_for(
-        std::chrono::milliseconds(std::uniform_int_distribution<int>(100, 1200)(rng)));
+    // Kill it somewhere in the next stretch of output (2%..25% of the input).
+    const int64_t target =
+        produced + std::uniform_int_distribution<int64_t>(kRecords / 50, kRecords / 4)(rng);
+    ASSERT_TRUE(wait_for_records(bootstrap_, "out", target, 60s)) << s->log();
     s->signal(SIGKILL);
     EXPECT_EQ(s->wait(10s), 128 + SIGKILL);
     produced = total_records(bootstrap_, "out");
-    std::printf("[ kill -9 ] run %d killed with %lld records in the output topic\n", run,
-                static_cast<long long>(produced));
     int64_t committed = 0;
     for (int64_t c : committed_offsets(bootstrap_, "service", "in"))
       committed += std::max<int64_t>(c, 0);
-    ASSERT_LT(committed, kRecords) << "the kill came after the end of the input";
+    std::printf("[ kill -9 ] run %d killed with %lld records out, %lld input records committed\n",
+                run, static_cast<long long>(produced), static_cast<long long>(committed));
+    if (run == 0)
+      ASSERT_LT(committed, kRecords) << "the first kill came after the end of the input";
   }
   auto last = service(99);
   ASSERT_TRUE(wait_until_committed(bootstrap_, "service", "in", 120s)) << last->log();
@@ -247,9 +248,10 @@ TEST_F(SluiceProcessTest, SigtermDrainsCommitsAndExitsSoRestartRedeliversNothing
     }
     auto t0 = std::chrono::steady_clock::now();
     s->signal(SIGTERM);
+    // Exit 0: drained within runtime.shutdown_timeout (10 s here); past it
+    // the service aborts and exits 1.
     ASSERT_EQ(s->wait(15s), 0) << s->log();
     auto took = std::chrono::steady_clock::now() - t0;
-    EXPECT_LT(took, 10s) << "exceeded shutdown_timeout";
     std::printf(
         "[ sigterm ] stopped in %lld ms with %lld records out\n",
         static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(took).count()),
