@@ -10,7 +10,9 @@
 # ~5 MiB per partition). sluice's time runs from its first output record to
 # its last (the consumer-group join before it is not counted); kcat's is the
 # whole `kcat -C -e` run. Medians over RUNS; other work on the machine makes
-# single runs noisy.
+# single runs noisy. Also printed: CPU time per record of each (kcat only
+# consumes; sluice consumes, produces and handles delivery reports), which
+# decides the ratio when the cores are busy with other work.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${SLUICE_BUILD_DIR:-$ROOT/build/release}
@@ -67,13 +69,15 @@ dropped=$(kcat -Q -b "$BOOTSTRAP" "${lows[@]}" 2>/dev/null | awk '{s += $NF} END
 [ "$dropped" -eq 0 ] || { echo "kafka_passthrough: the broker dropped $dropped records (5 MiB per partition): use fewer records" >&2; exit 1; }
 printf 'loaded %d x 100-byte records into %d partitions in %.2f s (kcat -P)\n' "$RECORDS" "$PARTS" "$(echo "$t1 - $t0" | bc)"
 
-kcat_rates=() sluice_rates=()
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }  # utime+stime of a process, 1/100 s
+kcat_rates=() sluice_rates=() kcat_cpu=() sluice_cpu=()
 for r in $(seq 1 "$RUNS"); do
   # Peer: kcat reading the whole topic to /dev/null.
   t0=$(now)
-  kcat -C -b "$BOOTSTRAP" -t bench-in -o beginning -e -q >/dev/null
+  /usr/bin/time -f '%U %S' -o "$WORK/kcat.time" kcat -C -b "$BOOTSTRAP" -t bench-in -o beginning -e -q >/dev/null
   t1=$(now)
   kcat_rates+=("$(echo "$RECORDS / ($t1 - $t0)" | bc -l)")
+  kcat_cpu+=("$(awk -v n="$RECORDS" '{print ($1 + $2) * 1e6 / n}' "$WORK/kcat.time")")
 
   # sluice: the passthrough pipeline into a fresh output topic and group.
   SLUICE_BOOTSTRAP=$BOOTSTRAP SLUICE_INPUT_TOPIC=bench-in SLUICE_OUTPUT_TOPIC=bench-out-$r \
@@ -83,21 +87,26 @@ for r in $(seq 1 "$RUNS"); do
   first=0
   while :; do
     c=$(count "bench-out-$r")
-    if [ "$first" = 0 ] && [ "$c" -gt 0 ]; then first=$c; s0=$(now); fi
+    if [ "$first" = 0 ] && [ "$c" -gt 0 ]; then first=$c; s0=$(now); cpu0=$(ticks "$pid"); fi
     [ "$c" -ge "$RECORDS" ] && break
     kill -0 "$pid" 2>/dev/null || { cat "$WORK/sluice-$r.log" >&2; exit 1; }
     sleep 0.02
   done
   s1=$(now)
+  cpu1=$(ticks "$pid")
   kill -TERM "$pid"
   wait "$pid" || { echo "kafka_passthrough: sluice exited with $?" >&2; cat "$WORK/sluice-$r.log" >&2; exit 1; }
   sluice_rates+=("$(echo "($RECORDS - $first) / ($s1 - $s0)" | bc -l)")
-  printf 'run %d: kcat -C %9.0f records/s   sluice passthrough %9.0f records/s\n' "$r" "${kcat_rates[-1]}" "${sluice_rates[-1]}"
+  sluice_cpu+=("$(echo "($cpu1 - $cpu0) * 10000 / ($RECORDS - $first)" | bc -l)")
+  printf 'run %d: kcat -C %9.0f records/s (%.2f us CPU/record)   sluice passthrough %9.0f records/s (%.2f us CPU/record)\n' \
+    "$r" "${kcat_rates[-1]}" "${kcat_cpu[-1]}" "${sluice_rates[-1]}" "${sluice_cpu[-1]}"
 done
 
 k=$(printf '%s\n' "${kcat_rates[@]}" | median)
 s=$(printf '%s\n' "${sluice_rates[@]}" | median)
 printf '\nmedian of %d runs, %d records, %d cores (shared):\n' "$RUNS" "$RECORDS" "$(nproc)"
-printf '  kcat -C to /dev/null (consume only):         %9.0f records/s\n' "$k"
-printf '  sluice passthrough (consume+produce+commit):  %9.0f records/s\n' "$s"
+kc=$(printf '%s\n' "${kcat_cpu[@]}" | median)
+sc=$(printf '%s\n' "${sluice_cpu[@]}" | median)
+printf '  kcat -C to /dev/null (consume only):          %9.0f records/s  %.2f us CPU/record\n' "$k" "$kc"
+printf '  sluice passthrough (consume+produce+commit):  %9.0f records/s  %.2f us CPU/record\n' "$s" "$sc"
 printf '  ratio sluice/kcat: %.2f (target >= 0.70)\n' "$(echo "$s / $k" | bc -l)"
