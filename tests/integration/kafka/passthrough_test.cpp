@@ -36,8 +36,8 @@ TEST(KafkaPassthrough, DeliversEveryRecordExactlyOnceWithKeysAndHeaders) {
   input.reserve(kRecords);
   for (int i = 0; i < kRecords; ++i) {
     Message m{std::nullopt, record_value(i), {}, -1, -1};
-    if (i % 4 == 0) m.key = "k" + std::to_string(i % 97);
-    if (i % 10 == 0) m.headers = {{"trace", "t" + std::to_string(i)}};
+    if (i % 4 == 0) m.key = std::to_string(i % 97).insert(0, 1, 'k');
+    if (i % 10 == 0) m.headers = {{"trace", std::to_string(i).insert(0, 1, 't')}};
     input.push_back(std::move(m));
   }
   produce(b, "in", input);
@@ -81,7 +81,7 @@ TEST(KafkaPassthrough, KeepsPerKeyOrder) {
   cluster.create_topic("out", 3);
   std::vector<Message> input;
   for (int i = 0; i < 20000; ++i)
-    input.push_back(Message{"key" + std::to_string(i % 13), record_value(i), {}, -1, -1});
+    input.push_back(Message{std::to_string(i % 13).insert(0, "key"), record_value(i), {}, -1, -1});
   produce(b, "in", input);
   auto h_opts = options(b, "in", "out", "", "order");
   Harness h(std::move(h_opts));
@@ -133,7 +133,7 @@ TEST(KafkaPassthrough, PoisonRecordsGoToTheDeadLetterTopicWithTheirErrorCode) {
       {R"({"text":"good two"})", nullptr},
       {R"({"body":"no text field"})", code::kMissingField},
       {"", code::kEmpty},
-      {R"({"text":")" + std::string(300, 'x') + R"("})", code::kTooLarge},
+      {std::string(300, 'x').insert(0, R"({"text":")").append(R"("})"), code::kTooLarge},
       {R"({"text":"good three"})", nullptr},
       {"{\"text\":\"caf\xe9\"}", code::kInvalidUtf8},
       {binary, code::kInvalidUtf8},

@@ -208,8 +208,9 @@ TEST_F(SluiceProcessTest, KillNineAtRandomPointsLosesNothing) {
       committed += std::max<int64_t>(c, 0);
     std::printf("[ kill -9 ] run %d killed with %lld records out, %lld input records committed\n",
                 run, static_cast<long long>(produced), static_cast<long long>(committed));
-    if (run == 0)
+    if (run == 0) {
       ASSERT_LT(committed, kRecords) << "the first kill came after the end of the input";
+    }
   }
   auto last = service(99);
   ASSERT_TRUE(wait_until_committed(bootstrap_, "service", "in", 120s)) << last->log();
