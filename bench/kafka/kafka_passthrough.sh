@@ -51,6 +51,7 @@ count() {
   kcat -Q -b "$BOOTSTRAP" "${args[@]}" 2>/dev/null | awk '{s += $NF} END {print s + 0}'
 }
 median() { sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
+calc() { awk "BEGIN {print $1}"; }
 
 # Input: RECORDS distinct 100-byte values.
 awk -v n="$RECORDS" 'BEGIN { pad = sprintf("%100s", ""); gsub(/ /, "x", pad);
@@ -67,16 +68,17 @@ lows=()
 for p in $(seq 0 $((PARTS - 1))); do lows+=(-t "bench-in:$p:-2"); done
 dropped=$(kcat -Q -b "$BOOTSTRAP" "${lows[@]}" 2>/dev/null | awk '{s += $NF} END {print s + 0}')
 [ "$dropped" -eq 0 ] || { echo "kafka_passthrough: the broker dropped $dropped records (5 MiB per partition): use fewer records" >&2; exit 1; }
-printf 'loaded %d x 100-byte records into %d partitions in %.2f s (kcat -P)\n' "$RECORDS" "$PARTS" "$(echo "$t1 - $t0" | bc)"
+printf 'loaded %d x 100-byte records into %d partitions in %.2f s (kcat -P)\n' "$RECORDS" "$PARTS" "$(calc "$t1 - $t0")"
 
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }  # utime+stime of a process, 1/100 s
 kcat_rates=() sluice_rates=() kcat_cpu=() sluice_cpu=()
 for r in $(seq 1 "$RUNS"); do
   # Peer: kcat reading the whole topic to /dev/null.
   t0=$(now)
-  /usr/bin/time -f '%U %S' -o "$WORK/kcat.time" kcat -C -b "$BOOTSTRAP" -t bench-in -o beginning -e -q >/dev/null
+  TIMEFORMAT='%U %S'
+  { time kcat -C -b "$BOOTSTRAP" -t bench-in -o beginning -e -q >/dev/null; } 2>"$WORK/kcat.time"
   t1=$(now)
-  kcat_rates+=("$(echo "$RECORDS / ($t1 - $t0)" | bc -l)")
+  kcat_rates+=("$(calc "$RECORDS / ($t1 - $t0)")")
   kcat_cpu+=("$(awk -v n="$RECORDS" '{print ($1 + $2) * 1e6 / n}' "$WORK/kcat.time")")
 
   # sluice: the passthrough pipeline into a fresh output topic and group.
@@ -96,8 +98,8 @@ for r in $(seq 1 "$RUNS"); do
   cpu1=$(ticks "$pid")
   kill -TERM "$pid"
   wait "$pid" || { echo "kafka_passthrough: sluice exited with $?" >&2; cat "$WORK/sluice-$r.log" >&2; exit 1; }
-  sluice_rates+=("$(echo "($RECORDS - $first) / ($s1 - $s0)" | bc -l)")
-  sluice_cpu+=("$(echo "($cpu1 - $cpu0) * 10000 / ($RECORDS - $first)" | bc -l)")
+  sluice_rates+=("$(calc "($RECORDS - $first) / ($s1 - $s0)")")
+  sluice_cpu+=("$(calc "($cpu1 - $cpu0) * 10000 / ($RECORDS - $first)")")
   printf 'run %d: kcat -C %9.0f records/s (%.2f us CPU/record)   sluice passthrough %9.0f records/s (%.2f us CPU/record)\n' \
     "$r" "${kcat_rates[-1]}" "${kcat_cpu[-1]}" "${sluice_rates[-1]}" "${sluice_cpu[-1]}"
 done
@@ -109,4 +111,4 @@ kc=$(printf '%s\n' "${kcat_cpu[@]}" | median)
 sc=$(printf '%s\n' "${sluice_cpu[@]}" | median)
 printf '  kcat -C to /dev/null (consume only):          %9.0f records/s  %.2f us CPU/record\n' "$k" "$kc"
 printf '  sluice passthrough (consume+produce+commit):  %9.0f records/s  %.2f us CPU/record\n' "$s" "$sc"
-printf '  ratio sluice/kcat: %.2f (target >= 0.70)\n' "$(echo "$s / $k" | bc -l)"
+printf '  ratio sluice/kcat: %.2f (target >= 0.70)\n' "$(calc "$s / $k")"
