@@ -6,6 +6,8 @@
 #include "operators/generator.h"
 #include "operators/identity.h"
 #include "operators/tokenize.h"
+#include "operators/kafka_sink.h"
+#include "operators/kafka_source.h"
 
 namespace sluice::operators {
 
@@ -103,6 +105,8 @@ const Registry& builtin_registry() {
     register_identity(*reg);
     register_counter(*reg);
     register_tokenize(*reg);
+    register_kafka_source(*reg);
+    register_kafka_sink(*reg);
     return reg;
   }();
   return *r;

@@ -18,6 +18,8 @@ constexpr Command kCommands[] = {
      sluice::app::cmd_validate},
     {"tokenize", "sluice tokenize --tokenizer DIR          one JSON array of token ids per input line",
      sluice::app::cmd_tokenize},
+    {"broker", "sluice broker [--brokers N] [--port P] [--topic NAME:PARTS]  embedded Kafka-protocol broker on loopback",
+     sluice::app::cmd_broker},
 };
 
 void print_usage(std::ostream& os) {
