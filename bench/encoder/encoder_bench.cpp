@@ -2,8 +2,10 @@
 // shared with the peers (ONNX Runtime, PyTorch) that bench/encoder/run.py runs
 // in the same session; run.py prints the comparison table.
 //
-//   encoder_bench --model DIR --plan PLAN.json [--threads N] [--min-time S]
-//   encoder_bench --model DIR --length 32 --batch 32 [--threads N] [--min-time S]
+//   encoder_bench --model DIR --plan PLAN.json [--threads N] [--min-time S] [--bf16]
+//   encoder_bench --model DIR --length 32 --batch 32 [--threads N] [--min-time S] [--bf16]
+//
+// --bf16 runs the opt-in bfloat16 GEMM mode (AMX); the default is fp32.
 //
 // PLAN.json: {"configs": [{"name": "fixed32/b32", "batches": [[32, 32, ...], ...]}, ...]}
 // (lengths of each batch's sequences). Every config runs whole cycles over its
@@ -60,7 +62,7 @@ double process_cpu_seconds() {
 
 int usage() {
   std::cerr << "usage: encoder_bench --model DIR (--plan PLAN.json | --length L --batch B) "
-               "[--threads N] [--min-time S]\n";
+               "[--threads N] [--min-time S] [--bf16]\n";
   return 2;
 }
 
@@ -70,6 +72,7 @@ int main(int argc, char** argv) {
   std::string model_dir, plan_path;
   int threads = 0, length = 0, batch = 0;
   double min_time = 1.0;
+  Precision precision = Precision::kF32;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
@@ -79,6 +82,7 @@ int main(int argc, char** argv) {
     else if (a == "--min-time") min_time = std::atof(next().c_str());
     else if (a == "--length") length = std::atoi(next().c_str());
     else if (a == "--batch") batch = std::atoi(next().c_str());
+    else if (a == "--bf16") precision = Precision::kBF16;
     else return usage();
   }
   if (model_dir.empty() || (plan_path.empty() && (length <= 0 || batch <= 0))) return usage();
@@ -101,6 +105,7 @@ int main(int argc, char** argv) {
     BackendOptions opt;
     opt.device = "cpu";
     opt.threads = threads;
+    opt.precision = precision;
     auto backend = make_backend(model, opt);
     std::cerr << "encoder_bench: " << backend->device_name() << '\n';
     const auto& c = model.config();

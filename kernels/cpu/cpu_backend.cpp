@@ -42,7 +42,9 @@ class CpuBackend final : public engine::Backend {
       : config_(config),
         threads_(options.threads > 0 ? options.threads
                                      : static_cast<int>(std::thread::hardware_concurrency())),
-        forward_(config, weights, options.pooling),
+        bf16_(options.precision == engine::Precision::kBF16),
+        forward_(config, weights, options.pooling,
+                 options.precision == engine::Precision::kBF16 ? GemmPrecision::kBF16 : GemmPrecision::kF32),
         slots_(static_cast<size_t>(std::max(1, options.max_in_flight))) {
     forward_.reserve(options.max_batch_tokens, options.max_batch_records);
     weight_bytes_ = forward_.weight_bytes();
@@ -63,7 +65,7 @@ class CpuBackend final : public engine::Backend {
 
   std::string device_name() const override {
     return cpu_model_name() + " (" + isa_name(active_isa()) + " kernels, " + gemm_library_description() +
-           ", " + std::to_string(threads_) + " threads)";
+           ", " + (bf16_ ? "bf16" : "fp32") + ", " + std::to_string(threads_) + " threads)";
   }
 
   const engine::ModelConfig& config() const override { return config_; }
@@ -164,6 +166,7 @@ class CpuBackend final : public engine::Backend {
 
   const engine::ModelConfig config_;
   const int threads_;
+  const bool bf16_ = false;
   EncoderForward forward_;  // used by the worker thread only, after construction
   std::size_t weight_bytes_ = 0;
   std::atomic<std::size_t> workspace_bytes_{0};

@@ -12,9 +12,10 @@ std::vector<float> copy(const engine::TensorView& t) {
   return t.empty() ? std::vector<float>{} : std::vector<float>(t.data, t.data + t.size());
 }
 
-Linear make_linear(const engine::LinearView& l, bool with_bias,
+Linear make_linear(const engine::LinearView& l, bool with_bias, GemmPrecision precision,
                    engine::Activation act = engine::Activation::kIdentity) {
-  return Linear(l.weight.data, with_bias ? l.bias.data : nullptr, l.out_features(), l.in_features(), act);
+  return Linear(l.weight.data, with_bias ? l.bias.data : nullptr, l.out_features(), l.in_features(), act,
+                precision);
 }
 
 template <class T>
@@ -30,7 +31,7 @@ std::size_t bytes_of(const std::vector<T>& v) {
 }  // namespace
 
 EncoderForward::EncoderForward(const engine::ModelConfig& config, const engine::EncoderWeights& w,
-                               engine::Pooling pooling)
+                               engine::Pooling pooling, GemmPrecision p)
     : config_(config), pooling_(pooling) {
   word_ = copy(w.word_embeddings);
   position_ = copy(w.position_embeddings);
@@ -40,20 +41,20 @@ EncoderForward::EncoderForward(const engine::ModelConfig& config, const engine::
   layers_.reserve(w.layers.size());
   for (const auto& l : w.layers) {
     Layer L;
-    L.qkv = make_linear(l.qkv, true);
-    L.attn_out = make_linear(l.attention_output, false);
+    L.qkv = make_linear(l.qkv, true, p);
+    L.attn_out = make_linear(l.attention_output, false, p);
     L.attn_out_bias = copy(l.attention_output.bias);
     L.attn_gamma = copy(l.attention_norm.gamma);
     L.attn_beta = copy(l.attention_norm.beta);
-    L.ffn_in = make_linear(l.ffn_in, true, config.hidden_act);
-    L.ffn_out = make_linear(l.ffn_out, false);
+    L.ffn_in = make_linear(l.ffn_in, true, p, config.hidden_act);
+    L.ffn_out = make_linear(l.ffn_out, false, p);
     L.ffn_out_bias = copy(l.ffn_out.bias);
     L.ffn_gamma = copy(l.ffn_norm.gamma);
     L.ffn_beta = copy(l.ffn_norm.beta);
     layers_.push_back(std::move(L));
   }
-  head_pre_ = make_linear(w.head.pre, true, w.head.pre_activation);
-  head_out_ = make_linear(w.head.out, true);
+  head_pre_ = make_linear(w.head.pre, true, p, w.head.pre_activation);
+  head_out_ = make_linear(w.head.out, true, p);
 }
 
 void EncoderForward::reserve(int64_t tokens, int64_t records) {
@@ -91,7 +92,7 @@ void EncoderForward::fill_position_ids(const engine::EncoderBatch& batch) {
   }
 }
 
-void EncoderForward::layer_tail(const Layer& L, float* x, int64_t rows) {
+void EncoderForward::layer_tail(Layer& L, float* x, int64_t rows) {
   const int64_t d = config_.hidden_size;
   const int64_t inter = config_.intermediate_size;
   const float eps = config_.layer_norm_eps;
@@ -125,7 +126,7 @@ void EncoderForward::run(const engine::EncoderBatch& batch, const engine::Encode
   const bool every_token_to_the_end = pooling_ == engine::Pooling::kMean && !out.pooled.empty();
   bool first_rows_ready = false;
   for (size_t l = 0; l < layers_.size(); ++l) {
-    const Layer& L = layers_[l];
+    Layer& L = layers_[l];
     L.qkv.run(x_.data(), d, T, qkv_.data(), 3 * d);
     if (l + 1 < layers_.size() || every_token_to_the_end) {
       attention(qkv_.data(), 3 * d, cu, B, heads, dh, scale, false, ctx_.data(), d);

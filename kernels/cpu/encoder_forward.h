@@ -19,7 +19,7 @@ namespace sluice::cpu {
 class EncoderForward {
  public:
   EncoderForward(const engine::ModelConfig& config, const engine::EncoderWeights& weights,
-                 engine::Pooling pooling);
+                 engine::Pooling pooling, GemmPrecision precision);
 
   // Preconditions: engine::check_batch(batch, out, config) is empty.
   void run(const engine::EncoderBatch& batch, const engine::EncoderOutputs& out);
@@ -42,7 +42,7 @@ class EncoderForward {
 
   void fill_position_ids(const engine::EncoderBatch& batch);
   // One block over `rows` query rows whose residual stream is x (ld = hidden).
-  void layer_tail(const Layer& layer, float* x, int64_t rows);
+  void layer_tail(Layer& layer, float* x, int64_t rows);
 
   engine::ModelConfig config_;
   engine::Pooling pooling_;

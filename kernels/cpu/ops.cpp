@@ -110,6 +110,11 @@ void sigmoid(float* x, int64_t ld, int64_t rows, int64_t cols) {
   parallel_for(rows, row_grain(cols), [&](int64_t b, int64_t e) { k.sigmoid(x + b * ld, ld, e - b, cols); });
 }
 
+void to_bf16(const float* x, int64_t n, uint16_t* out) {
+  const KernelTable& k = table();
+  parallel_for(n, 32768, [&](int64_t b, int64_t e) { k.to_bf16(x + b, e - b, out + b); });
+}
+
 void attention(const float* qkv, int64_t ld_qkv, const int32_t* cu_seqlens, int64_t num_seqs,
                int64_t num_heads, int64_t head_dim, float scale, bool first_token_only, float* out,
                int64_t ld_out) {

@@ -284,7 +284,26 @@ inline void k_attention_head(const float* q, const float* k, const float* v, int
   }
 }
 
+inline uint16_t bf16_round(float f) {
+  uint32_t b;
+  __builtin_memcpy(&b, &f, 4);
+  return static_cast<uint16_t>((b + 0x7fffu + ((b >> 16) & 1u)) >> 16);
+}
+
+inline void k_to_bf16(const float* x, int64_t n, uint16_t* out) {
+  int64_t i = 0;
+#if defined(SLUICE_ISA_AVX512)
+  const __m512i round = _mm512_set1_epi32(0x7fff), one = _mm512_set1_epi32(1);
+  for (; i + 16 <= n; i += 16) {
+    __m512i b = _mm512_castps_si512(_mm512_loadu_ps(x + i));
+    b = _mm512_add_epi32(b, _mm512_add_epi32(round, _mm512_and_si512(_mm512_srli_epi32(b, 16), one)));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), _mm512_cvtepi32_epi16(_mm512_srli_epi32(b, 16)));
+  }
+#endif
+  for (; i < n; ++i) out[i] = bf16_round(x[i]);
+}
+
 inline constexpr KernelTable make_table(const char* name) {
-  return KernelTable{name,           k_embedding_layernorm, k_add_layernorm, k_bias_activation,
-                     k_softmax,      k_sigmoid,             k_mean_rows,     k_attention_head};
+  return KernelTable{name,      k_embedding_layernorm, k_add_layernorm, k_bias_activation, k_softmax,
+                     k_sigmoid, k_to_bf16,             k_mean_rows,     k_attention_head};
 }

@@ -75,6 +75,13 @@ struct MemoryUsage {
   std::size_t device_free_bytes = 0;
 };
 
+// Numeric mode of the encoder's matrix products.
+enum class Precision : uint8_t {
+  kF32,   // default: fp32 throughout; logits match PyTorch fp32 within 1e-4
+  kBF16,  // opt-in: weights and GEMM inputs in bfloat16 (AMX on the CPU), fp32
+          // accumulation, norms and softmax; logits within ~5e-2 of fp32
+};
+
 struct BackendOptions {
   std::string device = "auto";  // "cpu", "cuda", "cuda:N" or "auto" (CUDA if usable, else CPU)
   int threads = 0;              // CPU compute threads; 0 = every core
@@ -84,6 +91,7 @@ struct BackendOptions {
   int64_t max_batch_records = 128;
   int max_in_flight = 2;  // tickets submitted and not yet retired
   Pooling pooling = Pooling::kHead;
+  Precision precision = Precision::kF32;
 };
 
 class Backend {

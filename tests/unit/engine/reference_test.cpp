@@ -4,9 +4,12 @@
 // weights and every sequence length edge: 1 token and the position table's end.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <iostream>
 #include <random>
 
+#include "kernels/cpu/linear.h"
 #include "kernels/cpu/ops.h"
 #include "src/engine/backend_factory.h"
 #include "src/engine/model.h"
@@ -120,6 +123,47 @@ TEST(ReferenceTest, Avx2PathMatchesPyTorchToo) {
   ASSERT_TRUE(backend->run(p.batch(), {logits, {}}).ok);
   cpu::set_isa(saved);
   EXPECT_LE(max_abs_diff(logits, ref.logits), kTolerance);
+}
+
+}  // namespace
+}  // namespace sluice::engine
+
+namespace sluice::engine {
+namespace {
+
+// The opt-in bf16 mode: GEMM inputs and weights rounded to bfloat16 move the
+// logits of these O(1)-logit random models by ~7e-3; the stated bound is
+// 5e-2, and a record keeps its top label unless its two best logits were
+// within 0.1 of each other.
+TEST(ReferenceTest, Bf16ModeStaysWithinItsStatedTolerance) {
+  if (!cpu::bf16_supported()) GTEST_SKIP() << "no AMX / AVX512-BF16";
+  for (int c : {0, 1, 4, 6}) {
+    const auto dir = testing::random_model(kCases[c].name, kCases[c].args);
+    const Model model = Model::load(dir);
+    const int64_t labels = model.config().num_labels;
+    const auto seqs = make_sequences(model.config().vocab_size, model.config().max_sequence_length(), 44);
+    const auto ref = testing::reference_forward(dir, seqs);
+    auto backend = make_backend(model, BackendOptions{.device = "cpu", .threads = 2, .precision = Precision::kBF16});
+    std::vector<float> logits(seqs.size() * labels);
+    const Packed p = pack(seqs);
+    ASSERT_TRUE(backend->run(p.batch(), {logits, {}}).ok);
+    const double diff = max_abs_diff(logits, ref.logits);
+    EXPECT_LE(diff, 0.05) << kCases[c].name;
+    EXPECT_GT(diff, 1e-5) << kCases[c].name << ": bf16 mode gave fp32-exact logits; is it on?";
+    std::cout << "[bf16] " << kCases[c].name << ": max |logit - fp32 reference| = " << diff << '\n';
+    for (size_t r = 0; r < seqs.size(); ++r) {
+      const auto& want = ref.logits[r];
+      const auto top = std::max_element(want.begin(), want.end()) - want.begin();
+      auto sorted = want;
+      std::sort(sorted.rbegin(), sorted.rend());
+      const bool clear_winner = labels == 1 || sorted[0] - sorted[1] > 0.1;
+      const auto got = std::max_element(logits.begin() + r * labels, logits.begin() + (r + 1) * labels) -
+                       (logits.begin() + r * labels);
+      if (clear_winner) {
+        EXPECT_EQ(got, top) << kCases[c].name << " record " << r;
+      }
+    }
+  }
 }
 
 }  // namespace
