@@ -20,7 +20,7 @@ if [ "${SLUICE_SKIP_TSAN:-0}" != 1 ]; then
     cmake -S "$SLUICE_ROOT" -B "$TSAN" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
       -DSLUICE_SANITIZE=thread -DSLUICE_CUDA=OFF -DSLUICE_BUILD_BENCH=OFF
   fi
-  cmake --build "$TSAN" --parallel "$(nproc)" --target sluice_core_tests
+  cmake --build "$TSAN" --parallel "$(nproc)" --target tsan_tests
   sluice_log "thread sanitizer: queue and stage-runner tests"
   (cd "$TSAN" && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
      ctest --output-on-failure -L tsan "$@")

@@ -13,6 +13,9 @@ using sluice::app::Command;
 constexpr Command kCommands[] = {
     {"version", "sluice --version                        build and CUDA device information",
      sluice::app::cmd_version},
+    {"run", "sluice run PIPELINE.yaml [--set key=value ...]   run a pipeline", sluice::app::cmd_run},
+    {"validate", "sluice validate PIPELINE.yaml [--set k=v] [--explain]  check a pipeline file",
+     sluice::app::cmd_validate},
 };
 
 void print_usage(std::ostream& os) {

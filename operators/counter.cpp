@@ -1,0 +1,75 @@
+#include "operators/counter.h"
+
+#include <stdexcept>
+
+#include "src/core/log.h"
+
+namespace sluice::operators {
+namespace {
+
+struct CounterState : core::OperatorState {
+  uint64_t count = 0;
+  std::unordered_map<uint64_t, int64_t> last_offset;  // (topic, partition) → last offset seen
+};
+
+}  // namespace
+
+std::unique_ptr<core::OperatorState> Counter::make_state(const core::WorkerInfo&) {
+  return std::make_unique<CounterState>();
+}
+
+void Counter::process(core::OperatorState* s, core::Item&& item, core::Emitter&) {
+  auto* st = static_cast<CounterState*>(s);
+  auto& r = std::get<core::Record>(item);
+  ++st->count;
+  if (options_.check_order && r.partition >= 0 && r.offset >= 0) {
+    uint64_t k = (static_cast<uint64_t>(static_cast<uint32_t>(r.source_topic)) << 32) |
+                 static_cast<uint32_t>(r.partition);
+    auto [it, fresh] = st->last_offset.try_emplace(k, r.offset);
+    if (!fresh) {
+      if (r.offset <= it->second) out_of_order_.fetch_add(1, std::memory_order_relaxed);
+      it->second = r.offset;
+    }
+  }
+  r.ack.complete();  // nothing downstream: the record is done
+}
+
+void Counter::finish(core::OperatorState* s, core::Emitter& out) {
+  auto* st = static_cast<CounterState*>(s);
+  count_.fetch_add(st->count);
+  if (finished_workers_.fetch_add(1) + 1 < out.worker().count) return;  // last worker reports
+  uint64_t total = count_.load();
+  core::log_info("counter '", name_, "': ", total, " records, ", out_of_order_.load(), " out of order");
+  if (out_of_order_.load() > 0) {
+    throw std::runtime_error(std::to_string(out_of_order_.load()) + " records arrived out of partition order");
+  }
+  if (options_.expect >= 0 && total != static_cast<uint64_t>(options_.expect)) {
+    throw std::runtime_error("expected " + std::to_string(options_.expect) + " records, counted " +
+                             std::to_string(total));
+  }
+}
+
+void register_counter(Registry& registry) {
+  registry.add(OperatorSpec{
+      .type = "counter",
+      .description = "Sink that counts records and checks per-partition order",
+      .is_source = false,
+      .declare =
+          [](config::Schema& s) {
+            s.integer("expect", "Fail the pipeline at the end unless exactly this many records arrived; -1 = any")
+                .def("-1")
+                .range(-1, {});
+            s.boolean("check_order", "Fail if a partition's offsets arrive out of order").def("true");
+          },
+      .make_source = nullptr,
+      .make_operator =
+          [](BuildContext& ctx) -> std::unique_ptr<core::Operator> {
+            CounterOptions o;
+            o.expect = ctx.options.integer("expect");
+            o.check_order = ctx.options.boolean("check_order");
+            return std::make_unique<Counter>(o, ctx.stage_name);
+          },
+  });
+}
+
+}  // namespace sluice::operators

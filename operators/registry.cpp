@@ -1,0 +1,109 @@
+#include "operators/registry.h"
+
+#include <algorithm>
+
+#include "operators/counter.h"
+#include "operators/generator.h"
+#include "operators/identity.h"
+
+namespace sluice::operators {
+
+Services::~Services() {
+  while (!entries_.empty()) entries_.pop_back();  // reverse order of creation
+}
+
+void Registry::add(OperatorSpec spec) {
+  if (find(spec.type)) throw std::logic_error("operator type '" + spec.type + "' registered twice");
+  specs_.push_back(std::move(spec));
+  schema_.reset();
+}
+
+void Registry::add_section(SectionSpec spec) {
+  sections_.push_back(std::move(spec));
+  schema_.reset();
+}
+
+const OperatorSpec* Registry::find(std::string_view type) const {
+  for (const auto& s : specs_)
+    if (s.type == type) return &s;
+  return nullptr;
+}
+
+std::vector<std::string> Registry::types() const {
+  std::vector<std::string> out;
+  for (const auto& s : specs_) out.push_back(s.type);
+  return out;
+}
+
+namespace {
+
+void declare_stage_common(config::Schema& s) {
+  s.string("name", "Stage name: the `stage` label of its metrics and the name in logs").req();
+  s.string("type", "Operator type (see `sluice validate --explain`)").req();
+  s.integer("workers", "Parallel workers; records are sharded by input partition, keeping per-partition order")
+      .def("1")
+      .range(1, 256);
+  s.integer("queue_capacity", "Capacity of each input queue of this stage (default: runtime.queue_capacity)")
+      .range(2, 1 << 24);
+}
+
+}  // namespace
+
+std::shared_ptr<const config::Schema> Registry::pipeline_schema() const {
+  if (schema_) return schema_;
+  auto root = std::make_shared<config::Schema>("A sluice pipeline");
+  root->string("name", "Pipeline name: the `pipeline` label of every metric").def("pipeline");
+  root->string("description", "Free text").def("");
+
+  auto runtime = std::make_shared<config::Schema>();
+  runtime->integer("queue_capacity", "Default capacity of each stage input queue (items)").def("1024").range(2, 1 << 24);
+  runtime->duration("shutdown_timeout", "On SIGTERM/SIGINT: time allowed to drain in-flight work before aborting")
+      .def("30s")
+      .range(0, 3600);
+  runtime->choice("log_level", {"debug", "info", "warn", "error"}, "Log verbosity").def("info");
+  root->object("runtime", runtime, "Threads, queues and shutdown");
+
+  auto metrics = std::make_shared<config::Schema>();
+  metrics->boolean("enabled", "Serve /metrics, /healthz and /readyz").def("true");
+  metrics->string("listen", "host:port of the HTTP endpoint (port 0 picks a free port)").def("127.0.0.1:9464");
+  root->object("metrics", metrics, "Prometheus endpoint");
+
+  for (const auto& sec : sections_) {
+    auto s = std::make_shared<config::Schema>(sec.description);
+    sec.declare(*s);
+    root->object(sec.name, s, sec.description);
+  }
+
+  for (const auto& spec : specs_) {
+    auto s = std::make_shared<config::Schema>(spec.description);
+    declare_stage_common(*s);
+    if (spec.declare) spec.declare(*s);
+    stage_schemas_[spec.type] = s;
+  }
+  std::string known;
+  for (const auto& spec : specs_) known += (known.empty() ? "" : ", ") + spec.type;
+  root->object_list(
+          "stages", "type",
+          [this, known](std::string_view type, std::string* list) -> std::shared_ptr<const config::Schema> {
+            *list = known;
+            auto it = stage_schemas_.find(type);
+            return it == stage_schemas_.end() ? nullptr : it->second;
+          },
+          "The chain: a source first, then operators; the last one is a sink")
+      .req();
+  schema_ = root;
+  return schema_;
+}
+
+const Registry& builtin_registry() {
+  static const Registry* r = [] {
+    auto* reg = new Registry();
+    register_generator(*reg);
+    register_identity(*reg);
+    register_counter(*reg);
+    return reg;
+  }();
+  return *r;
+}
+
+}  // namespace sluice::operators

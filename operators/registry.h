@@ -1,0 +1,136 @@
+// Operator registry: maps a stage's `type:` in a pipeline file to the code
+// that declares its options and builds it.
+//
+// Each operator registers one OperatorSpec (in registry.cpp's explicit list):
+// its options are declared once in `declare` (name, type, default,
+// description), so `sluice validate` checks them with full key paths, and
+// `make_source`/`make_operator` turn the validated options into the operator.
+// Components that need a top-level section of the pipeline file (kafka:,
+// model:, ...) register it with add_section.
+#pragma once
+#include <any>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <typeindex>
+#include <vector>
+
+#include "src/config/schema.h"
+#include "src/config/section.h"
+#include "src/core/dead_letter.h"
+#include "src/core/operator.h"
+
+namespace sluice::metrics {
+class Registry;
+}
+
+namespace sluice::operators {
+
+// Shared, per-pipeline services available to operator factories: the
+// validated whole document (for top-level sections), the metrics registry,
+// the dead-letter sink, and named shared objects (e.g. one Kafka producer used
+// by the sink and the dead-letter path). Owns what is put in it; objects are
+// destroyed in reverse order of creation, after the pipeline.
+class Services {
+ public:
+  Services(config::Section root, std::string pipeline_name, metrics::Registry* metrics)
+      : root_(std::move(root)), pipeline_name_(std::move(pipeline_name)), metrics_(metrics) {}
+  ~Services();
+  Services(const Services&) = delete;
+  Services& operator=(const Services&) = delete;
+
+  const config::Section& root() const { return root_; }
+  const std::string& pipeline_name() const { return pipeline_name_; }
+  metrics::Registry* metrics() const { return metrics_; }  // may be null (e.g. in unit tests)
+
+  // The pipeline's dead-letter sink (set by whoever provides one, e.g. Kafka).
+  core::DeadLetterSink* dead_letters() const { return dead_letters_; }
+  void set_dead_letters(core::DeadLetterSink* sink) { dead_letters_ = sink; }
+
+  // Returns the shared object stored under `key`, creating it with `make` on
+  // first use. T must be the same type at every call for one key.
+  template <typename T>
+  T& shared(const std::string& key, const std::function<std::unique_ptr<T>()>& make) {
+    std::lock_guard lock(mu_);
+    for (auto& e : entries_) {
+      if (e.key == key) {
+        if (e.type != std::type_index(typeid(T))) throw std::logic_error("shared service '" + key + "' type mismatch");
+        return *static_cast<T*>(e.ptr.get());
+      }
+    }
+    std::unique_ptr<T> obj = make();
+    T* raw = obj.get();
+    entries_.push_back({key, std::type_index(typeid(T)),
+                        std::unique_ptr<void, void (*)(void*)>(obj.release(), [](void* p) { delete static_cast<T*>(p); })});
+    return *raw;
+  }
+  // Shared object if it exists, else nullptr.
+  template <typename T>
+  T* find_shared(const std::string& key) {
+    std::lock_guard lock(mu_);
+    for (auto& e : entries_)
+      if (e.key == key && e.type == std::type_index(typeid(T))) return static_cast<T*>(e.ptr.get());
+    return nullptr;
+  }
+
+ private:
+  struct Entry {
+    std::string key;
+    std::type_index type;
+    std::unique_ptr<void, void (*)(void*)> ptr;
+  };
+  config::Section root_;
+  std::string pipeline_name_;
+  metrics::Registry* metrics_;
+  core::DeadLetterSink* dead_letters_ = nullptr;
+  std::mutex mu_;
+  std::vector<Entry> entries_;
+};
+
+struct BuildContext {
+  const config::Section& options;  // this stage's validated options
+  const std::string& stage_name;
+  int workers;
+  Services& services;
+};
+
+struct OperatorSpec {
+  std::string type;
+  std::string description;
+  bool is_source = false;
+  std::function<void(config::Schema&)> declare;  // adds the operator's own keys
+  std::function<std::unique_ptr<core::Source>(BuildContext&)> make_source;
+  std::function<std::unique_ptr<core::Operator>(BuildContext&)> make_operator;
+};
+
+struct SectionSpec {
+  std::string name;
+  std::string description;
+  std::function<void(config::Schema&)> declare;
+};
+
+class Registry {
+ public:
+  void add(OperatorSpec spec);
+  void add_section(SectionSpec spec);
+  const OperatorSpec* find(std::string_view type) const;
+  std::vector<std::string> types() const;
+  const std::vector<SectionSpec>& sections() const { return sections_; }
+
+  // The whole pipeline-file schema: top-level keys, registered sections, and
+  // `stages`, each element validated against its operator's keys.
+  std::shared_ptr<const config::Schema> pipeline_schema() const;
+
+ private:
+  std::vector<OperatorSpec> specs_;
+  std::vector<SectionSpec> sections_;
+  mutable std::shared_ptr<const config::Schema> schema_;
+  mutable std::map<std::string, std::shared_ptr<const config::Schema>, std::less<>> stage_schemas_;
+};
+
+// The registry with every built-in operator (explicit list in registry.cpp).
+const Registry& builtin_registry();
+
+}  // namespace sluice::operators

@@ -1,0 +1,50 @@
+#include "src/app/options.h"
+
+#include <cstring>
+
+namespace sluice::app {
+
+bool parse_pipeline_args(int argc, char** argv, PipelineArgs* out, std::string* error,
+                         std::initializer_list<const char*> flags, const std::function<void(const char*)>& on_flag) {
+  for (int i = 1; i < argc; ++i) {
+    const char* a = argv[i];
+    if (std::strcmp(a, "--set") == 0) {
+      if (i + 1 >= argc) {
+        *error = "--set needs key=value";
+        return false;
+      }
+      out->overrides.emplace_back(argv[++i]);
+      continue;
+    }
+    if (std::strncmp(a, "--set=", 6) == 0) {
+      out->overrides.emplace_back(a + 6);
+      continue;
+    }
+    bool known = false;
+    for (const char* f : flags) {
+      if (std::strcmp(a, f) == 0) {
+        if (on_flag) on_flag(a);
+        known = true;
+      }
+    }
+    if (known) continue;
+    if (a[0] == '-') {
+      *error = std::string("unknown option ") + a;
+      return false;
+    }
+    if (!out->path.empty()) {
+      *error = "more than one pipeline file given";
+      return false;
+    }
+    out->path = a;
+  }
+  bool explain_only = false;
+  for (const char* f : flags) explain_only |= std::strcmp(f, "--explain") == 0;
+  if (out->path.empty() && !explain_only) {
+    *error = "no pipeline file given";
+    return false;
+  }
+  return true;
+}
+
+}  // namespace sluice::app

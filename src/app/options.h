@@ -1,0 +1,21 @@
+// Command-line parsing shared by `sluice run` and `sluice validate`:
+// PIPELINE.yaml, repeated --set key=value, and command-specific flags.
+#pragma once
+#include <functional>
+#include <initializer_list>
+#include <string>
+#include <vector>
+
+namespace sluice::app {
+
+struct PipelineArgs {
+  std::string path;
+  std::vector<std::string> overrides;  // "a.b=c"
+};
+
+// flags: extra boolean flags the command accepts; on_flag is called for each seen.
+bool parse_pipeline_args(int argc, char** argv, PipelineArgs* out, std::string* error,
+                         std::initializer_list<const char*> flags = {},
+                         const std::function<void(const char*)>& on_flag = nullptr);
+
+}  // namespace sluice::app

@@ -1,0 +1,204 @@
+#include "src/config/load.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace sluice::config {
+namespace {
+
+std::string join_problems(const std::string& source, const std::vector<Problem>& problems) {
+  std::ostringstream os;
+  os << source << ": " << problems.size() << " problem" << (problems.size() == 1 ? "" : "s");
+  for (const auto& p : problems) os << "\n  " << p.path << ": " << p.message;
+  return os.str();
+}
+
+bool valid_env_name(std::string_view n) {
+  if (n.empty() || std::isdigit(static_cast<unsigned char>(n[0]))) return false;
+  for (char c : n)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_')) return false;
+  return true;
+}
+
+// Returns false (and records a problem) if a variable is missing or malformed.
+bool substitute(const std::string& in, std::string* out, bool* used, const std::string& path,
+                std::vector<Problem>& problems) {
+  out->clear();
+  size_t i = 0;
+  bool ok = true;
+  while (i < in.size()) {
+    if (in.compare(i, 3, "$${") == 0) {
+      out->append("${");
+      i += 3;
+      continue;
+    }
+    if (in.compare(i, 2, "${") != 0) {
+      out->push_back(in[i++]);
+      continue;
+    }
+    size_t close = in.find('}', i + 2);
+    if (close == std::string::npos) {
+      problems.push_back({path, "unterminated ${ in value"});
+      return false;
+    }
+    std::string expr = in.substr(i + 2, close - i - 2);
+    std::string name = expr, fallback;
+    bool has_default = false;
+    if (auto d = expr.find(":-"); d != std::string::npos) {
+      name = expr.substr(0, d);
+      fallback = expr.substr(d + 2);
+      has_default = true;
+    }
+    if (!valid_env_name(name)) {
+      problems.push_back({path, "invalid environment variable name '" + name + "' in ${...}"});
+      ok = false;
+    } else if (const char* v = std::getenv(name.c_str()); v && *v) {
+      out->append(v);
+      *used = true;
+    } else if (has_default) {
+      out->append(fallback);
+    } else {
+      problems.push_back({path, "environment variable " + name + " is not set (write ${" + name +
+                                    ":-default} to give a default)"});
+      ok = false;
+    }
+    i = close + 1;
+  }
+  return ok;
+}
+
+void walk(YAML::Node node, const std::string& path, std::vector<Problem>& problems,
+          std::vector<std::string>& secrets) {
+  if (node.IsScalar()) {
+    const std::string& s = node.Scalar();
+    if (s.find("${") == std::string::npos) return;
+    std::string out;
+    bool used = false;
+    if (substitute(s, &out, &used, path, problems)) node = out;
+    if (used) secrets.push_back(path);
+  } else if (node.IsSequence()) {
+    for (size_t i = 0; i < node.size(); ++i) walk(node[i], path + "[" + std::to_string(i) + "]", problems, secrets);
+  } else if (node.IsMap()) {
+    for (auto it = node.begin(); it != node.end(); ++it) {
+      std::string key = it->first.Scalar();
+      walk(it->second, path.empty() ? key : path + "." + key, problems, secrets);
+    }
+  }
+}
+
+}  // namespace
+
+ConfigError::ConfigError(std::string source, std::vector<Problem> problems)
+    : std::runtime_error(join_problems(source, problems)), problems_(std::move(problems)), source_(std::move(source)) {}
+
+void substitute_env(YAML::Node doc, std::vector<Problem>& problems, std::vector<std::string>& secret_paths) {
+  walk(doc, "", problems, secret_paths);
+}
+
+void apply_override(YAML::Node doc, const std::string& assignment, std::vector<Problem>& problems) {
+  auto eq = assignment.find('=');
+  if (eq == std::string::npos || eq == 0) {
+    problems.push_back({"--set " + assignment, "expected key.path=value"});
+    return;
+  }
+  std::string path = assignment.substr(0, eq);
+  std::string text = assignment.substr(eq + 1);
+  std::vector<std::string> parts;
+  std::stringstream ss(path);
+  for (std::string p; std::getline(ss, p, '.');) parts.push_back(p);
+
+  YAML::Node value;
+  try {
+    value = text.empty() ? YAML::Node(std::string()) : YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    problems.push_back({path, "--set value is not valid YAML: " + std::string(e.what())});
+    return;
+  }
+
+  YAML::Node cur = doc;
+  std::string walked;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const std::string& part = parts[i];
+    walked += (walked.empty() ? "" : ".") + part;
+    bool last = i + 1 == parts.size();
+    // yaml-cpp: Node::operator= writes through to the referenced node, so
+    // moving a cursor must use reset(); `found` says whether it was set.
+    if (cur.IsSequence()) {
+      YAML::Node next;
+      bool found = false;
+      bool numeric = !part.empty() && std::all_of(part.begin(), part.end(), ::isdigit);
+      if (numeric) {
+        size_t idx = std::stoul(part);
+        if (idx >= cur.size()) {
+          problems.push_back({walked, "--set: index out of range (list has " + std::to_string(cur.size()) + ")"});
+          return;
+        }
+        next.reset(cur[idx]);
+        found = true;
+      } else {
+        for (size_t j = 0; j < cur.size() && !found; ++j) {
+          if (cur[j].IsMap() && cur[j]["name"] && cur[j]["name"].Scalar() == part) {
+            next.reset(cur[j]);
+            found = true;
+          }
+        }
+        if (!found) {
+          problems.push_back({walked, "--set: no list element named '" + part + "'"});
+          return;
+        }
+      }
+      if (last) {
+        problems.push_back({walked, "--set: cannot replace a whole list element"});
+        return;
+      }
+      cur.reset(next);
+      continue;
+    }
+    if (!cur.IsMap() && !cur.IsNull()) {
+      problems.push_back({walked, "--set: cannot descend into a scalar"});
+      return;
+    }
+    if (last) {
+      cur[part] = value;
+      return;
+    }
+    if (!cur[part] || cur[part].IsNull()) cur[part] = YAML::Node(YAML::NodeType::Map);
+    YAML::Node next = cur[part];
+    cur.reset(next);
+  }
+}
+
+Loaded load_string(const std::string& text, const Schema& schema, const std::vector<std::string>& overrides,
+                   const std::string& source) {
+  YAML::Node doc;
+  try {
+    doc = YAML::Load(text);
+  } catch (const YAML::ParserException& e) {
+    throw ConfigError(source, {{"line " + std::to_string(e.mark.line + 1) + ", column " +
+                                    std::to_string(e.mark.column + 1),
+                                "invalid YAML: " + e.msg}});
+  }
+  if (!doc || doc.IsNull()) doc = YAML::Node(YAML::NodeType::Map);
+  std::vector<Problem> problems;
+  std::vector<std::string> secrets;
+  for (const auto& o : overrides) apply_override(doc, o, problems);
+  substitute_env(doc, problems, secrets);
+  YAML::Node validated = validate(schema, doc, problems, secrets);
+  if (!problems.empty()) throw ConfigError(source, std::move(problems));
+  return Loaded{validated};
+}
+
+Loaded load_file(const std::filesystem::path& path, const Schema& schema, const std::vector<std::string>& overrides) {
+  std::ifstream in(path);
+  if (!in) throw ConfigError(path.string(), {{"(file)", "cannot open: " + std::string(std::strerror(errno))}});
+  std::stringstream buf;
+  buf << in.rdbuf();
+  return load_string(buf.str(), schema, overrides, path.string());
+}
+
+}  // namespace sluice::config

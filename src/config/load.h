@@ -1,0 +1,52 @@
+// Loading a pipeline file: parse YAML, substitute ${ENV} / ${ENV:-default},
+// apply --set overrides, validate against a schema.
+//
+// Secrets: values that came from environment variables are never echoed in
+// error messages, and nothing here logs configuration values.
+#pragma once
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "src/config/schema.h"
+#include "src/config/section.h"
+
+namespace sluice::config {
+
+// All problems found in a configuration; what() lists them one per line.
+class ConfigError : public std::runtime_error {
+ public:
+  ConfigError(std::string source, std::vector<Problem> problems);
+  const std::vector<Problem>& problems() const { return problems_; }
+  const std::string& source() const { return source_; }
+
+ private:
+  std::vector<Problem> problems_;
+  std::string source_;
+};
+
+// Replaces ${NAME} and ${NAME:-default} in every scalar of `doc` (in place).
+// A variable that is unset (and has no default) is a problem at that key's
+// path. `secret_paths` receives the paths whose value used a variable.
+// Use $${ for a literal "${".
+void substitute_env(YAML::Node doc, std::vector<Problem>& problems, std::vector<std::string>& secret_paths);
+
+// Applies "a.b.c=value" to `doc`. List elements are addressed by index
+// ("stages.1.workers=4") or, for lists of mappings with a `name`, by name
+// ("stages.tokenize.workers=4"). The value is parsed as YAML ("[a, b]" is a list).
+void apply_override(YAML::Node doc, const std::string& assignment, std::vector<Problem>& problems);
+
+struct Loaded {
+  YAML::Node doc;  // validated, defaults filled in
+  Section root() const { return Section(doc, ""); }
+};
+
+// Reads `path`, substitutes the environment, applies `overrides`, validates.
+// Throws ConfigError listing every problem (file errors included).
+Loaded load_file(const std::filesystem::path& path, const Schema& schema,
+                 const std::vector<std::string>& overrides = {});
+Loaded load_string(const std::string& text, const Schema& schema, const std::vector<std::string>& overrides = {},
+                   const std::string& source = "<string>");
+
+}  // namespace sluice::config

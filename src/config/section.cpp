@@ -1,0 +1,88 @@
+#include "src/config/section.h"
+
+#include <stdexcept>
+
+#include "src/config/schema.h"
+
+namespace sluice::config {
+
+YAML::Node Section::get(const std::string& key) const {
+  YAML::Node n = node_[key];
+  if (!n || n.IsNull()) throw std::logic_error("config key '" + path_of(key) + "' is not set");
+  return n;
+}
+
+bool Section::has(const std::string& key) const {
+  if (!node_.IsMap()) return false;
+  YAML::Node n = node_[key];
+  return n && !n.IsNull();
+}
+
+std::string Section::string(const std::string& key) const { return get(key).Scalar(); }
+
+int64_t Section::integer(const std::string& key) const {
+  try {
+    return get(key).as<int64_t>();
+  } catch (const YAML::Exception&) {
+    throw std::logic_error("config key '" + path_of(key) + "' is not an integer");
+  }
+}
+
+double Section::real(const std::string& key) const {
+  try {
+    return get(key).as<double>();
+  } catch (const YAML::Exception&) {
+    throw std::logic_error("config key '" + path_of(key) + "' is not a number");
+  }
+}
+
+bool Section::boolean(const std::string& key) const {
+  std::string v = get(key).Scalar();
+  if (v == "true" || v == "yes" || v == "on" || v == "True" || v == "TRUE") return true;
+  if (v == "false" || v == "no" || v == "off" || v == "False" || v == "FALSE") return false;
+  throw std::logic_error("config key '" + path_of(key) + "' is not a boolean");
+}
+
+std::chrono::nanoseconds Section::duration(const std::string& key) const {
+  auto v = parse_duration_ns(get(key).Scalar());
+  if (!v) throw std::logic_error("config key '" + path_of(key) + "' is not a duration");
+  return std::chrono::nanoseconds(*v);
+}
+
+uint64_t Section::bytes(const std::string& key) const {
+  auto v = parse_bytes(get(key).Scalar());
+  if (!v) throw std::logic_error("config key '" + path_of(key) + "' is not a size");
+  return *v;
+}
+
+std::vector<std::string> Section::strings(const std::string& key) const {
+  std::vector<std::string> out;
+  if (!has(key)) return out;
+  YAML::Node n = get(key);
+  if (n.IsScalar()) return {n.Scalar()};
+  for (const auto& e : n) out.push_back(e.Scalar());
+  return out;
+}
+
+std::map<std::string, std::string> Section::string_map(const std::string& key) const {
+  std::map<std::string, std::string> out;
+  if (!has(key)) return out;
+  for (auto it = node_[key].begin(); it != node_[key].end(); ++it)
+    out[it->first.Scalar()] = it->second.Scalar();
+  return out;
+}
+
+Section Section::section(const std::string& key) const {
+  YAML::Node n = node_[key];
+  return Section(n ? n : YAML::Node(YAML::NodeType::Map), path_of(key));
+}
+
+std::vector<Section> Section::list(const std::string& key) const {
+  std::vector<Section> out;
+  if (!has(key)) return out;
+  YAML::Node n = get(key);
+  for (size_t i = 0; i < n.size(); ++i) out.emplace_back(n[i], path_of(key) + "[" + std::to_string(i) + "]");
+  return out;
+}
+
+}  // namespace sluice::config

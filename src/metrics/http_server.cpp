@@ -1,0 +1,331 @@
+#include "src/metrics/http_server.h"
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <exception>
+#include <iostream>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <thread>
+#include <unordered_set>
+
+namespace sluice::metrics {
+
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+namespace {
+
+constexpr std::string_view kMetricsContentType = "text/plain; version=0.0.4; charset=utf-8";
+constexpr std::string_view kTextContentType = "text/plain; charset=utf-8";
+
+std::string endpoint_text(const std::string& address, std::uint16_t port) {
+  const bool v6 = address.find(':') != std::string::npos;
+  return (v6 ? "[" + address + "]" : address) + ":" + std::to_string(port);
+}
+
+class Session;
+
+}  // namespace
+
+struct detail::HttpServerImpl {
+  HttpServerImpl(const Registry& r, HttpServerOptions o) : registry(r), options(std::move(o)) {}
+
+  void do_accept();
+  void on_stop();  // runs on the io thread
+  void session_closed(Session* s);
+
+  const Registry& registry;
+  const HttpServerOptions options;
+  std::atomic<bool> ready{false};
+  std::mutex health_mu;
+  std::shared_ptr<const HealthCheck> health;  // shared: the io thread may hold it while replaced
+
+  // Members below are touched only on the io thread (after start()). stop() drains every
+  // handler (run() returns only when no work is left), so no session outlives the thread.
+  std::unordered_set<Session*> sessions;
+  bool stopping = false;
+  net::io_context ioc{1};
+  tcp::acceptor acceptor{ioc};
+  net::steady_timer accept_retry{ioc};
+  net::steady_timer stop_deadline{ioc};
+
+  std::atomic<std::uint16_t> bound_port{0};
+  bool started = false;
+  bool stopped = false;
+  std::thread thread;
+};
+
+namespace {
+
+// One connection: read a request, write its response, repeat while keep-alive.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, detail::HttpServerImpl& server)
+      : stream_(std::move(socket)), server_(server) {
+    server_.sessions.insert(this);
+  }
+  ~Session() { server_.session_closed(this); }
+
+  void start() { read_request(); }
+
+  // Server stopping: an idle (reading) connection is closed now; one being written to
+  // finishes its response and then closes (on_write sees server_.stopping).
+  void on_server_stop() {
+    if (reading_) stream_.cancel();
+  }
+
+  // Stop deadline passed: abort whatever is pending. The handlers then run with an error
+  // and release the session, so the io_context runs out of work and its thread ends.
+  void force_close() { close(); }
+
+ private:
+  void read_request() {
+    reading_ = true;
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(server_.options.max_request_bytes));
+    parser_->body_limit(server_.options.max_request_bytes);
+    stream_.expires_after(server_.options.request_timeout);
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                       self->on_read(ec);
+                     });
+  }
+
+  void on_read(beast::error_code ec) {
+    reading_ = false;
+    if (ec == http::error::header_limit) return reply_error(http::status::request_header_fields_too_large, "request header too large\n");
+    if (ec == http::error::body_limit) return reply_error(http::status::payload_too_large, "request body too large\n");
+    if (ec && ec.category() == beast::error_code(http::error::bad_target).category() &&
+        ec != http::error::end_of_stream && ec != http::error::partial_message) {
+      return reply_error(http::status::bad_request, "bad request: " + ec.message() + "\n");
+    }
+    if (ec) return close();  // end of stream, timeout, cancelled by stop(), reset by peer
+    respond(parser_->get());
+  }
+
+  void respond(const http::request<http::string_body>& req) {
+    const bool head = req.method() == http::verb::head;
+    res_ = {};
+    res_.version(req.version());
+    res_.set(http::field::server, "sluice");
+    res_.keep_alive(req.keep_alive() && !server_.stopping);
+
+    const std::string_view target(req.target().data(), req.target().size());
+    const std::string_view path = target.substr(0, target.find('?'));
+    if (req.method() != http::verb::get && !head) {
+      set_text(http::status::method_not_allowed, "method not allowed\n");
+      res_.set(http::field::allow, "GET, HEAD");
+    } else if (path == "/metrics") {
+      try {
+        res_.body() = server_.registry.render();
+        res_.result(http::status::ok);
+        res_.set(http::field::content_type,
+                 beast::string_view(kMetricsContentType.data(), kMetricsContentType.size()));
+      } catch (const std::exception& e) {
+        set_text(http::status::internal_server_error, std::string("metrics: ") + e.what() + "\n");
+      }
+    } else if (path == "/healthz") {
+      std::shared_ptr<const HealthCheck> check;
+      {
+        std::lock_guard lock(server_.health_mu);
+        check = server_.health;
+      }
+      std::pair<bool, std::string> health{true, "ok"};
+      if (check) {
+        try {
+          health = (*check)();
+        } catch (const std::exception& e) {
+          health = {false, std::string("health check threw: ") + e.what()};
+        }
+      }
+      set_text(health.first ? http::status::ok : http::status::service_unavailable,
+               health.second + "\n");
+    } else if (path == "/readyz") {
+      const bool ready = server_.ready.load();
+      set_text(ready ? http::status::ok : http::status::service_unavailable,
+               ready ? "ready\n" : "not ready\n");
+    } else {
+      set_text(http::status::not_found, "not found; try /metrics, /healthz or /readyz\n");
+    }
+    res_.prepare_payload();
+    if (head) {
+      // Same header (Content-Length of the GET body), no body.
+      head_res_.emplace(std::move(res_.base()));
+      write(*head_res_);
+    } else {
+      write(res_);
+    }
+  }
+
+  void set_text(http::status status, std::string body) {
+    res_.result(status);
+    res_.set(http::field::content_type,
+             beast::string_view(kTextContentType.data(), kTextContentType.size()));
+    res_.body() = std::move(body);
+  }
+
+  // Bad or oversized request: answer and close, since the rest of the stream cannot be trusted.
+  void reply_error(http::status status, std::string body) {
+    res_ = {};
+    res_.version(11);
+    res_.set(http::field::server, "sluice");
+    res_.keep_alive(false);
+    set_text(status, std::move(body));
+    res_.prepare_payload();
+    write(res_);
+  }
+
+  template <class Message>
+  void write(Message& msg) {
+    const bool keep_alive = msg.keep_alive();
+    stream_.expires_after(server_.options.request_timeout);
+    http::async_write(stream_, msg,
+                      [self = shared_from_this(), keep_alive](beast::error_code ec, std::size_t) {
+                        self->on_write(ec, keep_alive);
+                      });
+  }
+
+  void on_write(beast::error_code ec, bool keep_alive) {
+    head_res_.reset();
+    if (ec || !keep_alive || server_.stopping) return close();
+    read_request();
+  }
+
+  void close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.socket().close(ignored);
+  }
+
+  beast::tcp_stream stream_;
+  detail::HttpServerImpl& server_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  http::response<http::string_body> res_;
+  std::optional<http::response<http::empty_body>> head_res_;
+  bool reading_ = false;
+};
+
+}  // namespace
+
+void detail::HttpServerImpl::do_accept() {
+  acceptor.async_accept([this](beast::error_code ec, tcp::socket socket) {
+    if (stopping || ec == net::error::operation_aborted) return;
+    if (ec) {
+      // E.g. out of file descriptors: report, back off briefly, keep serving.
+      std::cerr << "sluice metrics: accept failed on "
+                << endpoint_text(options.address, bound_port.load()) << ": " << ec.message()
+                << '\n';
+      accept_retry.expires_after(std::chrono::milliseconds(100));
+      accept_retry.async_wait([this](beast::error_code wait_ec) {
+        if (!wait_ec && !stopping) do_accept();
+      });
+      return;
+    }
+    if (sessions.size() >= options.max_connections) {
+      beast::error_code ignored;
+      socket.close(ignored);  // over the connection limit
+    } else {
+      std::make_shared<Session>(std::move(socket), *this)->start();
+    }
+    do_accept();
+  });
+}
+
+void detail::HttpServerImpl::on_stop() {
+  stopping = true;
+  beast::error_code ignored;
+  acceptor.close(ignored);
+  accept_retry.cancel();
+  if (sessions.empty()) return;
+  for (Session* s : sessions) s->on_server_stop();
+  // Responses still being written get request_timeout to finish; then they are aborted.
+  stop_deadline.expires_after(options.request_timeout);
+  stop_deadline.async_wait([this](beast::error_code ec) {
+    if (ec) return;
+    for (Session* s : sessions) s->force_close();
+  });
+}
+
+void detail::HttpServerImpl::session_closed(Session* s) {
+  sessions.erase(s);
+  if (stopping && sessions.empty()) stop_deadline.cancel();
+}
+
+HttpServer::HttpServer(const Registry& registry, HttpServerOptions options)
+    : impl_(std::make_unique<detail::HttpServerImpl>(registry, std::move(options))) {}
+
+HttpServer::~HttpServer() { stop(); }
+
+void HttpServer::start() {
+  detail::HttpServerImpl& s = *impl_;
+  if (s.started) throw std::logic_error("metrics HTTP server: start() called twice");
+  const std::string where = endpoint_text(s.options.address, s.options.port);
+  if (s.options.max_request_bytes == 0 || s.options.max_connections == 0 ||
+      s.options.request_timeout.count() <= 0) {
+    throw std::invalid_argument("metrics HTTP server " + where +
+                                ": max_request_bytes, max_connections and request_timeout "
+                                "must be > 0");
+  }
+  beast::error_code ec;
+  const auto address = net::ip::make_address(s.options.address, ec);
+  if (ec) {
+    throw std::runtime_error("metrics HTTP server: invalid bind address '" + s.options.address +
+                             "': " + ec.message());
+  }
+  const tcp::endpoint endpoint(address, s.options.port);
+  auto fail = [&](const char* what) {
+    beast::error_code ignored;
+    s.acceptor.close(ignored);
+    throw std::runtime_error("metrics HTTP server: cannot " + std::string(what) + " " + where +
+                             ": " + ec.message());
+  };
+  s.acceptor.open(endpoint.protocol(), ec);
+  if (ec) fail("open a socket for");
+  s.acceptor.set_option(net::socket_base::reuse_address(true), ec);
+  if (ec) fail("set SO_REUSEADDR on");
+  s.acceptor.bind(endpoint, ec);
+  if (ec) fail("bind");
+  s.acceptor.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) fail("listen on");
+  s.bound_port = s.acceptor.local_endpoint().port();
+  s.started = true;
+  s.do_accept();
+  s.thread = std::thread([&s] {
+    try {
+      s.ioc.run();
+    } catch (const std::exception& e) {
+      // Handlers catch their own errors; reaching this is a bug worth seeing.
+      std::cerr << "sluice metrics: HTTP server thread failed: " << e.what() << '\n';
+    }
+  });
+}
+
+void HttpServer::stop() {
+  detail::HttpServerImpl& s = *impl_;
+  if (!s.started || s.stopped) return;
+  s.stopped = true;
+  net::post(s.ioc, [&s] { s.on_stop(); });
+  s.thread.join();
+}
+
+std::uint16_t HttpServer::port() const { return impl_->bound_port.load(); }
+
+void HttpServer::set_ready(bool ready) { impl_->ready.store(ready); }
+
+void HttpServer::set_health_check(HealthCheck check) {
+  auto p = check ? std::make_shared<const HealthCheck>(std::move(check)) : nullptr;
+  std::lock_guard lock(impl_->health_mu);
+  impl_->health = std::move(p);
+}
+
+}  // namespace sluice::metrics

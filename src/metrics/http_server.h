@@ -1,0 +1,70 @@
+// The HTTP endpoint Prometheus scrapes, and the liveness/readiness probes that
+// orchestrators (Kubernetes, docker-compose) poll:
+//
+//   GET /metrics   200, the registry in text format 0.0.4 (500 if a metric callback threw)
+//   GET /healthz   200 "ok" unless the health check says otherwise (then 503 and its message)
+//   GET /readyz    200 once set_ready(true), else 503
+//   anything else  404; methods other than GET and HEAD get 405
+//
+// The server runs its own Boost.Asio io_context on its own thread: never on a pipeline
+// thread, and a slow or hostile client cannot delay the hot path. Requests larger than
+// max_request_bytes get 431 (header) or 413 (body) and the connection is closed; a
+// malformed request gets 400; a client that sends nothing (or only part of a request)
+// for request_timeout is disconnected; at most max_connections are served at once
+// (further ones are closed on accept). Connections are kept alive (HTTP/1.1).
+#pragma once
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "src/metrics/registry.h"
+
+namespace sluice::metrics {
+
+struct HttpServerOptions {
+  std::string address = "127.0.0.1";  // IPv4 or IPv6 literal; "0.0.0.0" to listen on all
+  std::uint16_t port = 9464;           // 0 = an ephemeral port (tests); see HttpServer::port()
+  std::size_t max_request_bytes = 8192;              // request line + headers, and body
+  std::chrono::milliseconds request_timeout{5000};   // per read/write, and idle keep-alive
+  std::size_t max_connections = 64;
+};
+
+// Health check: (healthy, message). Runs on the server thread for each /healthz request,
+// so it must be thread-safe and cheap.
+using HealthCheck = std::function<std::pair<bool, std::string>()>;
+
+namespace detail {
+struct HttpServerImpl;  // Beast stays out of this header
+}
+
+// start() and stop() are called from one controlling thread (not from a callback the
+// server runs); set_ready() and set_health_check() from any thread. The registry must
+// outlive the server.
+class HttpServer {
+ public:
+  HttpServer(const Registry& registry, HttpServerOptions options);
+  ~HttpServer();  // stop()
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Binds and starts serving. Throws std::runtime_error naming address:port and the OS
+  // error (e.g. "address already in use") if it cannot; std::logic_error if called twice.
+  void start();
+  // Stops accepting, closes idle connections, lets responses being written finish
+  // (bounded by request_timeout) and joins the thread. Idempotent.
+  void stop();
+  // The bound port (the actual one when options.port was 0); 0 before start().
+  std::uint16_t port() const;
+
+  void set_ready(bool ready);
+  void set_health_check(HealthCheck check);
+
+ private:
+  std::unique_ptr<detail::HttpServerImpl> impl_;
+};
+
+}  // namespace sluice::metrics

@@ -1,0 +1,102 @@
+// `sluice run` and `sluice validate` as a user runs them: the real binary in a
+// child process, exit codes, drain on SIGTERM, the metrics endpoint checked by
+// promtool.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <fstream>
+#include <thread>
+
+#include "tests/support/subprocess.h"
+
+namespace sluice::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string pipeline(const std::string& name) { return std::string(SLUICE_SOURCE_DIR) + "/pipelines/" + name; }
+
+TEST(SluiceRun, GeneratorPipelineCountsEveryRecordAndExitsZero) {
+  auto r = run({sluice_binary(), "run", pipeline("generator.yaml"), "--set", "metrics.enabled=false"},
+               {{"SLUICE_GENERATOR_COUNT", "200000"}});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("counter 'count': 200000 records, 0 out of order"), std::string::npos) << r.err;
+}
+
+TEST(SluiceRun, FailedExpectationExitsOneNamingTheStage) {
+  auto r = run({sluice_binary(), "run", pipeline("generator.yaml"), "--set", "metrics.enabled=false", "--set",
+                "stages.count.expect=5"},
+               {{"SLUICE_GENERATOR_COUNT", "1000"}});
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_NE(r.err.find("stage 'count' worker 0 failed: expected 5 records, counted 1000"), std::string::npos) << r.err;
+}
+
+TEST(SluiceRun, BadConfigExitsTwoWithKeyPaths) {
+  auto r = run({sluice_binary(), "run", pipeline("generator.yaml"), "--set", "stages.passthrough.workers=zero",
+                "--set", "runtime.bogus=1"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("stages[1].workers: expected an integer, got 'zero'"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("runtime.bogus: unknown key"), std::string::npos) << r.err;
+}
+
+TEST(SluiceValidate, AcceptsShippedPipelinesAndRejectsBadOnes) {
+  auto ok = run({sluice_binary(), "validate", pipeline("generator.yaml")});
+  EXPECT_EQ(ok.code, 0) << ok.err;
+  std::string bad = "/tmp/sluice-validate-bad.yaml";
+  std::ofstream(bad) << "stages:\n  - {name: s, type: generator, rate: fast}\n  - {name: c, type: nosuch}\n";
+  auto r = run({sluice_binary(), "validate", bad});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("stages[0].rate: expected a number, got 'fast'"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("stages[1].type: unknown type 'nosuch'"), std::string::npos) << r.err;
+  auto missing = run({sluice_binary(), "validate", "/nonexistent.yaml"});
+  EXPECT_EQ(missing.code, 2);
+  EXPECT_NE(missing.err.find("cannot open"), std::string::npos) << missing.err;
+}
+
+TEST(SluiceRun, SigtermDrainsAndExitsZeroWhileMetricsPassPromtool) {
+  int port = free_port();
+  Subprocess p({sluice_binary(), "run", pipeline("generator.yaml"), "--set",
+                "metrics.listen=127.0.0.1:" + std::to_string(port), "--set", "stages.count.expect=-1", "--set",
+                "stages.source.rate=50000"},
+               {{"SLUICE_GENERATOR_COUNT", "0"}});
+  std::pair<int, std::string> metrics{0, ""};
+  for (int i = 0; i < 200 && metrics.first != 200; ++i) {
+    std::this_thread::sleep_for(25ms);
+    metrics = http_get("127.0.0.1", port, "/metrics");
+  }
+  ASSERT_EQ(metrics.first, 200) << p.stderr_text();
+  std::this_thread::sleep_for(300ms);
+  metrics = http_get("127.0.0.1", port, "/metrics");
+  EXPECT_NE(metrics.second.find("sluice_stage_items_in_total{pipeline=\"generator\",stage=\"count\"}"),
+            std::string::npos);
+  EXPECT_NE(metrics.second.find("sluice_build_info{"), std::string::npos);
+  EXPECT_EQ(http_get("127.0.0.1", port, "/readyz").first, 200);
+  EXPECT_EQ(http_get("127.0.0.1", port, "/nope").first, 404);
+
+  auto promtool = run({"promtool", "check", "metrics"}, {}, metrics.second);
+  if (promtool.code == 127) {
+    ADD_FAILURE() << "promtool not installed (Debian package prometheus)";
+  } else {
+    EXPECT_EQ(promtool.code, 0) << promtool.out << promtool.err;
+  }
+
+  p.signal(SIGTERM);
+  auto code = p.wait(15s);
+  ASSERT_TRUE(code.has_value()) << "did not exit after SIGTERM";
+  EXPECT_EQ(*code, 0) << p.stderr_text();
+  EXPECT_NE(p.stderr_text().find("received SIGTERM: draining"), std::string::npos);
+  EXPECT_NE(p.stderr_text().find("0 out of order"), std::string::npos) << p.stderr_text();
+}
+
+TEST(SluiceCli, VersionAndUnknownCommand) {
+  auto v = run({sluice_binary(), "--version"});
+  EXPECT_EQ(v.code, 0);
+  EXPECT_EQ(v.out.rfind("sluice ", 0), 0u) << v.out;
+  EXPECT_NE(v.out.find("cuda:"), std::string::npos) << v.out;
+  auto u = run({sluice_binary(), "frobnicate"});
+  EXPECT_EQ(u.code, 2);
+  EXPECT_NE(u.err.find("unknown command 'frobnicate'"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sluice::testing

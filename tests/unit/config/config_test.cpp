@@ -1,0 +1,199 @@
+// Pipeline configuration: validation errors with key paths, defaults,
+// environment substitution (and secrecy), --set overrides, wiring checks.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include "operators/pipeline_factory.h"
+#include "src/config/load.h"
+
+namespace sluice::config {
+namespace {
+
+std::vector<Problem> problems_of(const std::string& yaml, const std::vector<std::string>& overrides = {}) {
+  try {
+    load_string(yaml, *operators::builtin_registry().pipeline_schema(), overrides);
+  } catch (const ConfigError& e) {
+    return e.problems();
+  }
+  return {};
+}
+
+bool has(const std::vector<Problem>& ps, const std::string& path, const std::string& fragment) {
+  for (const auto& p : ps)
+    if (p.path == path && p.message.find(fragment) != std::string::npos) return true;
+  return false;
+}
+
+std::string dump(const std::vector<Problem>& ps) {
+  std::string s;
+  for (const auto& p : ps) s += p.path + ": " + p.message + "\n";
+  return s;
+}
+
+const char* kGood = R"(
+name: t
+stages:
+  - {name: src, type: generator, count: 10}
+  - {name: sink, type: counter}
+)";
+
+TEST(Config, ValidFileGetsDefaults) {
+  Loaded l = load_string(kGood, *operators::builtin_registry().pipeline_schema());
+  Section root = l.root();
+  EXPECT_EQ(root.string("name"), "t");
+  EXPECT_EQ(root.section("runtime").integer("queue_capacity"), 1024);
+  EXPECT_EQ(root.section("runtime").duration("shutdown_timeout"), std::chrono::seconds(30));
+  EXPECT_EQ(root.section("metrics").string("listen"), "127.0.0.1:9464");
+  auto stages = root.list("stages");
+  ASSERT_EQ(stages.size(), 2u);
+  EXPECT_EQ(stages[0].integer("count"), 10);
+  EXPECT_EQ(stages[0].integer("partitions"), 1);
+  EXPECT_EQ(stages[0].bytes("size"), 100u);
+  EXPECT_EQ(stages[1].integer("workers"), 1);
+  EXPECT_EQ(stages[1].path(), "stages[1]");
+}
+
+TEST(Config, ReportsEveryProblemWithItsKeyPath) {
+  auto ps = problems_of(R"(
+runtime: {queue_capacity: lots, shutdown_timeot: 5s}
+stages:
+  - {name: src, type: generator, count: -5, rate: fast, size: 3 parsecs}
+  - {name: mid, type: identiti}
+  - {type: counter, check_order: maybe}
+)");
+  EXPECT_TRUE(has(ps, "runtime.queue_capacity", "expected an integer, got 'lots'")) << dump(ps);
+  EXPECT_TRUE(has(ps, "runtime.shutdown_timeot", "unknown key (did you mean 'shutdown_timeout'?)")) << dump(ps);
+  EXPECT_TRUE(has(ps, "stages[0].count", "must be at least 0")) << dump(ps);
+  EXPECT_TRUE(has(ps, "stages[0].rate", "expected a number")) << dump(ps);
+  EXPECT_TRUE(has(ps, "stages[0].size", "expected a size")) << dump(ps);
+  EXPECT_TRUE(has(ps, "stages[1].type", "unknown type 'identiti' (known: generator, identity, counter")) << dump(ps);
+  EXPECT_TRUE(has(ps, "stages[2].name", "missing required key")) << dump(ps);
+  EXPECT_TRUE(has(ps, "stages[2].check_order", "expected true or false")) << dump(ps);
+  EXPECT_EQ(ps.size(), 8u) << dump(ps);
+}
+
+TEST(Config, MissingStagesIsReported) {
+  auto ps = problems_of("name: x\n");
+  EXPECT_TRUE(has(ps, "stages", "missing required key")) << dump(ps);
+}
+
+TEST(Config, SubstitutesEnvironmentWithDefaults) {
+  setenv("SLUICE_TEST_COUNT", "42", 1);
+  unsetenv("SLUICE_TEST_UNSET");
+  Loaded l = load_string(R"(
+name: ${SLUICE_TEST_UNSET:-fallback}-${SLUICE_TEST_COUNT}
+stages:
+  - {name: src, type: generator, count: "${SLUICE_TEST_COUNT}", text: "$${literal}"}
+  - {name: sink, type: counter}
+)",
+                         *operators::builtin_registry().pipeline_schema());
+  EXPECT_EQ(l.root().string("name"), "fallback-42");
+  EXPECT_EQ(l.root().list("stages")[0].integer("count"), 42);
+  EXPECT_EQ(l.root().list("stages")[0].string("text"), "${literal}");
+}
+
+TEST(Config, UnsetVariableIsAProblemAtItsKey) {
+  unsetenv("SLUICE_TEST_UNSET");
+  auto ps = problems_of(R"(
+stages:
+  - {name: src, type: generator, count: "${SLUICE_TEST_UNSET}"}
+  - {name: sink, type: counter}
+)");
+  ASSERT_EQ(ps.size(), 1u) << dump(ps);
+  EXPECT_TRUE(has(ps, "stages[0].count", "environment variable SLUICE_TEST_UNSET is not set")) << dump(ps);
+}
+
+TEST(Config, ValuesFromTheEnvironmentAreNeverEchoed) {
+  setenv("SLUICE_TEST_SECRET", "hunter2", 1);
+  auto ps = problems_of(R"(
+stages:
+  - {name: src, type: generator, count: "${SLUICE_TEST_SECRET}"}
+  - {name: sink, type: counter}
+)");
+  ASSERT_EQ(ps.size(), 1u) << dump(ps);
+  EXPECT_EQ(ps[0].path, "stages[0].count");
+  EXPECT_EQ(dump(ps).find("hunter2"), std::string::npos) << dump(ps);
+}
+
+TEST(Config, SetOverridesByIndexAndByStageName) {
+  Loaded l = load_string(kGood, *operators::builtin_registry().pipeline_schema(),
+                         {"stages.src.count=7", "stages.1.workers=3", "runtime.queue_capacity=64", "name=over"});
+  EXPECT_EQ(l.root().list("stages")[0].integer("count"), 7);
+  EXPECT_EQ(l.root().list("stages")[1].integer("workers"), 3);
+  EXPECT_EQ(l.root().section("runtime").integer("queue_capacity"), 64);
+  EXPECT_EQ(l.root().string("name"), "over");
+}
+
+TEST(Config, BadOverrideIsReported) {
+  auto ps = problems_of(kGood, {"stages.nosuch.workers=3", "noequals"});
+  EXPECT_TRUE(has(ps, "stages.nosuch", "no list element named 'nosuch'")) << dump(ps);
+  EXPECT_TRUE(has(ps, "--set noequals", "expected key.path=value")) << dump(ps);
+}
+
+TEST(Config, InvalidYamlNamesLine) {
+  auto ps = problems_of("stages: [\n  - {name: a\n");
+  ASSERT_EQ(ps.size(), 1u);
+  EXPECT_NE(ps[0].path.find("line"), std::string::npos) << dump(ps);
+  EXPECT_NE(ps[0].message.find("invalid YAML"), std::string::npos) << dump(ps);
+}
+
+TEST(Config, ParsesDurationsAndSizes) {
+  EXPECT_EQ(parse_duration_ns("250us"), 250'000);
+  EXPECT_EQ(parse_duration_ns("5ms"), 5'000'000);
+  EXPECT_EQ(parse_duration_ns("1.5s"), 1'500'000'000);
+  EXPECT_EQ(parse_duration_ns("2m"), 120'000'000'000);
+  EXPECT_EQ(parse_duration_ns("0"), 0);
+  EXPECT_FALSE(parse_duration_ns("5"));
+  EXPECT_FALSE(parse_duration_ns("fast"));
+  EXPECT_EQ(parse_bytes("64KiB"), 65536u);
+  EXPECT_EQ(parse_bytes("16MB"), 16'000'000u);
+  EXPECT_EQ(parse_bytes("1024"), 1024u);
+  EXPECT_FALSE(parse_bytes("12 parsecs"));
+}
+
+std::vector<Problem> build_problems(const std::string& yaml) {
+  try {
+    Loaded l = load_string(yaml, *operators::builtin_registry().pipeline_schema());
+    operators::build_pipeline(l, operators::builtin_registry(), nullptr);
+  } catch (const ConfigError& e) {
+    return e.problems();
+  }
+  return {};
+}
+
+TEST(Config, WiringChecksNameTheStage) {
+  EXPECT_TRUE(has(build_problems(R"(
+stages:
+  - {name: a, type: identity}
+  - {name: b, type: counter}
+)"),
+                  "stages[0].type", "the first stage must be a source"));
+  EXPECT_TRUE(has(build_problems(R"(
+stages:
+  - {name: a, type: generator}
+  - {name: b, type: generator}
+)"),
+                  "stages[1].type", "is a source and can only be the first stage"));
+  EXPECT_TRUE(has(build_problems(R"(
+stages:
+  - {name: a, type: generator}
+  - {name: b, type: identity}
+)"),
+                  "stages[1]", "the last stage must be a sink"));
+  EXPECT_TRUE(has(build_problems(R"(
+stages:
+  - {name: a, type: generator}
+  - {name: b, type: counter}
+  - {name: c, type: counter}
+)"),
+                  "stages[2].type", "stage 'b' is a sink: nothing can follow it"));
+  EXPECT_TRUE(has(build_problems(R"(
+stages:
+  - {name: a, type: generator}
+  - {name: a, type: counter}
+)"),
+                  "stages[1].name", "duplicate stage name 'a'"));
+}
+
+}  // namespace
+}  // namespace sluice::config
