@@ -2,9 +2,12 @@
 
 #include <algorithm>
 
+#include "operators/classify.h"
 #include "operators/counter.h"
 #include "operators/generator.h"
 #include "operators/identity.h"
+#include "operators/infer.h"
+#include "operators/micro_batch.h"
 
 namespace sluice::operators {
 
@@ -101,6 +104,9 @@ const Registry& builtin_registry() {
     register_generator(*reg);
     register_identity(*reg);
     register_counter(*reg);
+    register_micro_batch(*reg);
+    register_infer(*reg);
+    register_classify(*reg);
     return reg;
   }();
   return *r;
