@@ -63,7 +63,10 @@ struct Linear::Impl {
   memory bias;     // may be empty
   std::vector<float> bias_copy;
   // primitives[i] computes (i+1)·kRowGranule rows; the last one is the chunk.
+  // src/dst_handles[i] are memory handles of that shape, re-pointed at each
+  // call's data (set_data_handle does not allocate).
   std::vector<dnnl::matmul> primitives;
+  std::vector<memory> src_handles, dst_handles;
   std::function<dnnl::matmul::primitive_desc(int64_t rows)> make_pd;
   memory scratch;                   // user scratchpad, sized for the largest primitive made
   std::size_t scratch_bytes = 0;
@@ -88,6 +91,20 @@ struct Linear::Impl {
       p = dnnl::matmul(pd);
     }
     return p;
+  }
+
+  // The handles for `rows` rows, pointed at src and dst.
+  std::pair<dnnl_memory_t, dnnl_memory_t> handles(int64_t rows, int64_t in, int64_t out, const void* src, float* dst) {
+    const auto i = static_cast<size_t>(rows / kRowGranule - 1);
+    memory& s = src_handles[i];
+    memory& d = dst_handles[i];
+    if (!s) {
+      s = memory({{rows, in}, src_type, memory::format_tag::ab}, cpu_engine(), DNNL_MEMORY_NONE);
+      d = memory({{rows, out}, memory::data_type::f32, memory::format_tag::ab}, cpu_engine(), DNNL_MEMORY_NONE);
+    }
+    check(dnnl_memory_set_data_handle(s.get(), const_cast<void*>(src)), "src handle");
+    check(dnnl_memory_set_data_handle(d.get(), dst), "dst handle");
+    return {s.get(), d.get()};
   }
 };
 
@@ -131,6 +148,8 @@ Linear::Linear(const float* weight, const float* bias, int64_t out_features, int
   const auto chunk_pd = make_pd(kChunkRows, memory::desc({K, N}, m.src_type, memory::format_tag::any));
   const memory::desc wei_md = chunk_pd.weights_desc();
   m.primitives.resize(static_cast<size_t>(kChunkRows / kRowGranule));
+  m.src_handles.resize(m.primitives.size());
+  m.dst_handles.resize(m.primitives.size());
   m.primitives.back() = dnnl::matmul(chunk_pd);
   m.make_pd = [make_pd, wei_md](int64_t rows) { return make_pd(rows, wei_md); };
   m.grow_scratch(chunk_pd.scratchpad_desc().get_size());
@@ -159,7 +178,6 @@ Linear::Linear(const float* weight, const float* bias, int64_t out_features, int
 
 void Linear::run(const float* x, int64_t ld_x, int64_t rows, float* y, int64_t ld_y) {
   Impl& m = *impl_;
-  const dnnl_engine_t eng = cpu_engine().get();
   dnnl_stream_t stream = thread_stream().get();
   for (int64_t r0 = 0; r0 < rows; r0 += kChunkRows) {
     const int64_t n = std::min(kChunkRows, rows - r0);
@@ -188,15 +206,8 @@ void Linear::run(const float* x, int64_t ld_x, int64_t rows, float* y, int64_t l
     if (!direct_dst) m.dst_pad.resize(static_cast<size_t>(padded * out_));
     float* dst = direct_dst ? ys : m.dst_pad.data();
 
-    // Per call only two small memory handles are made around the data.
     const dnnl::matmul& prim = m.primitive(padded);
-    dnnl_memory_desc_t src_md, dst_md;
-    const dnnl_dims_t src_dims = {padded, in_}, dst_dims = {padded, out_};
-    check(dnnl_memory_desc_init_by_tag(&src_md, 2, src_dims, static_cast<dnnl_data_type_t>(m.src_type), dnnl_ab), "src desc");
-    check(dnnl_memory_desc_init_by_tag(&dst_md, 2, dst_dims, dnnl_f32, dnnl_ab), "dst desc");
-    dnnl_memory_t src_mem = nullptr, dst_mem = nullptr;
-    check(dnnl_memory_create(&src_mem, &src_md, eng, const_cast<void*>(src)), "src memory");
-    check(dnnl_memory_create(&dst_mem, &dst_md, eng, dst), "dst memory");
+    const auto [src_mem, dst_mem] = m.handles(padded, in_, out_, src, dst);
     dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, src_mem},
                                {DNNL_ARG_WEIGHTS, m.weights.get()},
                                {DNNL_ARG_DST, dst_mem},
@@ -204,11 +215,8 @@ void Linear::run(const float* x, int64_t ld_x, int64_t rows, float* y, int64_t l
                                {DNNL_ARG_BIAS, nullptr}};
     int nargs = 4;
     if (m.bias) args[nargs++].memory = m.bias.get();
-    const dnnl_status_t st = dnnl_primitive_execute(prim.get(), stream, nargs, args);
-    dnnl_stream_wait(stream);
-    dnnl_memory_destroy(src_mem);
-    dnnl_memory_destroy(dst_mem);
-    check(st, "matmul");
+    check(dnnl_primitive_execute(prim.get(), stream, nargs, args), "matmul");
+    check(dnnl_stream_wait(stream), "stream wait");
     if (!direct_dst)
       for (int64_t r = 0; r < n; ++r) std::memcpy(ys + r * ld_y, m.dst_pad.data() + r * out_, sizeof(float) * out_);
   }
