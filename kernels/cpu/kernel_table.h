@@ -48,7 +48,7 @@ inline constexpr int64_t kMaxVecWidth = 16;
 
 inline int64_t attention_scratch_floats(int64_t len, int64_t head_dim) {
   int64_t lp = (len + kMaxVecWidth - 1) / kMaxVecWidth * kMaxVecWidth;
-  return lp * head_dim + lp;
+  return lp * head_dim + 4 * lp;
 }
 
 extern const KernelTable kScalarKernels;
