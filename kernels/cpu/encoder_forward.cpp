@@ -58,6 +58,9 @@ EncoderForward::EncoderForward(const engine::ModelConfig& config, const engine::
 }
 
 void EncoderForward::reserve(int64_t tokens, int64_t records) {
+  // Row counts rounded up so the GEMMs run their tails in place (Linear::run).
+  tokens = Linear::padded_rows(tokens);
+  records = Linear::padded_rows(records);
   const int64_t d = config_.hidden_size;
   grow(position_ids_, tokens);
   grow(x_, tokens * d);
@@ -96,11 +99,12 @@ void EncoderForward::layer_tail(Layer& L, float* x, int64_t rows) {
   const int64_t d = config_.hidden_size;
   const int64_t inter = config_.intermediate_size;
   const float eps = config_.layer_norm_eps;
-  L.attn_out.run(ctx_.data(), d, rows, tmp_.data(), d);
+  const int64_t room = Linear::padded_rows(rows);  // every workspace has this many rows
+  L.attn_out.run(ctx_.data(), d, rows, tmp_.data(), d, room);
   add_layernorm(tmp_.data(), d, L.attn_out_bias.data(), x, d, L.attn_gamma.data(), L.attn_beta.data(),
                 eps, rows, d, x, d);
-  L.ffn_in.run(x, d, rows, ffn_.data(), inter);
-  L.ffn_out.run(ffn_.data(), inter, rows, tmp_.data(), d);
+  L.ffn_in.run(x, d, rows, ffn_.data(), inter, room);
+  L.ffn_out.run(ffn_.data(), inter, rows, tmp_.data(), d, room);
   add_layernorm(tmp_.data(), d, L.ffn_out_bias.data(), x, d, L.ffn_gamma.data(), L.ffn_beta.data(), eps,
                 rows, d, x, d);
 }
@@ -127,7 +131,7 @@ void EncoderForward::run(const engine::EncoderBatch& batch, const engine::Encode
   bool first_rows_ready = false;
   for (size_t l = 0; l < layers_.size(); ++l) {
     Layer& L = layers_[l];
-    L.qkv.run(x_.data(), d, T, qkv_.data(), 3 * d);
+    L.qkv.run(x_.data(), d, T, qkv_.data(), 3 * d, Linear::padded_rows(T));
     if (l + 1 < layers_.size() || every_token_to_the_end) {
       attention(qkv_.data(), 3 * d, cu, B, heads, dh, scale, false, ctx_.data(), d);
       layer_tail(L, x_.data(), T);
@@ -144,7 +148,7 @@ void EncoderForward::run(const engine::EncoderBatch& batch, const engine::Encode
       std::memcpy(first_.data() + s * d, x_.data() + static_cast<int64_t>(cu[s]) * d, sizeof(float) * d);
   }
 
-  head_pre_.run(first_.data(), d, B, head_.data(), d);
+  head_pre_.run(first_.data(), d, B, head_.data(), d, Linear::padded_rows(B));
   head_out_.run(head_.data(), d, B, out.logits.data(), config_.num_labels);
 
   if (!out.pooled.empty()) {

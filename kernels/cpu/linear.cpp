@@ -176,7 +176,7 @@ Linear::Linear(const float* weight, const float* bias, int64_t out_features, int
   if (precision == GemmPrecision::kBF16) m.src_bf16.resize(static_cast<size_t>(kChunkRows * K));
 }
 
-void Linear::run(const float* x, int64_t ld_x, int64_t rows, float* y, int64_t ld_y) {
+void Linear::run(const float* x, int64_t ld_x, int64_t rows, float* y, int64_t ld_y, int64_t rows_allocated) {
   Impl& m = *impl_;
   dnnl_stream_t stream = thread_stream().get();
   for (int64_t r0 = 0; r0 < rows; r0 += kChunkRows) {
@@ -184,6 +184,7 @@ void Linear::run(const float* x, int64_t ld_x, int64_t rows, float* y, int64_t l
     const int64_t padded = round_up(n, kRowGranule);
     const float* xs = x + r0 * ld_x;
     float* ys = y + r0 * ld_y;
+    const bool room = r0 + padded <= rows_allocated;  // padding rows may be touched in place
 
     // Source rows: as given when they are contiguous and need no padding,
     // else through staging (bf16 always: the GEMM reads bf16).
@@ -194,15 +195,15 @@ void Linear::run(const float* x, int64_t ld_x, int64_t rows, float* y, int64_t l
       } else {
         for (int64_t r = 0; r < n; ++r) to_bf16(xs + r * ld_x, in_, m.src_bf16.data() + r * in_);
       }
-      std::memset(m.src_bf16.data() + n * in_, 0, sizeof(uint16_t) * (padded - n) * in_);
+      std::memset(m.src_bf16.data() + n * in_, 0, sizeof(uint16_t) * (padded - n) * in_);  // finite padding
       src = m.src_bf16.data();
-    } else if (padded != n || ld_x != in_) {
+    } else if ((padded != n && !room) || ld_x != in_) {
       m.src_pad.resize(static_cast<size_t>(padded * in_));
       for (int64_t r = 0; r < n; ++r) std::memcpy(m.src_pad.data() + r * in_, xs + r * ld_x, sizeof(float) * in_);
       std::memset(m.src_pad.data() + n * in_, 0, sizeof(float) * (padded - n) * in_);
       src = m.src_pad.data();
     }
-    const bool direct_dst = padded == n && ld_y == out_;
+    const bool direct_dst = (padded == n || room) && ld_y == out_;
     if (!direct_dst) m.dst_pad.resize(static_cast<size_t>(padded * out_));
     float* dst = direct_dst ? ys : m.dst_pad.data();
 

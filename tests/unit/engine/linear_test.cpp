@@ -74,6 +74,20 @@ TEST(Linear, HonoursStridesAndNeverWritesPastTheRows) {
   for (size_t i = rows * ld_y; i < y.size(); ++i) ASSERT_EQ(y[i], -7.f) << "wrote past the last row";
 }
 
+TEST(Linear, RunsTailsInPlaceWithinTheAllocatedRows) {
+  const int64_t in = 40, out = 24, rows = 37;  // tail of 37 rows → 48 padded
+  const int64_t alloc = Linear::padded_rows(rows);
+  ASSERT_EQ(alloc, 48);
+  const auto w = random_vec(out * in, 12), b = random_vec(out, 13);
+  Linear lin(w.data(), b.data(), out, in);
+  auto x = random_vec(alloc * in, 14);
+  std::vector<float> y(alloc * out + 16, -7.f);
+  lin.run(x.data(), in, rows, y.data(), out, alloc);
+  const auto want = naive(x, in, rows, w, b, out, in, Activation::kIdentity);
+  for (int64_t i = 0; i < rows * out; ++i) ASSERT_NEAR(y[i], want[i], 1e-4);
+  for (size_t i = alloc * out; i < y.size(); ++i) ASSERT_EQ(y[i], -7.f) << "wrote past the allocated rows";
+}
+
 TEST(Linear, FusesActivations) {
   const int64_t in = 64, out = 48, rows = 19;
   const auto w = random_vec(out * in, 6), b = random_vec(out, 7), x = random_vec(rows * in, 8);
