@@ -24,11 +24,21 @@ void append_json_string(std::string& out, std::string_view s) {
   for (char ch : s) {
     const auto c = static_cast<unsigned char>(ch);
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           out += "\\u00";
@@ -42,7 +52,8 @@ void append_json_string(std::string& out, std::string_view s) {
   out.push_back('"');
 }
 
-ClassifyOptions ClassifyOptions::from_model(const engine::ModelConfig& config, std::string model_name) {
+ClassifyOptions ClassifyOptions::from_model(const engine::ModelConfig& config,
+                                            std::string model_name) {
   ClassifyOptions o;
   o.model_name = std::move(model_name);
   o.labels = config.id2label;
@@ -64,9 +75,14 @@ Classifier::Classifier(ClassifyOptions options) : options_(std::move(options)) {
 void Classifier::to_probabilities(std::span<float> logits, int64_t rows) const {
   const auto n = static_cast<int64_t>(options_.labels.size());
   switch (options_.problem_type) {
-    case engine::ProblemType::kSingleLabel: cpu::softmax(logits.data(), n, rows, n); break;
-    case engine::ProblemType::kMultiLabel: cpu::sigmoid(logits.data(), n, rows, n); break;
-    case engine::ProblemType::kRegression: break;
+    case engine::ProblemType::kSingleLabel:
+      cpu::softmax(logits.data(), n, rows, n);
+      break;
+    case engine::ProblemType::kMultiLabel:
+      cpu::sigmoid(logits.data(), n, rows, n);
+      break;
+    case engine::ProblemType::kRegression:
+      break;
   }
 }
 
@@ -75,8 +91,10 @@ Classification Classifier::decide(std::span<const float> probs) const {
   for (size_t i = 1; i < probs.size(); ++i)
     if (probs[i] > probs[c.top]) c.top = static_cast<int>(i);
   c.score = probs[c.top];
-  const bool below = options_.problem_type != engine::ProblemType::kRegression && c.score < options_.min_score;
-  c.label = below ? std::string_view(options_.below_label) : std::string_view(options_.labels[c.top]);
+  const bool below =
+      options_.problem_type != engine::ProblemType::kRegression && c.score < options_.min_score;
+  c.label =
+      below ? std::string_view(options_.below_label) : std::string_view(options_.labels[c.top]);
   return c;
 }
 
@@ -153,30 +171,38 @@ void register_classify(Registry& registry) {
       .is_source = false,
       .declare =
           [](config::Schema& s) {
-            s.string("model", "Model directory (its config.json gives the labels and problem type)").req();
-            s.boolean("probs", "Include every label's probability (\"probs\": {label: p})").def("false");
-            s.real("min_score", "Below this top score the label becomes below_label").def("0").range(0, 1);
-            s.string("below_label", "Label used when the top score is under min_score").def("uncertain");
-            s.real("multi_label_threshold", "Multi-label models: labels at or above this are listed").def("0.5").range(0, 1);
+            s.string("model", "Model directory (its config.json gives the labels and problem type)")
+                .req();
+            s.boolean("probs", "Include every label's probability (\"probs\": {label: p})")
+                .def("false");
+            s.real("min_score", "Below this top score the label becomes below_label")
+                .def("0")
+                .range(0, 1);
+            s.string("below_label", "Label used when the top score is under min_score")
+                .def("uncertain");
+            s.real("multi_label_threshold",
+                   "Multi-label models: labels at or above this are listed")
+                .def("0.5")
+                .range(0, 1);
           },
       .make_source = nullptr,
-      .make_operator =
-          [](BuildContext& ctx) -> std::unique_ptr<core::Operator> {
-            const std::filesystem::path dir = ctx.options.string("model");
-            engine::ModelConfig config;
-            try {
-              config = engine::load_model_config(dir / "config.json");
-            } catch (const engine::ModelError& e) {
-              throw std::invalid_argument(e.what());
-            }
-            const std::string name = dir.filename().empty() ? dir.parent_path().filename().string() : dir.filename().string();
-            ClassifyOptions o = ClassifyOptions::from_model(config, name);
-            o.probs = ctx.options.boolean("probs");
-            o.min_score = ctx.options.real("min_score");
-            o.below_label = ctx.options.string("below_label");
-            o.multi_label_threshold = ctx.options.real("multi_label_threshold");
-            return std::make_unique<Classify>(std::move(o));
-          },
+      .make_operator = [](BuildContext& ctx) -> std::unique_ptr<core::Operator> {
+        const std::filesystem::path dir = ctx.options.string("model");
+        engine::ModelConfig config;
+        try {
+          config = engine::load_model_config(dir / "config.json");
+        } catch (const engine::ModelError& e) {
+          throw std::invalid_argument(e.what());
+        }
+        const std::string name = dir.filename().empty() ? dir.parent_path().filename().string()
+                                                        : dir.filename().string();
+        ClassifyOptions o = ClassifyOptions::from_model(config, name);
+        o.probs = ctx.options.boolean("probs");
+        o.min_score = ctx.options.real("min_score");
+        o.below_label = ctx.options.string("below_label");
+        o.multi_label_threshold = ctx.options.real("multi_label_threshold");
+        return std::make_unique<Classify>(std::move(o));
+      },
   });
 }
 

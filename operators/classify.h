@@ -28,8 +28,8 @@ struct ClassifyOptions {
   std::string model_name;           // "model" in results
   std::vector<std::string> labels;  // id2label
   engine::ProblemType problem_type = engine::ProblemType::kSingleLabel;
-  bool probs = false;               // include every label's probability
-  double min_score = 0.0;           // top score below this → below_label
+  bool probs = false;      // include every label's probability
+  double min_score = 0.0;  // top score below this → below_label
   std::string below_label = "uncertain";
   double multi_label_threshold = 0.5;
 
@@ -37,9 +37,9 @@ struct ClassifyOptions {
 };
 
 struct Classification {
-  int top = 0;               // index of the top label
-  float score = 0.f;         // its probability (raw value for regression)
-  std::string_view label;    // its name, or below_label under min_score
+  int top = 0;             // index of the top label
+  float score = 0.f;       // its probability (raw value for regression)
+  std::string_view label;  // its name, or below_label under min_score
 };
 
 class Classifier {

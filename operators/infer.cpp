@@ -21,13 +21,16 @@ InferProbe::InferProbe(metrics::Registry& r, const std::string& pipeline, const 
     : registry_(&r), labels_{{"pipeline", pipeline}, {"stage", stage}} {
   compute_ = &r.histogram("sluice_inference_seconds", "Backend compute time per batch.",
                           metrics::latency_seconds_buckets(), labels_);
-  batch_ = &r.histogram("sluice_inference_batch_seconds",
-                        "Time from submitting a batch to its results (queueing behind other batches included).",
-                        metrics::latency_seconds_buckets(), labels_);
-  records_ = &r.counter("sluice_inference_records_total", "Records run through the model.", labels_);
+  batch_ = &r.histogram(
+      "sluice_inference_batch_seconds",
+      "Time from submitting a batch to its results (queueing behind other batches included).",
+      metrics::latency_seconds_buckets(), labels_);
+  records_ =
+      &r.counter("sluice_inference_records_total", "Records run through the model.", labels_);
 }
 
-void InferProbe::on_model(const engine::Model& model, const engine::Backend& backend, const engine::BackendOptions& o) {
+void InferProbe::on_model(const engine::Model& model, const engine::Backend& backend,
+                          const engine::BackendOptions& o) {
   if (!registry_) return;
   metrics::Labels l = labels_;
   l.emplace_back("model", model.name());
@@ -63,9 +66,9 @@ struct InferState : core::OperatorState {
   std::deque<InFlight> in_flight;  // submit order
   core::Waker waker;
   bool have_waker = false;
-  std::mutex mu;                    // guards `completed` (written by the backend's thread)
+  std::mutex mu;  // guards `completed` (written by the backend's thread)
   std::vector<Completed> completed;
-  std::vector<Completed> drained;   // worker-side copy, reused
+  std::vector<Completed> drained;  // worker-side copy, reused
   std::vector<metrics::CallbackId> callbacks;
   metrics::Registry* registry = nullptr;
 
@@ -91,8 +94,10 @@ void drop_unfit_records(core::Batch& b, const engine::ModelConfig& config, core:
   std::vector<size_t> bad;
   std::vector<const char*> why;
   for (size_t i = 0; i < b.records.size(); ++i) {
-    const auto begin = b.token_ids.begin() + b.cu_seqlens[i], end = b.token_ids.begin() + b.cu_seqlens[i + 1];
-    if (const char* reason = engine::check_record_tokens({&*begin, static_cast<size_t>(end - begin)}, config)) {
+    const auto begin = b.token_ids.begin() + b.cu_seqlens[i],
+               end = b.token_ids.begin() + b.cu_seqlens[i + 1];
+    if (const char* reason =
+            engine::check_record_tokens({&*begin, static_cast<size_t>(end - begin)}, config)) {
       bad.push_back(i);
       why.push_back(reason);
     }
@@ -151,15 +156,18 @@ void drop_non_finite(core::Batch& b, core::Emitter& out) {
 
 Infer::Infer(std::shared_ptr<const engine::Model> model, InferOptions options, InferProbe probe,
              BatchFeedback* feedback)
-    : model_(std::move(model)), options_(std::move(options)), probe_(std::move(probe)), feedback_(feedback) {}
+    : model_(std::move(model)),
+      options_(std::move(options)),
+      probe_(std::move(probe)),
+      feedback_(feedback) {}
 
 Infer::~Infer() = default;
 
 std::unique_ptr<core::OperatorState> Infer::make_state(const core::WorkerInfo& worker) {
   auto st = std::make_unique<InferState>();
   st->backend = engine::make_backend(*model_, options_.backend);
-  core::log_info("infer '", worker.stage, "' worker ", worker.index, ": model ", model_->name(), " (",
-                 model_->config().architecture_class, ", ", model_->weights_dtype(), ") on ",
+  core::log_info("infer '", worker.stage, "' worker ", worker.index, ": model ", model_->name(),
+                 " (", model_->config().architecture_class, ", ", model_->weights_dtype(), ") on ",
                  st->backend->device_name());
   probe_.on_model(*model_, *st->backend, options_.backend);
   if (auto* reg = probe_.registry()) {
@@ -169,9 +177,9 @@ std::unique_ptr<core::OperatorState> Infer::make_state(const core::WorkerInfo& w
       metrics::Labels l = probe_.labels();
       l.emplace_back("kind", kind);
       l.emplace_back("worker", std::to_string(worker.index));
-      st->callbacks.push_back(reg->gauge_callback("sluice_backend_memory_bytes",
-                                                  "Memory held by the compute backend, by kind.", l,
-                                                  [be, field] { return static_cast<double>(be->memory_usage().*field); }));
+      st->callbacks.push_back(reg->gauge_callback(
+          "sluice_backend_memory_bytes", "Memory held by the compute backend, by kind.", l,
+          [be, field] { return static_cast<double>(be->memory_usage().*field); }));
     };
     add("weights", &engine::MemoryUsage::weights_bytes);
     add("workspace", &engine::MemoryUsage::workspace_bytes);
@@ -249,53 +257,64 @@ void register_infer(Registry& registry) {
       .is_source = false,
       .declare =
           [](config::Schema& s) {
-            s.string("model", "Model directory: config.json + model.safetensors as Hugging Face writes them").req();
-            s.choice("device", {"auto", "cpu", "cuda"}, "Compute device; auto = CUDA when usable, else CPU").def("auto");
-            s.integer("threads", "CPU backend compute threads; 0 = every core").def("0").range(0, 1024);
+            s.string("model",
+                     "Model directory: config.json + model.safetensors as Hugging Face writes them")
+                .req();
+            s.choice("device", {"auto", "cpu", "cuda"},
+                     "Compute device; auto = CUDA when usable, else CPU")
+                .def("auto");
+            s.integer("threads", "CPU backend compute threads; 0 = every core")
+                .def("0")
+                .range(0, 1024);
             s.choice("precision", {"fp32", "bf16"},
                      "fp32 (default, matches PyTorch) or bf16 GEMMs (AMX; logits move by ~1e-2)")
                 .def("fp32");
-            s.integer("max_in_flight", "Batches submitted to the backend at once").def("2").range(1, 64);
-            s.integer("max_batch_tokens", "Workspace sizing hint: the largest batch expected, in tokens")
+            s.integer("max_in_flight", "Batches submitted to the backend at once")
+                .def("2")
+                .range(1, 64);
+            s.integer("max_batch_tokens",
+                      "Workspace sizing hint: the largest batch expected, in tokens")
                 .def("4096")
                 .range(1, 1 << 22);
             s.boolean("embeddings", "Also return pooled embeddings").def("false");
             s.choice("pooling", {"head", "first_token", "mean"},
-                     "Pooled embedding: the classifier head's hidden vector, the first token's state, or the mean")
+                     "Pooled embedding: the classifier head's hidden vector, the first token's "
+                     "state, or the mean")
                 .def("head");
           },
       .make_source = nullptr,
-      .make_operator =
-          [](BuildContext& ctx) -> std::unique_ptr<core::Operator> {
-            InferOptions o;
-            o.backend.device = ctx.options.string("device");
-            o.backend.threads = static_cast<int>(ctx.options.integer("threads"));
-            o.backend.precision = ctx.options.string("precision") == "bf16" ? engine::Precision::kBF16
-                                                                            : engine::Precision::kF32;
-            o.backend.max_in_flight = static_cast<int>(ctx.options.integer("max_in_flight"));
-            o.backend.max_batch_tokens = ctx.options.integer("max_batch_tokens");
-            const std::string pooling = ctx.options.string("pooling");
-            o.backend.pooling = pooling == "mean"          ? engine::Pooling::kMean
-                                : pooling == "first_token" ? engine::Pooling::kFirstToken
-                                                           : engine::Pooling::kHead;
-            o.embeddings = ctx.options.boolean("embeddings");
-            const std::string dir = ctx.options.string("model");
-            std::shared_ptr<const engine::Model> model;
-            try {
-              // One load per directory per pipeline, shared with classify.
-              model = ctx.services.shared<std::shared_ptr<const engine::Model>>("engine.model:" + dir, [&] {
+      .make_operator = [](BuildContext& ctx) -> std::unique_ptr<core::Operator> {
+        InferOptions o;
+        o.backend.device = ctx.options.string("device");
+        o.backend.threads = static_cast<int>(ctx.options.integer("threads"));
+        o.backend.precision = ctx.options.string("precision") == "bf16" ? engine::Precision::kBF16
+                                                                        : engine::Precision::kF32;
+        o.backend.max_in_flight = static_cast<int>(ctx.options.integer("max_in_flight"));
+        o.backend.max_batch_tokens = ctx.options.integer("max_batch_tokens");
+        const std::string pooling = ctx.options.string("pooling");
+        o.backend.pooling = pooling == "mean"          ? engine::Pooling::kMean
+                            : pooling == "first_token" ? engine::Pooling::kFirstToken
+                                                       : engine::Pooling::kHead;
+        o.embeddings = ctx.options.boolean("embeddings");
+        const std::string dir = ctx.options.string("model");
+        std::shared_ptr<const engine::Model> model;
+        try {
+          // One load per directory per pipeline, shared with classify.
+          model =
+              ctx.services.shared<std::shared_ptr<const engine::Model>>("engine.model:" + dir, [&] {
                 return std::make_unique<std::shared_ptr<const engine::Model>>(
                     std::make_shared<const engine::Model>(engine::Model::load(dir)));
               });
-            } catch (const engine::ModelError& e) {
-              throw std::invalid_argument(e.what());  // a configuration error at this stage's path
-            }
-            InferProbe probe;
-            if (auto* m = ctx.services.metrics()) probe = InferProbe(*m, ctx.services.pipeline_name(), ctx.stage_name);
-            auto& feedback = ctx.services.shared<BatchFeedback>(
-                BatchFeedback::kKey, [] { return std::make_unique<BatchFeedback>(); });
-            return std::make_unique<Infer>(std::move(model), std::move(o), std::move(probe), &feedback);
-          },
+        } catch (const engine::ModelError& e) {
+          throw std::invalid_argument(e.what());  // a configuration error at this stage's path
+        }
+        InferProbe probe;
+        if (auto* m = ctx.services.metrics())
+          probe = InferProbe(*m, ctx.services.pipeline_name(), ctx.stage_name);
+        auto& feedback = ctx.services.shared<BatchFeedback>(
+            BatchFeedback::kKey, [] { return std::make_unique<BatchFeedback>(); });
+        return std::make_unique<Infer>(std::move(model), std::move(o), std::move(probe), &feedback);
+      },
   });
 }
 

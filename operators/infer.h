@@ -35,13 +35,15 @@ struct InferOptions {
 //   sluice_inference_seconds        histogram  backend compute time per batch
 //   sluice_inference_batch_seconds  histogram  submit to results, per batch (queueing included)
 //   sluice_inference_records_total  counter    records inferred
-//   sluice_model_info               gauge      1, labelled with model, architecture, device, precision
-//   sluice_backend_memory_bytes     gauge      {kind=weights|workspace|device_total|device_free, worker}
+//   sluice_model_info               gauge      1, labelled with model, architecture, device,
+//   precision sluice_backend_memory_bytes     gauge
+//   {kind=weights|workspace|device_total|device_free, worker}
 class InferProbe {
  public:
   InferProbe() = default;
   InferProbe(metrics::Registry& registry, const std::string& pipeline, const std::string& stage);
-  void on_model(const engine::Model& model, const engine::Backend& backend, const engine::BackendOptions& o);
+  void on_model(const engine::Model& model, const engine::Backend& backend,
+                const engine::BackendOptions& o);
   void on_batch(const core::Batch& batch, int64_t compute_ns);
   metrics::Registry* registry() const { return registry_; }
   const metrics::Labels& labels() const { return labels_; }

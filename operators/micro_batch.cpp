@@ -37,7 +37,8 @@ void MicroBatcher::start_batch() {
   pending_.cu_seqlens.push_back(0);
 }
 
-void MicroBatcher::close(core::FlushReason reason, int64_t now_ns, std::vector<core::Batch>& ready) {
+void MicroBatcher::close(core::FlushReason reason, int64_t now_ns,
+                         std::vector<core::Batch>& ready) {
   pending_.flush_reason = reason;
   pending_.flush_ns = now_ns;
   ready.push_back(std::move(pending_));
@@ -47,7 +48,8 @@ void MicroBatcher::close(core::FlushReason reason, int64_t now_ns, std::vector<c
 void MicroBatcher::add(core::Record&& record, int64_t now_ns, std::vector<core::Batch>& ready) {
   const auto n = static_cast<int64_t>(record.tokens.size());
   const int64_t budget = budget_.value();
-  if (!empty() && static_cast<int64_t>(pending_.total_tokens()) + n > budget) close(core::FlushReason::kMaxTokens, now_ns, ready);
+  if (!empty() && static_cast<int64_t>(pending_.total_tokens()) + n > budget)
+    close(core::FlushReason::kMaxTokens, now_ns, ready);
   if (empty()) pending_.oldest_ns = now_ns;
   pending_.token_ids.insert(pending_.token_ids.end(), record.tokens.begin(), record.tokens.end());
   pending_.cu_seqlens.push_back(static_cast<int32_t>(pending_.token_ids.size()));
@@ -60,7 +62,8 @@ void MicroBatcher::add(core::Record&& record, int64_t now_ns, std::vector<core::
   }
 }
 
-bool MicroBatcher::flush(core::FlushReason reason, int64_t now_ns, std::vector<core::Batch>& ready) {
+bool MicroBatcher::flush(core::FlushReason reason, int64_t now_ns,
+                         std::vector<core::Batch>& ready) {
   if (empty()) return false;
   close(reason, now_ns, ready);
   return true;
@@ -73,23 +76,27 @@ int64_t MicroBatcher::deadline_ns() const {
 
 // ---- MicroBatchProbe ----
 
-MicroBatchProbe::MicroBatchProbe(metrics::Registry& r, const std::string& pipeline, const std::string& stage) {
+MicroBatchProbe::MicroBatchProbe(metrics::Registry& r, const std::string& pipeline,
+                                 const std::string& stage) {
   const metrics::Labels labels = {{"pipeline", pipeline}, {"stage", stage}};
-  const auto record_buckets = metrics::exponential_buckets(1, 2, 11);   // 1 … 1024
-  const auto token_buckets = metrics::exponential_buckets(16, 2, 11);   // 16 … 16384
+  const auto record_buckets = metrics::exponential_buckets(1, 2, 11);  // 1 … 1024
+  const auto token_buckets = metrics::exponential_buckets(16, 2, 11);  // 16 … 16384
   records_ = &r.histogram("sluice_batch_records", "Records per batch formed by the micro-batcher.",
                           record_buckets, labels);
-  tokens_ = &r.histogram("sluice_batch_tokens", "Tokens per batch (packed: no padding).", token_buckets, labels);
-  wait_ = &r.histogram("sluice_batch_wait_seconds", "Time the oldest record of a batch waited in the batcher.",
+  tokens_ = &r.histogram("sluice_batch_tokens", "Tokens per batch (packed: no padding).",
+                         token_buckets, labels);
+  wait_ = &r.histogram("sluice_batch_wait_seconds",
+                       "Time the oldest record of a batch waited in the batcher.",
                        metrics::latency_seconds_buckets(), labels);
-  budget_ = &r.gauge("sluice_batch_token_budget", "Current token budget per batch (adapts with target_latency).",
-                     labels);
-  for (auto reason : {core::FlushReason::kMaxRecords, core::FlushReason::kMaxTokens, core::FlushReason::kMaxDelay,
-                      core::FlushReason::kIdle, core::FlushReason::kDrain}) {
+  budget_ = &r.gauge("sluice_batch_token_budget",
+                     "Current token budget per batch (adapts with target_latency).", labels);
+  for (auto reason :
+       {core::FlushReason::kMaxRecords, core::FlushReason::kMaxTokens, core::FlushReason::kMaxDelay,
+        core::FlushReason::kIdle, core::FlushReason::kDrain}) {
     metrics::Labels l = labels;
     l.emplace_back("reason", std::string(core::flush_reason_name(reason)));
-    reasons_[static_cast<int>(reason)] =
-        &r.counter("sluice_batch_flushes_total", "Batches closed by the micro-batcher, by reason.", l);
+    reasons_[static_cast<int>(reason)] = &r.counter(
+        "sluice_batch_flushes_total", "Batches closed by the micro-batcher, by reason.", l);
   }
 }
 
@@ -117,7 +124,8 @@ struct MicroBatchState : core::OperatorState {
 };
 
 core::TimePoint to_time_point(int64_t ns) {
-  return core::TimePoint(std::chrono::duration_cast<core::SteadyClock::duration>(std::chrono::nanoseconds(ns)));
+  return core::TimePoint(
+      std::chrono::duration_cast<core::SteadyClock::duration>(std::chrono::nanoseconds(ns)));
 }
 
 }  // namespace
@@ -144,7 +152,8 @@ void MicroBatch::process(core::OperatorState* s, core::Item&& item, core::Emitte
   auto* st = static_cast<MicroBatchState*>(s);
   auto& record = std::get<core::Record>(item);
   if (record.tokens.empty()) {
-    out.dead_letter(std::move(record), core::dead_letter_code::kEmpty, "record has no tokens to batch");
+    out.dead_letter(std::move(record), core::dead_letter_code::kEmpty,
+                    "record has no tokens to batch");
     return;
   }
   if (feedback_ && policy_.target_latency.count() > 0) {
@@ -189,36 +198,44 @@ void MicroBatch::finish(core::OperatorState* s, core::Emitter& out) {
 void register_micro_batch(Registry& registry) {
   registry.add(OperatorSpec{
       .type = "micro_batch",
-      .description = "Packs tokenized records into padding-free batches (token budget, max delay, eager when infer is idle)",
+      .description = "Packs tokenized records into padding-free batches (token budget, max delay, "
+                     "eager when infer is idle)",
       .is_source = false,
       .declare =
           [](config::Schema& s) {
-            s.integer("max_batch_records", "Close a batch at this many records").def("64").range(1, 65536);
-            s.integer("max_batch_tokens", "Close a batch at this many tokens (the ceiling of the adaptive budget)")
+            s.integer("max_batch_records", "Close a batch at this many records")
+                .def("64")
+                .range(1, 65536);
+            s.integer("max_batch_tokens",
+                      "Close a batch at this many tokens (the ceiling of the adaptive budget)")
                 .def("4096")
                 .range(1, 1 << 22);
-            s.duration("max_delay", "Close a batch when its oldest record has waited this long").def("5ms").range(0, 60);
-            s.boolean("flush_when_idle", "Close the batch at once when the infer stage is idle").def("true");
+            s.duration("max_delay", "Close a batch when its oldest record has waited this long")
+                .def("5ms")
+                .range(0, 60);
+            s.boolean("flush_when_idle", "Close the batch at once when the infer stage is idle")
+                .def("true");
             s.duration("target_latency",
-                       "Adapt the token budget (AIMD) to keep batch latency under this; 0s = fixed budget")
+                       "Adapt the token budget (AIMD) to keep batch latency under this; 0s = fixed "
+                       "budget")
                 .def("0s")
                 .range(0, 60);
           },
       .make_source = nullptr,
-      .make_operator =
-          [](BuildContext& ctx) -> std::unique_ptr<core::Operator> {
-            MicroBatchPolicy p;
-            p.max_batch_records = ctx.options.integer("max_batch_records");
-            p.max_batch_tokens = ctx.options.integer("max_batch_tokens");
-            p.max_delay = ctx.options.duration("max_delay");
-            p.flush_when_idle = ctx.options.boolean("flush_when_idle");
-            p.target_latency = ctx.options.duration("target_latency");
-            MicroBatchProbe probe;
-            if (auto* m = ctx.services.metrics()) probe = MicroBatchProbe(*m, ctx.services.pipeline_name(), ctx.stage_name);
-            auto& feedback = ctx.services.shared<BatchFeedback>(
-                BatchFeedback::kKey, [] { return std::make_unique<BatchFeedback>(); });
-            return std::make_unique<MicroBatch>(p, probe, &feedback);
-          },
+      .make_operator = [](BuildContext& ctx) -> std::unique_ptr<core::Operator> {
+        MicroBatchPolicy p;
+        p.max_batch_records = ctx.options.integer("max_batch_records");
+        p.max_batch_tokens = ctx.options.integer("max_batch_tokens");
+        p.max_delay = ctx.options.duration("max_delay");
+        p.flush_when_idle = ctx.options.boolean("flush_when_idle");
+        p.target_latency = ctx.options.duration("target_latency");
+        MicroBatchProbe probe;
+        if (auto* m = ctx.services.metrics())
+          probe = MicroBatchProbe(*m, ctx.services.pipeline_name(), ctx.stage_name);
+        auto& feedback = ctx.services.shared<BatchFeedback>(
+            BatchFeedback::kKey, [] { return std::make_unique<BatchFeedback>(); });
+        return std::make_unique<MicroBatch>(p, probe, &feedback);
+      },
   });
 }
 

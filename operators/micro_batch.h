@@ -100,7 +100,8 @@ struct BatchFeedback {
 class MicroBatchProbe {
  public:
   MicroBatchProbe() = default;  // no metrics (unit tests, sluice classify)
-  MicroBatchProbe(metrics::Registry& registry, const std::string& pipeline, const std::string& stage);
+  MicroBatchProbe(metrics::Registry& registry, const std::string& pipeline,
+                  const std::string& stage);
   void on_flush(const core::Batch& batch);
   void on_budget(int64_t tokens);
 

@@ -37,7 +37,8 @@ struct PackedBatch {
   std::vector<float> logits;
 };
 
-PackedBatch pack(const std::vector<int>& lengths, int64_t vocab, int64_t num_labels, uint32_t seed) {
+PackedBatch pack(const std::vector<int>& lengths, int64_t vocab, int64_t num_labels,
+                 uint32_t seed) {
   PackedBatch b;
   uint32_t x = seed * 2654435761u + 1;
   for (int len : lengths) {
@@ -76,14 +77,22 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
-    if (a == "--model") model_dir = next();
-    else if (a == "--plan") plan_path = next();
-    else if (a == "--threads") threads = std::atoi(next().c_str());
-    else if (a == "--min-time") min_time = std::atof(next().c_str());
-    else if (a == "--length") length = std::atoi(next().c_str());
-    else if (a == "--batch") batch = std::atoi(next().c_str());
-    else if (a == "--bf16") precision = Precision::kBF16;
-    else return usage();
+    if (a == "--model")
+      model_dir = next();
+    else if (a == "--plan")
+      plan_path = next();
+    else if (a == "--threads")
+      threads = std::atoi(next().c_str());
+    else if (a == "--min-time")
+      min_time = std::atof(next().c_str());
+    else if (a == "--length")
+      length = std::atoi(next().c_str());
+    else if (a == "--batch")
+      batch = std::atoi(next().c_str());
+    else if (a == "--bf16")
+      precision = Precision::kBF16;
+    else
+      return usage();
   }
   if (model_dir.empty() || (plan_path.empty() && (length <= 0 || batch <= 0))) return usage();
 
@@ -113,7 +122,8 @@ int main(int argc, char** argv) {
       std::vector<PackedBatch> batches;
       uint32_t seed = 1;
       for (const auto& lengths : cfg["batches"])
-        batches.push_back(pack(lengths.get<std::vector<int>>(), c.vocab_size, c.num_labels, seed++));
+        batches.push_back(
+            pack(lengths.get<std::vector<int>>(), c.vocab_size, c.num_labels, seed++));
       auto run_cycle = [&] {
         for (auto& b : batches) {
           BatchResult r = backend->run({b.ids, b.cu, b.max_len}, {b.logits, {}});
@@ -131,8 +141,11 @@ int main(int argc, char** argv) {
         n += static_cast<int64_t>(batches.size());
         elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       } while (elapsed < min_time);
-      nlohmann::json out = {{"name", cfg["name"]}, {"seq_per_s", sequences / elapsed}, {"batches", n}, {"seconds", elapsed},
-                          {"cpu_seconds", process_cpu_seconds() - cpu0}};
+      nlohmann::json out = {{"name", cfg["name"]},
+                            {"seq_per_s", sequences / elapsed},
+                            {"batches", n},
+                            {"seconds", elapsed},
+                            {"cpu_seconds", process_cpu_seconds() - cpu0}};
       std::cout << out.dump() << std::endl;
     }
   } catch (const ModelError& e) {

@@ -14,8 +14,8 @@ std::vector<float> copy(const engine::TensorView& t) {
 
 Linear make_linear(const engine::LinearView& l, bool with_bias, GemmPrecision precision,
                    engine::Activation act = engine::Activation::kIdentity) {
-  return Linear(l.weight.data, with_bias ? l.bias.data : nullptr, l.out_features(), l.in_features(), act,
-                precision);
+  return Linear(l.weight.data, with_bias ? l.bias.data : nullptr, l.out_features(), l.in_features(),
+                act, precision);
 }
 
 template <class T>
@@ -101,12 +101,12 @@ void EncoderForward::layer_tail(Layer& L, float* x, int64_t rows) {
   const float eps = config_.layer_norm_eps;
   const int64_t room = Linear::padded_rows(rows);  // every workspace has this many rows
   L.attn_out.run(ctx_.data(), d, rows, tmp_.data(), d, room);
-  add_layernorm(tmp_.data(), d, L.attn_out_bias.data(), x, d, L.attn_gamma.data(), L.attn_beta.data(),
-                eps, rows, d, x, d);
+  add_layernorm(tmp_.data(), d, L.attn_out_bias.data(), x, d, L.attn_gamma.data(),
+                L.attn_beta.data(), eps, rows, d, x, d);
   L.ffn_in.run(x, d, rows, ffn_.data(), inter, room);
   L.ffn_out.run(ffn_.data(), inter, rows, tmp_.data(), d, room);
-  add_layernorm(tmp_.data(), d, L.ffn_out_bias.data(), x, d, L.ffn_gamma.data(), L.ffn_beta.data(), eps,
-                rows, d, x, d);
+  add_layernorm(tmp_.data(), d, L.ffn_out_bias.data(), x, d, L.ffn_gamma.data(), L.ffn_beta.data(),
+                eps, rows, d, x, d);
 }
 
 void EncoderForward::run(const engine::EncoderBatch& batch, const engine::EncoderOutputs& out) {
@@ -120,9 +120,9 @@ void EncoderForward::run(const engine::EncoderBatch& batch, const engine::Encode
   reserve(T, B);
   fill_position_ids(batch);
 
-  embedding_layernorm(batch.token_ids.data(), position_ids_.data(), T, word_.data(), position_.data(),
-                      type_row_.empty() ? nullptr : type_row_.data(), emb_gamma_.data(),
-                      emb_beta_.data(), config_.layer_norm_eps, d, x_.data());
+  embedding_layernorm(batch.token_ids.data(), position_ids_.data(), T, word_.data(),
+                      position_.data(), type_row_.empty() ? nullptr : type_row_.data(),
+                      emb_gamma_.data(), emb_beta_.data(), config_.layer_norm_eps, d, x_.data());
 
   // The head reads only each sequence's first position, so the last block
   // needs K and V for every token but queries, FFN and norms only for those
@@ -138,14 +138,16 @@ void EncoderForward::run(const engine::EncoderBatch& batch, const engine::Encode
     } else {
       attention(qkv_.data(), 3 * d, cu, B, heads, dh, scale, true, ctx_.data(), d);
       for (int64_t s = 0; s < B; ++s)
-        std::memcpy(first_.data() + s * d, x_.data() + static_cast<int64_t>(cu[s]) * d, sizeof(float) * d);
+        std::memcpy(first_.data() + s * d, x_.data() + static_cast<int64_t>(cu[s]) * d,
+                    sizeof(float) * d);
       layer_tail(L, first_.data(), B);
       first_rows_ready = true;
     }
   }
   if (!first_rows_ready) {
     for (int64_t s = 0; s < B; ++s)
-      std::memcpy(first_.data() + s * d, x_.data() + static_cast<int64_t>(cu[s]) * d, sizeof(float) * d);
+      std::memcpy(first_.data() + s * d, x_.data() + static_cast<int64_t>(cu[s]) * d,
+                  sizeof(float) * d);
   }
 
   head_pre_.run(first_.data(), d, B, head_.data(), d, Linear::padded_rows(B));
@@ -167,8 +169,9 @@ void EncoderForward::run(const engine::EncoderBatch& batch, const engine::Encode
 }
 
 std::size_t EncoderForward::weight_bytes() const {
-  std::size_t n = bytes_of(word_) + bytes_of(position_) + bytes_of(type_row_) + bytes_of(emb_gamma_) +
-                  bytes_of(emb_beta_) + head_pre_.bytes() + head_out_.bytes();
+  std::size_t n = bytes_of(word_) + bytes_of(position_) + bytes_of(type_row_) +
+                  bytes_of(emb_gamma_) + bytes_of(emb_beta_) + head_pre_.bytes() +
+                  head_out_.bytes();
   for (const auto& L : layers_) {
     n += L.qkv.bytes() + L.attn_out.bytes() + L.ffn_in.bytes() + L.ffn_out.bytes() +
          bytes_of(L.attn_out_bias) + bytes_of(L.attn_gamma) + bytes_of(L.attn_beta) +

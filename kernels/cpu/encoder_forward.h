@@ -35,8 +35,8 @@ class EncoderForward {
     Linear qkv;       // bias fused
     Linear attn_out;  // bias added by add_layernorm
     std::vector<float> attn_out_bias, attn_gamma, attn_beta;
-    Linear ffn_in;    // bias + activation fused in the GEMM
-    Linear ffn_out;   // bias added by add_layernorm
+    Linear ffn_in;   // bias + activation fused in the GEMM
+    Linear ffn_out;  // bias added by add_layernorm
     std::vector<float> ffn_out_bias, ffn_gamma, ffn_beta;
   };
 

@@ -1,10 +1,9 @@
 #include "kernels/cpu/linear.h"
 
-#include <oneapi/dnnl/dnnl.hpp>
-
 #include <algorithm>
 #include <cstring>
 #include <functional>
+#include <oneapi/dnnl/dnnl.hpp>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -33,16 +32,22 @@ dnnl::stream& thread_stream() {
 
 void check(dnnl_status_t st, const char* what) {
   if (st != dnnl_success)
-    throw std::runtime_error(std::string("oneDNN: ") + what + " failed (status " + std::to_string(st) + ")");
+    throw std::runtime_error(std::string("oneDNN: ") + what + " failed (status " +
+                             std::to_string(st) + ")");
 }
 
 dnnl::algorithm eltwise_for(engine::Activation a) {
   switch (a) {
-    case engine::Activation::kGeluErf: return dnnl::algorithm::eltwise_gelu_erf;
-    case engine::Activation::kGeluTanh: return dnnl::algorithm::eltwise_gelu_tanh;
-    case engine::Activation::kRelu: return dnnl::algorithm::eltwise_relu;
-    case engine::Activation::kTanh: return dnnl::algorithm::eltwise_tanh;
-    case engine::Activation::kIdentity: break;
+    case engine::Activation::kGeluErf:
+      return dnnl::algorithm::eltwise_gelu_erf;
+    case engine::Activation::kGeluTanh:
+      return dnnl::algorithm::eltwise_gelu_tanh;
+    case engine::Activation::kRelu:
+      return dnnl::algorithm::eltwise_relu;
+    case engine::Activation::kTanh:
+      return dnnl::algorithm::eltwise_tanh;
+    case engine::Activation::kIdentity:
+      break;
   }
   return dnnl::algorithm::undef;
 }
@@ -68,19 +73,20 @@ struct Linear::Impl {
   std::vector<dnnl::matmul> primitives;
   std::vector<memory> src_handles, dst_handles;
   std::function<dnnl::matmul::primitive_desc(int64_t rows)> make_pd;
-  memory scratch;                   // user scratchpad, sized for the largest primitive made
+  memory scratch;  // user scratchpad, sized for the largest primitive made
   std::size_t scratch_bytes = 0;
-  std::vector<uint16_t> src_bf16;   // kBF16: the chunk's input rounded to bf16
-  std::vector<float> src_pad;       // kF32: a padded tail's input rows
-  std::vector<float> dst_pad;       // a padded tail's output rows
+  std::vector<uint16_t> src_bf16;  // kBF16: the chunk's input rounded to bf16
+  std::vector<float> src_pad;      // kF32: a padded tail's input rows
+  std::vector<float> dst_pad;      // a padded tail's output rows
   std::size_t weight_bytes = 0;
 
   void grow_scratch(std::size_t bytes) {
     if (bytes <= scratch_bytes && scratch) return;
     scratch_bytes = std::max(bytes, scratch_bytes);
-    scratch = memory(memory::desc({static_cast<memory::dim>(std::max<std::size_t>(scratch_bytes, 1))},
-                                  memory::data_type::u8, memory::format_tag::a),
-                     cpu_engine());
+    scratch =
+        memory(memory::desc({static_cast<memory::dim>(std::max<std::size_t>(scratch_bytes, 1))},
+                            memory::data_type::u8, memory::format_tag::a),
+               cpu_engine());
   }
 
   const dnnl::matmul& primitive(int64_t rows) {
@@ -94,13 +100,15 @@ struct Linear::Impl {
   }
 
   // The handles for `rows` rows, pointed at src and dst.
-  std::pair<dnnl_memory_t, dnnl_memory_t> handles(int64_t rows, int64_t in, int64_t out, const void* src, float* dst) {
+  std::pair<dnnl_memory_t, dnnl_memory_t> handles(int64_t rows, int64_t in, int64_t out,
+                                                  const void* src, float* dst) {
     const auto i = static_cast<size_t>(rows / kRowGranule - 1);
     memory& s = src_handles[i];
     memory& d = dst_handles[i];
     if (!s) {
       s = memory({{rows, in}, src_type, memory::format_tag::ab}, cpu_engine(), DNNL_MEMORY_NONE);
-      d = memory({{rows, out}, memory::data_type::f32, memory::format_tag::ab}, cpu_engine(), DNNL_MEMORY_NONE);
+      d = memory({{rows, out}, memory::data_type::f32, memory::format_tag::ab}, cpu_engine(),
+                 DNNL_MEMORY_NONE);
     }
     check(dnnl_memory_set_data_handle(s.get(), const_cast<void*>(src)), "src handle");
     check(dnnl_memory_set_data_handle(d.get(), dst), "dst handle");
@@ -145,7 +153,8 @@ Linear::Linear(const float* weight, const float* bias, int64_t out_features, int
   // The chunk's primitive picks the packed weight layout; every tail size
   // reuses that layout so one packed copy serves all. Tail primitives are
   // made on first use (JIT takes ~ms each; most models never see most sizes).
-  const auto chunk_pd = make_pd(kChunkRows, memory::desc({K, N}, m.src_type, memory::format_tag::any));
+  const auto chunk_pd =
+      make_pd(kChunkRows, memory::desc({K, N}, m.src_type, memory::format_tag::any));
   const memory::desc wei_md = chunk_pd.weights_desc();
   m.primitives.resize(static_cast<size_t>(kChunkRows / kRowGranule));
   m.src_handles.resize(m.primitives.size());
@@ -176,7 +185,8 @@ Linear::Linear(const float* weight, const float* bias, int64_t out_features, int
   if (precision == GemmPrecision::kBF16) m.src_bf16.resize(static_cast<size_t>(kChunkRows * K));
 }
 
-void Linear::run(const float* x, int64_t ld_x, int64_t rows, float* y, int64_t ld_y, int64_t rows_allocated) {
+void Linear::run(const float* x, int64_t ld_x, int64_t rows, float* y, int64_t ld_y,
+                 int64_t rows_allocated) {
   Impl& m = *impl_;
   dnnl_stream_t stream = thread_stream().get();
   for (int64_t r0 = 0; r0 < rows; r0 += kChunkRows) {
@@ -195,11 +205,13 @@ void Linear::run(const float* x, int64_t ld_x, int64_t rows, float* y, int64_t l
       } else {
         for (int64_t r = 0; r < n; ++r) to_bf16(xs + r * ld_x, in_, m.src_bf16.data() + r * in_);
       }
-      std::memset(m.src_bf16.data() + n * in_, 0, sizeof(uint16_t) * (padded - n) * in_);  // finite padding
+      std::memset(m.src_bf16.data() + n * in_, 0,
+                  sizeof(uint16_t) * (padded - n) * in_);  // finite padding
       src = m.src_bf16.data();
     } else if ((padded != n && !room) || ld_x != in_) {
       m.src_pad.resize(static_cast<size_t>(padded * in_));
-      for (int64_t r = 0; r < n; ++r) std::memcpy(m.src_pad.data() + r * in_, xs + r * ld_x, sizeof(float) * in_);
+      for (int64_t r = 0; r < n; ++r)
+        std::memcpy(m.src_pad.data() + r * in_, xs + r * ld_x, sizeof(float) * in_);
       std::memset(m.src_pad.data() + n * in_, 0, sizeof(float) * (padded - n) * in_);
       src = m.src_pad.data();
     }
@@ -219,7 +231,8 @@ void Linear::run(const float* x, int64_t ld_x, int64_t rows, float* y, int64_t l
     check(dnnl_primitive_execute(prim.get(), stream, nargs, args), "matmul");
     check(dnnl_stream_wait(stream), "stream wait");
     if (!direct_dst)
-      for (int64_t r = 0; r < n; ++r) std::memcpy(ys + r * ld_y, m.dst_pad.data() + r * out_, sizeof(float) * out_);
+      for (int64_t r = 0; r < n; ++r)
+        std::memcpy(ys + r * ld_y, m.dst_pad.data() + r * out_, sizeof(float) * out_);
   }
 }
 
@@ -234,13 +247,27 @@ const char* gemm_library_description() {
     const dnnl_version_t* v = dnnl_version();
     std::string isa;
     switch (dnnl::get_effective_cpu_isa()) {
-      case dnnl::cpu_isa::avx512_core_amx: isa = "avx512_core_amx"; break;
-      case dnnl::cpu_isa::avx512_core_bf16: isa = "avx512_core_bf16"; break;
-      case dnnl::cpu_isa::avx512_core_vnni: isa = "avx512_core_vnni"; break;
-      case dnnl::cpu_isa::avx512_core: isa = "avx512_core"; break;
-      case dnnl::cpu_isa::avx2_vnni: isa = "avx2_vnni"; break;
-      case dnnl::cpu_isa::avx2: isa = "avx2"; break;
-      default: isa = "other"; break;
+      case dnnl::cpu_isa::avx512_core_amx:
+        isa = "avx512_core_amx";
+        break;
+      case dnnl::cpu_isa::avx512_core_bf16:
+        isa = "avx512_core_bf16";
+        break;
+      case dnnl::cpu_isa::avx512_core_vnni:
+        isa = "avx512_core_vnni";
+        break;
+      case dnnl::cpu_isa::avx512_core:
+        isa = "avx512_core";
+        break;
+      case dnnl::cpu_isa::avx2_vnni:
+        isa = "avx2_vnni";
+        break;
+      case dnnl::cpu_isa::avx2:
+        isa = "avx2";
+        break;
+      default:
+        isa = "other";
+        break;
     }
     return "oneDNN " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." +
            std::to_string(v->patch) + " (" + isa + ")";

@@ -53,7 +53,8 @@ class Linear {
   // rows_allocated >= rows says x and y may be read and written up to that
   // many rows (contents past `rows` are don't-care): then a tail rounded up
   // to 16 rows runs in place instead of through staging copies.
-  void run(const float* x, int64_t ld_x, int64_t rows, float* y, int64_t ld_y, int64_t rows_allocated = 0);
+  void run(const float* x, int64_t ld_x, int64_t rows, float* y, int64_t ld_y,
+           int64_t rows_allocated = 0);
 
   // Rows a buffer needs so that run() never stages a tail: rows rounded up to 16.
   static int64_t padded_rows(int64_t rows) { return (rows + 15) / 16 * 16; }

@@ -128,11 +128,16 @@ inline void k_bias_activation(float* x, int64_t ld, int64_t rows, int64_t cols, 
                               engine::Activation act) {
   using engine::Activation;
   switch (act) {
-    case Activation::kIdentity: return bias_activation_t<Activation::kIdentity>(x, ld, rows, cols, bias);
-    case Activation::kGeluErf: return bias_activation_t<Activation::kGeluErf>(x, ld, rows, cols, bias);
-    case Activation::kGeluTanh: return bias_activation_t<Activation::kGeluTanh>(x, ld, rows, cols, bias);
-    case Activation::kRelu: return bias_activation_t<Activation::kRelu>(x, ld, rows, cols, bias);
-    case Activation::kTanh: return bias_activation_t<Activation::kTanh>(x, ld, rows, cols, bias);
+    case Activation::kIdentity:
+      return bias_activation_t<Activation::kIdentity>(x, ld, rows, cols, bias);
+    case Activation::kGeluErf:
+      return bias_activation_t<Activation::kGeluErf>(x, ld, rows, cols, bias);
+    case Activation::kGeluTanh:
+      return bias_activation_t<Activation::kGeluTanh>(x, ld, rows, cols, bias);
+    case Activation::kRelu:
+      return bias_activation_t<Activation::kRelu>(x, ld, rows, cols, bias);
+    case Activation::kTanh:
+      return bias_activation_t<Activation::kTanh>(x, ld, rows, cols, bias);
   }
 }
 
@@ -217,9 +222,9 @@ inline float softmax_numerators(float* s, int64_t len) {
 }
 
 template <int NQ>
-inline void attention_queries(const float* q, const float* kt, const float* v, int64_t ld, int64_t len,
-                              int64_t lp, int64_t head_dim, float scale, float* out, int64_t ld_out,
-                              float* s) {
+inline void attention_queries(const float* q, const float* kt, const float* v, int64_t ld,
+                              int64_t len, int64_t lp, int64_t head_dim, float scale, float* out,
+                              int64_t ld_out, float* s) {
   const V::T vscale = V::set1(scale);
   // Scores: s[r][j] = scale · q_r · k_j
   for (int64_t jb = 0; jb < lp; jb += kW) {
@@ -238,7 +243,8 @@ inline void attention_queries(const float* q, const float* kt, const float* v, i
   for (int64_t c0 = 0; c0 < head_dim; c0 += kBlocks * kW) {
     const int64_t left = head_dim - c0;
     const int blocks = static_cast<int>(left >= kBlocks * kW ? kBlocks : (left + kW - 1) / kW);
-    const int last = static_cast<int>(left - static_cast<int64_t>(blocks - 1) * kW);  // lanes in the last block
+    const int last =
+        static_cast<int>(left - static_cast<int64_t>(blocks - 1) * kW);  // lanes in the last block
     V::T o[NQ][kBlocks];
     for (int r = 0; r < NQ; ++r)
       for (int b = 0; b < kBlocks; ++b) o[r][b] = V::zero();
@@ -248,7 +254,8 @@ inline void attention_queries(const float* q, const float* kt, const float* v, i
       for (int r = 0; r < NQ; ++r) p[r] = V::set1(s[r * lp + j]);
       for (int b = 0; b < kBlocks; ++b) {
         if (b >= blocks) break;
-        const V::T vv = (b == blocks - 1 && last < kW) ? V::load_n(vj + b * kW, last) : V::load(vj + b * kW);
+        const V::T vv =
+            (b == blocks - 1 && last < kW) ? V::load_n(vj + b * kW, last) : V::load(vj + b * kW);
         for (int r = 0; r < NQ; ++r) o[r][b] = V::fmadd(p[r], vv, o[r][b]);
       }
     }
@@ -280,9 +287,11 @@ inline void k_attention_head(const float* q, const float* k, const float* v, int
     for (int64_t j = len; j < lp; ++j) kt[c * lp + j] = 0.f;
   int64_t i = 0;
   for (; i + 4 <= num_queries; i += 4)
-    attention_queries<4>(q + i * ld, kt, v, ld, len, lp, head_dim, scale, out + i * ld_out, ld_out, s);
+    attention_queries<4>(q + i * ld, kt, v, ld, len, lp, head_dim, scale, out + i * ld_out, ld_out,
+                         s);
   for (; i < num_queries; ++i)
-    attention_queries<1>(q + i * ld, kt, v, ld, len, lp, head_dim, scale, out + i * ld_out, ld_out, s);
+    attention_queries<1>(q + i * ld, kt, v, ld, len, lp, head_dim, scale, out + i * ld_out, ld_out,
+                         s);
 }
 
 inline uint16_t bf16_round(float f) {
@@ -297,14 +306,17 @@ inline void k_to_bf16(const float* x, int64_t n, uint16_t* out) {
   const __m512i round = _mm512_set1_epi32(0x7fff), one = _mm512_set1_epi32(1);
   for (; i + 16 <= n; i += 16) {
     __m512i b = _mm512_castps_si512(_mm512_loadu_ps(x + i));
-    b = _mm512_add_epi32(b, _mm512_add_epi32(round, _mm512_and_si512(_mm512_srli_epi32(b, 16), one)));
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), _mm512_cvtepi32_epi16(_mm512_srli_epi32(b, 16)));
+    b = _mm512_add_epi32(b,
+                         _mm512_add_epi32(round, _mm512_and_si512(_mm512_srli_epi32(b, 16), one)));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i),
+                        _mm512_cvtepi32_epi16(_mm512_srli_epi32(b, 16)));
   }
 #endif
   for (; i < n; ++i) out[i] = bf16_round(x[i]);
 }
 
 inline constexpr KernelTable make_table(const char* name) {
-  return KernelTable{name,      k_embedding_layernorm, k_add_layernorm, k_bias_activation, k_softmax,
-                     k_sigmoid, k_to_bf16,             k_mean_rows,     k_attention_head};
+  return KernelTable{
+      name,      k_embedding_layernorm, k_add_layernorm, k_bias_activation, k_softmax, k_sigmoid,
+      k_to_bf16, k_mean_rows,           k_attention_head};
 }

@@ -35,7 +35,9 @@ struct EncoderBatch {
   std::span<const int32_t> cu_seqlens;  // records + 1 offsets: [0] = 0, back() = token_ids.size()
   int32_t max_seqlen = 0;               // the longest record's length
 
-  int64_t records() const { return cu_seqlens.empty() ? 0 : static_cast<int64_t>(cu_seqlens.size()) - 1; }
+  int64_t records() const {
+    return cu_seqlens.empty() ? 0 : static_cast<int64_t>(cu_seqlens.size()) - 1;
+  }
   int64_t tokens() const { return static_cast<int64_t>(token_ids.size()); }
 };
 
@@ -57,8 +59,8 @@ using Ticket = uint64_t;
 
 struct BatchResult {
   bool ok = true;
-  std::string error;        // why, when !ok (a backend fault, not a bad record)
-  int64_t compute_ns = 0;   // time the backend spent on this batch
+  std::string error;       // why, when !ok (a backend fault, not a bad record)
+  int64_t compute_ns = 0;  // time the backend spent on this batch
 };
 
 // Called once, on a backend thread, when a ticket completes.
@@ -69,8 +71,8 @@ struct CompletionCallback {
 };
 
 struct MemoryUsage {
-  std::size_t weights_bytes = 0;    // packed / uploaded weights
-  std::size_t workspace_bytes = 0;  // activations and scratch, at their current size
+  std::size_t weights_bytes = 0;       // packed / uploaded weights
+  std::size_t workspace_bytes = 0;     // activations and scratch, at their current size
   std::size_t device_total_bytes = 0;  // accelerator memory (0 for the CPU)
   std::size_t device_free_bytes = 0;
 };
@@ -144,7 +146,8 @@ inline std::string check_batch(const EncoderBatch& batch, const EncoderOutputs& 
   if (longest > config.max_sequence_length())
     return "a record is longer than the model's max_position_embeddings";
   for (int32_t id : batch.token_ids)
-    if (id < 0 || id >= config.vocab_size) return "token id " + std::to_string(id) + " outside the vocabulary";
+    if (id < 0 || id >= config.vocab_size)
+      return "token id " + std::to_string(id) + " outside the vocabulary";
   const auto records = static_cast<size_t>(batch.records());
   if (out.logits.size() != records * static_cast<size_t>(config.num_labels))
     return "logits span must hold records × num_labels floats";

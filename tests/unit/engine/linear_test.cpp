@@ -25,16 +25,21 @@ std::vector<float> random_vec(size_t n, uint32_t seed) {
 
 double act(double x, Activation a) {
   switch (a) {
-    case Activation::kGeluErf: return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0)));
-    case Activation::kTanh: return std::tanh(x);
-    case Activation::kRelu: return x > 0 ? x : 0;
-    default: return x;
+    case Activation::kGeluErf:
+      return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0)));
+    case Activation::kTanh:
+      return std::tanh(x);
+    case Activation::kRelu:
+      return x > 0 ? x : 0;
+    default:
+      return x;
   }
 }
 
 // y = act(x·Wᵀ + b) in double.
-std::vector<double> naive(const std::vector<float>& x, int64_t ld_x, int64_t rows, const std::vector<float>& w,
-                          const std::vector<float>& b, int64_t out, int64_t in, Activation a) {
+std::vector<double> naive(const std::vector<float>& x, int64_t ld_x, int64_t rows,
+                          const std::vector<float>& w, const std::vector<float>& b, int64_t out,
+                          int64_t in, Activation a) {
   std::vector<double> y(rows * out);
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t o = 0; o < out; ++o) {
@@ -54,7 +59,8 @@ TEST(Linear, MatchesNaiveForEveryRowCountAroundChunksAndTails) {
     std::vector<float> y(rows * out, -7.f);
     lin.run(x.data(), in, rows, y.data(), out);
     const auto want = naive(x, in, rows, w, b, out, in, Activation::kIdentity);
-    for (size_t i = 0; i < y.size(); ++i) ASSERT_NEAR(y[i], want[i], 1e-4) << "rows=" << rows << " at " << i;
+    for (size_t i = 0; i < y.size(); ++i)
+      ASSERT_NEAR(y[i], want[i], 1e-4) << "rows=" << rows << " at " << i;
   }
 }
 
@@ -71,7 +77,8 @@ TEST(Linear, HonoursStridesAndNeverWritesPastTheRows) {
     for (int64_t o = out; o < ld_y && r * ld_y + o < static_cast<int64_t>(y.size()); ++o)
       ASSERT_EQ(y[r * ld_y + o], -7.f) << "gap column written";
   }
-  for (size_t i = rows * ld_y; i < y.size(); ++i) ASSERT_EQ(y[i], -7.f) << "wrote past the last row";
+  for (size_t i = rows * ld_y; i < y.size(); ++i)
+    ASSERT_EQ(y[i], -7.f) << "wrote past the last row";
 }
 
 TEST(Linear, RunsTailsInPlaceWithinTheAllocatedRows) {
@@ -85,7 +92,8 @@ TEST(Linear, RunsTailsInPlaceWithinTheAllocatedRows) {
   lin.run(x.data(), in, rows, y.data(), out, alloc);
   const auto want = naive(x, in, rows, w, b, out, in, Activation::kIdentity);
   for (int64_t i = 0; i < rows * out; ++i) ASSERT_NEAR(y[i], want[i], 1e-4);
-  for (size_t i = alloc * out; i < y.size(); ++i) ASSERT_EQ(y[i], -7.f) << "wrote past the allocated rows";
+  for (size_t i = alloc * out; i < y.size(); ++i)
+    ASSERT_EQ(y[i], -7.f) << "wrote past the allocated rows";
 }
 
 TEST(Linear, FusesActivations) {
@@ -127,9 +135,23 @@ TEST(Linear, Bf16StaysWithinBfloat16Rounding) {
 }
 
 TEST(Linear, ToBf16RoundsToNearestEven) {
-  const std::vector<float> x = {1.0f, -2.5f, 1.00390625f /* 1 + 2^-8: tie -> even (1.0) */,
-                                1.01171875f /* 1 + 3·2^-8: tie -> 1 + 2^-6 */, 3.14159265f, 0.f,
-                                1e-30f, 65504.f, -0.1f, 7.f, 8.f, 9.f, 10.f, 11.f, 12.f, 13.f, 14.f};
+  const std::vector<float> x = {1.0f,
+                                -2.5f,
+                                1.00390625f /* 1 + 2^-8: tie -> even (1.0) */,
+                                1.01171875f /* 1 + 3·2^-8: tie -> 1 + 2^-6 */,
+                                3.14159265f,
+                                0.f,
+                                1e-30f,
+                                65504.f,
+                                -0.1f,
+                                7.f,
+                                8.f,
+                                9.f,
+                                10.f,
+                                11.f,
+                                12.f,
+                                13.f,
+                                14.f};
   std::vector<uint16_t> got(x.size());
   for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
     if (isa > detected_isa()) continue;
@@ -141,7 +163,8 @@ TEST(Linear, ToBf16RoundsToNearestEven) {
       uint32_t bits;
       std::memcpy(&bits, &x[i], 4);
       const uint32_t lsb = (bits >> 16) & 1;
-      EXPECT_EQ(got[i], static_cast<uint16_t>((bits + 0x7fff + lsb) >> 16)) << isa_name(isa) << " " << x[i];
+      EXPECT_EQ(got[i], static_cast<uint16_t>((bits + 0x7fff + lsb) >> 16))
+          << isa_name(isa) << " " << x[i];
     }
     EXPECT_EQ(got[0], 0x3f80);
     EXPECT_EQ(got[2], 0x3f80);

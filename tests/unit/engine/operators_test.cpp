@@ -230,7 +230,8 @@ TEST(MicroBatchStage, FlushesAtOnceWhenTheNextStageIsIdle) {
   // Lockstep: a record is only emitted once the previous one reached the sink,
   // so the sink is idle whenever a record arrives; max_delay is far away.
   p.set_source("src", std::make_unique<ListSource>(std::move(recs), &s->seen, true));
-  p.add_stage("batch", std::make_unique<MicroBatch>(MicroBatchPolicy{.max_delay = 60s}, MicroBatchProbe(), nullptr));
+  p.add_stage("batch", std::make_unique<MicroBatch>(MicroBatchPolicy{.max_delay = 60s},
+                                                    MicroBatchProbe(), nullptr));
   p.add_stage("sink", std::move(sink));
   p.start();
   ASSERT_EQ(p.wait(), 0) << p.failure();
@@ -249,7 +250,8 @@ TEST(MicroBatchStage, WithoutIdleFlushWaitsForMaxDelay) {
   core::Pipeline p({"delay", 64});
   p.set_source("src", std::make_unique<ListSource>(std::move(recs), &s->seen, true));
   p.add_stage("batch", std::make_unique<MicroBatch>(
-                           MicroBatchPolicy{.max_delay = 2ms, .flush_when_idle = false}, MicroBatchProbe(), nullptr));
+                           MicroBatchPolicy{.max_delay = 2ms, .flush_when_idle = false},
+                           MicroBatchProbe(), nullptr));
   p.add_stage("sink", std::move(sink));
   p.start();
   ASSERT_EQ(p.wait(), 0) << p.failure();
@@ -278,8 +280,8 @@ TEST_F(InferPipelineTest, EveryRecordGetsItsOwnLogitsInOrderOrADeadLetter) {
   for (int i = 0; i < 300; ++i) {
     std::vector<int32_t> t(len(g));
     for (auto& x : t) x = id(g);
-    if (i == 17) t[0] = 300;                    // outside the vocabulary
-    if (i == 45) t.assign(65, 5);               // longer than the position table
+    if (i == 17) t[0] = 300;       // outside the vocabulary
+    if (i == 45) t.assign(65, 5);  // longer than the position table
     tokens.push_back(t);
     recs.push_back(tokenized(t, i));
   }
@@ -291,7 +293,8 @@ TEST_F(InferPipelineTest, EveryRecordGetsItsOwnLogitsInOrderOrADeadLetter) {
   p.set_source("src", std::make_unique<ListSource>(std::move(recs), &s->seen, false));
   BatchFeedback feedback;
   p.add_stage("batch", std::make_unique<MicroBatch>(
-                           MicroBatchPolicy{.max_batch_records = 16, .max_batch_tokens = 256, .max_delay = 1ms},
+                           MicroBatchPolicy{
+                               .max_batch_records = 16, .max_batch_tokens = 256, .max_delay = 1ms},
                            MicroBatchProbe(), &feedback));
   InferOptions io;
   io.backend.device = "cpu";
@@ -332,11 +335,13 @@ TEST_F(InferPipelineTest, EveryRecordGetsItsOwnLogitsInOrderOrADeadLetter) {
     EXPECT_EQ(j["id"], std::to_string(r.offset));
     EXPECT_EQ(j["model"], "operators-bert");
     const char* names[] = {"negative", "neutral", "positive"};
-    const int top = static_cast<int>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+    const int top =
+        static_cast<int>(std::max_element(logits.begin(), logits.end()) - logits.begin());
     EXPECT_EQ(j["label"], names[top]);
     EXPECT_EQ(r.label, names[top]);
     for (int k = 0; k < 3; ++k)
-      EXPECT_NEAR(j["probs"][names[k]].get<double>(), std::exp(logits[k] - m) / z, 1e-5) << r.offset;
+      EXPECT_NEAR(j["probs"][names[k]].get<double>(), std::exp(logits[k] - m) / z, 1e-5)
+          << r.offset;
     EXPECT_NEAR(r.score, std::exp(logits[top] - m) / z, 1e-5);
     EXPECT_GE(j["latency_ms"].get<double>(), 0.0);
   }
@@ -355,19 +360,23 @@ TEST_F(InferPipelineTest, NonFiniteLogitsBecomeDeadLetters) {
   auto model = std::make_shared<const engine::Model>(engine::Model::load(dir));
 
   std::vector<core::Record> recs;
-  for (int i = 0; i < 40; ++i) recs.push_back(tokenized(i % 4 == 1 ? std::vector<int32_t>{3, 7, 9} : std::vector<int32_t>{3, 8, 9}, i));
+  for (int i = 0; i < 40; ++i)
+    recs.push_back(
+        tokenized(i % 4 == 1 ? std::vector<int32_t>{3, 7, 9} : std::vector<int32_t>{3, 8, 9}, i));
   auto sink = std::make_unique<RecordSink>();
   RecordSink* s = sink.get();
   CollectingDeadLetters dead;
   core::Pipeline p({"nan", 16});
   p.set_dead_letter_sink(&dead);
   p.set_source("src", std::make_unique<ListSource>(std::move(recs), &s->seen, false));
-  p.add_stage("batch", std::make_unique<MicroBatch>(MicroBatchPolicy{.max_batch_records = 8}, MicroBatchProbe(), nullptr));
+  p.add_stage("batch", std::make_unique<MicroBatch>(MicroBatchPolicy{.max_batch_records = 8},
+                                                    MicroBatchProbe(), nullptr));
   InferOptions io;
   io.backend.device = "cpu";
   io.backend.threads = 1;
   p.add_stage("infer", std::make_unique<Infer>(model, io, InferProbe(), nullptr));
-  p.add_stage("classify", std::make_unique<Classify>(ClassifyOptions::from_model(model->config(), "nan")));
+  p.add_stage("classify",
+              std::make_unique<Classify>(ClassifyOptions::from_model(model->config(), "nan")));
   p.add_stage("sink", std::move(sink));
   p.start();
   ASSERT_EQ(p.wait(), 0) << p.failure();
