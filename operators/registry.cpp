@@ -8,6 +8,7 @@
 #include "operators/identity.h"
 #include "operators/infer.h"
 #include "operators/micro_batch.h"
+#include "operators/tokenize.h"
 
 namespace sluice::operators {
 
@@ -104,6 +105,7 @@ const Registry& builtin_registry() {
     register_generator(*reg);
     register_identity(*reg);
     register_counter(*reg);
+    register_tokenize(*reg);
     register_micro_batch(*reg);
     register_infer(*reg);
     register_classify(*reg);
