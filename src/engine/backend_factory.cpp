@@ -13,7 +13,7 @@ std::unique_ptr<Backend> make_backend(const Model& model, const BackendOptions& 
     return cpu::make_cpu_backend(model.config(), model.weights(), options);
   }
   if (d == "cuda" || d.rfind("cuda:", 0) == 0)
-    throw std::runtime_error("device '" + d + "': this build has no CUDA backend");
+    throw std::invalid_argument("device '" + d + "': this build has no CUDA backend");
   throw std::invalid_argument("unknown device '" + d + "' (expected cpu, cuda, cuda:N or auto)");
 }
 
