@@ -2,12 +2,15 @@
 
 #include <algorithm>
 
+#include "operators/classify.h"
 #include "operators/counter.h"
 #include "operators/generator.h"
 #include "operators/identity.h"
-#include "operators/tokenize.h"
+#include "operators/infer.h"
 #include "operators/kafka_sink.h"
 #include "operators/kafka_source.h"
+#include "operators/micro_batch.h"
+#include "operators/tokenize.h"
 
 namespace sluice::operators {
 
@@ -107,6 +110,9 @@ const Registry& builtin_registry() {
     register_tokenize(*reg);
     register_kafka_source(*reg);
     register_kafka_sink(*reg);
+    register_micro_batch(*reg);
+    register_infer(*reg);
+    register_classify(*reg);
     return reg;
   }();
   return *r;

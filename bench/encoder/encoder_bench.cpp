@@ -7,6 +7,7 @@
 //   encoder_bench --model DIR --length 32 --batch 32 [--threads N] [--min-time S]
 //   encoder_bench --device cuda[:N] [--dtype fp16|bf16] [--graphs] [--in-flight K] ...
 //   encoder_bench --device cuda[:N] --peak [--dtype bf16]   (dense GEMM peak only)
+//   encoder_bench ... --bf16   (CPU: the opt-in bfloat16 GEMM mode, AMX; default fp32)
 //
 // PLAN.json: {"configs": [{"name": "fixed32/b32", "batches": [[32, 32, ...], ...]}, ...]}
 // (lengths of each batch's sequences). Every config runs whole cycles over its
@@ -45,7 +46,8 @@ struct PackedBatch {
   std::vector<float> logits;
 };
 
-PackedBatch pack(const std::vector<int>& lengths, int64_t vocab, int64_t num_labels, uint32_t seed) {
+PackedBatch pack(const std::vector<int>& lengths, int64_t vocab, int64_t num_labels,
+                 uint32_t seed) {
   PackedBatch b;
   uint32_t x = seed * 2654435761u + 1;
   for (int len : lengths) {
@@ -71,7 +73,7 @@ double process_cpu_seconds() {
 int usage() {
   std::cerr << "usage: encoder_bench --model DIR (--plan PLAN.json | --length L --batch B) "
                "[--threads N] [--min-time S] [--device cpu|cuda|cuda:N|auto] [--dtype fp16|bf16] "
-               "[--graphs] [--in-flight K]\n"
+               "[--graphs] [--in-flight K] [--bf16]\n"
                "       encoder_bench --device cuda[:N] --peak [--dtype fp16|bf16]\n";
   return 2;
 }
@@ -102,6 +104,7 @@ int main(int argc, char** argv) {
   int threads = 0, length = 0, batch = 0, in_flight = 2;
   bool graphs = false, peak = false;
   double min_time = 1.0;
+  Precision precision = Precision::kF32;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
@@ -116,6 +119,7 @@ int main(int argc, char** argv) {
     else if (a == "--graphs") graphs = true;
     else if (a == "--in-flight") in_flight = std::atoi(next().c_str());
     else if (a == "--peak") peak = true;
+    else if (a == "--bf16") precision = Precision::kBF16;
     else return usage();
   }
   if (peak) {
@@ -161,6 +165,7 @@ int main(int argc, char** argv) {
     opt.device = device;
     opt.threads = threads;
     opt.dtype = dtype;
+    opt.precision = precision;
     opt.cuda_graphs = graphs;
     opt.max_in_flight = in_flight;
     opt.max_batch_tokens = max_tokens;  // workspaces sized once for the plan

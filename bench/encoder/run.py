@@ -126,6 +126,8 @@ def main():
                     help="wall: sequences per wall-clock second (the headline); cpu: sequences per "
                          "CPU-second of the whole process, robust on a busy shared machine but fair "
                          "only with --threads 1 (idle spinning threads count as CPU time)")
+    ap.add_argument("--bf16", action="store_true",
+                    help="also run sluice's opt-in bf16 mode (AMX); shown in its own column, not like-for-like")
     ap.add_argument("--save", default=None, help="also write the results JSON here")
     args = ap.parse_args()
     min_time = args.min_time or (1.0 if args.full else 1.5)
@@ -159,9 +161,13 @@ def main():
         json.dump(plan, open(plan_path, "w"))
         common = ["--plan", plan_path, "--threads", str(args.threads), "--min-time", str(min_time)]
         runs = {"ours": [], "ort": [], "torch": []}
+        if args.bf16:
+            runs["ours_bf16"] = []
         for r in range(repeat):
             log(f"{name}: run {r + 1}/{repeat}")
             runs["ours"].append(run_runner("ours", [bench_bin, "--model", d, *common], env))
+            if args.bf16:
+                runs["ours_bf16"].append(run_runner("ours", [bench_bin, "--model", d, "--bf16", *common], env))
             runs["ort"].append(run_runner("ort", ["node", os.path.join(ROOT, "bench", "encoder", "ort_bench.mjs"),
                                                   "--model", os.path.join(d, "model.onnx"), "--pad-id", "0",
                                                   *common], env))
@@ -180,10 +186,15 @@ def main():
 
     unit = "sequences/s" if args.metric == "wall" else "sequences per CPU-second"
     print(f"\nencoder throughput, {unit} (median of {repeat}), {args.threads} threads, fp32")
-    print(f"{'model':<10} {'config':<13} {'sluice':>10} {'ORT':>10} {'PyTorch':>10} {'vs ORT':>8} {'vs PyTorch':>11}")
+    bf16_head = f" {'sluice bf16':>12} {'bf16/ORT':>9}" if args.bf16 else ""
+    print(f"{'model':<10} {'config':<13} {'sluice':>10} {'ORT':>10} {'PyTorch':>10} {'vs ORT':>8} {'vs PyTorch':>11}"
+          + bf16_head)
     for r in results:
+        bf16_cols = f" {r['ours_bf16']:>12.1f} {r['ours_bf16'] / r['ort']:>8.2f}x" if args.bf16 else ""
         print(f"{r['model']:<10} {r['config']:<13} {r['ours']:>10.1f} {r['ort']:>10.1f} {r['torch']:>10.1f} "
-              f"{r['ours'] / r['ort']:>7.2f}x {r['ours'] / r['torch']:>10.2f}x")
+              f"{r['ours'] / r['ort']:>7.2f}x {r['ours'] / r['torch']:>10.2f}x" + bf16_cols)
+    if args.bf16:
+        print("(sluice bf16: the opt-in bfloat16 GEMM mode on AMX, logits within 5e-2 of fp32; the peers run fp32)")
 
     def ratios(pred):
         return [r["ours"] / r["ort"] for r in results if pred(r)]

@@ -42,7 +42,10 @@ class CpuBackend final : public engine::Backend {
       : config_(config),
         threads_(options.threads > 0 ? options.threads
                                      : static_cast<int>(std::thread::hardware_concurrency())),
-        forward_(config, weights, options.pooling),
+        bf16_(options.precision == engine::Precision::kBF16),
+        forward_(config, weights, options.pooling,
+                 options.precision == engine::Precision::kBF16 ? GemmPrecision::kBF16
+                                                               : GemmPrecision::kF32),
         slots_(static_cast<size_t>(std::max(1, options.max_in_flight))) {
     forward_.reserve(options.max_batch_tokens, options.max_batch_records);
     weight_bytes_ = forward_.weight_bytes();
@@ -62,8 +65,9 @@ class CpuBackend final : public engine::Backend {
   std::string_view kind() const override { return "cpu"; }
 
   std::string device_name() const override {
-    return cpu_model_name() + " (" + isa_name(active_isa()) + " kernels, " + gemm_library_description() +
-           ", " + std::to_string(threads_) + " threads)";
+    return cpu_model_name() + " (" + isa_name(active_isa()) + " kernels, " +
+           gemm_library_description() + ", " + (bf16_ ? "bf16" : "fp32") + ", " +
+           std::to_string(threads_) + " threads)";
   }
 
   const engine::ModelConfig& config() const override { return config_; }
@@ -72,7 +76,8 @@ class CpuBackend final : public engine::Backend {
     return {weight_bytes_, workspace_bytes_.load(std::memory_order_relaxed), 0, 0};
   }
 
-  Ticket submit(const EncoderBatch& batch, const EncoderOutputs& out, CompletionCallback on_done) override {
+  Ticket submit(const EncoderBatch& batch, const EncoderOutputs& out,
+                CompletionCallback on_done) override {
     if (std::string why = engine::check_batch(batch, out, config_); !why.empty())
       throw std::invalid_argument("cpu backend: bad batch: " + why);
     std::unique_lock lock(mu_);
@@ -96,7 +101,8 @@ class CpuBackend final : public engine::Backend {
     std::unique_lock lock(mu_);
     Slot& s = slot(t);
     if (s.ticket != t || s.state == State::kFree || s.on_done)
-      throw std::logic_error("cpu backend: wait() on a ticket that is not outstanding or has a callback");
+      throw std::logic_error(
+          "cpu backend: wait() on a ticket that is not outstanding or has a callback");
     done_cv_.wait(lock, [&] { return s.state == State::kDone; });
     BatchResult r = std::move(s.result);
     s.state = State::kFree;
@@ -139,7 +145,9 @@ class CpuBackend final : public engine::Backend {
         r.ok = false;
         r.error = e.what();
       }
-      r.compute_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
+      r.compute_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                         std::chrono::steady_clock::now() - t0)
+                         .count();
 
       lock.lock();
       const CompletionCallback cb = s.on_done;
@@ -164,6 +172,7 @@ class CpuBackend final : public engine::Backend {
 
   const engine::ModelConfig config_;
   const int threads_;
+  const bool bf16_ = false;
   EncoderForward forward_;  // used by the worker thread only, after construction
   std::size_t weight_bytes_ = 0;
   std::atomic<std::size_t> workspace_bytes_{0};

@@ -19,7 +19,7 @@ namespace sluice::cpu {
 class EncoderForward {
  public:
   EncoderForward(const engine::ModelConfig& config, const engine::EncoderWeights& weights,
-                 engine::Pooling pooling);
+                 engine::Pooling pooling, GemmPrecision precision);
 
   // Preconditions: engine::check_batch(batch, out, config) is empty.
   void run(const engine::EncoderBatch& batch, const engine::EncoderOutputs& out);
@@ -35,14 +35,14 @@ class EncoderForward {
     Linear qkv;       // bias fused
     Linear attn_out;  // bias added by add_layernorm
     std::vector<float> attn_out_bias, attn_gamma, attn_beta;
-    Linear ffn_in;    // bias + activation fused in the GEMM
-    Linear ffn_out;   // bias added by add_layernorm
+    Linear ffn_in;   // bias + activation fused in the GEMM
+    Linear ffn_out;  // bias added by add_layernorm
     std::vector<float> ffn_out_bias, ffn_gamma, ffn_beta;
   };
 
   void fill_position_ids(const engine::EncoderBatch& batch);
   // One block over `rows` query rows whose residual stream is x (ld = hidden).
-  void layer_tail(const Layer& layer, float* x, int64_t rows);
+  void layer_tail(Layer& layer, float* x, int64_t rows);
 
   engine::ModelConfig config_;
   engine::Pooling pooling_;

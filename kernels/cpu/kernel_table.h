@@ -29,6 +29,9 @@ struct KernelTable {
   void (*softmax)(float* x, int64_t ld, int64_t rows, int64_t cols);
   void (*sigmoid)(float* x, int64_t ld, int64_t rows, int64_t cols);
 
+  // out[i] = x[i] rounded to bfloat16 (nearest even), as raw bits, i in [0, n).
+  void (*to_bf16)(const float* x, int64_t n, uint16_t* out);
+
   // out[c] = mean over r of x[r][c].
   void (*mean_rows)(const float* x, int64_t ld, int64_t rows, int64_t cols, float* out);
 
@@ -45,7 +48,7 @@ inline constexpr int64_t kMaxVecWidth = 16;
 
 inline int64_t attention_scratch_floats(int64_t len, int64_t head_dim) {
   int64_t lp = (len + kMaxVecWidth - 1) / kMaxVecWidth * kMaxVecWidth;
-  return lp * head_dim + lp;
+  return lp * head_dim + 4 * lp;
 }
 
 extern const KernelTable kScalarKernels;

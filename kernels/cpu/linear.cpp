@@ -1,16 +1,22 @@
 #include "kernels/cpu/linear.h"
 
-#include <oneapi/dnnl/dnnl.hpp>
-
+#include <algorithm>
 #include <cstring>
+#include <functional>
+#include <oneapi/dnnl/dnnl.hpp>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "kernels/cpu/ops.h"
 
 namespace sluice::cpu {
 namespace {
 
 using dnnl::memory;
+using dt = dnnl::memory::data_type;
+
+constexpr int64_t kRowGranule = 16;  // tails are rounded up to this many rows
 
 dnnl::engine& cpu_engine() {
   static dnnl::engine eng(dnnl::engine::kind::cpu, 0);
@@ -18,36 +24,96 @@ dnnl::engine& cpu_engine() {
 }
 
 // oneDNN streams are not to be shared between threads; each caller thread
-// gets its own (cheap: a CPU stream is a thin object).
+// gets its own (a CPU stream is a thin object).
 dnnl::stream& thread_stream() {
   thread_local dnnl::stream s(cpu_engine());
   return s;
 }
 
 void check(dnnl_status_t st, const char* what) {
-  if (st != dnnl_success) throw std::runtime_error(std::string("oneDNN: ") + what + " failed (status " + std::to_string(st) + ")");
+  if (st != dnnl_success)
+    throw std::runtime_error(std::string("oneDNN: ") + what + " failed (status " +
+                             std::to_string(st) + ")");
 }
 
 dnnl::algorithm eltwise_for(engine::Activation a) {
   switch (a) {
-    case engine::Activation::kGeluErf: return dnnl::algorithm::eltwise_gelu_erf;
-    case engine::Activation::kGeluTanh: return dnnl::algorithm::eltwise_gelu_tanh;
-    case engine::Activation::kRelu: return dnnl::algorithm::eltwise_relu;
-    case engine::Activation::kTanh: return dnnl::algorithm::eltwise_tanh;
-    case engine::Activation::kIdentity: break;
+    case engine::Activation::kGeluErf:
+      return dnnl::algorithm::eltwise_gelu_erf;
+    case engine::Activation::kGeluTanh:
+      return dnnl::algorithm::eltwise_gelu_tanh;
+    case engine::Activation::kRelu:
+      return dnnl::algorithm::eltwise_relu;
+    case engine::Activation::kTanh:
+      return dnnl::algorithm::eltwise_tanh;
+    case engine::Activation::kIdentity:
+      break;
   }
   return dnnl::algorithm::undef;
 }
 
+int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+
 }  // namespace
 
+bool bf16_supported() {
+  const auto isa = dnnl::get_effective_cpu_isa();
+  return isa == dnnl::cpu_isa::avx512_core_bf16 || isa == dnnl::cpu_isa::avx512_core_amx;
+}
+
 struct Linear::Impl {
-  dnnl::matmul prim;
+  GemmPrecision precision = GemmPrecision::kF32;
+  dt src_type = dt::f32;
   memory weights;  // packed
   memory bias;     // may be empty
-  memory scratch;  // user-managed scratchpad
   std::vector<float> bias_copy;
-  std::size_t bytes = 0;
+  // primitives[i] computes (i+1)·kRowGranule rows; the last one is the chunk.
+  // src/dst_handles[i] are memory handles of that shape, re-pointed at each
+  // call's data (set_data_handle does not allocate).
+  std::vector<dnnl::matmul> primitives;
+  std::vector<memory> src_handles, dst_handles;
+  std::function<dnnl::matmul::primitive_desc(int64_t rows)> make_pd;
+  memory scratch;  // user scratchpad, sized for the largest primitive made
+  std::size_t scratch_bytes = 0;
+  std::vector<uint16_t> src_bf16;  // kBF16: the chunk's input rounded to bf16
+  std::vector<float> src_pad;      // kF32: a padded tail's input rows
+  std::vector<float> dst_pad;      // a padded tail's output rows
+  std::size_t weight_bytes = 0;
+
+  void grow_scratch(std::size_t bytes) {
+    if (bytes <= scratch_bytes && scratch) return;
+    scratch_bytes = std::max(bytes, scratch_bytes);
+    scratch =
+        memory(memory::desc({static_cast<memory::dim>(std::max<std::size_t>(scratch_bytes, 1))},
+                            memory::data_type::u8, memory::format_tag::a),
+               cpu_engine());
+  }
+
+  const dnnl::matmul& primitive(int64_t rows) {
+    dnnl::matmul& p = primitives[static_cast<size_t>(rows / kRowGranule - 1)];
+    if (!p) {
+      const auto pd = make_pd(rows);
+      grow_scratch(pd.scratchpad_desc().get_size());
+      p = dnnl::matmul(pd);
+    }
+    return p;
+  }
+
+  // The handles for `rows` rows, pointed at src and dst.
+  std::pair<dnnl_memory_t, dnnl_memory_t> handles(int64_t rows, int64_t in, int64_t out,
+                                                  const void* src, float* dst) {
+    const auto i = static_cast<size_t>(rows / kRowGranule - 1);
+    memory& s = src_handles[i];
+    memory& d = dst_handles[i];
+    if (!s) {
+      s = memory({{rows, in}, src_type, memory::format_tag::ab}, cpu_engine(), DNNL_MEMORY_NONE);
+      d = memory({{rows, out}, memory::data_type::f32, memory::format_tag::ab}, cpu_engine(),
+                 DNNL_MEMORY_NONE);
+    }
+    check(dnnl_memory_set_data_handle(s.get(), const_cast<void*>(src)), "src handle");
+    check(dnnl_memory_set_data_handle(d.get(), dst), "dst handle");
+    return {s.get(), d.get()};
+  }
 };
 
 Linear::Linear() = default;
@@ -56,15 +122,15 @@ Linear& Linear::operator=(Linear&&) noexcept = default;
 Linear::~Linear() = default;
 
 Linear::Linear(const float* weight, const float* bias, int64_t out_features, int64_t in_features,
-               engine::Activation fused_act)
+               engine::Activation fused_act, GemmPrecision precision)
     : impl_(std::make_unique<Impl>()), in_(in_features), out_(out_features) {
-  auto& eng = cpu_engine();
-  const memory::dim R = DNNL_RUNTIME_DIM_VAL;
+  if (precision == GemmPrecision::kBF16 && !bf16_supported())
+    throw std::runtime_error("bf16 GEMMs need a CPU with AMX or AVX512-BF16");
+  Impl& m = *impl_;
+  const dnnl::engine& eng = cpu_engine();
+  m.precision = precision;
+  m.src_type = precision == GemmPrecision::kBF16 ? dt::bf16 : dt::f32;
   const memory::dim K = in_features, N = out_features;
-  memory::desc src_md({R, K}, memory::data_type::f32, memory::dims{R, 1});
-  memory::desc wei_md({K, N}, memory::data_type::f32, memory::format_tag::any);
-  memory::desc dst_md({R, N}, memory::data_type::f32, memory::dims{R, 1});
-  memory::desc bias_md({1, N}, memory::data_type::f32, memory::format_tag::ab);
 
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
@@ -73,70 +139,135 @@ Linear::Linear(const float* weight, const float* bias, int64_t out_features, int
     po.append_eltwise(1.f, eltwise_for(fused_act), 0.f, 0.f);
     attr.set_post_ops(po);
   }
-  auto desc = bias ? dnnl::matmul::desc(src_md, wei_md, bias_md, dst_md)
-                   : dnnl::matmul::desc(src_md, wei_md, dst_md);
-  dnnl::matmul::primitive_desc pd(desc, attr, eng);
-  impl_->prim = dnnl::matmul(pd);
+  const memory::desc bias_md({1, N}, dt::f32, memory::format_tag::ab);
+  // Captures by value: tails are made later, from run().
+  const bool has_bias = bias != nullptr;
+  const dt src_type = m.src_type;
+  auto make_pd = [=](int64_t rows, const memory::desc& wei_md) {
+    memory::desc src_md({rows, K}, src_type, memory::format_tag::ab);
+    memory::desc dst_md({rows, N}, dt::f32, memory::format_tag::ab);
+    auto d = has_bias ? dnnl::matmul::desc(src_md, wei_md, bias_md, dst_md)
+                      : dnnl::matmul::desc(src_md, wei_md, dst_md);
+    return dnnl::matmul::primitive_desc(d, attr, cpu_engine());
+  };
+  // The chunk's primitive picks the packed weight layout; every tail size
+  // reuses that layout so one packed copy serves all. Tail primitives are
+  // made on first use (JIT takes ~ms each; most models never see most sizes).
+  const auto chunk_pd =
+      make_pd(kChunkRows, memory::desc({K, N}, m.src_type, memory::format_tag::any));
+  const memory::desc wei_md = chunk_pd.weights_desc();
+  m.primitives.resize(static_cast<size_t>(kChunkRows / kRowGranule));
+  m.src_handles.resize(m.primitives.size());
+  m.dst_handles.resize(m.primitives.size());
+  m.primitives.back() = dnnl::matmul(chunk_pd);
+  m.make_pd = [make_pd, wei_md](int64_t rows) { return make_pd(rows, wei_md); };
+  m.grow_scratch(chunk_pd.scratchpad_desc().get_size());
 
-  // W is [N, K] row-major = [K, N] with strides {1, K} ("ba"): reorder into
-  // the layout the primitive chose.
-  memory wsrc({{K, N}, memory::data_type::f32, memory::format_tag::ba}, eng,
-              const_cast<float*>(weight));
-  impl_->weights = memory(pd.weights_desc(), eng);
-  dnnl::reorder(wsrc, impl_->weights).execute(thread_stream(), wsrc, impl_->weights);
-  thread_stream().wait();
-  impl_->bytes = pd.weights_desc().get_size();
-  if (bias) {
-    impl_->bias_copy.assign(bias, bias + N);
-    impl_->bias = memory(bias_md, eng, impl_->bias_copy.data());
-    impl_->bytes += sizeof(float) * N;
+  // W is [N, K] row-major = [K, N] with strides {1, K} ("ba").
+  std::vector<uint16_t> w_bf16;
+  memory wsrc;
+  if (precision == GemmPrecision::kBF16) {
+    w_bf16.resize(static_cast<size_t>(K * N));
+    to_bf16(weight, K * N, w_bf16.data());
+    wsrc = memory({{K, N}, dt::bf16, memory::format_tag::ba}, eng, w_bf16.data());
+  } else {
+    wsrc = memory({{K, N}, dt::f32, memory::format_tag::ba}, eng, const_cast<float*>(weight));
   }
-  impl_->scratch = memory(pd.scratchpad_desc(), eng);
-  impl_->bytes += pd.scratchpad_desc().get_size();
+  m.weights = memory(wei_md, eng);
+  dnnl::reorder(wsrc, m.weights).execute(thread_stream(), wsrc, m.weights);
+  thread_stream().wait();
+  m.weight_bytes = wei_md.get_size();
+  if (bias) {
+    m.bias_copy.assign(bias, bias + N);
+    m.bias = memory(bias_md, eng, m.bias_copy.data());
+    m.weight_bytes += sizeof(float) * N;
+  }
+  if (precision == GemmPrecision::kBF16) m.src_bf16.resize(static_cast<size_t>(kChunkRows * K));
 }
 
-void Linear::run(const float* x, int64_t ld_x, int64_t rows, float* y, int64_t ld_y) const {
-  if (rows <= 0) return;
-  // Per call only the two activation handles are made (small objects, the
-  // data stays the caller's); primitive and weights are reused.
-  dnnl_memory_desc_t src_md, dst_md;
-  const dnnl_dims_t src_dims = {rows, in_}, src_strides = {ld_x, 1};
-  const dnnl_dims_t dst_dims = {rows, out_}, dst_strides = {ld_y, 1};
-  check(dnnl_memory_desc_init_by_strides(&src_md, 2, src_dims, dnnl_f32, src_strides), "src desc");
-  check(dnnl_memory_desc_init_by_strides(&dst_md, 2, dst_dims, dnnl_f32, dst_strides), "dst desc");
-  dnnl_memory_t src = nullptr, dst = nullptr;
-  const dnnl_engine_t eng = cpu_engine().get();
-  check(dnnl_memory_create(&src, &src_md, eng, const_cast<float*>(x)), "src memory");
-  check(dnnl_memory_create(&dst, &dst_md, eng, y), "dst memory");
-  dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, src},
-                             {DNNL_ARG_WEIGHTS, impl_->weights.get()},
-                             {DNNL_ARG_DST, dst},
-                             {DNNL_ARG_SCRATCHPAD, impl_->scratch.get()},
-                             {DNNL_ARG_BIAS, nullptr}};
-  int nargs = 4;
-  if (impl_->bias) args[nargs++].memory = impl_->bias.get();
+void Linear::run(const float* x, int64_t ld_x, int64_t rows, float* y, int64_t ld_y,
+                 int64_t rows_allocated) {
+  Impl& m = *impl_;
   dnnl_stream_t stream = thread_stream().get();
-  const dnnl_status_t st = dnnl_primitive_execute(impl_->prim.get(), stream, nargs, args);
-  dnnl_stream_wait(stream);
-  dnnl_memory_destroy(src);
-  dnnl_memory_destroy(dst);
-  check(st, "matmul");
+  for (int64_t r0 = 0; r0 < rows; r0 += kChunkRows) {
+    const int64_t n = std::min(kChunkRows, rows - r0);
+    const int64_t padded = round_up(n, kRowGranule);
+    const float* xs = x + r0 * ld_x;
+    float* ys = y + r0 * ld_y;
+    const bool room = r0 + padded <= rows_allocated;  // padding rows may be touched in place
+
+    // Source rows: as given when they are contiguous and need no padding,
+    // else through staging (bf16 always: the GEMM reads bf16).
+    const void* src = xs;
+    if (m.precision == GemmPrecision::kBF16) {
+      if (ld_x == in_) {
+        to_bf16(xs, n * in_, m.src_bf16.data());
+      } else {
+        for (int64_t r = 0; r < n; ++r) to_bf16(xs + r * ld_x, in_, m.src_bf16.data() + r * in_);
+      }
+      std::memset(m.src_bf16.data() + n * in_, 0,
+                  sizeof(uint16_t) * (padded - n) * in_);  // finite padding
+      src = m.src_bf16.data();
+    } else if ((padded != n && !room) || ld_x != in_) {
+      m.src_pad.resize(static_cast<size_t>(padded * in_));
+      for (int64_t r = 0; r < n; ++r)
+        std::memcpy(m.src_pad.data() + r * in_, xs + r * ld_x, sizeof(float) * in_);
+      std::memset(m.src_pad.data() + n * in_, 0, sizeof(float) * (padded - n) * in_);
+      src = m.src_pad.data();
+    }
+    const bool direct_dst = (padded == n || room) && ld_y == out_;
+    if (!direct_dst) m.dst_pad.resize(static_cast<size_t>(padded * out_));
+    float* dst = direct_dst ? ys : m.dst_pad.data();
+
+    const dnnl::matmul& prim = m.primitive(padded);
+    const auto [src_mem, dst_mem] = m.handles(padded, in_, out_, src, dst);
+    dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, src_mem},
+                               {DNNL_ARG_WEIGHTS, m.weights.get()},
+                               {DNNL_ARG_DST, dst_mem},
+                               {DNNL_ARG_SCRATCHPAD, m.scratch.get()},
+                               {DNNL_ARG_BIAS, nullptr}};
+    int nargs = 4;
+    if (m.bias) args[nargs++].memory = m.bias.get();
+    check(dnnl_primitive_execute(prim.get(), stream, nargs, args), "matmul");
+    check(dnnl_stream_wait(stream), "stream wait");
+    if (!direct_dst)
+      for (int64_t r = 0; r < n; ++r)
+        std::memcpy(ys + r * ld_y, m.dst_pad.data() + r * out_, sizeof(float) * out_);
+  }
 }
 
-std::size_t Linear::bytes() const { return impl_ ? impl_->bytes : 0; }
+std::size_t Linear::bytes() const {
+  if (!impl_) return 0;
+  return impl_->weight_bytes + impl_->scratch_bytes + impl_->src_bf16.capacity() * 2 +
+         (impl_->src_pad.capacity() + impl_->dst_pad.capacity()) * sizeof(float);
+}
 
 const char* gemm_library_description() {
   static const std::string d = [] {
     const dnnl_version_t* v = dnnl_version();
     std::string isa;
     switch (dnnl::get_effective_cpu_isa()) {
-      case dnnl::cpu_isa::avx512_core_amx: isa = "avx512_core_amx"; break;
-      case dnnl::cpu_isa::avx512_core_bf16: isa = "avx512_core_bf16"; break;
-      case dnnl::cpu_isa::avx512_core_vnni: isa = "avx512_core_vnni"; break;
-      case dnnl::cpu_isa::avx512_core: isa = "avx512_core"; break;
-      case dnnl::cpu_isa::avx2_vnni: isa = "avx2_vnni"; break;
-      case dnnl::cpu_isa::avx2: isa = "avx2"; break;
-      default: isa = "other"; break;
+      case dnnl::cpu_isa::avx512_core_amx:
+        isa = "avx512_core_amx";
+        break;
+      case dnnl::cpu_isa::avx512_core_bf16:
+        isa = "avx512_core_bf16";
+        break;
+      case dnnl::cpu_isa::avx512_core_vnni:
+        isa = "avx512_core_vnni";
+        break;
+      case dnnl::cpu_isa::avx512_core:
+        isa = "avx512_core";
+        break;
+      case dnnl::cpu_isa::avx2_vnni:
+        isa = "avx2_vnni";
+        break;
+      case dnnl::cpu_isa::avx2:
+        isa = "avx2";
+        break;
+      default:
+        isa = "other";
+        break;
     }
     return "oneDNN " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." +
            std::to_string(v->patch) + " (" + isa + ")";

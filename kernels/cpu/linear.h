@@ -1,15 +1,21 @@
 // A fully-connected layer y = act(x·Wᵀ + b) on the CPU, through oneDNN's
 // matmul with the weights packed once into its preferred blocked layout.
 //
-// Why oneDNN (measured on this project's shapes, Sapphire Rapids, 2 threads,
-// M = packed tokens): with pre-packed weights it reached 200–270 GFLOP/s at
-// M = 16 where OpenBLAS sgemm reached 80–90, and 270–300 vs 180–260 at
-// M = 128…1024. The primitive is created once per layer with a run-time M, so
-// any packed batch size reuses it without re-creating anything.
+// Why oneDNN (measured on this project's shapes, Sapphire Rapids): with
+// pre-packed weights it reached 130–145 GFLOP/s per core in fp32 where
+// OpenBLAS sgemm reached 50–110 (and 200–270 vs 80–90 GFLOP/s at M = 16 on two
+// threads), and only oneDNN reaches AMX for the opt-in bf16 mode (1.2–2.3
+// TFLOP/s per core).
+//
+// Rows (M = packed tokens) vary every batch, so rows are run in chunks of
+// kChunkRows through primitives made for fixed row counts (the chunk, and
+// tails rounded up to 16 rows): a bounded set, created at construction, all
+// sharing one packed copy of the weights. Padded tail rows go through small
+// staging buffers, never past the caller's arrays.
 //
 // Threading: run() uses the calling thread's OpenMP team (parallel.h). One
-// Linear must not run on two threads at once (its scratchpad is shared);
-// distinct Linears may.
+// Linear must not run on two threads at once (staging and scratchpad are
+// its own); distinct Linears may.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -19,25 +25,43 @@
 
 namespace sluice::cpu {
 
+enum class GemmPrecision : uint8_t {
+  kF32,   // fp32 weights and activations, fp32 accumulation (default; matches PyTorch to ~1e-6)
+  kBF16,  // opt-in: weights and GEMM inputs rounded to bfloat16, fp32 accumulation and
+          // output (AMX / AVX512-BF16); logits move by ~1e-2
+};
+
+// Whether this CPU runs bf16 GEMMs natively (AMX or AVX512-BF16).
+bool bf16_supported();
+
 class Linear {
  public:
+  static constexpr int64_t kChunkRows = 256;
+
   Linear();
   // weight: [out_features, in_features] row-major (PyTorch layout); bias:
   // [out_features] or null. Both are copied; the caller may free them after.
   // fused_act runs inside the GEMM (oneDNN post-op) when not kIdentity.
   Linear(const float* weight, const float* bias, int64_t out_features, int64_t in_features,
-         engine::Activation fused_act = engine::Activation::kIdentity);
+         engine::Activation fused_act = engine::Activation::kIdentity,
+         GemmPrecision precision = GemmPrecision::kF32);
   Linear(Linear&&) noexcept;
   Linear& operator=(Linear&&) noexcept;
   ~Linear();
 
   // y[r] = act(x[r]·Wᵀ + b) for r in [0, rows). Blocks until done.
-  void run(const float* x, int64_t ld_x, int64_t rows, float* y, int64_t ld_y) const;
+  // rows_allocated >= rows says x and y may be read and written up to that
+  // many rows (contents past `rows` are don't-care): then a tail rounded up
+  // to 16 rows runs in place instead of through staging copies.
+  void run(const float* x, int64_t ld_x, int64_t rows, float* y, int64_t ld_y,
+           int64_t rows_allocated = 0);
+
+  // Rows a buffer needs so that run() never stages a tail: rows rounded up to 16.
+  static int64_t padded_rows(int64_t rows) { return (rows + 15) / 16 * 16; }
 
   int64_t in_features() const { return in_; }
   int64_t out_features() const { return out_; }
-  bool empty() const { return impl_ == nullptr; }
-  // Bytes held: packed weights, bias and scratch.
+  // Bytes held: packed weights, bias, scratchpad and staging.
   std::size_t bytes() const;
 
  private:

@@ -42,10 +42,13 @@ std::atomic<Isa>& active() {
 const KernelTable& table() {
   switch (active().load(std::memory_order_relaxed)) {
 #if defined(__x86_64__)
-    case Isa::kAvx512: return kAvx512Kernels;
-    case Isa::kAvx2: return kAvx2Kernels;
+    case Isa::kAvx512:
+      return kAvx512Kernels;
+    case Isa::kAvx2:
+      return kAvx2Kernels;
 #endif
-    default: return kScalarKernels;
+    default:
+      return kScalarKernels;
   }
 }
 
@@ -56,9 +59,12 @@ int64_t row_grain(int64_t cols) { return std::max<int64_t>(1, 16384 / std::max<i
 
 const char* isa_name(Isa isa) {
   switch (isa) {
-    case Isa::kScalar: return "scalar";
-    case Isa::kAvx2: return "avx2";
-    case Isa::kAvx512: return "avx512";
+    case Isa::kScalar:
+      return "scalar";
+    case Isa::kAvx2:
+      return "avx2";
+    case Isa::kAvx512:
+      return "avx512";
   }
   return "?";
 }
@@ -96,18 +102,26 @@ void add_layernorm(const float* x, int64_t ld_x, const float* bias, const float*
 void bias_activation(float* x, int64_t ld, int64_t rows, int64_t cols, const float* bias,
                      Activation act) {
   const KernelTable& k = table();
-  parallel_for(rows, row_grain(cols),
-               [&](int64_t b, int64_t e) { k.bias_activation(x + b * ld, ld, e - b, cols, bias, act); });
+  parallel_for(rows, row_grain(cols), [&](int64_t b, int64_t e) {
+    k.bias_activation(x + b * ld, ld, e - b, cols, bias, act);
+  });
 }
 
 void softmax(float* x, int64_t ld, int64_t rows, int64_t cols) {
   const KernelTable& k = table();
-  parallel_for(rows, row_grain(cols), [&](int64_t b, int64_t e) { k.softmax(x + b * ld, ld, e - b, cols); });
+  parallel_for(rows, row_grain(cols),
+               [&](int64_t b, int64_t e) { k.softmax(x + b * ld, ld, e - b, cols); });
 }
 
 void sigmoid(float* x, int64_t ld, int64_t rows, int64_t cols) {
   const KernelTable& k = table();
-  parallel_for(rows, row_grain(cols), [&](int64_t b, int64_t e) { k.sigmoid(x + b * ld, ld, e - b, cols); });
+  parallel_for(rows, row_grain(cols),
+               [&](int64_t b, int64_t e) { k.sigmoid(x + b * ld, ld, e - b, cols); });
+}
+
+void to_bf16(const float* x, int64_t n, uint16_t* out) {
+  const KernelTable& k = table();
+  parallel_for(n, 32768, [&](int64_t b, int64_t e) { k.to_bf16(x + b, e - b, out + b); });
 }
 
 void attention(const float* qkv, int64_t ld_qkv, const int32_t* cu_seqlens, int64_t num_seqs,

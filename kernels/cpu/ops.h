@@ -48,6 +48,9 @@ void bias_activation(float* x, int64_t ld, int64_t rows, int64_t cols, const flo
 void softmax(float* x, int64_t ld, int64_t rows, int64_t cols);
 void sigmoid(float* x, int64_t ld, int64_t rows, int64_t cols);
 
+// out[i] = x[i] rounded to bfloat16 (nearest even), as raw bits.
+void to_bf16(const float* x, int64_t n, uint16_t* out);
+
 // Multi-head self-attention over a packed, padding-free batch: sequence s is
 // rows [cu_seqlens[s], cu_seqlens[s+1]) of qkv, and attends only within itself.
 // qkv row = [Q | K | V], each num_heads × head_dim with heads contiguous.

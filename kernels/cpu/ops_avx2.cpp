@@ -1,9 +1,10 @@
 // The fused row kernels compiled for avx2 (flags set in CMakeLists.txt).
 #define SLUICE_ISA_AVX2 1
 // System headers first: ops_impl.h is included inside a namespace below.
+#include <immintrin.h>
+
 #include <cstdint>
 #include <cstring>
-#include <immintrin.h>
 
 #include "kernels/cpu/kernel_table.h"
 

@@ -128,11 +128,16 @@ inline void k_bias_activation(float* x, int64_t ld, int64_t rows, int64_t cols, 
                               engine::Activation act) {
   using engine::Activation;
   switch (act) {
-    case Activation::kIdentity: return bias_activation_t<Activation::kIdentity>(x, ld, rows, cols, bias);
-    case Activation::kGeluErf: return bias_activation_t<Activation::kGeluErf>(x, ld, rows, cols, bias);
-    case Activation::kGeluTanh: return bias_activation_t<Activation::kGeluTanh>(x, ld, rows, cols, bias);
-    case Activation::kRelu: return bias_activation_t<Activation::kRelu>(x, ld, rows, cols, bias);
-    case Activation::kTanh: return bias_activation_t<Activation::kTanh>(x, ld, rows, cols, bias);
+    case Activation::kIdentity:
+      return bias_activation_t<Activation::kIdentity>(x, ld, rows, cols, bias);
+    case Activation::kGeluErf:
+      return bias_activation_t<Activation::kGeluErf>(x, ld, rows, cols, bias);
+    case Activation::kGeluTanh:
+      return bias_activation_t<Activation::kGeluTanh>(x, ld, rows, cols, bias);
+    case Activation::kRelu:
+      return bias_activation_t<Activation::kRelu>(x, ld, rows, cols, bias);
+    case Activation::kTanh:
+      return bias_activation_t<Activation::kTanh>(x, ld, rows, cols, bias);
   }
 }
 
@@ -190,101 +195,128 @@ inline void k_mean_rows(const float* x, int64_t ld, int64_t rows, int64_t cols, 
   }
 }
 
-// Scores for one query against all keys come from kᵀ laid out [head_dim][lp]
-// so that W keys are scored per FMA with no horizontal sums; the weighted sum
-// of V rows is accumulated W channels at a time.
+// Scores come from kᵀ laid out [head_dim][lp] so that W keys are scored per
+// FMA with no horizontal sums. Queries go NQ at a time (4, then 1 for the
+// rest): each loaded vector of kᵀ or V then feeds NQ FMAs.
+
+// Softmax numerators of one row of `len` scores in place; returns 1 / sum.
+inline float softmax_numerators(float* s, int64_t len) {
+  const int stail = static_cast<int>(len % kW);
+  const int64_t sfull = len - stail;
+  V::T m = V::set1(-__builtin_inff());
+  for (int64_t j = 0; j < sfull; j += kW) m = V::max(m, V::load(s + j));
+  if (stail) m = V::max(m, V::load_n(s + sfull, stail, -__builtin_inff()));
+  const V::T vmax = V::set1(V::hmax(m));
+  V::T acc = V::zero();
+  for (int64_t j = 0; j < sfull; j += kW) {
+    V::T e = vexp(V::sub(V::load(s + j), vmax));
+    V::store(s + j, e);
+    acc = V::add(acc, e);
+  }
+  if (stail) {
+    V::T e = vexp(V::sub(V::load_n(s + sfull, stail), vmax));
+    V::store_n(s + sfull, e, stail);
+    acc = V::add(acc, V::load_n(s + sfull, stail));
+  }
+  return 1.f / V::hsum(acc);
+}
+
+template <int NQ>
+inline void attention_queries(const float* q, const float* kt, const float* v, int64_t ld,
+                              int64_t len, int64_t lp, int64_t head_dim, float scale, float* out,
+                              int64_t ld_out, float* s) {
+  const V::T vscale = V::set1(scale);
+  // Scores: s[r][j] = scale · q_r · k_j
+  for (int64_t jb = 0; jb < lp; jb += kW) {
+    V::T a[NQ];
+    for (int r = 0; r < NQ; ++r) a[r] = V::zero();
+    for (int64_t c = 0; c < head_dim; ++c) {
+      const V::T kv = V::load(kt + c * lp + jb);
+      for (int r = 0; r < NQ; ++r) a[r] = V::fmadd(V::set1(q[r * ld + c]), kv, a[r]);
+    }
+    for (int r = 0; r < NQ; ++r) V::store(s + r * lp + jb, V::mul(a[r], vscale));
+  }
+  float inv[NQ];
+  for (int r = 0; r < NQ; ++r) inv[r] = softmax_numerators(s + r * lp, len);
+  // out_r = (Σ_j e_rj v_j) / Σ_j e_rj, up to 4 vectors of channels per pass.
+  constexpr int kBlocks = NQ == 1 ? 4 : 2;
+  for (int64_t c0 = 0; c0 < head_dim; c0 += kBlocks * kW) {
+    const int64_t left = head_dim - c0;
+    const int blocks = static_cast<int>(left >= kBlocks * kW ? kBlocks : (left + kW - 1) / kW);
+    const int last =
+        static_cast<int>(left - static_cast<int64_t>(blocks - 1) * kW);  // lanes in the last block
+    V::T o[NQ][kBlocks];
+    for (int r = 0; r < NQ; ++r)
+      for (int b = 0; b < kBlocks; ++b) o[r][b] = V::zero();
+    for (int64_t j = 0; j < len; ++j) {
+      const float* vj = v + j * ld + c0;
+      V::T p[NQ];
+      for (int r = 0; r < NQ; ++r) p[r] = V::set1(s[r * lp + j]);
+      for (int b = 0; b < kBlocks; ++b) {
+        if (b >= blocks) break;
+        const V::T vv =
+            (b == blocks - 1 && last < kW) ? V::load_n(vj + b * kW, last) : V::load(vj + b * kW);
+        for (int r = 0; r < NQ; ++r) o[r][b] = V::fmadd(p[r], vv, o[r][b]);
+      }
+    }
+    for (int r = 0; r < NQ; ++r) {
+      const V::T vi = V::set1(inv[r]);
+      for (int b = 0; b < blocks; ++b) {
+        float* dst = out + r * ld_out + c0 + b * kW;
+        if (b == blocks - 1 && last < kW) {
+          V::store_n(dst, V::mul(o[r][b], vi), last);
+        } else {
+          V::store(dst, V::mul(o[r][b], vi));
+        }
+      }
+    }
+  }
+}
+
 inline void k_attention_head(const float* q, const float* k, const float* v, int64_t ld,
                              int64_t len, int64_t num_queries, int64_t head_dim, float scale,
                              float* out, int64_t ld_out, float* scratch) {
   const int64_t lp = (len + kW - 1) / kW * kW;
   float* kt = scratch;
-  float* s = scratch + lp * head_dim;
+  float* s = scratch + lp * head_dim;  // 4 rows of lp scores
   for (int64_t j = 0; j < len; ++j) {
     const float* kj = k + j * ld;
     for (int64_t c = 0; c < head_dim; ++c) kt[c * lp + j] = kj[c];
   }
   for (int64_t c = 0; c < head_dim; ++c)
     for (int64_t j = len; j < lp; ++j) kt[c * lp + j] = 0.f;
+  int64_t i = 0;
+  for (; i + 4 <= num_queries; i += 4)
+    attention_queries<4>(q + i * ld, kt, v, ld, len, lp, head_dim, scale, out + i * ld_out, ld_out,
+                         s);
+  for (; i < num_queries; ++i)
+    attention_queries<1>(q + i * ld, kt, v, ld, len, lp, head_dim, scale, out + i * ld_out, ld_out,
+                         s);
+}
 
-  const int64_t dfull = head_dim / kW * kW;
-  const int dtail = static_cast<int>(head_dim - dfull);
-  const int stail = static_cast<int>(len % kW);
-  const V::T vscale = V::set1(scale);
-  for (int64_t i = 0; i < num_queries; ++i) {
-    const float* qi = q + i * ld;
-    // Scores, four key blocks per pass to reuse each broadcast of q.
-    int64_t jb = 0;
-    for (; jb + 4 * kW <= lp; jb += 4 * kW) {
-      V::T a0 = V::zero(), a1 = V::zero(), a2 = V::zero(), a3 = V::zero();
-      for (int64_t c = 0; c < head_dim; ++c) {
-        const V::T qc = V::set1(qi[c]);
-        const float* row = kt + c * lp + jb;
-        a0 = V::fmadd(qc, V::load(row), a0);
-        a1 = V::fmadd(qc, V::load(row + kW), a1);
-        a2 = V::fmadd(qc, V::load(row + 2 * kW), a2);
-        a3 = V::fmadd(qc, V::load(row + 3 * kW), a3);
-      }
-      V::store(s + jb, V::mul(a0, vscale));
-      V::store(s + jb + kW, V::mul(a1, vscale));
-      V::store(s + jb + 2 * kW, V::mul(a2, vscale));
-      V::store(s + jb + 3 * kW, V::mul(a3, vscale));
-    }
-    for (; jb < lp; jb += kW) {
-      V::T a0 = V::zero();
-      for (int64_t c = 0; c < head_dim; ++c) a0 = V::fmadd(V::set1(qi[c]), V::load(kt + c * lp + jb), a0);
-      V::store(s + jb, V::mul(a0, vscale));
-    }
-    // Softmax over the len valid scores (lanes past len are ignored).
-    const int64_t sfull = len - stail;
-    V::T m = V::set1(-__builtin_inff());
-    for (int64_t j = 0; j < sfull; j += kW) m = V::max(m, V::load(s + j));
-    if (stail) m = V::max(m, V::load_n(s + sfull, stail, -__builtin_inff()));
-    const V::T vmax = V::set1(V::hmax(m));
-    V::T acc = V::zero();
-    for (int64_t j = 0; j < sfull; j += kW) {
-      V::T e = vexp(V::sub(V::load(s + j), vmax));
-      V::store(s + j, e);
-      acc = V::add(acc, e);
-    }
-    if (stail) {
-      V::T e = vexp(V::sub(V::load_n(s + sfull, stail), vmax));
-      V::store_n(s + sfull, e, stail);
-      acc = V::add(acc, V::load_n(s + sfull, stail));
-    }
-    const V::T inv = V::set1(1.f / V::hsum(acc));
-    // out_i = (Σ_j e_j v_j) / Σ e_j
-    float* oi = out + i * ld_out;
-    int64_t c = 0;
-    for (; c + 4 * kW <= dfull; c += 4 * kW) {
-      V::T o0 = V::zero(), o1 = V::zero(), o2 = V::zero(), o3 = V::zero();
-      for (int64_t j = 0; j < len; ++j) {
-        const V::T p = V::set1(s[j]);
-        const float* vj = v + j * ld + c;
-        o0 = V::fmadd(p, V::load(vj), o0);
-        o1 = V::fmadd(p, V::load(vj + kW), o1);
-        o2 = V::fmadd(p, V::load(vj + 2 * kW), o2);
-        o3 = V::fmadd(p, V::load(vj + 3 * kW), o3);
-      }
-      V::store(oi + c, V::mul(o0, inv));
-      V::store(oi + c + kW, V::mul(o1, inv));
-      V::store(oi + c + 2 * kW, V::mul(o2, inv));
-      V::store(oi + c + 3 * kW, V::mul(o3, inv));
-    }
-    for (; c < dfull; c += kW) {
-      V::T o0 = V::zero();
-      for (int64_t j = 0; j < len; ++j) o0 = V::fmadd(V::set1(s[j]), V::load(v + j * ld + c), o0);
-      V::store(oi + c, V::mul(o0, inv));
-    }
-    if (dtail) {
-      V::T o0 = V::zero();
-      for (int64_t j = 0; j < len; ++j)
-        o0 = V::fmadd(V::set1(s[j]), V::load_n(v + j * ld + dfull, dtail), o0);
-      V::store_n(oi + dfull, V::mul(o0, inv), dtail);
-    }
+inline uint16_t bf16_round(float f) {
+  uint32_t b;
+  __builtin_memcpy(&b, &f, 4);
+  return static_cast<uint16_t>((b + 0x7fffu + ((b >> 16) & 1u)) >> 16);
+}
+
+inline void k_to_bf16(const float* x, int64_t n, uint16_t* out) {
+  int64_t i = 0;
+#if defined(SLUICE_ISA_AVX512)
+  const __m512i round = _mm512_set1_epi32(0x7fff), one = _mm512_set1_epi32(1);
+  for (; i + 16 <= n; i += 16) {
+    __m512i b = _mm512_castps_si512(_mm512_loadu_ps(x + i));
+    b = _mm512_add_epi32(b,
+                         _mm512_add_epi32(round, _mm512_and_si512(_mm512_srli_epi32(b, 16), one)));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i),
+                        _mm512_cvtepi32_epi16(_mm512_srli_epi32(b, 16)));
   }
+#endif
+  for (; i < n; ++i) out[i] = bf16_round(x[i]);
 }
 
 inline constexpr KernelTable make_table(const char* name) {
-  return KernelTable{name,           k_embedding_layernorm, k_add_layernorm, k_bias_activation,
-                     k_softmax,      k_sigmoid,             k_mean_rows,     k_attention_head};
+  return KernelTable{
+      name,      k_embedding_layernorm, k_add_layernorm, k_bias_activation, k_softmax, k_sigmoid,
+      k_to_bf16, k_mean_rows,           k_attention_head};
 }

@@ -37,12 +37,14 @@ struct Vec {
   static T sub(T a, T b) { return _mm512_sub_ps(a, b); }
   static T mul(T a, T b) { return _mm512_mul_ps(a, b); }
   static T div(T a, T b) { return _mm512_div_ps(a, b); }
-  static T fmadd(T a, T b, T c) { return _mm512_fmadd_ps(a, b, c); }   // a*b + c
-  static T fnmadd(T a, T b, T c) { return _mm512_fnmadd_ps(a, b, c); } // c - a*b
+  static T fmadd(T a, T b, T c) { return _mm512_fmadd_ps(a, b, c); }    // a*b + c
+  static T fnmadd(T a, T b, T c) { return _mm512_fnmadd_ps(a, b, c); }  // c - a*b
   static T max(T a, T b) { return _mm512_max_ps(a, b); }
   static T min(T a, T b) { return _mm512_min_ps(a, b); }
   static T abs(T a) { return _mm512_abs_ps(a); }
-  static T round(T a) { return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+  static T round(T a) {
+    return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  }
   // 2^n for integral n in [-126, 127].
   static T pow2(T n) {
     __m512i i = _mm512_cvtps_epi32(n);
@@ -55,8 +57,8 @@ struct Vec {
   // |mag| with the sign of `sign`.
   static T copysign(T mag, T sign) {
     const __m512i m = _mm512_set1_epi32(0x7fffffff);
-    return _mm512_castsi512_ps(_mm512_ternarylogic_epi32(m, _mm512_castps_si512(mag),
-                                                         _mm512_castps_si512(sign), 0xca));  // m ? mag : sign
+    return _mm512_castsi512_ps(_mm512_ternarylogic_epi32(
+        m, _mm512_castps_si512(mag), _mm512_castps_si512(sign), 0xca));  // m ? mag : sign
   }
   static float hsum(T v) { return _mm512_reduce_add_ps(v); }
   static float hmax(T v) { return _mm512_reduce_max_ps(v); }
@@ -93,7 +95,9 @@ struct Vec {
     __m256i i = _mm256_cvtps_epi32(n);
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(i, _mm256_set1_epi32(127)), 23));
   }
-  static T select_lt(T a, T b, T x, T y) { return _mm256_blendv_ps(y, x, _mm256_cmp_ps(a, b, _CMP_LT_OQ)); }
+  static T select_lt(T a, T b, T x, T y) {
+    return _mm256_blendv_ps(y, x, _mm256_cmp_ps(a, b, _CMP_LT_OQ));
+  }
   static T copysign(T mag, T sign) {
     const __m256 m = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
     return _mm256_or_ps(_mm256_and_ps(m, mag), _mm256_andnot_ps(m, sign));

@@ -20,6 +20,8 @@ constexpr Command kCommands[] = {
      sluice::app::cmd_tokenize},
     {"broker", "sluice broker [--brokers N] [--port P] [--topic NAME:PARTS]  embedded Kafka-protocol broker on loopback",
      sluice::app::cmd_broker},
+    {"classify", "sluice classify --model DIR [--probs]      one JSON result per input line (no Kafka)",
+     sluice::app::cmd_classify},
 };
 
 void print_usage(std::ostream& os) {

@@ -11,16 +11,21 @@ enum class Activation : uint8_t {
   kGeluErf,   // Hugging Face "gelu": x/2 (1 + erf(x/sqrt 2))
   kGeluTanh,  // "gelu_new", "gelu_pytorch_tanh", "gelu_fast"
   kRelu,
-  kTanh,      // BERT pooler, RoBERTa classification head
+  kTanh,  // BERT pooler, RoBERTa classification head
 };
 
 inline const char* activation_name(Activation a) {
   switch (a) {
-    case Activation::kIdentity: return "identity";
-    case Activation::kGeluErf: return "gelu";
-    case Activation::kGeluTanh: return "gelu_tanh";
-    case Activation::kRelu: return "relu";
-    case Activation::kTanh: return "tanh";
+    case Activation::kIdentity:
+      return "identity";
+    case Activation::kGeluErf:
+      return "gelu";
+    case Activation::kGeluTanh:
+      return "gelu_tanh";
+    case Activation::kRelu:
+      return "relu";
+    case Activation::kTanh:
+      return "tanh";
   }
   return "?";
 }

@@ -36,7 +36,9 @@ struct EncoderBatch {
   std::span<const int32_t> cu_seqlens;  // records + 1 offsets: [0] = 0, back() = token_ids.size()
   int32_t max_seqlen = 0;               // the longest record's length
 
-  int64_t records() const { return cu_seqlens.empty() ? 0 : static_cast<int64_t>(cu_seqlens.size()) - 1; }
+  int64_t records() const {
+    return cu_seqlens.empty() ? 0 : static_cast<int64_t>(cu_seqlens.size()) - 1;
+  }
   int64_t tokens() const { return static_cast<int64_t>(token_ids.size()); }
 };
 
@@ -58,8 +60,8 @@ using Ticket = uint64_t;
 
 struct BatchResult {
   bool ok = true;
-  std::string error;        // why, when !ok (a backend fault, not a bad record)
-  int64_t compute_ns = 0;   // time the backend spent on this batch
+  std::string error;       // why, when !ok (a backend fault, not a bad record)
+  int64_t compute_ns = 0;  // time the backend spent on this batch
 };
 
 // Called once, on a backend thread, when a ticket completes.
@@ -70,10 +72,17 @@ struct CompletionCallback {
 };
 
 struct MemoryUsage {
-  std::size_t weights_bytes = 0;    // packed / uploaded weights
-  std::size_t workspace_bytes = 0;  // activations and scratch, at their current size
+  std::size_t weights_bytes = 0;       // packed / uploaded weights
+  std::size_t workspace_bytes = 0;     // activations and scratch, at their current size
   std::size_t device_total_bytes = 0;  // accelerator memory (0 for the CPU)
   std::size_t device_free_bytes = 0;
+};
+
+// Numeric mode of the encoder's matrix products.
+enum class Precision : uint8_t {
+  kF32,   // default: fp32 throughout; logits match PyTorch fp32 within 1e-4
+  kBF16,  // opt-in: weights and GEMM inputs in bfloat16 (AMX on the CPU), fp32
+          // accumulation, norms and softmax; logits within ~5e-2 of fp32
 };
 
 struct BackendOptions {
@@ -89,6 +98,8 @@ struct BackendOptions {
   std::string dtype = "fp16";  // weights and activations: "fp16" or "bf16" (fp32 accumulation)
   std::vector<int> devices{};  // batches dealt round-robin over these; empty = the one `device` names
   bool cuda_graphs = false;    // replay captured CUDA graphs for repeated (bucketed) batch shapes
+  // CPU only: the GEMM precision (CUDA uses `dtype`).
+  Precision precision = Precision::kF32;
 };
 
 class Backend {
@@ -141,7 +152,8 @@ inline std::string check_batch(const EncoderBatch& batch, const EncoderOutputs& 
   if (longest > config.max_sequence_length())
     return "a record is longer than the model's max_position_embeddings";
   for (int32_t id : batch.token_ids)
-    if (id < 0 || id >= config.vocab_size) return "token id " + std::to_string(id) + " outside the vocabulary";
+    if (id < 0 || id >= config.vocab_size)
+      return "token id " + std::to_string(id) + " outside the vocabulary";
   const auto records = static_cast<size_t>(batch.records());
   if (out.logits.size() != records * static_cast<size_t>(config.num_labels))
     return "logits span must hold records × num_labels floats";

@@ -1,6 +1,9 @@
 #include "src/engine/backend_factory.h"
 
+#include <algorithm>
 #include <stdexcept>
+#include <string>
+#include <vector>
 
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cuda/cuda_backend.h"
@@ -32,8 +35,22 @@ std::unique_ptr<Backend> make_backend(const Model& model, const BackendOptions& 
     return cuda::make_cuda_backends(model.config(), model.weights(), options,
                                     options.devices.empty() ? std::vector<int>{usable.front()} : options.devices);
   }
-  if (d == "cuda" || d.rfind("cuda:", 0) == 0)
-    return cuda::make_cuda_backends(model.config(), model.weights(), options, cuda_devices(d, options));
+  if (d == "cuda" || d.rfind("cuda:", 0) == 0) {
+    const std::vector<int> wanted = cuda_devices(d, options);
+    // A device this build or machine cannot use is a configuration error
+    // (exit 2, naming the device), not a start-up failure.
+    const std::vector<int> usable = cuda::usable_devices(cuda::query_devices());
+    for (int w : wanted) {
+      if (std::find(usable.begin(), usable.end(), w) == usable.end()) {
+        std::string have;
+        for (int u : usable) have += (have.empty() ? "" : ", ") + std::string("cuda:") + std::to_string(u);
+        throw std::invalid_argument("device '" + d + "': cuda:" + std::to_string(w) +
+                                    " is not a usable CUDA device here (usable: " +
+                                    (have.empty() ? std::string("none; use device cpu or auto") : have) + ")");
+      }
+    }
+    return cuda::make_cuda_backends(model.config(), model.weights(), options, wanted);
+  }
   throw std::invalid_argument("unknown device '" + d + "' (expected cpu, cuda, cuda:N or auto)");
 }
 

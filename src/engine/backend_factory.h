@@ -9,8 +9,9 @@
 
 namespace sluice::engine {
 
-// Throws std::invalid_argument for an unknown device string and
-// std::runtime_error when the requested device cannot be used.
+// Throws std::invalid_argument (a configuration error: exit 2) for an unknown
+// device string or a device this build or machine cannot use, and
+// std::runtime_error when a usable device fails to initialise.
 std::unique_ptr<Backend> make_backend(const Model& model, const BackendOptions& options);
 
 }  // namespace sluice::engine

@@ -58,7 +58,7 @@ struct ClassifierHeadView {
 struct EncoderWeights {
   TensorView word_embeddings;      // [vocab, hidden]
   TensorView position_embeddings;  // [max_positions, hidden]
-  TensorView token_type_row;       // [1, hidden]: row 0 of the token-type table; empty for DistilBERT
+  TensorView token_type_row;  // [1, hidden]: row 0 of the token-type table; empty for DistilBERT
   LayerNormView embedding_norm;
   std::vector<EncoderLayerView> layers;
   ClassifierHeadView head;

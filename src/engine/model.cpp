@@ -18,9 +18,11 @@ struct Names {
 
 Names names_for(Architecture a) {
   if (a == Architecture::kDistilBert) {
-    return {"distilbert.", "distilbert.transformer.layer.", "attention.q_lin", "attention.k_lin",
-            "attention.v_lin", "attention.out_lin", "sa_layer_norm", "ffn.lin1", "ffn.lin2",
-            "output_layer_norm"};
+    return {"distilbert.",     "distilbert.transformer.layer.",
+            "attention.q_lin", "attention.k_lin",
+            "attention.v_lin", "attention.out_lin",
+            "sa_layer_norm",   "ffn.lin1",
+            "ffn.lin2",        "output_layer_norm"};
   }
   const std::string p = a == Architecture::kRoberta ? "roberta." : "bert.";
   return {p,
@@ -69,7 +71,8 @@ class Loader {
   }
 
   // Q, K and V stacked into one [3·hidden, hidden] projection.
-  LinearView fused_qkv(const std::string& q, const std::string& k, const std::string& v, int64_t hidden) {
+  LinearView fused_qkv(const std::string& q, const std::string& k, const std::string& v,
+                       int64_t hidden) {
     float* w = alloc(3 * hidden * hidden);
     float* b = alloc(3 * hidden);
     const std::string* parts[3] = {&q, &k, &v};
@@ -101,7 +104,8 @@ class Loader {
   }
 
   void check_shape(const TensorInfo& t, int64_t rows, int64_t cols) {
-    std::vector<int64_t> want = rows == 0 ? std::vector<int64_t>{cols} : std::vector<int64_t>{rows, cols};
+    std::vector<int64_t> want =
+        rows == 0 ? std::vector<int64_t>{cols} : std::vector<int64_t>{rows, cols};
     if (t.shape != want)
       throw ModelError(file(), "tensor '" + t.name + "' has shape " + shape_string(t.shape) +
                                    ", expected " + shape_string(want));
@@ -118,14 +122,16 @@ class Loader {
 Model Model::load(const std::filesystem::path& dir) {
   Model m;
   m.dir_ = dir;
-  m.name_ = dir.filename().empty() ? dir.parent_path().filename().string() : dir.filename().string();
+  m.name_ =
+      dir.filename().empty() ? dir.parent_path().filename().string() : dir.filename().string();
   std::error_code ec;
   if (!std::filesystem::is_directory(dir, ec))
     throw ModelError(dir.string(), "not a model directory (missing or not a directory)");
   m.config_ = load_model_config(dir / "config.json");
   const auto st_path = dir / "model.safetensors";
   if (!std::filesystem::exists(st_path, ec))
-    throw ModelError(st_path.string(), "missing (a model directory needs config.json and model.safetensors)");
+    throw ModelError(st_path.string(),
+                     "missing (a model directory needs config.json and model.safetensors)");
   const SafetensorsFile st = SafetensorsFile::open(st_path);
 
   if (std::filesystem::exists(dir / "tokenizer.json", ec)) {
@@ -144,7 +150,8 @@ Model Model::load(const std::filesystem::path& dir) {
   w.word_embeddings = l.get(emb + "word_embeddings.weight", c.vocab_size, d);
   w.position_embeddings = l.get(emb + "position_embeddings.weight", c.max_position_embeddings, d);
   if (c.architecture != Architecture::kDistilBert)
-    w.token_type_row = l.first_row(l.get(emb + "token_type_embeddings.weight", c.type_vocab_size, d));
+    w.token_type_row =
+        l.first_row(l.get(emb + "token_type_embeddings.weight", c.type_vocab_size, d));
   w.embedding_norm = l.norm(emb + "LayerNorm", d);
 
   for (int64_t i = 0; i < c.num_layers; ++i) {

@@ -22,13 +22,18 @@ struct Reader {
   int64_t integer(const char* key) const {
     const json* v = find(key);
     if (!v) throw ModelError(file, std::string("missing key '") + key + "'");
-    if (!v->is_number_integer()) throw ModelError(file, std::string("'") + key + "' must be an integer");
+    if (!v->is_number_integer())
+      throw ModelError(file, std::string("'") + key + "' must be an integer");
     return v->get<int64_t>();
   }
-  int64_t integer_or(const char* key, int64_t fallback) const { return find(key) ? integer(key) : fallback; }
+  int64_t integer_or(const char* key, int64_t fallback) const {
+    return find(key) ? integer(key) : fallback;
+  }
   int64_t positive(const char* key) const {
     const int64_t v = integer(key);
-    if (v <= 0) throw ModelError(file, std::string("'") + key + "' must be positive, got " + std::to_string(v));
+    if (v <= 0)
+      throw ModelError(file,
+                       std::string("'") + key + "' must be positive, got " + std::to_string(v));
     return v;
   }
   double number_or(const char* key, double fallback) const {
@@ -47,7 +52,8 @@ struct Reader {
 
 Activation parse_activation(const std::string& act, const char* key, const std::string& file) {
   if (act == "gelu") return Activation::kGeluErf;
-  if (act == "gelu_new" || act == "gelu_pytorch_tanh" || act == "gelu_fast") return Activation::kGeluTanh;
+  if (act == "gelu_new" || act == "gelu_pytorch_tanh" || act == "gelu_fast")
+    return Activation::kGeluTanh;
   if (act == "relu") return Activation::kRelu;
   throw ModelError(file, std::string("unsupported ") + key + " '" + act +
                              "' (supported: gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, relu)");
@@ -68,18 +74,24 @@ constexpr KnownArchitecture kArchitectures[] = {
 
 const char* architecture_name(Architecture a) {
   switch (a) {
-    case Architecture::kBert: return "bert";
-    case Architecture::kDistilBert: return "distilbert";
-    case Architecture::kRoberta: return "roberta";
+    case Architecture::kBert:
+      return "bert";
+    case Architecture::kDistilBert:
+      return "distilbert";
+    case Architecture::kRoberta:
+      return "roberta";
   }
   return "?";
 }
 
 const char* problem_type_name(ProblemType p) {
   switch (p) {
-    case ProblemType::kSingleLabel: return "single_label_classification";
-    case ProblemType::kMultiLabel: return "multi_label_classification";
-    case ProblemType::kRegression: return "regression";
+    case ProblemType::kSingleLabel:
+      return "single_label_classification";
+    case ProblemType::kMultiLabel:
+      return "multi_label_classification";
+    case ProblemType::kRegression:
+      return "regression";
   }
   return "?";
 }
@@ -121,10 +133,11 @@ ModelConfig parse_model_config(std::string_view text, const std::string& file) {
     }
   }
   if (!found)
-    throw ModelError(file, "unsupported architecture '" + c.architecture_class +
-                               "' (supported: BertForSequenceClassification, "
-                               "DistilBertForSequenceClassification, RobertaForSequenceClassification, "
-                               "XLMRobertaForSequenceClassification)");
+    throw ModelError(file,
+                     "unsupported architecture '" + c.architecture_class +
+                         "' (supported: BertForSequenceClassification, "
+                         "DistilBertForSequenceClassification, RobertaForSequenceClassification, "
+                         "XLMRobertaForSequenceClassification)");
 
   c.vocab_size = r.positive("vocab_size");
   c.max_position_embeddings = r.positive("max_position_embeddings");
@@ -148,7 +161,8 @@ ModelConfig parse_model_config(std::string_view text, const std::string& file) {
     if (c.type_vocab_size <= 0) throw ModelError(file, "'type_vocab_size' must be positive");
     const std::string pos_type = r.string_or("position_embedding_type", "absolute");
     if (pos_type != "absolute")
-      throw ModelError(file, "unsupported position_embedding_type '" + pos_type + "' (only absolute)");
+      throw ModelError(file,
+                       "unsupported position_embedding_type '" + pos_type + "' (only absolute)");
     if (c.architecture == Architecture::kRoberta) {
       c.pad_token_id = static_cast<int32_t>(r.integer_or("pad_token_id", 1));
       c.positions_from_padding_idx = true;
@@ -158,7 +172,8 @@ ModelConfig parse_model_config(std::string_view text, const std::string& file) {
   }
   if (c.hidden_size % c.num_heads != 0)
     throw ModelError(file, "hidden size " + std::to_string(c.hidden_size) +
-                               " is not a multiple of the number of heads " + std::to_string(c.num_heads));
+                               " is not a multiple of the number of heads " +
+                               std::to_string(c.num_heads));
   if (!(c.layer_norm_eps > 0.f)) throw ModelError(file, "'layer_norm_eps' must be positive");
   if (c.max_sequence_length() <= 0)
     throw ModelError(file, "max_position_embeddings leaves no room after the padding offset");
@@ -178,15 +193,17 @@ ModelConfig parse_model_config(std::string_view text, const std::string& file) {
         throw ModelError(file, "id2label key '" + it.key() + "' is not an index");
       }
       if (idx >= labels.size() || !it.value().is_string())
-        throw ModelError(file, "id2label must map 0..n-1 to label strings (bad entry '" + it.key() + "')");
+        throw ModelError(
+            file, "id2label must map 0..n-1 to label strings (bad entry '" + it.key() + "')");
       labels[idx] = it.value().get<std::string>();
     }
   }
-  c.num_labels = r.integer_or("num_labels", labels.empty() ? 2 : static_cast<int64_t>(labels.size()));
+  c.num_labels =
+      r.integer_or("num_labels", labels.empty() ? 2 : static_cast<int64_t>(labels.size()));
   if (c.num_labels <= 0) throw ModelError(file, "'num_labels' must be positive");
   if (!labels.empty() && static_cast<int64_t>(labels.size()) != c.num_labels)
-    throw ModelError(file, "id2label has " + std::to_string(labels.size()) + " labels but num_labels is " +
-                               std::to_string(c.num_labels));
+    throw ModelError(file, "id2label has " + std::to_string(labels.size()) +
+                               " labels but num_labels is " + std::to_string(c.num_labels));
   if (labels.empty())
     for (int64_t i = 0; i < c.num_labels; ++i) labels.push_back("LABEL_" + std::to_string(i));
   c.id2label = std::move(labels);

@@ -11,7 +11,9 @@ class ModelError : public std::runtime_error {
  public:
   // what() reads "FILE: REASON".
   ModelError(std::string file, std::string reason)
-      : std::runtime_error(file + ": " + reason), file_(std::move(file)), reason_(std::move(reason)) {}
+      : std::runtime_error(file + ": " + reason),
+        file_(std::move(file)),
+        reason_(std::move(reason)) {}
 
   const std::string& file() const { return file_; }
   const std::string& reason() const { return reason_; }

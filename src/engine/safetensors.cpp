@@ -21,11 +21,11 @@ struct DTypeName {
   std::size_t size;
 };
 constexpr DTypeName kDTypes[] = {
-    {"BOOL", DType::kBool, 1}, {"U8", DType::kU8, 1},     {"I8", DType::kI8, 1},
+    {"BOOL", DType::kBool, 1},      {"U8", DType::kU8, 1},          {"I8", DType::kI8, 1},
     {"F8_E4M3", DType::kF8E4M3, 1}, {"F8_E5M2", DType::kF8E5M2, 1}, {"I16", DType::kI16, 2},
-    {"U16", DType::kU16, 2},   {"F16", DType::kF16, 2},   {"BF16", DType::kBF16, 2},
-    {"I32", DType::kI32, 4},   {"U32", DType::kU32, 4},   {"F32", DType::kF32, 4},
-    {"F64", DType::kF64, 8},   {"I64", DType::kI64, 8},   {"U64", DType::kU64, 8},
+    {"U16", DType::kU16, 2},        {"F16", DType::kF16, 2},        {"BF16", DType::kBF16, 2},
+    {"I32", DType::kI32, 4},        {"U32", DType::kU32, 4},        {"F32", DType::kF32, 4},
+    {"F64", DType::kF64, 8},        {"I64", DType::kI64, 8},        {"U64", DType::kU64, 8},
 };
 
 // Header larger than this is not a model we can trust (HF's limit is 100 MB).
@@ -133,8 +133,9 @@ SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
     throw ModelError(file, "header length " + std::to_string(header_len) +
                                " is implausible (over 100 MB): not a safetensors file?");
   if (8 + header_len > size)
-    throw ModelError(file, "header length " + std::to_string(header_len) + " runs past the end of the " +
-                               std::to_string(size) + "-byte file (truncated?)");
+    throw ModelError(file, "header length " + std::to_string(header_len) +
+                               " runs past the end of the " + std::to_string(size) +
+                               "-byte file (truncated?)");
   const uint64_t data_size = size - 8 - header_len;
   f.data_ = base + 8 + header_len;
 
@@ -190,9 +191,8 @@ SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
                                  " bytes but shape " + shape_string(t.shape) + " of " + dt +
                                  " needs " + std::to_string(need));
     if (t.end > data_size)
-      throw ModelError(file, where + ": data ends at byte " + std::to_string(t.end) +
-                                 " past the " + std::to_string(data_size) +
-                                 "-byte data region (file truncated?)");
+      throw ModelError(file, where + ": data ends at byte " + std::to_string(t.end) + " past the " +
+                                 std::to_string(data_size) + "-byte data region (file truncated?)");
     f.tensors_.push_back(std::move(t));
   }
 
@@ -211,8 +211,9 @@ SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
     prev = &t;
   }
   if (cursor != data_size)
-    throw ModelError(file, "data region is " + std::to_string(data_size) + " bytes but tensors cover " +
-                               std::to_string(cursor) + " (trailing bytes)");
+    throw ModelError(file, "data region is " + std::to_string(data_size) +
+                               " bytes but tensors cover " + std::to_string(cursor) +
+                               " (trailing bytes)");
   for (size_t i = 0; i < f.tensors_.size(); ++i) f.index_.emplace(f.tensors_[i].name, i);
   return f;
 }

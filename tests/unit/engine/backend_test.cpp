@@ -8,6 +8,8 @@
 #include <mutex>
 #include <random>
 
+#include "kernels/cuda/cuda_backend.h"
+#include "kernels/cuda/device_query.h"
 #include "src/engine/backend_factory.h"
 #include "src/engine/model.h"
 #include "tests/unit/engine/model_fixtures.h"
@@ -16,11 +18,15 @@ namespace sluice::engine {
 namespace {
 
 const char* kModelArgs =
-    "--arch bert --layers 2 --hidden 64 --heads 4 --intermediate 128 --vocab 300 --labels 3 --seed 11";
+    "--arch bert --layers 2 --hidden 64 --heads 4 --intermediate 128 --vocab 300 --labels 3 --seed "
+    "11";
 
 class BackendTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { model_ = std::make_unique<Model>(Model::load(testing::random_model("backend-bert", kModelArgs))); }
+  static void SetUpTestSuite() {
+    model_ =
+        std::make_unique<Model>(Model::load(testing::random_model("backend-bert", kModelArgs)));
+  }
   static void TearDownTestSuite() { model_.reset(); }
 
   std::unique_ptr<Backend> make(int in_flight = 2, int64_t reserve_tokens = 64) {
@@ -128,7 +134,8 @@ TEST_F(BackendTest, CallbacksArriveInSubmitOrderWithOutputsWritten) {
                           s->cv.notify_all();
                         },
                         &seen};
-  for (int i = 0; i < kBatches; ++i) tickets.push_back(backend->submit(packed[i].batch(), {outs[i], {}}, cb));
+  for (int i = 0; i < kBatches; ++i)
+    tickets.push_back(backend->submit(packed[i].batch(), {outs[i], {}}, cb));
   {
     std::unique_lock lock(seen.mu);
     seen.cv.wait(lock, [&] { return seen.order.size() == kBatches; });
@@ -166,7 +173,8 @@ TEST_F(BackendTest, RefusesMalformedBatches) {
   const std::vector<int32_t> bad_end = {0, 2};
   EXPECT_THROW(backend->submit({ids, bad_end, 3}, {logits, {}}), std::invalid_argument);
   const std::vector<int32_t> cu = {0, 3};
-  EXPECT_THROW(backend->submit({ids, cu, 2}, {logits, {}}), std::invalid_argument);  // max_seqlen too small
+  EXPECT_THROW(backend->submit({ids, cu, 2}, {logits, {}}),
+               std::invalid_argument);  // max_seqlen too small
   std::vector<int32_t> out_of_vocab = {5, 300, 7};
   EXPECT_THROW(backend->submit({out_of_vocab, cu, 3}, {logits, {}}), std::invalid_argument);
   std::vector<float> short_logits(2);
@@ -202,8 +210,15 @@ TEST_F(BackendTest, DescribesItsDevice) {
 TEST(BackendFactory, RejectsUnknownAndUnavailableDevices) {
   Model m = Model::load(testing::random_model("backend-bert", kModelArgs));
   EXPECT_THROW(make_backend(m, BackendOptions{.device = "tpu"}), std::invalid_argument);
-  EXPECT_THROW(make_backend(m, BackendOptions{.device = "cuda"}), std::runtime_error);
-  EXPECT_EQ(make_backend(m, BackendOptions{.device = "auto", .threads = 1})->kind(), "cpu");
+  EXPECT_THROW(make_backend(m, BackendOptions{.device = "cuda:x"}), std::invalid_argument);
+  const bool gpu = !cuda::usable_devices(cuda::query_devices()).empty();
+  if (gpu) {
+    EXPECT_EQ(make_backend(m, BackendOptions{.device = "cuda"})->kind(), "cuda");
+    EXPECT_THROW(make_backend(m, BackendOptions{.device = "cuda:999"}), std::invalid_argument);
+  } else {
+    EXPECT_THROW(make_backend(m, BackendOptions{.device = "cuda"}), std::invalid_argument);
+  }
+  EXPECT_EQ(make_backend(m, BackendOptions{.device = "auto", .threads = 1})->kind(), gpu ? "cuda" : "cpu");
 }
 
 }  // namespace

@@ -78,14 +78,16 @@ TEST(ModelConfig, RobertaPositionsStartAfterPaddingIdx) {
 TEST(ModelConfig, ErrorsNameTheKey) {
   std::string no_vocab = kBert;
   no_vocab.replace(no_vocab.find("\"vocab_size\""), 12, "\"vocab_sizeX\"");
-  EXPECT_NE(error_of(no_vocab).find("missing key 'vocab_size'"), std::string::npos) << error_of(no_vocab);
+  EXPECT_NE(error_of(no_vocab).find("missing key 'vocab_size'"), std::string::npos)
+      << error_of(no_vocab);
 
   std::string bad_act = kBert;
   bad_act.replace(bad_act.find("\"gelu\""), 6, "\"silu\"");
   EXPECT_NE(error_of(bad_act).find("unsupported hidden_act 'silu'"), std::string::npos);
 
   std::string bad_heads = kBert;
-  bad_heads.replace(bad_heads.find("\"num_attention_heads\": 12"), 25, "\"num_attention_heads\": 7");
+  bad_heads.replace(bad_heads.find("\"num_attention_heads\": 12"), 25,
+                    "\"num_attention_heads\": 7");
   EXPECT_NE(error_of(bad_heads).find("not a multiple"), std::string::npos);
 }
 
@@ -93,14 +95,16 @@ TEST(ModelConfig, RejectsUnknownArchitecture) {
   std::string gpt = kBert;
   gpt.replace(gpt.find("BertForSequenceClassification"), 29, "GPT2LMHeadModel");
   const std::string e = error_of(gpt);
-  EXPECT_NE(e.find("config.json: unsupported architecture 'GPT2LMHeadModel'"), std::string::npos) << e;
+  EXPECT_NE(e.find("config.json: unsupported architecture 'GPT2LMHeadModel'"), std::string::npos)
+      << e;
 }
 
 TEST(ModelConfig, RejectsInvalidJsonAndLabelMismatch) {
   EXPECT_NE(error_of("{not json").find("not valid JSON"), std::string::npos);
   std::string mismatch = kBert;
   mismatch.insert(mismatch.rfind('}'), ", \"num_labels\": 2");
-  EXPECT_NE(error_of(mismatch).find("id2label has 3 labels but num_labels is 2"), std::string::npos);
+  EXPECT_NE(error_of(mismatch).find("id2label has 3 labels but num_labels is 2"),
+            std::string::npos);
 }
 
 }  // namespace

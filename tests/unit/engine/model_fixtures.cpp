@@ -39,12 +39,14 @@ fs::path random_model(const std::string& name, const std::string& args) {
   const fs::path stamp = dir / ".args";
   if (fs::exists(stamp) && read_text(stamp) == args) return dir;
   fs::remove_all(dir);
-  run(python() + " " + (tools() / "make_random_model.py").string() + " " + args + " --out " + dir.string());
+  run(python() + " " + (tools() / "make_random_model.py").string() + " " + args + " --out " +
+      dir.string());
   write_text(stamp, args);
   return dir;
 }
 
-ReferenceOutputs reference_forward(const fs::path& model, const std::vector<std::vector<int32_t>>& sequences) {
+ReferenceOutputs reference_forward(const fs::path& model,
+                                   const std::vector<std::vector<int32_t>>& sequences) {
   const fs::path dir = scratch_dir("reference-" + model.filename().string());
   nlohmann::json in;
   in["sequences"] = sequences;
@@ -73,7 +75,8 @@ void copy_model(const fs::path& src, const fs::path& dst) {
     fs::copy_file(src / f, dst / f, fs::copy_options::overwrite_existing);
 }
 
-void write_raw_safetensors(const fs::path& path, const std::string& header, const std::vector<uint8_t>& data) {
+void write_raw_safetensors(const fs::path& path, const std::string& header,
+                           const std::vector<uint8_t>& data) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   uint64_t n = header.size();
   for (int i = 0; i < 8; ++i) out.put(static_cast<char>((n >> (8 * i)) & 0xff));
@@ -85,7 +88,9 @@ void write_safetensors(const fs::path& path, const std::map<std::string, RawTens
   nlohmann::json h = nlohmann::json::object();
   std::vector<uint8_t> data;
   for (const auto& [name, t] : tensors) {
-    h[name] = {{"dtype", t.dtype}, {"shape", t.shape}, {"data_offsets", {data.size(), data.size() + t.bytes.size()}}};
+    h[name] = {{"dtype", t.dtype},
+               {"shape", t.shape},
+               {"data_offsets", {data.size(), data.size() + t.bytes.size()}}};
     data.insert(data.end(), t.bytes.begin(), t.bytes.end());
   }
   write_raw_safetensors(path, h.dump(), data);

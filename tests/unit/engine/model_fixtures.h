@@ -36,7 +36,8 @@ struct RawTensor {
   std::vector<uint8_t> bytes;
 };
 // Writes a well-formed safetensors file (tensors back to back in name order).
-void write_safetensors(const std::filesystem::path& path, const std::map<std::string, RawTensor>& tensors);
+void write_safetensors(const std::filesystem::path& path,
+                       const std::map<std::string, RawTensor>& tensors);
 // Reads every tensor of a safetensors file back as raw entries.
 std::map<std::string, RawTensor> read_safetensors(const std::filesystem::path& path);
 // Writes a file with exactly this header text and data bytes.

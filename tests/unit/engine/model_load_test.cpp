@@ -1,11 +1,10 @@
 // Loading model directories: a good one, and each kind of bad one giving a
 // ModelError that names the file and the tensor or key at fault.
-#include "src/engine/model.h"
-
 #include <gtest/gtest.h>
 
 #include <fstream>
 
+#include "src/engine/model.h"
 #include "src/engine/model_error.h"
 #include "tests/unit/engine/model_fixtures.h"
 
@@ -50,7 +49,8 @@ TEST(ModelLoad, LoadsBertWithFusedQkvAndLabels) {
   // embeddings 120·64 + 128·64 + 2·64 + 2·64, per layer 4·(64·64+64) + 2·(64·96) + 96 + 64 + 4·64,
   // pooler 64·64+64, classifier 3·64+3.
   const int64_t per_layer = 4 * (64 * 64 + 64) + 64 * 96 + 96 + 96 * 64 + 64 + 4 * 64;
-  EXPECT_EQ(m.parameter_count(), 120 * 64 + 128 * 64 + 2 * 64 + 2 * 64 + 2 * per_layer + 64 * 64 + 64 + 3 * 64 + 3);
+  EXPECT_EQ(m.parameter_count(),
+            120 * 64 + 128 * 64 + 2 * 64 + 2 * 64 + 2 * per_layer + 64 * 64 + 64 + 3 * 64 + 3);
 }
 
 TEST(ModelLoad, FindsTokenizerBesideTheWeights) {
@@ -65,7 +65,8 @@ TEST(ModelLoad, FindsTokenizerBesideTheWeights) {
 
 TEST(ModelLoad, ReadsHalfAndBFloat16Weights) {
   for (const char* dt : {"F16", "BF16"}) {
-    const fs::path dir = testing::random_model(std::string("tiny-bert-") + dt, std::string(kTinyBert) + " --dtype " + dt);
+    const fs::path dir = testing::random_model(std::string("tiny-bert-") + dt,
+                                               std::string(kTinyBert) + " --dtype " + dt);
     Model m = Model::load(dir);
     EXPECT_EQ(m.weights_dtype(), dt);
   }
@@ -105,9 +106,10 @@ TEST(ModelLoad, WrongShapeNamesTheTensor) {
   auto tensors = testing::read_safetensors(dir / "model.safetensors");
   tensors["bert.encoder.layer.1.attention.self.key.weight"].shape = {32, 128};
   testing::write_safetensors(dir / "model.safetensors", tensors);
-  EXPECT_EQ(load_error(dir), (dir / "model.safetensors").string() +
-                                 ": tensor 'bert.encoder.layer.1.attention.self.key.weight' has shape "
-                                 "[32, 128], expected [64, 64]");
+  EXPECT_EQ(load_error(dir),
+            (dir / "model.safetensors").string() +
+                ": tensor 'bert.encoder.layer.1.attention.self.key.weight' has shape "
+                "[32, 128], expected [64, 64]");
 }
 
 TEST(ModelLoad, MissingTensorIsNamed) {
@@ -116,7 +118,8 @@ TEST(ModelLoad, MissingTensorIsNamed) {
   auto tensors = testing::read_safetensors(dir / "model.safetensors");
   tensors.erase("bert.pooler.dense.bias");
   testing::write_safetensors(dir / "model.safetensors", tensors);
-  EXPECT_EQ(load_error(dir), (dir / "model.safetensors").string() + ": missing tensor 'bert.pooler.dense.bias'");
+  EXPECT_EQ(load_error(dir),
+            (dir / "model.safetensors").string() + ": missing tensor 'bert.pooler.dense.bias'");
 }
 
 TEST(ModelLoad, ClassifierRowsMustMatchNumLabels) {
@@ -125,7 +128,8 @@ TEST(ModelLoad, ClassifierRowsMustMatchNumLabels) {
   std::string cfg = testing::read_text(dir / "config.json");
   cfg.replace(cfg.find("\"id2label\""), 10, "\"num_labels\": 4, \"x_id2label\"");
   testing::write_text(dir / "config.json", cfg);
-  EXPECT_CONTAINS(load_error(dir), "tensor 'classifier.weight' has shape [3, 64], expected [4, 64]");
+  EXPECT_CONTAINS(load_error(dir),
+                  "tensor 'classifier.weight' has shape [3, 64], expected [4, 64]");
 }
 
 TEST(ModelLoad, UnknownArchitecture) {
@@ -134,16 +138,19 @@ TEST(ModelLoad, UnknownArchitecture) {
   std::string cfg = testing::read_text(dir / "config.json");
   cfg.replace(cfg.find("BertForSequenceClassification"), 29, "BertForMaskedLM");
   testing::write_text(dir / "config.json", cfg);
-  EXPECT_CONTAINS(load_error(dir), (dir / "config.json").string() + ": unsupported architecture 'BertForMaskedLM'");
+  EXPECT_CONTAINS(load_error(dir),
+                  (dir / "config.json").string() + ": unsupported architecture 'BertForMaskedLM'");
 }
 
 TEST(ModelLoad, LoadsDistilBertAndRobertaHeads) {
-  Model d = Model::load(testing::random_model(
-      "tiny-distilbert", "--arch distilbert --layers 1 --hidden 32 --heads 2 --intermediate 64 --vocab 50 --labels 2"));
+  Model d = Model::load(testing::random_model("tiny-distilbert",
+                                              "--arch distilbert --layers 1 --hidden 32 --heads 2 "
+                                              "--intermediate 64 --vocab 50 --labels 2"));
   EXPECT_EQ(d.weights().head.pre_activation, Activation::kRelu);
   EXPECT_TRUE(d.weights().token_type_row.empty());
   Model r = Model::load(testing::random_model(
-      "tiny-roberta", "--arch roberta --layers 1 --hidden 32 --heads 2 --intermediate 64 --vocab 50 --labels 2"));
+      "tiny-roberta",
+      "--arch roberta --layers 1 --hidden 32 --heads 2 --intermediate 64 --vocab 50 --labels 2"));
   EXPECT_EQ(r.weights().head.out.weight.rows, 2);
   EXPECT_TRUE(r.config().positions_from_padding_idx);
   EXPECT_EQ(r.config().max_sequence_length(), 128);

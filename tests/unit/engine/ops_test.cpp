@@ -1,6 +1,8 @@
 // Each fused CPU kernel against a naive scalar loop written from the
 // definition, on every SIMD path this machine supports, at sizes that hit the
 // vector tails (1, 7, 17, 72, 100 columns...).
+#include "kernels/cpu/ops.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -8,7 +10,6 @@
 #include <string>
 #include <vector>
 
-#include "kernels/cpu/ops.h"
 #include "kernels/cpu/parallel.h"
 
 namespace sluice::cpu {
@@ -34,12 +35,16 @@ void naive_layernorm(float* row, int64_t n, const float* g, const float* b, floa
 
 double naive_act(double x, Activation a) {
   switch (a) {
-    case Activation::kGeluErf: return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0)));
+    case Activation::kGeluErf:
+      return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0)));
     case Activation::kGeluTanh:
       return 0.5 * x * (1 + std::tanh(std::sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
-    case Activation::kRelu: return x > 0 ? x : 0;
-    case Activation::kTanh: return std::tanh(x);
-    case Activation::kIdentity: return x;
+    case Activation::kRelu:
+      return x > 0 ? x : 0;
+    case Activation::kTanh:
+      return std::tanh(x);
+    case Activation::kIdentity:
+      return x;
   }
   return x;
 }
@@ -67,11 +72,13 @@ class OpsTest : public ::testing::TestWithParam<Isa> {
 TEST_P(OpsTest, AddLayerNormMatchesNaiveWithBiasResidualAndTails) {
   for (int64_t cols : {1, 7, 16, 17, 72, 100, 768}) {
     const int64_t rows = 5, ld = cols + 3;  // strided rows
-    auto x = random_vec(rows * ld, 1, 2.f), res = random_vec(rows * ld, 2), bias = random_vec(cols, 3);
+    auto x = random_vec(rows * ld, 1, 2.f), res = random_vec(rows * ld, 2),
+         bias = random_vec(cols, 3);
     auto g = random_vec(cols, 4), b = random_vec(cols, 5);
     std::vector<float> want(rows * cols), got(rows * cols);
     for (int64_t r = 0; r < rows; ++r) {
-      for (int64_t c = 0; c < cols; ++c) want[r * cols + c] = x[r * ld + c] + bias[c] + res[r * ld + c];
+      for (int64_t c = 0; c < cols; ++c)
+        want[r * cols + c] = x[r * ld + c] + bias[c] + res[r * ld + c];
       naive_layernorm(&want[r * cols], cols, g.data(), b.data(), 1e-5f);
     }
     add_layernorm(x.data(), ld, bias.data(), res.data(), ld, g.data(), b.data(), 1e-5f, rows, cols,
@@ -103,18 +110,20 @@ TEST_P(OpsTest, EmbeddingLayerNormSumsTablesThenNormalises) {
     std::vector<float> want(tokens * hidden), got(tokens * hidden);
     for (int64_t t = 0; t < tokens; ++t) {
       for (int64_t c = 0; c < hidden; ++c)
-        want[t * hidden + c] = word[ids[t] * hidden + c] + pos[pids[t] * hidden + c] + (with_type ? type[c] : 0.f);
+        want[t * hidden + c] =
+            word[ids[t] * hidden + c] + pos[pids[t] * hidden + c] + (with_type ? type[c] : 0.f);
       naive_layernorm(&want[t * hidden], hidden, g.data(), b.data(), 1e-12f);
     }
     embedding_layernorm(ids.data(), pids.data(), tokens, word.data(), pos.data(),
-                        with_type ? type.data() : nullptr, g.data(), b.data(), 1e-12f, hidden, got.data());
+                        with_type ? type.data() : nullptr, g.data(), b.data(), 1e-12f, hidden,
+                        got.data());
     expect_near_all(got, want, 2e-5, with_type ? "with type" : "no type");
   }
 }
 
 TEST_P(OpsTest, BiasActivationMatchesLibmForEveryActivation) {
-  for (Activation a : {Activation::kGeluErf, Activation::kGeluTanh, Activation::kRelu, Activation::kTanh,
-                       Activation::kIdentity}) {
+  for (Activation a : {Activation::kGeluErf, Activation::kGeluTanh, Activation::kRelu,
+                       Activation::kTanh, Activation::kIdentity}) {
     for (int64_t cols : {1, 9, 64, 100}) {
       const int64_t rows = 4;
       auto x = random_vec(rows * cols, 20, 3.f), bias = random_vec(cols, 21);
@@ -124,7 +133,8 @@ TEST_P(OpsTest, BiasActivationMatchesLibmForEveryActivation) {
       if (x.size() > 2) x[2] = 1e-4f;
       std::vector<float> want(x.size());
       for (int64_t r = 0; r < rows; ++r)
-        for (int64_t c = 0; c < cols; ++c) want[r * cols + c] = static_cast<float>(naive_act(x[r * cols + c] + bias[c], a));
+        for (int64_t c = 0; c < cols; ++c)
+          want[r * cols + c] = static_cast<float>(naive_act(x[r * cols + c] + bias[c], a));
       bias_activation(x.data(), cols, rows, cols, bias.data(), a);
       // A&S erf is within 1.5e-7 absolute; the rest are within a few ulp.
       for (size_t i = 0; i < x.size(); ++i)
@@ -143,7 +153,8 @@ TEST_P(OpsTest, SoftmaxRowsSumToOneAndMatchNaive) {
       double m = -INFINITY, s = 0;
       for (int64_t c = 0; c < cols; ++c) m = std::max<double>(m, x[r * cols + c]);
       for (int64_t c = 0; c < cols; ++c) s += std::exp(x[r * cols + c] - m);
-      for (int64_t c = 0; c < cols; ++c) want[r * cols + c] = static_cast<float>(std::exp(x[r * cols + c] - m) / s);
+      for (int64_t c = 0; c < cols; ++c)
+        want[r * cols + c] = static_cast<float>(std::exp(x[r * cols + c] - m) / s);
     }
     softmax(x.data(), cols, rows, cols);
     expect_near_all(x, want, 1e-6, "softmax cols=" + std::to_string(cols));
@@ -153,14 +164,15 @@ TEST_P(OpsTest, SoftmaxRowsSumToOneAndMatchNaive) {
 TEST_P(OpsTest, SigmoidMatchesNaive) {
   auto x = random_vec(50, 31, 5.f);
   std::vector<float> want(x.size());
-  for (size_t i = 0; i < x.size(); ++i) want[i] = static_cast<float>(1.0 / (1.0 + std::exp(-double(x[i]))));
+  for (size_t i = 0; i < x.size(); ++i)
+    want[i] = static_cast<float>(1.0 / (1.0 + std::exp(-double(x[i]))));
   sigmoid(x.data(), 25, 2, 25);
   expect_near_all(x, want, 1e-6, "sigmoid");
 }
 
 // Naive attention over packed sequences, straight from the definition.
-std::vector<float> naive_attention(const std::vector<float>& qkv, const std::vector<int32_t>& cu, int64_t heads,
-                                   int64_t dh, bool first_only) {
+std::vector<float> naive_attention(const std::vector<float>& qkv, const std::vector<int32_t>& cu,
+                                   int64_t heads, int64_t dh, bool first_only) {
   const int64_t d = heads * dh, ld = 3 * d, seqs = static_cast<int64_t>(cu.size()) - 1;
   std::vector<float> out((first_only ? seqs : cu.back()) * d);
   const double scale = 1.0 / std::sqrt(double(dh));
@@ -172,7 +184,8 @@ std::vector<float> naive_attention(const std::vector<float>& qkv, const std::vec
         double m = -INFINITY, sum = 0;
         for (int64_t j = 0; j < len; ++j) {
           double dot = 0;
-          for (int64_t c = 0; c < dh; ++c) dot += double(qkv[(b + i) * ld + h * dh + c]) * qkv[(b + j) * ld + d + h * dh + c];
+          for (int64_t c = 0; c < dh; ++c)
+            dot += double(qkv[(b + i) * ld + h * dh + c]) * qkv[(b + j) * ld + d + h * dh + c];
           p[j] = dot * scale;
           m = std::max(m, p[j]);
         }
@@ -180,7 +193,8 @@ std::vector<float> naive_attention(const std::vector<float>& qkv, const std::vec
         const int64_t row = first_only ? s : b + i;
         for (int64_t c = 0; c < dh; ++c) {
           double acc = 0;
-          for (int64_t j = 0; j < len; ++j) acc += p[j] / sum * qkv[(b + j) * ld + 2 * d + h * dh + c];
+          for (int64_t j = 0; j < len; ++j)
+            acc += p[j] / sum * qkv[(b + j) * ld + 2 * d + h * dh + c];
           out[row * d + h * dh + c] = static_cast<float>(acc);
         }
       }
@@ -198,7 +212,8 @@ TEST_P(OpsTest, AttentionStaysWithinEachPackedSequence) {
     for (bool first_only : {false, true}) {
       const int64_t rows = first_only ? 5 : cu.back();
       std::vector<float> got(rows * d, -1.f);
-      attention(qkv.data(), 3 * d, cu.data(), 5, heads, dh, 1.f / std::sqrt(float(dh)), first_only, got.data(), d);
+      attention(qkv.data(), 3 * d, cu.data(), 5, heads, dh, 1.f / std::sqrt(float(dh)), first_only,
+                got.data(), d);
       expect_near_all(got, naive_attention(qkv, cu, heads, dh, first_only), 1e-5,
                       "heads=" + std::to_string(heads) + " dh=" + std::to_string(dh) +
                           (first_only ? " first-only" : ""));
@@ -234,7 +249,8 @@ TEST_P(OpsTest, ResultsDoNotDependOnThreadCount) {
   EXPECT_EQ(one, two);
 }
 
-INSTANTIATE_TEST_SUITE_P(AllIsas, OpsTest, ::testing::Values(Isa::kScalar, Isa::kAvx2, Isa::kAvx512),
+INSTANTIATE_TEST_SUITE_P(AllIsas, OpsTest,
+                         ::testing::Values(Isa::kScalar, Isa::kAvx2, Isa::kAvx512),
                          [](const auto& info) { return std::string(isa_name(info.param)); });
 
 }  // namespace

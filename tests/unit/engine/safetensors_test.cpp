@@ -34,17 +34,19 @@ void expect_error(const std::filesystem::path& p, std::initializer_list<std::str
     FAIL() << "expected ModelError for " << p;
   } catch (const ModelError& e) {
     EXPECT_EQ(e.file(), p.string());
-    for (const auto& f : fragments) EXPECT_NE(std::string(e.what()).find(f), std::string::npos) << e.what();
+    for (const auto& f : fragments)
+      EXPECT_NE(std::string(e.what()).find(f), std::string::npos) << e.what();
   }
 }
 
 TEST(Safetensors, ReadsF32F16AndBF16AsFloat) {
   const auto dir = testing::scratch_dir("st-convert");
   // fp16: 1.0, -2.5, 65504 (max), smallest subnormal 2^-24, +inf. bf16: 1.0, -2.5, 3.140625.
-  testing::write_safetensors(dir / "m.safetensors",
-                             {{"a", {"F32", {2, 2}, f32_bytes({1.f, 2.f, 3.f, 4.f})}},
-                              {"h", {"F16", {5}, u16_bytes({0x3c00, 0xc100, 0x7bff, 0x0001, 0x7c00})}},
-                              {"b", {"BF16", {3}, u16_bytes({0x3f80, 0xc020, 0x4049})}}});
+  testing::write_safetensors(
+      dir / "m.safetensors",
+      {{"a", {"F32", {2, 2}, f32_bytes({1.f, 2.f, 3.f, 4.f})}},
+       {"h", {"F16", {5}, u16_bytes({0x3c00, 0xc100, 0x7bff, 0x0001, 0x7c00})}},
+       {"b", {"BF16", {3}, u16_bytes({0x3f80, 0xc020, 0x4049})}}});
   auto f = SafetensorsFile::open(dir / "m.safetensors");
   ASSERT_EQ(f.tensors().size(), 3u);
   std::vector<float> a(4), h(5), b(3);
@@ -64,9 +66,10 @@ TEST(Safetensors, ReadsF32F16AndBF16AsFloat) {
 
 TEST(Safetensors, KeepsMetadataStrings) {
   const auto dir = testing::scratch_dir("st-meta");
-  testing::write_raw_safetensors(dir / "m.safetensors",
-                                 R"({"__metadata__":{"format":"pt"},"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})",
-                                 f32_bytes({7.f}));
+  testing::write_raw_safetensors(
+      dir / "m.safetensors",
+      R"({"__metadata__":{"format":"pt"},"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})",
+      f32_bytes({7.f}));
   auto f = SafetensorsFile::open(dir / "m.safetensors");
   EXPECT_EQ(f.metadata().at("format"), "pt");
   EXPECT_EQ(f.tensors().size(), 1u);
@@ -84,7 +87,8 @@ TEST(Safetensors, RejectsFileShorterThanItsLengthPrefix) {
 
 TEST(Safetensors, RejectsHeaderRunningPastTheEnd) {
   const auto p = testing::scratch_dir("st-header") / "m.safetensors";
-  testing::write_raw_safetensors(p, R"({"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", f32_bytes({1.f}));
+  testing::write_raw_safetensors(p, R"({"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})",
+                                 f32_bytes({1.f}));
   // Cut the file inside the header.
   std::string all = testing::read_text(p);
   testing::write_text(p, all.substr(0, 20));
@@ -93,7 +97,8 @@ TEST(Safetensors, RejectsHeaderRunningPastTheEnd) {
 
 TEST(Safetensors, RejectsTruncatedData) {
   const auto p = testing::scratch_dir("st-trunc") / "m.safetensors";
-  testing::write_raw_safetensors(p, R"({"x":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})", f32_bytes({1.f, 2.f}));
+  testing::write_raw_safetensors(p, R"({"x":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})",
+                                 f32_bytes({1.f, 2.f}));
   expect_error(p, {"tensor 'x'", "past the 8-byte data region", "truncated"});
 }
 
@@ -105,13 +110,15 @@ TEST(Safetensors, RejectsInvalidJson) {
 
 TEST(Safetensors, RejectsUnknownDtype) {
   const auto p = testing::scratch_dir("st-dtype") / "m.safetensors";
-  testing::write_raw_safetensors(p, R"({"w":{"dtype":"F12","shape":[1],"data_offsets":[0,4]}})", f32_bytes({1.f}));
+  testing::write_raw_safetensors(p, R"({"w":{"dtype":"F12","shape":[1],"data_offsets":[0,4]}})",
+                                 f32_bytes({1.f}));
   expect_error(p, {"tensor 'w'", "unknown dtype 'F12'"});
 }
 
 TEST(Safetensors, RejectsSizeThatDisagreesWithShape) {
   const auto p = testing::scratch_dir("st-size") / "m.safetensors";
-  testing::write_raw_safetensors(p, R"({"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", f32_bytes({1.f, 2.f}));
+  testing::write_raw_safetensors(p, R"({"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})",
+                                 f32_bytes({1.f, 2.f}));
   expect_error(p, {"tensor 'w'", "span 8 bytes", "[3]", "needs 12"});
 }
 
@@ -135,19 +142,22 @@ TEST(Safetensors, RejectsUnindexedGap) {
 
 TEST(Safetensors, RejectsTrailingBytes) {
   const auto p = testing::scratch_dir("st-trailing") / "m.safetensors";
-  testing::write_raw_safetensors(p, R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", f32_bytes({1.f, 2.f}));
+  testing::write_raw_safetensors(p, R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})",
+                                 f32_bytes({1.f, 2.f}));
   expect_error(p, {"trailing bytes"});
 }
 
 TEST(Safetensors, RejectsNegativeShape) {
   const auto p = testing::scratch_dir("st-neg") / "m.safetensors";
-  testing::write_raw_safetensors(p, R"({"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", f32_bytes({1.f}));
+  testing::write_raw_safetensors(p, R"({"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})",
+                                 f32_bytes({1.f}));
   expect_error(p, {"tensor 'a'", "non-negative"});
 }
 
 TEST(Safetensors, RefusesToConvertIntegerTensorsToFloat) {
   const auto dir = testing::scratch_dir("st-int");
-  testing::write_safetensors(dir / "m.safetensors", {{"ids", {"I64", {1}, std::vector<uint8_t>(8, 0)}}});
+  testing::write_safetensors(dir / "m.safetensors",
+                             {{"ids", {"I64", {1}, std::vector<uint8_t>(8, 0)}}});
   auto f = SafetensorsFile::open(dir / "m.safetensors");
   std::vector<float> out(1);
   EXPECT_THROW(f.read_f32(*f.find("ids"), out), ModelError);

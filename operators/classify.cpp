@@ -1,0 +1,209 @@
+#include "operators/classify.h"
+
+#include <charconv>
+#include <filesystem>
+#include <stdexcept>
+
+#include "kernels/cpu/ops.h"
+#include "src/engine/model_error.h"
+
+namespace sluice::operators {
+namespace {
+
+void append_number(std::string& out, double v) {
+  char buf[32];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, end);
+}
+
+}  // namespace
+
+void append_json_string(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out.push_back('"');
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (c < 0x20) {
+          out += "\\u00";
+          out.push_back(kHex[c >> 4]);
+          out.push_back(kHex[c & 15]);
+        } else {
+          out.push_back(ch);
+        }
+    }
+  }
+  out.push_back('"');
+}
+
+ClassifyOptions ClassifyOptions::from_model(const engine::ModelConfig& config,
+                                            std::string model_name) {
+  ClassifyOptions o;
+  o.model_name = std::move(model_name);
+  o.labels = config.id2label;
+  o.problem_type = config.problem_type;
+  return o;
+}
+
+Classifier::Classifier(ClassifyOptions options) : options_(std::move(options)) {
+  if (options_.labels.empty()) throw std::invalid_argument("classify: the model has no labels");
+  for (const auto& l : options_.labels) {
+    std::string j;
+    append_json_string(j, l);
+    label_json_.push_back(std::move(j));
+  }
+  append_json_string(model_json_, options_.model_name);
+  append_json_string(below_json_, options_.below_label);
+}
+
+void Classifier::to_probabilities(std::span<float> logits, int64_t rows) const {
+  const auto n = static_cast<int64_t>(options_.labels.size());
+  switch (options_.problem_type) {
+    case engine::ProblemType::kSingleLabel:
+      cpu::softmax(logits.data(), n, rows, n);
+      break;
+    case engine::ProblemType::kMultiLabel:
+      cpu::sigmoid(logits.data(), n, rows, n);
+      break;
+    case engine::ProblemType::kRegression:
+      break;
+  }
+}
+
+Classification Classifier::decide(std::span<const float> probs) const {
+  Classification c;
+  for (size_t i = 1; i < probs.size(); ++i)
+    if (probs[i] > probs[c.top]) c.top = static_cast<int>(i);
+  c.score = probs[c.top];
+  const bool below =
+      options_.problem_type != engine::ProblemType::kRegression && c.score < options_.min_score;
+  c.label =
+      below ? std::string_view(options_.below_label) : std::string_view(options_.labels[c.top]);
+  return c;
+}
+
+void Classifier::write_json(std::string& out, std::string_view id_json, const Classification& c,
+                            std::span<const float> probs, double latency_ms) const {
+  const bool below = c.label.data() == options_.below_label.data();
+  out += "{\"id\":";
+  out += id_json;
+  out += ",\"label\":";
+  out += below ? below_json_ : label_json_[c.top];
+  out += ",\"score\":";
+  append_number(out, c.score);
+  if (options_.problem_type == engine::ProblemType::kMultiLabel) {
+    out += ",\"labels\":[";
+    bool first = true;
+    for (size_t i = 0; i < probs.size(); ++i) {
+      if (probs[i] < options_.multi_label_threshold) continue;
+      if (!first) out.push_back(',');
+      out += label_json_[i];
+      first = false;
+    }
+    out.push_back(']');
+  }
+  if (options_.probs) {
+    out += ",\"probs\":{";
+    for (size_t i = 0; i < probs.size(); ++i) {
+      if (i) out.push_back(',');
+      out += label_json_[i];
+      out.push_back(':');
+      append_number(out, probs[i]);
+    }
+    out.push_back('}');
+  }
+  out += ",\"model\":";
+  out += model_json_;
+  out += ",\"latency_ms\":";
+  append_number(out, static_cast<double>(static_cast<int64_t>(latency_ms * 1000)) / 1000);
+  out.push_back('}');
+}
+
+void Classify::process(core::OperatorState*, core::Item&& item, core::Emitter& out) {
+  auto& b = std::get<core::Batch>(item);
+  const auto n = static_cast<size_t>(classifier_.options().labels.size());
+  if (static_cast<size_t>(b.num_labels) != n || b.logits.size() != b.size() * n)
+    throw std::logic_error("classify: batch logits do not match the model's labels");
+  classifier_.to_probabilities(b.logits, static_cast<int64_t>(b.size()));
+  const int64_t now = core::now_ns();
+  std::string id_json;
+  for (size_t i = 0; i < b.size(); ++i) {
+    core::Record& r = b.records[i];
+    const std::span<const float> probs(b.logits.data() + i * n, n);
+    const Classification c = classifier_.decide(probs);
+    id_json.clear();
+    if (r.id.empty()) {
+      id_json = "null";
+    } else {
+      append_json_string(id_json, r.id);
+    }
+    const int64_t since = r.ingest_ns > 0 ? r.ingest_ns : b.oldest_ns;
+    std::string value;
+    value.reserve(96 + (classifier_.options().probs ? 24 * n : 0));
+    classifier_.write_json(value, id_json, c, probs, static_cast<double>(now - since) * 1e-6);
+    r.label.assign(c.label);
+    r.score = c.score;
+    r.set_value(std::move(value));
+    out.emit(std::move(r));
+  }
+}
+
+void register_classify(Registry& registry) {
+  registry.add(OperatorSpec{
+      .type = "classify",
+      .description = "Turns logits into a JSON result per record: top label, score, probabilities",
+      .is_source = false,
+      .declare =
+          [](config::Schema& s) {
+            s.string("model", "Model directory (its config.json gives the labels and problem type)")
+                .req();
+            s.boolean("probs", "Include every label's probability (\"probs\": {label: p})")
+                .def("false");
+            s.real("min_score", "Below this top score the label becomes below_label")
+                .def("0")
+                .range(0, 1);
+            s.string("below_label", "Label used when the top score is under min_score")
+                .def("uncertain");
+            s.real("multi_label_threshold",
+                   "Multi-label models: labels at or above this are listed")
+                .def("0.5")
+                .range(0, 1);
+          },
+      .make_source = nullptr,
+      .make_operator = [](BuildContext& ctx) -> std::unique_ptr<core::Operator> {
+        const std::filesystem::path dir = ctx.options.string("model");
+        engine::ModelConfig config;
+        try {
+          config = engine::load_model_config(dir / "config.json");
+        } catch (const engine::ModelError& e) {
+          throw std::invalid_argument(e.what());
+        }
+        const std::string name = dir.filename().empty() ? dir.parent_path().filename().string()
+                                                        : dir.filename().string();
+        ClassifyOptions o = ClassifyOptions::from_model(config, name);
+        o.probs = ctx.options.boolean("probs");
+        o.min_score = ctx.options.real("min_score");
+        o.below_label = ctx.options.string("below_label");
+        o.multi_label_threshold = ctx.options.real("multi_label_threshold");
+        return std::make_unique<Classify>(std::move(o));
+      },
+  });
+}
+
+}  // namespace sluice::operators

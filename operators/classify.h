@@ -1,0 +1,84 @@
+// classify: turns each inferred batch into one result record per input
+// record: softmax over the logits (sigmoid per label for multi-label models,
+// the raw value for regression), the top label and its score, optionally every
+// probability, and a confidence threshold below which the label is replaced.
+// The record keeps its key; its value becomes the JSON result
+//
+//   {"id":"42","label":"positive","score":0.981,"probs":{"negative":0.019,"positive":0.981},
+//    "model":"sentiment","latency_ms":7.412}
+//
+// ("probs" only with `probs: true`; "labels" lists every label at or above
+// multi_label_threshold for multi-label models; "id" is the record's decoded
+// id, or null). Record::label and Record::score are set for later stages.
+//
+// Classifier is the part without the runtime, shared with `sluice classify`.
+#pragma once
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "operators/registry.h"
+#include "src/core/emitter.h"
+#include "src/engine/model_config.h"
+
+namespace sluice::operators {
+
+struct ClassifyOptions {
+  std::string model_name;           // "model" in results
+  std::vector<std::string> labels;  // id2label
+  engine::ProblemType problem_type = engine::ProblemType::kSingleLabel;
+  bool probs = false;      // include every label's probability
+  double min_score = 0.0;  // top score below this → below_label
+  std::string below_label = "uncertain";
+  double multi_label_threshold = 0.5;
+
+  static ClassifyOptions from_model(const engine::ModelConfig& config, std::string model_name);
+};
+
+struct Classification {
+  int top = 0;             // index of the top label
+  float score = 0.f;       // its probability (raw value for regression)
+  std::string_view label;  // its name, or below_label under min_score
+};
+
+class Classifier {
+ public:
+  explicit Classifier(ClassifyOptions options);
+
+  // Turns rows × num_labels logits into probabilities in place (softmax,
+  // sigmoid or identity by problem type).
+  void to_probabilities(std::span<float> logits, int64_t rows) const;
+  // The decision for one row of probabilities.
+  Classification decide(std::span<const float> probs) const;
+  // Appends the JSON result. id_json is an already-encoded JSON value
+  // ("null", "17", "\"abc\"").
+  void write_json(std::string& out, std::string_view id_json, const Classification& c,
+                  std::span<const float> probs, double latency_ms) const;
+
+  const ClassifyOptions& options() const { return options_; }
+
+ private:
+  ClassifyOptions options_;
+  std::vector<std::string> label_json_;  // labels pre-encoded as JSON strings
+  std::string model_json_;
+  std::string below_json_;
+};
+
+// Appends s as a JSON string literal (quotes and escapes included).
+void append_json_string(std::string& out, std::string_view s);
+
+class Classify final : public core::Operator {
+ public:
+  explicit Classify(ClassifyOptions options) : classifier_(std::move(options)) {}
+  core::ItemKind input_kind() const override { return core::ItemKind::kBatch; }
+  core::ItemKind output_kind() const override { return core::ItemKind::kRecord; }
+  void process(core::OperatorState* state, core::Item&& item, core::Emitter& out) override;
+
+ private:
+  Classifier classifier_;
+};
+
+void register_classify(Registry& registry);
+
+}  // namespace sluice::operators

@@ -1,0 +1,83 @@
+// infer: runs the encoder over each batch on a compute Backend (CPU, CUDA),
+// without blocking its thread per batch: a batch is submitted, and its
+// completion (a backend callback) wakes the worker, which emits finished
+// batches in order from on_tick(). Up to max_in_flight batches overlap (the
+// next one is formed and queued while the current one computes); submit()
+// blocks beyond that, which is the backpressure towards micro_batch.
+//
+// A record the model cannot take (empty, longer than its position table, an
+// id outside its vocabulary) and a record whose logits come out non-finite go
+// to the dead letters; the rest continue with logits (and, with
+// `embeddings: true`, pooled embeddings) filled in. A backend fault fails the
+// pipeline: its records are not acknowledged, so they are consumed again.
+//
+// The model is loaded once, when the pipeline is built (a bad model directory
+// is a configuration error naming the file); each worker builds its own
+// backend from it (workers: 1 is the usual choice).
+#pragma once
+#include <memory>
+#include <string>
+
+#include "operators/micro_batch.h"
+#include "operators/registry.h"
+#include "src/engine/backend.h"
+#include "src/engine/model.h"
+#include "src/metrics/registry.h"
+
+namespace sluice::operators {
+
+struct InferOptions {
+  engine::BackendOptions backend;
+  bool embeddings = false;  // also fill Batch::embeddings (pooled, backend.pooling)
+};
+
+// Metrics of the infer stage, labelled {pipeline, stage}:
+//   sluice_inference_seconds        histogram  backend compute time per batch
+//   sluice_inference_batch_seconds  histogram  submit to results, per batch (queueing included)
+//   sluice_inference_records_total  counter    records inferred
+//   sluice_model_info               gauge      1, labelled with model, architecture, device,
+//   precision sluice_backend_memory_bytes     gauge
+//   {kind=weights|workspace|device_total|device_free, worker}
+class InferProbe {
+ public:
+  InferProbe() = default;
+  InferProbe(metrics::Registry& registry, const std::string& pipeline, const std::string& stage);
+  void on_model(const engine::Model& model, const engine::Backend& backend,
+                const engine::BackendOptions& o);
+  void on_batch(const core::Batch& batch, int64_t compute_ns);
+  metrics::Registry* registry() const { return registry_; }
+  const metrics::Labels& labels() const { return labels_; }
+
+ private:
+  metrics::Registry* registry_ = nullptr;
+  metrics::Labels labels_;
+  metrics::Histogram* compute_ = nullptr;
+  metrics::Histogram* batch_ = nullptr;
+  metrics::Counter* records_ = nullptr;
+};
+
+class Infer final : public core::Operator {
+ public:
+  Infer(std::shared_ptr<const engine::Model> model, InferOptions options, InferProbe probe,
+        BatchFeedback* feedback);
+  ~Infer() override;
+
+  core::ItemKind input_kind() const override { return core::ItemKind::kBatch; }
+  core::ItemKind output_kind() const override { return core::ItemKind::kBatch; }
+  std::unique_ptr<core::OperatorState> make_state(const core::WorkerInfo& worker) override;
+  void process(core::OperatorState* state, core::Item&& item, core::Emitter& out) override;
+  void on_tick(core::OperatorState* state, core::Emitter& out) override;
+  void finish(core::OperatorState* state, core::Emitter& out) override;
+
+  const engine::Model& model() const { return *model_; }
+
+ private:
+  std::shared_ptr<const engine::Model> model_;  // shared with the pipeline's Services
+  InferOptions options_;
+  InferProbe probe_;
+  BatchFeedback* feedback_;
+};
+
+void register_infer(Registry& registry);
+
+}  // namespace sluice::operators

@@ -1,0 +1,393 @@
+// The engine's operators: the micro-batch policy on its own, and
+// micro_batch → infer → classify in a real core::Pipeline over a random
+// model, checked record by record against the backend run directly.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cmath>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <thread>
+
+#include "operators/classify.h"
+#include "operators/infer.h"
+#include "operators/micro_batch.h"
+#include "src/core/pipeline.h"
+#include "src/engine/backend_factory.h"
+#include "src/engine/model.h"
+#include "tests/unit/engine/model_fixtures.h"
+
+namespace sluice::operators {
+namespace {
+
+using namespace std::chrono_literals;
+using core::FlushReason;
+
+core::Record tokenized(std::vector<int32_t> tokens, int64_t offset = 0) {
+  core::Record r = core::Record::owned(std::string("k") + std::to_string(offset), "text");
+  r.tokens = std::move(tokens);
+  r.partition = 0;
+  r.offset = offset;
+  r.id = std::to_string(offset);
+  return r;
+}
+
+// ---- the policy ----
+
+TEST(MicroBatcher, ClosesAtMaxRecords) {
+  MicroBatcher b({.max_batch_records = 3, .max_batch_tokens = 100});
+  std::vector<core::Batch> ready;
+  b.add(tokenized({1, 2}), 10, ready);
+  b.add(tokenized({3}), 11, ready);
+  EXPECT_TRUE(ready.empty());
+  b.add(tokenized({4, 5, 6}), 12, ready);
+  ASSERT_EQ(ready.size(), 1u);
+  EXPECT_EQ(ready[0].flush_reason, FlushReason::kMaxRecords);
+  EXPECT_EQ(ready[0].token_ids, (std::vector<int32_t>{1, 2, 3, 4, 5, 6}));
+  EXPECT_EQ(ready[0].cu_seqlens, (std::vector<int32_t>{0, 2, 3, 6}));
+  EXPECT_EQ(ready[0].max_seqlen, 3);
+  EXPECT_EQ(ready[0].oldest_ns, 10);
+  EXPECT_EQ(ready[0].flush_ns, 12);
+  EXPECT_TRUE(b.empty());
+}
+
+TEST(MicroBatcher, ClosesBeforeTheTokenBudgetWouldOverflow) {
+  MicroBatcher b({.max_batch_records = 100, .max_batch_tokens = 10});
+  std::vector<core::Batch> ready;
+  b.add(tokenized({1, 1, 1, 1}), 1, ready);
+  b.add(tokenized({2, 2, 2, 2}), 2, ready);
+  b.add(tokenized({3, 3, 3, 3}), 3, ready);  // 12 > 10: the first two go
+  ASSERT_EQ(ready.size(), 1u);
+  EXPECT_EQ(ready[0].size(), 2u);
+  EXPECT_EQ(ready[0].flush_reason, FlushReason::kMaxTokens);
+  EXPECT_EQ(b.pending_records(), 1u);
+  b.add(tokenized({4, 4, 4, 4, 4, 4}), 4, ready);  // exactly 10: closes
+  ASSERT_EQ(ready.size(), 2u);
+  EXPECT_EQ(ready[1].total_tokens(), 10u);
+  EXPECT_EQ(ready[1].oldest_ns, 3);
+}
+
+TEST(MicroBatcher, RecordLongerThanTheBudgetTravelsAlone) {
+  MicroBatcher b({.max_batch_records = 100, .max_batch_tokens = 10});
+  std::vector<core::Batch> ready;
+  b.add(tokenized({1, 2, 3}), 1, ready);
+  b.add(tokenized(std::vector<int32_t>(25, 7)), 2, ready);
+  ASSERT_EQ(ready.size(), 2u);
+  EXPECT_EQ(ready[0].total_tokens(), 3u);
+  EXPECT_EQ(ready[1].total_tokens(), 25u);
+  EXPECT_EQ(ready[1].size(), 1u);
+  EXPECT_TRUE(b.empty());
+}
+
+TEST(MicroBatcher, DeadlineIsTheOldestRecordPlusMaxDelay) {
+  MicroBatcher b({.max_batch_records = 100, .max_batch_tokens = 100, .max_delay = 5ms});
+  std::vector<core::Batch> ready;
+  EXPECT_EQ(b.deadline_ns(), INT64_MAX);
+  EXPECT_FALSE(b.flush(FlushReason::kMaxDelay, 0, ready));
+  b.add(tokenized({1}), 1'000, ready);
+  b.add(tokenized({2}), 2'000'000, ready);
+  EXPECT_EQ(b.deadline_ns(), 1'000 + 5'000'000);
+  EXPECT_TRUE(b.flush(FlushReason::kMaxDelay, 5'001'000, ready));
+  ASSERT_EQ(ready.size(), 1u);
+  EXPECT_EQ(ready[0].size(), 2u);
+  EXPECT_EQ(ready[0].flush_reason, FlushReason::kMaxDelay);
+}
+
+TEST(TokenBudget, GrowsAdditivelyUnderTheTargetAndHalvesOverIt) {
+  TokenBudget fixed(1024, 0ns);
+  fixed.on_batch_latency(1'000'000'000);
+  EXPECT_EQ(fixed.value(), 1024);
+
+  TokenBudget b(1024, 10ms);
+  EXPECT_EQ(b.value(), 1024);
+  b.on_batch_latency(20'000'000);
+  EXPECT_EQ(b.value(), 512);
+  b.on_batch_latency(20'000'000);
+  EXPECT_EQ(b.value(), 256);
+  b.on_batch_latency(5'000'000);
+  EXPECT_EQ(b.value(), 256 + 64);
+  for (int i = 0; i < 20; ++i) b.on_batch_latency(5'000'000);
+  EXPECT_EQ(b.value(), 1024);  // capped at max_batch_tokens
+  for (int i = 0; i < 20; ++i) b.on_batch_latency(50'000'000);
+  EXPECT_EQ(b.value(), 32);  // floor: max / 32
+}
+
+TEST(Classifier, WritesTheResultJson) {
+  engine::ModelConfig c;
+  c.id2label = {"neg", "pos\"q"};
+  c.problem_type = engine::ProblemType::kSingleLabel;
+  ClassifyOptions o = ClassifyOptions::from_model(c, "m");
+  o.probs = true;
+  Classifier k(o);
+  std::vector<float> logits = {0.f, std::log(3.f)};
+  k.to_probabilities(logits, 1);
+  EXPECT_NEAR(logits[1], 0.75f, 1e-6);
+  const Classification d = k.decide(logits);
+  EXPECT_EQ(d.top, 1);
+  std::string json;
+  k.write_json(json, "\"7\"", d, logits, 1.5);
+  const auto j = nlohmann::json::parse(json);
+  EXPECT_EQ(j["id"], "7");
+  EXPECT_EQ(j["label"], "pos\"q");
+  EXPECT_NEAR(j["score"].get<double>(), 0.75, 1e-6);
+  EXPECT_NEAR(j["probs"]["neg"].get<double>(), 0.25, 1e-6);
+  EXPECT_EQ(j["model"], "m");
+  EXPECT_EQ(j["latency_ms"], 1.5);
+
+  o.min_score = 0.8;
+  Classifier strict(o);
+  EXPECT_EQ(strict.decide(logits).label, "uncertain");
+}
+
+TEST(Classifier, MultiLabelUsesSigmoidAndListsLabelsOverThreshold) {
+  engine::ModelConfig c;
+  c.id2label = {"a", "b", "c"};
+  c.problem_type = engine::ProblemType::kMultiLabel;
+  Classifier k(ClassifyOptions::from_model(c, "m"));
+  std::vector<float> logits = {2.f, -2.f, 0.5f};
+  k.to_probabilities(logits, 1);
+  EXPECT_NEAR(logits[0], 1 / (1 + std::exp(-2.0)), 1e-6);
+  std::string json;
+  k.write_json(json, "null", k.decide(logits), logits, 0);
+  const auto j = nlohmann::json::parse(json);
+  EXPECT_EQ(j["labels"], (std::vector<std::string>{"a", "c"}));
+  EXPECT_TRUE(j["id"].is_null());
+}
+
+// ---- in a pipeline ----
+
+// Emits the given records: all at once, or (lockstep) each only after the
+// sink has seen every earlier one, ending only when the sink has seen all.
+class ListSource : public core::Source {
+ public:
+  ListSource(std::vector<core::Record> records, std::atomic<int>* seen, bool lockstep)
+      : records_(std::move(records)), seen_(seen), lockstep_(lockstep) {}
+  Poll poll(core::Emitter& out) override {
+    if (lockstep_ && seen_->load() < static_cast<int>(next_)) {
+      std::this_thread::sleep_for(100us);
+      return Poll::kIdle;
+    }
+    if (next_ >= records_.size()) return Poll::kEnd;
+    out.emit(std::move(records_[next_++]));
+    return Poll::kEmitted;
+  }
+
+ private:
+  std::vector<core::Record> records_;
+  size_t next_ = 0;
+  std::atomic<int>* seen_;
+  bool lockstep_;
+};
+
+class RecordSink : public core::Operator {
+ public:
+  core::ItemKind input_kind() const override { return core::ItemKind::kRecord; }
+  core::ItemKind output_kind() const override { return core::ItemKind::kNone; }
+  void process(core::OperatorState*, core::Item&& item, core::Emitter&) override {
+    std::lock_guard lock(mu);
+    records.push_back(std::move(std::get<core::Record>(item)));
+    seen.fetch_add(1);
+  }
+  std::mutex mu;
+  std::vector<core::Record> records;
+  std::atomic<int> seen{0};
+};
+
+class BatchSink : public core::Operator {
+ public:
+  core::ItemKind input_kind() const override { return core::ItemKind::kBatch; }
+  core::ItemKind output_kind() const override { return core::ItemKind::kNone; }
+  void process(core::OperatorState*, core::Item&& item, core::Emitter&) override {
+    auto& b = std::get<core::Batch>(item);
+    std::lock_guard lock(mu);
+    reasons.push_back(b.flush_reason);
+    sizes.push_back(b.size());
+    seen.fetch_add(static_cast<int>(b.size()));
+  }
+  std::mutex mu;
+  std::vector<FlushReason> reasons;
+  std::vector<size_t> sizes;
+  std::atomic<int> seen{0};
+};
+
+class CollectingDeadLetters : public core::DeadLetterSink {
+ public:
+  void publish(core::DeadLetter&& l) override {
+    std::lock_guard lock(mu);
+    letters.push_back(std::move(l));
+  }
+  std::mutex mu;
+  std::vector<core::DeadLetter> letters;
+};
+
+TEST(MicroBatchStage, FlushesAtOnceWhenTheNextStageIsIdle) {
+  std::vector<core::Record> recs;
+  for (int i = 0; i < 20; ++i) recs.push_back(tokenized({1, 2, 3}, i));
+  auto sink = std::make_unique<BatchSink>();
+  BatchSink* s = sink.get();
+  core::Pipeline p({"idle", 64});
+  // Lockstep: a record is only emitted once the previous one reached the sink,
+  // so the sink is idle whenever a record arrives; max_delay is far away.
+  p.set_source("src", std::make_unique<ListSource>(std::move(recs), &s->seen, true));
+  p.add_stage("batch", std::make_unique<MicroBatch>(MicroBatchPolicy{.max_delay = 60s},
+                                                    MicroBatchProbe(), nullptr));
+  p.add_stage("sink", std::move(sink));
+  p.start();
+  ASSERT_EQ(p.wait(), 0) << p.failure();
+  ASSERT_EQ(s->reasons.size(), 20u);
+  for (size_t i = 0; i < 20; ++i) {
+    EXPECT_EQ(s->reasons[i], FlushReason::kIdle) << i;
+    EXPECT_EQ(s->sizes[i], 1u);
+  }
+}
+
+TEST(MicroBatchStage, WithoutIdleFlushWaitsForMaxDelay) {
+  std::vector<core::Record> recs;
+  for (int i = 0; i < 3; ++i) recs.push_back(tokenized({1, 2, 3}, i));
+  auto sink = std::make_unique<BatchSink>();
+  BatchSink* s = sink.get();
+  core::Pipeline p({"delay", 64});
+  p.set_source("src", std::make_unique<ListSource>(std::move(recs), &s->seen, true));
+  p.add_stage("batch", std::make_unique<MicroBatch>(
+                           MicroBatchPolicy{.max_delay = 2ms, .flush_when_idle = false},
+                           MicroBatchProbe(), nullptr));
+  p.add_stage("sink", std::move(sink));
+  p.start();
+  ASSERT_EQ(p.wait(), 0) << p.failure();
+  ASSERT_EQ(s->reasons.size(), 3u);
+  for (auto r : s->reasons) EXPECT_EQ(r, FlushReason::kMaxDelay);
+}
+
+class InferPipelineTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = engine::testing::random_model(
+        "operators-bert",
+        "--arch bert --layers 2 --hidden 64 --heads 4 --intermediate 128 --vocab 300 --labels 3 "
+        "--label-names negative,neutral,positive --max-positions 64 --seed 21");
+    model_ = std::make_shared<const engine::Model>(engine::Model::load(dir_));
+  }
+  static inline std::filesystem::path dir_;
+  static inline std::shared_ptr<const engine::Model> model_;
+};
+
+TEST_F(InferPipelineTest, EveryRecordGetsItsOwnLogitsInOrderOrADeadLetter) {
+  std::mt19937 g(5);
+  std::uniform_int_distribution<int> len(1, 40), id(1, 299);
+  std::vector<std::vector<int32_t>> tokens;
+  std::vector<core::Record> recs;
+  for (int i = 0; i < 300; ++i) {
+    std::vector<int32_t> t(len(g));
+    for (auto& x : t) x = id(g);
+    if (i == 17) t[0] = 300;       // outside the vocabulary
+    if (i == 45) t.assign(65, 5);  // longer than the position table
+    tokens.push_back(t);
+    recs.push_back(tokenized(t, i));
+  }
+  auto sink = std::make_unique<RecordSink>();
+  RecordSink* s = sink.get();
+  CollectingDeadLetters dead;
+  core::Pipeline p({"classify", 16});
+  p.set_dead_letter_sink(&dead);
+  p.set_source("src", std::make_unique<ListSource>(std::move(recs), &s->seen, false));
+  BatchFeedback feedback;
+  p.add_stage("batch", std::make_unique<MicroBatch>(
+                           MicroBatchPolicy{
+                               .max_batch_records = 16, .max_batch_tokens = 256, .max_delay = 1ms},
+                           MicroBatchProbe(), &feedback));
+  InferOptions io;
+  io.backend.device = "cpu";
+  io.backend.threads = 2;
+  p.add_stage("infer", std::make_unique<Infer>(model_, io, InferProbe(), &feedback));
+  ClassifyOptions co = ClassifyOptions::from_model(model_->config(), "operators-bert");
+  co.probs = true;
+  p.add_stage("classify", std::make_unique<Classify>(co));
+  p.add_stage("sink", std::move(sink));
+  p.start();
+  ASSERT_EQ(p.wait(), 0) << p.failure();
+
+  ASSERT_EQ(dead.letters.size(), 2u);
+  std::set<int64_t> dead_offsets;
+  for (const auto& l : dead.letters) {
+    EXPECT_EQ(l.code, "model_input");
+    dead_offsets.insert(l.record.offset);
+  }
+  EXPECT_EQ(dead_offsets, (std::set<int64_t>{17, 45}));
+  EXPECT_GT(feedback.batches.load(), 0u);
+
+  ASSERT_EQ(s->records.size(), 298u);
+  auto backend = engine::make_backend(*model_, {.device = "cpu", .threads = 1});
+  int64_t prev = -1;
+  for (const core::Record& r : s->records) {
+    EXPECT_GT(r.offset, prev) << "out of order";
+    prev = r.offset;
+    EXPECT_EQ(r.key(), "k" + std::to_string(r.offset));
+    // The same record alone, straight through the backend.
+    const auto& t = tokens[r.offset];
+    std::vector<int32_t> cu = {0, static_cast<int32_t>(t.size())};
+    std::vector<float> logits(3);
+    ASSERT_TRUE(backend->run({t, cu, static_cast<int32_t>(t.size())}, {logits, {}}).ok);
+    const float m = std::max({logits[0], logits[1], logits[2]});
+    double z = 0;
+    for (float v : logits) z += std::exp(v - m);
+    const auto j = nlohmann::json::parse(r.value());
+    EXPECT_EQ(j["id"], std::to_string(r.offset));
+    EXPECT_EQ(j["model"], "operators-bert");
+    const char* names[] = {"negative", "neutral", "positive"};
+    const int top =
+        static_cast<int>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+    EXPECT_EQ(j["label"], names[top]);
+    EXPECT_EQ(r.label, names[top]);
+    for (int k = 0; k < 3; ++k)
+      EXPECT_NEAR(j["probs"][names[k]].get<double>(), std::exp(logits[k] - m) / z, 1e-5)
+          << r.offset;
+    EXPECT_NEAR(r.score, std::exp(logits[top] - m) / z, 1e-5);
+    EXPECT_GE(j["latency_ms"].get<double>(), 0.0);
+  }
+}
+
+TEST_F(InferPipelineTest, NonFiniteLogitsBecomeDeadLetters) {
+  // A copy of the model whose embedding row for token 7 is NaN: every record
+  // containing token 7 yields NaN logits, the others are untouched.
+  const auto dir = engine::testing::scratch_dir("operators-nan");
+  engine::testing::copy_model(dir_, dir);
+  auto t = engine::testing::read_safetensors(dir / "model.safetensors");
+  auto& emb = t["bert.embeddings.word_embeddings.weight"];
+  const float nan = std::nanf("");
+  for (int c = 0; c < 64; ++c) std::memcpy(emb.bytes.data() + (7 * 64 + c) * 4, &nan, 4);
+  engine::testing::write_safetensors(dir / "model.safetensors", t);
+  auto model = std::make_shared<const engine::Model>(engine::Model::load(dir));
+
+  std::vector<core::Record> recs;
+  for (int i = 0; i < 40; ++i)
+    recs.push_back(
+        tokenized(i % 4 == 1 ? std::vector<int32_t>{3, 7, 9} : std::vector<int32_t>{3, 8, 9}, i));
+  auto sink = std::make_unique<RecordSink>();
+  RecordSink* s = sink.get();
+  CollectingDeadLetters dead;
+  core::Pipeline p({"nan", 16});
+  p.set_dead_letter_sink(&dead);
+  p.set_source("src", std::make_unique<ListSource>(std::move(recs), &s->seen, false));
+  p.add_stage("batch", std::make_unique<MicroBatch>(MicroBatchPolicy{.max_batch_records = 8},
+                                                    MicroBatchProbe(), nullptr));
+  InferOptions io;
+  io.backend.device = "cpu";
+  io.backend.threads = 1;
+  p.add_stage("infer", std::make_unique<Infer>(model, io, InferProbe(), nullptr));
+  p.add_stage("classify",
+              std::make_unique<Classify>(ClassifyOptions::from_model(model->config(), "nan")));
+  p.add_stage("sink", std::move(sink));
+  p.start();
+  ASSERT_EQ(p.wait(), 0) << p.failure();
+  ASSERT_EQ(dead.letters.size(), 10u);
+  for (const auto& l : dead.letters) {
+    EXPECT_EQ(l.code, core::dead_letter_code::kNonFiniteOutput);
+    EXPECT_EQ(l.record.offset % 4, 1);
+  }
+  ASSERT_EQ(s->records.size(), 30u);
+  for (const auto& r : s->records) EXPECT_TRUE(std::isfinite(r.score));
+}
+
+}  // namespace
+}  // namespace sluice::operators
