@@ -5,6 +5,7 @@
 #include "operators/counter.h"
 #include "operators/generator.h"
 #include "operators/identity.h"
+#include "operators/window_aggregate.h"
 
 namespace sluice::operators {
 
@@ -101,6 +102,7 @@ const Registry& builtin_registry() {
     register_generator(*reg);
     register_identity(*reg);
     register_counter(*reg);
+    register_window_aggregate(*reg);
     return reg;
   }();
   return *r;
