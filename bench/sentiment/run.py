@@ -12,7 +12,10 @@ For each system, one after the other (never both at once: they would share cores
      a paced producer writes tweets for D seconds; end-to-end latency per
      record = result's Kafka timestamp - input's Kafka timestamp (both
      CreateTime, stamped by the producers on this machine), p50 and p99.
-Prints the table with sluice/Python ratios and saves
+  3. python only: the same loads as offered to sluice, where they are below
+     python's saturated rate (above it, latency grows without bound).
+With --repeat R every phase runs R times and the table shows medians (peak
+RSS: the worst run). Prints the table with sluice/Python ratios and saves
 bench/results/sentiment_pipeline.{json,png}.
 
     /usr/bin/python3 bench/sentiment/run.py --quick          # ~2-3 minutes
@@ -61,6 +64,7 @@ def parse_args():
     ap.add_argument("--model", default=os.path.join(ROOT, "models", "sentiment-sst2-small"))
     ap.add_argument("--tweets", default=os.path.join(ROOT, "..", "shared", "data", "tweeteval-sentiment",
                                                      "test_text.txt"))
+    ap.add_argument("--repeat", type=int, default=1, help="runs of every phase; the table shows medians")
     ap.add_argument("--python-batch", type=int, default=64, help="python service --batch-size")
     ap.add_argument("--fetch-wait-ms", type=int, default=10,
                     help="consumer fetch.wait.max.ms for both systems: the embedded (mock) broker holds "
@@ -223,11 +227,10 @@ def percentile(xs, q):
 
 # ---- phases ---------------------------------------------------------------------
 
-def saturation(system, bootstrap, args, tweets, topics):
+def saturation(system, bootstrap, args, t_in, t_out):
     """Rate (records/s) of a system draining a backlog, and its memory."""
-    t_in, t_out = topics
     log(f"{system.name}: saturation on {args.records} records")
-    proc = system.start(t_in, t_out, f"{system.name}-sat")
+    proc = system.start(t_in, t_out, f"{system.name}-{t_out}")
     reader = TopicReader(bootstrap, t_out, args.partitions)
     peak_rss = 0
     end = time.monotonic() + args.timeout
@@ -251,8 +254,12 @@ def saturation(system, bootstrap, args, tweets, topics):
             "results": len(ts), "span_s": (last - first) / 1000.0}
 
 
+def load_topics(system_name, label):
+    return f"{system_name}-{label}-in", f"{system_name}-{label}-out"
+
+
 def offered_load(system, bootstrap, args, tweets, rate, label):
-    t_in, t_out = f"{system.name}-{label}-in", f"{system.name}-{label}-out"
+    t_in, t_out = load_topics(system.name, label)
     system.start(t_in, t_out, f"{system.name}-{label}")
     reader = TopicReader(bootstrap, t_out, args.partitions)
     inputs = TopicReader(bootstrap, t_in, args.partitions)
@@ -298,29 +305,60 @@ def offered_load(system, bootstrap, args, tweets, rate, label):
 
 # ---- report -----------------------------------------------------------------------
 
+def median_of(runs, key):
+    vals = [r[key] for r in runs if r[key] == r[key]]  # drop NaN
+    return statistics.median(vals) if vals else float("nan")
+
+
+def summarize(runs_sat, runs_loads):
+    """Medians over repeats: saturation fields, and per load p50/p99 etc."""
+    sat = {k: median_of(runs_sat, k) for k in runs_sat[0]}
+    sat["rss_peak_mib"] = max(r["rss_peak_mib"] for r in runs_sat)  # memory: the worst run
+    loads = []
+    for runs in runs_loads:
+        loads.append({k: median_of(runs, k) for k in runs[0]})
+    return {"saturation": sat, "loads": loads}
+
+
+def fmt_ms(v):
+    return f"{v:9.0f}" if v == v else f"{'-':>9}"
+
+
 def print_table(results, args):
-    print(f"\nsentiment pipeline benchmark ({'quick' if args.quick else 'full'}; {args.threads} threads, "
-          f"{args.records} saturation records, {args.load_seconds:.0f} s per load phase, "
-          f"{args.partitions} partitions; embedded broker)")
-    head = f"{'system':8} {'records/s':>10} {'RSS MiB':>8}"
+    print(f"\nsentiment pipeline benchmark ({'quick' if args.quick else 'full'}; medians of {args.repeat} "
+          f"run(s); {args.threads} compute thread(s) each, {args.records} backlog records, "
+          f"{args.load_seconds:.0f} s per load phase, {args.partitions} partitions; embedded broker; "
+          f"{os.cpu_count()} cores shared with other work)")
+    head = f"{'system':22} {'records/s':>10} {'RSS MiB':>8}"
     for f in FRACTIONS:
         head += f" {'p50@' + str(int(f * 100)) + '%':>9} {'p99@' + str(int(f * 100)) + '%':>9}"
     print(head)
     for name, r in results.items():
-        line = f"{name:8} {r['saturation']['records_per_s']:10.1f} {r['saturation']['rss_peak_mib']:8.0f}"
+        sat = r["saturation"]
+        line = f"{name + ' (own rate)':22} {sat['records_per_s']:10.1f} {sat['rss_peak_mib']:8.0f}"
         for load in r["loads"]:
-            line += f" {load['p50_ms']:9.0f} {load['p99_ms']:9.0f}"
+            line += f" {fmt_ms(load['p50_ms'])} {fmt_ms(load['p99_ms'])}"
         print(line)
+        if r.get("at_peer_loads"):
+            line = f"{name + ' (sluice rate)':22} {'':>10} {'':>8}"
+            for load in r["at_peer_loads"]:
+                if load is None:
+                    line += f" {'overload':>9} {'overload':>9}"
+                else:
+                    line += f" {fmt_ms(load['p50_ms'])} {fmt_ms(load['p99_ms'])}"
+            print(line)
     if "sluice" in results and "python" in results:
         s, p = results["sluice"], results["python"]
         ratio = s["saturation"]["records_per_s"] / p["saturation"]["records_per_s"]
-        print(f"throughput sluice/python: {ratio:.2f}x (goal >= 3x)")
+        print(f"saturated throughput sluice/python: {ratio:.2f}x (goal >= 3x)")
         for ls, lp, f in zip(s["loads"], p["loads"], FRACTIONS):
-            print(f"p99 at {int(f * 100)}% of own saturation: sluice {ls['p99_ms']:.0f} ms, python "
-                  f"{lp['p99_ms']:.0f} ms (python/sluice {lp['p99_ms'] / max(ls['p99_ms'], 1):.2f}x)")
-        print(f"RSS at saturation: sluice {s['saturation']['rss_peak_mib']:.0f} MiB (limit 1024), python "
-              f"{p['saturation']['rss_peak_mib']:.0f} MiB")
-    print("latency unit: ms, from the input's Kafka timestamp to the result's Kafka timestamp")
+            print(f"p99 at {int(f * 100)}% of each one's saturation: sluice {ls['p99_ms']:.0f} ms at "
+                  f"{ls['offered_per_s']:.0f}/s, python {lp['p99_ms']:.0f} ms at {lp['offered_per_s']:.0f}/s")
+        print(f"RSS at saturation (peak): sluice {s['saturation']['rss_peak_mib']:.0f} MiB (must stay < 1024), "
+              f"python {p['saturation']['rss_peak_mib']:.0f} MiB")
+    print("latency: ms from the input's Kafka timestamp to the result's Kafka timestamp (both CreateTime)")
+    print("'sluice rate' rows: python under the loads offered to sluice; 'overload' where that is above "
+          "python's saturated rate (latency would grow without bound)")
 
 
 def plot(results, path):
@@ -330,10 +368,12 @@ def plot(results, path):
     fig, ax = plt.subplots(figsize=(7, 4.5))
     colors = {"sluice": "tab:blue", "python": "tab:orange"}
     for name, r in results.items():
-        xs = [load["achieved_in_per_s"] for load in r["loads"]]
+        loads = sorted([x for x in r["loads"] + (r.get("at_peer_loads") or []) if x is not None],
+                       key=lambda x: x["offered_per_s"])
+        xs = [load["offered_per_s"] for load in loads]
         c = colors.get(name, None)
-        ax.plot(xs, [load["p50_ms"] for load in r["loads"]], "o-", color=c, label=f"{name} p50")
-        ax.plot(xs, [load["p99_ms"] for load in r["loads"]], "s--", color=c, label=f"{name} p99")
+        ax.plot(xs, [load["p50_ms"] for load in loads], "o-", color=c, label=f"{name} p50")
+        ax.plot(xs, [load["p99_ms"] for load in loads], "s--", color=c, label=f"{name} p99")
         ax.axvline(r["saturation"]["records_per_s"], color=c, alpha=0.4, linestyle=":",
                    label=f"{name} saturation {r['saturation']['records_per_s']:.0f}/s")
     ax.set_xlabel("offered load (records/s)")
@@ -373,27 +413,47 @@ def main():
         except FileNotFoundError:
             pass
 
-    topics = ["sat-in"] + [f"{s}-sat-out" for s in systems]
-    topics += [f"{s}-load{int(f * 100)}-{d}" for s in systems for f in FRACTIONS for d in ("in", "out")]
+    pct = [int(f * 100) for f in FRACTIONS]
+    topics = ["sat-in"]
+    for name in systems:
+        for r in range(args.repeat):
+            topics.append(f"{name}-sat-out-r{r}")
+            for p in pct:
+                topics += list(load_topics(name, f"load{p}-r{r}"))
+                if name == "python" and "sluice" in systems:
+                    topics += list(load_topics(name, f"sluiceload{p}-r{r}"))
     broker = Broker(args.broker or args.sluice, topics, args.partitions)
     log(f"broker at {broker.bootstrap}")
     results = {}
     try:
         n = preload(broker.bootstrap, "sat-in", make_records(tweets, "sat", args.records))
         log(f"loaded {n} tweets into sat-in")
-        for name in systems:
+        for name in systems:  # sluice first: python is also measured under sluice's loads
             system = System(name, args, broker.bootstrap)
-            sat = saturation(system, broker.bootstrap, args, tweets, ("sat-in", f"{name}-sat-out"))
-            loads = []
-            for f in FRACTIONS:
-                loads.append(offered_load(system, broker.bootstrap, args, tweets, f * sat["records_per_s"],
-                                          f"load{int(f * 100)}"))
-            results[name] = {"saturation": sat, "loads": loads}
+            sats = [saturation(system, broker.bootstrap, args, "sat-in", f"{name}-sat-out-r{r}")
+                    for r in range(args.repeat)]
+            rate = statistics.median(s["records_per_s"] for s in sats)
+            loads = [[offered_load(system, broker.bootstrap, args, tweets, f * rate, f"load{p}-r{r}")
+                      for r in range(args.repeat)] for f, p in zip(FRACTIONS, pct)]
+            results[name] = summarize(sats, loads)
+            if name == "python" and "sluice" in results:
+                peer = results["sluice"]["saturation"]["records_per_s"]
+                at_peer = []
+                for f, p in zip(FRACTIONS, pct):
+                    if f * peer >= 0.95 * rate:
+                        log(f"python: {f * peer:.1f} records/s (sluice's {p}%) is beyond python's saturation")
+                        at_peer.append(None)
+                        continue
+                    runs = [offered_load(system, broker.bootstrap, args, tweets, f * peer, f"sluiceload{p}-r{r}")
+                            for r in range(args.repeat)]
+                    at_peer.append({k: median_of(runs, k) for k in runs[0]})
+                results[name]["at_peer_loads"] = at_peer
     finally:
         broker.stop()
 
     print_table(results, args)
-    doc = {"mode": "quick" if args.quick else "full", "threads": args.threads, "records": args.records,
+    doc = {"mode": "quick" if args.quick else "full", "repeat": args.repeat, "threads": args.threads,
+           "records": args.records, "cpus": os.cpu_count(),
            "load_seconds": args.load_seconds, "partitions": args.partitions, "model": args.model,
            "fractions": FRACTIONS, "results": results, "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     with open(os.path.join(args.out, "sentiment_pipeline.json"), "w") as f:
