@@ -38,7 +38,7 @@ template <typename T>
 struct Sluice {
   static constexpr const char* kName = "sluice";
   sluice::core::SpscRing<T> q{kCapacity};
-  bool push(const T& v) { return q.try_push(T(v)); }
+  bool push(const T& v) { return q.try_push(v); }
   bool pop(T& v) { return q.try_pop(v); }
 };
 template <typename T>

@@ -54,6 +54,7 @@ class SpscRing {
 
   // ---- producer side -------------------------------------------------------
   bool try_push(T&& v) { return try_emplace(std::move(v)); }
+  bool try_push(const T& v) { return try_emplace(v); }
 
   template <typename... Args>
   bool try_emplace(Args&&... args) {

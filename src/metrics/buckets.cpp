@@ -33,8 +33,7 @@ std::vector<double> linear_buckets(double start, double width, int count) {
                                 std::to_string(width));
   }
   if (count < 1) {
-    throw std::invalid_argument("linear_buckets: count must be >= 1, got " +
-                                std::to_string(count));
+    throw std::invalid_argument("linear_buckets: count must be >= 1, got " + std::to_string(count));
   }
   std::vector<double> out;
   out.reserve(static_cast<std::size_t>(count));

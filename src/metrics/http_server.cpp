@@ -41,7 +41,7 @@ struct detail::HttpServerImpl {
 
   void do_accept();
   void on_stop();  // runs on the io thread
-  void session_closed(Session* s);
+  void session_closed(Session* s) noexcept;
 
   const Registry& registry;
   const HttpServerOptions options;
@@ -94,16 +94,18 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_->header_limit(static_cast<std::uint32_t>(server_.options.max_request_bytes));
     parser_->body_limit(server_.options.max_request_bytes);
     stream_.expires_after(server_.options.request_timeout);
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                       self->on_read(ec);
-                     });
+    http::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
   }
 
   void on_read(beast::error_code ec) {
     reading_ = false;
-    if (ec == http::error::header_limit) return reply_error(http::status::request_header_fields_too_large, "request header too large\n");
-    if (ec == http::error::body_limit) return reply_error(http::status::payload_too_large, "request body too large\n");
+    if (ec == http::error::header_limit)
+      return reply_error(http::status::request_header_fields_too_large,
+                         "request header too large\n");
+    if (ec == http::error::body_limit)
+      return reply_error(http::status::payload_too_large, "request body too large\n");
     if (ec && ec.category() == beast::error_code(http::error::bad_target).category() &&
         ec != http::error::end_of_stream && ec != http::error::partial_message) {
       return reply_error(http::status::bad_request, "bad request: " + ec.message() + "\n");
@@ -256,9 +258,15 @@ void detail::HttpServerImpl::on_stop() {
   });
 }
 
-void detail::HttpServerImpl::session_closed(Session* s) {
+void detail::HttpServerImpl::session_closed(Session* s) noexcept {
   sessions.erase(s);
-  if (stopping && sessions.empty()) stop_deadline.cancel();
+  if (stopping && sessions.empty()) {
+    try {
+      stop_deadline.cancel();  // last one out: no need to wait for the deadline
+    } catch (const std::exception& e) {
+      std::cerr << "sluice metrics: cancelling the stop deadline failed: " << e.what() << '\n';
+    }
+  }
 }
 
 HttpServer::HttpServer(const Registry& registry, HttpServerOptions options)

@@ -26,10 +26,10 @@
 namespace sluice::metrics {
 
 struct HttpServerOptions {
-  std::string address = "127.0.0.1";  // IPv4 or IPv6 literal; "0.0.0.0" to listen on all
-  std::uint16_t port = 9464;           // 0 = an ephemeral port (tests); see HttpServer::port()
-  std::size_t max_request_bytes = 8192;              // request line + headers, and body
-  std::chrono::milliseconds request_timeout{5000};   // per read/write, and idle keep-alive
+  std::string address = "127.0.0.1";     // IPv4 or IPv6 literal; "0.0.0.0" to listen on all
+  std::uint16_t port = 9464;             // 0 = an ephemeral port (tests); see HttpServer::port()
+  std::size_t max_request_bytes = 8192;  // request line + headers, and body
+  std::chrono::milliseconds request_timeout{5000};  // per read/write, and idle keep-alive
   std::size_t max_connections = 64;
 };
 

@@ -69,10 +69,10 @@ std::optional<ProcessStats> read_process_stats() {
     const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
     const double page = static_cast<double>(sysconf(_SC_PAGESIZE));
     ProcessStats s;
-    s.cpu_seconds = (std::stod(f[11]) + std::stod(f[12])) / ticks;   // utime + stime (14, 15)
+    s.cpu_seconds = (std::stod(f[11]) + std::stod(f[12])) / ticks;  // utime + stime (14, 15)
     s.start_time_seconds = *boot + std::stod(f[19]) / ticks;        // starttime (22)
-    s.virtual_memory_bytes = std::stod(f[20]);                       // vsize (23)
-    s.resident_memory_bytes = std::stod(f[21]) * page;               // rss pages (24)
+    s.virtual_memory_bytes = std::stod(f[20]);                      // vsize (23)
+    s.resident_memory_bytes = std::stod(f[21]) * page;              // rss pages (24)
     return s;
   } catch (const std::exception&) {
     return std::nullopt;
@@ -82,25 +82,26 @@ std::optional<ProcessStats> read_process_stats() {
 void register_process_metrics(Registry& registry) {
   const auto now = read_process_stats();
   if (!now) throw std::runtime_error("process metrics: cannot read /proc/self/stat and /proc/stat");
-  registry.counter_callback("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
-                            {}, [] {
+  registry.counter_callback("process_cpu_seconds_total",
+                            "Total user and system CPU time spent in seconds.", {}, [] {
                               const auto s = read_process_stats();
                               return s ? s->cpu_seconds : kNaN;
                             });
-  registry.gauge_callback("process_resident_memory_bytes", "Resident memory size in bytes.", {}, [] {
-    const auto s = read_process_stats();
-    return s ? s->resident_memory_bytes : kNaN;
-  });
+  registry.gauge_callback("process_resident_memory_bytes", "Resident memory size in bytes.", {},
+                          [] {
+                            const auto s = read_process_stats();
+                            return s ? s->resident_memory_bytes : kNaN;
+                          });
   registry.gauge_callback("process_virtual_memory_bytes", "Virtual memory size in bytes.", {}, [] {
     const auto s = read_process_stats();
     return s ? s->virtual_memory_bytes : kNaN;
   });
   registry
-      .gauge("process_start_time_seconds",
-             "Start time of the process since unix epoch in seconds.")
+      .gauge("process_start_time_seconds", "Start time of the process since unix epoch in seconds.")
       .set(now->start_time_seconds);
   registry.gauge_callback("process_open_fds", "Number of open file descriptors.", {}, open_fds);
-  registry.gauge_callback("process_max_fds", "Maximum number of open file descriptors.", {}, max_fds);
+  registry.gauge_callback("process_max_fds", "Maximum number of open file descriptors.", {},
+                          max_fds);
 }
 
 }  // namespace sluice::metrics

@@ -11,10 +11,10 @@ namespace sluice::metrics {
 
 // What /proc says about this process right now.
 struct ProcessStats {
-  double cpu_seconds = 0;           // user + system
+  double cpu_seconds = 0;  // user + system
   double resident_memory_bytes = 0;
   double virtual_memory_bytes = 0;
-  double start_time_seconds = 0;    // Unix time
+  double start_time_seconds = 0;  // Unix time
 };
 // Reads /proc/self/stat and /proc/stat; std::nullopt if they cannot be read or parsed.
 std::optional<ProcessStats> read_process_stats();

@@ -29,7 +29,7 @@ struct Registry::Family {
 namespace {
 
 const char* type_name(int type) {
-  static const char* const kNames[] = {"counter", "gauge", "histogram"};
+  static constexpr const char* kNames[] = {"counter", "gauge", "histogram"};
   return kNames[type];
 }
 
@@ -104,7 +104,8 @@ Registry::Family& Registry::family_locked(std::string_view name, std::string_vie
     return f;
   }
 
-  if (!is_valid_metric_name(name)) fail(name, "invalid metric name (must match [a-zA-Z_:][a-zA-Z0-9_:]*)");
+  if (!is_valid_metric_name(name))
+    fail(name, "invalid metric name (must match [a-zA-Z_:][a-zA-Z0-9_:]*)");
   if (type == Type::kCounter && !name.ends_with("_total")) {
     fail(name, "counter names must end in _total (Prometheus naming convention)");
   }
@@ -153,11 +154,11 @@ Registry::Series* Registry::series_locked(Family& family, const Labels& labels, 
 
 void Registry::count_dropped_locked(const Family& family) {
   if (family.name == kDroppedSeriesMetric) return;  // its own overflow is not counted again
-  Family& dropped = family_locked(
-      kDroppedSeriesMetric,
-      "Label sets that did not get their own series because their family reached "
-      "max_series_per_family (folded into the family's __overflow__ series).",
-      Type::kCounter, {});
+  Family& dropped =
+      family_locked(kDroppedSeriesMetric,
+                    "Label sets that did not get their own series because their family reached "
+                    "max_series_per_family (folded into the family's __overflow__ series).",
+                    Type::kCounter, {});
   Series* s = series_locked(dropped, {{"family", family.name}}, false);
   if (!s->counter) s->counter = std::make_unique<Counter>();
   s->counter->inc();

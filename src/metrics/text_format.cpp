@@ -54,7 +54,8 @@ bool is_valid_utf8(std::string_view s) {
       extra = 3;
       cp = c & 0x07;
     } else {
-      return false;  // continuation byte in lead position, or 0xC0/0xC1/0xF5+ (overlong/out of range)
+      // Continuation byte in lead position, 0xC0/0xC1 (overlong) or 0xF5+ (out of range).
+      return false;
     }
     if (end - p <= extra) return false;
     for (int i = 1; i <= extra; ++i) {
@@ -89,10 +90,17 @@ void append_value(std::string& out, double v) {
 void append_escaped_label_value(std::string& out, std::string_view value) {
   for (char c : value) {
     switch (c) {
-      case '\\': out += "\\\\"; break;
-      case '"': out += "\\\""; break;
-      case '\n': out += "\\n"; break;
-      default: out += c;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      default:
+        out += c;
     }
   }
 }
@@ -100,9 +108,14 @@ void append_escaped_label_value(std::string& out, std::string_view value) {
 void append_escaped_help(std::string& out, std::string_view help) {
   for (char c : help) {
     switch (c) {
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      default: out += c;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      default:
+        out += c;
     }
   }
 }

@@ -12,11 +12,12 @@ namespace sluice::metrics {
 namespace {
 
 constexpr int kThreads = 4;
-constexpr int kPerThread = 200'000;
+constexpr std::uint64_t kPerThread = 200'000;
 
 template <class Fn>
 void run_threads(Fn fn) {
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) threads.emplace_back(fn, t);
   for (auto& t : threads) t.join();
 }
@@ -26,7 +27,7 @@ TEST(MetricsConcurrency, CounterIncrementsFromManyThreadsSumExactly) {
   Counter& c = r.counter("x_total", "X.");
   Counter& halves = r.counter("y_total", "Y.");
   run_threads([&](int) {
-    for (int i = 0; i < kPerThread; ++i) {
+    for (std::uint64_t i = 0; i < kPerThread; ++i) {
       c.inc();
       halves.inc(0.5);
     }
@@ -35,10 +36,23 @@ TEST(MetricsConcurrency, CounterIncrementsFromManyThreadsSumExactly) {
   EXPECT_EQ(halves.value(), double(kThreads) * kPerThread / 2);
 }
 
+TEST(MetricsCounter, AddsWholeAndFractionalIncrements) {
+  Counter c;
+  c.inc();
+  c.inc(3);
+  c.inc(0.25);
+  c.inc(0);
+  EXPECT_EQ(c.value(), 4.25);
+  Counter big;
+  big.inc(0x1p60);  // beyond 2^53: takes the floating-point path
+  big.inc(1);
+  EXPECT_EQ(big.value(), 0x1p60);
+}
+
 TEST(MetricsConcurrency, GaugeAddsFromManyThreadsSumExactly) {
   Gauge g;
   run_threads([&](int t) {
-    for (int i = 0; i < kPerThread; ++i) g.add(t % 2 == 0 ? 3 : -1);
+    for (std::uint64_t i = 0; i < kPerThread; ++i) g.add(t % 2 == 0 ? 3 : -1);
   });
   EXPECT_EQ(g.value(), double(kPerThread) * (3 + 3 - 1 - 1));
 }
@@ -47,7 +61,7 @@ TEST(MetricsConcurrency, HistogramObservationsFromManyThreadsCountExactly) {
   const double bounds[] = {1, 2, 3};
   Histogram h(bounds);
   run_threads([&](int t) {
-    for (int i = 0; i < kPerThread; ++i) h.observe(t + 0.5);  // thread t → bucket t
+    for (std::uint64_t i = 0; i < kPerThread; ++i) h.observe(t + 0.5);  // thread t → bucket t
   });
   const auto s = h.snapshot();
   EXPECT_EQ(s.cumulative, (std::vector<std::uint64_t>{kPerThread, 2 * kPerThread, 3 * kPerThread,
@@ -70,7 +84,7 @@ TEST(MetricsConcurrency, RegistrationAndRenderRaceWithUpdates) {
     Counter& shared = r.counter("shared_total", "S.");
     Counter& own = r.counter("own_total", "O.", {{"thread", std::to_string(t)}});
     Histogram& h = r.histogram("lat_seconds", "L.", latency_seconds_buckets());
-    for (int i = 0; i < kPerThread / 4; ++i) {
+    for (std::uint64_t i = 0; i < kPerThread / 4; ++i) {
       shared.inc();
       own.inc();
       h.observe(0.001);

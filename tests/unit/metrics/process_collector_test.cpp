@@ -29,8 +29,8 @@ TEST(MetricsProcessCollector, ReportsThisProcessFromProc) {
   EXPECT_GE(s->resident_memory_bytes, double(64 << 20));
   EXPECT_GE(s->virtual_memory_bytes, s->resident_memory_bytes);
   EXPECT_GE(s->cpu_seconds, 0);
-  const double now = std::chrono::duration<double>(
-                         std::chrono::system_clock::now().time_since_epoch()).count();
+  const double now =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   EXPECT_LE(s->start_time_seconds, now + 1);  // /proc rounds to clock ticks
   EXPECT_GT(s->start_time_seconds, 1.5e9);    // a Unix time, not seconds since boot
   EXPECT_EQ(ballast[12345], 1);

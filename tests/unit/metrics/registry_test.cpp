@@ -120,20 +120,38 @@ TEST(MetricsRegistry, RejectsInvalidNamesAndLabels) {
                  "convention)");
   expect_invalid([&] { r.gauge("g", ""); }, "metric 'g': help text must not be empty");
   expect_invalid([&] { r.gauge("g", "bad \xFF"); }, "metric 'g': help text is not valid UTF-8");
-  expect_invalid([&] { r.gauge("g", "G.", {{"__name__", "x"}}); },
-                 "metric 'g': invalid label name '__name__' (must match [a-zA-Z_][a-zA-Z0-9_]* "
-                 "and not start with __)");
-  expect_invalid([&] { r.gauge("g", "G.", {{"a:b", "x"}}); },
-                 "metric 'g': invalid label name 'a:b' (must match [a-zA-Z_][a-zA-Z0-9_]* and "
-                 "not start with __)");
-  expect_invalid([&] { r.gauge("g", "G.", {{"a", "x"}, {"a", "y"}}); },
-                 "metric 'g': label 'a' given twice");
-  expect_invalid([&] { r.gauge("g", "G.", {{"a", ""}}); },
-                 "metric 'g': label 'a' has an empty value");
-  expect_invalid([&] { r.gauge("g", "G.", {{"a", "\xC0\xAF"}}); },
-                 "metric 'g': value of label 'a' is not valid UTF-8");
-  expect_invalid([&] { r.histogram("h", "H.", latency_seconds_buckets(), {{"le", "1"}}); },
-                 "metric 'h': label name 'le' is reserved for histogram buckets");
+  expect_invalid(
+      [&] {
+        r.gauge("g", "G.", {{"__name__", "x"}});
+      },
+      "metric 'g': invalid label name '__name__' (must match [a-zA-Z_][a-zA-Z0-9_]* "
+      "and not start with __)");
+  expect_invalid(
+      [&] {
+        r.gauge("g", "G.", {{"a:b", "x"}});
+      },
+      "metric 'g': invalid label name 'a:b' (must match [a-zA-Z_][a-zA-Z0-9_]* and "
+      "not start with __)");
+  expect_invalid(
+      [&] {
+        r.gauge("g", "G.", {{"a", "x"}, {"a", "y"}});
+      },
+      "metric 'g': label 'a' given twice");
+  expect_invalid(
+      [&] {
+        r.gauge("g", "G.", {{"a", ""}});
+      },
+      "metric 'g': label 'a' has an empty value");
+  expect_invalid(
+      [&] {
+        r.gauge("g", "G.", {{"a", "\xC0\xAF"}});
+      },
+      "metric 'g': value of label 'a' is not valid UTF-8");
+  expect_invalid(
+      [&] {
+        r.histogram("h", "H.", latency_seconds_buckets(), {{"le", "1"}});
+      },
+      "metric 'h': label name 'le' is reserved for histogram buckets");
   // 'le' is an ordinary label on a gauge, and nothing above registered a series.
   r.gauge("g", "G.", {{"le", "1"}}).set(1);
   EXPECT_EQ(r.render(), "# HELP g G.\n# TYPE g gauge\ng{le=\"1\"} 1\n");
@@ -194,7 +212,8 @@ TEST(MetricsRegistry, FoldsLabelSetsBeyondTheBoundIntoAnOverflowSeries) {
 TEST(MetricsRegistry, RendersCallbacksAtScrapeTimeUntilRemoved) {
   Registry r;
   double depth = 7;
-  const CallbackId id = r.gauge_callback("q_depth", "Depth.", {{"stage", "s"}}, [&] { return depth; });
+  const CallbackId id =
+      r.gauge_callback("q_depth", "Depth.", {{"stage", "s"}}, [&] { return depth; });
   const CallbackId id2 = r.counter_callback("lag_total", "Lag.", {}, [] { return 12.0; });
   EXPECT_NE(id, id2);
   EXPECT_NE(id, CallbackId{});
@@ -217,10 +236,16 @@ TEST(MetricsRegistry, RendersCallbacksAtScrapeTimeUntilRemoved) {
 TEST(MetricsRegistry, RejectsDuplicateAndMismatchedCallbacks) {
   Registry r;
   r.gauge_callback("q", "Q.", {{"s", "a"}}, [] { return 1.0; });
-  expect_invalid([&] { r.gauge_callback("q", "Q.", {{"s", "a"}}, [] { return 2.0; }); },
-                 "metric 'q': q{s=\"a\"} is already registered");
-  expect_invalid([&] { r.gauge("q", "Q.", {{"s", "a"}}); },
-                 "metric 'q': q{s=\"a\"} is already a callback metric");
+  expect_invalid(
+      [&] {
+        r.gauge_callback("q", "Q.", {{"s", "a"}}, [] { return 2.0; });
+      },
+      "metric 'q': q{s=\"a\"} is already registered");
+  expect_invalid(
+      [&] {
+        r.gauge("q", "Q.", {{"s", "a"}});
+      },
+      "metric 'q': q{s=\"a\"} is already a callback metric");
   expect_invalid([&] { r.counter_callback("q_total", "Q.", {}, nullptr); },
                  "metric 'q_total': callback is empty");
   expect_invalid([&] { r.counter_callback("lag", "L.", {}, [] { return 1.0; }); },
@@ -272,8 +297,8 @@ TEST(MetricsBuildInfo, IsAGaugeOfOneLabelledWithTheBuild) {
             "sluice_build_info{cuda=\"cuda: not built\",git_sha=\"abc123\",version=\"0.1.0\"} 1\n");
   Registry r2;
   register_build_info(r2, "0.1.0", "cuda: runtime 13.0, 1 device(s): H200");
-  EXPECT_NE(r2.render().find(
-                "sluice_build_info{cuda=\"cuda: runtime 13.0, 1 device(s): H200\",version=\"0.1.0\"} 1\n"),
+  EXPECT_NE(r2.render().find("sluice_build_info{cuda=\"cuda: runtime 13.0, 1 device(s): "
+                             "H200\",version=\"0.1.0\"} 1\n"),
             std::string::npos);
   expect_invalid([&] { register_build_info(r2, "", "x"); },
                  "metric 'sluice_build_info': label 'version' has an empty value");

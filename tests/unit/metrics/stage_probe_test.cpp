@@ -18,8 +18,8 @@ struct CoreLikeStageStats {
 
 StageReaders readers_for(const CoreLikeStageStats& s) {
   auto load = [](const auto& a) { return [&a] { return double(a.load()); }; };
-  return StageReaders{load(s.in),     load(s.out),  load(s.dead), load(s.errors),
-                      load(s.busy),   load(s.depth), [] { return 1024.0; }};
+  return StageReaders{load(s.in),   load(s.out),   load(s.dead),         load(s.errors),
+                      load(s.busy), load(s.depth), [] { return 1024.0; }};
 }
 
 TEST(MetricsStageProbe, ExposesEveryStatisticLabelledWithPipelineAndStage) {
@@ -36,25 +36,38 @@ TEST(MetricsStageProbe, ExposesEveryStatisticLabelledWithPipelineAndStage) {
   EXPECT_EQ(r.render(),
             "# HELP sluice_stage_busy_seconds_total Seconds the stage spent working (not parked).\n"
             "# TYPE sluice_stage_busy_seconds_total counter\n"
-            "sluice_stage_busy_seconds_total" + l + " 0.25\n"
-            "# HELP sluice_stage_dead_letters_total Items the stage routed to dead letters.\n"
-            "# TYPE sluice_stage_dead_letters_total counter\n"
-            "sluice_stage_dead_letters_total" + l + " 1\n"
-            "# HELP sluice_stage_errors_total Errors the stage hit.\n"
-            "# TYPE sluice_stage_errors_total counter\n"
-            "sluice_stage_errors_total" + l + " 2\n"
-            "# HELP sluice_stage_items_in_total Items the stage took from its input.\n"
-            "# TYPE sluice_stage_items_in_total counter\n"
-            "sluice_stage_items_in_total" + l + " 10\n"
-            "# HELP sluice_stage_items_out_total Items the stage emitted downstream.\n"
-            "# TYPE sluice_stage_items_out_total counter\n"
-            "sluice_stage_items_out_total" + l + " 8\n"
-            "# HELP sluice_stage_queue_capacity Capacity of the stage's input queue in items.\n"
-            "# TYPE sluice_stage_queue_capacity gauge\n"
-            "sluice_stage_queue_capacity" + l + " 1024\n"
-            "# HELP sluice_stage_queue_depth Items waiting in the stage's input queue.\n"
-            "# TYPE sluice_stage_queue_depth gauge\n"
-            "sluice_stage_queue_depth" + l + " 3\n");
+            "sluice_stage_busy_seconds_total" +
+                l +
+                " 0.25\n"
+                "# HELP sluice_stage_dead_letters_total Items the stage routed to dead letters.\n"
+                "# TYPE sluice_stage_dead_letters_total counter\n"
+                "sluice_stage_dead_letters_total" +
+                l +
+                " 1\n"
+                "# HELP sluice_stage_errors_total Errors the stage hit.\n"
+                "# TYPE sluice_stage_errors_total counter\n"
+                "sluice_stage_errors_total" +
+                l +
+                " 2\n"
+                "# HELP sluice_stage_items_in_total Items the stage took from its input.\n"
+                "# TYPE sluice_stage_items_in_total counter\n"
+                "sluice_stage_items_in_total" +
+                l +
+                " 10\n"
+                "# HELP sluice_stage_items_out_total Items the stage emitted downstream.\n"
+                "# TYPE sluice_stage_items_out_total counter\n"
+                "sluice_stage_items_out_total" +
+                l +
+                " 8\n"
+                "# HELP sluice_stage_queue_capacity Capacity of the stage's input queue in items.\n"
+                "# TYPE sluice_stage_queue_capacity gauge\n"
+                "sluice_stage_queue_capacity" +
+                l +
+                " 1024\n"
+                "# HELP sluice_stage_queue_depth Items waiting in the stage's input queue.\n"
+                "# TYPE sluice_stage_queue_depth gauge\n"
+                "sluice_stage_queue_depth" +
+                l + " 3\n");
   stats.in = 11;  // read at scrape time
   EXPECT_NE(r.render().find("sluice_stage_items_in_total" + l + " 11\n"), std::string::npos);
 }
@@ -104,8 +117,9 @@ TEST(MetricsStageProbe, FailedConstructionRegistersNothing) {
   r.gauge("sluice_stage_queue_depth", "Some other help.");  // help conflicts with the probe's
   CoreLikeStageStats s;
   EXPECT_THROW(StageProbe(r, "p", "x", readers_for(s)), std::invalid_argument);
-  EXPECT_EQ(r.render(), "# HELP sluice_stage_queue_depth Some other help.\n"
-                        "# TYPE sluice_stage_queue_depth gauge\nsluice_stage_queue_depth 0\n");
+  EXPECT_EQ(r.render(),
+            "# HELP sluice_stage_queue_depth Some other help.\n"
+            "# TYPE sluice_stage_queue_depth gauge\nsluice_stage_queue_depth 0\n");
   EXPECT_THROW(StageProbe(r, "", "x", readers_for(s)), std::invalid_argument);
 }
 

@@ -73,18 +73,18 @@ TEST(MetricsTextFormat, ValidatesLabelNames) {
 TEST(MetricsTextFormat, ValidatesUtf8) {
   EXPECT_TRUE(is_valid_utf8(""));
   EXPECT_TRUE(is_valid_utf8("plain"));
-  EXPECT_TRUE(is_valid_utf8("h\xC3\xA9llo"));          // é
+  EXPECT_TRUE(is_valid_utf8("h\xC3\xA9llo"));              // é
   EXPECT_TRUE(is_valid_utf8("\xE6\x97\xA5\xE6\x9C\xAC"));  // 日本
-  EXPECT_TRUE(is_valid_utf8("\xF0\x9F\x98\x80"));      // U+1F600
-  EXPECT_TRUE(is_valid_utf8("\xF4\x8F\xBF\xBF"));      // U+10FFFF
+  EXPECT_TRUE(is_valid_utf8("\xF0\x9F\x98\x80"));          // U+1F600
+  EXPECT_TRUE(is_valid_utf8("\xF4\x8F\xBF\xBF"));          // U+10FFFF
   EXPECT_FALSE(is_valid_utf8("\xFF"));
-  EXPECT_FALSE(is_valid_utf8("\x80"));                 // lone continuation byte
-  EXPECT_FALSE(is_valid_utf8("\xC0\xAF"));             // overlong '/'
-  EXPECT_FALSE(is_valid_utf8("\xE0\x80\xAF"));         // overlong '/'
-  EXPECT_FALSE(is_valid_utf8("\xED\xA0\x80"));         // surrogate U+D800
-  EXPECT_FALSE(is_valid_utf8("\xF4\x90\x80\x80"));     // U+110000
-  EXPECT_FALSE(is_valid_utf8("\xE6\x97"));             // truncated
-  EXPECT_FALSE(is_valid_utf8("\xC3("));                // bad continuation
+  EXPECT_FALSE(is_valid_utf8("\x80"));              // lone continuation byte
+  EXPECT_FALSE(is_valid_utf8("\xC0\xAF"));          // overlong '/'
+  EXPECT_FALSE(is_valid_utf8("\xE0\x80\xAF"));      // overlong '/'
+  EXPECT_FALSE(is_valid_utf8("\xED\xA0\x80"));      // surrogate U+D800
+  EXPECT_FALSE(is_valid_utf8("\xF4\x90\x80\x80"));  // U+110000
+  EXPECT_FALSE(is_valid_utf8("\xE6\x97"));          // truncated
+  EXPECT_FALSE(is_valid_utf8("\xC3("));             // bad continuation
 }
 
 }  // namespace

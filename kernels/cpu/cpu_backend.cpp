@@ -1,0 +1,188 @@
+#include "kernels/cpu/cpu_backend.h"
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <fstream>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "kernels/cpu/encoder_forward.h"
+#include "kernels/cpu/linear.h"
+#include "kernels/cpu/ops.h"
+#include "kernels/cpu/parallel.h"
+
+namespace sluice::cpu {
+namespace {
+
+using engine::BatchResult;
+using engine::CompletionCallback;
+using engine::EncoderBatch;
+using engine::EncoderOutputs;
+using engine::Ticket;
+
+std::string cpu_model_name() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("model name", 0) == 0) {
+      auto colon = line.find(':');
+      if (colon != std::string::npos) return line.substr(line.find_first_not_of(' ', colon + 1));
+    }
+  }
+  return "unknown CPU";
+}
+
+class CpuBackend final : public engine::Backend {
+ public:
+  CpuBackend(const engine::ModelConfig& config, const engine::EncoderWeights& weights,
+             const engine::BackendOptions& options)
+      : config_(config),
+        threads_(options.threads > 0 ? options.threads
+                                     : static_cast<int>(std::thread::hardware_concurrency())),
+        forward_(config, weights, options.pooling),
+        slots_(static_cast<size_t>(std::max(1, options.max_in_flight))) {
+    forward_.reserve(options.max_batch_tokens, options.max_batch_records);
+    weight_bytes_ = forward_.weight_bytes();
+    workspace_bytes_ = forward_.workspace_bytes();
+    worker_ = std::thread([this] { work(); });
+  }
+
+  ~CpuBackend() override {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    work_cv_.notify_all();
+    worker_.join();
+  }
+
+  std::string_view kind() const override { return "cpu"; }
+
+  std::string device_name() const override {
+    return cpu_model_name() + " (" + isa_name(active_isa()) + " kernels, " + gemm_library_description() +
+           ", " + std::to_string(threads_) + " threads)";
+  }
+
+  const engine::ModelConfig& config() const override { return config_; }
+
+  engine::MemoryUsage memory_usage() const override {
+    return {weight_bytes_, workspace_bytes_.load(std::memory_order_relaxed), 0, 0};
+  }
+
+  Ticket submit(const EncoderBatch& batch, const EncoderOutputs& out, CompletionCallback on_done) override {
+    if (std::string why = engine::check_batch(batch, out, config_); !why.empty())
+      throw std::invalid_argument("cpu backend: bad batch: " + why);
+    std::unique_lock lock(mu_);
+    const Ticket t = next_ticket_++;
+    Slot& s = slot(t);
+    free_cv_.wait(lock, [&] { return s.state == State::kFree; });
+    s.ticket = t;
+    s.state = State::kQueued;
+    s.batch = batch;
+    s.out = out;
+    s.on_done = on_done;
+    s.result = {};
+    lock.unlock();
+    work_cv_.notify_one();
+    return t;
+  }
+
+  bool poll(Ticket t) override { return t <= completed_.load(std::memory_order_acquire); }
+
+  BatchResult wait(Ticket t) override {
+    std::unique_lock lock(mu_);
+    Slot& s = slot(t);
+    if (s.ticket != t || s.state == State::kFree || s.on_done)
+      throw std::logic_error("cpu backend: wait() on a ticket that is not outstanding or has a callback");
+    done_cv_.wait(lock, [&] { return s.state == State::kDone; });
+    BatchResult r = std::move(s.result);
+    s.state = State::kFree;
+    lock.unlock();
+    free_cv_.notify_all();
+    return r;
+  }
+
+ private:
+  enum class State { kFree, kQueued, kDone };
+  struct Slot {
+    Ticket ticket = 0;
+    State state = State::kFree;
+    EncoderBatch batch;
+    EncoderOutputs out;
+    CompletionCallback on_done;
+    BatchResult result;
+  };
+
+  Slot& slot(Ticket t) { return slots_[t % slots_.size()]; }
+
+  void work() {
+    set_thread_count(threads_);
+    Ticket next = 1;
+    for (;;) {
+      std::unique_lock lock(mu_);
+      Slot& s = slot(next);
+      work_cv_.wait(lock, [&] { return (s.ticket == next && s.state == State::kQueued) || stop_; });
+      if (!(s.ticket == next && s.state == State::kQueued)) return;  // stopping, nothing queued
+      const EncoderBatch batch = s.batch;
+      const EncoderOutputs out = s.out;
+      lock.unlock();
+
+      BatchResult r;
+      const auto t0 = std::chrono::steady_clock::now();
+      try {
+        forward_.run(batch, out);
+        workspace_bytes_.store(forward_.workspace_bytes(), std::memory_order_relaxed);
+      } catch (const std::exception& e) {
+        r.ok = false;
+        r.error = e.what();
+      }
+      r.compute_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
+
+      lock.lock();
+      const CompletionCallback cb = s.on_done;
+      if (cb) {
+        lock.unlock();
+        completed_.store(next, std::memory_order_release);
+        cb.fn(cb.ctx, next, r);
+        lock.lock();
+        s.state = State::kFree;
+        lock.unlock();
+        free_cv_.notify_all();
+      } else {
+        s.result = std::move(r);
+        s.state = State::kDone;
+        completed_.store(next, std::memory_order_release);
+        lock.unlock();
+        done_cv_.notify_all();
+      }
+      ++next;
+    }
+  }
+
+  const engine::ModelConfig config_;
+  const int threads_;
+  EncoderForward forward_;  // used by the worker thread only, after construction
+  std::size_t weight_bytes_ = 0;
+  std::atomic<std::size_t> workspace_bytes_{0};
+
+  std::mutex mu_;
+  std::condition_variable work_cv_, done_cv_, free_cv_;
+  std::vector<Slot> slots_;
+  Ticket next_ticket_ = 1;
+  std::atomic<Ticket> completed_{0};
+  bool stop_ = false;
+  std::thread worker_;
+};
+
+}  // namespace
+
+std::unique_ptr<engine::Backend> make_cpu_backend(const engine::ModelConfig& config,
+                                                  const engine::EncoderWeights& weights,
+                                                  const engine::BackendOptions& options) {
+  return std::make_unique<CpuBackend>(config, weights, options);
+}
+
+}  // namespace sluice::cpu

@@ -1,0 +1,217 @@
+#include "src/engine/model_config.h"
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "src/engine/model_error.h"
+
+namespace sluice::engine {
+namespace {
+
+using nlohmann::json;
+
+struct Reader {
+  const json& j;
+  const std::string& file;
+
+  const json* find(const char* key) const {
+    auto it = j.find(key);
+    return it == j.end() || it->is_null() ? nullptr : &*it;
+  }
+  int64_t integer(const char* key) const {
+    const json* v = find(key);
+    if (!v) throw ModelError(file, std::string("missing key '") + key + "'");
+    if (!v->is_number_integer()) throw ModelError(file, std::string("'") + key + "' must be an integer");
+    return v->get<int64_t>();
+  }
+  int64_t integer_or(const char* key, int64_t fallback) const { return find(key) ? integer(key) : fallback; }
+  int64_t positive(const char* key) const {
+    const int64_t v = integer(key);
+    if (v <= 0) throw ModelError(file, std::string("'") + key + "' must be positive, got " + std::to_string(v));
+    return v;
+  }
+  double number_or(const char* key, double fallback) const {
+    const json* v = find(key);
+    if (!v) return fallback;
+    if (!v->is_number()) throw ModelError(file, std::string("'") + key + "' must be a number");
+    return v->get<double>();
+  }
+  std::string string_or(const char* key, std::string fallback) const {
+    const json* v = find(key);
+    if (!v) return fallback;
+    if (!v->is_string()) throw ModelError(file, std::string("'") + key + "' must be a string");
+    return v->get<std::string>();
+  }
+};
+
+Activation parse_activation(const std::string& act, const char* key, const std::string& file) {
+  if (act == "gelu") return Activation::kGeluErf;
+  if (act == "gelu_new" || act == "gelu_pytorch_tanh" || act == "gelu_fast") return Activation::kGeluTanh;
+  if (act == "relu") return Activation::kRelu;
+  throw ModelError(file, std::string("unsupported ") + key + " '" + act +
+                             "' (supported: gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, relu)");
+}
+
+struct KnownArchitecture {
+  const char* class_name;
+  Architecture arch;
+};
+constexpr KnownArchitecture kArchitectures[] = {
+    {"BertForSequenceClassification", Architecture::kBert},
+    {"DistilBertForSequenceClassification", Architecture::kDistilBert},
+    {"RobertaForSequenceClassification", Architecture::kRoberta},
+    {"XLMRobertaForSequenceClassification", Architecture::kRoberta},
+};
+
+}  // namespace
+
+const char* architecture_name(Architecture a) {
+  switch (a) {
+    case Architecture::kBert: return "bert";
+    case Architecture::kDistilBert: return "distilbert";
+    case Architecture::kRoberta: return "roberta";
+  }
+  return "?";
+}
+
+const char* problem_type_name(ProblemType p) {
+  switch (p) {
+    case ProblemType::kSingleLabel: return "single_label_classification";
+    case ProblemType::kMultiLabel: return "multi_label_classification";
+    case ProblemType::kRegression: return "regression";
+  }
+  return "?";
+}
+
+ModelConfig parse_model_config(std::string_view text, const std::string& file) {
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::exception& e) {
+    throw ModelError(file, std::string("not valid JSON: ") + e.what());
+  }
+  if (!j.is_object()) throw ModelError(file, "not a JSON object");
+  Reader r{j, file};
+  ModelConfig c;
+  c.model_type = r.string_or("model_type", "");
+
+  // The class comes from "architectures"; configs written without it fall
+  // back to the sequence classifier of their model_type.
+  if (const json* archs = r.find("architectures")) {
+    if (!archs->is_array() || archs->empty() || !(*archs)[0].is_string())
+      throw ModelError(file, "'architectures' must be a non-empty list of class names");
+    c.architecture_class = (*archs)[0].get<std::string>();
+  } else if (c.model_type == "bert") {
+    c.architecture_class = "BertForSequenceClassification";
+  } else if (c.model_type == "distilbert") {
+    c.architecture_class = "DistilBertForSequenceClassification";
+  } else if (c.model_type == "roberta") {
+    c.architecture_class = "RobertaForSequenceClassification";
+  } else if (c.model_type == "xlm-roberta") {
+    c.architecture_class = "XLMRobertaForSequenceClassification";
+  } else {
+    throw ModelError(file, "no 'architectures' and unknown model_type '" + c.model_type + "'");
+  }
+  bool found = false;
+  for (const auto& k : kArchitectures) {
+    if (c.architecture_class == k.class_name) {
+      c.architecture = k.arch;
+      found = true;
+    }
+  }
+  if (!found)
+    throw ModelError(file, "unsupported architecture '" + c.architecture_class +
+                               "' (supported: BertForSequenceClassification, "
+                               "DistilBertForSequenceClassification, RobertaForSequenceClassification, "
+                               "XLMRobertaForSequenceClassification)");
+
+  c.vocab_size = r.positive("vocab_size");
+  c.max_position_embeddings = r.positive("max_position_embeddings");
+  if (c.architecture == Architecture::kDistilBert) {
+    c.hidden_size = r.positive("dim");
+    c.num_layers = r.positive("n_layers");
+    c.num_heads = r.positive("n_heads");
+    c.intermediate_size = r.positive("hidden_dim");
+    c.hidden_act = parse_activation(r.string_or("activation", "gelu"), "activation", file);
+    c.layer_norm_eps = 1e-12f;  // fixed in DistilBERT's modelling code
+    c.type_vocab_size = 0;
+    c.pad_token_id = static_cast<int32_t>(r.integer_or("pad_token_id", 0));
+  } else {
+    c.hidden_size = r.positive("hidden_size");
+    c.num_layers = r.positive("num_hidden_layers");
+    c.num_heads = r.positive("num_attention_heads");
+    c.intermediate_size = r.positive("intermediate_size");
+    c.hidden_act = parse_activation(r.string_or("hidden_act", "gelu"), "hidden_act", file);
+    c.layer_norm_eps = static_cast<float>(r.number_or("layer_norm_eps", 1e-12));
+    c.type_vocab_size = r.integer_or("type_vocab_size", 2);
+    if (c.type_vocab_size <= 0) throw ModelError(file, "'type_vocab_size' must be positive");
+    const std::string pos_type = r.string_or("position_embedding_type", "absolute");
+    if (pos_type != "absolute")
+      throw ModelError(file, "unsupported position_embedding_type '" + pos_type + "' (only absolute)");
+    if (c.architecture == Architecture::kRoberta) {
+      c.pad_token_id = static_cast<int32_t>(r.integer_or("pad_token_id", 1));
+      c.positions_from_padding_idx = true;
+    } else {
+      c.pad_token_id = static_cast<int32_t>(r.integer_or("pad_token_id", 0));
+    }
+  }
+  if (c.hidden_size % c.num_heads != 0)
+    throw ModelError(file, "hidden size " + std::to_string(c.hidden_size) +
+                               " is not a multiple of the number of heads " + std::to_string(c.num_heads));
+  if (!(c.layer_norm_eps > 0.f)) throw ModelError(file, "'layer_norm_eps' must be positive");
+  if (c.max_sequence_length() <= 0)
+    throw ModelError(file, "max_position_embeddings leaves no room after the padding offset");
+
+  // Labels: id2label (keys "0".."n-1") decides num_labels unless num_labels says otherwise.
+  std::vector<std::string> labels;
+  if (const json* m = r.find("id2label")) {
+    if (!m->is_object()) throw ModelError(file, "'id2label' must be an object");
+    labels.resize(m->size());
+    for (auto it = m->begin(); it != m->end(); ++it) {
+      size_t idx = 0;
+      try {
+        size_t used = 0;
+        idx = std::stoul(it.key(), &used);
+        if (used != it.key().size()) throw std::invalid_argument("trailing");
+      } catch (const std::exception&) {
+        throw ModelError(file, "id2label key '" + it.key() + "' is not an index");
+      }
+      if (idx >= labels.size() || !it.value().is_string())
+        throw ModelError(file, "id2label must map 0..n-1 to label strings (bad entry '" + it.key() + "')");
+      labels[idx] = it.value().get<std::string>();
+    }
+  }
+  c.num_labels = r.integer_or("num_labels", labels.empty() ? 2 : static_cast<int64_t>(labels.size()));
+  if (c.num_labels <= 0) throw ModelError(file, "'num_labels' must be positive");
+  if (!labels.empty() && static_cast<int64_t>(labels.size()) != c.num_labels)
+    throw ModelError(file, "id2label has " + std::to_string(labels.size()) + " labels but num_labels is " +
+                               std::to_string(c.num_labels));
+  if (labels.empty())
+    for (int64_t i = 0; i < c.num_labels; ++i) labels.push_back("LABEL_" + std::to_string(i));
+  c.id2label = std::move(labels);
+
+  const std::string pt = r.string_or("problem_type", "");
+  if (pt.empty()) {
+    c.problem_type = c.num_labels == 1 ? ProblemType::kRegression : ProblemType::kSingleLabel;
+  } else if (pt == "single_label_classification") {
+    c.problem_type = ProblemType::kSingleLabel;
+  } else if (pt == "multi_label_classification") {
+    c.problem_type = ProblemType::kMultiLabel;
+  } else if (pt == "regression") {
+    c.problem_type = ProblemType::kRegression;
+  } else {
+    throw ModelError(file, "unknown problem_type '" + pt + "'");
+  }
+  return c;
+}
+
+ModelConfig load_model_config(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ModelError(path.string(), "cannot open (missing?)");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return parse_model_config(ss.str(), path.string());
+}
+
+}  // namespace sluice::engine
