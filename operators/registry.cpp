@@ -6,6 +6,9 @@
 #include "operators/generator.h"
 #include "operators/identity.h"
 #include "operators/window_aggregate.h"
+#include "operators/tokenize.h"
+#include "operators/kafka_sink.h"
+#include "operators/kafka_source.h"
 
 namespace sluice::operators {
 
@@ -103,6 +106,9 @@ const Registry& builtin_registry() {
     register_identity(*reg);
     register_counter(*reg);
     register_window_aggregate(*reg);
+    register_tokenize(*reg);
+    register_kafka_source(*reg);
+    register_kafka_sink(*reg);
     return reg;
   }();
   return *r;

@@ -8,7 +8,7 @@ SLUICE_SHARED=${SLUICE_SHARED:-$SLUICE_ROOT/../shared}
 SLUICE_BUILD_PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   librdkafka-dev kcat libboost1.74-dev libyaml-cpp-dev libsimdjson-dev nlohmann-json3-dev
-  libconcurrentqueue-dev libreaderwriterqueue-dev libutf8proc-dev
+  libconcurrentqueue-dev libreaderwriterqueue-dev libutf8proc-dev unicode-data nodejs npm
   libdnnl-dev libopenblas-dev libopenblas0-pthread
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev

@@ -17,5 +17,7 @@ struct Command {
 int cmd_version(int argc, char** argv);
 int cmd_validate(int argc, char** argv);
 int cmd_run(int argc, char** argv);
+int cmd_tokenize(int argc, char** argv);
+int cmd_broker(int argc, char** argv);
 
 }  // namespace sluice::app

@@ -16,6 +16,10 @@ constexpr Command kCommands[] = {
     {"run", "sluice run PIPELINE.yaml [--set key=value ...]   run a pipeline", sluice::app::cmd_run},
     {"validate", "sluice validate PIPELINE.yaml [--set k=v] [--explain]  check a pipeline file",
      sluice::app::cmd_validate},
+    {"tokenize", "sluice tokenize --tokenizer DIR          one JSON array of token ids per input line",
+     sluice::app::cmd_tokenize},
+    {"broker", "sluice broker [--brokers N] [--port P] [--topic NAME:PARTS]  embedded Kafka-protocol broker on loopback",
+     sluice::app::cmd_broker},
 };
 
 void print_usage(std::ostream& os) {

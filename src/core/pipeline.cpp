@@ -390,6 +390,20 @@ int Pipeline::wait() {
     for (auto& w : s.worker_objs)
       if (w->thread_.joinable()) w->thread_.join();
   joined_ = true;
+  // No item outlives the run: what an aborted run left in the rings or in
+  // operator states is dropped here (its Ack never completed, so never
+  // committed) before shutdown(), because records may borrow memory from a
+  // client that shutdown() closes (a Kafka consumer cannot be destroyed while
+  // any of its messages is alive).
+  for (auto& s : stages_)
+    for (auto& w : s.worker_objs) {
+      w->state_.reset();
+      for (auto& r : w->inputs_) {
+        Item dropped;
+        while (r->try_pop(dropped)) {
+        }
+      }
+    }
   // Stop order: the reverse of start order — source first (final commit), sink last.
   for (auto& s : stages_) {
     try {

@@ -17,8 +17,10 @@
 //             each stage's output closes after its input has.
 //   abort(reason):  stop now; in-flight items are dropped (never acked, so
 //             never committed).
-//   wait():   joins all threads, then calls shutdown() source first; returns
-//             0 if the pipeline drained cleanly, 1 if it failed or aborted.
+//   wait():   joins all threads, drops any item still queued or held in an
+//             operator state (only after an abort), then calls shutdown()
+//             source first; returns 0 if the pipeline drained cleanly, 1 if it
+//             failed or aborted.
 // A worker whose operator throws fails the pipeline: the error is logged with
 // the stage name, the pipeline aborts, and wait() returns 1.
 #pragma once

@@ -8,6 +8,7 @@
 //
 // Move-only. Not thread-safe: one stage owns a record at a time.
 #pragma once
+#include <cassert>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -95,11 +96,18 @@ class Record {
     key_owned_ = true;
   }
 
-  // The text the model reads: a view into value() (raw text input) or owned
-  // (decoded from JSON, which may need unescaping).
-  std::string_view text() const { return text_owned_ ? std::string_view(text_storage_) : text_view_; }
-  void set_text_view(std::string_view v) {  // must point into this record's value()
-    text_view_ = v;
+  // The text the model reads: a range of value() (raw text input, or a JSON
+  // string without escapes) or owned (decoded, e.g. unescaped, text). The
+  // range is kept as an offset, not a pointer: an owned short value lives
+  // inside the Record (small-string storage) and moves with it.
+  std::string_view text() const {
+    return text_owned_ ? std::string_view(text_storage_) : value().substr(text_offset_, text_length_);
+  }
+  void set_text_view(std::string_view v) {  // must lie within this record's value()
+    std::string_view whole = value();
+    assert(v.empty() || (v.data() >= whole.data() && v.data() + v.size() <= whole.data() + whole.size()));
+    text_offset_ = v.empty() ? 0 : static_cast<size_t>(v.data() - whole.data());
+    text_length_ = v.size();
     text_owned_ = false;
   }
   void set_text(std::string t) {
@@ -140,7 +148,8 @@ class Record {
   std::string text_storage_;
   std::string_view key_view_;
   std::string_view value_view_;
-  std::string_view text_view_;
+  size_t text_offset_ = 0;
+  size_t text_length_ = 0;
   bool key_owned_ = true;
   bool value_owned_ = true;
   bool text_owned_ = true;

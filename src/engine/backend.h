@@ -24,6 +24,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "src/engine/model_config.h"
 
@@ -84,6 +85,10 @@ struct BackendOptions {
   int64_t max_batch_records = 128;
   int max_in_flight = 2;  // tickets submitted and not yet retired
   Pooling pooling = Pooling::kHead;
+  // CUDA only (the CPU backend computes in fp32 and ignores these):
+  std::string dtype = "fp16";  // weights and activations: "fp16" or "bf16" (fp32 accumulation)
+  std::vector<int> devices{};  // batches dealt round-robin over these; empty = the one `device` names
+  bool cuda_graphs = false;    // replay captured CUDA graphs for repeated (bucketed) batch shapes
 };
 
 class Backend {

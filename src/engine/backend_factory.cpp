@@ -3,17 +3,37 @@
 #include <stdexcept>
 
 #include "kernels/cpu/cpu_backend.h"
+#include "kernels/cuda/cuda_backend.h"
+#include "kernels/cuda/device_query.h"
 
 namespace sluice::engine {
+namespace {
+
+// "cuda" → options.devices or {0}; "cuda:N" → {N}.
+std::vector<int> cuda_devices(const std::string& d, const BackendOptions& options) {
+  if (d == "cuda") return options.devices.empty() ? std::vector<int>{0} : options.devices;
+  const std::string n = d.substr(5);
+  if (n.empty() || n.find_first_not_of("0123456789") != std::string::npos || n.size() > 4)
+    throw std::invalid_argument("unknown device '" + d + "' (expected cpu, cuda, cuda:N or auto)");
+  if (!options.devices.empty())
+    throw std::invalid_argument("device '" + d + "' names one GPU; give `devices` with device 'cuda' instead");
+  return {std::stoi(n)};
+}
+
+}  // namespace
 
 std::unique_ptr<Backend> make_backend(const Model& model, const BackendOptions& options) {
   const std::string& d = options.device;
-  if (d == "cpu" || d == "auto") {
-    // "auto" becomes CUDA here once kernels/cuda provides a backend.
-    return cpu::make_cpu_backend(model.config(), model.weights(), options);
+  if (d == "cpu") return cpu::make_cpu_backend(model.config(), model.weights(), options);
+  if (d == "auto") {
+    // CUDA when this build has it and a usable (sm_80+) device is present.
+    const std::vector<int> usable = cuda::usable_devices(cuda::query_devices());
+    if (usable.empty()) return cpu::make_cpu_backend(model.config(), model.weights(), options);
+    return cuda::make_cuda_backends(model.config(), model.weights(), options,
+                                    options.devices.empty() ? std::vector<int>{usable.front()} : options.devices);
   }
   if (d == "cuda" || d.rfind("cuda:", 0) == 0)
-    throw std::runtime_error("device '" + d + "': this build has no CUDA backend");
+    return cuda::make_cuda_backends(model.config(), model.weights(), options, cuda_devices(d, options));
   throw std::invalid_argument("unknown device '" + d + "' (expected cpu, cuda, cuda:N or auto)");
 }
 

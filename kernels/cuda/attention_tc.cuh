@@ -1,0 +1,194 @@
+// The tensor-core attention kernel (see attention.cuh for the op): one
+// block per (sequence, head, 64 queries), 16 query rows per warp. Q is loaded
+// once (bias added) into WMMA fragments; K and V stream through shared memory
+// in tiles of 64 keys; each warp computes S = Q·Kᵀ for its rows into shared
+// memory, updates the online softmax (running max and sum per row, in
+// registers), writes P as fp16/bf16, computes P·V on the tensor cores and
+// folds it into its fp32 output rows, rescaled by exp(m_old - m_new). Rows and
+// keys past the sequence are zero-filled on load and masked (-inf) before the
+// softmax, so nothing outside the sequence can leak in.
+//
+// Kernel code only, included by attention_tc.cu and by the host emulation
+// test (check/emulated_kernels_test.cpp), which runs it on the CPU with
+// emulated threads, barriers, shuffles and WMMA fragments.
+#pragma once
+#ifdef __CUDACC__
+#include <mma.h>
+#endif
+
+#include "kernels/cuda/device_common.cuh"
+
+namespace sluice::cuda {
+
+namespace wmma = nvcuda::wmma;
+
+template <class T, int DH>
+struct TcLayout {
+  static constexpr int kWarps = 4;
+  static constexpr int kThreads = 32 * kWarps;
+  static constexpr int kBQ = 16 * kWarps;  // queries per block
+  static constexpr int kBK = 64;           // keys per tile
+  static constexpr int kLdT = DH + 8;      // Q/K/V tile row stride (elements): 16-byte rows, banks shifted
+  static constexpr int kLdS = kBK + 4;     // fp32 scratch row stride: S (kBK cols), then P·V (DH ≤ kBK cols)
+  static constexpr int kLdP = kBK + 8;     // P row stride (elements)
+  static constexpr int kLdO = DH + 4;      // fp32 output accumulator row stride
+  static_assert(DH % 16 == 0 && DH <= kBK, "head_dim must be a multiple of 16, at most 64");
+
+  static constexpr size_t align(size_t x) { return (x + 127) / 128 * 128; }
+  static constexpr size_t kQBytes = align(size_t{kBQ} * kLdT * sizeof(T));
+  static constexpr size_t kKVBytes = align(size_t{kBK} * kLdT * sizeof(T));
+  static constexpr size_t kSBytes = align(size_t{kWarps} * 16 * kLdS * sizeof(float));
+  static constexpr size_t kPBytes = align(size_t{kWarps} * 16 * kLdP * sizeof(T));
+  static constexpr size_t kOBytes = align(size_t{kWarps} * 16 * kLdO * sizeof(float));
+  static constexpr size_t kOffQ = 0;
+  static constexpr size_t kOffK = kOffQ + kQBytes;
+  static constexpr size_t kOffV = kOffK + kKVBytes;
+  static constexpr size_t kOffS = kOffV + kKVBytes;
+  static constexpr size_t kOffP = kOffS + kSBytes;
+  static constexpr size_t kOffO = kOffP + kPBytes;
+  static constexpr size_t kTotal = kOffO + kOBytes;
+};
+
+// Copies rows [0, ROWS) × cols [0, DH) of one head's Q, K or V into a shared
+// tile (row stride ld_dst), adding the bias; rows ≥ valid_rows become zeros.
+// 16-byte loads: the entry checked that rows and head offsets are 16-byte aligned.
+template <class T, int DH, int ROWS>
+__device__ __forceinline__ void load_tile(T* dst, int ld_dst, const T* __restrict__ qkv, int64_t ld,
+                                          int64_t first_row, int valid_rows, int col0,
+                                          const float* __restrict__ bias) {
+  constexpr int kChunks = DH / 8;
+  for (int i = threadIdx.x; i < ROWS * kChunks; i += blockDim.x) {
+    const int r = i / kChunks;
+    const int c = (i % kChunks) * 8;
+    Vec8<T> v;
+    if (r < valid_rows) {
+      v = load8(qkv + (first_row + r) * ld + col0 + c);
+      if (bias) {
+#pragma unroll
+        for (int k = 0; k < 8; ++k) v.v[k] = from_f32<T>(to_f32(v.v[k]) + bias[c + k]);
+      }
+    } else {
+#pragma unroll
+      for (int k = 0; k < 8; ++k) v.v[k] = from_f32<T>(0.f);
+    }
+    store8(dst + r * ld_dst + c, v);
+  }
+}
+
+template <class T, int DH>
+__global__ void __launch_bounds__(TcLayout<T, DH>::kThreads)
+    attention_tc_kernel(const T* __restrict__ qkv, int64_t ld, const float* __restrict__ bias,
+                        const int32_t* __restrict__ cu, int heads, float scale, int first_only, T* __restrict__ out,
+                        int64_t ld_out) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
+  __trap();  // built for sm_80 and newer only (bf16 fragments)
+#else
+  using L = TcLayout<T, DH>;
+  unsigned char* smem = dynamic_smem();
+  T* Qs = reinterpret_cast<T*>(smem + L::kOffQ);
+  T* Ks = reinterpret_cast<T*>(smem + L::kOffK);
+  T* Vs = reinterpret_cast<T*>(smem + L::kOffV);
+
+  const int s = blockIdx.x;
+  const int h = blockIdx.y;
+  const int q0 = blockIdx.z * L::kBQ;
+  const int start = cu[s];
+  const int len = cu[s + 1] - start;
+  if (q0 >= len) return;  // uniform over the block, before any barrier
+  const int d = heads * DH;
+  const int warp = threadIdx.x >> 5;
+  const int lane = threadIdx.x & 31;
+  float* Sw = reinterpret_cast<float*>(smem + L::kOffS) + warp * 16 * L::kLdS;
+  T* Pw = reinterpret_cast<T*>(smem + L::kOffP) + warp * 16 * L::kLdP;
+  float* Ow = reinterpret_cast<float*>(smem + L::kOffO) + warp * 16 * L::kLdO;
+
+  load_tile<T, DH, L::kBQ>(Qs, L::kLdT, qkv, ld, start + q0, min(L::kBQ, len - q0), h * DH,
+                           bias ? bias + h * DH : nullptr);
+  __syncthreads();
+  wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> qf[DH / 16];
+#pragma unroll
+  for (int kk = 0; kk < DH / 16; ++kk) wmma::load_matrix_sync(qf[kk], Qs + warp * 16 * L::kLdT + kk * 16, L::kLdT);
+  for (int i = lane; i < 16 * DH; i += 32) Ow[(i / DH) * L::kLdO + i % DH] = 0.f;
+
+  float m_run[16], l_run[16];
+#pragma unroll
+  for (int r = 0; r < 16; ++r) {
+    m_run[r] = -INFINITY;
+    l_run[r] = 0.f;
+  }
+
+  for (int k0 = 0; k0 < len; k0 += L::kBK) {
+    const int kvalid = min(L::kBK, len - k0);
+    __syncthreads();  // every warp is done with the previous K/V tile (and with Qs on the first pass)
+    load_tile<T, DH, L::kBK>(Ks, L::kLdT, qkv, ld, start + k0, kvalid, d + h * DH, bias ? bias + d + h * DH : nullptr);
+    load_tile<T, DH, L::kBK>(Vs, L::kLdT, qkv, ld, start + k0, kvalid, 2 * d + h * DH,
+                             bias ? bias + 2 * d + h * DH : nullptr);
+    __syncthreads();
+
+    // S = Q · Kᵀ for this warp's 16 rows: K row-major [key][dim] is Kᵀ column-major.
+#pragma unroll
+    for (int n = 0; n < L::kBK / 16; ++n) {
+      wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
+      wmma::fill_fragment(acc, 0.f);
+#pragma unroll
+      for (int kk = 0; kk < DH / 16; ++kk) {
+        wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::col_major> kf;
+        wmma::load_matrix_sync(kf, Ks + n * 16 * L::kLdT + kk * 16, L::kLdT);
+        wmma::mma_sync(acc, qf[kk], kf, acc);
+      }
+      wmma::store_matrix_sync(Sw + n * 16, acc, L::kLdS, wmma::mem_row_major);
+    }
+    __syncwarp();
+
+    // Online softmax, one row at a time across the warp (lane holds keys lane, lane + 32).
+    float alpha[16];
+#pragma unroll
+    for (int r = 0; r < 16; ++r) {
+      const float s0 = lane < kvalid ? Sw[r * L::kLdS + lane] * scale : -INFINITY;
+      const float s1 = lane + 32 < kvalid ? Sw[r * L::kLdS + lane + 32] * scale : -INFINITY;
+      const float m_new = fmaxf(m_run[r], warp_max(fmaxf(s0, s1)));  // finite: key k0 is valid
+      const float p0 = __expf(s0 - m_new);
+      const float p1 = __expf(s1 - m_new);
+      alpha[r] = __expf(m_run[r] - m_new);  // 0 on the first tile (m_run = -inf)
+      l_run[r] = l_run[r] * alpha[r] + warp_sum(p0 + p1);
+      m_run[r] = m_new;
+      Pw[r * L::kLdP + lane] = from_f32<T>(p0);
+      Pw[r * L::kLdP + lane + 32] = from_f32<T>(p1);
+    }
+    __syncwarp();
+
+    // P · V into the scratch rows (S is consumed), then O = O·alpha + P·V.
+#pragma unroll
+    for (int n = 0; n < DH / 16; ++n) {
+      wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
+      wmma::fill_fragment(acc, 0.f);
+#pragma unroll
+      for (int kk = 0; kk < L::kBK / 16; ++kk) {
+        wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> pf;
+        wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::row_major> vf;
+        wmma::load_matrix_sync(pf, Pw + kk * 16, L::kLdP);
+        wmma::load_matrix_sync(vf, Vs + kk * 16 * L::kLdT + n * 16, L::kLdT);
+        wmma::mma_sync(acc, pf, vf, acc);
+      }
+      wmma::store_matrix_sync(Sw + n * 16, acc, L::kLdS, wmma::mem_row_major);
+    }
+    __syncwarp();
+#pragma unroll
+    for (int r = 0; r < 16; ++r)
+      for (int c = lane; c < DH; c += 32) Ow[r * L::kLdO + c] = Ow[r * L::kLdO + c] * alpha[r] + Sw[r * L::kLdS + c];
+    __syncwarp();
+  }
+
+#pragma unroll
+  for (int r = 0; r < 16; ++r) {
+    const int q = q0 + warp * 16 + r;
+    if (q < len && (!first_only || q == 0)) {
+      const int64_t row = first_only ? s : start + q;
+      const float inv = 1.f / l_run[r];
+      for (int c = lane; c < DH; c += 32) out[row * ld_out + h * DH + c] = from_f32<T>(Ow[r * L::kLdO + c] * inv);
+    }
+  }
+#endif
+}
+
+}  // namespace sluice::cuda

@@ -1,0 +1,446 @@
+#include "operators/kafka_source.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "operators/dead_letter.h"
+#include "src/core/clock.h"
+#include "src/core/emitter.h"
+#include "src/core/log.h"
+#include "src/kafka/error.h"
+
+namespace sluice::operators {
+namespace {
+
+constexpr int kBurst = 256;  // messages read per poll() before housekeeping
+constexpr std::chrono::seconds kRebalanceCommitPause{10};
+
+core::OffsetTracker make_tracker(const KafkaSourceOptions& o) {
+  // A single partition may hold everything in flight, plus what is read
+  // between two housekeeping passes.
+  return core::OffsetTracker(o.high_watermark + kBurst, o.max_partitions);
+}
+
+const KafkaSourceOptions& checked(const KafkaSourceOptions& o) {
+  if (o.topics.empty())
+    throw std::invalid_argument("kafka source: topics: at least one topic is required");
+  if (o.high_watermark == 0)
+    throw std::invalid_argument("kafka source: high_watermark must be positive");
+  if (o.low_watermark >= o.high_watermark) {
+    throw std::invalid_argument("kafka source: low_watermark (" + std::to_string(o.low_watermark) +
+                                ") must be below high_watermark (" +
+                                std::to_string(o.high_watermark) + ")");
+  }
+  if (o.commit_interval.count() <= 0)
+    throw std::invalid_argument("kafka source: commit_interval must be positive");
+  return o;
+}
+
+}  // namespace
+
+KafkaSource::KafkaSource(KafkaSourceOptions options)
+    : options_(checked(options)),
+      decoder_(options_.format),
+      probe_(options_.metrics, options_.pipeline),
+      tracker_(make_tracker(options_)) {}
+
+KafkaSource::~KafkaSource() {
+  stash_.clear();  // messages before their consumer
+}
+
+void KafkaSource::start() {
+  if (output_) output_->start();
+  consumer_ = std::make_unique<kafka::Consumer>(options_.consumer,
+                                                static_cast<kafka::RebalanceListener*>(this));
+  consumer_->subscribe(options_.topics);
+  next_commit_ = core::SteadyClock::now() + options_.commit_interval;
+  next_lag_ = core::SteadyClock::now() + options_.lag_interval;
+  std::string topics;
+  for (const auto& t : options_.topics) topics += (topics.empty() ? "" : ",") + t;
+  core::log_info("kafka source: group '", options_.consumer.group_id, "' subscribed to ", topics,
+                 " at ", options_.consumer.bootstrap_servers);
+}
+
+core::Source::Poll KafkaSource::poll(core::Emitter& out) {
+  drain_stash(out);
+  int n = 0;
+  // While paused nothing arrives; poll briefly so resuming is prompt.
+  const auto first_wait = paused_all_ ? std::chrono::milliseconds(10) : options_.poll_timeout;
+  while (n < kBurst && !out.stopping()) {
+    kafka::MessagePtr m = consumer_->poll(n == 0 ? first_wait : std::chrono::milliseconds(0));
+    if (!m) break;
+    handle(std::move(m), out);
+    ++n;
+  }
+  maintain();
+  return n > 0 ? Poll::kEmitted : Poll::kIdle;
+}
+
+KafkaSource::Partition* KafkaSource::find(const char* topic, int32_t partition) {
+  auto it = partitions_.find(key_of(core::intern_topic(topic), partition));
+  return it == partitions_.end() ? nullptr : &it->second;
+}
+
+KafkaSource::Partition* KafkaSource::find(const rd_kafka_message_t* m) {
+  // Messages come in runs from one partition: check the last one first.
+  if (last_ && last_rkt_ == m->rkt && last_->partition == m->partition) return last_;
+  core::TopicId id = core::kNoTopic;
+  for (const auto& [rkt, tid] : topic_ids_) {
+    if (rkt == m->rkt) {
+      id = tid;
+      break;
+    }
+  }
+  if (id == core::kNoTopic) {
+    id = core::intern_topic(rd_kafka_topic_name(m->rkt));
+    topic_ids_.emplace_back(m->rkt, id);
+  }
+  auto it = partitions_.find(key_of(id, m->partition));
+  last_ = it == partitions_.end() ? nullptr : &it->second;
+  last_rkt_ = m->rkt;
+  return last_;
+}
+
+void KafkaSource::handle(kafka::MessagePtr m, core::Emitter& out) {
+  Partition* p = find(m.get());
+  if (!p) return;  // no longer ours: its new owner reads it from the committed offset
+  if (p->stashed > 0 || tracker_.full(p->slot)) {
+    ++p->stashed;  // keeps the partition's order behind what is already stashed
+    stash_.push_back(std::move(m));
+    if (!p->paused_full) {
+      p->paused_full = true;
+      set_paused({p}, true);
+    }
+    return;
+  }
+  emit(*p, std::move(m), out);
+}
+
+void KafkaSource::emit(Partition& p, kafka::MessagePtr m, core::Emitter& out) {
+  rd_kafka_message_t* raw = m.release();
+  std::optional<std::string_view> key;
+  if (raw->key) key = std::string_view(static_cast<const char*>(raw->key), raw->key_len);
+  std::string_view value = raw->payload
+                               ? std::string_view(static_cast<const char*>(raw->payload), raw->len)
+                               : std::string_view();
+  core::Record r = core::Record::borrowed(core::Lease(raw, &kafka::destroy_message), key, value);
+  r.source_topic = p.topic;
+  r.partition = raw->partition;
+  r.offset = raw->offset;
+  r.timestamp_ms = rd_kafka_message_timestamp(raw, nullptr);
+  r.ingest_ns = core::now_ns();
+  rd_kafka_headers_t* hdrs = nullptr;
+  if (rd_kafka_message_headers(raw, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR && hdrs) {
+    const size_t n = rd_kafka_header_cnt(hdrs);
+    r.headers.reserve(n);
+    const char* name;
+    const void* val;
+    size_t size;
+    for (size_t i = 0;
+         rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
+      r.headers.push_back(
+          {name, val ? std::string(static_cast<const char*>(val), size) : std::string()});
+    }
+  }
+  r.ack = core::Ack(&tracker_, tracker_.track(p.slot, raw->offset));
+  p.probe->on_consumed();
+  if (auto err = decoder_.decode(r)) {
+    out.dead_letter(std::move(r), err->code, err->detail);
+  } else {
+    out.emit(std::move(r));
+  }
+}
+
+void KafkaSource::drain_stash(core::Emitter& out) {
+  while (!stash_.empty()) {
+    Partition* p = find(stash_.front().get());
+    if (!p) {  // revoked meanwhile
+      stash_.pop_front();
+      continue;
+    }
+    if (tracker_.full(p->slot)) {
+      tracker_.committable(p->slot);  // releases what is done
+      if (tracker_.full(p->slot)) return;
+    }
+    kafka::MessagePtr m = std::move(stash_.front());
+    stash_.pop_front();
+    --p->stashed;
+    emit(*p, std::move(m), out);
+  }
+}
+
+std::vector<KafkaSource::Partition*> KafkaSource::all_partitions() {
+  std::vector<Partition*> v;
+  v.reserve(partitions_.size());
+  for (auto& [k, p] : partitions_) v.push_back(&p);
+  return v;
+}
+
+void KafkaSource::set_paused(const std::vector<Partition*>& parts, bool paused) {
+  if (parts.empty()) return;
+  kafka::PartitionList list(static_cast<int>(parts.size()));
+  for (const Partition* p : parts) list.add(p->topic_name, p->partition);
+  if (paused) {
+    consumer_->pause(list);
+  } else {
+    consumer_->resume(list);
+  }
+}
+
+void KafkaSource::maintain() {
+  // Release what is done (one load per partition when nothing is).
+  for (auto& [k, p] : partitions_) tracker_.committable(p.slot);
+  apply_backpressure();
+  const auto now = core::SteadyClock::now();
+  if (now >= next_commit_ && now >= commits_resume_) {
+    commit(all_partitions(), /*sync=*/false);
+    next_commit_ = now + options_.commit_interval;
+  }
+  if (now >= next_lag_) {
+    update_lag();
+    next_lag_ = now + options_.lag_interval;
+  }
+}
+
+void KafkaSource::apply_backpressure() {
+  // A partition paused because its ring was full resumes once it has room
+  // (unless everything is paused).
+  std::vector<Partition*> resume;
+  for (auto& [k, p] : partitions_) {
+    if (p.paused_full && p.stashed == 0 && !tracker_.full(p.slot)) {
+      p.paused_full = false;
+      if (!paused_all_) resume.push_back(&p);
+    }
+  }
+  set_paused(resume, false);
+
+  const size_t in_flight = tracker_.in_flight();
+  if (!paused_all_ && in_flight >= options_.high_watermark) {
+    paused_all_ = true;
+    probe_.set_paused(true);
+    set_paused(all_partitions(), true);
+    core::log_debug("kafka source: ", in_flight, " records in flight, pausing");
+  } else if (paused_all_ && in_flight <= options_.low_watermark) {
+    paused_all_ = false;
+    probe_.set_paused(false);
+    std::vector<Partition*> parts;
+    for (auto& [k, p] : partitions_)
+      if (!p.paused_full) parts.push_back(&p);
+    set_paused(parts, false);
+    core::log_debug("kafka source: ", in_flight, " records in flight, resuming");
+  }
+}
+
+void KafkaSource::commit(const std::vector<Partition*>& parts, bool sync) {
+  kafka::PartitionList list(static_cast<int>(parts.size()) + 1);
+  for (Partition* p : parts) {
+    int64_t c = tracker_.committable(p->slot);
+    if (c < 0 || c <= (sync ? p->confirmed : p->sent)) continue;
+    list.add(p->topic_name, p->partition, c);
+    p->sent = std::max(p->sent, c);
+  }
+  if (list.empty()) return;
+  rd_kafka_resp_err_t err = consumer_->commit(list, !sync);
+  if (!sync) return;  // on_committed() hears the result
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    core::log_warn("kafka source: commit failed: ", kafka::error_name(err),
+                   " (records after the last commit will be read again)");
+  }
+  on_committed(list, err);
+}
+
+void KafkaSource::on_committed(const kafka::PartitionList& offsets, rd_kafka_resp_err_t err) {
+  if (err == RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS ||
+      err == RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION) {
+    // A rebalance is under way. librdkafka 2.0.2 drops the whole assignment
+    // ("lost": no commit, everything re-read) when a commit meets a bumped
+    // generation (librdkafka issue #4059), so hold periodic commits until the
+    // rebalance ends (on_assigned) or a while has passed.
+    commits_resume_ = core::SteadyClock::now() + kRebalanceCommitPause;
+  }
+  for (const rd_kafka_topic_partition_t& tp : offsets) {
+    Partition* p = find(tp.topic, tp.partition);
+    if (!p) continue;
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR && tp.err == RD_KAFKA_RESP_ERR_NO_ERROR &&
+        tp.offset >= 0) {
+      if (tp.offset > p->confirmed) {
+        p->confirmed = tp.offset;
+        p->probe->set_committed(tp.offset);
+      }
+    } else {
+      p->sent = p->confirmed;  // resend with the next commit
+    }
+  }
+}
+
+void KafkaSource::update_lag() {
+  if (partitions_.empty()) return;
+  kafka::PartitionList list(static_cast<int>(partitions_.size()));
+  for (auto& [k, p] : partitions_) list.add(p.topic_name, p.partition);
+  consumer_->positions(list);
+  // A partition nothing was read from yet has no position: its lag counts
+  // from where consumption starts (the committed offset, else the reset
+  // policy's end), asked of the group coordinator once.
+  kafka::PartitionList unknown;
+  for (const rd_kafka_topic_partition_t& tp : list) {
+    Partition* p = find(tp.topic, tp.partition);
+    if (p && tp.offset < 0 && p->confirmed < 0 && p->start < 0) unknown.add(tp.topic, tp.partition);
+  }
+  if (!unknown.empty() && consumer_->committed(unknown, std::chrono::milliseconds(2000))) {
+    for (const rd_kafka_topic_partition_t& tp : unknown) {
+      Partition* p = find(tp.topic, tp.partition);
+      int64_t low = 0, high = 0;
+      if (!p || !consumer_->watermarks(tp.topic, tp.partition, &low, &high)) continue;
+      p->start = tp.offset >= 0 ? tp.offset
+                                : (options_.consumer.auto_offset_reset == "latest" ? high : low);
+    }
+  }
+  for (const rd_kafka_topic_partition_t& tp : list) {
+    Partition* p = find(tp.topic, tp.partition);
+    int64_t low = 0, high = 0;
+    if (!p || !consumer_->watermarks(tp.topic, tp.partition, &low, &high)) continue;
+    int64_t position = tp.offset >= 0 ? tp.offset : p->confirmed >= 0 ? p->confirmed : p->start;
+    if (position >= 0) p->probe->set_lag(std::max<int64_t>(0, high - position));
+  }
+}
+
+void KafkaSource::on_assigned(const kafka::PartitionList& partitions) {
+  commits_resume_ = core::TimePoint{};
+  std::vector<Partition*> added;
+  for (const rd_kafka_topic_partition_t& tp : partitions) {
+    core::TopicId id = core::intern_topic(tp.topic);
+    uint64_t key = key_of(id, tp.partition);
+    if (partitions_.count(key)) continue;
+    Partition p{id, tp.topic, tp.partition, tracker_.open(),
+                probe_.partition(tp.topic, tp.partition)};
+    added.push_back(&partitions_.emplace(key, std::move(p)).first->second);
+  }
+  last_ = nullptr;
+  // Apply the current backpressure state explicitly: a partition paused
+  // before it was last revoked must not stay paused (or vice versa).
+  set_paused(added, paused_all_);
+}
+
+void KafkaSource::on_revoked(const kafka::PartitionList& partitions, bool lost) {
+  std::vector<Partition*> parts;
+  for (const rd_kafka_topic_partition_t& tp : partitions) {
+    if (Partition* p = find(tp.topic, tp.partition)) parts.push_back(p);
+  }
+  if (!lost) commit(parts, /*sync=*/true);
+  for (Partition* p : parts) {
+    if (p->stashed > 0) {
+      std::erase_if(stash_, [&](const kafka::MessagePtr& m) {
+        return m->partition == p->partition &&
+               core::intern_topic(rd_kafka_topic_name(m->rkt)) == p->topic;
+      });
+    }
+    tracker_.close(p->slot);
+    partitions_.erase(key_of(p->topic, p->partition));
+  }
+  last_ = nullptr;
+}
+
+void KafkaSource::shutdown() {
+  if (!consumer_) return;
+  stash_.clear();
+  if (output_) {
+    if (!output_->flush(options_.final_flush_timeout)) {
+      core::log_warn(
+          "kafka source: deliveries still outstanding at shutdown; their records stay uncommitted");
+    }
+    output_->close();
+  }
+  commit(all_partitions(), /*sync=*/true);  // every worker has joined: all acks are in
+  consumer_->close();                       // revocation: commits again if anything moved
+  consumer_.reset();
+  core::log_info("kafka source: closed (", probe_.consumed_total(), " records consumed)");
+}
+
+void register_kafka_source(Registry& registry) {
+  registry.add(OperatorSpec{
+      .type = "kafka_source",
+      .description =
+          "Consumes Kafka topics in a consumer group; commits only what has been delivered",
+      .is_source = true,
+      .declare =
+          [](config::Schema& s) {
+            s.strings("topics", "Topics to consume: names, or regular expressions starting with ^")
+                .req();
+            s.string("group", "Consumer group id (offsets are committed there)").req();
+            s.choice("format", {"raw", "json"},
+                     "Message values: raw text, or JSON with the text in text_field")
+                .def("raw");
+            s.string("text_field", "json: dotted path of the text field").def("text");
+            s.string("id_field", "json: dotted path of the record id (optional)").def("");
+            s.string("key_field",
+                     "json: dotted path of a field that replaces the record key (optional)")
+                .def("");
+            s.string("group_field",
+                     "json: dotted path of the grouping field for windows (optional)")
+                .def("");
+            s.bytes("max_record_bytes", "Larger values become dead letters (too_large)")
+                .def("1MiB")
+                .range(1, 1 << 30);
+            s.choice("invalid_utf8", {"reject", "replace"},
+                     "Invalid UTF-8: dead letter (reject) or substitute U+FFFD (replace)")
+                .def("reject");
+            s.integer("high_watermark",
+                      "Records in flight above which the source pauses its partitions")
+                .def("10000")
+                .range(1, 1 << 24);
+            s.integer("low_watermark", "Records in flight below which a paused source resumes")
+                .def("5000")
+                .range(0, 1 << 24);
+            s.duration("commit_interval", "How often delivered offsets are committed")
+                .def("1s")
+                .range(0.001, 3600);
+            s.duration("poll_timeout", "Longest wait for a message in one poll")
+                .def("100ms")
+                .range(0.001, 10);
+            s.choice("assignment_strategy", {"cooperative-sticky", "range", "roundrobin"},
+                     "Partition assignment (cooperative-sticky: incremental rebalances)")
+                .def("cooperative-sticky");
+            s.choice("auto_offset_reset", {"earliest", "latest"},
+                     "Where a group without committed offsets starts")
+                .def("earliest");
+          },
+      .make_source = [](BuildContext& ctx) -> std::unique_ptr<core::Source> {
+        const config::Section& s = ctx.options;
+        config::Section kafka = ctx.services.root().section("kafka");
+        KafkaSourceOptions o;
+        o.pipeline = ctx.services.pipeline_name();
+        o.metrics = ctx.services.metrics();
+        o.consumer.bootstrap_servers = kafka.string("bootstrap_servers");
+        o.consumer.group_id = s.string("group");
+        o.consumer.assignment_strategy = s.string("assignment_strategy");
+        o.consumer.auto_offset_reset = s.string("auto_offset_reset");
+        o.consumer.properties = kafka_client_properties(kafka, "consumer_properties");
+        o.topics = s.strings("topics");
+        o.format.format =
+            s.string("format") == "json" ? kafka::InputFormat::kJson : kafka::InputFormat::kRaw;
+        o.format.text_field = s.string("text_field");
+        o.format.id_field = s.string("id_field");
+        o.format.key_field = s.string("key_field");
+        o.format.group_field = s.string("group_field");
+        o.format.max_record_bytes = s.bytes("max_record_bytes");
+        o.format.invalid_utf8 = s.string("invalid_utf8") == "replace" ? kafka::Utf8Policy::kReplace
+                                                                      : kafka::Utf8Policy::kReject;
+        o.high_watermark = static_cast<size_t>(s.integer("high_watermark"));
+        o.low_watermark = static_cast<size_t>(s.integer("low_watermark"));
+        o.commit_interval =
+            std::chrono::duration_cast<std::chrono::milliseconds>(s.duration("commit_interval"));
+        o.poll_timeout =
+            std::chrono::duration_cast<std::chrono::milliseconds>(s.duration("poll_timeout"));
+        if (o.consumer.group_id.empty()) throw std::invalid_argument("group: must not be empty");
+        auto src = std::make_unique<KafkaSource>(std::move(o));
+        // With a dead-letter topic the source publishes through the shared
+        // output, and manages it when no sink does.
+        if (!kafka.string("dead_letter_topic").empty())
+          src->set_output(&kafka_output(ctx.services));
+        return src;
+      },
+      .make_operator = nullptr,
+  });
+}
+
+}  // namespace sluice::operators

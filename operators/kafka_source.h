@@ -1,0 +1,138 @@
+// KafkaSource: the pipeline's input — a consumer-group member that turns Kafka
+// messages into records (zero-copy: a record borrows its rd_kafka_message_t),
+// tracks every record until its outputs are durable, and commits only what is
+// done (DESIGN.md §2).
+//
+//   - Group consumer over topic names or regexes ("^..."), manual commits,
+//     cooperative-sticky assignment by default, pass-through properties.
+//   - Input format (raw text or JSON, see src/kafka/input_format.h); records
+//     that cannot be decoded become dead letters, tracked like any other.
+//   - Backpressure: above high_watermark records in flight it pauses every
+//     assigned partition, below low_watermark it resumes them; a partition
+//     whose OffsetTracker ring is full is paused on its own. It keeps polling
+//     while paused, so it stays in the group.
+//   - Commits the lowest offset not yet done per partition: every
+//     commit_interval (asynchronously), and synchronously on revocation and in
+//     shutdown(). Records of a revoked partition still in flight are dropped
+//     from tracking, uncommitted (their new owner re-reads them).
+//
+// Threading: the pipeline's source thread calls start/poll/finish; shutdown()
+// runs after every worker has joined. Acks complete from any thread.
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "operators/registry.h"
+#include "src/core/offset_tracker.h"
+#include "src/core/operator.h"
+#include "src/kafka/consumer.h"
+#include "src/kafka/input_format.h"
+#include "src/kafka/output.h"
+#include "src/kafka/source_probe.h"
+
+namespace sluice::operators {
+
+struct KafkaSourceOptions {
+  std::string pipeline = "pipeline";     // metrics label
+  metrics::Registry* metrics = nullptr;  // null: a private registry (not owned)
+  kafka::ConsumerConfig consumer;        // bootstrap servers, group, strategy, properties
+  std::vector<std::string> topics;       // names, or regexes starting with '^'
+  kafka::InputFormatOptions format;
+  size_t high_watermark = 10000;  // records in flight that pause consumption
+  size_t low_watermark = 5000;    // records in flight that resume it
+  std::chrono::milliseconds commit_interval{1000};
+  std::chrono::milliseconds poll_timeout{100};
+  std::chrono::milliseconds lag_interval{1000};  // consumer-lag metric refresh
+  size_t max_partitions = 4096;                  // partitions assigned at once
+  // Bounds the wait for outstanding deliveries in shutdown() (they are
+  // normally flushed already by the sink's finish()).
+  std::chrono::milliseconds final_flush_timeout{2000};
+};
+
+class KafkaSource final : public core::Source, private kafka::RebalanceListener {
+ public:
+  // Checks the options (throws std::invalid_argument naming the option).
+  explicit KafkaSource(KafkaSourceOptions options);
+  ~KafkaSource() override;
+
+  // Creates the consumer and subscribes. Throws KafkaError on bad settings.
+  void start() override;
+  Poll poll(core::Emitter& out) override;
+  // Final synchronous commit, then leaves the group and closes the consumer.
+  void shutdown() override;
+
+  // The output whose deliveries complete this source's records, when the
+  // source must manage it (it publishes dead letters): start() starts it;
+  // shutdown() flushes and closes it before the final commit, so no delivery
+  // report can arrive once the tracker is gone. Not owned.
+  void set_output(kafka::Output* output) { output_ = output; }
+
+  const kafka::SourceProbe& probe() const { return probe_; }
+  // Records read and not yet committable (any thread).
+  size_t in_flight() const { return tracker_.in_flight(); }
+
+ private:
+  struct Partition {
+    core::TopicId topic;
+    std::string topic_name;
+    int32_t partition;
+    core::OffsetTracker::Slot slot;
+    kafka::SourceProbe::Partition* probe;
+    int64_t sent = -1;       // highest offset a commit was sent for
+    int64_t confirmed = -1;  // highest offset the broker confirmed
+    int64_t start = -1;      // where consumption starts, once known (lag before the first record)
+    size_t stashed = 0;      // messages of this partition waiting in stash_
+    bool paused_full = false;
+  };
+  static uint64_t key_of(core::TopicId topic, int32_t partition) {
+    return (static_cast<uint64_t>(static_cast<uint32_t>(topic)) << 32) |
+           static_cast<uint32_t>(partition);
+  }
+
+  // RebalanceListener (source thread, inside Consumer::poll or close).
+  void on_assigned(const kafka::PartitionList& partitions) override;
+  void on_revoked(const kafka::PartitionList& partitions, bool lost) override;
+  void on_committed(const kafka::PartitionList& offsets, rd_kafka_resp_err_t err) override;
+
+  Partition* find(const rd_kafka_message_t* m);
+  Partition* find(const char* topic, int32_t partition);
+  void handle(kafka::MessagePtr m, core::Emitter& out);
+  void emit(Partition& p, kafka::MessagePtr m, core::Emitter& out);
+  void drain_stash(core::Emitter& out);
+  void maintain();
+  void apply_backpressure();
+  void set_paused(std::vector<Partition*> const& parts, bool paused);
+  // Commits every partition whose committable offset moved. Synchronous
+  // commits wait for the broker and count only what it confirmed.
+  void commit(const std::vector<Partition*>& parts, bool sync);
+  std::vector<Partition*> all_partitions();
+  void update_lag();
+
+  KafkaSourceOptions options_;
+  kafka::InputDecoder decoder_;
+  kafka::SourceProbe probe_;
+  core::OffsetTracker tracker_;
+  std::unique_ptr<kafka::Consumer> consumer_;
+  kafka::Output* output_ = nullptr;
+  std::unordered_map<uint64_t, Partition> partitions_;
+  std::vector<std::pair<const rd_kafka_topic_t*, core::TopicId>> topic_ids_;  // message rkt → id
+  Partition* last_ = nullptr;  // lookup cache; reset whenever partitions_ changes
+  const rd_kafka_topic_t* last_rkt_ = nullptr;
+  // Messages read after their partition's ring filled up (the pause takes
+  // effect from the next fetch), emitted first once there is room.
+  std::deque<kafka::MessagePtr> stash_;
+  bool paused_all_ = false;
+  core::TimePoint next_commit_{};
+  core::TimePoint commits_resume_{};  // periodic commits held until then (rebalance)
+  core::TimePoint next_lag_{};
+};
+
+// Declares `type: kafka_source`.
+void register_kafka_source(Registry& registry);
+
+}  // namespace sluice::operators

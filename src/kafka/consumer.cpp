@@ -1,0 +1,225 @@
+#include "src/kafka/consumer.h"
+
+#include <cstring>
+#include <string_view>
+
+#include "src/core/log.h"
+#include "src/kafka/error.h"
+
+namespace sluice::kafka {
+namespace {
+
+core::LogLimiter g_poll_errors;
+core::LogLimiter g_client_errors;
+core::LogLimiter g_commit_errors;
+
+bool is_true(std::string_view v) { return v == "true" || v == "1" || v == "yes"; }
+
+}  // namespace
+
+void destroy_message(void* message) {
+  rd_kafka_message_destroy(static_cast<rd_kafka_message_t*>(message));
+}
+
+Consumer::Consumer(const ConsumerConfig& config, RebalanceListener* listener)
+    : listener_(listener) {
+  if (config.group_id.empty()) throw KafkaError("kafka consumer: a group id is required");
+  if (config.bootstrap_servers.empty())
+    throw KafkaError("kafka consumer: bootstrap servers are required");
+  for (const char* forbidden : {"enable.auto.commit", "enable.auto.offset.store"}) {
+    auto it = config.properties.find(forbidden);
+    if (it != config.properties.end() && is_true(it->second)) {
+      throw KafkaError(
+          RD_KAFKA_RESP_ERR__INVALID_ARG,
+          std::string("kafka property '") + forbidden +
+              "': sluice commits offsets itself, once records are delivered; it must stay false");
+    }
+  }
+  Conf conf;
+  conf.set("bootstrap.servers", config.bootstrap_servers)
+      .set("group.id", config.group_id)
+      .set("partition.assignment.strategy", config.assignment_strategy)
+      .set("auto.offset.reset", config.auto_offset_reset)
+      .set("client.id", "sluice")
+      .set_all(config.properties)
+      .set("enable.auto.commit", "false")
+      .set("enable.auto.offset.store", "false");
+  rd_kafka_conf_set_rebalance_cb(conf.get(), &Consumer::rebalance_cb);
+  rd_kafka_conf_set_offset_commit_cb(conf.get(), &Consumer::commit_cb);
+  rd_kafka_conf_set_error_cb(conf.get(), &Consumer::error_cb);
+  rd_kafka_conf_set_opaque(conf.get(), this);
+  rk_ = new_client(RD_KAFKA_CONSUMER, std::move(conf), "kafka consumer");
+  rd_kafka_poll_set_consumer(rk_);
+}
+
+Consumer::~Consumer() {
+  try {
+    close();
+  } catch (const std::exception& e) {
+    core::log_error("kafka consumer: close failed: ", e.what());
+  }
+}
+
+void Consumer::subscribe(const std::vector<std::string>& topics) {
+  PartitionList list(static_cast<int>(topics.size()));
+  for (const auto& t : topics) list.add(t, RD_KAFKA_PARTITION_UA);
+  check(rd_kafka_subscribe(rk_, list.get()), "kafka consumer: subscribe");
+}
+
+MessagePtr Consumer::poll(std::chrono::milliseconds timeout) {
+  MessagePtr m(rd_kafka_consumer_poll(rk_, static_cast<int>(timeout.count())));
+  if (!rebalance_error_.empty()) {
+    std::string e = std::move(rebalance_error_);
+    rebalance_error_.clear();
+    throw KafkaError(e);
+  }
+  if (!m || m->err == RD_KAFKA_RESP_ERR_NO_ERROR) return m;
+  if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+    uint64_t suppressed = 0;
+    if (g_poll_errors.allow(&suppressed)) {
+      core::log_warn(
+          "kafka consumer: ", rd_kafka_err2name(m->err), ": ", rd_kafka_message_errstr(m.get()),
+          m->rkt ? std::string(" (topic ") + rd_kafka_topic_name(m->rkt) + ")" : std::string(),
+          suppressed ? " (" + std::to_string(suppressed) + " more suppressed)" : std::string());
+    }
+  }
+  throw_if_fatal();
+  return nullptr;
+}
+
+void Consumer::throw_if_fatal() {
+  char reason[512];
+  rd_kafka_resp_err_t err = rd_kafka_fatal_error(rk_, reason, sizeof reason);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    throw KafkaError(
+        err, std::string("kafka consumer: fatal error: ") + rd_kafka_err2name(err) + ": " + reason);
+  }
+}
+
+void Consumer::pause(const PartitionList& partitions) {
+  check(rd_kafka_pause_partitions(rk_, partitions.get()), "kafka consumer: pause");
+}
+
+void Consumer::resume(const PartitionList& partitions) {
+  check(rd_kafka_resume_partitions(rk_, partitions.get()), "kafka consumer: resume");
+  // librdkafka 2.0.2's broker threads notice a resumed partition only on
+  // their next wake-up, up to a second later: under steady backpressure that
+  // second repeats at every resume. Seeking each partition to its position
+  // (the next record the application would read, so nothing is skipped or
+  // read twice) restarts its fetch at once. Partitions not read from yet
+  // have no position and are left to resume on their own.
+  PartitionList positions(partitions.size());
+  for (const rd_kafka_topic_partition_t& tp : partitions) positions.add(tp.topic, tp.partition);
+  rd_kafka_position(rk_, positions.get());
+  PartitionList seek(positions.size());
+  for (const rd_kafka_topic_partition_t& tp : positions) {
+    if (tp.offset >= 0) seek.add(tp.topic, tp.partition, tp.offset);
+  }
+  if (!seek.empty())
+    check(rd_kafka_seek_partitions(rk_, seek.get(), 0), "kafka consumer: resume (seek)");
+}
+
+rd_kafka_resp_err_t Consumer::commit(PartitionList& offsets, bool async) {
+  return rd_kafka_commit(rk_, offsets.get(), async ? 1 : 0);
+}
+
+bool Consumer::watermarks(const char* topic, int32_t partition, int64_t* low, int64_t* high) const {
+  return rd_kafka_get_watermark_offsets(rk_, topic, partition, low, high) ==
+             RD_KAFKA_RESP_ERR_NO_ERROR &&
+         *high >= 0;
+}
+
+void Consumer::positions(PartitionList& partitions) const {
+  rd_kafka_position(rk_, partitions.get());
+}
+
+bool Consumer::committed(PartitionList& partitions, std::chrono::milliseconds timeout) const {
+  return rd_kafka_committed(rk_, partitions.get(), static_cast<int>(timeout.count())) ==
+         RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+std::string Consumer::rebalance_protocol() const {
+  const char* p = rd_kafka_rebalance_protocol(rk_);
+  return p ? p : "NONE";
+}
+
+void Consumer::close() {
+  if (closed_ || !rk_) return;
+  closed_ = true;
+  rd_kafka_resp_err_t err = rd_kafka_consumer_close(rk_);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) core::log_warn("kafka consumer: close: ", error_name(err));
+  rd_kafka_destroy(rk_);
+  rk_ = nullptr;
+}
+
+void Consumer::rebalance_cb(rd_kafka_t*, rd_kafka_resp_err_t err,
+                            rd_kafka_topic_partition_list_t* parts, void* opaque) {
+  static_cast<Consumer*>(opaque)->on_rebalance(err, parts);
+}
+
+void Consumer::on_rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts) {
+  // Exceptions cannot cross librdkafka's C frames: keep the first and throw
+  // it from poll().
+  auto fail = [&](const std::string& what) {
+    core::log_error("kafka consumer: rebalance: ", what);
+    if (rebalance_error_.empty()) rebalance_error_ = "kafka consumer: rebalance: " + what;
+  };
+  const bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk_), "COOPERATIVE") == 0;
+  PartitionList list = PartitionList::borrow(parts);
+  try {
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+      core::log_info("kafka consumer: assigned ", list.size(), " partition(s)",
+                     cooperative ? " (incremental)" : "");
+      if (cooperative) {
+        check(rd_kafka_incremental_assign(rk_, parts), "incremental assign");
+      } else {
+        check(rd_kafka_assign(rk_, parts), "assign");
+      }
+      listener_->on_assigned(list);
+    } else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
+      const bool lost = rd_kafka_assignment_lost(rk_);
+      core::log_info("kafka consumer: ", lost ? "lost " : "revoked ", list.size(), " partition(s)");
+      listener_->on_revoked(list, lost);
+      if (cooperative) {
+        check(rd_kafka_incremental_unassign(rk_, parts), "incremental unassign");
+      } else {
+        check(rd_kafka_assign(rk_, nullptr), "unassign");
+      }
+    } else {
+      fail(error_name(err));
+      rd_kafka_assign(rk_, nullptr);
+    }
+  } catch (const std::exception& e) {
+    fail(e.what());
+  }
+}
+
+void Consumer::commit_cb(rd_kafka_t*, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t* offsets, void* opaque) {
+  auto* self = static_cast<Consumer*>(opaque);
+  uint64_t suppressed = 0;
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET &&
+      g_commit_errors.allow(&suppressed)) {
+    core::log_warn(
+        "kafka consumer: commit failed: ", error_name(err),
+        " (records after the last successful commit will be consumed again after a restart)",
+        suppressed ? " (" + std::to_string(suppressed) + " more suppressed)" : std::string());
+  }
+  if (offsets) self->listener_->on_committed(PartitionList::borrow(offsets), err);
+}
+
+void Consumer::error_cb(rd_kafka_t* rk, int err, const char* reason, void*) {
+  auto code = static_cast<rd_kafka_resp_err_t>(err);
+  if (code == RD_KAFKA_RESP_ERR__FATAL) {
+    core::log_error("kafka consumer: fatal: ", reason);
+    return;  // poll() throws
+  }
+  uint64_t suppressed = 0;
+  if (g_client_errors.allow(&suppressed)) {
+    core::log_warn(
+        "kafka consumer: ", rd_kafka_err2name(code), ": ", reason,
+        suppressed ? " (" + std::to_string(suppressed) + " more suppressed)" : std::string());
+  }
+}
+
+}  // namespace sluice::kafka

@@ -1,0 +1,203 @@
+#include "src/kafka/producer.h"
+
+#include <charconv>
+
+#include "src/core/log.h"
+#include "src/kafka/error.h"
+
+namespace sluice::kafka {
+namespace {
+
+core::LogLimiter g_producer_errors;
+
+bool is_false(std::string_view v) { return v == "false" || v == "0" || v == "no"; }
+
+// librdkafka's default queue.buffering.max.messages (2.0.2).
+constexpr size_t kDefaultQueueMessages = 100000;
+
+}  // namespace
+
+Producer::Producer(const ProducerConfig& config, DeliveryObserver* observer) : observer_(observer) {
+  if (config.bootstrap_servers.empty())
+    throw KafkaError("kafka producer: bootstrap servers are required");
+  auto idem = config.properties.find("enable.idempotence");
+  if (idem != config.properties.end() && is_false(idem->second)) {
+    throw KafkaError(RD_KAFKA_RESP_ERR__INVALID_ARG,
+                     "kafka property 'enable.idempotence': the sink needs the idempotent producer "
+                     "(no duplicates or reordering on retries); it must stay true");
+  }
+  size_t queue_messages = kDefaultQueueMessages;
+  if (auto q = config.properties.find("queue.buffering.max.messages");
+      q != config.properties.end()) {
+    std::from_chars(q->second.data(), q->second.data() + q->second.size(), queue_messages);
+  }
+
+  Conf conf;
+  conf.set("bootstrap.servers", config.bootstrap_servers)
+      .set("client.id", "sluice")
+      .set_all(config.properties)
+      .set("enable.idempotence", "true");
+  rd_kafka_conf_set_dr_msg_cb(conf.get(), &Producer::dr_cb);
+  rd_kafka_conf_set_error_cb(conf.get(), &Producer::error_cb);
+  rd_kafka_conf_set_opaque(conf.get(), this);
+  rk_ = new_client(RD_KAFKA_PRODUCER, std::move(conf), "kafka producer");
+
+  // One slot per message librdkafka may hold, plus room for senders racing
+  // the queue-full check.
+  pool_ = std::make_unique<DeliveryPool>(queue_messages + 1024);
+  topics_.reset(new std::atomic<rd_kafka_topic_t*>[kTopicCache]);
+  for (size_t i = 0; i < kTopicCache; ++i) topics_[i].store(nullptr, std::memory_order_relaxed);
+  poller_ = std::thread([this] {
+    while (!stop_.load(std::memory_order_acquire)) rd_kafka_poll(rk_, 100);
+  });
+}
+
+Producer::~Producer() { close(); }
+
+rd_kafka_topic_t* Producer::topic_handle(core::TopicId id) {
+  if (id < 0) throw KafkaError("kafka producer: message without a topic");
+  if (static_cast<size_t>(id) < kTopicCache) {
+    if (rd_kafka_topic_t* t = topics_[id].load(std::memory_order_acquire)) return t;
+  }
+  std::lock_guard lock(topics_mu_);
+  rd_kafka_topic_t* t = nullptr;
+  if (static_cast<size_t>(id) < kTopicCache) {
+    t = topics_[id].load(std::memory_order_relaxed);
+  } else if (auto it = topics_overflow_.find(id); it != topics_overflow_.end()) {
+    t = it->second;
+  }
+  if (t) return t;
+  std::string name(core::topic_name(id));
+  t = rd_kafka_topic_new(rk_, name.c_str(), nullptr);
+  if (!t)
+    throw KafkaError(rd_kafka_last_error(),
+                     "kafka producer: topic '" + name + "': " + error_name(rd_kafka_last_error()));
+  if (static_cast<size_t>(id) < kTopicCache) {
+    topics_[id].store(t, std::memory_order_release);
+  } else {
+    topics_overflow_[id] = t;
+  }
+  return t;
+}
+
+Delivery* Producer::acquire_slot() {
+  for (;;) {
+    if (Delivery* d = pool_->acquire()) return d;
+    if (failed()) throw KafkaError("kafka producer: " + failure());
+    if (closing_.load()) throw KafkaError("kafka producer: closed");
+    rd_kafka_poll(rk_, 10);  // serve delivery reports; frees slots
+  }
+}
+
+rd_kafka_resp_err_t Producer::send(OutMessage& m) {
+  if (failed()) throw KafkaError("kafka producer: " + failure());
+  if (closing_.load(std::memory_order_relaxed)) throw KafkaError("kafka producer: closed");
+  rd_kafka_topic_t* rkt = topic_handle(m.topic);
+  Delivery* d = acquire_slot();
+  *d = std::move(m.delivery);
+  const char* key = m.key ? m.key->data() : nullptr;
+  const size_t key_len = m.key ? m.key->size() : 0;
+  for (;;) {
+    rd_kafka_resp_err_t err =
+        rd_kafka_producev(rk_, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
+                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                          RD_KAFKA_V_VALUE(const_cast<char*>(m.value.data()), m.value.size()),
+                          RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_HEADERS(m.headers.get()),
+                          RD_KAFKA_V_OPAQUE(d), RD_KAFKA_V_END);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      m.headers.release();  // librdkafka owns them now
+      return err;
+    }
+    if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && !failed() && !closing_.load()) {
+      rd_kafka_poll(rk_, 10);  // wait for deliveries to make room (backpressure)
+      continue;
+    }
+    m.delivery = std::move(*d);
+    pool_->release(d);
+    if (err == RD_KAFKA_RESP_ERR__FATAL || err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+      if (err == RD_KAFKA_RESP_ERR__FATAL) fail("fatal error: " + error_name(err));
+      throw KafkaError(err, "kafka producer: " + (failed() ? failure() : std::string("closed")));
+    }
+    return err;
+  }
+}
+
+bool Producer::flush(std::chrono::milliseconds timeout) {
+  if (closed_.load()) return true;
+  return rd_kafka_flush(rk_, static_cast<int>(timeout.count())) == RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+size_t Producer::outstanding() const {
+  if (closed_.load()) return 0;
+  return static_cast<size_t>(rd_kafka_outq_len(rk_));
+}
+
+std::string Producer::failure() const {
+  std::lock_guard lock(failure_mu_);
+  return failure_;
+}
+
+void Producer::fail(const std::string& why) {
+  {
+    std::lock_guard lock(failure_mu_);
+    if (!failure_.empty()) return;
+    failure_ = why;
+  }
+  failed_.store(true, std::memory_order_release);
+  core::log_error("kafka producer: ", why, " (undelivered records stay uncommitted)");
+}
+
+void Producer::close() {
+  if (closed_.load() || !rk_) return;
+  closing_.store(true);
+  stop_.store(true, std::memory_order_release);
+  rd_kafka_yield(rk_);
+  if (poller_.joinable()) poller_.join();
+  // After a clean flush nothing is left; after an abort, purged messages get
+  // error reports here, which release their slots without completing Acks.
+  rd_kafka_purge(rk_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+  rd_kafka_flush(rk_, 5000);
+  for (size_t i = 0; i < kTopicCache; ++i) {
+    if (rd_kafka_topic_t* t = topics_[i].exchange(nullptr)) rd_kafka_topic_destroy(t);
+  }
+  for (auto& [id, t] : topics_overflow_) rd_kafka_topic_destroy(t);
+  topics_overflow_.clear();
+  rd_kafka_destroy(rk_);
+  closed_.store(true);
+}
+
+void Producer::dr_cb(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
+  static_cast<Producer*>(opaque)->on_delivery(m);
+}
+
+void Producer::on_delivery(const rd_kafka_message_t* m) {
+  auto* d = static_cast<Delivery*>(m->_private);
+  if (!d) return;
+  if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    d->ack.complete();
+    if (observer_) observer_->on_delivered(*d);
+  } else if (!closing_.load(std::memory_order_relaxed)) {
+    fail("delivery to topic '" + std::string(m->rkt ? rd_kafka_topic_name(m->rkt) : "?") +
+         "' failed: " + error_name(m->err));
+  }
+  pool_->release(d);  // an uncompleted Ack is abandoned: its record is never committed
+}
+
+void Producer::error_cb(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
+  auto* self = static_cast<Producer*>(opaque);
+  auto code = static_cast<rd_kafka_resp_err_t>(err);
+  if (code == RD_KAFKA_RESP_ERR__FATAL) {
+    char fatal[512];
+    rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, fatal, sizeof fatal);
+    self->fail(std::string("fatal error: ") + rd_kafka_err2name(orig) + ": " + fatal);
+    return;
+  }
+  uint64_t suppressed = 0;
+  if (g_producer_errors.allow(&suppressed)) {
+    core::log_warn(
+        "kafka producer: ", rd_kafka_err2name(code), ": ", reason,
+        suppressed ? " (" + std::to_string(suppressed) + " more suppressed)" : std::string());
+  }
+}
+
+}  // namespace sluice::kafka

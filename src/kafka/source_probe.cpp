@@ -1,0 +1,55 @@
+#include "src/kafka/source_probe.h"
+
+namespace sluice::kafka {
+namespace {
+
+metrics::Registry& registry_or(metrics::Registry* given, std::unique_ptr<metrics::Registry>& own) {
+  if (given) return *given;
+  own = std::make_unique<metrics::Registry>();
+  return *own;
+}
+
+}  // namespace
+
+SourceProbe::Partition::Partition(metrics::Registry& r, const std::string& pipeline,
+                                  std::string topic, int32_t partition)
+    : topic_(std::move(topic)),
+      partition_(partition),
+      consumed_(r.counter(
+          "sluice_records_consumed_total", "Records read from Kafka.",
+          {{"pipeline", pipeline}, {"topic", topic_}, {"partition", std::to_string(partition)}})),
+      lag_(r.gauge(
+          "sluice_consumer_lag",
+          "Records in the partition not yet read: high watermark minus position.",
+          {{"pipeline", pipeline}, {"topic", topic_}, {"partition", std::to_string(partition)}})),
+      committed_(r.gauge(
+          "sluice_committed_offset",
+          "Last offset committed for the partition (the next record to read after a restart).",
+          {{"pipeline", pipeline}, {"topic", topic_}, {"partition", std::to_string(partition)}})) {
+  lag_.set(-1);
+  committed_.set(-1);
+}
+
+SourceProbe::SourceProbe(metrics::Registry* registry, std::string pipeline)
+    : registry_(registry_or(registry, own_)),
+      pipeline_(std::move(pipeline)),
+      paused_(registry_.gauge(
+          "sluice_source_paused",
+          "1 while the Kafka source pauses its partitions because too many records are in flight.",
+          {{"pipeline", pipeline_}})) {}
+
+SourceProbe::Partition* SourceProbe::partition(std::string_view topic, int32_t partition) {
+  std::lock_guard lock(mu_);
+  for (auto& p : partitions_)
+    if (p.partition() == partition && p.topic() == topic) return &p;
+  return &partitions_.emplace_back(registry_, pipeline_, std::string(topic), partition);
+}
+
+uint64_t SourceProbe::consumed_total() const {
+  std::lock_guard lock(mu_);
+  uint64_t n = 0;
+  for (const auto& p : partitions_) n += p.consumed();
+  return n;
+}
+
+}  // namespace sluice::kafka

@@ -1,0 +1,179 @@
+#include "src/kafka/input_format.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "src/core/dead_letter.h"
+
+namespace sluice::kafka {
+namespace {
+
+namespace code = core::dead_letter_code;
+
+core::Record record(std::string value) {
+  return core::Record::owned(std::nullopt, std::move(value));
+}
+
+bool points_into(std::string_view inner, std::string_view outer) {
+  return inner.data() >= outer.data() && inner.data() + inner.size() <= outer.data() + outer.size();
+}
+
+InputFormatOptions json_options() {
+  InputFormatOptions o;
+  o.format = InputFormat::kJson;
+  return o;
+}
+
+std::string code_of(InputDecoder& d, std::string value) {
+  core::Record r = record(std::move(value));
+  auto err = d.decode(r);
+  return err ? err->code : "ok";
+}
+
+TEST(InputFormatRaw, TextIsTheWholeValueWithoutCopying) {
+  InputDecoder d({});
+  core::Record r = record("hello world");
+  ASSERT_FALSE(d.decode(r));
+  EXPECT_EQ(r.text(), "hello world");
+  EXPECT_TRUE(points_into(r.text(), r.value()));
+}
+
+TEST(InputFormatRaw, RejectsEmptyTooLargeAndInvalidUtf8) {
+  InputFormatOptions o;
+  o.max_record_bytes = 8;
+  InputDecoder d(o);
+  EXPECT_EQ(code_of(d, ""), code::kEmpty);
+  EXPECT_EQ(code_of(d, "123456789"), code::kTooLarge);
+  EXPECT_EQ(code_of(d, "12345678"), "ok");
+  EXPECT_EQ(code_of(d, "ab\xff"), code::kInvalidUtf8);
+  core::Record r = record("123456789");
+  EXPECT_EQ(d.decode(r)->detail, "value is 9 bytes, max_record_bytes is 8");
+}
+
+TEST(InputFormatRaw, ReplacePolicySubstitutesInvalidBytes) {
+  InputFormatOptions o;
+  o.invalid_utf8 = Utf8Policy::kReplace;
+  InputDecoder d(o);
+  core::Record r = record("ok\xff!");
+  ASSERT_FALSE(d.decode(r));
+  EXPECT_EQ(r.text(), "ok\xEF\xBF\xBD!");
+}
+
+TEST(InputFormatJson, ExtractsTextWithoutCopyingWhenUnescaped) {
+  InputDecoder d(json_options());
+  core::Record r = record(R"({"id": 1, "text": "great phone"} )");
+  ASSERT_FALSE(d.decode(r));
+  EXPECT_EQ(r.text(), "great phone");
+  EXPECT_TRUE(points_into(r.text(), r.value()));
+}
+
+TEST(InputFormatJson, UnescapesTextWithEscapes) {
+  InputDecoder d(json_options());
+  core::Record r = record(R"({"text": "say \"hi\" caf\u00e9\n"})");
+  ASSERT_FALSE(d.decode(r));
+  EXPECT_EQ(r.text(), "say \"hi\" caf\xC3\xA9\n");
+  EXPECT_FALSE(points_into(r.text(), r.value()));
+}
+
+TEST(InputFormatJson, ReadsNestedPathsAndIdKeyGroupFields) {
+  InputFormatOptions o = json_options();
+  o.text_field = "review.body";
+  o.id_field = "id";
+  o.key_field = "user.name";
+  o.group_field = "brand";
+  InputDecoder d(o);
+  core::Record r = record(
+      R"({"brand":"acme","id":12345,"user":{"name":"ann","age":3},"review":{"title":"t","body":"works well"},"tags":[1,{"body":"x"}]})");
+  ASSERT_FALSE(d.decode(r));
+  EXPECT_EQ(r.text(), "works well");
+  EXPECT_EQ(r.id, "12345");
+  EXPECT_TRUE(r.has_key());
+  EXPECT_EQ(r.key(), "ann");
+  EXPECT_EQ(r.group, "acme");
+}
+
+TEST(InputFormatJson, StringIdKeepsItsUnescapedValueAndFirstDuplicateWins) {
+  InputFormatOptions o = json_options();
+  o.id_field = "id";
+  InputDecoder d(o);
+  core::Record r = record(R"({"id":"a\/b","text":"first","text":"second"})");
+  ASSERT_FALSE(d.decode(r));
+  EXPECT_EQ(r.id, "a/b");
+  EXPECT_EQ(r.text(), "first");
+}
+
+TEST(InputFormatJson, MalformedDocumentsAreInvalidJson) {
+  InputDecoder d(json_options());
+  EXPECT_EQ(code_of(d, R"({"text": "abc")"), code::kInvalidJson);
+  EXPECT_EQ(code_of(d, R"({"text": "abc)"), code::kInvalidJson);
+  EXPECT_EQ(code_of(d, "not json"), code::kInvalidJson);
+  EXPECT_EQ(code_of(d, "nulll"), code::kInvalidJson);
+  EXPECT_EQ(code_of(d, "123abc"), code::kInvalidJson);
+  EXPECT_EQ(code_of(d, "[1, 2"), code::kInvalidJson);
+  EXPECT_EQ(code_of(d, R"({"text": "a",})"), code::kInvalidJson);
+  EXPECT_EQ(code_of(d, R"({"text": "a"} {"text": "b"})"), code::kInvalidJson);
+  EXPECT_EQ(code_of(d, R"({"text": "a", "n": 01})"), code::kInvalidJson);
+  // Malformed after the wanted field: the whole document is validated.
+  EXPECT_EQ(code_of(d, R"({"text": "a", "z": [1, 2,]})"), code::kInvalidJson);
+  EXPECT_EQ(code_of(d, std::string("{\"text\": \"a\x01\"}")), code::kInvalidJson);
+}
+
+TEST(InputFormatJson, AbsentOrNonStringTextIsMissingField) {
+  InputDecoder d(json_options());
+  EXPECT_EQ(code_of(d, R"({"body": "abc"})"), code::kMissingField);
+  EXPECT_EQ(code_of(d, R"({"text": 5})"), code::kMissingField);
+  EXPECT_EQ(code_of(d, R"({"text": null})"), code::kMissingField);
+  EXPECT_EQ(code_of(d, R"({"text": {"a": "b"}})"), code::kMissingField);
+  EXPECT_EQ(code_of(d, R"(["text"])"), code::kMissingField);
+  EXPECT_EQ(code_of(d, R"("just a string")"), code::kMissingField);
+  EXPECT_EQ(code_of(d, "42"), code::kMissingField);
+  core::Record r = record(R"({"body": "abc"})");
+  EXPECT_EQ(d.decode(r)->detail, "field 'text' not found");
+}
+
+TEST(InputFormatJson, EmptyValueOrEmptyTextIsEmpty) {
+  InputDecoder d(json_options());
+  EXPECT_EQ(code_of(d, ""), code::kEmpty);
+  EXPECT_EQ(code_of(d, R"({"text": ""})"), code::kEmpty);
+}
+
+TEST(InputFormatJson, InvalidUtf8AndBinaryGarbage) {
+  InputDecoder d(json_options());
+  EXPECT_EQ(code_of(d, "{\"text\": \"caf\xe9\"}"), code::kInvalidUtf8);
+  EXPECT_EQ(code_of(d, std::string("\x89PNG\r\n\x1a\n\0\0\0\rIHDR", 16)), code::kInvalidUtf8);
+  // Bytes that are valid UTF-8 but not JSON.
+  EXPECT_EQ(code_of(d, std::string("\0\x01\x02\x03", 4)), code::kInvalidJson);
+}
+
+TEST(InputFormatJson, ReplacePolicyCopiesTheRepairedText) {
+  InputFormatOptions o = json_options();
+  o.invalid_utf8 = Utf8Policy::kReplace;
+  InputDecoder d(o);
+  core::Record r = record("{\"text\": \"caf\xe9!\"}");
+  ASSERT_FALSE(d.decode(r));
+  EXPECT_EQ(r.text(), "caf\xEF\xBF\xBD!");
+}
+
+TEST(InputFormatJson, RejectsUnusableFieldPaths) {
+  InputFormatOptions o = json_options();
+  o.text_field = "a..b";
+  EXPECT_THROW(InputDecoder{o}, std::invalid_argument);
+  o.text_field = "";
+  EXPECT_THROW(InputDecoder{o}, std::invalid_argument);
+}
+
+TEST(ReplaceInvalidUtf8, SubstitutesMaximalSubparts) {
+  const std::string r = "\xEF\xBF\xBD";
+  EXPECT_EQ(replace_invalid_utf8("plain"), "plain");
+  EXPECT_EQ(replace_invalid_utf8("\xC3\xA9"), "\xC3\xA9");
+  EXPECT_EQ(replace_invalid_utf8("\xC3("), r + "(");
+  EXPECT_EQ(replace_invalid_utf8("\xE2\x82"), r);              // truncated 3-byte sequence
+  EXPECT_EQ(replace_invalid_utf8("\xC0\xAF"), r + r);          // overlong
+  EXPECT_EQ(replace_invalid_utf8("\xED\xA0\x80"), r + r + r);  // surrogate
+  EXPECT_EQ(replace_invalid_utf8("\xF0\x9F\x98\x80"), "\xF0\x9F\x98\x80");
+  EXPECT_EQ(replace_invalid_utf8("\xF4\x90\x80\x80"), r + r + r + r);  // above U+10FFFF
+}
+
+}  // namespace
+}  // namespace sluice::kafka

@@ -1,0 +1,221 @@
+#!/usr/bin/env bash
+# The GPU checks in one command, on a machine with an NVIDIA GPU (sm_80+):
+# the GPU test suite (every CUDA op against the CPU backend, whole models,
+# the backend contract), compute-sanitizer over the op tests, and the CUDA
+# encoder benchmark against PyTorch. Logs and results go to $OUT (default
+# ./gpu-check-out); a summary is printed last.
+#
+#   tools/gpu_check.sh [all|tests|sanitize|bench|bench-full]    (default: all)
+#
+# Phases (each fits a 10-minute command on an H200; `all` is tests +
+# sanitize + the quick bench, run them one by one where time is short):
+#   tests       the gpu-labelled tests (ctest -L gpu, or the bundled programs)
+#   sanitize    compute-sanitizer memcheck over the op tests and a backend
+#               subset; racecheck and synccheck over the attention kernels
+#   bench       bench/encoder/gpu_bench.py --quick (1 run, 1 s per config)
+#   bench-full  bench/encoder/gpu_bench.py (3 runs, 2 s per config, every config)
+#
+# Where the programs come from:
+#   - build-gpu-bundle/bundle.tar.xz (made by tools/gpu_bundle.sh on a Debian
+#     machine with the CUDA toolkit) when present: for GPU machines without
+#     sluice's build dependencies; cuBLAS is taken from the machine's CUDA 13;
+#   - else a build here: cmake -DSLUICE_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90
+#     (GPU_CHECK_ARCHS overrides) in build-gpu, then ctest -L gpu.
+# GPU_CHECK_BUILD=1 forces the build. Exit code: 0 when every phase run passed.
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+PHASE=${1:-all}
+OUT=${OUT:-$ROOT/gpu-check-out}
+mkdir -p "$OUT"
+SUMMARY=$OUT/summary.txt
+: >"$SUMMARY"
+STATUS=0
+PY=${GPU_CHECK_PYTHON:-python3}
+
+# say: into the summary (printed at the end); progress: to stderr as it happens.
+say() { echo "$*" >>"$SUMMARY"; echo "[gpu-check] $*" >&2; }
+fail() { say "FAIL: $*"; STATUS=1; }
+
+case "$PHASE" in all | tests | sanitize | bench | bench-full) ;; *)
+  echo "usage: tools/gpu_check.sh [all|tests|sanitize|bench|bench-full]" >&2
+  exit 2
+  ;;
+esac
+
+# ---- the machine ----------------------------------------------------------------------------------
+{
+  date -u +%FT%TZ
+  uname -a
+  nvidia-smi 2>&1 || echo "nvidia-smi failed"
+  (command -v nvcc && nvcc --version) 2>&1 || echo "no nvcc on PATH"
+  $PY -c 'import torch, sys; print("python", sys.version.split()[0], "torch", torch.__version__, "cuda", torch.version.cuda, torch.cuda.is_available() and torch.cuda.get_device_name())' 2>&1
+} >"$OUT/machine.txt"
+say "machine: $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | head -1)"
+
+# ---- programs: bundle or build ----------------------------------------------------------------------
+BUNDLE=$ROOT/build-gpu-bundle/bundle.tar.xz
+MODE=build
+if [ -f "$BUNDLE" ] && [ "${GPU_CHECK_BUILD:-0}" != 1 ]; then MODE=bundle; fi
+
+find_cublas_dir() {
+  local d
+  for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib /usr/local/cuda/lib; do
+    [ -e "$d/libcublasLt.so.13" ] && { echo "$d"; return; }
+  done
+  d=$(ldconfig -p 2>/dev/null | awk '$1 == "libcublasLt.so.13" { print $NF; exit }')
+  [ -n "$d" ] && { dirname "$d"; return; }
+  d=$($PY - <<'PY' 2>/dev/null
+import glob, site, sys
+for base in site.getsitepackages() + [site.getusersitepackages()]:
+    for p in glob.glob(base + "/nvidia/**/libcublasLt.so.13", recursive=True):
+        print(p.rsplit("/", 1)[0]); sys.exit()
+PY
+)
+  [ -n "$d" ] && echo "$d"
+}
+
+RUN=()  # prefix for running the programs (the bundle's library path)
+if [ "$MODE" = bundle ]; then
+  X=$ROOT/build-gpu-bundle/x
+  rm -rf "$X" && mkdir -p "$X" && tar -C "$X" -xJf "$BUNDLE"
+  CUBLAS=$(find_cublas_dir)
+  [ -n "$CUBLAS" ] || { fail "no libcublasLt.so.13 on this machine (looked in /usr/local/cuda, ldconfig, python's nvidia packages)"; exit 1; }
+  # Only our programs get the bundled libraries; python and torch keep the system's.
+  LIBPATH=$X/lib:$CUBLAS${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+  if ! env LD_LIBRARY_PATH="$LIBPATH" "$X/bin/cuda_fallback_test" --gtest_list_tests >/dev/null 2>"$OUT/loader.txt"; then
+    LIBPATH=$X/lib:$X/lib/compat:$CUBLAS${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+    env LD_LIBRARY_PATH="$LIBPATH" "$X/bin/cuda_fallback_test" --gtest_list_tests >/dev/null 2>>"$OUT/loader.txt" ||
+      { fail "bundled programs do not load here: $(tail -2 "$OUT/loader.txt")"; exit 1; }
+    say "using the bundled libstdc++ (the system one is older)"
+  fi
+  RUN=(env LD_LIBRARY_PATH="$LIBPATH")
+  # Wrappers, for scripts that start a program themselves (gpu_bench.py).
+  BIN=$X/run
+  mkdir -p "$BIN"
+  for p in "$X"/bin/*; do
+    printf '#!/bin/sh\nLD_LIBRARY_PATH="%s" exec "%s" "$@"\n' "$LIBPATH" "$p" >"$BIN/$(basename "$p")"
+    chmod +x "$BIN/$(basename "$p")"
+  done
+  say "programs: bundle ($(head -1 "$X/BUILD_INFO"); $(sed -n 2p "$X/BUILD_INFO")), cuBLAS from $CUBLAS"
+  PROG=$X/bin
+else
+  BUILD=$ROOT/build-gpu
+  say "programs: building in $BUILD (CUDA archs ${GPU_CHECK_ARCHS:-90})"
+  if ! cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSLUICE_CUDA=ON \
+      -DCMAKE_CUDA_ARCHITECTURES="${GPU_CHECK_ARCHS:-90}" >"$OUT/configure.log" 2>&1; then
+    fail "cmake configure failed (see configure.log; a machine without sluice's Debian build dependencies needs the bundle: run tools/gpu_bundle.sh on a build machine and carry build-gpu-bundle)"
+    tail -20 "$OUT/configure.log" >&2
+    exit 1
+  fi
+  if ! cmake --build "$BUILD" --parallel "$(nproc)" --target cuda_ops_test cuda_backend_test cuda_fallback_test \
+      round_robin_backend_test encoder_bench >"$OUT/build.log" 2>&1; then
+    fail "build failed (see build.log)"
+    grep -E "error|FAILED" "$OUT/build.log" | head -20 >&2
+    exit 1
+  fi
+  BIN=$OUT/bin
+  mkdir -p "$BIN"
+  ln -sf "$BUILD"/tests/gpu/{cuda_ops_test,cuda_backend_test,cuda_fallback_test,round_robin_backend_test} "$BUILD/bench/encoder_bench" "$BIN/"
+  PROG=$BIN
+fi
+export SLUICE_GPU_TEST_DIR=${SLUICE_GPU_TEST_DIR:-$OUT/scratch}
+
+# Runs one gtest program; "name: N passed, N failed, N skipped" into the summary.
+run_gtest() {  # name program [args...]
+  local name=$1
+  shift
+  local log=$OUT/$name.log
+  timeout "${GPU_CHECK_TIMEOUT:-560}" "${RUN[@]}" "$@" --gtest_output="xml:$OUT/$name.xml" >"$log" 2>&1
+  local rc=$?
+  local passed failed skipped
+  passed=$(grep -c '^\[       OK \]' "$log")
+  failed=$(grep -c '^\[  FAILED  \] .*(' "$log")
+  skipped=$(grep -c '^\[  SKIPPED \] .*(' "$log")
+  say "$name: $passed passed, $failed failed, $skipped skipped (exit $rc, log $name.log)"
+  grep -m1 'ERROR SUMMARY' "$log" | sed 's/^/    /' >>"$SUMMARY"
+  if [ "$rc" -ne 0 ] || [ "$failed" -ne 0 ]; then
+    STATUS=1
+    grep -E '^\[  FAILED  \] .*\(' "$log" | head -30 | sed 's/^/    /' >>"$SUMMARY"
+    grep -E -A6 'Failure$' "$log" | head -60 | sed 's/^/    /' >>"$SUMMARY"
+    [ "$rc" -eq 124 ] && say "  $name timed out"
+  fi
+  if grep -q 'no usable CUDA device' "$log"; then
+    # The point of this script is to run them on a GPU: a skip for want of one is a failure.
+    fail "$name: the GPU tests did not see a usable device: $(grep -m1 'no usable CUDA device' "$log")"
+  elif [ "$skipped" -ne 0 ]; then
+    grep -m2 -A1 'Skipped$' "$log" | sed 's/^/    /' >>"$SUMMARY"
+  fi
+  return 0
+}
+
+phase_tests() {
+  if [ "$MODE" = build ]; then
+    (cd "$ROOT/build-gpu" && timeout 580 ctest -L gpu -E "cuda_ops_(memcheck|racecheck)" --output-on-failure >"$OUT/ctest-gpu.log" 2>&1)
+    local rc=$?
+    say "ctest -L gpu: $(grep -E 'tests passed|tests failed' "$OUT/ctest-gpu.log" | tail -1) (exit $rc, log ctest-gpu.log)"
+    [ $rc -eq 0 ] || { STATUS=1; grep -E '\(Failed\)|\*\*\*Failed|Timeout' "$OUT/ctest-gpu.log" | head -30 >>"$SUMMARY"; }
+    [ $rc -eq 0 ] || grep -E -B2 -A8 'Failure$' "$OUT/ctest-gpu.log" | head -120 >>"$SUMMARY"
+    grep -q "Skipped" "$OUT/ctest-gpu.log" && say "some gpu tests were skipped: see ctest-gpu.log"
+  else
+    run_gtest cuda_ops_test "$PROG/cuda_ops_test"
+    run_gtest cuda_backend_test "$PROG/cuda_backend_test"
+  fi
+  run_gtest round_robin_backend_test "$PROG/round_robin_backend_test"
+}
+
+phase_sanitize() {
+  local cs
+  cs=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)
+  if [ -z "$cs" ]; then
+    say "sanitize: compute-sanitizer not found; skipped"
+    return
+  fi
+  # memcheck: out-of-bounds and misaligned accesses, leaks, API errors.
+  run_gtest memcheck_ops "$cs" --tool memcheck --leak-check full --error-exitcode 97 "$PROG/cuda_ops_test"
+  if grep -q "Device not supported\|device not supported" "$OUT/memcheck_ops.log"; then
+    say "sanitize: compute-sanitizer does not support this device/runtime (gVisor?); skipped"
+    return
+  fi
+  run_gtest memcheck_backend "$cs" --tool memcheck --error-exitcode 97 "$PROG/cuda_backend_test" \
+    --gtest_filter='Models/*bert_d64_fp16:Models/*roberta_d32_bf16:Models/*bert_d24_tanh_fp16:CudaBackendContract.*'
+  # racecheck: shared-memory hazards (the tensor-core attention kernel's tiles).
+  run_gtest racecheck_attention "$cs" --tool racecheck --racecheck-report all --error-exitcode 97 \
+    "$PROG/cuda_ops_test" --gtest_filter='*Attention*:*AddLayerNorm*:*EmbeddingLayerNorm*:*Softmax*'
+  run_gtest synccheck_attention "$cs" --tool synccheck --error-exitcode 97 "$PROG/cuda_ops_test" \
+    --gtest_filter='*Attention*'
+  # initcheck: reads of device memory nothing wrote (informational: cuBLAS internals may trip it).
+  GPU_CHECK_TIMEOUT=300 run_gtest initcheck_ops_info "$cs" --tool initcheck "$PROG/cuda_ops_test" \
+    --gtest_filter='*Attention*:*LayerNorm*:*Pool*:*Classifier*' || true
+}
+
+phase_bench() {  # [--quick]
+  local log=$OUT/gpu_bench.log
+  if ! $PY -c 'import torch, numpy' 2>/dev/null; then
+    fail "bench: $PY lacks torch or numpy (set GPU_CHECK_PYTHON)"
+    return
+  fi
+  timeout 590 $PY "$ROOT/bench/encoder/gpu_bench.py" --bench-bin "$BIN/encoder_bench" --out "$OUT" \
+    --work-dir "$OUT/bench-work" "$@" >"$log" 2>&1
+  local rc=$?
+  [ $rc -eq 0 ] || fail "bench exited $rc (log gpu_bench.log)"
+  sed -n '/^encoder throughput/,$p' "$log" >>"$SUMMARY"
+  [ $rc -eq 0 ] || tail -20 "$log" >&2
+}
+
+case "$PHASE" in
+  tests) phase_tests ;;
+  sanitize) phase_sanitize ;;
+  bench) phase_bench --quick ;;
+  bench-full) phase_bench ;;
+  all)
+    phase_tests
+    phase_sanitize
+    phase_bench --quick
+    ;;
+esac
+
+echo
+echo "==== gpu-check summary ($PHASE; logs in $OUT) ===="
+cat "$SUMMARY"
+[ $STATUS -eq 0 ] && echo "RESULT: PASS" || echo "RESULT: FAIL"
+exit $STATUS
