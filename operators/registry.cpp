@@ -5,10 +5,10 @@
 #include "operators/counter.h"
 #include "operators/generator.h"
 #include "operators/identity.h"
-#include "operators/window_aggregate.h"
-#include "operators/tokenize.h"
 #include "operators/kafka_sink.h"
 #include "operators/kafka_source.h"
+#include "operators/tokenize.h"
+#include "operators/window_aggregate.h"
 
 namespace sluice::operators {
 
