@@ -17,11 +17,21 @@ void append_json_string(std::string& out, std::string_view s) {
   for (char c : s) {
     auto u = static_cast<unsigned char>(c);
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (u < 0x20) {
           out += "\\u00";
@@ -38,7 +48,8 @@ void append_json_string(std::string& out, std::string_view s) {
 template <typename T>
 void append_number(std::string& out, T v) {
   if constexpr (std::is_floating_point_v<T>) {
-    if (!std::isfinite(v)) v = 0;  // JSON has no NaN/Inf; ratios and means of finite scores are finite
+    if (!std::isfinite(v))
+      v = 0;  // JSON has no NaN/Inf; ratios and means of finite scores are finite
   }
   char buf[32];
   auto r = std::to_chars(buf, buf + sizeof buf, v);
@@ -100,10 +111,12 @@ struct WindowAggregate::State final : core::OperatorState {
 
 WindowAggregate::WindowAggregate(WindowAggregateOptions options, std::string stage)
     : options_(std::move(options)), stage_(std::move(stage)) {
-  if (options_.aggregates_topic.empty()) throw std::invalid_argument("aggregates_topic: must not be empty");
+  if (options_.aggregates_topic.empty())
+    throw std::invalid_argument("aggregates_topic: must not be empty");
   WindowAggregator check(options_.window);  // validates the window options now, not at start-up
   aggregates_topic_ = core::intern_topic(options_.aggregates_topic);
-  alert_topic_ = options_.alert.topic.empty() ? core::kNoTopic : core::intern_topic(options_.alert.topic);
+  alert_topic_ =
+      options_.alert.topic.empty() ? core::kNoTopic : core::intern_topic(options_.alert.topic);
 }
 
 std::unique_ptr<core::OperatorState> WindowAggregate::make_state(const core::WorkerInfo& worker) {
@@ -115,7 +128,8 @@ void WindowAggregate::process(core::OperatorState* state, core::Item&& item, cor
   auto& st = *static_cast<State*>(state);
   core::Record& r = std::get<core::Record>(item);
   int64_t event_ms = r.timestamp_ms >= 0 ? r.timestamp_ms : core::wall_ms();
-  Admission a = st.windows.add(r.group, r.label, r.score, event_ms, core::SteadyClock::now(), st.closed);
+  Admission a =
+      st.windows.add(r.group, r.label, r.score, event_ms, core::SteadyClock::now(), st.closed);
   if (a == Admission::kLate) st.probe.on_late();
   out.emit(std::move(item));  // the result itself, unchanged
   if (!st.closed.empty()) flush(st, out);
@@ -174,9 +188,11 @@ void WindowAggregate::flush(State& st, core::Emitter& out) const {
 namespace {
 
 // Event times are whole milliseconds (Kafka timestamps).
-int64_t whole_ms(const config::Section& o, const std::string& key, std::vector<config::Problem>& problems) {
+int64_t whole_ms(const config::Section& o, const std::string& key,
+                 std::vector<config::Problem>& problems) {
   auto ns = o.duration(key).count();
-  if (ns % 1'000'000 != 0) problems.push_back({o.path_of(key), "must be a whole number of milliseconds"});
+  if (ns % 1'000'000 != 0)
+    problems.push_back({o.path_of(key), "must be a whole number of milliseconds"});
   return ns / 1'000'000;
 }
 
@@ -184,8 +200,9 @@ WindowAggregateOptions options_from(BuildContext& ctx) {
   const config::Section& o = ctx.options;
   std::vector<config::Problem> problems;
   if (ctx.workers != 1)
-    problems.push_back({o.path_of("workers"),
-                        "window_aggregate keeps per-key window state in one worker; workers must be 1"});
+    problems.push_back(
+        {o.path_of("workers"),
+         "window_aggregate keeps per-key window state in one worker; workers must be 1"});
   WindowAggregateOptions w;
   w.pipeline = ctx.services.pipeline_name();
   w.metrics = ctx.services.metrics();
@@ -195,8 +212,10 @@ WindowAggregateOptions options_from(BuildContext& ctx) {
   if (o.has("advance")) {
     w.window.advance_ms = whole_ms(o, "advance", problems);
     if (!hopping && w.window.advance_ms != w.window.size_ms)
-      problems.push_back({o.path_of("advance"), "only hopping windows take an advance (tumbling: advance = size)"});
-    if (w.window.advance_ms <= 0) problems.push_back({o.path_of("advance"), "must be at least 1ms"});
+      problems.push_back({o.path_of("advance"),
+                          "only hopping windows take an advance (tumbling: advance = size)"});
+    if (w.window.advance_ms <= 0)
+      problems.push_back({o.path_of("advance"), "must be at least 1ms"});
     if (w.window.advance_ms > w.window.size_ms)
       problems.push_back({o.path_of("advance"), "must not exceed size (windows would leave gaps)"});
   } else {
@@ -209,9 +228,11 @@ WindowAggregateOptions options_from(BuildContext& ctx) {
   w.window.negative_label = o.string("negative_label");
   w.window.max_keys = static_cast<size_t>(o.integer("max_keys"));
   w.window.overflow_key = o.string("overflow_key");
-  if (w.window.overflow_key.empty()) problems.push_back({o.path_of("overflow_key"), "must not be empty"});
+  if (w.window.overflow_key.empty())
+    problems.push_back({o.path_of("overflow_key"), "must not be empty"});
   w.aggregates_topic = o.string("aggregates_topic");
-  if (w.aggregates_topic.empty()) problems.push_back({o.path_of("aggregates_topic"), "must not be empty"});
+  if (w.aggregates_topic.empty())
+    problems.push_back({o.path_of("aggregates_topic"), "must not be empty"});
   for (auto& k : o.strings("gauge_keys"))
     if (!k.empty()) w.gauges.allow.push_back(k);
   w.gauges.top_k = static_cast<size_t>(o.integer("top_k"));
@@ -219,7 +240,8 @@ WindowAggregateOptions options_from(BuildContext& ctx) {
   w.alert.topic = alert.string("topic");
   w.alert.negative_ratio_threshold = alert.real("negative_ratio_threshold");
   w.alert.min_count = static_cast<uint64_t>(alert.integer("min_count"));
-  if (!problems.empty()) throw config::ConfigError("stage '" + ctx.stage_name + "'", std::move(problems));
+  if (!problems.empty())
+    throw config::ConfigError("stage '" + ctx.stage_name + "'", std::move(problems));
   return w;
 }
 
@@ -228,47 +250,62 @@ WindowAggregateOptions options_from(BuildContext& ctx) {
 void register_window_aggregate(Registry& registry) {
   registry.add(OperatorSpec{
       .type = "window_aggregate",
-      .description = "Per-key event-time windows over classified records: label counts, negative ratio, "
-                     "mean score; aggregate and alert records, bounded per-key gauges",
+      .description =
+          "Per-key event-time windows over classified records: label counts, negative ratio, "
+          "mean score; aggregate and alert records, bounded per-key gauges",
       .is_source = false,
       .declare =
           [](config::Schema& s) {
             s.choice("window", {"tumbling", "hopping"}, "Window kind").def("tumbling");
             s.duration("size", "Window length (event time)").def("1m").range(0.001, {});
             s.duration("advance", "Hopping windows: distance between window starts (at most size)");
-            s.duration("allowed_lateness", "How long after its end (in event time) a window still accepts records")
+            s.duration("allowed_lateness",
+                       "How long after its end (in event time) a window still accepts records")
                 .def("5s")
                 .range(0, {});
             s.duration("idle_timeout",
-                       "After this long without input (processing time), event time advances with the clock so "
+                       "After this long without input (processing time), event time advances with "
+                       "the clock so "
                        "open windows still close; 0 = close on event time only")
                 .def("10s")
                 .range(0, {});
-            s.string("missing_key", "Window key of records without one (\"\" = do not aggregate them)")
+            s.string("missing_key",
+                     "Window key of records without one (\"\" = do not aggregate them)")
                 .def("unknown");
-            s.string("negative_label", "Label name counted in negative_ratio and the alert rule").def("negative");
-            s.integer("max_keys", "Most keys with open windows; records of further keys count under overflow_key")
+            s.string("negative_label", "Label name counted in negative_ratio and the alert rule")
+                .def("negative");
+            s.integer(
+                 "max_keys",
+                 "Most keys with open windows; records of further keys count under overflow_key")
                 .def("10000")
                 .range(1, 10'000'000);
-            s.string("overflow_key", "Key under which records beyond max_keys are counted").def("__other__");
-            s.string("aggregates_topic", "Topic of the aggregate records (one per closed window and key)").req();
+            s.string("overflow_key", "Key under which records beyond max_keys are counted")
+                .def("__other__");
+            s.string("aggregates_topic",
+                     "Topic of the aggregate records (one per closed window and key)")
+                .req();
             s.strings("gauge_keys", "Keys always exported as sluice_sentiment_* gauges");
-            s.integer("top_k", "Also export the K keys with the most records in the latest closed windows")
+            s.integer("top_k",
+                      "Also export the K keys with the most records in the latest closed windows")
                 .def("0")
                 .range(0, 1000);
-            auto alert = std::make_shared<config::Schema>("Alert when a key's window is too negative");
+            auto alert =
+                std::make_shared<config::Schema>("Alert when a key's window is too negative");
             alert->string("topic", "Topic of alert records; \"\" = no alerts").def("");
-            alert->real("negative_ratio_threshold", "Alert when a window's negative ratio is over this")
+            alert
+                ->real("negative_ratio_threshold",
+                       "Alert when a window's negative ratio is over this")
                 .def("0.5")
                 .range(0, 1);
-            alert->integer("min_count", "Only for windows with at least this many records").def("20").range(1, {});
+            alert->integer("min_count", "Only for windows with at least this many records")
+                .def("20")
+                .range(1, {});
             s.object("alert", alert, "Alert rule on closed windows");
           },
       .make_source = nullptr,
-      .make_operator =
-          [](BuildContext& ctx) -> std::unique_ptr<core::Operator> {
-            return std::make_unique<WindowAggregate>(options_from(ctx), ctx.stage_name);
-          },
+      .make_operator = [](BuildContext& ctx) -> std::unique_ptr<core::Operator> {
+        return std::make_unique<WindowAggregate>(options_from(ctx), ctx.stage_name);
+      },
   });
 }
 

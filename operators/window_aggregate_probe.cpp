@@ -7,7 +7,8 @@
 
 namespace sluice::operators {
 
-WindowProbe::WindowProbe(metrics::Registry* registry, std::string pipeline, std::string stage, KeyGauges keys)
+WindowProbe::WindowProbe(metrics::Registry* registry, std::string pipeline, std::string stage,
+                         KeyGauges keys)
     : registry_(registry),
       pipeline_(std::move(pipeline)),
       stage_(std::move(stage)),
@@ -15,13 +16,18 @@ WindowProbe::WindowProbe(metrics::Registry* registry, std::string pipeline, std:
       top_k_(keys.top_k) {
   if (!registry_) return;
   metrics::Labels l{{"pipeline", pipeline_}, {"stage", stage_}};
-  late_ = &registry_->counter("sluice_window_late_records_total",
-                              "Records that arrived after every window they belong to had closed (not counted).", l);
-  closed_ = &registry_->counter("sluice_window_closed_total", "Windows closed (one per key and window).", l);
-  alerts_ = &registry_->counter("sluice_window_alerts_total", "Alert records emitted by window rules.", l);
-  overflow_ = &registry_->counter("sluice_window_overflow_records_total",
-                                  "Records counted under the overflow key because max_keys keys were open.", l);
-  open_keys_ = &registry_->gauge("sluice_window_open_keys", "Keys with at least one open window.", l);
+  late_ = &registry_->counter(
+      "sluice_window_late_records_total",
+      "Records that arrived after every window they belong to had closed (not counted).", l);
+  closed_ = &registry_->counter("sluice_window_closed_total",
+                                "Windows closed (one per key and window).", l);
+  alerts_ = &registry_->counter("sluice_window_alerts_total",
+                                "Alert records emitted by window rules.", l);
+  overflow_ = &registry_->counter(
+      "sluice_window_overflow_records_total",
+      "Records counted under the overflow key because max_keys keys were open.", l);
+  open_keys_ =
+      &registry_->gauge("sluice_window_open_keys", "Keys with at least one open window.", l);
 }
 
 WindowProbe::~WindowProbe() {
@@ -45,9 +51,11 @@ void WindowProbe::on_round(std::span<const ClosedWindow> round) {
   }
   // Keys that were top-K and are not any more lose their series.
   std::vector<std::string> gone;
-  for (const auto& [key, series] : exported_) {
+  for (const auto& entry : exported_) {
+    const std::string& key = entry.first;
     if (allow_.contains(key)) continue;
-    bool still = std::any_of(top.begin(), top.end(), [&](const ClosedWindow* w) { return w->key == key; });
+    bool still =
+        std::any_of(top.begin(), top.end(), [&](const ClosedWindow* w) { return w->key == key; });
     if (!still) gone.push_back(key);
   }
   for (const auto& key : gone) drop(key);
@@ -65,27 +73,32 @@ void WindowProbe::publish(const std::string& key, const ClosedWindow& w) {
                    "Share of records labelled negative in the key's last closed window.",
                    {{"pipeline", pipeline_}, {"key", key}});
     register_value(s.mean_score, "sluice_sentiment_mean_score",
-                   "Mean classifier score in the key's last closed window.", {{"pipeline", pipeline_}, {"key", key}});
+                   "Mean classifier score in the key's last closed window.",
+                   {{"pipeline", pipeline_}, {"key", key}});
   }
   KeySeries& s = *it->second;
   s.negative_ratio.v.store(w.negative_ratio(), std::memory_order_relaxed);
   s.mean_score.v.store(w.mean_score(), std::memory_order_relaxed);
-  for (auto& [label, value] : s.per_label) value->v.store(0.0, std::memory_order_relaxed);  // absent this window
+  for (auto& [label, value] : s.per_label)
+    value->v.store(0.0, std::memory_order_relaxed);  // absent this window
   for (const LabelCount& lc : w.labels) {
     auto& slot = s.per_label[lc.label];
     if (!slot) {
       slot = std::make_unique<Value>();
-      register_value(*slot, "sluice_sentiment_records", "Records per label in the key's last closed window.",
+      register_value(*slot, "sluice_sentiment_records",
+                     "Records per label in the key's last closed window.",
                      {{"pipeline", pipeline_}, {"key", key}, {"label", lc.label}});
     }
     slot->v.store(static_cast<double>(lc.count), std::memory_order_relaxed);
   }
 }
 
-void WindowProbe::register_value(Value& value, const char* name, const char* help, metrics::Labels labels) {
+void WindowProbe::register_value(Value& value, const char* name, const char* help,
+                                 const metrics::Labels& labels) {
   std::atomic<double>* v = &value.v;
   try {
-    value.id = registry_->gauge_callback(name, help, labels, [v] { return v->load(std::memory_order_relaxed); });
+    value.id = registry_->gauge_callback(name, help, labels,
+                                         [v] { return v->load(std::memory_order_relaxed); });
     value.registered = true;
   } catch (const std::invalid_argument& e) {
     // Another stage exports the same series, or the key is not a valid label

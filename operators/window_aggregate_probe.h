@@ -47,10 +47,18 @@ class WindowProbe {
   WindowProbe(const WindowProbe&) = delete;
   WindowProbe& operator=(const WindowProbe&) = delete;
 
-  void on_late() { if (late_) late_->inc(); }
-  void on_alert() { if (alerts_) alerts_->inc(); }
-  void on_overflow(uint64_t n) { if (overflow_ && n) overflow_->inc(static_cast<double>(n)); }
-  void set_open_keys(size_t n) { if (open_keys_) open_keys_->set(static_cast<double>(n)); }
+  void on_late() {
+    if (late_) late_->inc();
+  }
+  void on_alert() {
+    if (alerts_) alerts_->inc();
+  }
+  void on_overflow(uint64_t n) {
+    if (overflow_ && n) overflow_->inc(static_cast<double>(n));
+  }
+  void set_open_keys(size_t n) {
+    if (open_keys_) open_keys_->set(static_cast<double>(n));
+  }
 
   // One round of closed windows (same end time, any keys): counts them and
   // refreshes the per-key gauges.
@@ -71,7 +79,8 @@ class WindowProbe {
   };
 
   void publish(const std::string& key, const ClosedWindow& w);
-  void register_value(Value& value, const char* name, const char* help, metrics::Labels labels);
+  void register_value(Value& value, const char* name, const char* help,
+                      const metrics::Labels& labels);
   void drop(const std::string& key);
 
   metrics::Registry* registry_;

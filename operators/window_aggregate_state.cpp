@@ -24,9 +24,12 @@ int64_t sat_add(int64_t a, int64_t b) {
 
 std::string_view trigger_name(WindowTrigger t) {
   switch (t) {
-    case WindowTrigger::kEventTime: return "event_time";
-    case WindowTrigger::kIdle: return "idle";
-    case WindowTrigger::kEndOfInput: return "end_of_input";
+    case WindowTrigger::kEventTime:
+      return "event_time";
+    case WindowTrigger::kIdle:
+      return "idle";
+    case WindowTrigger::kEndOfInput:
+      return "end_of_input";
   }
   return "?";
 }
@@ -36,7 +39,8 @@ WindowAggregator::WindowAggregator(WindowConfig config) : config_(std::move(conf
   if (config_.advance_ms <= 0) throw std::invalid_argument("advance: must be at least 1ms");
   if (config_.advance_ms > config_.size_ms)
     throw std::invalid_argument("advance: must not exceed size (windows would leave gaps)");
-  if (config_.allowed_lateness_ms < 0) throw std::invalid_argument("allowed_lateness: must not be negative");
+  if (config_.allowed_lateness_ms < 0)
+    throw std::invalid_argument("allowed_lateness: must not be negative");
   if (config_.max_keys == 0) throw std::invalid_argument("max_keys: must be at least 1");
   if (config_.overflow_key.empty()) throw std::invalid_argument("overflow_key: must not be empty");
   negative_id_ = label_id(config_.negative_label);
@@ -85,8 +89,9 @@ void WindowAggregator::count_in(KeyEntry& entry, int64_t start, uint32_t label, 
   acc->per_label[label] += 1;
 }
 
-Admission WindowAggregator::add(std::string_view key, std::string_view label, double score, int64_t event_ms,
-                                core::TimePoint now, std::vector<ClosedWindow>& closed) {
+Admission WindowAggregator::add(std::string_view key, std::string_view label, double score,
+                                int64_t event_ms, core::TimePoint now,
+                                std::vector<ClosedWindow>& closed) {
   last_input_ = now;
   if (event_ms > stream_time_) stream_time_ = event_ms;
   stream_time_at_input_ = stream_time_;
@@ -133,13 +138,15 @@ core::TimePoint WindowAggregator::next_deadline() const {
   // Stream time reaches the next close at last_input + (due - stream time then).
   int64_t due = sat_add(schedule_.begin()->first, config_.allowed_lateness_ms);
   int64_t wait_ms = std::max<int64_t>(0, due - stream_time_at_input_);
-  auto wait = std::max<std::chrono::nanoseconds>(config_.idle_timeout, std::chrono::milliseconds(wait_ms));
+  auto wait =
+      std::max<std::chrono::nanoseconds>(config_.idle_timeout, std::chrono::milliseconds(wait_ms));
   // Round up to whole ms: on_idle() measures elapsed time in whole ms.
   return last_input_ + wait + std::chrono::microseconds(999);
 }
 
 void WindowAggregator::close_due(WindowTrigger trigger, std::vector<ClosedWindow>& closed) {
-  while (!schedule_.empty() && sat_add(schedule_.begin()->first, config_.allowed_lateness_ms) <= stream_time_) {
+  while (!schedule_.empty() &&
+         sat_add(schedule_.begin()->first, config_.allowed_lateness_ms) <= stream_time_) {
     auto node = schedule_.extract(schedule_.begin());
     close_round(node.key(), node.mapped(), trigger, closed);
   }
@@ -152,13 +159,15 @@ void WindowAggregator::close_all(std::vector<ClosedWindow>& closed) {
   }
 }
 
-void WindowAggregator::close_round(int64_t end, std::vector<KeyEntry*>& entries, WindowTrigger trigger,
-                                   std::vector<ClosedWindow>& closed) {
-  std::sort(entries.begin(), entries.end(), [](const KeyEntry* a, const KeyEntry* b) { return a->first < b->first; });
+void WindowAggregator::close_round(int64_t end, std::vector<KeyEntry*>& entries,
+                                   WindowTrigger trigger, std::vector<ClosedWindow>& closed) {
+  std::sort(entries.begin(), entries.end(),
+            [](const KeyEntry* a, const KeyEntry* b) { return a->first < b->first; });
   // Label names sorted once per round; per_label is indexed by id.
   std::vector<uint32_t> by_name(labels_.size());
   for (uint32_t i = 0; i < by_name.size(); ++i) by_name[i] = i;
-  std::sort(by_name.begin(), by_name.end(), [&](uint32_t a, uint32_t b) { return labels_[a] < labels_[b]; });
+  std::sort(by_name.begin(), by_name.end(),
+            [&](uint32_t a, uint32_t b) { return labels_[a] < labels_[b]; });
 
   for (KeyEntry* e : entries) {
     std::deque<Acc>& ws = e->second.windows;
@@ -173,7 +182,8 @@ void WindowAggregator::close_round(int64_t end, std::vector<KeyEntry*>& entries,
     w.negative = negative_id_ < acc.per_label.size() ? acc.per_label[negative_id_] : 0;
     w.trigger = trigger;
     for (uint32_t id : by_name) {
-      if (id < acc.per_label.size() && acc.per_label[id] > 0) w.labels.push_back({labels_[id], acc.per_label[id]});
+      if (id < acc.per_label.size() && acc.per_label[id] > 0)
+        w.labels.push_back({labels_[id], acc.per_label[id]});
     }
     closed.push_back(std::move(w));
     ws.pop_front();

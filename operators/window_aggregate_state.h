@@ -69,7 +69,9 @@ struct ClosedWindow {
   WindowTrigger trigger = WindowTrigger::kEventTime;
 
   double mean_score() const { return count ? score_sum / static_cast<double>(count) : 0.0; }
-  double negative_ratio() const { return count ? static_cast<double>(negative) / static_cast<double>(count) : 0.0; }
+  double negative_ratio() const {
+    return count ? static_cast<double>(negative) / static_cast<double>(count) : 0.0;
+  }
 };
 
 // What add() did with a record.
@@ -88,8 +90,8 @@ class WindowAggregator {
   // Closes every window that the record's event time made due (appended to
   // `closed`, ordered by end time, then key), then counts the record. `now`
   // is the processing time of the arrival (for idle closing).
-  Admission add(std::string_view key, std::string_view label, double score, int64_t event_ms, core::TimePoint now,
-                std::vector<ClosedWindow>& closed);
+  Admission add(std::string_view key, std::string_view label, double score, int64_t event_ms,
+                core::TimePoint now, std::vector<ClosedWindow>& closed);
 
   // Processing-time closing: if the stream has been idle for idle_timeout,
   // advances stream time with the time elapsed since the last arrival and

@@ -30,7 +30,8 @@ const std::vector<std::string> kBrands = {"acme", "globex", "initech", "umbrella
 
 std::vector<std::string> load_tweets(size_t n) {
   fs::path real = fs::path(SLUICE_SHARED_DATA) / "tweeteval-sentiment" / "test_text.txt";
-  fs::path path = fs::exists(real) ? real : fs::path(SLUICE_FIXTURES) / "sentiment" / "sample_tweets.txt";
+  fs::path path =
+      fs::exists(real) ? real : fs::path(SLUICE_FIXTURES) / "sentiment" / "sample_tweets.txt";
   std::ifstream in(path);
   std::vector<std::string> out;
   std::string line;
@@ -40,8 +41,10 @@ std::vector<std::string> load_tweets(size_t n) {
 }
 
 // Lines of a topic, "key<TAB>value" (values are JSON: no raw tabs or newlines).
-std::vector<std::pair<std::string, std::string>> read_topic(const std::string& bootstrap, const std::string& topic) {
-  auto r = run({"kcat", "-C", "-b", bootstrap, "-t", topic, "-e", "-q", "-f", "%k\t%s\n"}, {}, std::nullopt, 60s);
+std::vector<std::pair<std::string, std::string>> read_topic(const std::string& bootstrap,
+                                                            const std::string& topic) {
+  auto r = run({"kcat", "-C", "-b", bootstrap, "-t", topic, "-e", "-q", "-f", "%k\t%s\n"}, {},
+               std::nullopt, 60s);
   EXPECT_EQ(r.code, 0) << r.err;
   std::vector<std::pair<std::string, std::string>> out;
   std::istringstream in(r.out);
@@ -69,8 +72,8 @@ TEST(SentimentPipeline, EveryTweetGetsOneLabelledResultAndWindowsMatchTheResults
   std::vector<std::string> tweets = load_tweets(n);
   ASSERT_FALSE(tweets.empty());
 
-  Subprocess broker({sluice_binary(), "broker", "--topic", "tweets:4", "--topic", "results:4", "--topic",
-                     "aggregates:1", "--topic", "alerts:1", "--topic", "dlq:1"});
+  Subprocess broker({sluice_binary(), "broker", "--topic", "tweets:4", "--topic", "results:4",
+                     "--topic", "aggregates:1", "--topic", "alerts:1", "--topic", "dlq:1"});
   auto addr = broker.first_line(20s);
   ASSERT_TRUE(addr.has_value()) << broker.stderr_text();
   const std::string bootstrap = *addr;
@@ -82,12 +85,14 @@ TEST(SentimentPipeline, EveryTweetGetsOneLabelledResultAndWindowsMatchTheResults
     std::string key = "k" + std::to_string(i);
     std::string brand = kBrands[i % kBrands.size()];
     brand_of[key] = brand;
-    json v = {{"id", "t" + std::to_string(i)}, {"text", tweets[i % tweets.size()]}, {"brand", brand}};
+    json v = {
+        {"id", "t" + std::to_string(i)}, {"text", tweets[i % tweets.size()]}, {"brand", brand}};
     input << key << '\t' << v.dump() << '\n';
   }
-  input << "bad1\t{\"id\": \"x\", \"text\": \n";  // invalid JSON
+  input << "bad1\t{\"id\": \"x\", \"text\": \n";            // invalid JSON
   input << "bad2\t{\"id\": \"y\", \"brand\": \"acme\"}\n";  // no text
-  auto produced = run({"kcat", "-P", "-b", bootstrap, "-t", "tweets", "-K", "\t"}, {}, input.str(), 60s);
+  auto produced =
+      run({"kcat", "-P", "-b", bootstrap, "-t", "tweets", "-K", "\t"}, {}, input.str(), 60s);
   ASSERT_EQ(produced.code, 0) << produced.err;
 
   const int port = free_port();
@@ -119,8 +124,10 @@ TEST(SentimentPipeline, EveryTweetGetsOneLabelledResultAndWindowsMatchTheResults
     if (metrics.find("sluice_sentiment_negative_ratio{key=\"acme\"") != std::string::npos) break;
     std::this_thread::sleep_for(250ms);
   }
-  EXPECT_NE(metrics.find("sluice_sentiment_negative_ratio{key=\"acme\",pipeline=\"sentiment\"}"), std::string::npos);
-  EXPECT_NE(metrics.find("sluice_window_closed_total{pipeline=\"sentiment\",stage=\"windows\"}"), std::string::npos);
+  EXPECT_NE(metrics.find("sluice_sentiment_negative_ratio{key=\"acme\",pipeline=\"sentiment\"}"),
+            std::string::npos);
+  EXPECT_NE(metrics.find("sluice_window_closed_total{pipeline=\"sentiment\",stage=\"windows\"}"),
+            std::string::npos);
 
   sluice.signal(SIGTERM);
   auto code = sluice.wait(60s);

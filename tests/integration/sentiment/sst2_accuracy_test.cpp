@@ -20,7 +20,8 @@ using nlohmann::json;
 TEST(SentimentModel, Sst2DevAccuracyThroughTheCliIsAtLeast80Percent) {
   const fs::path model = fs::path(SLUICE_SOURCE_DIR) / "models" / "sentiment-sst2-small";
   const fs::path dev = fs::path(SLUICE_SHARED_DATA) / "sst2" / "dev.tsv";
-  if (!fs::exists(dev)) GTEST_SKIP() << "SST-2 dev set not found at " << dev << " (../shared/data is absent)";
+  if (!fs::exists(dev))
+    GTEST_SKIP() << "SST-2 dev set not found at " << dev << " (../shared/data is absent)";
   if (!fs::exists(model / "config.json")) GTEST_SKIP() << "no shipped model at " << model;
 
   // id2label of the model: SST-2's 0/1 are negative/positive.

@@ -1,8 +1,6 @@
 // window_aggregate inside a real pipeline: results pass through untouched,
 // aggregates and alerts go to their topics with empty Acks, idle streams
 // still close windows, and the stage's configuration is checked with key paths.
-#include "operators/window_aggregate.h"
-
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -12,6 +10,7 @@
 #include <thread>
 
 #include "operators/pipeline_factory.h"
+#include "operators/window_aggregate.h"
 #include "src/config/load.h"
 #include "src/core/emitter.h"
 #include "src/core/pipeline.h"
@@ -44,7 +43,8 @@ class ResultSource : public core::Source {
   Poll poll(core::Emitter& out) override {
     if (i_ < inputs_.size()) {
       const Input& in = inputs_[i_];
-      core::Record r = core::Record::owned("id-" + std::to_string(i_), R"({"result":)" + std::to_string(i_) + "}");
+      core::Record r = core::Record::owned("id-" + std::to_string(i_),
+                                           R"({"result":)" + std::to_string(i_) + "}");
       r.group = in.group;
       r.label = in.label;
       r.score = in.score;
@@ -86,8 +86,8 @@ class CollectingSink : public core::Operator {
   void process(core::OperatorState*, core::Item&& item, core::Emitter&) override {
     auto& r = std::get<core::Record>(item);
     std::lock_guard lock(mu);
-    seen.push_back({std::string(r.key()), std::string(r.value()), r.dest_topic, r.offset, r.ack.empty(),
-                    r.label, r.group});
+    seen.push_back({std::string(r.key()), std::string(r.value()), r.dest_topic, r.offset,
+                    r.ack.empty(), r.label, r.group});
     r.ack.complete();
   }
   std::vector<Seen> snapshot() {
@@ -121,18 +121,22 @@ Outputs run(WindowAggregateOptions o, std::vector<Input> inputs, CountingAcks& a
   EXPECT_EQ(p.wait(), 0) << p.failure();
   Outputs out;
   for (auto& seen : s->seen) {
-    if (seen.topic == core::intern_topic("test-aggregates")) out.aggregates.push_back(seen);
-    else if (seen.topic == core::intern_topic("test-alerts")) out.alerts.push_back(seen);
-    else out.results.push_back(seen);
+    if (seen.topic == core::intern_topic("test-aggregates"))
+      out.aggregates.push_back(seen);
+    else if (seen.topic == core::intern_topic("test-alerts"))
+      out.alerts.push_back(seen);
+    else
+      out.results.push_back(seen);
   }
   return out;
 }
 
 TEST(WindowAggregateOperator, PassesResultsThroughAndEmitsOneAggregatePerClosedWindowAndKey) {
   CountingAcks acks;
-  std::vector<Input> in{{"acme", "negative", 0.75f, 1'000},  {"acme", "positive", 0.5f, 2'000},
-                        {"beta", "positive", 1.0f, 3'000},   {"", "negative", 0.25f, 4'000},
-                        {"acme", "negative", 0.5f, 11'000}, {"beta", "negative", 0.5f, 500}};  // last one late
+  std::vector<Input> in{
+      {"acme", "negative", 0.75f, 1'000}, {"acme", "positive", 0.5f, 2'000},
+      {"beta", "positive", 1.0f, 3'000},  {"", "negative", 0.25f, 4'000},
+      {"acme", "negative", 0.5f, 11'000}, {"beta", "negative", 0.5f, 500}};  // last one late
   Outputs r = run(options(10'000), in, acks);
 
   ASSERT_EQ(r.results.size(), in.size());
@@ -148,7 +152,8 @@ TEST(WindowAggregateOperator, PassesResultsThroughAndEmitsOneAggregatePerClosedW
   EXPECT_EQ(acks.completed.load(), static_cast<int>(in.size()));  // only results carry acks
   EXPECT_EQ(acks.retained.load(), 0);
 
-  ASSERT_EQ(r.aggregates.size(), 4u);  // [0,10s): acme, beta, unknown; then [10s,20s) acme at the end
+  ASSERT_EQ(r.aggregates.size(),
+            4u);  // [0,10s): acme, beta, unknown; then [10s,20s) acme at the end
   for (const auto& a : r.aggregates) EXPECT_TRUE(a.ack_empty);
   json acme = json::parse(r.aggregates[0].value);
   EXPECT_EQ(r.aggregates[0].key, "acme");
@@ -170,9 +175,11 @@ TEST(WindowAggregateOperator, AlertsWhenNegativeRatioIsOverThresholdWithEnoughRe
   WindowAggregateOptions o = options(10'000);
   o.alert = {"test-alerts", 0.5, 3};
   std::vector<Input> in;
-  for (int i = 0; i < 3; ++i) in.push_back({"bad", i < 2 ? "negative" : "positive", 0.9f, 100 + i});   // 2/3 > 0.5
-  for (int i = 0; i < 4; ++i) in.push_back({"even", i < 2 ? "negative" : "positive", 0.9f, 100 + i});  // 0.5: not over
-  for (int i = 0; i < 2; ++i) in.push_back({"few", "negative", 0.9f, 100 + i});                          // < min_count
+  for (int i = 0; i < 3; ++i)
+    in.push_back({"bad", i < 2 ? "negative" : "positive", 0.9f, 100 + i});  // 2/3 > 0.5
+  for (int i = 0; i < 4; ++i)
+    in.push_back({"even", i < 2 ? "negative" : "positive", 0.9f, 100 + i});      // 0.5: not over
+  for (int i = 0; i < 2; ++i) in.push_back({"few", "negative", 0.9f, 100 + i});  // < min_count
   Outputs r = run(o, in, acks);
   ASSERT_EQ(r.alerts.size(), 1u);
   EXPECT_EQ(r.alerts[0].key, "bad");
@@ -211,7 +218,8 @@ TEST(WindowAggregateOperator, IdleTimeoutClosesWindowsWhileTheStreamPauses) {
   int64_t ts = (now / 60'000) * 60'000 + 59'800;
   core::Pipeline p({"idle", 64});
   auto src = std::make_unique<ResultSource>(
-      std::vector<Input>{{"acme", "negative", 1.0f, ts}, {"acme", "positive", 1.0f, ts + 1}}, &acks, true);
+      std::vector<Input>{{"acme", "negative", 1.0f, ts}, {"acme", "positive", 1.0f, ts + 1}}, &acks,
+      true);
   auto* source = src.get();
   p.set_source("src", std::move(src));
   p.add_stage("windows", std::make_unique<WindowAggregate>(std::move(o), "windows"));
@@ -220,7 +228,8 @@ TEST(WindowAggregateOperator, IdleTimeoutClosesWindowsWhileTheStreamPauses) {
   p.add_stage("sink", std::move(sink));
   p.start();
   std::vector<Seen> seen;
-  for (int i = 0; i < 1000 && seen.size() < 3; ++i) {  // the source is still running: only idling can close
+  for (int i = 0; i < 1000 && seen.size() < 3;
+       ++i) {  // the source is still running: only idling can close
     std::this_thread::sleep_for(10ms);
     seen = s->snapshot();
   }
@@ -230,8 +239,12 @@ TEST(WindowAggregateOperator, IdleTimeoutClosesWindowsWhileTheStreamPauses) {
   EXPECT_EQ(a["trigger"], "idle");
   EXPECT_EQ(a["count"], 2);
   std::string text = reg.render();
-  EXPECT_NE(text.find("sluice_sentiment_negative_ratio{key=\"acme\",pipeline=\"p\"} 0.5"), std::string::npos) << text;
-  EXPECT_NE(text.find("sluice_window_open_keys{pipeline=\"p\",stage=\"windows\"} 0"), std::string::npos) << text;
+  EXPECT_NE(text.find("sluice_sentiment_negative_ratio{key=\"acme\",pipeline=\"p\"} 0.5"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("sluice_window_open_keys{pipeline=\"p\",stage=\"windows\"} 0"),
+            std::string::npos)
+      << text;
   source->released = true;
   EXPECT_EQ(p.wait(), 0);
   EXPECT_EQ(s->snapshot().size(), 3u);  // nothing left to close at the end
@@ -243,19 +256,22 @@ TEST(WindowAggregateOperator, LateRecordsArePassedThroughAndCounted) {
   WindowAggregateOptions o = options(1'000);
   o.metrics = &reg;
   o.pipeline = "p";
-  Outputs r = run(o, {{"k", "positive", 1.0f, 5'000}, {"k", "positive", 1.0f, 10}, {"k", "negative", 1.0f, 20}}, acks);
+  Outputs r = run(
+      o, {{"k", "positive", 1.0f, 5'000}, {"k", "positive", 1.0f, 10}, {"k", "negative", 1.0f, 20}},
+      acks);
   EXPECT_EQ(r.results.size(), 3u);
   ASSERT_EQ(r.aggregates.size(), 1u);
   EXPECT_EQ(json::parse(r.aggregates[0].value)["count"], 1);
-  EXPECT_NE(reg.render().find("sluice_window_late_records_total{pipeline=\"p\",stage=\"windows\"} 2"),
-            std::string::npos);
+  EXPECT_NE(
+      reg.render().find("sluice_window_late_records_total{pipeline=\"p\",stage=\"windows\"} 2"),
+      std::string::npos);
 }
 
 // ---- configuration through the registry ----------------------------------------
 
 config::Loaded load(const std::string& stage_yaml) {
-  std::string doc = "name: cfg\nstages:\n  - {name: src, type: generator, count: 10}\n  - " + stage_yaml +
-                    "\n  - {name: count, type: counter}\n";
+  std::string doc = "name: cfg\nstages:\n  - {name: src, type: generator, count: 10}\n  - " +
+                    stage_yaml + "\n  - {name: count, type: counter}\n";
   return config::load_string(doc, *builtin_registry().pipeline_schema());
 }
 
@@ -270,21 +286,29 @@ std::string build_error(const std::string& stage_yaml) {
 }
 
 TEST(WindowAggregateConfig, MoreThanOneWorkerIsAConfigErrorAtTheWorkersKey) {
-  std::string err = build_error("{name: w, type: window_aggregate, aggregates_topic: agg, workers: 2}");
-  EXPECT_NE(err.find("stages[1].workers: window_aggregate keeps per-key window state in one worker; workers must be 1"),
+  std::string err =
+      build_error("{name: w, type: window_aggregate, aggregates_topic: agg, workers: 2}");
+  EXPECT_NE(err.find("stages[1].workers: window_aggregate keeps per-key window state in one "
+                     "worker; workers must be 1"),
             std::string::npos)
       << err;
 }
 
 TEST(WindowAggregateConfig, HoppingNeedsAnAdvanceNoLargerThanSize) {
-  std::string err = build_error("{name: w, type: window_aggregate, aggregates_topic: agg, window: hopping}");
+  std::string err =
+      build_error("{name: w, type: window_aggregate, aggregates_topic: agg, window: hopping}");
   EXPECT_NE(err.find("stages[1].advance: required for hopping windows"), std::string::npos) << err;
-  err = build_error("{name: w, type: window_aggregate, aggregates_topic: agg, window: hopping, size: 1m, advance: 2m}");
+  err = build_error(
+      "{name: w, type: window_aggregate, aggregates_topic: agg, window: hopping, size: 1m, "
+      "advance: 2m}");
   EXPECT_NE(err.find("stages[1].advance: must not exceed size"), std::string::npos) << err;
-  err = build_error("{name: w, type: window_aggregate, aggregates_topic: agg, size: 1m, advance: 30s}");
-  EXPECT_NE(err.find("stages[1].advance: only hopping windows take an advance"), std::string::npos) << err;
+  err = build_error(
+      "{name: w, type: window_aggregate, aggregates_topic: agg, size: 1m, advance: 30s}");
+  EXPECT_NE(err.find("stages[1].advance: only hopping windows take an advance"), std::string::npos)
+      << err;
   err = build_error("{name: w, type: window_aggregate, aggregates_topic: agg, size: 1500us}");
-  EXPECT_NE(err.find("stages[1].size: must be a whole number of milliseconds"), std::string::npos) << err;
+  EXPECT_NE(err.find("stages[1].size: must be a whole number of milliseconds"), std::string::npos)
+      << err;
 }
 
 TEST(WindowAggregateConfig, SchemaRejectsMissingTopicAndBadAlertValues) {
@@ -301,7 +325,8 @@ TEST(WindowAggregateConfig, SchemaRejectsMissingTopicAndBadAlertValues) {
 
 TEST(WindowAggregateConfig, ValidStageBuildsAndRunsOnGeneratedRecords) {
   auto loaded = load(
-      "{name: w, type: window_aggregate, aggregates_topic: agg, window: hopping, size: 10s, advance: 5s, "
+      "{name: w, type: window_aggregate, aggregates_topic: agg, window: hopping, size: 10s, "
+      "advance: 5s, "
       "allowed_lateness: 0s, gauge_keys: [a, b], top_k: 3, alert: {topic: alerts, min_count: 5}}");
   auto built = build_pipeline(loaded, builtin_registry(), nullptr);
   ASSERT_EQ(built.pipeline->stage_count(), 3u);

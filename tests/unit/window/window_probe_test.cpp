@@ -1,11 +1,11 @@
 // WindowProbe: stage counters, and per-key sentiment gauges bounded to an
 // allow-list plus the top-K keys of the latest round.
-#include "operators/window_aggregate_probe.h"
-
 #include <gtest/gtest.h>
 
 #include <map>
 #include <sstream>
+
+#include "operators/window_aggregate_probe.h"
 
 namespace sluice::operators {
 namespace {
@@ -24,14 +24,16 @@ std::map<std::string, double> samples(const std::string& text) {
 }
 
 // Sample names (with labels) of one family.
-std::vector<std::string> series_of(const std::map<std::string, double>& s, const std::string& family) {
+std::vector<std::string> series_of(const std::map<std::string, double>& s,
+                                   const std::string& family) {
   std::vector<std::string> out;
   for (const auto& [name, v] : s)
     if (name.rfind(family + "{", 0) == 0) out.push_back(name);
   return out;
 }
 
-ClosedWindow window(std::string key, uint64_t negative, uint64_t positive, double score_sum, int64_t end = 60'000) {
+ClosedWindow window(std::string key, uint64_t negative, uint64_t positive, double score_sum,
+                    int64_t end = 60'000) {
   ClosedWindow w;
   w.key = std::move(key);
   w.start_ms = end - 60'000;
@@ -54,7 +56,8 @@ TEST(WindowProbe, ExportsAllowListedKeysWithLastClosedWindowValues) {
   EXPECT_EQ(s["sluice_sentiment_records{key=\"acme\",label=\"positive\",pipeline=\"sent\"}"], 3);
   EXPECT_DOUBLE_EQ(s["sluice_sentiment_negative_ratio{key=\"acme\",pipeline=\"sent\"}"], 0.25);
   EXPECT_DOUBLE_EQ(s["sluice_sentiment_mean_score{key=\"acme\",pipeline=\"sent\"}"], 0.75);
-  EXPECT_EQ(series_of(s, "sluice_sentiment_negative_ratio").size(), 1u);  // beta is not allow-listed
+  EXPECT_EQ(series_of(s, "sluice_sentiment_negative_ratio").size(),
+            1u);  // beta is not allow-listed
   EXPECT_EQ(s["sluice_window_closed_total{pipeline=\"sent\",stage=\"windows\"}"], 2);
 
   // Next window: acme had no positive record; the label's gauge drops to 0.
@@ -76,7 +79,8 @@ TEST(WindowProbe, ExportsAllowListedKeysWithLastClosedWindowValues) {
 TEST(WindowProbe, TopKFollowsTheBusiestKeysAndDropsTheOthersSeries) {
   metrics::Registry reg;
   WindowProbe probe(&reg, "p", "w", {{}, 2});
-  std::vector<ClosedWindow> r1{window("a", 1, 1, 1), window("b", 5, 5, 5), window("c", 3, 0, 1), window("d", 0, 3, 1)};
+  std::vector<ClosedWindow> r1{window("a", 1, 1, 1), window("b", 5, 5, 5), window("c", 3, 0, 1),
+                               window("d", 0, 3, 1)};
   probe.on_round(r1);
   EXPECT_EQ(probe.exported_keys(), (std::vector<std::string>{"b", "c"}));  // ties broken by key
   auto s = samples(reg.render());
@@ -88,9 +92,10 @@ TEST(WindowProbe, TopKFollowsTheBusiestKeysAndDropsTheOthersSeries) {
   probe.on_round(r2);
   EXPECT_EQ(probe.exported_keys(), (std::vector<std::string>{"a", "d"}));
   s = samples(reg.render());
-  EXPECT_EQ(series_of(s, "sluice_sentiment_negative_ratio"),
-            (std::vector<std::string>{"sluice_sentiment_negative_ratio{key=\"a\",pipeline=\"p\"}",
-                                      "sluice_sentiment_negative_ratio{key=\"d\",pipeline=\"p\"}"}));
+  EXPECT_EQ(
+      series_of(s, "sluice_sentiment_negative_ratio"),
+      (std::vector<std::string>{"sluice_sentiment_negative_ratio{key=\"a\",pipeline=\"p\"}",
+                                "sluice_sentiment_negative_ratio{key=\"d\",pipeline=\"p\"}"}));
   EXPECT_EQ(series_of(s, "sluice_sentiment_records").size(), 4u);  // a and d, two labels each
 }
 
@@ -98,7 +103,8 @@ TEST(WindowProbe, AllowListAndTopKTogetherStayBounded) {
   metrics::Registry reg;
   WindowProbe probe(&reg, "p", "w", {{"quiet"}, 1});
   std::vector<ClosedWindow> round;
-  for (int i = 0; i < 100; ++i) round.push_back(window("k" + std::to_string(i), 1, static_cast<uint64_t>(i), 1));
+  for (int i = 0; i < 100; ++i)
+    round.push_back(window("k" + std::to_string(i), 1, static_cast<uint64_t>(i), 1));
   round.push_back(window("quiet", 1, 0, 1));
   probe.on_round(round);
   EXPECT_EQ(probe.exported_keys(), (std::vector<std::string>{"k99", "quiet"}));

@@ -1,12 +1,12 @@
 // WindowAggregator: tumbling and hopping event-time windows, lateness, idle
 // closing, keys, labels, overflow — record by record, with explicit clocks.
-#include "operators/window_aggregate_state.h"
-
 #include <gtest/gtest.h>
 
 #include <map>
 #include <random>
 #include <tuple>
+
+#include "operators/window_aggregate_state.h"
 
 namespace sluice::operators {
 namespace {
@@ -36,7 +36,8 @@ struct Feeder {
   WindowAggregator agg;
   std::vector<ClosedWindow> closed;
   explicit Feeder(WindowConfig c) : agg(std::move(c)) {}
-  Admission add(std::string_view key, std::string_view label, double score, int64_t t, TimePoint now = kT0) {
+  Admission add(std::string_view key, std::string_view label, double score, int64_t t,
+                TimePoint now = kT0) {
     return agg.add(key, label, score, t, now, closed);
   }
 };
@@ -57,7 +58,8 @@ TEST(WindowAggregator, TumblingWindowClosesWhenStreamTimeReachesItsEnd) {
   EXPECT_EQ(f.agg.open_keys(), 2u);
   EXPECT_EQ(f.agg.open_windows(), 2u);
 
-  EXPECT_EQ(f.add("beta", "negative", 0.6, 10'000), Admission::kCounted);  // first record of [10s, 20s)
+  EXPECT_EQ(f.add("beta", "negative", 0.6, 10'000),
+            Admission::kCounted);  // first record of [10s, 20s)
   ASSERT_EQ(f.closed.size(), 2u);
   const ClosedWindow& a = f.closed[0];
   EXPECT_EQ(a.key, "acme");
@@ -88,7 +90,8 @@ TEST(WindowAggregator, AllowedLatenessKeepsWindowOpenThenRecordsAreLate) {
   f.add("k", "positive", 1.0, 5'000);
   f.add("k", "positive", 1.0, 11'000);  // stream time 11s: [0,10s) open until 12s
   EXPECT_TRUE(f.closed.empty());
-  EXPECT_EQ(f.add("k", "negative", 1.0, 9'000), Admission::kCounted);  // out of order, within lateness
+  EXPECT_EQ(f.add("k", "negative", 1.0, 9'000),
+            Admission::kCounted);  // out of order, within lateness
   f.add("k", "positive", 1.0, 12'000);
   ASSERT_EQ(f.closed.size(), 1u);
   EXPECT_EQ(f.closed[0].start_ms, 0);
@@ -111,7 +114,7 @@ TEST(WindowAggregator, HoppingRecordCountsInEveryWindowThatContainsIt) {
   Feeder f(hopping(10'000, 5'000));
   f.add("k", "positive", 0.5, 7'000);  // in [0,10s) and [5s,15s)
   EXPECT_EQ(f.agg.open_windows(), 2u);
-  f.add("k", "negative", 0.5, 9'000);  // in [0,10s) and [5s,15s)
+  f.add("k", "negative", 0.5, 9'000);   // in [0,10s) and [5s,15s)
   f.add("k", "negative", 0.5, 12'000);  // closes [0,10s); in [5s,15s) and [10s,20s)
   ASSERT_EQ(f.closed.size(), 1u);
   EXPECT_EQ(f.closed[0].start_ms, 0);
@@ -130,7 +133,8 @@ TEST(WindowAggregator, HoppingRecordCountsInEveryWindowThatContainsIt) {
 TEST(WindowAggregator, HoppingRecordPartlyLateCountsOnlyInItsOpenWindows) {
   Feeder f(hopping(10'000, 5'000));
   f.add("k", "positive", 0.5, 10'000);  // closes nothing open yet; stream time 10s
-  EXPECT_EQ(f.add("k", "negative", 0.5, 7'000), Admission::kCounted);  // [0,10s) closed, [5s,15s) open
+  EXPECT_EQ(f.add("k", "negative", 0.5, 7'000),
+            Admission::kCounted);  // [0,10s) closed, [5s,15s) open
   f.agg.close_all(f.closed);
   ASSERT_EQ(f.closed.size(), 2u);
   EXPECT_EQ(f.closed[0].start_ms, 5'000);
@@ -270,7 +274,7 @@ TEST(WindowAggregator, CloseAllReportsEveryWindowByEndThenKey) {
   Feeder f(tumbling(1'000));
   f.add("b", "positive", 1, 1'500);
   f.add("a", "positive", 1, 1'200);
-  f.add("c", "positive", 1, 100);    // late: [0, 1s) closed when stream time passed 1 s
+  f.add("c", "positive", 1, 100);  // late: [0, 1s) closed when stream time passed 1 s
   f.add("z", "positive", 1, 2'500);
   f.agg.close_all(f.closed);
   ASSERT_EQ(f.closed.size(), 3u);
@@ -314,7 +318,8 @@ TEST(WindowAggregator, MatchesReferenceModelOnRandomDisorderedStreams) {
       std::string label = labels[rng() % 3];
       max_t = std::max(max_t, t);
       bool counted = false;
-      for (int64_t s = (t >= 0 ? t / advance : (t - advance + 1) / advance) * advance; s > t - size; s -= advance) {
+      for (int64_t s = (t >= 0 ? t / advance : (t - advance + 1) / advance) * advance; s > t - size;
+           s -= advance) {
         if (s + size + lateness > max_t) {
           expected[{key, s}][label] += 1;
           counted = true;
@@ -334,7 +339,8 @@ TEST(WindowAggregator, MatchesReferenceModelOnRandomDisorderedStreams) {
       EXPECT_GE(w.end_ms, prev_end) << "seed " << seed << ": windows must close in end order";
       prev_end = w.end_ms;
       EXPECT_EQ(w.end_ms - w.start_ms, size);
-      EXPECT_EQ(w.trigger, i < event_closed ? WindowTrigger::kEventTime : WindowTrigger::kEndOfInput);
+      EXPECT_EQ(w.trigger,
+                i < event_closed ? WindowTrigger::kEventTime : WindowTrigger::kEndOfInput);
       auto [it, fresh] = got.try_emplace({w.key, w.start_ms});
       EXPECT_TRUE(fresh) << "seed " << seed << ": window reported twice";
       uint64_t sum = 0;
@@ -345,8 +351,8 @@ TEST(WindowAggregator, MatchesReferenceModelOnRandomDisorderedStreams) {
       EXPECT_EQ(sum, w.count);
       EXPECT_EQ(w.negative, label_count(w, "negative"));
     }
-    EXPECT_EQ(got, expected) << "seed " << seed << " size " << size << " advance " << advance << " lateness "
-                             << lateness;
+    EXPECT_EQ(got, expected) << "seed " << seed << " size " << size << " advance " << advance
+                             << " lateness " << lateness;
     EXPECT_EQ(f.agg.open_windows(), 0u);
   }
 }
