@@ -8,7 +8,7 @@ SLUICE_SHARED=${SLUICE_SHARED:-$SLUICE_ROOT/../shared}
 SLUICE_BUILD_PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   librdkafka-dev kcat libboost1.74-dev libyaml-cpp-dev libsimdjson-dev nlohmann-json3-dev
-  libconcurrentqueue-dev libreaderwriterqueue-dev libutf8proc-dev unicode-data nodejs npm
+  libconcurrentqueue-dev libreaderwriterqueue-dev libutf8proc-dev unicode-data
   libdnnl-dev libopenblas-dev libopenblas0-pthread
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev
@@ -45,4 +45,16 @@ sluice_build() {
     cmake -S "$SLUICE_ROOT" -B "$dir" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release "$@"
   fi
   cmake --build "$dir" --parallel "$(nproc)"
+}
+
+# Node.js + npm (Hugging Face tokenizers and ONNX Runtime peers in the
+# benchmarks): installed from Debian only when the commands are missing (a
+# machine may already have Node from elsewhere), then the pinned npm packages.
+sluice_ensure_node_peers() {
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    sluice_ensure_packages nodejs npm
+  fi
+  if [ ! -d "$SLUICE_ROOT/tools/node_modules/tokenizers" ] || [ ! -d "$SLUICE_ROOT/tools/node_modules/onnxruntime-node" ]; then
+    (cd "$SLUICE_ROOT/tools" && npm ci --ignore-scripts --no-audit --no-fund >/dev/null)
+  fi
 }
