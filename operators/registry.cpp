@@ -11,6 +11,7 @@
 #include "operators/kafka_source.h"
 #include "operators/micro_batch.h"
 #include "operators/tokenize.h"
+#include "operators/window_aggregate.h"
 
 namespace sluice::operators {
 
@@ -107,6 +108,7 @@ const Registry& builtin_registry() {
     register_generator(*reg);
     register_identity(*reg);
     register_counter(*reg);
+    register_window_aggregate(*reg);
     register_tokenize(*reg);
     register_kafka_source(*reg);
     register_kafka_sink(*reg);
