@@ -1,12 +1,16 @@
 #include "operators/infer.h"
 
+#include <algorithm>
 #include <cmath>
 #include <deque>
+#include <filesystem>
+#include <span>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
 #include <vector>
 
+#include "operators/result_cache.h"
 #include "src/core/dead_letter.h"
 #include "src/core/log.h"
 #include "src/engine/backend_factory.h"
@@ -40,11 +44,27 @@ void InferProbe::on_model(const engine::Model& model, const engine::Backend& bac
   registry_->gauge("sluice_model_info", "The model an infer stage runs (value 1).", l).set(1);
 }
 
-void InferProbe::on_batch(const core::Batch& b, int64_t compute_ns) {
+void InferProbe::on_batch(const core::Batch& b, size_t inferred, int64_t compute_ns) {
   if (!registry_) return;
   compute_->observe(static_cast<double>(compute_ns) * 1e-9);
   batch_->observe(static_cast<double>(b.infer_end_ns - b.infer_begin_ns) * 1e-9);
-  records_->inc(static_cast<double>(b.size()));
+  records_->inc(static_cast<double>(inferred));
+}
+
+void InferProbe::on_cache(size_t hits, size_t misses, size_t entries) {
+  if (!registry_) return;
+  if (!cache_hits_) {
+    metrics::Labels hit = labels_, miss = labels_;
+    hit.emplace_back("result", "hit");
+    miss.emplace_back("result", "miss");
+    const char* help = "Result cache lookups, by result (hit ratio = hit / (hit + miss)).";
+    cache_hits_ = &registry_->counter("sluice_result_cache_lookups_total", help, hit);
+    cache_misses_ = &registry_->counter("sluice_result_cache_lookups_total", help, miss);
+    cache_entries_ = &registry_->gauge("sluice_result_cache_entries", "Entries in the result cache.", labels_);
+  }
+  cache_hits_->inc(static_cast<double>(hits));
+  cache_misses_->inc(static_cast<double>(misses));
+  cache_entries_->set(static_cast<double>(entries));
 }
 
 // ---- Infer ----
@@ -56,9 +76,21 @@ struct Completed {
   engine::BatchResult result;
 };
 
+// A batch on its way through the stage, in arrival order. `submitted`: the
+// backend computes (some of) its records; otherwise the result cache answered
+// every record and the batch only waits for its turn to be emitted.
 struct InFlight {
-  engine::Ticket ticket;
+  engine::Ticket ticket = 0;
+  bool submitted = false;
   core::Batch batch;
+  // With partial cache hits: the missing records' indices in batch.records,
+  // their packed ids, and the outputs the backend writes for them (scattered
+  // into batch.logits/embeddings on completion).
+  bool partial = false;
+  std::vector<uint32_t> miss;
+  std::vector<int32_t> ids, cu;
+  int32_t max_len = 0;
+  std::vector<float> logits, embeddings;
 };
 
 struct InferState : core::OperatorState {
@@ -71,6 +103,8 @@ struct InferState : core::OperatorState {
   std::vector<Completed> drained;  // worker-side copy, reused
   std::vector<metrics::CallbackId> callbacks;
   metrics::Registry* registry = nullptr;
+  std::unique_ptr<ResultCache> cache;  // null when off
+  std::vector<float> scratch;          // one entry's values, for cache inserts
 
   ~InferState() override {
     for (auto id : callbacks) registry->remove_callback(id);
@@ -152,6 +186,46 @@ void drop_non_finite(core::Batch& b, core::Emitter& out) {
   b.cu_seqlens.clear();
 }
 
+// Copies the backend's outputs for the missing records into their rows.
+void scatter_misses(InFlight& f) {
+  core::Batch& b = f.batch;
+  const size_t L = static_cast<size_t>(b.num_labels), E = static_cast<size_t>(b.embedding_dim);
+  for (size_t k = 0; k < f.miss.size(); ++k) {
+    std::copy_n(f.logits.begin() + k * L, L, b.logits.begin() + f.miss[k] * L);
+    if (E) std::copy_n(f.embeddings.begin() + k * E, E, b.embeddings.begin() + f.miss[k] * E);
+  }
+}
+
+// Caches the finite outputs of the records the backend computed.
+void remember(InferState& st, const InFlight& f) {
+  const core::Batch& b = f.batch;
+  const size_t L = static_cast<size_t>(b.num_labels), E = static_cast<size_t>(b.embedding_dim);
+  st.scratch.resize(L + E);
+  for (const uint32_t i : f.miss) {  // with the cache on, every computed record is in `miss`
+    std::copy_n(b.logits.begin() + i * L, L, st.scratch.begin());
+    if (E) std::copy_n(b.embeddings.begin() + i * E, E, st.scratch.begin() + L);
+    if (!std::all_of(st.scratch.begin(), st.scratch.end(), [](float v) { return std::isfinite(v); })) continue;
+    const std::span<const int32_t> ids(b.token_ids.data() + b.cu_seqlens[i],
+                                       static_cast<size_t>(b.cu_seqlens[i + 1] - b.cu_seqlens[i]));
+    st.cache->insert(ids, st.scratch);
+  }
+}
+
+// What makes cached outputs valid: the model (directory, architecture, sizes,
+// stored dtype) and the numerics of the backend that computed them.
+std::string cache_revision(const engine::Model& m, const engine::Backend& backend, const InferOptions& o) {
+  const auto& c = m.config();
+  std::error_code ec;
+  const auto weights = m.directory() / "model.safetensors";
+  const auto size = std::filesystem::file_size(weights, ec);
+  const auto mtime = std::filesystem::last_write_time(weights, ec).time_since_epoch().count();
+  return std::filesystem::absolute(m.directory(), ec).string() + "|" + c.architecture_class + "|" +
+         std::to_string(c.hidden_size) + "x" + std::to_string(c.num_layers) + "|" + m.weights_dtype() + "|" +
+         std::to_string(size) + "@" + std::to_string(mtime) + "|" + std::string(backend.kind()) + "|" +
+         (o.backend.precision == engine::Precision::kBF16 ? "bf16" : "fp32") + "|" + o.backend.dtype + "|" +
+         std::to_string(static_cast<int>(o.backend.pooling));
+}
+
 }  // namespace
 
 Infer::Infer(std::shared_ptr<const engine::Model> model, InferOptions options, InferProbe probe,
@@ -170,6 +244,13 @@ std::unique_ptr<core::OperatorState> Infer::make_state(const core::WorkerInfo& w
                  " (", model_->config().architecture_class, ", ", model_->weights_dtype(), ") on ",
                  st->backend->device_name());
   probe_.on_model(*model_, *st->backend, options_.backend);
+  if (options_.cache_entries > 0) {
+    const auto& c = model_->config();
+    const size_t values = static_cast<size_t>(c.num_labels) +
+                          (options_.embeddings ? static_cast<size_t>(c.hidden_size) : 0);
+    st->cache = std::make_unique<ResultCache>(static_cast<size_t>(options_.cache_entries), values,
+                                              cache_revision(*model_, *st->backend, options_));
+  }
   if (auto* reg = probe_.registry()) {
     st->registry = reg;
     engine::Backend* be = st->backend.get();
@@ -186,6 +267,18 @@ std::unique_ptr<core::OperatorState> Infer::make_state(const core::WorkerInfo& w
     if (st->backend->kind() != "cpu") {
       add("device_total", &engine::MemoryUsage::device_total_bytes);
       add("device_free", &engine::MemoryUsage::device_free_bytes);
+      // What dashboards chart: used = total - free, per device.
+      metrics::Labels l = probe_.labels();
+      l.emplace_back("device", st->backend->device_name());
+      l.emplace_back("worker", std::to_string(worker.index));
+      st->callbacks.push_back(reg->gauge_callback(
+          "sluice_gpu_memory_used_bytes", "GPU memory in use on the infer stage's device.", l, [be] {
+            const engine::MemoryUsage m = be->memory_usage();
+            return static_cast<double>(m.device_total_bytes - m.device_free_bytes);
+          }));
+      st->callbacks.push_back(reg->gauge_callback(
+          "sluice_gpu_memory_total_bytes", "GPU memory size of the infer stage's device.", l,
+          [be] { return static_cast<double>(be->memory_usage().device_total_bytes); }));
     }
   }
   return st;
@@ -201,19 +294,59 @@ void Infer::process(core::OperatorState* s, core::Item&& item, core::Emitter& ou
   const engine::ModelConfig& c = model_->config();
   drop_unfit_records(batch, c, out);
   if (batch.records.empty()) return;
-  batch.num_labels = static_cast<int32_t>(c.num_labels);
-  batch.logits.assign(batch.size() * c.num_labels, 0.f);
-  if (options_.embeddings) {
-    batch.embedding_dim = static_cast<int32_t>(c.hidden_size);
-    batch.embeddings.assign(batch.size() * c.hidden_size, 0.f);
+  const size_t L = static_cast<size_t>(c.num_labels);
+  const size_t E = options_.embeddings ? static_cast<size_t>(c.hidden_size) : 0;
+  batch.num_labels = static_cast<int32_t>(L);
+  batch.logits.assign(batch.size() * L, 0.f);
+  if (E) {
+    batch.embedding_dim = static_cast<int32_t>(E);
+    batch.embeddings.assign(batch.size() * E, 0.f);
   }
   batch.infer_begin_ns = core::now_ns();
-  // The batch's vectors keep their heap buffers when the batch moves into
-  // in_flight, so the spans handed to the backend stay valid.
-  const engine::EncoderBatch eb{batch.token_ids, batch.cu_seqlens, batch.max_seqlen};
-  const engine::EncoderOutputs eo{batch.logits, batch.embeddings};
-  const engine::Ticket t = st->backend->submit(eb, eo, {&InferState::on_done, st});
-  st->in_flight.push_back({t, std::move(batch)});
+  InFlight f;
+  if (st->cache) {
+    for (size_t i = 0; i < batch.size(); ++i) {
+      const std::span<const int32_t> ids(batch.token_ids.data() + batch.cu_seqlens[i],
+                                         static_cast<size_t>(batch.cu_seqlens[i + 1] - batch.cu_seqlens[i]));
+      const std::span<const float> v = st->cache->find(ids);
+      if (v.empty()) {
+        f.miss.push_back(static_cast<uint32_t>(i));
+        continue;
+      }
+      std::copy_n(v.begin(), L, batch.logits.begin() + i * L);
+      if (E) std::copy_n(v.begin() + L, E, batch.embeddings.begin() + i * E);
+    }
+    probe_.on_cache(batch.size() - f.miss.size(), f.miss.size(), st->cache->size());
+    if (f.miss.empty()) {  // every record answered: no inference
+      batch.infer_end_ns = core::now_ns();
+      f.batch = std::move(batch);
+      st->in_flight.push_back(std::move(f));
+      on_tick(s, out);
+      return;
+    }
+    f.partial = f.miss.size() < batch.size();
+  }
+  if (f.partial) {
+    f.cu.push_back(0);
+    for (uint32_t i : f.miss) {
+      const int32_t b = batch.cu_seqlens[i], e = batch.cu_seqlens[i + 1];
+      f.ids.insert(f.ids.end(), batch.token_ids.begin() + b, batch.token_ids.begin() + e);
+      f.cu.push_back(static_cast<int32_t>(f.ids.size()));
+      f.max_len = std::max(f.max_len, e - b);
+    }
+    f.logits.assign(f.miss.size() * L, 0.f);
+    if (E) f.embeddings.assign(f.miss.size() * E, 0.f);
+  }
+  f.batch = std::move(batch);
+  f.submitted = true;
+  // The vectors keep their heap buffers when `f` moves into in_flight, so the
+  // spans handed to the backend stay valid.
+  const bool p = f.partial;
+  core::Batch& b = f.batch;
+  const engine::EncoderBatch eb{p ? f.ids : b.token_ids, p ? f.cu : b.cu_seqlens, p ? f.max_len : b.max_seqlen};
+  const engine::EncoderOutputs eo{p ? f.logits : b.logits, p ? f.embeddings : b.embeddings};
+  f.ticket = st->backend->submit(eb, eo, {&InferState::on_done, st});
+  st->in_flight.push_back(std::move(f));
   on_tick(s, out);  // emit whatever finished meanwhile
 }
 
@@ -225,21 +358,28 @@ void Infer::on_tick(core::OperatorState* s, core::Emitter& out) {
                        std::make_move_iterator(st->completed.end()));
     st->completed.clear();
   }
-  // Tickets complete in submit order, so results line up with in_flight's front.
-  size_t i = 0;
-  for (; i < st->drained.size(); ++i) {
-    const Completed& done = st->drained[i];
-    if (st->in_flight.empty() || st->in_flight.front().ticket != done.ticket)
-      throw std::logic_error("infer: backend completed tickets out of order");
-    if (!done.result.ok) throw std::runtime_error("inference failed: " + done.result.error);
-    core::Batch b = std::move(st->in_flight.front().batch);
+  // Tickets complete in submit order, so results line up with in_flight's
+  // submitted entries; batches the cache answered wait for their turn.
+  size_t d = 0;
+  while (!st->in_flight.empty()) {
+    InFlight& f = st->in_flight.front();
+    if (f.submitted) {
+      if (d == st->drained.size()) break;
+      const Completed& done = st->drained[d++];
+      if (f.ticket != done.ticket) throw std::logic_error("infer: backend completed tickets out of order");
+      if (!done.result.ok) throw std::runtime_error("inference failed: " + done.result.error);
+      f.batch.infer_end_ns = core::now_ns();
+      if (feedback_) feedback_->report(f.batch.infer_end_ns - f.batch.infer_begin_ns);
+      probe_.on_batch(f.batch, f.partial ? f.miss.size() : f.batch.size(), done.result.compute_ns);
+      if (f.partial) scatter_misses(f);
+      if (st->cache) remember(*st, f);
+    }
+    core::Batch b = std::move(f.batch);
     st->in_flight.pop_front();
-    b.infer_end_ns = core::now_ns();
-    if (feedback_) feedback_->report(b.infer_end_ns - b.infer_begin_ns);
-    probe_.on_batch(b, done.result.compute_ns);
     drop_non_finite(b, out);
     if (!b.records.empty()) out.emit(std::move(b));
   }
+  if (d != st->drained.size()) throw std::logic_error("infer: backend completed a ticket that is not in flight");
   st->drained.clear();
 }
 
@@ -260,9 +400,18 @@ void register_infer(Registry& registry) {
             s.string("model",
                      "Model directory: config.json + model.safetensors as Hugging Face writes them")
                 .req();
-            s.choice("device", {"auto", "cpu", "cuda"},
-                     "Compute device; auto = CUDA when usable, else CPU")
+            s.string("device",
+                     "Compute device: auto (CUDA when a usable GPU is present, else CPU), cpu, "
+                     "cuda (see devices) or cuda:N")
                 .def("auto");
+            s.strings("devices",
+                      "device cuda: GPU indices to deal batches over round-robin, e.g. [0, 1]; "
+                      "empty = GPU 0")
+                .def("[]");
+            s.choice("dtype", {"fp16", "bf16"}, "CUDA: weights and activations (fp32 accumulation)")
+                .def("fp16");
+            s.boolean("cuda_graphs", "CUDA: replay captured graphs for repeated batch shapes")
+                .def("false");
             s.integer("threads", "CPU backend compute threads; 0 = every core")
                 .def("0")
                 .range(0, 1024);
@@ -277,6 +426,11 @@ void register_infer(Registry& registry) {
                 .def("4096")
                 .range(1, 1 << 22);
             s.boolean("embeddings", "Also return pooled embeddings").def("false");
+            s.integer("cache_entries",
+                      "Result cache size per worker: repeated token sequences skip the model "
+                      "(0 = off)")
+                .def("65536")
+                .range(0, 1 << 26);
             s.choice("pooling", {"head", "first_token", "mean"},
                      "Pooled embedding: the classifier head's hidden vector, the first token's "
                      "state, or the mean")
@@ -286,6 +440,23 @@ void register_infer(Registry& registry) {
       .make_operator = [](BuildContext& ctx) -> std::unique_ptr<core::Operator> {
         InferOptions o;
         o.backend.device = ctx.options.string("device");
+        {
+          const std::string& d = o.backend.device;
+          const bool ok = d == "auto" || d == "cpu" || d == "cuda" ||
+                          (d.rfind("cuda:", 0) == 0 && d.size() > 5 && d.size() <= 9 &&
+                           d.find_first_not_of("0123456789", 5) == std::string::npos);
+          if (!ok)
+            throw std::invalid_argument("device: expected auto, cpu, cuda or cuda:N, got '" +
+                                        d + "'");
+        }
+        for (const std::string& g : ctx.options.strings("devices")) {
+          if (g.empty() || g.size() > 4 || g.find_first_not_of("0123456789") != std::string::npos)
+            throw std::invalid_argument("devices: expected GPU indices, got '" + g + "'");
+          o.backend.devices.push_back(std::stoi(g));
+        }
+        o.backend.dtype = ctx.options.string("dtype");
+        o.backend.cuda_graphs = ctx.options.boolean("cuda_graphs");
+        o.cache_entries = ctx.options.integer("cache_entries");
         o.backend.threads = static_cast<int>(ctx.options.integer("threads"));
         o.backend.precision = ctx.options.string("precision") == "bf16" ? engine::Precision::kBF16
                                                                         : engine::Precision::kF32;

@@ -29,6 +29,9 @@ namespace sluice::operators {
 struct InferOptions {
   engine::BackendOptions backend;
   bool embeddings = false;  // also fill Batch::embeddings (pooled, backend.pooling)
+  // Result cache entries per worker (0 = off): repeated token sequences are
+  // answered from the outputs computed the first time (result_cache.h).
+  int64_t cache_entries = 0;
 };
 
 // Metrics of the infer stage, labelled {pipeline, stage}:
@@ -36,15 +39,21 @@ struct InferOptions {
 //   sluice_inference_batch_seconds  histogram  submit to results, per batch (queueing included)
 //   sluice_inference_records_total  counter    records inferred
 //   sluice_model_info               gauge      1, labelled with model, architecture, device,
-//   precision sluice_backend_memory_bytes     gauge
-//   {kind=weights|workspace|device_total|device_free, worker}
+//                                              precision
+//   sluice_backend_memory_bytes     gauge      {kind=weights|workspace|device_total|device_free, worker}
+//   sluice_gpu_memory_used_bytes    gauge      {device, worker}: device memory in use (CUDA only)
+//   sluice_gpu_memory_total_bytes   gauge      {device, worker}: device memory size (CUDA only)
+//   sluice_result_cache_lookups_total counter  {result=hit|miss}, with the cache on
+//   sluice_result_cache_entries     gauge      entries held, with the cache on
 class InferProbe {
  public:
   InferProbe() = default;
   InferProbe(metrics::Registry& registry, const std::string& pipeline, const std::string& stage);
   void on_model(const engine::Model& model, const engine::Backend& backend,
                 const engine::BackendOptions& o);
-  void on_batch(const core::Batch& batch, int64_t compute_ns);
+  // `inferred`: records the backend computed (the rest came from the cache).
+  void on_batch(const core::Batch& batch, size_t inferred, int64_t compute_ns);
+  void on_cache(size_t hits, size_t misses, size_t entries);
   metrics::Registry* registry() const { return registry_; }
   const metrics::Labels& labels() const { return labels_; }
 
@@ -54,6 +63,9 @@ class InferProbe {
   metrics::Histogram* compute_ = nullptr;
   metrics::Histogram* batch_ = nullptr;
   metrics::Counter* records_ = nullptr;
+  metrics::Counter* cache_hits_ = nullptr;
+  metrics::Counter* cache_misses_ = nullptr;
+  metrics::Gauge* cache_entries_ = nullptr;
 };
 
 class Infer final : public core::Operator {

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cmath>
+#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -13,9 +14,11 @@
 #include "operators/classify.h"
 #include "operators/infer.h"
 #include "operators/micro_batch.h"
+#include "operators/result_cache.h"
 #include "src/core/pipeline.h"
 #include "src/engine/backend_factory.h"
 #include "src/engine/model.h"
+#include "src/metrics/registry.h"
 #include "tests/unit/engine/model_fixtures.h"
 
 namespace sluice::operators {
@@ -387,6 +390,160 @@ TEST_F(InferPipelineTest, NonFiniteLogitsBecomeDeadLetters) {
   }
   ASSERT_EQ(s->records.size(), 30u);
   for (const auto& r : s->records) EXPECT_TRUE(std::isfinite(r.score));
+}
+
+}  // namespace
+}  // namespace sluice::operators
+
+// ---- result cache ----
+
+namespace sluice::operators {
+namespace {
+
+TEST(ResultCache, AnswersOnlyTheExactIdSequenceAndEvictsTheLeastRecentlyUsed) {
+  ResultCache c(2, 2, "model-a");
+  const std::vector<int32_t> a = {101, 7, 8, 102}, b = {101, 7, 9, 102}, d = {101, 102};
+  EXPECT_TRUE(c.find(a).empty());
+  c.insert(a, std::vector<float>{1.f, 2.f});
+  c.insert(b, std::vector<float>{3.f, 4.f});
+  ASSERT_EQ(c.find(a).size(), 2u);
+  EXPECT_EQ(c.find(a)[1], 2.f);
+  EXPECT_TRUE(c.find(std::vector<int32_t>{101, 7, 8}).empty()) << "a prefix is another key";
+  c.insert(d, std::vector<float>{5.f, 6.f});  // full: evicts b (a was used more recently)
+  EXPECT_TRUE(c.find(b).empty());
+  EXPECT_EQ(c.find(a)[0], 1.f);
+  EXPECT_EQ(c.find(d)[0], 5.f);
+  EXPECT_EQ(c.size(), 2u);
+  c.insert(d, std::vector<float>{7.f, 8.f});  // refresh in place
+  EXPECT_EQ(c.find(d)[1], 8.f);
+  EXPECT_EQ(c.size(), 2u);
+  EXPECT_THROW(c.insert(a, std::vector<float>{1.f}), std::invalid_argument);
+}
+
+TEST(ResultCache, RevisionSeedsTheKeyAndZeroCapacityIsOff) {
+  ResultCache one(4, 1, "model-a"), other(4, 1, "model-b"), off(0, 1, "model-a");
+  const std::vector<int32_t> ids = {1, 2, 3, 4, 5};
+  EXPECT_NE(one.hash(ids), other.hash(ids));
+  EXPECT_NE(one.hash(ids), one.hash(std::vector<int32_t>{1, 2, 3, 4}));
+  EXPECT_FALSE(off.enabled());
+  off.insert(ids, std::vector<float>{1.f});
+  EXPECT_TRUE(off.find(ids).empty());
+}
+
+TEST(ResultCache, ManyKeysStayExact) {
+  ResultCache c(5000, 1, "m");
+  std::mt19937 g(3);
+  std::uniform_int_distribution<int> len(1, 12), id(0, 50);
+  std::vector<std::vector<int32_t>> keys;
+  for (int i = 0; i < 5000; ++i) {
+    std::vector<int32_t> k(len(g));
+    for (auto& x : k) x = id(g);
+    keys.push_back(k);
+    c.insert(k, std::vector<float>{static_cast<float>(i)});
+  }
+  // Duplicate sequences were refreshed with the later index.
+  std::map<std::vector<int32_t>, int> last;
+  for (int i = 0; i < 5000; ++i) last[keys[i]] = i;
+  for (const auto& [k, i] : last) {
+    auto v = c.find(k);
+    ASSERT_EQ(v.size(), 1u);
+    EXPECT_EQ(v[0], static_cast<float>(i));
+  }
+}
+
+}  // namespace
+}  // namespace sluice::operators
+
+namespace sluice::operators {
+namespace {
+
+class InferCacheTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = engine::testing::random_model(
+        "cache-bert",
+        "--arch bert --layers 2 --hidden 64 --heads 4 --intermediate 128 --vocab 300 --labels 3 "
+        "--label-names negative,neutral,positive --max-positions 64 --seed 22");
+    model_ = std::make_shared<const engine::Model>(engine::Model::load(dir_));
+  }
+  static inline std::filesystem::path dir_;
+  static inline std::shared_ptr<const engine::Model> model_;
+};
+
+// Repeated texts come out with the logits the model gives them, in order,
+// while the model runs once per distinct text.
+TEST_F(InferCacheTest, RepeatsAreAnsweredFromTheCacheWithTheModelsLogits) {
+  std::mt19937 g(9);
+  std::uniform_int_distribution<int> len(1, 30), id(1, 299), pick(0, 24);
+  std::vector<std::vector<int32_t>> distinct(25);
+  for (auto& t : distinct) {
+    t.resize(len(g));
+    for (auto& x : t) x = id(g);
+  }
+  std::vector<std::vector<int32_t>> tokens;
+  std::vector<core::Record> recs;
+  for (int i = 0; i < 400; ++i) {
+    tokens.push_back(distinct[pick(g)]);
+    recs.push_back(tokenized(tokens.back(), i));
+  }
+  metrics::Registry reg;
+  auto sink = std::make_unique<RecordSink>();
+  RecordSink* s = sink.get();
+  core::Pipeline p({"cache", 16});
+  p.set_source("src", std::make_unique<ListSource>(std::move(recs), &s->seen, false));
+  BatchFeedback feedback;
+  p.add_stage("batch", std::make_unique<MicroBatch>(
+                           MicroBatchPolicy{.max_batch_records = 8, .max_batch_tokens = 256, .max_delay = 1ms},
+                           MicroBatchProbe(), &feedback));
+  InferOptions io;
+  io.backend.device = "cpu";
+  io.backend.threads = 1;
+  io.cache_entries = 1000;
+  p.add_stage("infer", std::make_unique<Infer>(model_, io, InferProbe(reg, "cache", "infer"), &feedback));
+  ClassifyOptions co = ClassifyOptions::from_model(model_->config(), "cache-bert");
+  co.probs = true;
+  p.add_stage("classify", std::make_unique<Classify>(co));
+  p.add_stage("sink", std::move(sink));
+  p.start();
+  ASSERT_EQ(p.wait(), 0) << p.failure();
+
+  ASSERT_EQ(s->records.size(), 400u);
+  const std::string text = reg.render();
+  auto value = [&](const std::string& series) {
+    const size_t at = text.find("\n" + series + " ");
+    if (at == std::string::npos) {
+      ADD_FAILURE() << series << " not in\n" << text;
+      return -1.0;
+    }
+    return std::stod(text.substr(at + series.size() + 2));
+  };
+  const std::string l = "{pipeline=\"cache\",stage=\"infer\"";
+  const std::string c = "sluice_result_cache_lookups_total{pipeline=\"cache\",result=";
+  const double hits = value(c + "\"hit\",stage=\"infer\"}");
+  const double misses = value(c + "\"miss\",stage=\"infer\"}");
+  EXPECT_EQ(hits + misses, 400.0);
+  // A text repeated inside one batch misses twice; across batches it hits.
+  EXPECT_GE(hits, 300.0);
+  EXPECT_EQ(value("sluice_inference_records_total" + l + "}"), misses);
+  EXPECT_EQ(value("sluice_result_cache_entries" + l + "}"), 25.0);
+
+  auto backend = engine::make_backend(*model_, {.device = "cpu", .threads = 1});
+  int64_t prev = -1;
+  for (const core::Record& r : s->records) {
+    EXPECT_GT(r.offset, prev) << "out of order";
+    prev = r.offset;
+    const auto& t = tokens[r.offset];
+    std::vector<int32_t> cu = {0, static_cast<int32_t>(t.size())};
+    std::vector<float> logits(3);
+    ASSERT_TRUE(backend->run({t, cu, static_cast<int32_t>(t.size())}, {logits, {}}).ok);
+    const float m = std::max({logits[0], logits[1], logits[2]});
+    double z = 0;
+    for (float v : logits) z += std::exp(v - m);
+    const auto j = nlohmann::json::parse(r.value());
+    const char* names[] = {"negative", "neutral", "positive"};
+    for (int k = 0; k < 3; ++k)
+      EXPECT_NEAR(j["probs"][names[k]].get<double>(), std::exp(logits[k] - m) / z, 1e-5) << r.offset;
+  }
 }
 
 }  // namespace
