@@ -281,6 +281,13 @@ void KafkaSource::update_lag() {
   // A partition nothing was read from yet has no position: its lag counts
   // from where consumption starts (the committed offset, else the reset
   // policy's end), asked of the group coordinator once.
+  // Watermarks are cached from fetch responses; a partition not fetched from
+  // yet (paused early under backpressure, or not reached) has none: ask its leader.
+  auto watermarks = [this](const rd_kafka_topic_partition_t& tp, int64_t* low, int64_t* high) {
+    return consumer_->watermarks(tp.topic, tp.partition, low, high) ||
+           consumer_->query_watermarks(tp.topic, tp.partition, low, high,
+                                       std::chrono::milliseconds(500));
+  };
   kafka::PartitionList unknown;
   for (const rd_kafka_topic_partition_t& tp : list) {
     Partition* p = find(tp.topic, tp.partition);
@@ -290,7 +297,7 @@ void KafkaSource::update_lag() {
     for (const rd_kafka_topic_partition_t& tp : unknown) {
       Partition* p = find(tp.topic, tp.partition);
       int64_t low = 0, high = 0;
-      if (!p || !consumer_->watermarks(tp.topic, tp.partition, &low, &high)) continue;
+      if (!p || !watermarks(tp, &low, &high)) continue;
       p->start = tp.offset >= 0 ? tp.offset
                                 : (options_.consumer.auto_offset_reset == "latest" ? high : low);
     }
@@ -298,7 +305,7 @@ void KafkaSource::update_lag() {
   for (const rd_kafka_topic_partition_t& tp : list) {
     Partition* p = find(tp.topic, tp.partition);
     int64_t low = 0, high = 0;
-    if (!p || !consumer_->watermarks(tp.topic, tp.partition, &low, &high)) continue;
+    if (!p || !watermarks(tp, &low, &high)) continue;
     int64_t position = tp.offset >= 0 ? tp.offset : p->confirmed >= 0 ? p->confirmed : p->start;
     if (position >= 0) p->probe->set_lag(std::max<int64_t>(0, high - position));
   }

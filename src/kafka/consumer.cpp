@@ -129,6 +129,14 @@ bool Consumer::watermarks(const char* topic, int32_t partition, int64_t* low, in
          *high >= 0;
 }
 
+bool Consumer::query_watermarks(const char* topic, int32_t partition, int64_t* low, int64_t* high,
+                                std::chrono::milliseconds timeout) const {
+  return rd_kafka_query_watermark_offsets(rk_, topic, partition, low, high,
+                                          static_cast<int>(timeout.count())) ==
+             RD_KAFKA_RESP_ERR_NO_ERROR &&
+         *high >= 0;
+}
+
 void Consumer::positions(PartitionList& partitions) const {
   rd_kafka_position(rk_, partitions.get());
 }

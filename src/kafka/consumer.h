@@ -81,6 +81,11 @@ class Consumer {
   // Low and high watermarks last seen by the client (no broker round trip);
   // false if unknown yet.
   bool watermarks(const char* topic, int32_t partition, int64_t* low, int64_t* high) const;
+  // The same, asked of the partition leader (a round trip, up to `timeout`):
+  // for partitions the client has not fetched from yet (paused, or not
+  // reached), which have no cached watermark.
+  bool query_watermarks(const char* topic, int32_t partition, int64_t* low, int64_t* high,
+                        std::chrono::milliseconds timeout) const;
   // Fills each element's offset with the position (next offset to consume).
   void positions(PartitionList& partitions) const;
   // Fills each element's offset with the group's committed offset (a broker
