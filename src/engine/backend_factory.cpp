@@ -39,15 +39,13 @@ std::unique_ptr<Backend> make_backend(const Model& model, const BackendOptions& 
     const std::vector<int> wanted = cuda_devices(d, options);
     // A device this build or machine cannot use is a configuration error
     // (exit 2, naming the device), not a start-up failure.
-    const std::vector<int> usable = cuda::usable_devices(cuda::query_devices());
+    const cuda::DeviceQuery q = cuda::query_devices();
+    const std::vector<int> usable = cuda::usable_devices(q);
     for (int w : wanted) {
-      if (std::find(usable.begin(), usable.end(), w) == usable.end()) {
-        std::string have;
-        for (int u : usable) have += (have.empty() ? "" : ", ") + std::string("cuda:") + std::to_string(u);
+      if (std::find(usable.begin(), usable.end(), w) == usable.end())
         throw std::invalid_argument("device '" + d + "': cuda:" + std::to_string(w) +
-                                    " is not a usable CUDA device here (usable: " +
-                                    (have.empty() ? std::string("none; use device cpu or auto") : have) + ")");
-      }
+                                    " is not a usable CUDA device here (" + cuda::describe(q) +
+                                    "); use device cpu or auto");
     }
     return cuda::make_cuda_backends(model.config(), model.weights(), options, wanted);
   }
