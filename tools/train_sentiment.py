@@ -351,11 +351,11 @@ def main():
                          "while other jobs compile); results depend on this number")
     ap.add_argument("--vocab-size", type=int, default=8000)
     ap.add_argument("--hidden", type=int, default=256)
-    ap.add_argument("--layers", type=int, default=4)
+    ap.add_argument("--layers", type=int, default=2)
     ap.add_argument("--heads", type=int, default=4)
-    ap.add_argument("--intermediate", type=int, default=1024)
+    ap.add_argument("--intermediate", type=int, default=512)
     ap.add_argument("--max-positions", type=int, default=128)
-    ap.add_argument("--dropout", type=float, default=0.1)
+    ap.add_argument("--dropout", type=float, default=0.2)
     ap.add_argument("--attention-dropout", type=float, default=0.1)
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--batch-size", type=int, default=32)
@@ -363,9 +363,9 @@ def main():
     ap.add_argument("--warmup", type=float, default=0.06, help="fraction of steps")
     ap.add_argument("--weight-decay", type=float, default=0.01)
     ap.add_argument("--label-smoothing", type=float, default=0.1)
-    ap.add_argument("--token-dropout", type=float, default=0.0,
+    ap.add_argument("--token-dropout", type=float, default=0.1,
                     help="probability of replacing a word piece by [UNK] while fine-tuning")
-    ap.add_argument("--ema", type=float, default=0.0,
+    ap.add_argument("--ema", type=float, default=0.999,
                     help="decay of an exponential moving average of the weights (0 = off)")
     ap.add_argument("--mlm-epochs", type=int, default=0)
     ap.add_argument("--mlm-lr", type=float, default=5e-4)

@@ -48,6 +48,18 @@ TEST(SluiceValidate, AcceptsShippedPipelinesAndRejectsBadOnes) {
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("stages[0].rate: expected a number, got 'fast'"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("stages[1].type: unknown type 'nosuch'"), std::string::npos) << r.err;
+  // The sentiment pipeline with the shipped model; then bad infer options.
+  const std::map<std::string, std::string> env = {
+      {"SLUICE_MODEL", std::string(SLUICE_SOURCE_DIR) + "/models/sentiment-sst2-small"}};
+  auto sentiment = run({sluice_binary(), "validate", pipeline("sentiment.yaml")}, env);
+  EXPECT_EQ(sentiment.code, 0) << sentiment.err;
+  auto range = run({sluice_binary(), "validate", pipeline("sentiment.yaml"), "--set", "stages.infer.cache_entries=-1"}, env);
+  EXPECT_EQ(range.code, 2);
+  EXPECT_NE(range.err.find("stages[3].cache_entries: "), std::string::npos) << range.err;
+  auto gpu = run({sluice_binary(), "validate", pipeline("sentiment.yaml"), "--set", "stages.infer.device=gpu"}, env);
+  EXPECT_EQ(gpu.code, 2);
+  EXPECT_NE(gpu.err.find("stages[3]: device: expected auto, cpu, cuda or cuda:N, got 'gpu'"), std::string::npos)
+      << gpu.err;
   auto missing = run({sluice_binary(), "validate", "/nonexistent.yaml"});
   EXPECT_EQ(missing.code, 2);
   EXPECT_NE(missing.err.find("cannot open"), std::string::npos) << missing.err;
