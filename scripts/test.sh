@@ -9,6 +9,8 @@ set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 
 sluice_ensure_packages "${SLUICE_BUILD_PACKAGES[@]}"
+# Hugging Face tokenizers (npm): the reference token ids some tests compare against.
+sluice_ensure_node_peers
 
 BUILD=${SLUICE_BUILD_DIR:-$SLUICE_ROOT/build/release}
 sluice_build "$BUILD"

@@ -13,7 +13,7 @@ SLUICE_BUILD_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev
   prometheus
-  python3 python3-numpy python3-torch
+  python3 python3-numpy python3-torch python3-confluent-kafka
   procps curl
 )
 
