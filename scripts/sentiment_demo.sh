@@ -8,7 +8,7 @@
 #
 #   scripts/sentiment_demo.sh                      build if needed, run until Ctrl-C
 #   scripts/sentiment_demo.sh --seconds 30         unattended
-#   scripts/sentiment_demo.sh --sluice build/sluice --rate 100 --windows
+#   scripts/sentiment_demo.sh --sluice build/release/sluice --rate 100 --windows
 #
 # Without ../shared/data it replays tests/fixtures/sentiment/sample_tweets.txt.
 set -euo pipefail

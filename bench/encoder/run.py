@@ -121,7 +121,7 @@ def main():
     ap.add_argument("--min-time", type=float, default=None, help="seconds per config and runner")
     ap.add_argument("--repeat", type=int, default=None, help="runs per cell; the median is reported")
     ap.add_argument("--models", default=None, help="comma list of " + ",".join(MODELS))
-    ap.add_argument("--build-dir", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--build-dir", default=os.path.join(ROOT, "build", "release"))
     ap.add_argument("--metric", choices=["wall", "cpu"], default="wall",
                     help="wall: sequences per wall-clock second (the headline); cpu: sequences per "
                          "CPU-second of the whole process, robust on a busy shared machine but fair "

@@ -5,7 +5,7 @@ model the labels and scores of `sluice classify`, on the same texts. A peer
 that skipped work (or did different work) would make the comparison
 meaningless, so this runs as a test (ctest: SentimentPeer.*).
 
-    /usr/bin/python3 bench/sentiment/check_peer.py --sluice build/sluice \\
+    /usr/bin/python3 bench/sentiment/check_peer.py --sluice build/release/sluice \\
         --model models/sentiment-sst2-small [--texts FILE] [--limit N]
 
 Exit 0: same; 1: a difference (printed); 77: skipped (no model).

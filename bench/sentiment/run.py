@@ -57,7 +57,7 @@ def parse_args():
     ap.add_argument("--load-seconds", type=float, help="length of each offered-load phase (quick 8, full 30)")
     ap.add_argument("--threads", type=int, default=os.cpu_count(), help="compute threads for both systems")
     ap.add_argument("--partitions", type=int, default=4)
-    ap.add_argument("--sluice", default=os.path.join(ROOT, "build", "sluice"), help="sluice binary")
+    ap.add_argument("--sluice", default=os.path.join(ROOT, "build", "release", "sluice"), help="sluice binary")
     ap.add_argument("--broker", help="binary providing `broker` (default: --sluice)")
     ap.add_argument("--pipeline", default=os.path.join(ROOT, "pipelines", "sentiment.yaml"))
     ap.add_argument("--sluice-set", action="append", default=[], help="extra --set for sluice run (repeatable)")

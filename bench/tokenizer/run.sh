@@ -5,11 +5,11 @@
 # and the SST-2 byte-level BPE fixture. Prints wall-clock and per-CPU-second
 # rates with their ratios, and checks that both produced identical ids.
 #
-#   bench/tokenizer/run.sh [BUILD_DIR]      (default: build)
+#   bench/tokenizer/run.sh [BUILD_DIR]      (default: build/release)
 #   REPEAT=5 THREADS="1 2" bench/tokenizer/run.sh
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD=${1:-$ROOT/build}
+BUILD=${1:-$ROOT/build/release}
 DATA=${SLUICE_SHARED_DATA:-$ROOT/../shared/data}
 REPEAT=${REPEAT:-5}
 THREADS=${THREADS:-"1 $(nproc)"}
