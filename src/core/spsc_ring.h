@@ -37,7 +37,7 @@ class SpscRing {
     size_t cap = 2;
     while (cap < min_capacity) cap <<= 1;
     mask_ = cap - 1;
-    slots_ = static_cast<Slot*>(::operator new(sizeof(Slot) * cap, std::align_val_t{alignof(Slot)}));
+    slots_ = static_cast<Slot*>(::operator new(sizeof(Slot) * cap, kSlotsAlign));
     consumer_parker_ = &own_consumer_parker_;
     producer_parker_ = &own_producer_parker_;
   }
@@ -47,7 +47,7 @@ class SpscRing {
     const size_t tail = prod_.tail.load(std::memory_order_acquire);
     for (size_t i = cons_.head.load(std::memory_order_relaxed); i != tail; ++i)
       reinterpret_cast<T*>(&slots_[i & mask_])->~T();
-    ::operator delete(slots_, std::align_val_t{alignof(Slot)});
+    ::operator delete(slots_, kSlotsAlign);
   }
 
   size_t capacity() const { return mask_ + 1; }
@@ -199,6 +199,10 @@ class SpscRing {
 
  private:
   static constexpr int kSpins = 256;
+  // The slot array starts on a cache line, so an item of a line's size (or a
+  // divisor of it) never straddles two lines: one coherence transfer per
+  // line of items, not two.
+  static constexpr std::align_val_t kSlotsAlign{alignof(T) > kCacheLine ? alignof(T) : kCacheLine};
   struct alignas(T) Slot {
     unsigned char bytes[sizeof(T)];
   };
