@@ -130,8 +130,9 @@ class Monitor:
         lat = self.window_lat
         self.window_lat = []
         labels = ", ".join(f"{k} {v}" for k, v in sorted(self.labels.items(), key=lambda kv: str(kv[0])))
-        print(f"[{now - self.t_start:5.0f}s] {rate:7.1f} results/s | e2e p50 {percentile(lat, 0.5):5.0f} ms "
-              f"p99 {percentile(lat, 0.99):5.0f} ms | {labels or 'no results yet'} | windows {self.windows}, "
+        ms = (lambda q: f"{percentile(lat, q):5.0f}") if lat else (lambda q: "    -")
+        print(f"[{now - self.t_start:5.0f}s] {rate:7.1f} results/s | e2e p50 {ms(0.5)} ms "
+              f"p99 {ms(0.99)} ms | {labels or 'no results yet'} | windows {self.windows}, "
               f"alerts {self.alerts}", flush=True)
 
     def final(self):
