@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "kernels/cpu/ops.h"
+#include "operators/json_text.h"
 #include "src/engine/model_error.h"
 
 namespace sluice::operators {
@@ -17,40 +18,6 @@ void append_number(std::string& out, double v) {
 }
 
 }  // namespace
-
-void append_json_string(std::string& out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out.push_back('"');
-  for (char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          out += "\\u00";
-          out.push_back(kHex[c >> 4]);
-          out.push_back(kHex[c & 15]);
-        } else {
-          out.push_back(ch);
-        }
-    }
-  }
-  out.push_back('"');
-}
 
 ClassifyOptions ClassifyOptions::from_model(const engine::ModelConfig& config,
                                             std::string model_name) {

@@ -65,9 +65,6 @@ class Classifier {
   std::string below_json_;
 };
 
-// Appends s as a JSON string literal (quotes and escapes included).
-void append_json_string(std::string& out, std::string_view s);
-
 class Classify final : public core::Operator {
  public:
   explicit Classify(ClassifyOptions options) : classifier_(std::move(options)) {}
