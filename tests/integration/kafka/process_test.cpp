@@ -18,8 +18,10 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <random>
 #include <thread>
+#include <vector>
 
 #include "tests/integration/kafka/kafka_test_util.h"
 
@@ -271,26 +273,44 @@ TEST_F(SluiceProcessTest, SigtermDrainsCommitsAndExitsSoRestartRedeliversNothing
 
 TEST(SluiceBroker, ServesKcatOnFixedPortsAndStopsOnSigterm) {
   fs::path log = fs::temp_directory_path() / ("sluice-broker-" + std::to_string(getpid()) + ".log");
-  // A free base port: let the kernel pick one, then hope the next two stay free.
+  // Three consecutive free ports: bind them all to check, release, start the
+  // broker on them; another process may take one in between (ephemeral ports
+  // are shared with every connection on the machine), so try a few bases.
+  auto free_run = [](int n) {
+    static std::mt19937 rng(static_cast<unsigned>(getpid()));
+    for (;;) {
+      const int base = 10000 + static_cast<int>(rng() % 20000);  // below the ephemeral range
+      std::vector<int> fds;
+      bool ok = true;
+      for (int i = 0; i < n && ok; ++i) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        a.sin_port = htons(static_cast<uint16_t>(base + i));
+        ok = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+        fds.push_back(fd);
+      }
+      for (int fd : fds) close(fd);
+      if (ok) return base;
+    }
+  };
   int port = 0;
-  {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    port = ntohs(a.sin_port);
-    close(fd);
+  std::unique_ptr<Process> started;
+  std::string line, expected;
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    port = free_run(3);
+    started = std::make_unique<Process>(
+        std::vector<std::string>{kSluice, "broker", "--brokers", "3", "--port",
+                                 std::to_string(port), "--topic", "lines:3"},
+        std::vector<std::string>{}, log, true);
+    expected = "127.0.0.1:" + std::to_string(port) + ",127.0.0.1:" + std::to_string(port + 1) +
+               ",127.0.0.1:" + std::to_string(port + 2);
+    line = started->read_line(10s);
+    if (line == expected) break;
   }
-  Process broker(
-      {kSluice, "broker", "--brokers", "3", "--port", std::to_string(port), "--topic", "lines:3"},
-      {}, log, true);
-  const std::string expected = "127.0.0.1:" + std::to_string(port) +
-                               ",127.0.0.1:" + std::to_string(port + 1) +
-                               ",127.0.0.1:" + std::to_string(port + 2);
-  ASSERT_EQ(broker.read_line(10s), expected) << broker.log();
+  Process& broker = *started;
+  ASSERT_EQ(line, expected) << broker.log();
   const std::string b = "127.0.0.1:" + std::to_string(port);
   ASSERT_EQ(std::system(("seq 1 1000 | kcat -P -b " + b + " -t lines").c_str()), 0);
   std::string listing = run_capture("kcat -L -b " + b + " -t lines");
