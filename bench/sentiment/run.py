@@ -263,7 +263,7 @@ def offered_load(system, bootstrap, args, tweets, rate, label):
     system.start(t_in, t_out, f"{system.name}-{label}")
     reader = TopicReader(bootstrap, t_out, args.partitions)
     inputs = TopicReader(bootstrap, t_in, args.partitions)
-    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0})
+    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
     try:
         # Warm-up: the system is up (model loaded, partitions assigned) once these come back.
         for key, value in make_records(tweets, f"warm-{label}", 20):
