@@ -275,6 +275,20 @@ class InferPipelineTest : public ::testing::Test {
   static inline std::shared_ptr<const engine::Model> model_;
 };
 
+// The model's logits for `t` alone, straight through `backend`, as softmax
+// probabilities (three labels).
+std::vector<double> reference_probs(engine::Backend& backend, const std::vector<int32_t>& t) {
+  std::vector<int32_t> cu = {0, static_cast<int32_t>(t.size())};
+  std::vector<float> logits(3);
+  EXPECT_TRUE(backend.run({t, cu, static_cast<int32_t>(t.size())}, {logits, {}}).ok);
+  const float m = std::max({logits[0], logits[1], logits[2]});
+  double z = 0;
+  for (float v : logits) z += std::exp(v - m);
+  std::vector<double> probs;
+  for (float v : logits) probs.push_back(std::exp(v - m) / z);
+  return probs;
+}
+
 TEST_F(InferPipelineTest, EveryRecordGetsItsOwnLogitsInOrderOrADeadLetter) {
   std::mt19937 g(5);
   std::uniform_int_distribution<int> len(1, 40), id(1, 299);
@@ -327,25 +341,17 @@ TEST_F(InferPipelineTest, EveryRecordGetsItsOwnLogitsInOrderOrADeadLetter) {
     prev = r.offset;
     EXPECT_EQ(r.key(), "k" + std::to_string(r.offset));
     // The same record alone, straight through the backend.
-    const auto& t = tokens[r.offset];
-    std::vector<int32_t> cu = {0, static_cast<int32_t>(t.size())};
-    std::vector<float> logits(3);
-    ASSERT_TRUE(backend->run({t, cu, static_cast<int32_t>(t.size())}, {logits, {}}).ok);
-    const float m = std::max({logits[0], logits[1], logits[2]});
-    double z = 0;
-    for (float v : logits) z += std::exp(v - m);
+    const std::vector<double> probs = reference_probs(*backend, tokens[r.offset]);
     const auto j = nlohmann::json::parse(r.value());
     EXPECT_EQ(j["id"], std::to_string(r.offset));
     EXPECT_EQ(j["model"], "operators-bert");
     const char* names[] = {"negative", "neutral", "positive"};
-    const int top =
-        static_cast<int>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+    const int top = static_cast<int>(std::max_element(probs.begin(), probs.end()) - probs.begin());
     EXPECT_EQ(j["label"], names[top]);
     EXPECT_EQ(r.label, names[top]);
     for (int k = 0; k < 3; ++k)
-      EXPECT_NEAR(j["probs"][names[k]].get<double>(), std::exp(logits[k] - m) / z, 1e-5)
-          << r.offset;
-    EXPECT_NEAR(r.score, std::exp(logits[top] - m) / z, 1e-5);
+      EXPECT_NEAR(j["probs"][names[k]].get<double>(), probs[k], 1e-5) << r.offset;
+    EXPECT_NEAR(r.score, probs[top], 1e-5);
     EXPECT_GE(j["latency_ms"].get<double>(), 0.0);
   }
 }
@@ -457,22 +463,9 @@ TEST(ResultCache, ManyKeysStayExact) {
 namespace sluice::operators {
 namespace {
 
-class InferCacheTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    dir_ = engine::testing::random_model(
-        "cache-bert",
-        "--arch bert --layers 2 --hidden 64 --heads 4 --intermediate 128 --vocab 300 --labels 3 "
-        "--label-names negative,neutral,positive --max-positions 64 --seed 22");
-    model_ = std::make_shared<const engine::Model>(engine::Model::load(dir_));
-  }
-  static inline std::filesystem::path dir_;
-  static inline std::shared_ptr<const engine::Model> model_;
-};
-
 // Repeated texts come out with the logits the model gives them, in order,
 // while the model runs once per distinct text.
-TEST_F(InferCacheTest, RepeatsAreAnsweredFromTheCacheWithTheModelsLogits) {
+TEST_F(InferPipelineTest, RepeatsAreAnsweredFromTheCacheWithTheModelsLogits) {
   std::mt19937 g(9);
   std::uniform_int_distribution<int> len(1, 30), id(1, 299), pick(0, 24);
   std::vector<std::vector<int32_t>> distinct(25);
@@ -493,14 +486,16 @@ TEST_F(InferCacheTest, RepeatsAreAnsweredFromTheCacheWithTheModelsLogits) {
   p.set_source("src", std::make_unique<ListSource>(std::move(recs), &s->seen, false));
   BatchFeedback feedback;
   p.add_stage("batch", std::make_unique<MicroBatch>(
-                           MicroBatchPolicy{.max_batch_records = 8, .max_batch_tokens = 256, .max_delay = 1ms},
+                           MicroBatchPolicy{
+                               .max_batch_records = 8, .max_batch_tokens = 256, .max_delay = 1ms},
                            MicroBatchProbe(), &feedback));
   InferOptions io;
   io.backend.device = "cpu";
   io.backend.threads = 1;
   io.cache_entries = 1000;
-  p.add_stage("infer", std::make_unique<Infer>(model_, io, InferProbe(reg, "cache", "infer"), &feedback));
-  ClassifyOptions co = ClassifyOptions::from_model(model_->config(), "cache-bert");
+  p.add_stage("infer",
+              std::make_unique<Infer>(model_, io, InferProbe(reg, "cache", "infer"), &feedback));
+  ClassifyOptions co = ClassifyOptions::from_model(model_->config(), "operators-bert");
   co.probs = true;
   p.add_stage("classify", std::make_unique<Classify>(co));
   p.add_stage("sink", std::move(sink));
@@ -532,17 +527,11 @@ TEST_F(InferCacheTest, RepeatsAreAnsweredFromTheCacheWithTheModelsLogits) {
   for (const core::Record& r : s->records) {
     EXPECT_GT(r.offset, prev) << "out of order";
     prev = r.offset;
-    const auto& t = tokens[r.offset];
-    std::vector<int32_t> cu = {0, static_cast<int32_t>(t.size())};
-    std::vector<float> logits(3);
-    ASSERT_TRUE(backend->run({t, cu, static_cast<int32_t>(t.size())}, {logits, {}}).ok);
-    const float m = std::max({logits[0], logits[1], logits[2]});
-    double z = 0;
-    for (float v : logits) z += std::exp(v - m);
+    const std::vector<double> probs = reference_probs(*backend, tokens[r.offset]);
     const auto j = nlohmann::json::parse(r.value());
     const char* names[] = {"negative", "neutral", "positive"};
     for (int k = 0; k < 3; ++k)
-      EXPECT_NEAR(j["probs"][names[k]].get<double>(), std::exp(logits[k] - m) / z, 1e-5) << r.offset;
+      EXPECT_NEAR(j["probs"][names[k]].get<double>(), probs[k], 1e-5) << r.offset;
   }
 }
 
