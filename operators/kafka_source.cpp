@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <thread>
 
 #include "operators/dead_letter.h"
 #include "src/core/clock.h"
@@ -31,6 +32,8 @@ const KafkaSourceOptions& checked(const KafkaSourceOptions& o) {
                                 ") must be below high_watermark (" +
                                 std::to_string(o.high_watermark) + ")");
   }
+  if (o.pause_after.count() < 0)
+    throw std::invalid_argument("kafka source: pause_after must not be negative");
   if (o.commit_interval.count() <= 0)
     throw std::invalid_argument("kafka source: commit_interval must be positive");
   return o;
@@ -63,6 +66,14 @@ void KafkaSource::start() {
 
 core::Source::Poll KafkaSource::poll(core::Emitter& out) {
   drain_stash(out);
+  if (holding_ && !paused_all_) {
+    // Read nothing until deliveries bring the in-flight count down (acks
+    // complete on other threads; a short sleep is cheaper than a wake-up
+    // per ack, and 1 ms is a few hundred records at full speed).
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    maintain();
+    return Poll::kIdle;
+  }
   int n = 0;
   // While paused nothing arrives; poll briefly so resuming is prompt.
   const auto first_wait = paused_all_ ? std::chrono::milliseconds(10) : options_.poll_timeout;
@@ -215,19 +226,30 @@ void KafkaSource::apply_backpressure() {
   set_paused(resume, false);
 
   const size_t in_flight = tracker_.in_flight();
-  if (!paused_all_ && in_flight >= options_.high_watermark) {
-    paused_all_ = true;
+  if (!holding_ && in_flight >= options_.high_watermark) {
+    holding_ = true;
+    hold_since_ = core::SteadyClock::now();
     probe_.set_paused(true);
-    set_paused(all_partitions(), true);
-    core::log_debug("kafka source: ", in_flight, " records in flight, pausing");
-  } else if (paused_all_ && in_flight <= options_.low_watermark) {
-    paused_all_ = false;
+    core::log_debug("kafka source: ", in_flight, " records in flight, holding");
+  } else if (holding_ && in_flight <= options_.low_watermark) {
+    holding_ = false;
     probe_.set_paused(false);
-    std::vector<Partition*> parts;
-    for (auto& [k, p] : partitions_)
-      if (!p.paused_full) parts.push_back(&p);
-    set_paused(parts, false);
+    if (paused_all_) {
+      paused_all_ = false;
+      partitions_paused_.store(false, std::memory_order_relaxed);
+      std::vector<Partition*> parts;
+      for (auto& [k, p] : partitions_)
+        if (!p.paused_full) parts.push_back(&p);
+      set_paused(parts, false);
+    }
     core::log_debug("kafka source: ", in_flight, " records in flight, resuming");
+  }
+  if (holding_ && !paused_all_ && core::SteadyClock::now() - hold_since_ >= options_.pause_after) {
+    paused_all_ = true;
+    partitions_paused_.store(true, std::memory_order_relaxed);
+    set_paused(all_partitions(), true);
+    core::log_debug("kafka source: held for ", options_.pause_after.count(),
+                    " ms, pausing the partitions");
   }
 }
 
@@ -398,6 +420,11 @@ void register_kafka_source(Registry& registry) {
             s.integer("low_watermark", "Records in flight below which a paused source resumes")
                 .def("5000")
                 .range(0, 1 << 24);
+            s.duration("pause_after",
+                       "Above high_watermark the source stops reading; after this long it also "
+                       "pauses its partitions at the broker (and polls, to stay in the group)")
+                .def("1s")
+                .range(0, 60);
             s.duration("commit_interval", "How often delivered offsets are committed")
                 .def("1s")
                 .range(0.001, 3600);
@@ -434,6 +461,8 @@ void register_kafka_source(Registry& registry) {
                                                                       : kafka::Utf8Policy::kReject;
         o.high_watermark = static_cast<size_t>(s.integer("high_watermark"));
         o.low_watermark = static_cast<size_t>(s.integer("low_watermark"));
+        o.pause_after =
+            std::chrono::duration_cast<std::chrono::milliseconds>(s.duration("pause_after"));
         o.commit_interval =
             std::chrono::duration_cast<std::chrono::milliseconds>(s.duration("commit_interval"));
         o.poll_timeout =

@@ -7,10 +7,17 @@
 //     cooperative-sticky assignment by default, pass-through properties.
 //   - Input format (raw text or JSON, see src/kafka/input_format.h); records
 //     that cannot be decoded become dead letters, tracked like any other.
-//   - Backpressure: above high_watermark records in flight it pauses every
-//     assigned partition, below low_watermark it resumes them; a partition
-//     whose OffsetTracker ring is full is paused on its own. It keeps polling
-//     while paused, so it stays in the group.
+//   - Backpressure: above high_watermark records in flight it stops reading
+//     (holds) until they fall to low_watermark. librdkafka keeps prefetching
+//     meanwhile, into its own bounded queue (queued.max.messages.kbytes), so a
+//     short hold costs nothing on resume. A hold longer than pause_after
+//     pauses every assigned partition at the broker and polls again, so the
+//     consumer stays in the group however long the pipeline is stuck. (Pausing
+//     at once, at every crossing of the mark, discarded librdkafka's prefetched
+//     messages and made the refetch wait out a broker long-poll when the
+//     unpaused partitions were empty: half-second stalls, and pass-through
+//     throughput swinging 0.3-0.7x kcat.) A partition whose OffsetTracker
+//     ring is full is paused on its own.
 //   - Commits the lowest offset not yet done per partition: every
 //     commit_interval (asynchronously), and synchronously on revocation and in
 //     shutdown(). Records of a revoked partition still in flight are dropped
@@ -19,6 +26,7 @@
 // Threading: the pipeline's source thread calls start/poll/finish; shutdown()
 // runs after every worker has joined. Acks complete from any thread.
 #pragma once
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -45,6 +53,9 @@ struct KafkaSourceOptions {
   kafka::InputFormatOptions format;
   size_t high_watermark = 10000;  // records in flight that pause consumption
   size_t low_watermark = 5000;    // records in flight that resume it
+  // A hold (above high_watermark) longer than this pauses the partitions at
+  // the broker, so that the consumer polls again and keeps its group membership.
+  std::chrono::milliseconds pause_after{1000};
   std::chrono::milliseconds commit_interval{1000};
   std::chrono::milliseconds poll_timeout{100};
   std::chrono::milliseconds lag_interval{1000};  // consumer-lag metric refresh
@@ -75,6 +86,9 @@ class KafkaSource final : public core::Source, private kafka::RebalanceListener 
   const kafka::SourceProbe& probe() const { return probe_; }
   // Records read and not yet committable (any thread).
   size_t in_flight() const { return tracker_.in_flight(); }
+  // Whether every partition is paused at the broker: a hold longer than
+  // pause_after (any thread).
+  bool partitions_paused() const { return partitions_paused_.load(std::memory_order_relaxed); }
 
  private:
   struct Partition {
@@ -126,7 +140,10 @@ class KafkaSource final : public core::Source, private kafka::RebalanceListener 
   // Messages read after their partition's ring filled up (the pause takes
   // effect from the next fetch), emitted first once there is room.
   std::deque<kafka::MessagePtr> stash_;
-  bool paused_all_ = false;
+  bool holding_ = false;     // above the high watermark: reading nothing
+  bool paused_all_ = false;  // holding longer than pause_after: partitions paused
+  std::atomic<bool> partitions_paused_{false};  // paused_all_, for other threads
+  core::TimePoint hold_since_{};
   core::TimePoint next_commit_{};
   core::TimePoint commits_resume_{};  // periodic commits held until then (rebalance)
   core::TimePoint next_lag_{};

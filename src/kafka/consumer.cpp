@@ -41,6 +41,12 @@ Consumer::Consumer(const ConsumerConfig& config, RebalanceListener* listener)
       .set("partition.assignment.strategy", config.assignment_strategy)
       .set("auto.offset.reset", config.auto_offset_reset)
       .set("client.id", "sluice")
+      // librdkafka 2.0 stops fetching for a fixed second once its queue holds
+      // queued.min.messages (default 100000) messages: at half a million
+      // small records a second that drained in 0.2 s and starved the
+      // pipeline for 0.8 s (librdkafka issue #2879). Let the byte bound
+      // (queued.max.messages.kbytes, 64 MiB) govern instead.
+      .set("queued.min.messages", "1000000")
       .set_all(config.properties)
       .set("enable.auto.commit", "false")
       .set("enable.auto.offset.store", "false");

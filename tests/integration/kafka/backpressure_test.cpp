@@ -1,7 +1,8 @@
 // Backpressure: a stage that stops taking records while a million wait in
-// Kafka. The source must pause its partitions at the high watermark (so
-// memory stays bounded by configuration), keep its group membership, and
-// resume and deliver everything once the stage moves again.
+// Kafka. The source must stop reading at the high watermark and pause its
+// partitions once that lasts (so memory stays bounded by configuration), keep
+// its group membership, and resume and deliver everything once the stage
+// moves again.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -46,9 +47,14 @@ TEST(KafkaBackpressure, PausesAtTheHighWatermarkWithBoundedMemoryAndRecovers) {
   o.middle = std::move(gate);
   o.high_watermark = kHigh;
   o.low_watermark = kLow;
+  o.pause_after = 2s;
   o.queue_capacity =
       4096;  // larger than the watermark: the pause, not a full queue, stops the source
-  o.consumer_properties = {{"queued.max.messages.kbytes", "4096"}};
+  // librdkafka's prefetch while the source holds: at most 100000 messages or
+  // 4 MiB of values (sluice's default allows 1M messages, ~340 bytes each in
+  // librdkafka beside these 10-byte values).
+  o.consumer_properties = {{"queued.max.messages.kbytes", "4096"},
+                           {"queued.min.messages", "100000"}};
   if (const char* w = std::getenv("SLUICE_TEST_FWM"))
     o.consumer_properties["fetch.wait.max.ms"] = w;
   if (const char* w = std::getenv("SLUICE_TEST_FEB"))
@@ -60,9 +66,17 @@ TEST(KafkaBackpressure, PausesAtTheHighWatermarkWithBoundedMemoryAndRecovers) {
   const size_t rss_before = resident_bytes();
   h.start();
   auto deadline = std::chrono::steady_clock::now() + 60s;
-  while (!h.source->probe().paused() && std::chrono::steady_clock::now() < deadline)
+  auto not_yet = std::chrono::steady_clock::now();  // last look that saw no hold
+  while (!h.source->probe().paused() && std::chrono::steady_clock::now() < deadline) {
+    not_yet = std::chrono::steady_clock::now();
     std::this_thread::sleep_for(10ms);
+  }
   ASSERT_TRUE(h.source->probe().paused()) << "the source never paused";
+  // First it only holds (stops reading): librdkafka's prefetched messages
+  // stay. Partitions are paused at the broker once the hold passes pause_after
+  // (2 s here). Checked when this thread saw the hold begin within 1 s.
+  const bool paused_at_once = h.source->partitions_paused();
+  const bool seen_early = std::chrono::steady_clock::now() - not_yet < 1s;
 
   size_t peak = 0;
   for (int i = 0; i < 30; ++i) {  // 3 s held: still paused, nothing more read
@@ -71,6 +85,10 @@ TEST(KafkaBackpressure, PausesAtTheHighWatermarkWithBoundedMemoryAndRecovers) {
   }
   const uint64_t consumed_while_held = h.source->probe().consumed_total();
   EXPECT_TRUE(h.source->probe().paused());
+  if (seen_early) {
+    EXPECT_FALSE(paused_at_once) << "partitions paused before pause_after";
+  }
+  EXPECT_TRUE(h.source->partitions_paused()) << "a 3 s hold did not pause the partitions";
   EXPECT_GE(consumed_while_held, kHigh);
   EXPECT_LE(consumed_while_held,
             kHigh + 256 + 16);  // one poll burst past the mark, plus stragglers
@@ -100,6 +118,7 @@ TEST(KafkaBackpressure, PausesAtTheHighWatermarkWithBoundedMemoryAndRecovers) {
   std::printf("[ backpressure ] after reopening: %d records in %.1f s\n", kRecords, seconds);
   ASSERT_EQ(h.stop(), 0) << h.pipeline->failure();
   EXPECT_FALSE(h.source->probe().paused());
+  EXPECT_FALSE(h.source->partitions_paused());
   EXPECT_EQ(h.source->probe().consumed_total(), static_cast<uint64_t>(kRecords));
   EXPECT_EQ(committed_offsets(b, "backpressure", "in"), end_offsets(b, "in"));
   std::vector<Message> out = read_all(b, "out");

@@ -301,6 +301,7 @@ Harness::Harness(HarnessOptions o) {
   so.format = o.format;
   so.high_watermark = o.high_watermark;
   so.low_watermark = o.low_watermark;
+  so.pause_after = o.pause_after;
   so.commit_interval = o.commit_interval;
   auto src = std::make_unique<operators::KafkaSource>(std::move(so));
   source = src.get();

@@ -72,6 +72,7 @@ struct HarnessOptions {
   std::string assignment_strategy = "cooperative-sticky";
   InputFormatOptions format;
   size_t high_watermark = 10000, low_watermark = 5000;
+  std::chrono::milliseconds pause_after{1000};
   std::chrono::milliseconds commit_interval{200};
   Properties consumer_properties, producer_properties;
   std::unique_ptr<core::Operator> middle;  // optional stage between source and sink
