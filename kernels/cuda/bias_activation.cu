@@ -1,7 +1,6 @@
-#include "kernels/cuda/bias_activation.cuh"
-
 #include <stdexcept>
 
+#include "kernels/cuda/bias_activation.cuh"
 #include "kernels/cuda/cuda_error.h"
 #include "kernels/cuda/device_common.cuh"
 
@@ -14,7 +13,8 @@ constexpr int kThreads = 256;
 // multiples of 8 and x 16-byte aligned (checked by the entry).
 template <class T>
 __global__ void bias_activation_vec8_kernel(T* __restrict__ x, int64_t ld, int64_t rows, int cols,
-                                            const float* __restrict__ bias, engine::Activation act) {
+                                            const float* __restrict__ bias,
+                                            engine::Activation act) {
   const int64_t groups_per_row = cols / 8;
   const int64_t total = rows * groups_per_row;
   for (int64_t g = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; g < total;
@@ -68,8 +68,8 @@ void bias_activation(DType dt, void* x, int64_t ld, int64_t rows, int64_t cols, 
       bias_activation_vec8_kernel<T><<<grid_for(rows * cols / 8), kThreads, 0, stream>>>(
           static_cast<T*>(x), ld, rows, static_cast<int>(cols), bias, act);
     } else {
-      bias_activation_kernel<T><<<grid_for(rows * cols), kThreads, 0, stream>>>(static_cast<T*>(x), ld, rows,
-                                                                                  static_cast<int>(cols), bias, act);
+      bias_activation_kernel<T><<<grid_for(rows * cols), kThreads, 0, stream>>>(
+          static_cast<T*>(x), ld, rows, static_cast<int>(cols), bias, act);
     }
   });
   check_launch("bias_activation_kernel", "bias_activation");

@@ -1,7 +1,6 @@
-#include "kernels/cuda/classifier_out.cuh"
-
 #include <stdexcept>
 
+#include "kernels/cuda/classifier_out.cuh"
 #include "kernels/cuda/cuda_error.h"
 #include "kernels/cuda/device_common.cuh"
 
@@ -12,9 +11,9 @@ constexpr int kWarps = 4;
 
 // One warp per (row, label).
 template <class T>
-__global__ void classifier_out_kernel(const T* __restrict__ x, int64_t ld_x, const float* __restrict__ w,
-                                      const float* __restrict__ bias, int64_t rows, int labels, int cols,
-                                      float* __restrict__ out) {
+__global__ void classifier_out_kernel(const T* __restrict__ x, int64_t ld_x,
+                                      const float* __restrict__ w, const float* __restrict__ bias,
+                                      int64_t rows, int labels, int cols, float* __restrict__ out) {
   const int64_t item = blockIdx.x * static_cast<int64_t>(kWarps) + (threadIdx.x >> 5);
   const int lane = threadIdx.x & 31;
   if (item >= rows * labels) return;
@@ -30,17 +29,20 @@ __global__ void classifier_out_kernel(const T* __restrict__ x, int64_t ld_x, con
 
 }  // namespace
 
-void classifier_out(DType dt, const void* x, int64_t ld_x, const float* w, const float* bias, int64_t rows,
-                    int64_t labels, int64_t cols, float* out, cudaStream_t stream) {
-  if (rows < 0 || labels <= 0 || cols <= 0 || ld_x < cols || labels > 0x7fffffff || cols > 0x7fffffff)
+void classifier_out(DType dt, const void* x, int64_t ld_x, const float* w, const float* bias,
+                    int64_t rows, int64_t labels, int64_t cols, float* out, cudaStream_t stream) {
+  if (rows < 0 || labels <= 0 || cols <= 0 || ld_x < cols || labels > 0x7fffffff ||
+      cols > 0x7fffffff)
     throw std::invalid_argument("classifier_out: need rows >= 0, labels > 0, 0 < cols <= ld_x");
   const int64_t items = rows * labels;
-  if ((items + kWarps - 1) / kWarps > 0x7fffffff) throw std::invalid_argument("classifier_out: too many outputs");
+  if ((items + kWarps - 1) / kWarps > 0x7fffffff)
+    throw std::invalid_argument("classifier_out: too many outputs");
   if (items == 0) return;
   dispatch(dt, [&](auto tag) {
     using T = decltype(tag);
     classifier_out_kernel<T><<<ceil_div(items, kWarps), 32 * kWarps, 0, stream>>>(
-        static_cast<const T*>(x), ld_x, w, bias, rows, static_cast<int>(labels), static_cast<int>(cols), out);
+        static_cast<const T*>(x), ld_x, w, bias, rows, static_cast<int>(labels),
+        static_cast<int>(cols), out);
   });
   check_launch("classifier_out_kernel", "classifier_out");
 }

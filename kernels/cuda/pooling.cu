@@ -1,10 +1,9 @@
-#include "kernels/cuda/pooling.cuh"
-
 #include <stdexcept>
 #include <string>
 
 #include "kernels/cuda/cuda_error.h"
 #include "kernels/cuda/device_common.cuh"
+#include "kernels/cuda/pooling.cuh"
 
 namespace sluice::cuda {
 namespace {
@@ -13,8 +12,9 @@ constexpr int kThreads = 128;
 
 // One block per sequence.
 template <class T>
-__global__ void gather_first_rows_kernel(const T* __restrict__ x, int64_t ld_x, const int32_t* __restrict__ cu,
-                                         int cols, T* __restrict__ out, int64_t ld_out) {
+__global__ void gather_first_rows_kernel(const T* __restrict__ x, int64_t ld_x,
+                                         const int32_t* __restrict__ cu, int cols,
+                                         T* __restrict__ out, int64_t ld_out) {
   const int64_t s = blockIdx.x;
   const int first = cu[s];
   const bool empty = cu[s + 1] <= first;
@@ -25,8 +25,9 @@ __global__ void gather_first_rows_kernel(const T* __restrict__ x, int64_t ld_x, 
 
 // One block per sequence; each thread owns columns and walks the rows.
 template <class T>
-__global__ void mean_pool_kernel(const T* __restrict__ x, int64_t ld_x, const int32_t* __restrict__ cu, int cols,
-                                 float* __restrict__ out, int64_t ld_out) {
+__global__ void mean_pool_kernel(const T* __restrict__ x, int64_t ld_x,
+                                 const int32_t* __restrict__ cu, int cols, float* __restrict__ out,
+                                 int64_t ld_out) {
   const int64_t s = blockIdx.x;
   const int begin = cu[s];
   const int end = cu[s + 1];
@@ -40,33 +41,38 @@ __global__ void mean_pool_kernel(const T* __restrict__ x, int64_t ld_x, const in
 
 // One block per row.
 template <class T>
-__global__ void rows_to_f32_kernel(const T* __restrict__ x, int64_t ld_x, int cols, float* __restrict__ out,
-                                   int64_t ld_out) {
+__global__ void rows_to_f32_kernel(const T* __restrict__ x, int64_t ld_x, int cols,
+                                   float* __restrict__ out, int64_t ld_out) {
   const int64_t r = blockIdx.x;
-  for (int c = threadIdx.x; c < cols; c += blockDim.x) out[r * ld_out + c] = to_f32(x[r * ld_x + c]);
+  for (int c = threadIdx.x; c < cols; c += blockDim.x)
+    out[r * ld_out + c] = to_f32(x[r * ld_x + c]);
 }
 
 void check_rows(const char* op, int64_t rows, int64_t cols, int64_t ld_x, int64_t ld_out) {
-  if (rows < 0 || cols <= 0 || cols > 0x7fffffff || ld_x < cols || ld_out < cols || rows > 0x7fffffff)
-    throw std::invalid_argument(std::string(op) + ": need 0 <= rows < 2^31 and 0 < cols <= each row stride");
+  if (rows < 0 || cols <= 0 || cols > 0x7fffffff || ld_x < cols || ld_out < cols ||
+      rows > 0x7fffffff)
+    throw std::invalid_argument(std::string(op) +
+                                ": need 0 <= rows < 2^31 and 0 < cols <= each row stride");
 }
 
 }  // namespace
 
-void gather_first_rows(DType dt, const void* x, int64_t ld_x, const int32_t* cu_seqlens, int64_t num_seqs,
-                       int64_t cols, void* out, int64_t ld_out, cudaStream_t stream) {
+void gather_first_rows(DType dt, const void* x, int64_t ld_x, const int32_t* cu_seqlens,
+                       int64_t num_seqs, int64_t cols, void* out, int64_t ld_out,
+                       cudaStream_t stream) {
   check_rows("gather_first_rows", num_seqs, cols, ld_x, ld_out);
   if (num_seqs == 0) return;
   dispatch(dt, [&](auto tag) {
     using T = decltype(tag);
     gather_first_rows_kernel<T><<<static_cast<unsigned>(num_seqs), kThreads, 0, stream>>>(
-        static_cast<const T*>(x), ld_x, cu_seqlens, static_cast<int>(cols), static_cast<T*>(out), ld_out);
+        static_cast<const T*>(x), ld_x, cu_seqlens, static_cast<int>(cols), static_cast<T*>(out),
+        ld_out);
   });
   check_launch("gather_first_rows_kernel", "gather_first_rows");
 }
 
-void mean_pool(DType dt, const void* x, int64_t ld_x, const int32_t* cu_seqlens, int64_t num_seqs, int64_t cols,
-               float* out, int64_t ld_out, cudaStream_t stream) {
+void mean_pool(DType dt, const void* x, int64_t ld_x, const int32_t* cu_seqlens, int64_t num_seqs,
+               int64_t cols, float* out, int64_t ld_out, cudaStream_t stream) {
   check_rows("mean_pool", num_seqs, cols, ld_x, ld_out);
   if (num_seqs == 0) return;
   dispatch(dt, [&](auto tag) {
@@ -77,8 +83,8 @@ void mean_pool(DType dt, const void* x, int64_t ld_x, const int32_t* cu_seqlens,
   check_launch("mean_pool_kernel", "mean_pool");
 }
 
-void rows_to_f32(DType dt, const void* x, int64_t ld_x, int64_t rows, int64_t cols, float* out, int64_t ld_out,
-                 cudaStream_t stream) {
+void rows_to_f32(DType dt, const void* x, int64_t ld_x, int64_t rows, int64_t cols, float* out,
+                 int64_t ld_out, cudaStream_t stream) {
   check_rows("rows_to_f32", rows, cols, ld_x, ld_out);
   if (rows == 0) return;
   dispatch(dt, [&](auto tag) {

@@ -1,10 +1,9 @@
-#include "kernels/cuda/softmax.cuh"
-
 #include <stdexcept>
 #include <string>
 
 #include "kernels/cuda/cuda_error.h"
 #include "kernels/cuda/device_common.cuh"
+#include "kernels/cuda/softmax.cuh"
 
 namespace sluice::cuda {
 namespace {
@@ -43,14 +42,16 @@ void check_shape(const char* op, int64_t ld, int64_t rows, int64_t cols) {
 void softmax_rows(float* x, int64_t ld, int64_t rows, int64_t cols, cudaStream_t stream) {
   check_shape("softmax_rows", ld, rows, cols);
   if (rows == 0) return;
-  softmax_rows_kernel<<<static_cast<unsigned>(rows), kThreads, 0, stream>>>(x, ld, static_cast<int>(cols));
+  softmax_rows_kernel<<<static_cast<unsigned>(rows), kThreads, 0, stream>>>(x, ld,
+                                                                            static_cast<int>(cols));
   check_launch("softmax_rows_kernel", "softmax_rows");
 }
 
 void sigmoid_rows(float* x, int64_t ld, int64_t rows, int64_t cols, cudaStream_t stream) {
   check_shape("sigmoid_rows", ld, rows, cols);
   if (rows == 0) return;
-  sigmoid_rows_kernel<<<static_cast<unsigned>(rows), kThreads, 0, stream>>>(x, ld, static_cast<int>(cols));
+  sigmoid_rows_kernel<<<static_cast<unsigned>(rows), kThreads, 0, stream>>>(x, ld,
+                                                                            static_cast<int>(cols));
   check_launch("sigmoid_rows_kernel", "sigmoid_rows");
 }
 

@@ -42,8 +42,8 @@ struct Case {
 
 template <class T>
 struct Inputs {
-  std::vector<T> qkv;           // device-format values
-  std::vector<float> qkv_f32;   // the same values as fp32, plus bias (the CPU reference's input)
+  std::vector<T> qkv;          // device-format values
+  std::vector<float> qkv_f32;  // the same values as fp32, plus bias (the CPU reference's input)
   std::vector<float> bias;
   std::vector<int32_t> cu{0};
   int max_len = 0, tokens = 0, d = 0, ld = 0;
@@ -68,7 +68,8 @@ Inputs<T> make_inputs(const Case& c, uint32_t seed) {
   for (size_t i = 0; i < in.qkv.size(); ++i) {
     in.qkv[i] = to_t<T>(n(g));
     const int col = static_cast<int>(i % in.ld);
-    in.qkv_f32[i] = nvcuda::wmma::emu_to_float(in.qkv[i]) + (c.with_bias && col < 3 * in.d ? in.bias[col] : 0.f);
+    in.qkv_f32[i] = nvcuda::wmma::emu_to_float(in.qkv[i]) +
+                    (c.with_bias && col < 3 * in.d ? in.bias[col] : 0.f);
   }
   return in;
 }
@@ -84,8 +85,8 @@ std::vector<float> cpu_reference(const Case& c, const Inputs<T>& in, int ld_out)
 }
 
 template <class T>
-void expect_matches(const std::vector<T>& got, const std::vector<float>& want, int d, int ld_out, double rel_tol,
-                    const std::string& what) {
+void expect_matches(const std::vector<T>& got, const std::vector<float>& want, int d, int ld_out,
+                    double rel_tol, const std::string& what) {
   ASSERT_EQ(got.size(), want.size());
   double num = 0, den = 0;
   for (size_t i = 0; i < got.size(); ++i) {
@@ -94,8 +95,8 @@ void expect_matches(const std::vector<T>& got, const std::vector<float>& want, i
       ASSERT_TRUE(std::isnan(g)) << what << ": padding column written at " << i;
       continue;
     }
-    ASSERT_TRUE(std::isfinite(g)) << what << ": non-finite (unwritten?) output at row " << i / ld_out << ", column "
-                                  << i % ld_out;
+    ASSERT_TRUE(std::isfinite(g)) << what << ": non-finite (unwritten?) output at row "
+                                  << i / ld_out << ", column " << i % ld_out;
     num += (g - want[i]) * (g - want[i]);
     den += want[i] * want[i];
   }
@@ -112,12 +113,14 @@ void run_tensor_core_case(const Case& c, uint32_t seed) {
   std::vector<T> out(static_cast<size_t>(c.first_only ? seqs : in.tokens) * ld_out, to_t<T>(NAN));
   const int qtiles = c.first_only ? 1 : (in.max_len + L::kBQ - 1) / L::kBQ;
   emu::launch(dim3(seqs, c.heads, qtiles), dim3(L::kThreads), L::kTotal, [&] {
-    attention_tc_kernel<T, DH>(in.qkv.data(), in.ld, c.with_bias ? in.bias.data() : nullptr, in.cu.data(), c.heads,
-                               1.f / std::sqrt(static_cast<float>(DH)), c.first_only ? 1 : 0, out.data(), ld_out);
+    attention_tc_kernel<T, DH>(in.qkv.data(), in.ld, c.with_bias ? in.bias.data() : nullptr,
+                               in.cu.data(), c.heads, 1.f / std::sqrt(static_cast<float>(DH)),
+                               c.first_only ? 1 : 0, out.data(), ld_out);
   });
   const double tol = std::is_same_v<T, __half> ? 4e-3 : 3e-2;
-  expect_matches(out, cpu_reference(c, in, ld_out), in.d, ld_out, tol,
-                 "tensor-core kernel, head_dim " + std::to_string(DH) + (c.first_only ? ", first only" : ""));
+  expect_matches(
+      out, cpu_reference(c, in, ld_out), in.d, ld_out, tol,
+      "tensor-core kernel, head_dim " + std::to_string(DH) + (c.first_only ? ", first only" : ""));
 }
 
 template <class T>
@@ -128,13 +131,15 @@ void run_simple_case(const Case& c, uint32_t seed) {
   std::vector<T> out(static_cast<size_t>(c.first_only ? seqs : in.tokens) * ld_out, to_t<T>(NAN));
   const int qblocks = c.first_only ? 1 : (in.max_len + kSimpleWarps - 1) / kSimpleWarps;
   emu::launch(dim3(seqs, c.heads, qblocks), dim3(32 * kSimpleWarps), 0, [&] {
-    attention_simple_kernel<T>(in.qkv.data(), in.ld, c.with_bias ? in.bias.data() : nullptr, in.cu.data(), c.heads,
-                               c.head_dim, 1.f / std::sqrt(static_cast<float>(c.head_dim)), c.first_only ? 1 : 0,
-                               out.data(), ld_out);
+    attention_simple_kernel<T>(in.qkv.data(), in.ld, c.with_bias ? in.bias.data() : nullptr,
+                               in.cu.data(), c.heads, c.head_dim,
+                               1.f / std::sqrt(static_cast<float>(c.head_dim)),
+                               c.first_only ? 1 : 0, out.data(), ld_out);
   });
   const double tol = std::is_same_v<T, __half> ? 4e-3 : 3e-2;
   expect_matches(out, cpu_reference(c, in, ld_out), in.d, ld_out, tol,
-                 "simple kernel, head_dim " + std::to_string(c.head_dim) + (c.first_only ? ", first only" : ""));
+                 "simple kernel, head_dim " + std::to_string(c.head_dim) +
+                     (c.first_only ? ", first only" : ""));
 }
 
 // Lengths around the 64-row tiles: 1, a partial tile, exactly one, one more, several.
@@ -148,7 +153,8 @@ TEST(EmulatedAttention, TensorCoreKernelMatchesCpuFp16) {
 }
 
 TEST(EmulatedAttention, TensorCoreKernelMatchesCpuBf16) {
-  for (bool first : {false, true}) run_tensor_core_case<__nv_bfloat16, 32>({2, 32, kLengths, first, true}, 3);
+  for (bool first : {false, true})
+    run_tensor_core_case<__nv_bfloat16, 32>({2, 32, kLengths, first, true}, 3);
 }
 
 TEST(EmulatedAttention, SimpleKernelMatchesCpu) {
@@ -178,8 +184,8 @@ std::vector<float> normal(std::mt19937& g, size_t n, float stddev, float mean = 
   return v;
 }
 
-void expect_rows_close(const std::vector<float>& got, const std::vector<float>& want, int64_t rows, int64_t cols,
-                       int64_t ld, double abs_tol, const std::string& what) {
+void expect_rows_close(const std::vector<float>& got, const std::vector<float>& want, int64_t rows,
+                       int64_t cols, int64_t ld, double abs_tol, const std::string& what) {
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t c = 0; c < cols; ++c) {
       const float g = got[r * ld + c], w = want[r * ld + c];
@@ -195,27 +201,30 @@ void run_add_layernorm(int64_t cols, int64_t ld, bool vec8, uint32_t seed) {
   // Rounded inputs; out aliases the residual, as in the encoder.
   auto x = to_device_format<T>(normal(g, rows * ld, 2.f));
   auto res = to_device_format<T>(normal(g, rows * ld, 1.f));
-  const auto bias = normal(g, cols, 0.1f), gamma = normal(g, cols, 0.1f, 1.f), beta = normal(g, cols, 0.1f);
+  const auto bias = normal(g, cols, 0.1f), gamma = normal(g, cols, 0.1f, 1.f),
+             beta = normal(g, cols, 0.1f);
   auto want = to_float(res);
   const auto xf = to_float(x), rf = to_float(res);
-  cpu::add_layernorm(xf.data(), ld, bias.data(), rf.data(), ld, gamma.data(), beta.data(), 1e-5f, rows, cols,
-                     want.data(), ld);
+  cpu::add_layernorm(xf.data(), ld, bias.data(), rf.data(), ld, gamma.data(), beta.data(), 1e-5f,
+                     rows, cols, want.data(), ld);
   if (vec8) {
     emu::launch(dim3(rows), dim3(layernorm_vec8_threads(cols)), kLayernormVec8SmemBytes, [&] {
-      add_layernorm_vec8_kernel<T>(x.data(), ld, bias.data(), res.data(), ld, gamma.data(), beta.data(), 1e-5f,
-                                   static_cast<int>(cols), res.data(), ld);
+      add_layernorm_vec8_kernel<T>(x.data(), ld, bias.data(), res.data(), ld, gamma.data(),
+                                   beta.data(), 1e-5f, static_cast<int>(cols), res.data(), ld);
     });
   } else {
     emu::launch(dim3(rows), dim3(layernorm_threads(cols)), layernorm_smem_bytes(cols), [&] {
-      add_layernorm_kernel<T>(x.data(), ld, bias.data(), res.data(), ld, gamma.data(), beta.data(), 1e-5f,
-                              static_cast<int>(cols), res.data(), ld);
+      add_layernorm_kernel<T>(x.data(), ld, bias.data(), res.data(), ld, gamma.data(), beta.data(),
+                              1e-5f, static_cast<int>(cols), res.data(), ld);
     });
   }
   const auto got = to_float(res);
-  expect_rows_close(got, want, rows, cols, ld, std::is_same_v<T, __half> ? 1e-2 : 6e-2,
-                    std::string(vec8 ? "vec8" : "general") + " add_layernorm, cols " + std::to_string(cols));
+  expect_rows_close(
+      got, want, rows, cols, ld, std::is_same_v<T, __half> ? 1e-2 : 6e-2,
+      std::string(vec8 ? "vec8" : "general") + " add_layernorm, cols " + std::to_string(cols));
   for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = cols; c < ld; ++c) ASSERT_EQ(got[r * ld + c], rf[r * ld + c]) << "padding changed";
+    for (int64_t c = cols; c < ld; ++c)
+      ASSERT_EQ(got[r * ld + c], rf[r * ld + c]) << "padding changed";
 }
 
 template <class T>
@@ -224,26 +233,31 @@ void run_embedding_layernorm(int64_t hidden, bool vec8, uint32_t seed) {
   const int64_t vocab = 11, positions = 7, tokens = 6;
   const auto word = to_device_format<T>(normal(g, vocab * hidden, 1.f));
   const auto pos = to_device_format<T>(normal(g, positions * hidden, 0.5f));
-  const auto type = normal(g, hidden, 0.5f), gamma = normal(g, hidden, 0.1f, 1.f), beta = normal(g, hidden, 0.1f);
+  const auto type = normal(g, hidden, 0.5f), gamma = normal(g, hidden, 0.1f, 1.f),
+             beta = normal(g, hidden, 0.1f);
   const std::vector<int32_t> ids = {3, 0, 10, 3, 7, 1}, pids = {0, 1, 2, 6, 4, 0};
   std::vector<float> want(tokens * hidden);
   const auto wf = to_float(word), pf = to_float(pos);
-  cpu::embedding_layernorm(ids.data(), pids.data(), tokens, wf.data(), pf.data(), type.data(), gamma.data(),
-                           beta.data(), 1e-12f, hidden, want.data());
+  cpu::embedding_layernorm(ids.data(), pids.data(), tokens, wf.data(), pf.data(), type.data(),
+                           gamma.data(), beta.data(), 1e-12f, hidden, want.data());
   std::vector<T> out(tokens * hidden, to_t<T>(NAN));
   if (vec8) {
     emu::launch(dim3(tokens), dim3(layernorm_vec8_threads(hidden)), kLayernormVec8SmemBytes, [&] {
-      embedding_layernorm_vec8_kernel<T>(ids.data(), pids.data(), word.data(), pos.data(), type.data(), gamma.data(),
-                                         beta.data(), 1e-12f, static_cast<int>(hidden), out.data());
+      embedding_layernorm_vec8_kernel<T>(ids.data(), pids.data(), word.data(), pos.data(),
+                                         type.data(), gamma.data(), beta.data(), 1e-12f,
+                                         static_cast<int>(hidden), out.data());
     });
   } else {
     emu::launch(dim3(tokens), dim3(layernorm_threads(hidden)), layernorm_smem_bytes(hidden), [&] {
-      embedding_layernorm_kernel<T>(ids.data(), pids.data(), word.data(), pos.data(), type.data(), gamma.data(),
-                                    beta.data(), 1e-12f, static_cast<int>(hidden), out.data());
+      embedding_layernorm_kernel<T>(ids.data(), pids.data(), word.data(), pos.data(), type.data(),
+                                    gamma.data(), beta.data(), 1e-12f, static_cast<int>(hidden),
+                                    out.data());
     });
   }
-  expect_rows_close(to_float(out), want, tokens, hidden, hidden, std::is_same_v<T, __half> ? 1e-2 : 6e-2,
-                    std::string(vec8 ? "vec8" : "general") + " embedding_layernorm, hidden " + std::to_string(hidden));
+  expect_rows_close(to_float(out), want, tokens, hidden, hidden,
+                    std::is_same_v<T, __half> ? 1e-2 : 6e-2,
+                    std::string(vec8 ? "vec8" : "general") + " embedding_layernorm, hidden " +
+                        std::to_string(hidden));
 }
 
 TEST(EmulatedLayerNorm, BothFormsMatchCpu) {
