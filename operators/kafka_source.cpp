@@ -236,7 +236,6 @@ void KafkaSource::apply_backpressure() {
     probe_.set_paused(false);
     if (paused_all_) {
       paused_all_ = false;
-      partitions_paused_.store(false, std::memory_order_relaxed);
       std::vector<Partition*> parts;
       for (auto& [k, p] : partitions_)
         if (!p.paused_full) parts.push_back(&p);
@@ -246,7 +245,6 @@ void KafkaSource::apply_backpressure() {
   }
   if (holding_ && !paused_all_ && core::SteadyClock::now() - hold_since_ >= options_.pause_after) {
     paused_all_ = true;
-    partitions_paused_.store(true, std::memory_order_relaxed);
     set_paused(all_partitions(), true);
     core::log_debug("kafka source: held for ", options_.pause_after.count(),
                     " ms, pausing the partitions");

@@ -88,7 +88,7 @@ class KafkaSource final : public core::Source, private kafka::RebalanceListener 
   size_t in_flight() const { return tracker_.in_flight(); }
   // Whether every partition is paused at the broker: a hold longer than
   // pause_after (any thread).
-  bool partitions_paused() const { return partitions_paused_.load(std::memory_order_relaxed); }
+  bool partitions_paused() const { return paused_all_.load(std::memory_order_relaxed); }
 
  private:
   struct Partition {
@@ -140,9 +140,10 @@ class KafkaSource final : public core::Source, private kafka::RebalanceListener 
   // Messages read after their partition's ring filled up (the pause takes
   // effect from the next fetch), emitted first once there is room.
   std::deque<kafka::MessagePtr> stash_;
-  bool holding_ = false;     // above the high watermark: reading nothing
-  bool paused_all_ = false;  // holding longer than pause_after: partitions paused
-  std::atomic<bool> partitions_paused_{false};  // paused_all_, for other threads
+  bool holding_ = false;  // above the high watermark: reading nothing
+  // Holding longer than pause_after: partitions paused. Written by the source
+  // thread only; atomic for partitions_paused().
+  std::atomic<bool> paused_all_{false};
   core::TimePoint hold_since_{};
   core::TimePoint next_commit_{};
   core::TimePoint commits_resume_{};  // periodic commits held until then (rebalance)
