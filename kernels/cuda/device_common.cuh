@@ -88,12 +88,16 @@ __device__ __forceinline__ float block_max(float v, float* scratch) {
 // The same definitions as the CPU backend (kernels/cpu/ops_impl.h) and HF.
 __device__ __forceinline__ float activate(float x, engine::Activation a) {
   switch (a) {
-    case engine::Activation::kIdentity: return x;
-    case engine::Activation::kGeluErf: return 0.5f * x * (1.f + erff(x * 0.70710678118654752f));
+    case engine::Activation::kIdentity:
+      return x;
+    case engine::Activation::kGeluErf:
+      return 0.5f * x * (1.f + erff(x * 0.70710678118654752f));
     case engine::Activation::kGeluTanh:
       return 0.5f * x * (1.f + tanhf(0.79788456080286536f * (x + 0.044715f * x * x * x)));
-    case engine::Activation::kRelu: return fmaxf(x, 0.f);
-    case engine::Activation::kTanh: return tanhf(x);
+    case engine::Activation::kRelu:
+      return fmaxf(x, 0.f);
+    case engine::Activation::kTanh:
+      return tanhf(x);
   }
   return x;
 }

@@ -20,7 +20,6 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
-
 #include <ucontext.h>
 
 #include <cmath>
@@ -84,7 +83,9 @@ inline uint3 blockIdx;
 inline dim3 blockDim;
 inline dim3 gridDim;
 
-inline void __syncthreads() { sluice::cuda::emu::wait_at(sluice::cuda::emu::Fiber::State::kAtBlockBarrier); }
+inline void __syncthreads() {
+  sluice::cuda::emu::wait_at(sluice::cuda::emu::Fiber::State::kAtBlockBarrier);
+}
 inline void __syncwarp(unsigned = 0xffffffffu) {
   sluice::cuda::emu::wait_at(sluice::cuda::emu::Fiber::State::kAtWarpBarrier);
 }
@@ -134,7 +135,8 @@ void check_access(const T* p, unsigned ldm, const char* what) {
 
 template <class Use, int M, int N, int K, class T, class L>
 void load_matrix_sync(fragment<Use, M, N, K, T, L>& f, const T* p, unsigned ldm) {
-  check_access(p, ldm, "load_matrix_sync: pointer not 32-byte aligned or ldm not a multiple of 16 bytes");
+  check_access(p, ldm,
+               "load_matrix_sync: pointer not 32-byte aligned or ldm not a multiple of 16 bytes");
   // Collective ops: one copy (lane 0's) does the work; stores write it.
   if (sluice::cuda::emu::current_thread() % 32 != 0) return;
   using F = fragment<Use, M, N, K, T, L>;
@@ -149,22 +151,27 @@ void fill_fragment(fragment<accumulator, M, N, K, float>& f, float v) {
 }
 
 template <int M, int N, int K, class Ta, class La, class Tb, class Lb>
-void mma_sync(fragment<accumulator, M, N, K, float>& d, const fragment<matrix_a, M, N, K, Ta, La>& a,
-              const fragment<matrix_b, M, N, K, Tb, Lb>& b, const fragment<accumulator, M, N, K, float>& c) {
+void mma_sync(fragment<accumulator, M, N, K, float>& d,
+              const fragment<matrix_a, M, N, K, Ta, La>& a,
+              const fragment<matrix_b, M, N, K, Tb, Lb>& b,
+              const fragment<accumulator, M, N, K, float>& c) {
   if (sluice::cuda::emu::current_thread() % 32 != 0) return;
   float out[M * N];
   for (int i = 0; i < M; ++i)
     for (int j = 0; j < N; ++j) {
       float acc = c.x[i * N + j];
-      for (int k = 0; k < K; ++k) acc += emu_to_float(a.x[i * K + k]) * emu_to_float(b.x[k * N + j]);
+      for (int k = 0; k < K; ++k)
+        acc += emu_to_float(a.x[i * K + k]) * emu_to_float(b.x[k * N + j]);
       out[i * N + j] = acc;
     }
   for (int i = 0; i < M * N; ++i) d.x[i] = out[i];
 }
 
 template <int M, int N, int K>
-void store_matrix_sync(float* p, const fragment<accumulator, M, N, K, float>& f, unsigned ldm, layout_t layout) {
-  check_access(p, ldm, "store_matrix_sync: pointer not 32-byte aligned or ldm not a multiple of 16 bytes");
+void store_matrix_sync(float* p, const fragment<accumulator, M, N, K, float>& f, unsigned ldm,
+                       layout_t layout) {
+  check_access(p, ldm,
+               "store_matrix_sync: pointer not 32-byte aligned or ldm not a multiple of 16 bytes");
   if (sluice::cuda::emu::current_thread() % 32 != 0) return;
   for (int i = 0; i < M; ++i)
     for (int j = 0; j < N; ++j) {
@@ -190,9 +197,11 @@ inline void fiber_entry() {
 // Runs body() as every thread of every block of the grid (blocks in turn).
 // A barrier that not every live thread of its warp/block reaches is reported
 // as a deadlock (divergent barrier), which is a bug on the GPU too.
-inline void launch(dim3 grid, dim3 block, std::size_t smem_bytes, const std::function<void()>& body) {
+inline void launch(dim3 grid, dim3 block, std::size_t smem_bytes,
+                   const std::function<void()>& body) {
   const unsigned threads = block.x * block.y * block.z;
-  if (threads % 32 != 0 || block.y != 1 || block.z != 1) fault("launch: 1-D blocks of whole warps only");
+  if (threads % 32 != 0 || block.y != 1 || block.z != 1)
+    fault("launch: 1-D blocks of whole warps only");
   Scheduler s;
   s.body = &body;
   s.exchange.assign(threads, 0.f);
@@ -249,7 +258,10 @@ inline void launch(dim3 grid, dim3 block, std::size_t smem_bytes, const std::fun
               if (f.state == State::kAtBlockBarrier) f.state = State::kReady;
             progressed = true;
           }
-          if (!progressed) fault("deadlock: threads wait at different barriers (divergent __syncthreads/__syncwarp)");
+          if (!progressed)
+            fault(
+                "deadlock: threads wait at different barriers (divergent "
+                "__syncthreads/__syncwarp)");
         }
       }
   scheduler = nullptr;
