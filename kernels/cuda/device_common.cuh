@@ -39,12 +39,19 @@ template <class T>
 struct alignas(16) Vec8 {
   T v[8];
 };
+// A misaligned one faults on the GPU; the host emulation checks for it.
 template <class T>
 __device__ __forceinline__ Vec8<T> load8(const T* p) {
+#ifdef SLUICE_CUDA_HOST_EMULATION
+  emu::check_aligned16(p, "load8: pointer not 16-byte aligned");
+#endif
   return *reinterpret_cast<const Vec8<T>*>(p);
 }
 template <class T>
 __device__ __forceinline__ void store8(T* p, const Vec8<T>& v) {
+#ifdef SLUICE_CUDA_HOST_EMULATION
+  emu::check_aligned16(p, "store8: pointer not 16-byte aligned");
+#endif
   *reinterpret_cast<Vec8<T>*>(p) = v;
 }
 

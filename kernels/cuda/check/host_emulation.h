@@ -10,13 +10,17 @@
 // thread wrote shows up too; a barrier reached by only part of a block or
 // warp aborts as a deadlock.
 //
-// Include this before a kernel header (…_tc.cuh, …_simple.cuh), from a host
-// compiler only, single-threaded. Kernels take dynamic shared memory from
-// dynamic_smem().
+// 16-byte accesses (load8/store8) must be 16-byte aligned, as on the GPU.
+//
+// Include this before a kernel header (…_tc.cuh, …_simple.cuh,
+// …_kernels.cuh), from a host compiler only, single-threaded. Kernels take
+// dynamic shared memory from dynamic_smem().
 #pragma once
 #ifdef __CUDACC__
 #error "host_emulation.h is for host compilers"
 #endif
+// Turns on the emulation's checks in device_common.cuh.
+#define SLUICE_CUDA_HOST_EMULATION 1
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -69,6 +73,10 @@ inline void wait_at(Fiber::State s) {
 }
 
 inline unsigned current_thread() { return scheduler->current; }
+
+inline void check_aligned16(const void* p, const char* what) {
+  if (reinterpret_cast<uintptr_t>(p) % 16 != 0) fault(what);
+}
 
 }  // namespace sluice::cuda::emu
 
