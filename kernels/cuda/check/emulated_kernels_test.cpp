@@ -1,8 +1,11 @@
 // CUDA kernels executed on the CPU through host_emulation.h (no GPU needed):
 // the tensor-core attention kernel's tiling, fragment addressing, masking and
-// online softmax, the simple attention kernel, and both forms of the
-// LayerNorm kernels, against the CPU backend's ops on the same
-// fp16/bf16-rounded inputs. Runs wherever the CUDA toolkit's
+// online softmax, the simple attention kernel, both forms of the LayerNorm
+// and of the bias + activation kernels, the pooling, classifier output,
+// softmax and sigmoid kernels (every kernel of a forward pass), against the
+// CPU backend's ops (or a double-precision loop) on the same
+// fp16/bf16-rounded inputs; padding columns and a guard row past the end
+// must come back untouched. Runs wherever the CUDA toolkit's
 // headers are (ctest label unit); the device tests in tests/gpu repeat the
 // comparison on a real GPU.
 #include "kernels/cuda/check/host_emulation.h"
@@ -10,14 +13,20 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
+#include <sstream>
 #include <vector>
 
 #include "kernels/cpu/ops.h"
 #include "kernels/cpu/parallel.h"
 #include "kernels/cuda/attention_simple.cuh"
 #include "kernels/cuda/attention_tc.cuh"
+#include "kernels/cuda/bias_activation_kernels.cuh"
+#include "kernels/cuda/classifier_out_kernels.cuh"
 #include "kernels/cuda/layernorm_kernels.cuh"
+#include "kernels/cuda/pooling_kernels.cuh"
+#include "kernels/cuda/softmax_kernels.cuh"
 
 namespace sluice::cuda {
 namespace {
@@ -268,6 +277,262 @@ TEST(EmulatedLayerNorm, BothFormsMatchCpu) {
   run_embedding_layernorm<__half>(384, true, 11);
   run_embedding_layernorm<__nv_bfloat16>(64, true, 12);
   run_embedding_layernorm<__half>(100, false, 13);
+}
+
+// The raw bits of a value, to check that padding was left exactly as it was
+// (NaN sentinels compare unequal to themselves).
+template <class T>
+auto bits(T v) {
+  std::conditional_t<sizeof(T) == 2, uint16_t, uint32_t> b;
+  static_assert(sizeof(b) == sizeof(T));
+  std::memcpy(&b, &v, sizeof(T));
+  return b;
+}
+
+// |got - want| <= abs_tol + rel_tol * |want| for every (r, c < cols) of rows
+// with stride ld; every other element of `got` (the padding columns and the
+// rows past `rows`) bit-equal to `before`.
+template <class T>
+void expect_rows_near_and_padding_kept(const std::vector<T>& got, const std::vector<float>& want,
+                                       const std::vector<T>& before, int64_t rows, int64_t cols,
+                                       int64_t ld, double abs_tol, double rel_tol,
+                                       const std::string& what) {
+  ASSERT_EQ(got.size(), before.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    const int64_t r = static_cast<int64_t>(i) / ld, c = static_cast<int64_t>(i) % ld;
+    if (r >= rows || c >= cols) {
+      ASSERT_EQ(bits(got[i]), bits(before[i]))
+          << what << ": row " << r << ", column " << c << " is padding, but was written";
+      continue;
+    }
+    const float g = nvcuda::wmma::emu_to_float(got[i]), w = want[i];
+    ASSERT_TRUE(std::isfinite(g)) << what << ": row " << r << ", column " << c << " is " << g;
+    ASSERT_NEAR(g, w, abs_tol + rel_tol * std::fabs(w))
+        << what << ": row " << r << ", column " << c;
+  }
+}
+
+// Sets columns [cols, ld) of every row, and every row from `rows` on, to NaN.
+template <class T>
+void poison_padding(std::vector<T>& v, int64_t rows, int64_t cols, int64_t ld) {
+  T nan;
+  if constexpr (std::is_same_v<T, float>) {
+    nan = NAN;
+  } else {
+    nan = to_t<T>(NAN);
+  }
+  for (size_t i = 0; i < v.size(); ++i)
+    if (static_cast<int64_t>(i) / ld >= rows || static_cast<int64_t>(i) % ld >= cols) v[i] = nan;
+}
+
+// bias_activation on rows × cols of a [rows + 1, ld] buffer (the last row a
+// guard), in the grid the launcher picks or, with one_block, a single block
+// whose threads go round the grid-stride loop more than once.
+template <class T>
+void run_bias_activation(int64_t rows, int64_t cols, int64_t ld, bool vec8, engine::Activation act,
+                         bool with_bias, bool one_block, uint32_t seed) {
+  std::mt19937 g(seed);
+  auto x = to_device_format<T>(normal(g, (rows + 1) * ld, 2.f));
+  poison_padding(x, rows, cols, ld);
+  const auto before = x;
+  const auto bias_values = normal(g, cols, 0.5f);
+  const float* bias = with_bias ? bias_values.data() : nullptr;
+  auto want = to_float(x);
+  cpu::bias_activation(want.data(), ld, rows, cols, bias, act);
+  const std::string what = std::string(vec8 ? "vec8" : "general") + " bias_activation " +
+                           engine::activation_name(act) + (with_bias ? " + bias" : "") + ", cols " +
+                           std::to_string(cols) + ", ld " + std::to_string(ld) +
+                           (one_block ? ", one block" : "");
+  if (vec8) {
+    ASSERT_TRUE(bias_activation_vec8_applies(x.data(), ld, cols)) << what;
+    const unsigned grid = one_block ? 1 : bias_activation_grid(rows * cols / 8);
+    emu::launch(dim3(grid), dim3(kBiasActivationThreads), 0, [&] {
+      bias_activation_vec8_kernel<T>(x.data(), ld, rows, static_cast<int>(cols), bias, act);
+    });
+  } else {
+    const unsigned grid = one_block ? 1 : bias_activation_grid(rows * cols);
+    emu::launch(dim3(grid), dim3(kBiasActivationThreads), 0, [&] {
+      bias_activation_kernel<T>(x.data(), ld, rows, static_cast<int>(cols), bias, act);
+    });
+  }
+  // One rounding to T of the fp32 result (2^-11 fp16, 2^-8 bf16, relative),
+  // plus the CPU's polynomial erf/tanh/exp (~1e-6 absolute).
+  const bool f16 = std::is_same_v<T, __half>;
+  expect_rows_near_and_padding_kept(x, want, before, rows, cols, ld, 2e-5, f16 ? 1e-3 : 8e-3, what);
+}
+
+constexpr engine::Activation kActivations[] = {
+    engine::Activation::kIdentity, engine::Activation::kGeluErf, engine::Activation::kGeluTanh,
+    engine::Activation::kRelu, engine::Activation::kTanh};
+
+template <class T>
+void run_bias_activation_all(uint32_t seed) {
+  for (const auto act : kActivations)
+    for (bool with_bias : {true, false}) {
+      // 280 groups of eight (> one block of 256 threads), padded rows.
+      run_bias_activation<T>(7, 320, 328, true, act, with_bias, false, ++seed);
+      run_bias_activation<T>(7, 320, 328, true, act, with_bias, true, ++seed);
+      // ld == cols.
+      run_bias_activation<T>(3, 64, 64, true, act, with_bias, false, ++seed);
+      // 315 elements, cols not a multiple of 8, padded rows.
+      run_bias_activation<T>(7, 45, 50, false, act, with_bias, false, ++seed);
+      run_bias_activation<T>(7, 45, 50, false, act, with_bias, true, ++seed);
+    }
+}
+
+TEST(EmulatedBiasActivation, BothFormsEveryActivationMatchCpu) {
+  run_bias_activation_all<__half>(100);
+  run_bias_activation_all<__nv_bfloat16>(200);
+}
+
+// Sequences of lengths 3, 0, 1, 5, 0: empty ones inside and at the end (whose
+// cu[s] is the token count, one row past the last token).
+const std::vector<int32_t> kPoolCu = {0, 3, 3, 4, 9, 9};
+
+template <class T>
+void run_pooling(int64_t cols, int64_t ld_x, int64_t ld_out, uint32_t seed) {
+  std::mt19937 g(seed);
+  const int64_t seqs = static_cast<int64_t>(kPoolCu.size()) - 1, tokens = kPoolCu.back();
+  const std::string shape = ", cols " + std::to_string(cols) + ", ld_x " + std::to_string(ld_x) +
+                            ", ld_out " + std::to_string(ld_out);
+  // A guard row past the last token: a kernel reading it for the trailing
+  // empty sequence would put finite values where zeros belong.
+  auto x = to_device_format<T>(normal(g, (tokens + 1) * ld_x, 1.f));
+  poison_padding(x, tokens + 1, cols, ld_x);  // reading a padding column gives NaN
+  const auto xf = to_float(x);
+
+  {  // gather_first_rows: exact copies (or zeros) of each sequence's first row
+    std::vector<T> out((seqs + 1) * ld_out, to_t<T>(NAN));
+    const auto before = out;
+    emu::launch(dim3(seqs), dim3(kPoolingThreads), 0, [&] {
+      gather_first_rows_kernel<T>(x.data(), ld_x, kPoolCu.data(), static_cast<int>(cols),
+                                  out.data(), ld_out);
+    });
+    std::vector<float> want(out.size(), NAN);
+    for (int64_t s = 0; s < seqs; ++s)
+      for (int64_t c = 0; c < cols; ++c)
+        want[s * ld_out + c] = kPoolCu[s + 1] > kPoolCu[s] ? xf[kPoolCu[s] * ld_x + c] : 0.f;
+    expect_rows_near_and_padding_kept(out, want, before, seqs, cols, ld_out, 0, 0,
+                                      "gather_first_rows" + shape);
+  }
+  {  // mean_pool: fp32 means, zeros for the empty sequences
+    std::vector<float> out((seqs + 1) * ld_out, NAN);
+    const auto before = out;
+    emu::launch(dim3(seqs), dim3(kPoolingThreads), 0, [&] {
+      mean_pool_kernel<T>(x.data(), ld_x, kPoolCu.data(), static_cast<int>(cols), out.data(),
+                          ld_out);
+    });
+    std::vector<float> want(out.size(), NAN);
+    cpu::set_thread_count(1);
+    cpu::mean_pool(xf.data(), ld_x, kPoolCu.data(), seqs, cols, want.data(), ld_out);
+    expect_rows_near_and_padding_kept(out, want, before, seqs, cols, ld_out, 1e-6, 1e-6,
+                                      "mean_pool" + shape);
+  }
+  {  // rows_to_f32: exact widening
+    std::vector<float> out((tokens + 1) * ld_out, NAN);
+    const auto before = out;
+    emu::launch(dim3(tokens), dim3(kPoolingThreads), 0, [&] {
+      rows_to_f32_kernel<T>(x.data(), ld_x, static_cast<int>(cols), out.data(), ld_out);
+    });
+    std::vector<float> want(out.size(), NAN);
+    for (int64_t r = 0; r < tokens; ++r)
+      for (int64_t c = 0; c < cols; ++c) want[r * ld_out + c] = xf[r * ld_x + c];
+    expect_rows_near_and_padding_kept(out, want, before, tokens, cols, ld_out, 0, 0,
+                                      "rows_to_f32" + shape);
+  }
+}
+
+TEST(EmulatedPooling, GatherMeanAndWidenMatchReference) {
+  run_pooling<__half>(200, 208, 203, 300);  // more columns than the block's 128 threads
+  run_pooling<__nv_bfloat16>(200, 200, 200, 301);
+  run_pooling<__half>(40, 40, 44, 302);
+  run_pooling<__nv_bfloat16>(7, 9, 8, 303);
+}
+
+template <class T>
+void run_classifier_out(int64_t rows, int64_t labels, int64_t cols, int64_t ld_x, bool with_bias,
+                        uint32_t seed) {
+  std::mt19937 g(seed);
+  auto x = to_device_format<T>(normal(g, rows * ld_x, 1.f));
+  poison_padding(x, rows, cols, ld_x);  // reading a padding column gives NaN
+  const auto xf = to_float(x);
+  const auto w = normal(g, labels * cols, 0.1f), bias_values = normal(g, labels, 0.5f);
+  const float* bias = with_bias ? bias_values.data() : nullptr;
+  const int64_t items = rows * labels;
+  // Contiguous [rows, labels] output and a guard of NaNs behind it.
+  std::vector<float> out(items + 8, NAN);
+  const auto before = out;
+  emu::launch(dim3(ceil_div(items, kClassifierWarps)), dim3(32 * kClassifierWarps), 0, [&] {
+    classifier_out_kernel<T>(x.data(), ld_x, w.data(), bias, rows, static_cast<int>(labels),
+                             static_cast<int>(cols), out.data());
+  });
+  const std::string what = "classifier_out, " + std::to_string(rows) + " rows × " +
+                           std::to_string(labels) + " labels, cols " + std::to_string(cols);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < labels; ++j) {
+      double want = with_bias ? bias[j] : 0.0, magnitude = std::fabs(want);
+      for (int64_t c = 0; c < cols; ++c) {
+        want += static_cast<double>(xf[r * ld_x + c]) * w[j * cols + c];
+        magnitude += std::fabs(static_cast<double>(xf[r * ld_x + c]) * w[j * cols + c]);
+      }
+      const float got = out[r * labels + j];
+      ASSERT_TRUE(std::isfinite(got)) << what << ": row " << r << ", label " << j << " is " << got;
+      // fp32 accumulation of exactly representable products.
+      ASSERT_NEAR(got, want, 1e-6 * magnitude + 1e-7) << what << ": row " << r << ", label " << j;
+    }
+  for (size_t i = items; i < out.size(); ++i)
+    ASSERT_EQ(bits(out[i]), bits(before[i])) << what << ": written past the end, at " << i;
+}
+
+TEST(EmulatedClassifierOut, WarpPerOutputMatchesDoubleLoop) {
+  // 15 outputs: the last block's fourth warp has none and leaves at once.
+  run_classifier_out<__half>(3, 5, 300, 304, true, 400);
+  run_classifier_out<__nv_bfloat16>(3, 5, 300, 300, false, 401);
+  // 2 outputs, two idle warps; cols < 32, so some lanes have no column.
+  run_classifier_out<__half>(1, 2, 20, 24, false, 402);
+  run_classifier_out<__nv_bfloat16>(2, 1, 33, 40, true, 403);
+  run_classifier_out<__half>(4, 3, 64, 64, true, 404);  // 12: whole blocks
+}
+
+// Softmax and sigmoid of rows × cols of a [rows + 1, ld] fp32 buffer (the
+// last row a guard), logits N(offset, stddev²). Softmax must not depend on
+// the offset; a negative one catches a max that starts from 0 instead of
+// -inf or that takes in scratch no warp wrote (the emulation's 0xCD garbage
+// reads as -4.3e8 in a float).
+void run_softmax_sigmoid(int64_t rows, int64_t cols, int64_t ld, float stddev, float offset,
+                         uint32_t seed) {
+  std::mt19937 g(seed);
+  auto x = normal(g, (rows + 1) * ld, stddev, offset);
+  poison_padding(x, rows, cols, ld);
+  std::ostringstream shape;
+  shape << ", cols " << cols << ", ld " << ld << ", logits N(" << offset << ", " << stddev << "²)";
+  cpu::set_thread_count(1);
+  {
+    auto got = x, want = x;
+    cpu::softmax(want.data(), ld, rows, cols);
+    emu::launch(dim3(rows), dim3(kSoftmaxThreads), kSoftmaxSmemBytes,
+                [&] { softmax_rows_kernel(got.data(), ld, static_cast<int>(cols)); });
+    // expf against the CPU's polynomial exp: a few ulps.
+    expect_rows_near_and_padding_kept(got, want, x, rows, cols, ld, 1e-7, 1e-5,
+                                      "softmax_rows" + shape.str());
+  }
+  {
+    auto got = x, want = x;
+    cpu::sigmoid(want.data(), ld, rows, cols);
+    emu::launch(dim3(rows), dim3(kSoftmaxThreads), 0,
+                [&] { sigmoid_rows_kernel(got.data(), ld, static_cast<int>(cols)); });
+    expect_rows_near_and_padding_kept(got, want, x, rows, cols, ld, 1e-7, 1e-5,
+                                      "sigmoid_rows" + shape.str());
+  }
+}
+
+TEST(EmulatedSoftmax, SoftmaxAndSigmoidMatchCpu) {
+  run_softmax_sigmoid(4, 300, 303, 3.f, 0.f, 500);      // more columns than the 128 threads
+  run_softmax_sigmoid(3, 300, 300, 40.f, 0.f, 501);     // exp would overflow without the max
+  run_softmax_sigmoid(3, 5, 8, 2.f, 0.f, 502);          // fewer columns than a warp
+  run_softmax_sigmoid(2, 128, 131, 1.f, -300.f, 503);   // exp(x - 0) underflows to 0
+  run_softmax_sigmoid(2, 100, 104, 300.f, -1e9f, 505);  // logits below the scratch garbage
+  run_softmax_sigmoid(5, 33, 33, 2.f, 0.f, 504);
 }
 
 }  // namespace
