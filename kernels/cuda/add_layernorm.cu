@@ -1,37 +1,36 @@
 // Launcher of the bias + residual + LayerNorm kernels (layernorm_kernels.cuh).
-#include "kernels/cuda/add_layernorm.cuh"
-
 #include <stdexcept>
 
+#include "kernels/cuda/add_layernorm.cuh"
 #include "kernels/cuda/cuda_error.h"
 #include "kernels/cuda/layernorm_kernels.cuh"
 
 namespace sluice::cuda {
 
-void add_layernorm(DType dt, const void* x, int64_t ld_x, const float* bias, const void* residual, int64_t ld_res,
-                   const float* gamma, const float* beta, float eps, int64_t rows, int64_t cols, void* out,
-                   int64_t ld_out, cudaStream_t stream) {
+void add_layernorm(DType dt, const void* x, int64_t ld_x, const float* bias, const void* residual,
+                   int64_t ld_res, const float* gamma, const float* beta, float eps, int64_t rows,
+                   int64_t cols, void* out, int64_t ld_out, cudaStream_t stream) {
   if (rows < 0 || cols <= 0 || cols > 8192)
     throw std::invalid_argument("add_layernorm: need rows >= 0 and 0 < cols <= 8192");
   if (ld_x < cols || ld_out < cols || (residual && ld_res < cols))
     throw std::invalid_argument("add_layernorm: a row stride is smaller than cols");
   if (rows > 0x7fffffff) throw std::invalid_argument("add_layernorm: too many rows for one launch");
   if (rows == 0) return;
-  const bool vec8 = layernorm_vec8_applies(cols) && aligned16(x, ld_x) && aligned16(residual, ld_res) &&
-                    aligned16(out, ld_out);
+  const bool vec8 = layernorm_vec8_applies(cols) && aligned16(x, ld_x) &&
+                    aligned16(residual, ld_res) && aligned16(out, ld_out);
   dispatch(dt, [&](auto tag) {
     using T = decltype(tag);
     if (vec8) {
       add_layernorm_vec8_kernel<T><<<static_cast<unsigned>(rows), layernorm_vec8_threads(cols),
-                                         kLayernormVec8SmemBytes, stream>>>(
-          static_cast<const T*>(x), ld_x, bias, static_cast<const T*>(residual), ld_res, gamma, beta, eps,
-          static_cast<int>(cols), static_cast<T*>(out), ld_out);
+                                     kLayernormVec8SmemBytes, stream>>>(
+          static_cast<const T*>(x), ld_x, bias, static_cast<const T*>(residual), ld_res, gamma,
+          beta, eps, static_cast<int>(cols), static_cast<T*>(out), ld_out);
       return;
     }
-    add_layernorm_kernel<T><<<static_cast<unsigned>(rows), layernorm_threads(cols), layernorm_smem_bytes(cols),
-                               stream>>>(static_cast<const T*>(x), ld_x, bias, static_cast<const T*>(residual),
-                                         ld_res, gamma, beta, eps, static_cast<int>(cols), static_cast<T*>(out),
-                                         ld_out);
+    add_layernorm_kernel<T>
+        <<<static_cast<unsigned>(rows), layernorm_threads(cols), layernorm_smem_bytes(cols),
+           stream>>>(static_cast<const T*>(x), ld_x, bias, static_cast<const T*>(residual), ld_res,
+                     gamma, beta, eps, static_cast<int>(cols), static_cast<T*>(out), ld_out);
   });
   check_launch("add_layernorm_kernel", "add_layernorm");
 }
