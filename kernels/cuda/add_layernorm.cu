@@ -3,6 +3,7 @@
 
 #include "kernels/cuda/add_layernorm.cuh"
 #include "kernels/cuda/cuda_error.h"
+#include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/layernorm_kernels.cuh"
 
 namespace sluice::cuda {
@@ -21,16 +22,16 @@ void add_layernorm(DType dt, const void* x, int64_t ld_x, const float* bias, con
   dispatch(dt, [&](auto tag) {
     using T = decltype(tag);
     if (vec8) {
-      add_layernorm_vec8_kernel<T><<<static_cast<unsigned>(rows), layernorm_vec8_threads(cols),
-                                     kLayernormVec8SmemBytes, stream>>>(
-          static_cast<const T*>(x), ld_x, bias, static_cast<const T*>(residual), ld_res, gamma,
-          beta, eps, static_cast<int>(cols), static_cast<T*>(out), ld_out);
+      SLUICE_LAUNCH(add_layernorm_vec8_kernel<T>, static_cast<unsigned>(rows),
+                    layernorm_vec8_threads(cols), kLayernormVec8SmemBytes, stream,
+                    static_cast<const T*>(x), ld_x, bias, static_cast<const T*>(residual), ld_res,
+                    gamma, beta, eps, static_cast<int>(cols), static_cast<T*>(out), ld_out);
       return;
     }
-    add_layernorm_kernel<T>
-        <<<static_cast<unsigned>(rows), layernorm_threads(cols), layernorm_smem_bytes(cols),
-           stream>>>(static_cast<const T*>(x), ld_x, bias, static_cast<const T*>(residual), ld_res,
-                     gamma, beta, eps, static_cast<int>(cols), static_cast<T*>(out), ld_out);
+    SLUICE_LAUNCH(add_layernorm_kernel<T>, static_cast<unsigned>(rows), layernorm_threads(cols),
+                  layernorm_smem_bytes(cols), stream, static_cast<const T*>(x), ld_x, bias,
+                  static_cast<const T*>(residual), ld_res, gamma, beta, eps, static_cast<int>(cols),
+                  static_cast<T*>(out), ld_out);
   });
   check_launch("add_layernorm_kernel", "add_layernorm");
 }

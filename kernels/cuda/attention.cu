@@ -5,6 +5,7 @@
 #include "kernels/cuda/attention.cuh"
 #include "kernels/cuda/attention_simple.cuh"
 #include "kernels/cuda/cuda_error.h"
+#include "kernels/cuda/launch.cuh"
 
 namespace sluice::cuda {
 
@@ -64,9 +65,10 @@ void attention(DType dt, const void* qkv, int64_t ld_qkv, const float* qkv_bias,
                   static_cast<unsigned>(qblocks));
   dispatch(dt, [&](auto tag) {
     using T = decltype(tag);
-    attention_simple_kernel<T><<<grid, 32 * kSimpleWarps, 0, stream>>>(
-        static_cast<const T*>(qkv), ld_qkv, qkv_bias, cu_seqlens, static_cast<int>(num_heads),
-        static_cast<int>(head_dim), scale, first_token_only ? 1 : 0, static_cast<T*>(out), ld_out);
+    SLUICE_LAUNCH(attention_simple_kernel<T>, grid, 32 * kSimpleWarps, 0, stream,
+                  static_cast<const T*>(qkv), ld_qkv, qkv_bias, cu_seqlens,
+                  static_cast<int>(num_heads), static_cast<int>(head_dim), scale,
+                  first_token_only ? 1 : 0, static_cast<T*>(out), ld_out);
   });
   check_launch("attention_simple_kernel", "attention");
 }

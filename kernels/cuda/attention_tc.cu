@@ -6,6 +6,7 @@
 #include "kernels/cuda/attention.cuh"
 #include "kernels/cuda/attention_tc.cuh"
 #include "kernels/cuda/cuda_error.h"
+#include "kernels/cuda/launch.cuh"
 
 namespace sluice::cuda {
 namespace {
@@ -38,9 +39,9 @@ void launch(const void* qkv, int64_t ld_qkv, const float* bias, const int32_t* c
   if (qtiles > 65535) throw std::invalid_argument("attention: max_seqlen too long for one launch");
   const dim3 grid(static_cast<unsigned>(num_seqs), static_cast<unsigned>(num_heads),
                   static_cast<unsigned>(qtiles));
-  attention_tc_kernel<T, DH><<<grid, L::kThreads, L::kTotal, stream>>>(
-      static_cast<const T*>(qkv), ld_qkv, bias, cu, static_cast<int>(num_heads), scale,
-      first_only ? 1 : 0, static_cast<T*>(out), ld_out);
+  SLUICE_LAUNCH((attention_tc_kernel<T, DH>), grid, L::kThreads, L::kTotal, stream,
+                static_cast<const T*>(qkv), ld_qkv, bias, cu, static_cast<int>(num_heads), scale,
+                first_only ? 1 : 0, static_cast<T*>(out), ld_out);
   check_launch("attention_tc_kernel", "attention");
 }
 

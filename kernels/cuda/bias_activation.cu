@@ -4,6 +4,7 @@
 #include "kernels/cuda/bias_activation.cuh"
 #include "kernels/cuda/bias_activation_kernels.cuh"
 #include "kernels/cuda/cuda_error.h"
+#include "kernels/cuda/launch.cuh"
 
 namespace sluice::cuda {
 
@@ -16,13 +17,13 @@ void bias_activation(DType dt, void* x, int64_t ld, int64_t rows, int64_t cols, 
   dispatch(dt, [&](auto tag) {
     using T = decltype(tag);
     if (vec8) {
-      bias_activation_vec8_kernel<T>
-          <<<bias_activation_grid(rows * cols / 8), kBiasActivationThreads, 0, stream>>>(
-              static_cast<T*>(x), ld, rows, static_cast<int>(cols), bias, act);
+      SLUICE_LAUNCH(bias_activation_vec8_kernel<T>, bias_activation_grid(rows * cols / 8),
+                    kBiasActivationThreads, 0, stream, static_cast<T*>(x), ld, rows,
+                    static_cast<int>(cols), bias, act);
     } else {
-      bias_activation_kernel<T>
-          <<<bias_activation_grid(rows * cols), kBiasActivationThreads, 0, stream>>>(
-              static_cast<T*>(x), ld, rows, static_cast<int>(cols), bias, act);
+      SLUICE_LAUNCH(bias_activation_kernel<T>, bias_activation_grid(rows * cols),
+                    kBiasActivationThreads, 0, stream, static_cast<T*>(x), ld, rows,
+                    static_cast<int>(cols), bias, act);
     }
   });
   check_launch("bias_activation_kernel", "bias_activation");

@@ -4,6 +4,7 @@
 #include "kernels/cuda/classifier_out.cuh"
 #include "kernels/cuda/classifier_out_kernels.cuh"
 #include "kernels/cuda/cuda_error.h"
+#include "kernels/cuda/launch.cuh"
 
 namespace sluice::cuda {
 
@@ -18,10 +19,9 @@ void classifier_out(DType dt, const void* x, int64_t ld_x, const float* w, const
   if (items == 0) return;
   dispatch(dt, [&](auto tag) {
     using T = decltype(tag);
-    classifier_out_kernel<T>
-        <<<ceil_div(items, kClassifierWarps), 32 * kClassifierWarps, 0, stream>>>(
-            static_cast<const T*>(x), ld_x, w, bias, rows, static_cast<int>(labels),
-            static_cast<int>(cols), out);
+    SLUICE_LAUNCH(classifier_out_kernel<T>, ceil_div(items, kClassifierWarps),
+                  32 * kClassifierWarps, 0, stream, static_cast<const T*>(x), ld_x, w, bias, rows,
+                  static_cast<int>(labels), static_cast<int>(cols), out);
   });
   check_launch("classifier_out_kernel", "classifier_out");
 }

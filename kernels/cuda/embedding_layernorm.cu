@@ -3,6 +3,7 @@
 
 #include "kernels/cuda/cuda_error.h"
 #include "kernels/cuda/embedding_layernorm.cuh"
+#include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/layernorm_kernels.cuh"
 
 namespace sluice::cuda {
@@ -21,17 +22,16 @@ void embedding_layernorm(DType dt, const int32_t* ids, const int32_t* position_i
   dispatch(dt, [&](auto tag) {
     using T = decltype(tag);
     if (vec8) {
-      embedding_layernorm_vec8_kernel<T>
-          <<<static_cast<unsigned>(tokens), layernorm_vec8_threads(hidden), kLayernormVec8SmemBytes,
-             stream>>>(ids, position_ids, static_cast<const T*>(word),
-                       static_cast<const T*>(position), type_row, gamma, beta, eps,
-                       static_cast<int>(hidden), static_cast<T*>(out));
+      SLUICE_LAUNCH(embedding_layernorm_vec8_kernel<T>, static_cast<unsigned>(tokens),
+                    layernorm_vec8_threads(hidden), kLayernormVec8SmemBytes, stream, ids,
+                    position_ids, static_cast<const T*>(word), static_cast<const T*>(position),
+                    type_row, gamma, beta, eps, static_cast<int>(hidden), static_cast<T*>(out));
       return;
     }
-    embedding_layernorm_kernel<T><<<static_cast<unsigned>(tokens), layernorm_threads(hidden),
-                                    layernorm_smem_bytes(hidden), stream>>>(
-        ids, position_ids, static_cast<const T*>(word), static_cast<const T*>(position), type_row,
-        gamma, beta, eps, static_cast<int>(hidden), static_cast<T*>(out));
+    SLUICE_LAUNCH(embedding_layernorm_kernel<T>, static_cast<unsigned>(tokens),
+                  layernorm_threads(hidden), layernorm_smem_bytes(hidden), stream, ids,
+                  position_ids, static_cast<const T*>(word), static_cast<const T*>(position),
+                  type_row, gamma, beta, eps, static_cast<int>(hidden), static_cast<T*>(out));
   });
   check_launch("embedding_layernorm_kernel", "embedding_layernorm");
 }

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "kernels/cuda/cuda_error.h"
+#include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/pooling.cuh"
 #include "kernels/cuda/pooling_kernels.cuh"
 
@@ -25,9 +26,9 @@ void gather_first_rows(DType dt, const void* x, int64_t ld_x, const int32_t* cu_
   if (num_seqs == 0) return;
   dispatch(dt, [&](auto tag) {
     using T = decltype(tag);
-    gather_first_rows_kernel<T><<<static_cast<unsigned>(num_seqs), kPoolingThreads, 0, stream>>>(
-        static_cast<const T*>(x), ld_x, cu_seqlens, static_cast<int>(cols), static_cast<T*>(out),
-        ld_out);
+    SLUICE_LAUNCH(gather_first_rows_kernel<T>, static_cast<unsigned>(num_seqs), kPoolingThreads, 0,
+                  stream, static_cast<const T*>(x), ld_x, cu_seqlens, static_cast<int>(cols),
+                  static_cast<T*>(out), ld_out);
   });
   check_launch("gather_first_rows_kernel", "gather_first_rows");
 }
@@ -38,8 +39,8 @@ void mean_pool(DType dt, const void* x, int64_t ld_x, const int32_t* cu_seqlens,
   if (num_seqs == 0) return;
   dispatch(dt, [&](auto tag) {
     using T = decltype(tag);
-    mean_pool_kernel<T><<<static_cast<unsigned>(num_seqs), kPoolingThreads, 0, stream>>>(
-        static_cast<const T*>(x), ld_x, cu_seqlens, static_cast<int>(cols), out, ld_out);
+    SLUICE_LAUNCH(mean_pool_kernel<T>, static_cast<unsigned>(num_seqs), kPoolingThreads, 0, stream,
+                  static_cast<const T*>(x), ld_x, cu_seqlens, static_cast<int>(cols), out, ld_out);
   });
   check_launch("mean_pool_kernel", "mean_pool");
 }
@@ -50,8 +51,8 @@ void rows_to_f32(DType dt, const void* x, int64_t ld_x, int64_t rows, int64_t co
   if (rows == 0) return;
   dispatch(dt, [&](auto tag) {
     using T = decltype(tag);
-    rows_to_f32_kernel<T><<<static_cast<unsigned>(rows), kPoolingThreads, 0, stream>>>(
-        static_cast<const T*>(x), ld_x, static_cast<int>(cols), out, ld_out);
+    SLUICE_LAUNCH(rows_to_f32_kernel<T>, static_cast<unsigned>(rows), kPoolingThreads, 0, stream,
+                  static_cast<const T*>(x), ld_x, static_cast<int>(cols), out, ld_out);
   });
   check_launch("rows_to_f32_kernel", "rows_to_f32");
 }

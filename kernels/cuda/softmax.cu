@@ -3,6 +3,7 @@
 #include <string>
 
 #include "kernels/cuda/cuda_error.h"
+#include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/softmax.cuh"
 #include "kernels/cuda/softmax_kernels.cuh"
 
@@ -19,16 +20,16 @@ void check_shape(const char* op, int64_t ld, int64_t rows, int64_t cols) {
 void softmax_rows(float* x, int64_t ld, int64_t rows, int64_t cols, cudaStream_t stream) {
   check_shape("softmax_rows", ld, rows, cols);
   if (rows == 0) return;
-  softmax_rows_kernel<<<static_cast<unsigned>(rows), kSoftmaxThreads, kSoftmaxSmemBytes, stream>>>(
-      x, ld, static_cast<int>(cols));
+  SLUICE_LAUNCH(softmax_rows_kernel, static_cast<unsigned>(rows), kSoftmaxThreads,
+                kSoftmaxSmemBytes, stream, x, ld, static_cast<int>(cols));
   check_launch("softmax_rows_kernel", "softmax_rows");
 }
 
 void sigmoid_rows(float* x, int64_t ld, int64_t rows, int64_t cols, cudaStream_t stream) {
   check_shape("sigmoid_rows", ld, rows, cols);
   if (rows == 0) return;
-  sigmoid_rows_kernel<<<static_cast<unsigned>(rows), kSoftmaxThreads, 0, stream>>>(
-      x, ld, static_cast<int>(cols));
+  SLUICE_LAUNCH(sigmoid_rows_kernel, static_cast<unsigned>(rows), kSoftmaxThreads, 0, stream, x, ld,
+                static_cast<int>(cols));
   check_launch("sigmoid_rows_kernel", "sigmoid_rows");
 }
 
