@@ -35,6 +35,8 @@ sluice_log "output topic:"
 timeout 30 kcat -C -b "$B" -t sluice-out -o beginning -c 3 -q -f '  %s\n'
 sluice_log "dead-letter topic:"
 timeout 30 kcat -C -b "$B" -t sluice-dlq -o beginning -c 1 -q -f '  value: %s\n  headers: %h\n'
+# One commit interval (1 s) and a lag refresh: the committed offsets follow the deliveries.
+sleep 1.5
 sluice_log "metrics at http://127.0.0.1:$PORT/metrics :"
 curl -s "http://127.0.0.1:$PORT/metrics" | grep -E '^sluice_(records|committed|consumer_lag)' | sed 's/^/  /' | head -20
 if [ "$SECONDS_TO_RUN" -gt 0 ]; then
