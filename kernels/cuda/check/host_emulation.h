@@ -283,4 +283,34 @@ inline void launch(dim3 grid, dim3 block, std::size_t smem_bytes,
 
 #pragma GCC diagnostic pop
 
+// Stream capture (CUDA graphs), for the runtime stand-ins
+// (emulated_runtime.cpp): while a stream is capturing, work enqueued on it —
+// kernel launches (SLUICE_LAUNCH), async copies and memsets, cuBLAS calls —
+// is recorded as closures instead of run; replaying the graph runs them in
+// order, reading the buffers' contents at replay time, as on the GPU. Kernel
+// arguments are captured by value at launch, as a graph's kernel nodes do.
+struct Capture {
+  cudaStream_t stream = nullptr;
+  std::vector<std::function<void()>> work;
+};
+inline thread_local Capture* capturing = nullptr;  // this thread's capture, if any
+
+// Runs `work` now (streams are synchronous here), or records it when
+// `stream` is the capturing one.
+inline void run_on(cudaStream_t stream, std::function<void()> work) {
+  if (capturing && capturing->stream == stream) {
+    capturing->work.push_back(std::move(work));
+    return;
+  }
+  work();
+}
+
+// SLUICE_LAUNCH's expansion: a kernel launch on `stream`.
+inline void launch_on(cudaStream_t stream, dim3 grid, dim3 block, std::size_t smem_bytes,
+                      std::function<void()> body) {
+  run_on(stream, [grid, block, smem_bytes, body = std::move(body)] {
+    launch(grid, block, smem_bytes, body);
+  });
+}
+
 }  // namespace sluice::cuda::emu
