@@ -291,7 +291,7 @@ class CudaBackend final : public engine::Backend {
     int32_t* cu = pos + s.cap_tokens;
     std::memcpy(ids, batch.token_ids.data(), sizeof(int32_t) * static_cast<std::size_t>(T));
     std::fill(ids + T, ids + shape.tokens, 0);  // valid rows for the padding tokens
-    fill_position_ids(batch, pos);
+    CudaEncoder::position_ids(config_, batch.token_ids.data(), batch.cu_seqlens.data(), B, pos);
     std::fill(pos + T, pos + shape.tokens, 0);
     std::memcpy(cu, batch.cu_seqlens.data(), sizeof(int32_t) * static_cast<std::size_t>(B + 1));
     std::fill(cu + B + 1, cu + shape.records + 1, static_cast<int32_t>(T));  // empty padding sequences
@@ -357,24 +357,6 @@ class CudaBackend final : public engine::Backend {
       it->exec = GraphExec(exec);
     }
     SLUICE_CUDA_CHECK(cudaGraphLaunch(it->exec.get(), st), "replay CUDA graph");
-  }
-
-  // As the CPU backend: BERT/DistilBERT number positions from 0 per
-  // sequence; RoBERTa (HF create_position_ids_from_input_ids) from
-  // padding_idx + 1 over non-pad tokens, pad tokens at padding_idx.
-  void fill_position_ids(const EncoderBatch& batch, int32_t* pos) const {
-    const auto& cu = batch.cu_seqlens;
-    const int64_t records = batch.records();
-    if (!config_.positions_from_padding_idx) {
-      for (int64_t s = 0; s < records; ++s)
-        for (int32_t t = cu[s]; t < cu[s + 1]; ++t) pos[t] = t - cu[s];
-      return;
-    }
-    const int32_t pad = config_.pad_token_id;
-    for (int64_t s = 0; s < records; ++s) {
-      int32_t seen = 0;
-      for (int32_t t = cu[s]; t < cu[s + 1]; ++t) pos[t] = batch.token_ids[t] == pad ? pad : pad + ++seen;
-    }
   }
 
   void complete_loop() {

@@ -8,8 +8,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <condition_variable>
-#include <mutex>
 #include <random>
 
 #include "kernels/cuda/check/op_check.h"
@@ -22,19 +20,14 @@ namespace sluice::engine {
 namespace {
 
 using gpu_testing::close;
-using gpu_testing::Packed;
+using gpu_testing::model_cases;
+using gpu_testing::model_tol;
+using gpu_testing::ModelCase;
+using gpu_testing::Out;
 using gpu_testing::pack;
+using gpu_testing::Packed;
 using gpu_testing::RandomModelSpec;
-
-// Whole-model tolerance (logits and pooled vectors, relative L2 and max abs
-// error against the fp32 CPU backend): every activation is rounded to 16 bits
-// after every op, through all layers. Calibrated by emulating those roundings
-// in numpy (tools/emulate_cuda_rounding.py); set with headroom over it.
-struct Tol {
-  double rel, abs;
-};
-Tol model_tol(const std::string& dtype) { return dtype == "fp16" ? Tol{1.5e-2, 5e-2} : Tol{8e-2, 3e-1}; }
-
+using gpu_testing::Tol;
 
 #define SLUICE_REQUIRE_GPU()                                                             \
   do {                                                                                   \
@@ -43,24 +36,6 @@ Tol model_tol(const std::string& dtype) { return dtype == "fp16" ? Tol{1.5e-2, 5
   } while (0)
 
 std::string device_string() { return "cuda:" + std::to_string(cuda::opcheck::test_device()); }
-
-struct ModelCase {
-  std::string name;
-  RandomModelSpec spec;
-};
-void PrintTo(const ModelCase& m, std::ostream* os) { *os << m.name; }
-
-// head_dim 16 and 64 take the tensor-core attention kernel, 24 the simple one.
-const std::vector<ModelCase>& model_cases() {
-  static const std::vector<ModelCase> cases = {
-      {"bert-d16", {"bert", 2, 64, 4, 128, 300, 160, 3, "gelu", 11}},
-      {"bert-d64", {"bert", 3, 256, 4, 1024, 500, 160, 5, "gelu", 12}},
-      {"distilbert-d16", {"distilbert", 2, 64, 4, 128, 300, 160, 2, "gelu", 13}},
-      {"roberta-d32", {"roberta", 2, 128, 4, 256, 300, 160, 3, "gelu", 14}},
-      {"bert-d24-tanh", {"bert", 2, 96, 4, 192, 300, 160, 3, "gelu_new", 15}},
-  };
-  return cases;
-}
 
 class CudaBackendModels : public ::testing::TestWithParam<std::tuple<ModelCase, std::string>> {
  protected:
@@ -83,17 +58,8 @@ class CudaBackendModels : public ::testing::TestWithParam<std::tuple<ModelCase, 
     return make_backend(*model_, o);
   }
 
-  struct Out {
-    std::vector<float> logits, pooled;
-  };
   Out run(Backend& b, const std::vector<std::vector<int32_t>>& seqs, bool pooled = true) {
-    Packed p = pack(seqs);
-    Out o;
-    o.logits.assign(seqs.size() * model_->config().num_labels, NAN);
-    if (pooled) o.pooled.assign(seqs.size() * model_->config().hidden_size, NAN);
-    BatchResult r = b.run({p.ids, p.cu, p.max_len}, {o.logits, o.pooled});
-    EXPECT_TRUE(r.ok) << r.error;
-    return o;
+    return gpu_testing::run_batch(b, seqs, pooled);
   }
 
   std::vector<std::vector<int32_t>> seqs(const std::vector<int>& lengths) {
@@ -132,20 +98,7 @@ TEST_P(CudaBackendModels, RecordGetsTheSameResultAloneOrInAMixedLengthBatch) {
   auto gpu = make(device_string(), Pooling::kFirstToken);
   const auto recs = seqs({5, 40, 1, 77, 128, 12});
   const auto others = seqs({3, 90, 64, 9});
-  const int64_t labels = model_->config().num_labels, d = model_->config().hidden_size;
-  for (size_t i = 0; i < recs.size(); ++i) {
-    const Out alone = run(*gpu, {recs[i]});
-    auto mixed = others;
-    const size_t at = i % (others.size() + 1);
-    mixed.insert(mixed.begin() + static_cast<long>(at), recs[i]);
-    const Out m = run(*gpu, mixed);
-    const std::vector<float> ml(m.logits.begin() + at * labels, m.logits.begin() + (at + 1) * labels);
-    const std::vector<float> mp(m.pooled.begin() + at * d, m.pooled.begin() + (at + 1) * d);
-    // cuBLAS may pick another kernel for another row count, so not bit-equal;
-    // a leak between packed sequences would be far outside this.
-    EXPECT_TRUE(close(ml, alone.logits, tol().rel, tol().abs)) << "record " << i << " logits";
-    EXPECT_TRUE(close(mp, alone.pooled, tol().rel, tol().abs)) << "record " << i << " first-token state";
-  }
+  gpu_testing::expect_record_same_alone_or_mixed(*gpu, recs, others, tol());
 }
 
 TEST_P(CudaBackendModels, SameBatchTwiceGivesBitIdenticalResults) {
@@ -258,80 +211,24 @@ class CudaBackendContract : public ::testing::Test {
 
 TEST_F(CudaBackendContract, CallbacksArriveInSubmitOrderWithOutputsWritten) {
   auto backend = make(/*in_flight=*/3);
-  struct Seen {
-    std::mutex mu;
-    std::condition_variable cv;
-    std::vector<Ticket> order;
-    bool all_ok = true;
-    bool timed = true;
-  } seen;
-  const int kBatches = 24;
-  std::vector<Packed> packed;
-  std::vector<std::vector<std::vector<int32_t>>> batches;
-  std::vector<std::vector<float>> outs(kBatches);
-  std::uniform_int_distribution<int> len(1, 128), count(1, 12);
-  for (int i = 0; i < kBatches; ++i) {
-    std::vector<int> lengths(static_cast<size_t>(count(rng_)));
-    for (auto& l : lengths) l = len(rng_);
-    batches.push_back(seqs(lengths));
-    packed.push_back(pack(batches.back()));
-    outs[i].assign(lengths.size() * spec_.labels, NAN);
-  }
-  CompletionCallback cb{[](void* ctx, Ticket t, const BatchResult& r) {
-                          auto* s = static_cast<Seen*>(ctx);
-                          std::lock_guard lock(s->mu);
-                          s->all_ok = s->all_ok && r.ok;
-                          s->timed = s->timed && r.compute_ns > 0;
-                          s->order.push_back(t);
-                          s->cv.notify_all();
-                        },
-                        &seen};
-  std::vector<Ticket> tickets;
-  for (int i = 0; i < kBatches; ++i)
-    tickets.push_back(backend->submit({packed[i].ids, packed[i].cu, packed[i].max_len}, {outs[i], {}}, cb));
-  {
-    std::unique_lock lock(seen.mu);
-    ASSERT_TRUE(seen.cv.wait_for(lock, std::chrono::seconds(60), [&] { return seen.order.size() == kBatches; }))
-        << "only " << seen.order.size() << " of " << kBatches << " callbacks arrived";
-  }
-  EXPECT_EQ(seen.order, tickets);
-  EXPECT_TRUE(seen.all_ok);
-  EXPECT_TRUE(seen.timed) << "compute_ns must be measured";
-  for (int i = 0; i < kBatches; ++i) {
-    EXPECT_TRUE(backend->poll(tickets[i]));
-    // Concurrent streams may let cuBLAS choose other kernels: near, not bit-equal.
-    EXPECT_TRUE(close(outs[i], logits_of(*backend, batches[i]), 1e-2, 5e-2)) << "batch " << i;
-  }
+  const auto batches = gpu_testing::random_batches(rng_, /*batches=*/24, /*max_records=*/12,
+                                                   /*max_len=*/128, spec_.vocab, false);
+  // Concurrent streams may let cuBLAS choose other kernels: near, not bit-equal.
+  gpu_testing::expect_callbacks_in_submit_order(
+      *backend, batches, [&](const gpu_testing::Seqs& b) { return logits_of(*backend, b); }, 1e-2,
+      5e-2);
 }
 
 TEST_F(CudaBackendContract, WaitRetiresTicketAndPollSeesCompletion) {
   auto backend = make(2);
-  Packed a = pack(seqs({4, 9, 100})), b = pack(seqs({2}));
-  std::vector<float> la(9), lb(3), lc(9);
-  const Ticket ta = backend->submit({a.ids, a.cu, a.max_len}, {la, {}});
-  const Ticket tb = backend->submit({b.ids, b.cu, b.max_len}, {lb, {}});
-  EXPECT_LT(ta, tb);
-  EXPECT_TRUE(backend->wait(tb).ok);
-  EXPECT_TRUE(backend->poll(ta));  // in order: b done implies a done
-  EXPECT_TRUE(backend->wait(ta).ok);
-  EXPECT_THROW(backend->wait(ta), std::logic_error);
-  EXPECT_TRUE(backend->wait(backend->submit({a.ids, a.cu, a.max_len}, {lc, {}})).ok);
-  EXPECT_EQ(la, lc);
+  const auto a = seqs({4, 9, 100});
+  const auto b = seqs({2});
+  gpu_testing::expect_wait_retires_ticket_and_poll_sees_completion(*backend, a, b);
 }
 
 TEST_F(CudaBackendContract, RefusesMalformedBatches) {
   auto backend = make();
-  std::vector<int32_t> ids = {5, 6, 7};
-  std::vector<float> logits(3), pooled(64);
-  const std::vector<int32_t> bad_end = {0, 2};
-  EXPECT_THROW(backend->submit({ids, bad_end, 3}, {logits, {}}), std::invalid_argument);
-  const std::vector<int32_t> cu = {0, 3};
-  EXPECT_THROW(backend->submit({ids, cu, 2}, {logits, {}}), std::invalid_argument);
-  std::vector<int32_t> out_of_vocab = {5, 300, 7};
-  EXPECT_THROW(backend->submit({out_of_vocab, cu, 3}, {logits, {}}), std::invalid_argument);
-  std::vector<float> short_logits(2);
-  EXPECT_THROW(backend->submit({ids, cu, 3}, {short_logits, {}}), std::invalid_argument);
-  EXPECT_TRUE(backend->run({ids, cu, 3}, {logits, pooled}).ok);  // and the backend still works
+  gpu_testing::expect_refuses_malformed_batches(*backend);
 }
 
 TEST_F(CudaBackendContract, ImpossibleMemoryBudgetIsAClearStartupError) {

@@ -1,16 +1,44 @@
 #include "tests/gpu/gpu_test_support.h"
 
+#include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <stdexcept>
 
 #include "tests/unit/engine/model_fixtures.h"
 
 namespace sluice::gpu_testing {
 namespace fs = std::filesystem;
+
+void PrintTo(const ModelCase& m, std::ostream* os) { *os << m.name; }
+
+const std::vector<ModelCase>& model_cases() {
+  static const std::vector<ModelCase> cases = {
+      {"bert-d16", {"bert", 2, 64, 4, 128, 300, 160, 3, "gelu", 11}},
+      {"bert-d64", {"bert", 3, 256, 4, 1024, 500, 160, 5, "gelu", 12}},
+      {"distilbert-d16", {"distilbert", 2, 64, 4, 128, 300, 160, 2, "gelu", 13}},
+      {"roberta-d32", {"roberta", 2, 128, 4, 256, 300, 160, 3, "gelu", 14}},
+      {"bert-d24-tanh", {"bert", 2, 96, 4, 192, 300, 160, 3, "gelu_new", 15}},
+  };
+  return cases;
+}
+
+const ModelCase& model_case(const std::string& name) {
+  for (const auto& m : model_cases())
+    if (m.name == name) return m;
+  throw std::out_of_range("no test model named " + name);
+}
+
+Tol model_tol(const std::string& dtype) {
+  return dtype == "fp16" ? Tol{1.5e-2, 5e-2} : Tol{8e-2, 3e-1};
+}
 
 fs::path scratch_root() {
   if (const char* e = std::getenv("SLUICE_GPU_TEST_DIR"); e && *e) return fs::path(e);
@@ -150,6 +178,18 @@ std::vector<std::vector<int32_t>> random_sequences(std::mt19937& g, const std::v
   return out;
 }
 
+std::vector<Seqs> random_batches(std::mt19937& g, int batches, int max_records, int max_len,
+                                 int vocab, bool avoid_pad_one) {
+  std::uniform_int_distribution<int> len(1, max_len), count(1, max_records);
+  std::vector<Seqs> out;
+  for (int i = 0; i < batches; ++i) {
+    std::vector<int> lengths(static_cast<size_t>(count(g)));
+    for (auto& l : lengths) l = len(g);
+    out.push_back(random_sequences(g, lengths, vocab, avoid_pad_one));
+  }
+  return out;
+}
+
 Packed pack(const std::vector<std::vector<int32_t>>& seqs) {
   Packed p;
   for (const auto& s : seqs) {
@@ -197,6 +237,114 @@ ErrorStats error_stats(const std::vector<float>& got, const std::vector<float>& 
     f << "; first non-finite at index " << first << " (an unwritten output, or a NaN computed)";
   }
   return f;
+}
+
+Out run_batch(engine::Backend& b, const Seqs& seqs, bool pooled) {
+  const Packed p = pack(seqs);
+  Out o;
+  o.logits.assign(seqs.size() * b.config().num_labels, NAN);
+  if (pooled) o.pooled.assign(seqs.size() * b.config().hidden_size, NAN);
+  const engine::BatchResult r = b.run({p.ids, p.cu, p.max_len}, {o.logits, o.pooled});
+  EXPECT_TRUE(r.ok) << r.error;
+  return o;
+}
+
+void expect_callbacks_in_submit_order(
+    engine::Backend& backend, const std::vector<Seqs>& batches,
+    const std::function<std::vector<float>(const Seqs&)>& reference, double rel_tol,
+    double abs_tol) {
+  struct Seen {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::vector<engine::Ticket> order;
+    bool all_ok = true, timed = true;
+  } seen;
+  const size_t n = batches.size();
+  std::vector<Packed> packed;
+  std::vector<std::vector<float>> outs(n);
+  for (size_t i = 0; i < n; ++i) {
+    packed.push_back(pack(batches[i]));
+    outs[i].assign(batches[i].size() * backend.config().num_labels, NAN);
+  }
+  engine::CompletionCallback cb{[](void* ctx, engine::Ticket t, const engine::BatchResult& r) {
+                                  auto* s = static_cast<Seen*>(ctx);
+                                  std::lock_guard lock(s->mu);
+                                  s->all_ok = s->all_ok && r.ok;
+                                  s->timed = s->timed && r.compute_ns > 0;
+                                  s->order.push_back(t);
+                                  s->cv.notify_all();
+                                },
+                                &seen};
+  std::vector<engine::Ticket> tickets;
+  for (size_t i = 0; i < n; ++i)
+    tickets.push_back(
+        backend.submit({packed[i].ids, packed[i].cu, packed[i].max_len}, {outs[i], {}}, cb));
+  {
+    std::unique_lock lock(seen.mu);
+    ASSERT_TRUE(
+        seen.cv.wait_for(lock, std::chrono::seconds(60), [&] { return seen.order.size() == n; }))
+        << "only " << seen.order.size() << " of " << n << " callbacks arrived";
+  }
+  EXPECT_EQ(seen.order, tickets);
+  EXPECT_TRUE(seen.all_ok);
+  EXPECT_TRUE(seen.timed) << "compute_ns must be measured";
+  for (size_t i = 0; i < n; ++i) {
+    EXPECT_TRUE(backend.poll(tickets[i]));
+    EXPECT_TRUE(close(outs[i], reference(batches[i]), rel_tol, abs_tol)) << "batch " << i;
+  }
+}
+
+void expect_wait_retires_ticket_and_poll_sees_completion(engine::Backend& backend,
+                                                         const Seqs& a_seqs, const Seqs& b_seqs) {
+  const size_t labels = static_cast<size_t>(backend.config().num_labels);
+  const Packed a = pack(a_seqs), b = pack(b_seqs);
+  std::vector<float> la(a_seqs.size() * labels), lb(b_seqs.size() * labels),
+      lc(a_seqs.size() * labels);
+  const engine::Ticket ta = backend.submit({a.ids, a.cu, a.max_len}, {la, {}});
+  const engine::Ticket tb = backend.submit({b.ids, b.cu, b.max_len}, {lb, {}});
+  EXPECT_LT(ta, tb);
+  EXPECT_TRUE(backend.wait(tb).ok);
+  EXPECT_TRUE(backend.poll(ta));  // in order: b done implies a done
+  EXPECT_TRUE(backend.wait(ta).ok);
+  EXPECT_THROW(backend.wait(ta), std::logic_error);
+  EXPECT_TRUE(backend.wait(backend.submit({a.ids, a.cu, a.max_len}, {lc, {}})).ok);
+  EXPECT_EQ(la, lc);
+}
+
+void expect_refuses_malformed_batches(engine::Backend& backend) {
+  const auto& c = backend.config();
+  std::vector<int32_t> ids = {5, 6, 7};
+  std::vector<float> logits(static_cast<size_t>(c.num_labels)),
+      pooled(static_cast<size_t>(c.hidden_size));
+  const std::vector<int32_t> bad_end = {0, 2};
+  EXPECT_THROW(backend.submit({ids, bad_end, 3}, {logits, {}}), std::invalid_argument);
+  const std::vector<int32_t> cu = {0, 3};
+  EXPECT_THROW(backend.submit({ids, cu, 2}, {logits, {}}), std::invalid_argument);
+  std::vector<int32_t> out_of_vocab = {5, static_cast<int32_t>(c.vocab_size), 7};
+  EXPECT_THROW(backend.submit({out_of_vocab, cu, 3}, {logits, {}}), std::invalid_argument);
+  std::vector<float> short_logits(logits.size() - 1);
+  EXPECT_THROW(backend.submit({ids, cu, 3}, {short_logits, {}}), std::invalid_argument);
+  EXPECT_TRUE(backend.run({ids, cu, 3}, {logits, pooled}).ok);  // and the backend still works
+}
+
+void expect_record_same_alone_or_mixed(engine::Backend& backend, const Seqs& recs,
+                                       const Seqs& others, const Tol& tol) {
+  const int64_t labels = backend.config().num_labels, d = backend.config().hidden_size;
+  for (size_t i = 0; i < recs.size(); ++i) {
+    const Out alone = run_batch(backend, {recs[i]});
+    auto mixed = others;
+    const size_t at = i % (others.size() + 1);
+    mixed.insert(mixed.begin() + static_cast<long>(at), recs[i]);
+    const Out m = run_batch(backend, mixed);
+    const std::vector<float> ml(m.logits.begin() + at * labels,
+                                m.logits.begin() + (at + 1) * labels);
+    const std::vector<float> mp(m.pooled.begin() + at * d, m.pooled.begin() + (at + 1) * d);
+    // cuBLAS may pick another kernel for another row count, so not bit-equal;
+    // a leak between packed sequences would be far outside this.
+    EXPECT_TRUE(close(ml, alone.logits, tol.rel, tol.abs)) << "record " << i << " logits";
+    EXPECT_TRUE(close(mp, alone.pooled, tol.rel, tol.abs))
+        << "record " << i << " first-token state";
+  }
 }
 
 uint32_t test_seed() {

@@ -13,11 +13,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <random>
 #include <string>
 #include <vector>
@@ -32,28 +29,17 @@ namespace sluice::engine {
 namespace {
 
 using gpu_testing::close;
-using gpu_testing::pack;
-using gpu_testing::Packed;
-using gpu_testing::RandomModelSpec;
-using Seqs = std::vector<std::vector<int32_t>>;
-
-// As cuda_backend_test's model_tol.
-struct Tol {
-  double rel, abs;
-};
-Tol model_tol(const std::string& dtype) {
-  return dtype == "fp16" ? Tol{1.5e-2, 5e-2} : Tol{8e-2, 3e-1};
-}
-
-struct Out {
-  std::vector<float> logits, pooled;
-};
+using gpu_testing::model_tol;
+using gpu_testing::Out;
+using gpu_testing::Seqs;
+using gpu_testing::Tol;
 
 class EmulatedBackend : public ::testing::Test {
  protected:
   void SetUp() override {
-    // cuda_backend_test's bert-d16 model (same name and spec: the file is shared).
-    model_ = std::make_unique<Model>(Model::load(gpu_testing::random_model("bert-d16", spec_)));
+    // cuda_backend_test's bert-d16 model (the file is shared).
+    const auto& mc = gpu_testing::model_case("bert-d16");
+    model_ = std::make_unique<Model>(Model::load(gpu_testing::random_model(mc.name, mc.spec)));
     rng_.seed(gpu_testing::test_seed());
     SCOPED_TRACE("seed " + std::to_string(gpu_testing::test_seed()));
     before_ = cuda::emu::live_objects();
@@ -92,13 +78,7 @@ class EmulatedBackend : public ::testing::Test {
     return cpu::make_cpu_backend(model_->config(), model_->weights(), o);
   }
   Out run(Backend& b, const Seqs& seqs, bool pooled = true) {
-    Packed p = pack(seqs);
-    Out o;
-    o.logits.assign(seqs.size() * model_->config().num_labels, NAN);
-    if (pooled) o.pooled.assign(seqs.size() * model_->config().hidden_size, NAN);
-    BatchResult r = b.run({p.ids, p.cu, p.max_len}, {o.logits, o.pooled});
-    EXPECT_TRUE(r.ok) << r.error;
-    return o;
+    return gpu_testing::run_batch(b, seqs, pooled);
   }
   Seqs seqs(const std::vector<int>& lengths) {
     const auto& c = model_->config();
@@ -106,7 +86,6 @@ class EmulatedBackend : public ::testing::Test {
                                          c.positions_from_padding_idx);
   }
 
-  RandomModelSpec spec_{"bert", 2, 64, 4, 128, 300, 160, 3, "gelu", 11};
   std::unique_ptr<Model> model_;
   std::mt19937 rng_;
   cuda::emu::LiveObjects before_;
@@ -133,20 +112,7 @@ TEST_F(EmulatedBackend, RecordGetsTheSameResultAloneOrInAMixedLengthBatch) {
   const Tol tol = model_tol("fp16");
   const auto recs = seqs({5, 1});
   const auto others = seqs({3, 11});
-  const int64_t labels = model_->config().num_labels, d = model_->config().hidden_size;
-  for (size_t i = 0; i < recs.size(); ++i) {
-    const Out alone = run(*g, {recs[i]});
-    auto mixed = others;
-    const size_t at = i % (others.size() + 1);
-    mixed.insert(mixed.begin() + static_cast<long>(at), recs[i]);
-    const Out m = run(*g, mixed);
-    const std::vector<float> ml(m.logits.begin() + at * labels,
-                                m.logits.begin() + (at + 1) * labels);
-    const std::vector<float> mp(m.pooled.begin() + at * d, m.pooled.begin() + (at + 1) * d);
-    EXPECT_TRUE(close(ml, alone.logits, tol.rel, tol.abs)) << "record " << i << " logits";
-    EXPECT_TRUE(close(mp, alone.pooled, tol.rel, tol.abs))
-        << "record " << i << " first-token state";
-  }
+  gpu_testing::expect_record_same_alone_or_mixed(*g, recs, others, tol);
 }
 
 TEST_F(EmulatedBackend, SameBatchTwiceGivesBitIdenticalResults) {
@@ -222,82 +188,25 @@ TEST_F(EmulatedBackend, CallbacksArriveInSubmitOrderWithOutputsWritten) {
   o.max_in_flight = 3;
   auto g = gpu(o);
   auto c = cpu();
-  struct Seen {
-    std::mutex mu;
-    std::condition_variable cv;
-    std::vector<Ticket> order;
-    bool all_ok = true, timed = true;
-  } seen;
-  const int kBatches = 7;
-  std::vector<Seqs> batches;
-  std::vector<Packed> packed;
-  std::vector<std::vector<float>> outs(kBatches);
-  std::uniform_int_distribution<int> len(1, 12), count(1, 3);
-  for (int i = 0; i < kBatches; ++i) {
-    std::vector<int> lengths(static_cast<size_t>(count(rng_)));
-    for (auto& l : lengths) l = len(rng_);
-    batches.push_back(seqs(lengths));
-    packed.push_back(pack(batches.back()));
-    outs[i].assign(lengths.size() * spec_.labels, NAN);
-  }
-  CompletionCallback cb{[](void* ctx, Ticket t, const BatchResult& r) {
-                          auto* s = static_cast<Seen*>(ctx);
-                          std::lock_guard lock(s->mu);
-                          s->all_ok = s->all_ok && r.ok;
-                          s->timed = s->timed && r.compute_ns > 0;
-                          s->order.push_back(t);
-                          s->cv.notify_all();
-                        },
-                        &seen};
-  std::vector<Ticket> tickets;
-  for (int i = 0; i < kBatches; ++i)
-    tickets.push_back(
-        g->submit({packed[i].ids, packed[i].cu, packed[i].max_len}, {outs[i], {}}, cb));
-  {
-    std::unique_lock lock(seen.mu);
-    ASSERT_TRUE(seen.cv.wait_for(lock, std::chrono::seconds(60),
-                                 [&] { return seen.order.size() == kBatches; }))
-        << "only " << seen.order.size() << " of " << kBatches << " callbacks arrived";
-  }
-  EXPECT_EQ(seen.order, tickets);
-  EXPECT_TRUE(seen.all_ok);
-  EXPECT_TRUE(seen.timed) << "compute_ns must be measured";
+  const auto& config = model_->config();
+  const auto batches = gpu_testing::random_batches(
+      rng_, /*batches=*/7, /*max_records=*/3, /*max_len=*/12, static_cast<int>(config.vocab_size),
+      config.positions_from_padding_idx);
   const Tol tol = model_tol("fp16");
-  for (int i = 0; i < kBatches; ++i) {
-    EXPECT_TRUE(g->poll(tickets[i]));
-    EXPECT_TRUE(close(outs[i], run(*c, batches[i], false).logits, tol.rel, tol.abs))
-        << "batch " << i;
-  }
+  gpu_testing::expect_callbacks_in_submit_order(
+      *g, batches, [&](const Seqs& b) { return run(*c, b, false).logits; }, tol.rel, tol.abs);
 }
 
 TEST_F(EmulatedBackend, WaitRetiresTicketAndPollSeesCompletion) {
   auto g = gpu(options("fp16"));
-  Packed a = pack(seqs({4, 9, 2})), b = pack(seqs({2}));
-  std::vector<float> la(9), lb(3), lc(9);
-  const Ticket ta = g->submit({a.ids, a.cu, a.max_len}, {la, {}});
-  const Ticket tb = g->submit({b.ids, b.cu, b.max_len}, {lb, {}});
-  EXPECT_LT(ta, tb);
-  EXPECT_TRUE(g->wait(tb).ok);
-  EXPECT_TRUE(g->poll(ta));  // in order: b done implies a done
-  EXPECT_TRUE(g->wait(ta).ok);
-  EXPECT_THROW(g->wait(ta), std::logic_error);
-  EXPECT_TRUE(g->wait(g->submit({a.ids, a.cu, a.max_len}, {lc, {}})).ok);
-  EXPECT_EQ(la, lc);
+  const auto a = seqs({4, 9, 2});
+  const auto b = seqs({2});
+  gpu_testing::expect_wait_retires_ticket_and_poll_sees_completion(*g, a, b);
 }
 
 TEST_F(EmulatedBackend, RefusesMalformedBatches) {
   auto g = gpu(options("fp16"));
-  std::vector<int32_t> ids = {5, 6, 7};
-  std::vector<float> logits(3), pooled(64);
-  const std::vector<int32_t> bad_end = {0, 2};
-  EXPECT_THROW(g->submit({ids, bad_end, 3}, {logits, {}}), std::invalid_argument);
-  const std::vector<int32_t> cu = {0, 3};
-  EXPECT_THROW(g->submit({ids, cu, 2}, {logits, {}}), std::invalid_argument);
-  std::vector<int32_t> out_of_vocab = {5, 300, 7};
-  EXPECT_THROW(g->submit({out_of_vocab, cu, 3}, {logits, {}}), std::invalid_argument);
-  std::vector<float> short_logits(2);
-  EXPECT_THROW(g->submit({ids, cu, 3}, {short_logits, {}}), std::invalid_argument);
-  EXPECT_TRUE(g->run({ids, cu, 3}, {logits, pooled}).ok);  // and the backend still works
+  gpu_testing::expect_refuses_malformed_batches(*g);
 }
 
 TEST_F(EmulatedBackend, ImpossibleMemoryBudgetIsAClearStartupError) {

@@ -35,53 +35,11 @@ namespace {
 
 using engine::Pooling;
 using gpu_testing::close;
+using gpu_testing::model_cases;
+using gpu_testing::ModelCase;
+using gpu_testing::Out;
 using gpu_testing::Packed;
-using gpu_testing::RandomModelSpec;
-
-// As cuda_backend_test's model_tol (calibrated from fp16/bf16 rounding).
-struct Tol {
-  double rel, abs;
-};
-Tol model_tol(DType dt) { return dt == DType::kF16 ? Tol{1.5e-2, 5e-2} : Tol{8e-2, 3e-1}; }
-
-struct ModelCase {
-  std::string name;
-  RandomModelSpec spec;
-};
-void PrintTo(const ModelCase& m, std::ostream* os) { *os << m.name; }
-
-// cuda_backend_test's models (same names and specs, so the files are
-// shared): head_dim 16, 32 and 64 take the tensor-core attention kernel, 24
-// the simple one.
-const std::vector<ModelCase>& model_cases() {
-  static const std::vector<ModelCase> cases = {
-      {"bert-d16", {"bert", 2, 64, 4, 128, 300, 160, 3, "gelu", 11}},
-      {"bert-d64", {"bert", 3, 256, 4, 1024, 500, 160, 5, "gelu", 12}},
-      {"distilbert-d16", {"distilbert", 2, 64, 4, 128, 300, 160, 2, "gelu", 13}},
-      {"roberta-d32", {"roberta", 2, 128, 4, 256, 300, 160, 3, "gelu", 14}},
-      {"bert-d24-tanh", {"bert", 2, 96, 4, 192, 300, 160, 3, "gelu_new", 15}},
-  };
-  return cases;
-}
-
-// The staging CudaBackend::enqueue does (its fill_position_ids is private to
-// cuda_backend.cpp, so repeated here): BERT/DistilBERT positions from 0 per
-// sequence; RoBERTa from padding_idx + 1 over non-pad tokens.
-std::vector<int32_t> position_ids(const engine::ModelConfig& c, const Packed& p) {
-  std::vector<int32_t> pos(p.ids.size());
-  for (size_t s = 0; s + 1 < p.cu.size(); ++s) {
-    int32_t seen = 0;
-    for (int32_t t = p.cu[s]; t < p.cu[s + 1]; ++t)
-      pos[t] = !c.positions_from_padding_idx ? t - p.cu[s]
-               : p.ids[t] == c.pad_token_id  ? c.pad_token_id
-                                             : c.pad_token_id + ++seen;
-  }
-  return pos;
-}
-
-struct Out {
-  std::vector<float> logits, pooled;
-};
+using gpu_testing::Tol;
 
 // One forward of the packed batch. With pad_tokens/pad_records it is
 // launched for a larger shape, as CudaBackend does for a CUDA-graph bucket:
@@ -96,7 +54,9 @@ Out run_encoder(const engine::ModelConfig& c, const CudaEncoder& enc, const Pack
   DeviceBuffer ws(ws_bytes, "workspace");
   SLUICE_CUDA_CHECK(cudaMemsetAsync(ws.get(), 0, ws_bytes, stream.get()), "workspace");
   const EncoderBuffers b = CudaEncoder::carve(ws.get(), c, LT, LB);
-  std::vector<int32_t> ids = p.ids, pos = position_ids(c, p), cu = p.cu;
+  // The staging CudaBackend::enqueue does.
+  std::vector<int32_t> ids = p.ids, pos(p.ids.size()), cu = p.cu;
+  CudaEncoder::position_ids(c, p.ids.data(), p.cu.data(), B, pos.data());
   ids.resize(LT, 0);
   pos.resize(LT, 0);
   cu.resize(LB + 1, static_cast<int32_t>(T));
@@ -140,7 +100,7 @@ TEST_P(EmulatedEncoder, LogitsAndPooledMatchTheCpuBackend) {
   // attention kernel's 4 queries per block.
   const Packed p = gpu_testing::pack(gpu_testing::random_sequences(
       rng, {1, 7, 3, 13}, static_cast<int>(c.vocab_size), c.positions_from_padding_idx));
-  const Tol tol = model_tol(dt);
+  const Tol tol = gpu_testing::model_tol(dtype_name(dt));
   for (Pooling pooling : {Pooling::kHead, Pooling::kFirstToken, Pooling::kMean}) {
     SCOPED_TRACE("pooling " + std::to_string(static_cast<int>(pooling)));
     engine::BackendOptions o;
