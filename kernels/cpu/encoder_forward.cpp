@@ -72,29 +72,6 @@ void EncoderForward::reserve(int64_t tokens, int64_t records) {
   grow(head_, records * d);
 }
 
-void EncoderForward::fill_position_ids(const engine::EncoderBatch& batch) {
-  const int64_t records = batch.records();
-  const auto& cu = batch.cu_seqlens;
-  if (!config_.positions_from_padding_idx) {
-    for (int64_t s = 0; s < records; ++s)
-      for (int32_t t = cu[s]; t < cu[s + 1]; ++t) position_ids_[t] = t - cu[s];
-    return;
-  }
-  // RoBERTa (HF create_position_ids_from_input_ids): non-pad tokens count up
-  // from padding_idx + 1, pad tokens sit at padding_idx.
-  const int32_t pad = config_.pad_token_id;
-  for (int64_t s = 0; s < records; ++s) {
-    int32_t seen = 0;
-    for (int32_t t = cu[s]; t < cu[s + 1]; ++t) {
-      if (batch.token_ids[t] == pad) {
-        position_ids_[t] = pad;
-      } else {
-        position_ids_[t] = pad + ++seen;
-      }
-    }
-  }
-}
-
 void EncoderForward::layer_tail(Layer& L, float* x, int64_t rows) {
   const int64_t d = config_.hidden_size;
   const int64_t inter = config_.intermediate_size;
@@ -118,7 +95,8 @@ void EncoderForward::run(const engine::EncoderBatch& batch, const engine::Encode
   const float scale = 1.f / std::sqrt(static_cast<float>(dh));
   const int32_t* cu = batch.cu_seqlens.data();
   reserve(T, B);
-  fill_position_ids(batch);
+  engine::position_ids(config_, batch.token_ids.data(), batch.cu_seqlens.data(), batch.records(),
+                       position_ids_.data());
 
   embedding_layernorm(batch.token_ids.data(), position_ids_.data(), T, word_.data(),
                       position_.data(), type_row_.empty() ? nullptr : type_row_.data(),

@@ -40,7 +40,6 @@ class EncoderForward {
     std::vector<float> ffn_out_bias, ffn_gamma, ffn_beta;
   };
 
-  void fill_position_ids(const engine::EncoderBatch& batch);
   // One block over `rows` query rows whose residual stream is x (ld = hidden).
   void layer_tail(Layer& layer, float* x, int64_t rows);
 

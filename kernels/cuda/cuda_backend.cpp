@@ -291,7 +291,7 @@ class CudaBackend final : public engine::Backend {
     int32_t* cu = pos + s.cap_tokens;
     std::memcpy(ids, batch.token_ids.data(), sizeof(int32_t) * static_cast<std::size_t>(T));
     std::fill(ids + T, ids + shape.tokens, 0);  // valid rows for the padding tokens
-    CudaEncoder::position_ids(config_, batch.token_ids.data(), batch.cu_seqlens.data(), B, pos);
+    engine::position_ids(config_, batch.token_ids.data(), batch.cu_seqlens.data(), B, pos);
     std::fill(pos + T, pos + shape.tokens, 0);
     std::memcpy(cu, batch.cu_seqlens.data(), sizeof(int32_t) * static_cast<std::size_t>(B + 1));
     std::fill(cu + B + 1, cu + shape.records + 1, static_cast<int32_t>(T));  // empty padding sequences

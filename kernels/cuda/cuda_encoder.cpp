@@ -85,21 +85,6 @@ std::size_t CudaEncoder::workspace_bytes(const engine::ModelConfig& config, int6
   return total;
 }
 
-void CudaEncoder::position_ids(const engine::ModelConfig& config, const int32_t* token_ids,
-                               const int32_t* cu_seqlens, int64_t records, int32_t* out) {
-  const int32_t* cu = cu_seqlens;
-  if (!config.positions_from_padding_idx) {
-    for (int64_t s = 0; s < records; ++s)
-      for (int32_t t = cu[s]; t < cu[s + 1]; ++t) out[t] = t - cu[s];
-    return;
-  }
-  const int32_t pad = config.pad_token_id;
-  for (int64_t s = 0; s < records; ++s) {
-    int32_t seen = 0;
-    for (int32_t t = cu[s]; t < cu[s + 1]; ++t) out[t] = token_ids[t] == pad ? pad : pad + ++seen;
-  }
-}
-
 EncoderBuffers CudaEncoder::carve(void* base, const engine::ModelConfig& config, int64_t tokens, int64_t records) {
   std::vector<char*> p;
   std::size_t total = 0;

@@ -67,15 +67,6 @@ class CudaEncoder {
   // Upper bound of weight_bytes() before uploading (for the memory check).
   static std::size_t weight_bytes_needed(const engine::ModelConfig& config);
 
-  // The position ids of a packed batch (`records` sequences, token_ids
-  // [cu_seqlens[s], cu_seqlens[s + 1]) each) into out[0, cu_seqlens[records]),
-  // as the CPU backend numbers them: BERT/DistilBERT from 0 per sequence;
-  // RoBERTa (config.positions_from_padding_idx, HF
-  // create_position_ids_from_input_ids) from pad_token_id + 1 over non-pad
-  // tokens, pad tokens at pad_token_id.
-  static void position_ids(const engine::ModelConfig& config, const int32_t* token_ids,
-                           const int32_t* cu_seqlens, int64_t records, int32_t* out);
-
   // Enqueues the forward on `stream` (the handle must be bound to it). Inputs
   // (ids, position_ids, cu_seqlens) must be on the device; no host sync and no
   // allocation, so it can be captured into a CUDA graph.

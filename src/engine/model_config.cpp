@@ -231,4 +231,19 @@ ModelConfig load_model_config(const std::filesystem::path& path) {
   return parse_model_config(ss.str(), path.string());
 }
 
+void position_ids(const ModelConfig& config, const int32_t* token_ids, const int32_t* cu_seqlens,
+                  int64_t records, int32_t* out) {
+  const int32_t* cu = cu_seqlens;
+  if (!config.positions_from_padding_idx) {
+    for (int64_t s = 0; s < records; ++s)
+      for (int32_t t = cu[s]; t < cu[s + 1]; ++t) out[t] = t - cu[s];
+    return;
+  }
+  const int32_t pad = config.pad_token_id;
+  for (int64_t s = 0; s < records; ++s) {
+    int32_t seen = 0;
+    for (int32_t t = cu[s]; t < cu[s + 1]; ++t) out[t] = token_ids[t] == pad ? pad : pad + ++seen;
+  }
+}
+
 }  // namespace sluice::engine

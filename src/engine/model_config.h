@@ -55,6 +55,14 @@ struct ModelConfig {
   }
 };
 
+// The position ids of a packed batch (`records` sequences, token_ids
+// [cu_seqlens[s], cu_seqlens[s + 1]) each) into out[0, cu_seqlens[records]),
+// for every backend: BERT/DistilBERT from 0 per sequence; RoBERTa
+// (positions_from_padding_idx, HF create_position_ids_from_input_ids) from
+// pad_token_id + 1 over non-pad tokens, pad tokens at pad_token_id.
+void position_ids(const ModelConfig& config, const int32_t* token_ids, const int32_t* cu_seqlens,
+                  int64_t records, int32_t* out);
+
 // Parses config.json text. `file` names the source in errors (ModelError).
 ModelConfig parse_model_config(std::string_view json_text, const std::string& file);
 // Reads and parses a config.json file.

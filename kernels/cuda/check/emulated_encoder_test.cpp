@@ -56,7 +56,7 @@ Out run_encoder(const engine::ModelConfig& c, const CudaEncoder& enc, const Pack
   const EncoderBuffers b = CudaEncoder::carve(ws.get(), c, LT, LB);
   // The staging CudaBackend::enqueue does.
   std::vector<int32_t> ids = p.ids, pos(p.ids.size()), cu = p.cu;
-  CudaEncoder::position_ids(c, p.ids.data(), p.cu.data(), B, pos.data());
+  engine::position_ids(c, p.ids.data(), p.cu.data(), B, pos.data());
   ids.resize(LT, 0);
   pos.resize(LT, 0);
   cu.resize(LB + 1, static_cast<int32_t>(T));
