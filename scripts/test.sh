@@ -18,10 +18,8 @@ sluice_build "$BUILD"
 # The thread-sanitizer build of the lock-free runtime (queue and stage runner).
 if [ "${SLUICE_SKIP_TSAN:-0}" != 1 ]; then
   TSAN=$SLUICE_ROOT/build/tsan
-  if [ ! -f "$TSAN/CMakeCache.txt" ]; then
-    cmake -S "$SLUICE_ROOT" -B "$TSAN" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-      -DSLUICE_SANITIZE=thread -DSLUICE_CUDA=OFF -DSLUICE_BUILD_BENCH=OFF
-  fi
+  sluice_configure "$TSAN" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DSLUICE_SANITIZE=thread -DSLUICE_CUDA=OFF -DSLUICE_BUILD_BENCH=OFF
   cmake --build "$TSAN" --parallel "$(nproc)" --target tsan_tests
   sluice_log "thread sanitizer: queue and stage-runner tests"
   (cd "$TSAN" && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \

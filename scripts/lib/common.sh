@@ -9,7 +9,7 @@ SLUICE_BUILD_PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   librdkafka-dev kcat libboost1.74-dev libyaml-cpp-dev libsimdjson-dev nlohmann-json3-dev
   libconcurrentqueue-dev libreaderwriterqueue-dev libutf8proc-dev unicode-data
-  libdnnl-dev libopenblas-dev libopenblas0-pthread
+  libdnnl-dev ocl-icd-opencl-dev libopenblas-dev libopenblas0-pthread
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev
   prometheus
@@ -36,14 +36,28 @@ sluice_ensure_packages() {
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
-# sluice_build BUILD_DIR [cmake args...]: configure (once) and build everything.
-sluice_build() {
+# sluice_configure BUILD_DIR [cmake args...]: configure unless the tree is
+# already configured. A configure that failed leaves CMakeCache.txt but no
+# build.ninja/Makefile; such a tree (or one made with another generator) is
+# cleared and configured again, so a rerun recovers once the cause is fixed.
+sluice_configure() {
   local dir=$1; shift
-  local gen=()
-  command -v ninja >/dev/null && gen=(-G Ninja)
-  if [ ! -f "$dir/CMakeCache.txt" ]; then
-    cmake -S "$SLUICE_ROOT" -B "$dir" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release "$@"
+  local gen=(-G "Unix Makefiles") want=Makefile
+  if command -v ninja >/dev/null; then gen=(-G Ninja); want=build.ninja; fi
+  if [ -f "$dir/CMakeCache.txt" ] && [ -f "$dir/$want" ]; then
+    return 0
   fi
+  if [ -f "$dir/CMakeCache.txt" ]; then
+    sluice_log "$dir: the last configure did not finish; configuring again"
+    rm -rf "$dir/CMakeCache.txt" "$dir/CMakeFiles"
+  fi
+  cmake -S "$SLUICE_ROOT" -B "$dir" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release "$@"
+}
+
+# sluice_build BUILD_DIR [cmake args...]: configure (when needed) and build everything.
+sluice_build() {
+  local dir=$1
+  sluice_configure "$@"
   cmake --build "$dir" --parallel "$(nproc)"
 }
 
