@@ -1,6 +1,6 @@
 // libFuzzer target over the tokenizers (built with clang -fsanitize=fuzzer,
 // address,undefined by tests/fuzz/CMakeLists.txt; run for a bounded time by
-// run_tokenizer_fuzz.sh). Any crash, out-of-bounds access, undefined
+// run_fuzz.sh). Any crash, out-of-bounds access, undefined
 // behaviour, hang, or broken invariant (abort) fails the run.
 //
 // Input: byte 0 picks the tokenizer and options, the rest is the text (any
