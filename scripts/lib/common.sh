@@ -4,18 +4,35 @@
 SLUICE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 SLUICE_SHARED=${SLUICE_SHARED:-$SLUICE_ROOT/../shared}
 
-# Packages needed to build sluice and run its tests (Debian 12 names).
-SLUICE_BUILD_PACKAGES=(
-  build-essential cmake ninja-build pkg-config git
-  librdkafka-dev kcat libboost1.74-dev libyaml-cpp-dev libsimdjson-dev nlohmann-json3-dev
-  libconcurrentqueue-dev libreaderwriterqueue-dev libutf8proc-dev unicode-data
-  libdnnl-dev ocl-icd-opencl-dev libopenblas-dev libopenblas0-pthread
+# The one package list (Debian 12 names) for the README's commands, CI and the
+# container image (deploy/Dockerfile installs through scripts/install_packages.sh,
+# which reads these arrays): what the fresh-machine check proves is what the
+# image gets. Groups:
+#   build    compile the `sluice` binary (Release, tests and benchmarks off)
+#   test     everything else scripts/test.sh, the demos and benchmarks need
+#   runtime  run the binary (the image's final stage; no -dev packages)
+# tests/integration/deploy checks that every name exists in Debian 12 and that
+# `runtime` covers every shared library the binary loads.
+SLUICE_PACKAGES_build=(
+  build-essential cmake ninja-build pkg-config
+  librdkafka-dev libboost1.74-dev libyaml-cpp-dev libsimdjson-dev nlohmann-json3-dev
+  libconcurrentqueue-dev libreaderwriterqueue-dev libutf8proc-dev unicode-data python3
+  libdnnl-dev ocl-icd-opencl-dev libopenblas-dev
+)
+SLUICE_PACKAGES_test=(
+  git kcat libopenblas0-pthread
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev
   prometheus
-  python3 python3-numpy python3-torch python3-confluent-kafka
+  python3-numpy python3-torch python3-confluent-kafka
   procps curl
 )
+SLUICE_PACKAGES_runtime=(
+  librdkafka1 libyaml-cpp0.7 libsimdjson14 libutf8proc2 libdnnl2 libgomp1
+  ca-certificates curl
+)
+# Everything scripts/test.sh and the demos build and run with.
+SLUICE_BUILD_PACKAGES=("${SLUICE_PACKAGES_build[@]}" "${SLUICE_PACKAGES_test[@]}")
 
 sluice_log() { printf '[sluice] %s\n' "$*" >&2; }
 
