@@ -1,31 +1,29 @@
 #include "src/metrics/http_server.h"
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <exception>
 #include <iostream>
 #include <mutex>
-#include <optional>
 #include <stdexcept>
 #include <thread>
 #include <unordered_set>
 
+#include "src/metrics/http_protocol.h"
+
 namespace sluice::metrics {
 
 namespace beast = boost::beast;
-namespace http = boost::beast::http;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
 namespace {
-
-constexpr std::string_view kMetricsContentType = "text/plain; version=0.0.4; charset=utf-8";
-constexpr std::string_view kTextContentType = "text/plain; charset=utf-8";
 
 std::string endpoint_text(const std::string& address, std::uint16_t port) {
   const bool v6 = address.find(':') != std::string::npos;
@@ -37,7 +35,19 @@ class Session;
 }  // namespace
 
 struct detail::HttpServerImpl {
-  HttpServerImpl(const Registry& r, HttpServerOptions o) : registry(r), options(std::move(o)) {}
+  HttpServerImpl(const Registry& r, HttpServerOptions o) : registry(r), options(std::move(o)) {
+    routes.metrics = [this] { return registry.render(); };
+    routes.health_check = [this] {
+      std::lock_guard lock(health_mu);
+      return health ? *health : ProbeCheck();
+    };
+    routes.readiness_check = [this] {
+      return ProbeCheck([this] {
+        const bool r = ready.load();
+        return ProbeResult{r, r ? "ready" : "not ready"};
+      });
+    };
+  }
 
   void do_accept();
   void on_stop();  // runs on the io thread
@@ -47,7 +57,8 @@ struct detail::HttpServerImpl {
   const HttpServerOptions options;
   std::atomic<bool> ready{false};
   std::mutex health_mu;
-  std::shared_ptr<const HealthCheck> health;  // shared: the io thread may hold it while replaced
+  std::shared_ptr<const ProbeCheck> health;  // shared: the io thread may hold it while replaced
+  Routes routes;
 
   // Members below are touched only on the io thread (after start()). stop() drains every
   // handler (run() returns only when no work is left), so no session outlives the thread.
@@ -66,16 +77,19 @@ struct detail::HttpServerImpl {
 
 namespace {
 
-// One connection: read a request, write its response, repeat while keep-alive.
+// One connection: read bytes until HttpProtocol has a response, write it, repeat while
+// keep-alive. The protocol does the HTTP; this class only the I/O and its deadlines.
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, detail::HttpServerImpl& server)
-      : stream_(std::move(socket)), server_(server) {
+      : stream_(std::move(socket)),
+        server_(server),
+        protocol_(server.routes, server.options.max_request_bytes) {
     server_.sessions.insert(this);
   }
   ~Session() { server_.session_closed(this); }
 
-  void start() { read_request(); }
+  void start() { read(); }
 
   // Server stopping: an idle (reading) connection is closed now; one being written to
   // finishes its response and then closes (on_write sees server_.stopping).
@@ -88,118 +102,35 @@ class Session : public std::enable_shared_from_this<Session> {
   void force_close() { close(); }
 
  private:
-  void read_request() {
+  void read() {
     reading_ = true;
-    parser_.emplace();
-    parser_->header_limit(static_cast<std::uint32_t>(server_.options.max_request_bytes));
-    parser_->body_limit(server_.options.max_request_bytes);
     stream_.expires_after(server_.options.request_timeout);
-    http::async_read(
-        stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+    auto& input = protocol_.input();
+    const std::size_t room = std::min<std::size_t>(input.max_size() - input.size(), 4096);
+    stream_.async_read_some(
+        input.prepare(room),
+        [self = shared_from_this()](beast::error_code ec, std::size_t n) { self->on_read(ec, n); });
   }
 
-  void on_read(beast::error_code ec) {
+  void on_read(beast::error_code ec, std::size_t n) {
     reading_ = false;
-    if (ec == http::error::header_limit)
-      return reply_error(http::status::request_header_fields_too_large,
-                         "request header too large\n");
-    if (ec == http::error::body_limit)
-      return reply_error(http::status::payload_too_large, "request body too large\n");
-    if (ec && ec.category() == beast::error_code(http::error::bad_target).category() &&
-        ec != http::error::end_of_stream && ec != http::error::partial_message) {
-      return reply_error(http::status::bad_request, "bad request: " + ec.message() + "\n");
-    }
     if (ec) return close();  // end of stream, timeout, cancelled by stop(), reset by peer
-    respond(parser_->get());
+    protocol_.input().commit(n);
+    step();
   }
 
-  void respond(const http::request<http::string_body>& req) {
-    const bool head = req.method() == http::verb::head;
-    res_ = {};
-    res_.version(req.version());
-    res_.set(http::field::server, "sluice");
-    res_.keep_alive(req.keep_alive() && !server_.stopping);
-
-    const std::string_view target(req.target().data(), req.target().size());
-    const std::string_view path = target.substr(0, target.find('?'));
-    if (req.method() != http::verb::get && !head) {
-      set_text(http::status::method_not_allowed, "method not allowed\n");
-      res_.set(http::field::allow, "GET, HEAD");
-    } else if (path == "/metrics") {
-      try {
-        res_.body() = server_.registry.render();
-        res_.result(http::status::ok);
-        res_.set(http::field::content_type,
-                 beast::string_view(kMetricsContentType.data(), kMetricsContentType.size()));
-      } catch (const std::exception& e) {
-        set_text(http::status::internal_server_error, std::string("metrics: ") + e.what() + "\n");
-      }
-    } else if (path == "/healthz") {
-      std::shared_ptr<const HealthCheck> check;
-      {
-        std::lock_guard lock(server_.health_mu);
-        check = server_.health;
-      }
-      std::pair<bool, std::string> health{true, "ok"};
-      if (check) {
-        try {
-          health = (*check)();
-        } catch (const std::exception& e) {
-          health = {false, std::string("health check threw: ") + e.what()};
-        }
-      }
-      set_text(health.first ? http::status::ok : http::status::service_unavailable,
-               health.second + "\n");
-    } else if (path == "/readyz") {
-      const bool ready = server_.ready.load();
-      set_text(ready ? http::status::ok : http::status::service_unavailable,
-               ready ? "ready\n" : "not ready\n");
-    } else {
-      set_text(http::status::not_found, "not found; try /metrics, /healthz or /readyz\n");
-    }
-    res_.prepare_payload();
-    if (head) {
-      // Same header (Content-Length of the GET body), no body.
-      head_res_.emplace(std::move(res_.base()));
-      write(*head_res_);
-    } else {
-      write(res_);
-    }
-  }
-
-  void set_text(http::status status, std::string body) {
-    res_.result(status);
-    res_.set(http::field::content_type,
-             beast::string_view(kTextContentType.data(), kTextContentType.size()));
-    res_.body() = std::move(body);
-  }
-
-  // Bad or oversized request: answer and close, since the rest of the stream cannot be trusted.
-  void reply_error(http::status status, std::string body) {
-    res_ = {};
-    res_.version(11);
-    res_.set(http::field::server, "sluice");
-    res_.keep_alive(false);
-    set_text(status, std::move(body));
-    res_.prepare_payload();
-    write(res_);
-  }
-
-  template <class Message>
-  void write(Message& msg) {
-    const bool keep_alive = msg.keep_alive();
+  // Lets the protocol parse what has arrived: read more, or write its response.
+  void step() {
+    if (protocol_.on_input(server_.stopping) == HttpProtocol::Next::kRead) return read();
     stream_.expires_after(server_.options.request_timeout);
-    http::async_write(stream_, msg,
-                      [self = shared_from_this(), keep_alive](beast::error_code ec, std::size_t) {
-                        self->on_write(ec, keep_alive);
-                      });
+    net::async_write(
+        stream_, net::buffer(protocol_.output()),
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_write(ec); });
   }
 
-  void on_write(beast::error_code ec, bool keep_alive) {
-    head_res_.reset();
-    if (ec || !keep_alive || server_.stopping) return close();
-    read_request();
+  void on_write(beast::error_code ec) {
+    if (ec || !protocol_.keep_alive() || server_.stopping) return close();
+    step();  // a pipelined request may already be buffered
   }
 
   void close() {
@@ -210,10 +141,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   beast::tcp_stream stream_;
   detail::HttpServerImpl& server_;
-  beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
-  http::response<http::string_body> res_;
-  std::optional<http::response<http::empty_body>> head_res_;
+  HttpProtocol protocol_;
   bool reading_ = false;
 };
 
@@ -330,8 +258,8 @@ std::uint16_t HttpServer::port() const { return impl_->bound_port.load(); }
 
 void HttpServer::set_ready(bool ready) { impl_->ready.store(ready); }
 
-void HttpServer::set_health_check(HealthCheck check) {
-  auto p = check ? std::make_shared<const HealthCheck>(std::move(check)) : nullptr;
+void HttpServer::set_health_check(ProbeCheck check) {
+  auto p = check ? std::make_shared<const ProbeCheck>(std::move(check)) : nullptr;
   std::lock_guard lock(impl_->health_mu);
   impl_->health = std::move(p);
 }

@@ -33,9 +33,11 @@ struct HttpServerOptions {
   std::size_t max_connections = 64;
 };
 
-// Health check: (healthy, message). Runs on the server thread for each /healthz request,
-// so it must be thread-safe and cheap.
-using HealthCheck = std::function<std::pair<bool, std::string>()>;
+// A probe's verdict: (passing, message); the message is the response body.
+using ProbeResult = std::pair<bool, std::string>;
+// A health or readiness check. Runs on the server thread for each probe request, so it
+// must be thread-safe and cheap.
+using ProbeCheck = std::function<ProbeResult()>;
 
 namespace detail {
 struct HttpServerImpl;  // Beast stays out of this header
@@ -61,7 +63,7 @@ class HttpServer {
   std::uint16_t port() const;
 
   void set_ready(bool ready);
-  void set_health_check(HealthCheck check);
+  void set_health_check(ProbeCheck check);
 
  private:
   std::unique_ptr<detail::HttpServerImpl> impl_;
