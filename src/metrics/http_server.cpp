@@ -102,9 +102,15 @@ class Session : public std::enable_shared_from_this<Session> {
   void force_close() { close(); }
 
  private:
+  // A request must arrive whole within request_timeout of its first byte (however the
+  // peer trickles it in); between requests the connection may idle as long.
   void read() {
     reading_ = true;
-    stream_.expires_after(server_.options.request_timeout);
+    if (!in_request_) {
+      stream_.expires_after(server_.options.request_timeout);
+    } else {
+      stream_.expires_at(request_deadline_);
+    }
     auto& input = protocol_.input();
     const std::size_t room = std::min<std::size_t>(input.max_size() - input.size(), 4096);
     stream_.async_read_some(
@@ -116,7 +122,13 @@ class Session : public std::enable_shared_from_this<Session> {
     reading_ = false;
     if (ec) return close();  // end of stream, timeout, cancelled by stop(), reset by peer
     protocol_.input().commit(n);
+    if (!in_request_) begin_request();
     step();
+  }
+
+  void begin_request() {
+    in_request_ = true;
+    request_deadline_ = std::chrono::steady_clock::now() + server_.options.request_timeout;
   }
 
   // Lets the protocol parse what has arrived: read more, or write its response.
@@ -130,7 +142,9 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void on_write(beast::error_code ec) {
     if (ec || !protocol_.keep_alive() || server_.stopping) return close();
-    step();  // a pipelined request may already be buffered
+    in_request_ = false;
+    if (protocol_.mid_request()) begin_request();  // pipelined: the next request is here
+    step();
   }
 
   void close() {
@@ -143,6 +157,8 @@ class Session : public std::enable_shared_from_this<Session> {
   detail::HttpServerImpl& server_;
   HttpProtocol protocol_;
   bool reading_ = false;
+  bool in_request_ = false;  // a request's first byte has arrived, not yet answered
+  std::chrono::steady_clock::time_point request_deadline_;
 };
 
 }  // namespace

@@ -197,6 +197,29 @@ TEST(MetricsHttpServer, ClientThatStallsIsDisconnectedAfterTheRequestTimeout) {
   EXPECT_TRUE(idle.wait_closed_by_server());  // idle keep-alive connection
 }
 
+TEST(MetricsHttpServer, ClientThatTricklesARequestIsDisconnectedAfterTheRequestTimeout) {
+  Registry r;
+  HttpServerOptions o = ephemeral();
+  o.request_timeout = std::chrono::milliseconds(300);
+  HttpServer server(r, o);
+  server.start();
+  HttpConnection slow(server.port(), std::chrono::seconds(30));
+  const std::string request = "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Pad: " + std::string(40, 'a');
+  const auto t0 = std::chrono::steady_clock::now();
+  bool closed = false;
+  for (char c : request) {  // one byte every 50 ms: each read is quick, the request is not
+    try {
+      slow.write_raw(std::string(1, c));
+    } catch (const std::runtime_error&) {
+      closed = true;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(closed || slow.wait_closed_by_server());
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(3));
+}
+
 TEST(MetricsHttpServer, ConnectionsBeyondTheLimitAreClosed) {
   Registry r;
   HttpServerOptions o = ephemeral();
