@@ -8,6 +8,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
+#include <cerrno>
+#include <chrono>
 #include <exception>
 #include <iostream>
 #include <mutex>
@@ -50,6 +52,11 @@ struct detail::HttpServerImpl {
   }
 
   void do_accept();
+  void on_accept_error(beast::error_code ec);
+  // Closes the connection that has waited longest for a request (one that has sent
+  // nothing, an idle keep-alive one, or one whose request is still arriving); connections
+  // being answered are spared. False if there is none.
+  bool evict_longest_waiting();
   void on_stop();  // runs on the io thread
   void session_closed(Session* s) noexcept;
 
@@ -68,6 +75,8 @@ struct detail::HttpServerImpl {
   tcp::acceptor acceptor{ioc};
   net::steady_timer accept_retry{ioc};
   net::steady_timer stop_deadline{ioc};
+  std::uint64_t accept_errors = 0;  // since the last one reported
+  std::chrono::steady_clock::time_point accept_error_reported{};
 
   std::atomic<std::uint16_t> bound_port{0};
   bool started = false;
@@ -84,32 +93,42 @@ class Session : public std::enable_shared_from_this<Session> {
   Session(tcp::socket socket, detail::HttpServerImpl& server)
       : stream_(std::move(socket)),
         server_(server),
-        protocol_(server.routes, server.options.max_request_bytes) {
+        protocol_(server.routes, server.options.max_request_bytes),
+        waiting_since_(std::chrono::steady_clock::now()) {
     server_.sessions.insert(this);
   }
   ~Session() { server_.session_closed(this); }
 
   void start() { read(); }
 
-  // Server stopping: an idle (reading) connection is closed now; one being written to
-  // finishes its response and then closes (on_write sees server_.stopping).
+  // Waiting for (the rest of) a request, since when: the server's eviction order.
+  bool waiting() const { return !writing_; }
+  std::chrono::steady_clock::time_point waiting_since() const { return waiting_since_; }
+
+  // Server stopping: a connection waiting for a request is closed now; one being written
+  // to finishes its response and then closes (on_write sees server_.stopping).
   void on_server_stop() {
-    if (reading_) stream_.cancel();
+    if (!writing_) stream_.cancel();
   }
 
-  // Stop deadline passed: abort whatever is pending. The handlers then run with an error
-  // and release the session, so the io_context runs out of work and its thread ends.
-  void force_close() { close(); }
+  // Closes the socket now (eviction, or the stop deadline passed). The pending handler
+  // then runs with an error and releases the session.
+  void close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.socket().close(ignored);
+  }
 
  private:
-  // A request must arrive whole within request_timeout of its first byte (however the
-  // peer trickles it in); between requests the connection may idle as long.
+  // A new connection must send its first byte within first_byte_timeout; a request must
+  // arrive whole within request_timeout of its first byte (however the peer trickles it
+  // in); between requests a keep-alive connection may idle for request_timeout.
   void read() {
-    reading_ = true;
-    if (!in_request_) {
-      stream_.expires_after(server_.options.request_timeout);
-    } else {
+    if (in_request_) {
       stream_.expires_at(request_deadline_);
+    } else {
+      stream_.expires_after(served_ ? server_.options.request_timeout
+                                    : server_.options.first_byte_timeout);
     }
     auto& input = protocol_.input();
     const std::size_t room = std::min<std::size_t>(input.max_size() - input.size(), 4096);
@@ -119,8 +138,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void on_read(beast::error_code ec, std::size_t n) {
-    reading_ = false;
-    if (ec) return close();  // end of stream, timeout, cancelled by stop(), reset by peer
+    if (ec) return close();  // end of stream, timeout, evicted, stopped, reset by peer
     protocol_.input().commit(n);
     if (!in_request_) begin_request();
     step();
@@ -128,12 +146,14 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void begin_request() {
     in_request_ = true;
-    request_deadline_ = std::chrono::steady_clock::now() + server_.options.request_timeout;
+    waiting_since_ = std::chrono::steady_clock::now();
+    request_deadline_ = waiting_since_ + server_.options.request_timeout;
   }
 
   // Lets the protocol parse what has arrived: read more, or write its response.
   void step() {
     if (protocol_.on_input(server_.stopping) == HttpProtocol::Next::kRead) return read();
+    writing_ = true;
     stream_.expires_after(server_.options.request_timeout);
     net::async_write(
         stream_, net::buffer(protocol_.output()),
@@ -141,23 +161,22 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void on_write(beast::error_code ec) {
+    writing_ = false;
+    served_ = true;
     if (ec || !protocol_.keep_alive() || server_.stopping) return close();
     in_request_ = false;
+    waiting_since_ = std::chrono::steady_clock::now();
     if (protocol_.mid_request()) begin_request();  // pipelined: the next request is here
     step();
-  }
-
-  void close() {
-    beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    stream_.socket().close(ignored);
   }
 
   beast::tcp_stream stream_;
   detail::HttpServerImpl& server_;
   HttpProtocol protocol_;
-  bool reading_ = false;
+  bool writing_ = false;
+  bool served_ = false;      // a response has been written on this connection
   bool in_request_ = false;  // a request's first byte has arrived, not yet answered
+  std::chrono::steady_clock::time_point waiting_since_;
   std::chrono::steady_clock::time_point request_deadline_;
 };
 
@@ -166,25 +185,53 @@ class Session : public std::enable_shared_from_this<Session> {
 void detail::HttpServerImpl::do_accept() {
   acceptor.async_accept([this](beast::error_code ec, tcp::socket socket) {
     if (stopping || ec == net::error::operation_aborted) return;
-    if (ec) {
-      // E.g. out of file descriptors: report, back off briefly, keep serving.
-      std::cerr << "sluice metrics: accept failed on "
-                << endpoint_text(options.address, bound_port.load()) << ": " << ec.message()
-                << '\n';
-      accept_retry.expires_after(std::chrono::milliseconds(100));
-      accept_retry.async_wait([this](beast::error_code wait_ec) {
-        if (!wait_ec && !stopping) do_accept();
-      });
-      return;
-    }
-    if (sessions.size() >= options.max_connections) {
+    if (ec) return on_accept_error(ec);
+    // At the limit the newcomer replaces the connection that has waited longest for a
+    // request: refusing newcomers instead lets anyone who opens max_connections idle
+    // connections (or reconnects in a loop) lock Prometheus and the kubelet out.
+    if (sessions.size() >= options.max_connections && !evict_longest_waiting()) {
       beast::error_code ignored;
-      socket.close(ignored);  // over the connection limit
+      socket.close(ignored);  // every connection is being answered: this one must wait
     } else {
       std::make_shared<Session>(std::move(socket), *this)->start();
     }
     do_accept();
   });
+}
+
+void detail::HttpServerImpl::on_accept_error(beast::error_code ec) {
+  // Out of file descriptors (EMFILE, ENFILE): closing a waiting connection frees one for
+  // the connection waiting in the backlog, so try again at once.
+  const bool no_descriptors =
+      ec == net::error::no_descriptors || ec == beast::error_code(ENFILE, beast::system_category());
+  if (no_descriptors && evict_longest_waiting()) return do_accept();
+  // Otherwise back off briefly (the listening socket stays readable: retrying at once
+  // would spin), and report at most every 10 s.
+  ++accept_errors;
+  const auto now = std::chrono::steady_clock::now();
+  if (now - accept_error_reported >= std::chrono::seconds(10)) {
+    std::cerr << "sluice metrics: accept failed on "
+              << endpoint_text(options.address, bound_port.load()) << ": " << ec.message();
+    if (accept_errors > 1) std::cerr << " (" << accept_errors - 1 << " more since the last report)";
+    std::cerr << '\n';
+    accept_errors = 0;
+    accept_error_reported = now;
+  }
+  accept_retry.expires_after(std::chrono::milliseconds(50));
+  accept_retry.async_wait([this](beast::error_code wait_ec) {
+    if (!wait_ec && !stopping) do_accept();
+  });
+}
+
+bool detail::HttpServerImpl::evict_longest_waiting() {
+  Session* victim = nullptr;
+  for (Session* s : sessions) {
+    if (s->waiting() && (!victim || s->waiting_since() < victim->waiting_since())) victim = s;
+  }
+  if (!victim) return false;
+  sessions.erase(victim);  // its slot (and descriptor) is free now; the object ends later
+  victim->close();
+  return true;
 }
 
 void detail::HttpServerImpl::on_stop() {
@@ -198,7 +245,7 @@ void detail::HttpServerImpl::on_stop() {
   stop_deadline.expires_after(options.request_timeout);
   stop_deadline.async_wait([this](beast::error_code ec) {
     if (ec) return;
-    for (Session* s : sessions) s->force_close();
+    for (Session* s : sessions) s->close();
   });
 }
 
@@ -223,10 +270,10 @@ void HttpServer::start() {
   if (s.started) throw std::logic_error("metrics HTTP server: start() called twice");
   const std::string where = endpoint_text(s.options.address, s.options.port);
   if (s.options.max_request_bytes == 0 || s.options.max_connections == 0 ||
-      s.options.request_timeout.count() <= 0) {
+      s.options.request_timeout.count() <= 0 || s.options.first_byte_timeout.count() <= 0) {
     throw std::invalid_argument("metrics HTTP server " + where +
-                                ": max_request_bytes, max_connections and request_timeout "
-                                "must be > 0");
+                                ": max_request_bytes, max_connections, request_timeout and "
+                                "first_byte_timeout must be > 0");
   }
   beast::error_code ec;
   const auto address = net::ip::make_address(s.options.address, ec);

@@ -9,9 +9,17 @@
 // The server runs its own Boost.Asio io_context on its own thread: never on a pipeline
 // thread, and a slow or hostile client cannot delay the hot path. Requests larger than
 // max_request_bytes get 431 (header) or 413 (body) and the connection is closed; a
-// malformed request gets 400; a client that sends nothing (or only part of a request)
-// for request_timeout is disconnected; at most max_connections are served at once
-// (further ones are closed on accept). Connections are kept alive (HTTP/1.1).
+// malformed request gets 400 (src/metrics/http_protocol.h does the HTTP). Connections
+// are kept alive (HTTP/1.1).
+//
+// Shutting it out is hard, so that scrapes and probes get through a flood of idle
+// connections or a client reconnecting in a loop: a new connection that sends nothing
+// for first_byte_timeout is closed; a request must arrive whole within request_timeout of
+// its first byte; a keep-alive connection idle for request_timeout is closed. At most
+// max_connections are open at once; at the limit a newcomer replaces the connection that
+// has waited longest for a request (only connections being answered are spared), rather
+// than being refused. Out of file descriptors (EMFILE), accept() makes room the same way,
+// or backs off briefly. Each connection buffers at most max_request_bytes.
 #pragma once
 #include <chrono>
 #include <cstddef>
@@ -29,7 +37,10 @@ struct HttpServerOptions {
   std::string address = "127.0.0.1";     // IPv4 or IPv6 literal; "0.0.0.0" to listen on all
   std::uint16_t port = 9464;             // 0 = an ephemeral port (tests); see HttpServer::port()
   std::size_t max_request_bytes = 8192;  // request line + headers, and body
-  std::chrono::milliseconds request_timeout{5000};  // per read/write, and idle keep-alive
+  // From a request's first byte to its end, for writing a response, and idle keep-alive.
+  std::chrono::milliseconds request_timeout{5000};
+  // A new connection's first byte: legitimate clients send the request at once.
+  std::chrono::milliseconds first_byte_timeout{2000};
   std::size_t max_connections = 64;
 };
 
