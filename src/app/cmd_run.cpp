@@ -46,13 +46,22 @@ int cmd_run(int argc, char** argv) {
   const auto& registry = operators::builtin_registry();
   std::unique_ptr<MetricsService> metrics;
   operators::BuiltPipeline built;
+  // Stop order: the endpoint (whose probes read the pipeline) before the pipeline,
+  // on every path out of here.
+  struct StopMetricsFirst {
+    std::unique_ptr<MetricsService>& metrics;
+    ~StopMetricsFirst() {
+      if (metrics) metrics->stop();
+    }
+  } stop_metrics_first{metrics};
   try {
     config::Loaded loaded = config::load_file(args.path, *registry.pipeline_schema(), args.overrides);
     metrics = std::make_unique<MetricsService>(loaded.root());
+    // Serve first: probes get answers (ready: no) while the model loads.
+    metrics->start();
     built = operators::build_pipeline(loaded, registry, metrics->registry());
     metrics->attach(*built.pipeline);
     built.pipeline->start();
-    metrics->start();  // after the pipeline: /readyz turns ready once it runs
   } catch (const config::ConfigError& e) {
     std::cerr << e.what() << '\n';
     return 2;
@@ -77,8 +86,7 @@ int cmd_run(int argc, char** argv) {
         core::log_info("received ", sig == SIGTERM ? "SIGTERM" : "SIGINT", ": draining (up to ",
                        std::chrono::duration_cast<std::chrono::milliseconds>(built.shutdown_timeout).count(),
                        " ms)");
-        metrics->set_ready(false);
-        pipeline.request_stop();
+        pipeline.request_stop();  // /readyz: 503 "stopping: draining in-flight records"
       } else {
         pipeline.abort("second stop signal");
       }

@@ -509,6 +509,16 @@ std::string Pipeline::stalled() const {
   return report;
 }
 
+std::string Pipeline::not_ready() const {
+  if (!started_.load()) return "starting: the pipeline has not started yet";
+  if (aborting_.load()) return "failed: " + failure();
+  if (finished_.load()) return "stopped: the pipeline has finished";
+  if (stop_requested_.load()) return "stopping: draining in-flight records";
+  const Stage& source = stages_.front();
+  const std::string why = source.source->not_ready();
+  return why.empty() ? why : "source '" + source.name + "': " + why;
+}
+
 void Pipeline::default_dead_letter(DeadLetter&& letter) {
   static LogLimiter limiter;
   uint64_t suppressed = 0;

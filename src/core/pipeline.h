@@ -159,6 +159,11 @@ class Pipeline {
   // thread; calls are serialized.
   std::string stalled() const;
 
+  // Readiness: empty while the pipeline takes input, else why not: not started,
+  // draining after request_stop(), finished, failed, or what the source says
+  // (Source::not_ready). Any thread.
+  std::string not_ready() const;
+
  private:
   friend class Worker;
   friend class Emitter;

@@ -40,14 +40,12 @@ struct detail::HttpServerImpl {
   HttpServerImpl(const Registry& r, HttpServerOptions o) : registry(r), options(std::move(o)) {
     routes.metrics = [this] { return registry.render(); };
     routes.health_check = [this] {
-      std::lock_guard lock(health_mu);
+      std::lock_guard lock(checks_mu);
       return health ? *health : ProbeCheck();
     };
     routes.readiness_check = [this] {
-      return ProbeCheck([this] {
-        const bool r = ready.load();
-        return ProbeResult{r, r ? "ready" : "not ready"};
-      });
+      std::lock_guard lock(checks_mu);
+      return readiness ? *readiness : ProbeCheck();
     };
   }
 
@@ -62,9 +60,9 @@ struct detail::HttpServerImpl {
 
   const Registry& registry;
   const HttpServerOptions options;
-  std::atomic<bool> ready{false};
-  std::mutex health_mu;
-  std::shared_ptr<const ProbeCheck> health;  // shared: the io thread may hold it while replaced
+  std::mutex checks_mu;
+  std::shared_ptr<const ProbeCheck> health;  // shared: the io thread may hold them while replaced
+  std::shared_ptr<const ProbeCheck> readiness;
   Routes routes;
 
   // Members below are touched only on the io thread (after start()). stop() drains every
@@ -319,12 +317,16 @@ void HttpServer::stop() {
 
 std::uint16_t HttpServer::port() const { return impl_->bound_port.load(); }
 
-void HttpServer::set_ready(bool ready) { impl_->ready.store(ready); }
-
 void HttpServer::set_health_check(ProbeCheck check) {
   auto p = check ? std::make_shared<const ProbeCheck>(std::move(check)) : nullptr;
-  std::lock_guard lock(impl_->health_mu);
+  std::lock_guard lock(impl_->checks_mu);
   impl_->health = std::move(p);
+}
+
+void HttpServer::set_readiness_check(ProbeCheck check) {
+  auto p = check ? std::make_shared<const ProbeCheck>(std::move(check)) : nullptr;
+  std::lock_guard lock(impl_->checks_mu);
+  impl_->readiness = std::move(p);
 }
 
 }  // namespace sluice::metrics

@@ -3,7 +3,8 @@
 //
 //   GET /metrics   200, the registry in text format 0.0.4 (500 if a metric callback threw)
 //   GET /healthz   200 "ok" unless the health check says otherwise (then 503 and its message)
-//   GET /readyz    200 once set_ready(true), else 503
+//   GET /readyz    200 when the readiness check passes, else 503 and its message
+//                  ("not ready" while there is no readiness check)
 //   anything else  404; methods other than GET and HEAD get 405
 //
 // The server runs its own Boost.Asio io_context on its own thread: never on a pipeline
@@ -55,8 +56,8 @@ struct HttpServerImpl;  // Beast stays out of this header
 }
 
 // start() and stop() are called from one controlling thread (not from a callback the
-// server runs); set_ready() and set_health_check() from any thread. The registry must
-// outlive the server.
+// server runs); set_health_check() and set_readiness_check() from any thread. The registry
+// must outlive the server.
 class HttpServer {
  public:
   HttpServer(const Registry& registry, HttpServerOptions options);
@@ -73,8 +74,9 @@ class HttpServer {
   // The bound port (the actual one when options.port was 0); 0 before start().
   std::uint16_t port() const;
 
-  void set_ready(bool ready);
+  // The checks /healthz and /readyz answer with; null: the defaults above.
   void set_health_check(ProbeCheck check);
+  void set_readiness_check(ProbeCheck check);
 
  private:
   std::unique_ptr<detail::HttpServerImpl> impl_;

@@ -115,19 +115,25 @@ TEST(MetricsHttpServer, HealthzFollowsTheHealthCheck) {
   EXPECT_EQ(http_get(server.port(), "/healthz").status, 200);
 }
 
-TEST(MetricsHttpServer, ReadyzIs503UntilReady) {
+TEST(MetricsHttpServer, ReadyzFollowsTheReadinessCheckAndSaysWhyNot) {
   Registry r;
   HttpServer server(r, ephemeral());
   server.start();
   auto reply = http_get(server.port(), "/readyz");
   EXPECT_EQ(reply.status, 503);
   EXPECT_EQ(reply.body, "not ready\n");
-  server.set_ready(true);
+  server.set_readiness_check([] { return ProbeResult{true, "ready"}; });
   reply = http_get(server.port(), "/readyz");
   EXPECT_EQ(reply.status, 200);
   EXPECT_EQ(reply.body, "ready\n");
-  server.set_ready(false);
-  EXPECT_EQ(http_get(server.port(), "/readyz").status, 503);
+  server.set_readiness_check([] { return ProbeResult{false, "kafka: all brokers are down"}; });
+  reply = http_get(server.port(), "/readyz");
+  EXPECT_EQ(reply.status, 503);
+  EXPECT_EQ(reply.body, "kafka: all brokers are down\n");
+  server.set_readiness_check([]() -> ProbeResult { throw std::runtime_error("boom"); });
+  reply = http_get(server.port(), "/readyz");
+  EXPECT_EQ(reply.status, 503);
+  EXPECT_EQ(reply.body, "readiness check threw: boom\n");
 }
 
 TEST(MetricsHttpServer, UnknownPathsAre404AndOtherMethods405) {
