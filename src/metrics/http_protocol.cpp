@@ -48,20 +48,31 @@ HttpProtocol::Next HttpProtocol::on_input(bool closing) {
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(max_request_bytes_));
     parser_->body_limit(max_request_bytes_);
+    header_bytes_ = 0;
   }
   while (!parser_->is_done()) {
     beast::error_code ec;
-    if (input_.size() > 0) {
-      const std::size_t used = parser_->put(input_.data(), ec);
+    const bool in_header = !parser_->is_header_done();
+    boost::asio::const_buffer data = input_.data();
+    // Beast applies header_limit to the request line and to the fields separately
+    // (it consumes the line first): show it no more than what is left of the limit
+    // for the whole header.
+    if (in_header) data = boost::asio::buffer(data, max_request_bytes_ - header_bytes_);
+    if (data.size() > 0) {
+      const std::size_t used = parser_->put(data, ec);
       input_.consume(used);
+      if (in_header) header_bytes_ += used;
     } else {
       ec = http::error::need_more;
     }
     if (ec == http::error::need_more) {
-      if (input_.size() < input_.max_size()) return Next::kRead;
-      // The buffer is full and the parser still cannot make progress: a header or a
-      // chunk line longer than the limit.
-      ec = parser_->is_header_done() ? http::error::body_limit : http::error::header_limit;
+      if (in_header && header_bytes_ + input_.size() >= max_request_bytes_) {
+        ec = http::error::header_limit;  // the header has not ended within the limit
+      } else if (input_.size() < input_.max_size()) {
+        return Next::kRead;
+      } else {
+        ec = http::error::body_limit;  // a chunk line longer than the buffer
+      }
     }
     if (ec == http::error::header_limit)
       return respond_error(http::status::request_header_fields_too_large,

@@ -79,6 +79,7 @@ class HttpProtocol {
   const std::size_t max_request_bytes_;
   boost::beast::flat_buffer input_;
   std::optional<Parser> parser_;
+  std::size_t header_bytes_ = 0;  // of the current request's header, consumed so far
   std::string output_;
   bool keep_alive_ = false;
 };
