@@ -74,6 +74,13 @@ HttpProtocol::Next HttpProtocol::on_input(bool closing) {
         ec = http::error::body_limit;  // a chunk line longer than the buffer
       }
     }
+    if (!ec && in_header && parser_->is_header_done() && parser_->chunked()) {
+      // No endpoint takes a body, and Boost 1.74's chunked-body parser asserts (aborting
+      // the process: sluice keeps asserts on) when the last chunk is followed by fewer
+      // than two more bytes in one read. Refuse before it runs.
+      return respond_error(http::status::bad_request,
+                           "bad request: chunked request bodies are not accepted\n");
+    }
     if (ec == http::error::header_limit)
       return respond_error(http::status::request_header_fields_too_large,
                            "request header too large\n");

@@ -9,8 +9,8 @@
 //                  (no readiness check: 503 "not ready")
 //   anything else  404; methods other than GET and HEAD get 405 (connection kept)
 //   a malformed request gets 400, a request line + headers over max_request_bytes 431,
-//   a body over max_request_bytes 413; after those the connection closes (the rest of
-//   the stream cannot be trusted).
+//   a body over max_request_bytes 413, a chunked body 400 (no endpoint takes a body);
+//   after those the connection closes (the rest of the stream cannot be trusted).
 //
 // Memory per connection is bounded: at most max_request_bytes of header plus one
 // parser step of body are buffered (input_limit()), whatever the peer sends.
