@@ -199,6 +199,7 @@ void KafkaSource::set_paused(const std::vector<Partition*>& parts, bool paused) 
 }
 
 void KafkaSource::maintain() {
+  brokers_up_.store(consumer_->brokers_reachable(), std::memory_order_relaxed);
   // Release what is done (one load per partition when nothing is).
   for (auto& [k, p] : partitions_) tracker_.committable(p.slot);
   apply_backpressure();
@@ -332,6 +333,7 @@ void KafkaSource::update_lag() {
 }
 
 void KafkaSource::on_assigned(const kafka::PartitionList& partitions) {
+  assigned_.store(true, std::memory_order_relaxed);
   commits_resume_ = core::TimePoint{};
   std::vector<Partition*> added;
   for (const rd_kafka_topic_partition_t& tp : partitions) {
@@ -349,6 +351,7 @@ void KafkaSource::on_assigned(const kafka::PartitionList& partitions) {
 }
 
 void KafkaSource::on_revoked(const kafka::PartitionList& partitions, bool lost) {
+  if (lost) assigned_.store(false, std::memory_order_relaxed);  // out of the group until rejoined
   std::vector<Partition*> parts;
   for (const rd_kafka_topic_partition_t& tp : partitions) {
     if (Partition* p = find(tp.topic, tp.partition)) parts.push_back(p);
@@ -381,6 +384,18 @@ void KafkaSource::shutdown() {
   consumer_->close();                       // revocation: commits again if anything moved
   consumer_.reset();
   core::log_info("kafka source: closed (", probe_.consumed_total(), " records consumed)");
+}
+
+std::string KafkaSource::not_ready() const {
+  std::string why;
+  if (!brokers_up_.load(std::memory_order_relaxed))
+    why = "kafka: all brokers are down (" + options_.consumer.bootstrap_servers + ")";
+  if (!assigned_.load(std::memory_order_relaxed)) {
+    why += std::string(why.empty() ? "" : "; ") +
+           "kafka: waiting for a partition assignment in group '" + options_.consumer.group_id +
+           "'";
+  }
+  return why;
 }
 
 void register_kafka_source(Registry& registry) {

@@ -89,6 +89,11 @@ class KafkaSource final : public core::Source, private kafka::RebalanceListener 
   // Whether every partition is paused at the broker: a hold longer than
   // pause_after (any thread).
   bool partitions_paused() const { return paused_all_.load(std::memory_order_relaxed); }
+  // Readiness: not before the group has given this member its assignment (an
+  // empty one counts: in a group with more members than partitions, a member
+  // without partitions is a healthy stand-by, and holding it unready would stall
+  // rollouts), nor while every broker is unreachable. Any thread.
+  std::string not_ready() const override;
 
  private:
   struct Partition {
@@ -144,6 +149,9 @@ class KafkaSource final : public core::Source, private kafka::RebalanceListener 
   // Holding longer than pause_after: partitions paused. Written by the source
   // thread only; atomic for partitions_paused().
   std::atomic<bool> paused_all_{false};
+  // Readiness (not_ready()); written by the source thread.
+  std::atomic<bool> assigned_{false};   // since the last assignment, unless lost since
+  std::atomic<bool> brokers_up_{true};  // Consumer::brokers_reachable(), as of the last poll
   core::TimePoint hold_since_{};
   core::TimePoint next_commit_{};
   core::TimePoint commits_resume_{};  // periodic commits held until then (rebalance)

@@ -17,6 +17,7 @@ BuiltPipeline build_pipeline(const config::Loaded& loaded, const Registry& regis
   core::PipelineOptions po;
   po.name = out.name;
   po.default_queue_capacity = static_cast<size_t>(runtime.integer("queue_capacity"));
+  po.stall_timeout = runtime.duration("stall_timeout");
   out.pipeline = std::make_unique<core::Pipeline>(po);
 
   std::vector<config::Problem> problems;

@@ -67,6 +67,15 @@ std::shared_ptr<const config::Schema> Registry::pipeline_schema() const {
   runtime->duration("shutdown_timeout", "On SIGTERM/SIGINT: time allowed to drain in-flight work before aborting")
       .def("30s")
       .range(0, 3600);
+  runtime
+      ->duration("stall_timeout",
+                 "Liveness: /healthz fails (503, naming the stage) when a stage has made no "
+                 "progress this long while inside one call or with input waiting; waiting for "
+                 "room downstream does not count. Longer than any legitimate pause (a forward "
+                 "pass on a big batch; the producer's 5-minute message.timeout.ms during a "
+                 "Kafka outage); 0 disables")
+      .def("10m")
+      .range(0, 86400);
   runtime->choice("log_level", {"debug", "info", "warn", "error"}, "Log verbosity").def("info");
   root->object("runtime", runtime, "Threads, queues and shutdown");
 

@@ -1,12 +1,15 @@
 // `sluice run PIPELINE.yaml [--set key=value ...]`: runs a pipeline until its
-// input ends or SIGTERM/SIGINT.
+// input ends or SIGTERM/SIGINT/SIGHUP.
 //
 // Exit codes: 0 drained cleanly; 1 a stage failed (or the drain timed out);
 // 2 bad configuration (every problem listed with its key path).
-// On the first SIGTERM/SIGINT the pipeline drains within
+// On the first SIGTERM/SIGINT/SIGHUP the pipeline drains within
 // runtime.shutdown_timeout, then aborts; a second signal aborts at once.
+// SIGHUP means "drain and exit" until model hot reload exists (its default
+// action, exit 129 at once, lost every in-flight record's commit).
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <atomic>
 #include <iostream>
@@ -21,15 +24,44 @@
 namespace sluice::app {
 namespace {
 
-// Blocks SIGINT/SIGTERM in every thread (call before creating any) and
+// Blocks SIGINT/SIGTERM/SIGHUP in every thread (call before creating any) and
 // returns the set for sigwait on a dedicated thread.
 sigset_t block_stop_signals() {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   return set;
+}
+
+const char* signal_name(int sig) {
+  switch (sig) {
+    case SIGTERM:
+      return "SIGTERM";
+    case SIGINT:
+      return "SIGINT";
+    case SIGHUP:
+      return "SIGHUP";
+    default:
+      return "a signal";
+  }
+}
+
+// Raises the soft limit on open files to the hard limit, as servers commonly do:
+// Kafka connections, model files and up to metrics max_connections sockets share
+// the soft limit, often only 1024, and a flood of connections must not exhaust it.
+void raise_open_files_limit() {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur >= lim.rlim_max) return;
+  const rlim_t was = lim.rlim_cur;
+  lim.rlim_cur = lim.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &lim) == 0) {
+    core::log_debug("open files limit raised from ", was, " to ", lim.rlim_cur);
+  } else {
+    core::log_warn("cannot raise the open files limit from ", was, " to ", lim.rlim_max);
+  }
 }
 
 }  // namespace
@@ -42,17 +74,27 @@ int cmd_run(int argc, char** argv) {
     return 2;
   }
   sigset_t signals = block_stop_signals();
+  raise_open_files_limit();
 
   const auto& registry = operators::builtin_registry();
   std::unique_ptr<MetricsService> metrics;
   operators::BuiltPipeline built;
+  // Stop order: the endpoint (whose probes read the pipeline) before the pipeline,
+  // on every path out of here.
+  struct StopMetricsFirst {
+    std::unique_ptr<MetricsService>& metrics;
+    ~StopMetricsFirst() {
+      if (metrics) metrics->stop();
+    }
+  } stop_metrics_first{metrics};
   try {
     config::Loaded loaded = config::load_file(args.path, *registry.pipeline_schema(), args.overrides);
     metrics = std::make_unique<MetricsService>(loaded.root());
+    // Serve first: probes get answers (ready: no) while the model loads.
+    metrics->start();
     built = operators::build_pipeline(loaded, registry, metrics->registry());
     metrics->attach(*built.pipeline);
     built.pipeline->start();
-    metrics->start();  // after the pipeline: /readyz turns ready once it runs
   } catch (const config::ConfigError& e) {
     std::cerr << e.what() << '\n';
     return 2;
@@ -74,11 +116,12 @@ int cmd_run(int argc, char** argv) {
       if (sig <= 0) continue;
       int n = ++signals_seen;
       if (n == 1) {
-        core::log_info("received ", sig == SIGTERM ? "SIGTERM" : "SIGINT", ": draining (up to ",
-                       std::chrono::duration_cast<std::chrono::milliseconds>(built.shutdown_timeout).count(),
-                       " ms)");
-        metrics->set_ready(false);
-        pipeline.request_stop();
+        core::log_info(
+            "received ", signal_name(sig), ": draining (up to ",
+            std::chrono::duration_cast<std::chrono::milliseconds>(built.shutdown_timeout).count(),
+            " ms)",
+            sig == SIGHUP ? "; SIGHUP means drain and exit until model hot reload exists" : "");
+        pipeline.request_stop();  // /readyz: 503 "stopping: draining in-flight records"
       } else {
         pipeline.abort("second stop signal");
       }

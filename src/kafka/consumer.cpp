@@ -1,6 +1,7 @@
 #include "src/kafka/consumer.h"
 
 #include <cstring>
+#include <nlohmann/json.hpp>
 #include <string_view>
 
 #include "src/core/log.h"
@@ -47,12 +48,15 @@ Consumer::Consumer(const ConsumerConfig& config, RebalanceListener* listener)
       // pipeline for 0.8 s (librdkafka issue #2879). Let the byte bound
       // (queued.max.messages.kbytes, 64 MiB) govern instead.
       .set("queued.min.messages", "1000000")
+      // Statistics tell when brokers are reachable again (brokers_reachable()).
+      .set("statistics.interval.ms", "5000")
       .set_all(config.properties)
       .set("enable.auto.commit", "false")
       .set("enable.auto.offset.store", "false");
   rd_kafka_conf_set_rebalance_cb(conf.get(), &Consumer::rebalance_cb);
   rd_kafka_conf_set_offset_commit_cb(conf.get(), &Consumer::commit_cb);
   rd_kafka_conf_set_error_cb(conf.get(), &Consumer::error_cb);
+  rd_kafka_conf_set_stats_cb(conf.get(), &Consumer::stats_cb);
   rd_kafka_conf_set_opaque(conf.get(), this);
   rk_ = new_client(RD_KAFKA_CONSUMER, std::move(conf), "kafka consumer");
   rd_kafka_poll_set_consumer(rk_);
@@ -78,6 +82,9 @@ MessagePtr Consumer::poll(std::chrono::milliseconds timeout) {
     std::string e = std::move(rebalance_error_);
     rebalance_error_.clear();
     throw KafkaError(e);
+  }
+  if (m && m->err == RD_KAFKA_RESP_ERR_NO_ERROR && !brokers_up_.load(std::memory_order_relaxed)) {
+    brokers_up_.store(true, std::memory_order_relaxed);  // a fetch got through
   }
   if (!m || m->err == RD_KAFKA_RESP_ERR_NO_ERROR) return m;
   if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
@@ -222,8 +229,10 @@ void Consumer::commit_cb(rd_kafka_t*, rd_kafka_resp_err_t err,
   if (offsets) self->listener_->on_committed(PartitionList::borrow(offsets), err);
 }
 
-void Consumer::error_cb(rd_kafka_t* rk, int err, const char* reason, void*) {
+void Consumer::error_cb(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
   auto code = static_cast<rd_kafka_resp_err_t>(err);
+  if (code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+    static_cast<Consumer*>(opaque)->brokers_up_.store(false, std::memory_order_relaxed);
   if (code == RD_KAFKA_RESP_ERR__FATAL) {
     core::log_error("kafka consumer: fatal: ", reason);
     return;  // poll() throws
@@ -234,6 +243,25 @@ void Consumer::error_cb(rd_kafka_t* rk, int err, const char* reason, void*) {
         "kafka consumer: ", rd_kafka_err2name(code), ": ", reason,
         suppressed ? " (" + std::to_string(suppressed) + " more suppressed)" : std::string());
   }
+}
+
+int Consumer::stats_cb(rd_kafka_t*, char* json, size_t json_len, void* opaque) {
+  auto* self = static_cast<Consumer*>(opaque);
+  if (self->brokers_up_.load(std::memory_order_relaxed)) return 0;  // nothing to learn
+  // {"brokers": {"host:port/id": {"state": "UP", ...}, ...}, ...}: any connection up
+  // (a configured, learned or coordinator broker) means the cluster is reachable.
+  const auto stats = nlohmann::json::parse(json, json + json_len, nullptr, /*exceptions=*/false);
+  const auto brokers = stats.is_object() ? stats.find("brokers") : stats.end();
+  if (brokers == stats.end() || !brokers->is_object()) return 0;
+  for (const auto& [name, broker] : brokers->items()) {
+    const auto state = broker.is_object() ? broker.find("state") : broker.end();
+    if (state != broker.end() && state->is_string() && state->get<std::string>() == "UP") {
+      self->brokers_up_.store(true, std::memory_order_relaxed);
+      core::log_info("kafka consumer: broker ", name, " is up again");
+      break;
+    }
+  }
+  return 0;  // librdkafka frees `json`
 }
 
 }  // namespace sluice::kafka

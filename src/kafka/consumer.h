@@ -4,9 +4,15 @@
 //
 // Threading: one thread drives the consumer (poll, pause/resume, commit); the
 // listener's callbacks run on that thread, inside poll() (and inside close()).
+//
+// Reachability (brokers_reachable()): librdkafka reports "all brokers down" as an
+// error but says nothing when a broker comes back, so recovery is read from its
+// statistics (statistics.interval.ms, 5 s unless configured; parsed only while
+// the brokers are down) or seen in a fetched message.
 #pragma once
 #include <librdkafka/rdkafka.h>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -96,6 +102,10 @@ class Consumer {
   // client. Every message it returned must have been destroyed before.
   void close();
 
+  // False from librdkafka's "all brokers down" until a broker connection is seen up
+  // again (see the top of this file). Any thread.
+  bool brokers_reachable() const { return brokers_up_.load(std::memory_order_relaxed); }
+
   rd_kafka_t* handle() const { return rk_; }
   // The rebalance protocol in use: "COOPERATIVE", "EAGER" or "NONE".
   std::string rebalance_protocol() const;
@@ -106,6 +116,7 @@ class Consumer {
   static void commit_cb(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                         rd_kafka_topic_partition_list_t* offsets, void* opaque);
   static void error_cb(rd_kafka_t* rk, int err, const char* reason, void* opaque);
+  static int stats_cb(rd_kafka_t* rk, char* json, size_t json_len, void* opaque);
   void on_rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts);
   void throw_if_fatal();
 
@@ -113,6 +124,7 @@ class Consumer {
   RebalanceListener* listener_;
   bool closed_ = false;
   std::string rebalance_error_;  // set inside a callback, thrown from poll()
+  std::atomic<bool> brokers_up_{true};
 };
 
 }  // namespace sluice::kafka

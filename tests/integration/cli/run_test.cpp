@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "tests/support/subprocess.h"
@@ -98,6 +99,58 @@ TEST(SluiceRun, SigtermDrainsAndExitsZeroWhileMetricsPassPromtool) {
   EXPECT_EQ(*code, 0) << p.stderr_text();
   EXPECT_NE(p.stderr_text().find("received SIGTERM: draining"), std::string::npos);
   EXPECT_NE(p.stderr_text().find("0 out of order"), std::string::npos) << p.stderr_text();
+}
+
+// SIGHUP (a terminal closing, `kill -HUP` meant as "reload") used to kill the process at
+// once (exit 129): no drain, no commit. Until a model reload exists it drains like SIGTERM.
+TEST(SluiceRun, SighupDrainsAndExitsZeroLikeSigterm) {
+  int port = free_port();
+  Subprocess p({sluice_binary(), "run", pipeline("generator.yaml"), "--set",
+                "metrics.listen=127.0.0.1:" + std::to_string(port), "--set",
+                "stages.count.expect=-1", "--set", "stages.source.rate=50000"},
+               {{"SLUICE_GENERATOR_COUNT", "0"}});
+  int ready = 0;
+  for (int i = 0; i < 400 && ready != 200; ++i) {
+    std::this_thread::sleep_for(25ms);
+    ready = http_get("127.0.0.1", port, "/readyz").first;
+  }
+  ASSERT_EQ(ready, 200) << p.stderr_text();
+  p.signal(SIGHUP);
+  auto code = p.wait(15s);
+  ASSERT_TRUE(code.has_value()) << "did not exit after SIGHUP";
+  EXPECT_EQ(*code, 0) << p.stderr_text();
+  EXPECT_NE(p.stderr_text().find("received SIGHUP: draining"), std::string::npos)
+      << p.stderr_text();
+  EXPECT_NE(p.stderr_text().find("0 out of order"), std::string::npos) << p.stderr_text();
+}
+
+// Every connection to the metrics endpoint, Kafka and the model files share the soft
+// limit on open files, often 1024: `sluice run` raises it to the hard limit at start-up.
+TEST(SluiceRun, RaisesTheOpenFilesSoftLimitToTheHardLimit) {
+  int port = free_port();
+  const std::string run = "ulimit -Sn 256 && exec " + sluice_binary() + " run " +
+                          pipeline("generator.yaml") +
+                          " --set metrics.listen=127.0.0.1:" + std::to_string(port) +
+                          " --set stages.count.expect=-1 --set stages.source.rate=1000";
+  Subprocess p({"sh", "-c", run}, {{"SLUICE_GENERATOR_COUNT", "0"}});
+  int status = 0;
+  for (int i = 0; i < 400 && status != 200; ++i) {
+    std::this_thread::sleep_for(25ms);
+    status = http_get("127.0.0.1", port, "/healthz").first;
+  }
+  ASSERT_EQ(status, 200) << p.stderr_text();
+  std::ifstream limits("/proc/" + std::to_string(p.pid()) + "/limits");
+  std::string line, soft, hard;
+  while (std::getline(limits, line)) {
+    if (line.rfind("Max open files", 0) != 0) continue;
+    std::istringstream fields(line.substr(std::string("Max open files").size()));
+    fields >> soft >> hard;
+  }
+  EXPECT_FALSE(soft.empty());
+  EXPECT_EQ(soft, hard);
+  EXPECT_NE(soft, "256");
+  p.signal(SIGTERM);
+  EXPECT_EQ(p.wait(15s).value_or(-1), 0) << p.stderr_text();
 }
 
 TEST(SluiceCli, VersionAndUnknownCommand) {
