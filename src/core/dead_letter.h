@@ -21,6 +21,7 @@ inline constexpr const char* kInvalidJson = "invalid_json";
 inline constexpr const char* kMissingField = "missing_field";
 inline constexpr const char* kEmpty = "empty";
 inline constexpr const char* kTooLarge = "too_large";
+inline constexpr const char* kTooDeep = "too_deep";  // JSON nested deeper than the decoder allows
 inline constexpr const char* kInvalidUtf8 = "invalid_utf8";
 inline constexpr const char* kNonFiniteOutput = "non_finite_output";
 }  // namespace dead_letter_code
