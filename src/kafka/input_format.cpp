@@ -18,7 +18,7 @@
 
 #include "src/core/dead_letter.h"
 
-static_assert(sluice::kafka::kMaxJsonDepth == simdjson::DEFAULT_MAX_DEPTH);
+static_assert(sluice::kafka::kMaxJsonDepth + 1 == simdjson::DEFAULT_MAX_DEPTH);
 
 namespace sluice::kafka {
 namespace od = simdjson::ondemand;

@@ -34,11 +34,11 @@ namespace sluice::kafka {
 enum class InputFormat { kRaw, kJson };
 
 // Most objects and arrays open at once in a JSON value (the root counts).
-// simdjson's DEFAULT_MAX_DEPTH, the limit its DOM parser enforces (its
-// On-Demand API, used here, leaves depth to the caller): every value sluice
-// accepts, a simdjson DOM consumer of the same topic accepts too, and real
-// records nest a few levels, far below it.
-inline constexpr size_t kMaxJsonDepth = 1024;
+// The limit of simdjson's DOM parser (DEFAULT_MAX_DEPTH 1024, which counts
+// the document itself as a level); its On-Demand API, used here, leaves
+// depth to the caller. So every value sluice accepts, a simdjson DOM consumer
+// of the same topic accepts too; real records nest a few levels.
+inline constexpr size_t kMaxJsonDepth = 1023;
 enum class Utf8Policy { kReject, kReplace };
 
 struct InputFormatOptions {

@@ -227,7 +227,7 @@ TEST(KafkaPassthrough, TooDeepJsonIsDeadLetteredAndTheRecordsBehindItFlow) {
     EXPECT_EQ(dlq[i].value, poison[i]);
     EXPECT_EQ(dlq[i].header("sluice.error"), code::kTooDeep);
     EXPECT_EQ(dlq[i].header("sluice.error.detail"),
-              "JSON nested deeper than 1024 objects and arrays");
+              "JSON nested deeper than 1023 objects and arrays");
     EXPECT_EQ(dlq[i].header("sluice.source.offset"), std::to_string(i));
   }
   EXPECT_EQ(committed_offsets(b, "deep", "in"),

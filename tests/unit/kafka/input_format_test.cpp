@@ -156,7 +156,7 @@ TEST(InputFormatJson, ReplacePolicyCopiesTheRepairedText) {
 }
 
 // 70,000 nested arrays (140 KB) or 50,000 nested objects used to overflow
-// the stack of a recursive walk. The limit is simdjson's DOM limit (1024
+// the stack of a recursive walk. The limit is simdjson's DOM limit (1023
 // nested containers): whatever sluice accepts, a simdjson DOM reader of the
 // same value accepts too.
 TEST(InputFormatJson, DeeplyNestedJsonIsDeadLetteredNotACrash) {
@@ -176,14 +176,14 @@ TEST(InputFormatJson, DeeplyNestedJsonIsDeadLetteredNotACrash) {
   // Unbalanced: simdjson's structural pass sees it is malformed before any walk.
   EXPECT_EQ(code_of(d, std::string(70000, '[')), code::kInvalidJson);
   core::Record r = record(nested_arrays(2000));
-  EXPECT_EQ(d.decode(r)->detail, "JSON nested deeper than 1024 objects and arrays");
+  EXPECT_EQ(d.decode(r)->detail, "JSON nested deeper than 1023 objects and arrays");
 
-  // The root object is level 1: 1024 levels in all are fine, 1025 are not.
-  const std::string ok = R"({"text":"ok","deep":)" + nested_arrays(1023) + "}";
+  // The root object is level 1: 1023 levels in all are fine, 1024 are not.
+  const std::string ok = R"({"text":"ok","deep":)" + nested_arrays(1022) + "}";
   EXPECT_EQ(code_of(d, ok), "ok");
-  EXPECT_EQ(code_of(d, R"({"text":"ok","deep":)" + nested_arrays(1024) + "}"), code::kTooDeep);
-  EXPECT_EQ(code_of(d, R"({"deep":)" + nested_objects(1023) + R"(,"text":"after"})"), "ok");
-  EXPECT_EQ(code_of(d, R"({"deep":)" + nested_objects(1024) + R"(,"text":"after"})"),
+  EXPECT_EQ(code_of(d, R"({"text":"ok","deep":)" + nested_arrays(1023) + "}"), code::kTooDeep);
+  EXPECT_EQ(code_of(d, R"({"deep":)" + nested_objects(1022) + R"(,"text":"after"})"), "ok");
+  EXPECT_EQ(code_of(d, R"({"deep":)" + nested_objects(1023) + R"(,"text":"after"})"),
             code::kTooDeep);
   // The decoder is reusable after a rejection.
   core::Record good = record(R"({"text":"still works"})");
