@@ -142,8 +142,7 @@ std::unique_ptr<CrashMarks> CrashMarks::open(const std::string& dir, const std::
       throw io_error("cannot lock", path);
     }
     // A clean exit may have removed the file between our open and our lock.
-    struct stat opened {
-    }, named{};
+    struct stat opened = {}, named = {};
     if (::fstat(fd, &opened) != 0 || ::stat(path.c_str(), &named) != 0 ||
         opened.st_ino != named.st_ino || opened.st_dev != named.st_dev) {
       ::close(fd);
@@ -153,7 +152,8 @@ std::unique_ptr<CrashMarks> CrashMarks::open(const std::string& dir, const std::
     Header h{};
     const bool ours = ::pread(fd, &h, sizeof h, 0) == static_cast<ssize_t>(sizeof h) &&
                       std::memcmp(h.magic, kMagic, sizeof kMagic) == 0 && h.version == kVersion &&
-                      h.entry_bytes == sizeof(Record) && h.capacity == capacity;
+                      h.entry_bytes == sizeof(Record) && h.capacity == capacity &&
+                      static_cast<size_t>(opened.st_size) == bytes;
     if (!ours) {
       if (opened.st_size > 0)
         core::log_warn("crash marks: ", path, " has another format or capacity; starting afresh");
