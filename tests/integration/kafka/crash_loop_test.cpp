@@ -101,6 +101,8 @@ struct Crash {
   const char* kind;  // how the marks see the death
 };
 
+void PrintTo(const Crash& c, std::ostream* os) { *os << c.how; }  // names the ctest cases
+
 class CrashLoop : public CrashLoopTest, public ::testing::WithParamInterface<Crash> {};
 
 TEST_P(CrashLoop, RecordThatKillsAStageIsDeadLetteredAndEveryOtherRecordComesOut) {
