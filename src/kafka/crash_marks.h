@@ -115,7 +115,7 @@ class CrashMarks {
   void* map_;
   size_t map_bytes_;
   size_t capacity_;
-  int signal_slot_ = -1;  // where note_crash() finds this file
+  int signal_slot_ = -1;                                 // where note_crash() finds this file
   std::map<std::pair<uint64_t, int32_t>, Entry> index_;  // (topic hash, partition) → entry
   std::vector<bool> assigned_;                           // per entry: assigned to us now
   std::vector<Entry> free_;
