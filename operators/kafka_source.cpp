@@ -1,11 +1,13 @@
 #include "operators/kafka_source.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <stdexcept>
 #include <thread>
 
 #include "operators/dead_letter.h"
 #include "src/core/clock.h"
+#include "src/core/dead_letter.h"
 #include "src/core/emitter.h"
 #include "src/core/log.h"
 #include "src/kafka/error.h"
@@ -52,6 +54,7 @@ KafkaSource::~KafkaSource() {
 }
 
 void KafkaSource::start() {
+  if (!options_.crash_marks_dir.empty()) open_crash_marks();
   if (output_) output_->start();
   consumer_ = std::make_unique<kafka::Consumer>(options_.consumer,
                                                 static_cast<kafka::RebalanceListener*>(this));
@@ -66,6 +69,7 @@ void KafkaSource::start() {
 
 core::Source::Poll KafkaSource::poll(core::Emitter& out) {
   drain_stash(out);
+  if (suspect_mode_) return poll_suspects(out);
   if (holding_ && !paused_all_) {
     // Read nothing until deliveries bring the in-flight count down (acks
     // complete on other threads; a short sleep is cheaper than a wake-up
@@ -74,15 +78,20 @@ core::Source::Poll KafkaSource::poll(core::Emitter& out) {
     maintain();
     return Poll::kIdle;
   }
-  int n = 0;
   // While paused nothing arrives; poll briefly so resuming is prompt.
   const auto first_wait = paused_all_ ? std::chrono::milliseconds(10) : options_.poll_timeout;
-  while (n < kBurst && !out.stopping()) {
-    kafka::MessagePtr m = consumer_->poll(n == 0 ? first_wait : std::chrono::milliseconds(0));
+  // Read a burst, mark it, then hand it on: a death while any of it is in
+  // flight finds it marked. An assignment that brings suspects ends the burst.
+  while (batch_.size() < static_cast<size_t>(kBurst) && !out.stopping() && !suspect_mode_) {
+    kafka::MessagePtr m =
+        consumer_->poll(batch_.empty() ? first_wait : std::chrono::milliseconds(0));
     if (!m) break;
-    handle(std::move(m), out);
-    ++n;
+    batch_.push_back(std::move(m));
   }
+  if (marks_) mark_batch();
+  const size_t n = batch_.size();
+  for (kafka::MessagePtr& m : batch_) handle(std::move(m), out);
+  batch_.clear();
   maintain();
   return n > 0 ? Poll::kEmitted : Poll::kIdle;
 }
@@ -155,6 +164,18 @@ void KafkaSource::emit(Partition& p, kafka::MessagePtr m, core::Emitter& out) {
   }
   r.ack = core::Ack(&tracker_, tracker_.track(p.slot, raw->offset));
   p.probe->on_consumed();
+  // Before decoding: the decoder may be what kills the process.
+  if (p.suspect && marks_->arriving(p.mark, raw->offset) == kafka::CrashMarks::Verdict::kPoison) {
+    const std::string deaths = std::to_string(marks_->deaths(p.mark));
+    core::log_warn("kafka source: ", p.topic_name, "/", p.partition, " offset ", raw->offset,
+                   " was in flight at ", deaths, " deaths of the process: dead-lettered as poison");
+    r.headers.push_back({"sluice.crash.count", deaths});
+    probe_.on_poison_record();
+    out.dead_letter(std::move(r), core::dead_letter_code::kPoisonCrash,
+                    "in flight when the process died " + deaths +
+                        " times, the last time alone in the pipeline (crash-loop breaker)");
+    return;
+  }
   if (auto err = decoder_.decode(r)) {
     out.dead_letter(std::move(r), err->code, err->detail);
   } else {
@@ -201,7 +222,11 @@ void KafkaSource::set_paused(const std::vector<Partition*>& parts, bool paused) 
 void KafkaSource::maintain() {
   brokers_up_.store(consumer_->brokers_reachable(), std::memory_order_relaxed);
   // Release what is done (one load per partition when nothing is).
-  for (auto& [k, p] : partitions_) tracker_.committable(p.slot);
+  for (auto& [k, p] : partitions_) {
+    const int64_t done = tracker_.committable(p.slot);
+    if (marks_) marks_->done_below(p.mark, done);
+  }
+  if (suspect_mode_) update_suspect_mode();
   apply_backpressure();
   const auto now = core::SteadyClock::now();
   if (now >= next_commit_ && now >= commits_resume_) {
@@ -221,7 +246,7 @@ void KafkaSource::apply_backpressure() {
   for (auto& [k, p] : partitions_) {
     if (p.paused_full && p.stashed == 0 && !tracker_.full(p.slot)) {
       p.paused_full = false;
-      if (!paused_all_) resume.push_back(&p);
+      if (!paused_all_ && !p.paused_suspect) resume.push_back(&p);
     }
   }
   set_paused(resume, false);
@@ -239,7 +264,7 @@ void KafkaSource::apply_backpressure() {
       paused_all_ = false;
       std::vector<Partition*> parts;
       for (auto& [k, p] : partitions_)
-        if (!p.paused_full) parts.push_back(&p);
+        if (!p.paused_full && !p.paused_suspect) parts.push_back(&p);
       set_paused(parts, false);
     }
     core::log_debug("kafka source: ", in_flight, " records in flight, resuming");
@@ -342,11 +367,17 @@ void KafkaSource::on_assigned(const kafka::PartitionList& partitions) {
     if (partitions_.count(key)) continue;
     Partition p{id, tp.topic, tp.partition, tracker_.open(),
                 probe_.partition(tp.topic, tp.partition)};
+    if (marks_) {
+      p.mark = marks_->assign(tp.topic, tp.partition);
+      p.suspect = marks_->careful(p.mark);
+    }
     added.push_back(&partitions_.emplace(key, std::move(p)).first->second);
   }
   last_ = nullptr;
+  if (marks_) update_suspect_mode();  // pauses the others while any partition has suspects
   // Apply the current backpressure state explicitly: a partition paused
   // before it was last revoked must not stay paused (or vice versa).
+  std::erase_if(added, [](const Partition* p) { return p->paused_suspect; });
   set_paused(added, paused_all_);
 }
 
@@ -358,16 +389,18 @@ void KafkaSource::on_revoked(const kafka::PartitionList& partitions, bool lost) 
   }
   if (!lost) commit(parts, /*sync=*/true);
   for (Partition* p : parts) {
-    if (p->stashed > 0) {
-      std::erase_if(stash_, [&](const kafka::MessagePtr& m) {
-        return m->partition == p->partition &&
-               core::intern_topic(rd_kafka_topic_name(m->rkt)) == p->topic;
-      });
-    }
+    auto of_p = [&](const kafka::MessagePtr& m) {
+      return m->partition == p->partition &&
+             core::intern_topic(rd_kafka_topic_name(m->rkt)) == p->topic;
+    };
+    if (p->stashed > 0) std::erase_if(stash_, of_p);
+    std::erase_if(batch_, of_p);  // read in this burst, before the revocation
+    if (marks_) marks_->revoke(p->mark);
     tracker_.close(p->slot);
     partitions_.erase(key_of(p->topic, p->partition));
   }
   last_ = nullptr;
+  if (suspect_mode_) update_suspect_mode();
 }
 
 void KafkaSource::shutdown() {
@@ -381,7 +414,17 @@ void KafkaSource::shutdown() {
     output_->close();
   }
   commit(all_partitions(), /*sync=*/true);  // every worker has joined: all acks are in
-  consumer_->close();                       // revocation: commits again if anything moved
+  if (marks_) {
+    if (tracker_.in_flight() == 0) {
+      marks_->clean_exit();
+    } else {
+      core::log_warn("kafka source: ", tracker_.in_flight(),
+                     " records dropped in flight (the pipeline was aborted): the crash marks "
+                     "keep them, as after a kill");
+    }
+    marks_.reset();  // before close(): its revocations must not clear the marks
+  }
+  consumer_->close();  // revocation: commits again if anything moved
   consumer_.reset();
   core::log_info("kafka source: closed (", probe_.consumed_total(), " records consumed)");
 }
@@ -450,6 +493,15 @@ void register_kafka_source(Registry& registry) {
             s.choice("auto_offset_reset", {"earliest", "latest"},
                      "Where a group without committed offsets starts")
                 .def("earliest");
+            s.boolean("crash_loop_breaker",
+                      "Dead-letter (poison_crash) a record that was in flight when the process "
+                      "died twice, instead of dying on it at every restart")
+                .def("true");
+            s.string("crash_marks_dir",
+                     "Where the crash-loop breaker keeps its marks file (one per group and "
+                     "instance; 96 bytes per partition, sparse); must outlive a restart of the "
+                     "process (Kubernetes: an emptyDir volume). Empty: <system temp dir>/sluice")
+                .def("");
           },
       .make_source = [](BuildContext& ctx) -> std::unique_ptr<core::Source> {
         const config::Section& s = ctx.options;
@@ -480,6 +532,11 @@ void register_kafka_source(Registry& registry) {
             std::chrono::duration_cast<std::chrono::milliseconds>(s.duration("commit_interval"));
         o.poll_timeout =
             std::chrono::duration_cast<std::chrono::milliseconds>(s.duration("poll_timeout"));
+        if (s.boolean("crash_loop_breaker")) {
+          o.crash_marks_dir = s.string("crash_marks_dir");
+          if (o.crash_marks_dir.empty())
+            o.crash_marks_dir = (std::filesystem::temp_directory_path() / "sluice").string();
+        }
         if (o.consumer.group_id.empty()) throw std::invalid_argument("group: must not be empty");
         auto src = std::make_unique<KafkaSource>(std::move(o));
         // With a dead-letter topic the source publishes through the shared

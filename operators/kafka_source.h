@@ -18,6 +18,13 @@
 //     unpaused partitions were empty: half-second stalls, and pass-through
 //     throughput swinging 0.3-0.7x kcat.) A partition whose OffsetTracker
 //     ring is full is paused on its own.
+//   - Crash-loop breaker (src/kafka/crash_marks.h): before records are
+//     handed on, their window is marked in a file the next start reads.
+//     After a death with records in flight the source runs in suspect mode:
+//     other partitions paused, one record in the pipeline at a time, each
+//     marked alone first; a suspect in flight alone at a second death is
+//     dead-lettered (poison_crash) at the next start instead of being run.
+//     A pipeline that ends with records dropped in flight counts as a death.
 //   - Commits the lowest offset not yet done per partition: every
 //     commit_interval (asynchronously), and synchronously on revocation and in
 //     shutdown(). Records of a revoked partition still in flight are dropped
@@ -39,6 +46,7 @@
 #include "src/core/offset_tracker.h"
 #include "src/core/operator.h"
 #include "src/kafka/consumer.h"
+#include "src/kafka/crash_marks.h"
 #include "src/kafka/input_format.h"
 #include "src/kafka/output.h"
 #include "src/kafka/source_probe.h"
@@ -63,6 +71,11 @@ struct KafkaSourceOptions {
   // Bounds the wait for outstanding deliveries in shutdown() (they are
   // normally flushed already by the sink's finish()).
   std::chrono::milliseconds final_flush_timeout{2000};
+  // Crash-loop breaker: the directory of its marks file; empty turns it off.
+  std::string crash_marks_dir;
+  // The marks file is per group and instance: empty takes the consumer's
+  // group.instance.id property, else the host name.
+  std::string instance_id;
 };
 
 class KafkaSource final : public core::Source, private kafka::RebalanceListener {
@@ -107,6 +120,9 @@ class KafkaSource final : public core::Source, private kafka::RebalanceListener 
     int64_t start = -1;      // where consumption starts, once known (lag before the first record)
     size_t stashed = 0;      // messages of this partition waiting in stash_
     bool paused_full = false;
+    kafka::CrashMarks::Entry mark = 0;  // with marks_
+    bool suspect = false;               // suspects or a poison record still to come
+    bool paused_suspect = false;        // paused while other partitions replay suspects
   };
   static uint64_t key_of(core::TopicId topic, int32_t partition) {
     return (static_cast<uint64_t>(static_cast<uint32_t>(topic)) << 32) |
@@ -120,6 +136,13 @@ class KafkaSource final : public core::Source, private kafka::RebalanceListener 
 
   Partition* find(const rd_kafka_message_t* m);
   Partition* find(const char* topic, int32_t partition);
+  void open_crash_marks();
+  // Suspect mode: one record in the pipeline at a time, each marked alone.
+  Poll poll_suspects(core::Emitter& out);
+  // Marks batch_'s offsets, per partition, before they are handed on.
+  void mark_batch();
+  // Enters or leaves suspect mode as partitions with suspects come and go.
+  void update_suspect_mode();
   void handle(kafka::MessagePtr m, core::Emitter& out);
   void emit(Partition& p, kafka::MessagePtr m, core::Emitter& out);
   void drain_stash(core::Emitter& out);
@@ -137,6 +160,9 @@ class KafkaSource final : public core::Source, private kafka::RebalanceListener 
   kafka::SourceProbe probe_;
   core::OffsetTracker tracker_;
   std::unique_ptr<kafka::Consumer> consumer_;
+  std::unique_ptr<kafka::CrashMarks> marks_;  // null: the breaker is off
+  bool suspect_mode_ = false;
+  std::vector<kafka::MessagePtr> batch_;  // one poll burst, marked before it is handed on
   kafka::Output* output_ = nullptr;
   std::unordered_map<uint64_t, Partition> partitions_;
   std::vector<std::pair<const rd_kafka_topic_t*, core::TopicId>> topic_ids_;  // message rkt → id

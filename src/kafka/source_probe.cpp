@@ -36,6 +36,19 @@ SourceProbe::SourceProbe(metrics::Registry* registry, std::string pipeline)
       paused_(registry_.gauge(
           "sluice_source_paused",
           "1 while the Kafka source pauses its partitions because too many records are in flight.",
+          {{"pipeline", pipeline_}})),
+      suspect_mode_(registry_.gauge(
+          "sluice_source_suspect_mode",
+          "1 while the Kafka source hands on one record at a time, marking each first: the "
+          "records in flight when the process last died are replayed (crash-loop breaker).",
+          {{"pipeline", pipeline_}})),
+      suspect_records_(registry_.counter(
+          "sluice_source_suspect_records_total",
+          "Records handed on alone in suspect mode, so that a death identifies the record.",
+          {{"pipeline", pipeline_}})),
+      poison_records_(registry_.counter(
+          "sluice_source_poison_records_total",
+          "Records dead-lettered as poison_crash: in flight at two deaths of the process.",
           {{"pipeline", pipeline_}})) {}
 
 SourceProbe::Partition* SourceProbe::partition(std::string_view topic, int32_t partition) {

@@ -5,6 +5,9 @@
 //   sluice_consumer_lag{pipeline,topic,partition}       high watermark - position
 //   sluice_committed_offset{pipeline,topic,partition}   last offset the broker confirmed
 //   sluice_source_paused{pipeline}                       1 while backpressure pauses the source
+//   sluice_source_suspect_mode{pipeline}                 1 while records go one at a time (crash
+//   marks) sluice_source_suspect_records_total{pipeline}        records handed on alone in suspect
+//   mode sluice_source_poison_records_total{pipeline}         records dead-lettered as poison_crash
 //
 // Threading: partition() (a registry lookup under its lock) and the setters
 // run on the source thread; updates are lock-free; readers run anywhere.
@@ -52,9 +55,15 @@ class SourceProbe {
 
   Partition* partition(std::string_view topic, int32_t partition);
   void set_paused(bool paused) { paused_.set(paused ? 1 : 0); }
+  void set_suspect_mode(bool on) { suspect_mode_.set(on ? 1 : 0); }
+  void on_suspect_record() { suspect_records_.inc(); }
+  void on_poison_record() { poison_records_.inc(); }
 
   const std::string& pipeline() const { return pipeline_; }
   bool paused() const { return paused_.value() != 0; }
+  bool suspect_mode() const { return suspect_mode_.value() != 0; }
+  uint64_t suspect_records() const { return static_cast<uint64_t>(suspect_records_.value()); }
+  uint64_t poison_records() const { return static_cast<uint64_t>(poison_records_.value()); }
   uint64_t consumed_total() const;
   template <typename F>
   void for_each_partition(F&& f) const {
@@ -67,6 +76,9 @@ class SourceProbe {
   metrics::Registry& registry_;
   std::string pipeline_;
   metrics::Gauge& paused_;
+  metrics::Gauge& suspect_mode_;
+  metrics::Counter& suspect_records_;
+  metrics::Counter& poison_records_;
   mutable std::mutex mu_;             // the deque's shape, not the values
   std::deque<Partition> partitions_;  // deque: stable addresses
 };

@@ -182,7 +182,7 @@ class SluiceProcessTest : public ::testing::Test {
         "SLUICE_OUTPUT_TOPIC=out",        "SLUICE_DLQ_TOPIC=dlq",
         "SLUICE_GROUP=service",           "SLUICE_METRICS_LISTEN=127.0.0.1:0",
         "SLUICE_SESSION_TIMEOUT_MS=6000", "SLUICE_SHUTDOWN_TIMEOUT=10s",
-        "SLUICE_COMMIT_INTERVAL=250ms"};
+        "SLUICE_COMMIT_INTERVAL=250ms",   "SLUICE_CRASH_MARKS_DIR=" + (dir_ / "marks").string()};
     env.insert(env.end(), extra_env.begin(), extra_env.end());
     return std::make_unique<Process>(std::vector<std::string>{kSluice, "run", kPipeline}, env,
                                      dir_ / ("service-" + std::to_string(run) + ".log"));
