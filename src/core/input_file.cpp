@@ -117,9 +117,11 @@ std::string read_file(const std::filesystem::path& path, uint64_t max_bytes) {
   return out;
 }
 
-size_t json_nesting_depth(std::string_view text) {
-  size_t depth = 0, deepest = 0;
+std::optional<std::string> json_depth_exceeded(std::string_view text, size_t max_depth) {
+  size_t depth = 0;
   bool in_string = false;
+  size_t string_begin = 0;
+  std::string_view last_string, key;  // at depth 1: the top-level object's strings
   for (size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
     if (in_string) {
@@ -127,18 +129,31 @@ size_t json_nesting_depth(std::string_view text) {
         ++i;  // the escaped character cannot end the string
       } else if (c == '"') {
         in_string = false;
+        if (depth == 1) last_string = text.substr(string_begin, i - string_begin);
       }
       continue;
     }
-    if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      deepest = std::max(deepest, ++depth);
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      --depth;
+    switch (c) {
+      case '"':
+        in_string = true;
+        string_begin = i + 1;
+        break;
+      case ':':
+        if (depth == 1) key = last_string;
+        break;
+      case '[':
+      case '{':
+        if (++depth > max_depth) return std::string(key);
+        break;
+      case ']':
+      case '}':
+        if (depth > 0) --depth;
+        break;
+      default:
+        break;
     }
   }
-  return deepest;
+  return std::nullopt;
 }
 
 }  // namespace sluice::core

@@ -12,6 +12,7 @@
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -63,11 +64,12 @@ std::string read_file(const std::filesystem::path& path, uint64_t max_bytes);
 // "1.5 MiB": a byte count for error messages.
 std::string byte_size_string(uint64_t bytes);
 
-// The deepest nesting of arrays and objects in a JSON text, counted without
-// parsing (string contents skipped). For valid JSON it is exact; on invalid
-// JSON it is never less than what a parser reaches before it fails. Lets a
-// reader refuse input deeper than its recursive code (or a JSON library's
-// recursive copy) can take, before parsing it.
-size_t json_nesting_depth(std::string_view json_text);
+// Whether a JSON text nests arrays and objects deeper than max_depth, counted
+// without parsing (string contents skipped): nullopt if not, else the
+// top-level key under which it first does ("" outside any). Exact for valid
+// JSON; on invalid JSON it never sees less depth than a parser reaches before
+// failing. Lets a reader refuse input deeper than its recursive code (or a
+// JSON library's recursive copy) can take, before parsing it.
+std::optional<std::string> json_depth_exceeded(std::string_view json_text, size_t max_depth);
 
 }  // namespace sluice::core

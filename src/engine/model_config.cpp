@@ -116,8 +116,9 @@ const char* problem_type_name(ProblemType p) {
 }
 
 ModelConfig parse_model_config(std::string_view text, const std::string& file) {
-  if (core::json_nesting_depth(text) > kMaxConfigDepth)
-    throw ModelError(file, "nests deeper than " + std::to_string(kMaxConfigDepth) + " levels");
+  if (const auto key = core::json_depth_exceeded(text, kMaxConfigDepth))
+    throw ModelError(file, (key->empty() ? "" : *key + ": ") + "nests deeper than " +
+                               std::to_string(kMaxConfigDepth) + " levels");
   json j;
   try {
     j = json::parse(text);

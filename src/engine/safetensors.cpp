@@ -39,8 +39,9 @@ constexpr uint64_t kMaxFileBytes = uint64_t{1} << 40;
 // The header's JSON. Refuses nesting no header has, and a tensor name given
 // twice (a DOM parser would silently keep the last: the file is ambiguous).
 nlohmann::json parse_header(std::string_view text, const std::string& file) {
-  if (core::json_nesting_depth(text) > kMaxHeaderDepth)
-    throw ModelError(file, "header nests deeper than " + std::to_string(kMaxHeaderDepth) +
+  if (const auto key = core::json_depth_exceeded(text, kMaxHeaderDepth))
+    throw ModelError(file, (key->empty() ? std::string("header") : "tensor '" + *key + "'") +
+                               ": nests deeper than " + std::to_string(kMaxHeaderDepth) +
                                " levels: not a safetensors header");
   std::unordered_set<std::string> names;
   std::string repeated;

@@ -1,5 +1,5 @@
 // core::read_file and RegularFile: only regular files, never blocking, never
-// more than the caller's limit; json_nesting_depth counts without parsing.
+// more than the caller's limit; json_depth_exceeded counts without parsing.
 #include "src/core/input_file.h"
 
 #include <gtest/gtest.h>
@@ -75,13 +75,16 @@ TEST(InputFile, MissingFileSaysSo) {
             (dir / "vocab.txt").string() + ": cannot open (missing?)");
 }
 
-TEST(InputFile, JsonNestingDepthCountsBracketsOutsideStrings) {
-  EXPECT_EQ(json_nesting_depth("42"), 0u);
-  EXPECT_EQ(json_nesting_depth(R"({"a": [1, {"b": []}]})"), 4u);
-  EXPECT_EQ(json_nesting_depth(R"({"[[[[": "{{\"[[", "x": [[]]})"), 3u);
-  EXPECT_EQ(json_nesting_depth(R"(["\\", [[]]])"), 3u);  // an escaped backslash ends nothing
-  EXPECT_EQ(json_nesting_depth(std::string(100'000, '[')), 100'000u);
-  EXPECT_EQ(json_nesting_depth("]]]][["), 2u);
+TEST(InputFile, JsonDepthCountsBracketsOutsideStringsAndNamesTheTopLevelKey) {
+  EXPECT_EQ(json_depth_exceeded("42", 0), std::nullopt);
+  EXPECT_EQ(json_depth_exceeded(R"({"a": [1, {"b": []}]})", 4), std::nullopt);
+  EXPECT_EQ(json_depth_exceeded(R"({"a": [1, {"b": []}]})", 3), "a");
+  EXPECT_EQ(json_depth_exceeded(R"({"[[[[": "{{\"[[", "x": [[]]})", 3), std::nullopt);
+  EXPECT_EQ(json_depth_exceeded(R"({"[[[[": "{{\"[[", "x": [[]]})", 2), "x");
+  EXPECT_EQ(json_depth_exceeded(R"(["\\", [[]]])", 2), "");  // an escaped backslash ends nothing
+  const std::string deep = R"({"model": {}, "normalizer": )" + std::string(100'000, '[');
+  EXPECT_EQ(json_depth_exceeded(deep, 64), "normalizer");
+  EXPECT_EQ(json_depth_exceeded("]]]][[", 1), "");
 }
 
 }  // namespace

@@ -165,7 +165,7 @@ TEST(ModelConfig, RefusesLayerNormEpsOutsideFloatRange) {
 TEST(ModelConfig, RefusesNestingDeeperThanAnyConfig) {
   std::string deep = kBert;
   deep.insert(deep.rfind('}'), ", \"x\": " + std::string(100'000, '[') + std::string(100'000, ']'));
-  EXPECT_EQ(error_of(deep), "config.json: nests deeper than 64 levels");
+  EXPECT_EQ(error_of(deep), "config.json: x: nests deeper than 64 levels");
 }
 
 }  // namespace

@@ -211,7 +211,7 @@ TEST(Safetensors, RejectsAHeaderNestedDeeperThanAnyHeader) {
                                  R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4],"x":)" +
                                      std::string(100'000, '[') + std::string(100'000, ']') + "}}",
                                  f32_bytes({1.f}));
-  expect_error(p, {"header nests deeper than 8 levels"});
+  expect_error(p, {"tensor 'a': nests deeper than 8 levels"});
 }
 
 TEST(Safetensors, RefusesAFifoWithoutWaitingForAWriter) {
