@@ -1,18 +1,39 @@
-// Checked access to the JSON files tokenizers ship with: every error names the
-// file and the JSON path. Start-up code only (throws TokenizerError).
+// Reading the files tokenizers ship with, and checked access to their JSON:
+// every error names the file and the JSON path. Start-up code only (throws
+// TokenizerError).
 #pragma once
 
+#include <climits>
+#include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <utility>
 
+#include "src/core/input_file.h"
 #include "src/text/tokenizer.h"
+#include "src/text/wordpiece.h"  // Vocab
 
 namespace sluice::text::detail {
+
+// Every tokenizer file (tokenizer.json, vocab.txt, merges.txt, vocab.json,
+// tokenizer_config.json, config.json) is read whole; the largest real ones
+// are tens of MB (multilingual tokenizer.json).
+inline constexpr uint64_t kMaxFileBytes = uint64_t{256} << 20;
+// Real tokenizer files nest 5 levels; the loaders recurse on Sequence
+// components, so nesting is bounded before parsing.
+inline constexpr size_t kMaxJsonDepth = 64;
+
+// The whole of a tokenizer file: a regular file of at most kMaxFileBytes
+// (a FIFO or device is refused without blocking).
+inline std::string read_file(const std::filesystem::path& path) {
+  try {
+    return core::read_file(path, kMaxFileBytes);
+  } catch (const core::FileError& e) {
+    throw TokenizerError(e.what());
+  }
+}
 
 struct JsonCtx {
   std::string file;
@@ -22,13 +43,12 @@ struct JsonCtx {
   }
 
   nlohmann::json parse_file(const std::filesystem::path& path) const {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) fail("", "cannot open file");
-    std::stringstream buf;
-    buf << in.rdbuf();
+    const std::string text = read_file(path);
+    if (const auto key = core::json_depth_exceeded(text, kMaxJsonDepth))
+      fail(*key, "nests deeper than " + std::to_string(kMaxJsonDepth) + " levels");
     try {
-      return nlohmann::json::parse(buf.str());
-    } catch (const nlohmann::json::parse_error& e) {
+      return nlohmann::json::parse(text);
+    } catch (const nlohmann::json::exception& e) {
       fail("", std::string("invalid JSON: ") + e.what());
     }
   }
@@ -56,6 +76,22 @@ struct JsonCtx {
       fail(at + "." + key, "expected a positive integer");
     }
     return j[key].get<int32_t>();
+  }
+  // A token id: an integer in [0, INT32_MAX].
+  int32_t id(const nlohmann::json& j, const std::string& at) const {
+    if (!j.is_number_integer() || j.get<int64_t>() < 0 || j.get<int64_t>() > INT32_MAX ||
+        (j.is_number_unsigned() && j.get<uint64_t>() > INT32_MAX)) {
+      fail(at, "expected a non-negative 32-bit id");
+    }
+    return j.get<int32_t>();
+  }
+  // An object of token -> id.
+  Vocab vocab(const nlohmann::json& j, const std::string& at) const {
+    if (!j.is_object()) fail(at, "expected an object of token -> id");
+    Vocab v;
+    v.reserve(j.size());
+    for (const auto& [token, value] : j.items()) v[token] = id(value, at + "[\"" + token + "\"]");
+    return v;
   }
   std::string type_of(const nlohmann::json& j, const std::string& at) const {
     const nlohmann::json& t = get(j, "type", at);

@@ -3,7 +3,7 @@
 // transformers' slow-to-fast converters (BertConverter, RobertaConverter,
 // GPT2Converter) build them, with tokenizer_config.json's settings. Also the
 // model_max_length look-up shared with tokenizer.json.
-#include <fstream>
+#include <string_view>
 
 #include "src/text/json_util.h"
 #include "src/text/tokenizer_impl.h"
@@ -13,6 +13,17 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+
+// Calls fn(line) for each line of text as std::getline would split it: on
+// '\n', with no empty line after a final newline.
+template <class Fn>
+void for_each_line(std::string_view text, Fn&& fn) {
+  while (!text.empty()) {
+    const size_t nl = text.find('\n');
+    fn(text.substr(0, nl));
+    text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
+  }
+}
 
 json read_config(const fs::path& file) {
   std::error_code ec;
@@ -58,12 +69,12 @@ int32_t require_id(const Vocab& vocab, const std::string& token, const std::stri
 }  // namespace
 
 std::unique_ptr<Tokenizer::Impl> load_vocab_txt(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw TokenizerError(file.string() + ": cannot open file");
+  const std::string text = read_file(file);
   Vocab vocab;
-  std::string line;
   int32_t index = 0;
-  while (std::getline(in, line)) vocab[line] = index++;  // transformers: rstrip("\n"), later wins
+  for_each_line(text, [&](std::string_view line) {
+    vocab[std::string(line)] = index++;  // transformers: rstrip("\n"), later wins
+  });
   if (vocab.empty()) throw TokenizerError(file.string() + ": empty vocabulary");
 
   const fs::path cfg_file = file.parent_path() / "tokenizer_config.json";
@@ -109,28 +120,25 @@ std::unique_ptr<Tokenizer::Impl> load_vocab_txt(const fs::path& file) {
 std::unique_ptr<Tokenizer::Impl> load_vocab_json(const fs::path& file) {
   const JsonCtx c{file.string()};
   const json vj = c.parse_file(file);
-  if (!vj.is_object()) c.fail("", "expected an object of token -> id");
-  Vocab vocab;
-  for (const auto& [token, id] : vj.items()) {
-    if (!id.is_number_integer()) c.fail("[\"" + token + "\"]", "expected an integer id");
-    vocab[token] = id.get<int32_t>();
-  }
+  Vocab vocab = c.vocab(vj, "");
   const fs::path merges_file = file.parent_path() / "merges.txt";
-  std::ifstream in(merges_file, std::ios::binary);
-  if (!in)
+  std::error_code ec;
+  if (!fs::exists(merges_file, ec))
     throw TokenizerError(merges_file.string() + ": cannot open file (needed beside vocab.json)");
+  const std::string merges_text = read_file(merges_file);
   std::vector<std::pair<std::string, std::string>> merges;
-  std::string line;
-  for (size_t n = 1; std::getline(in, line); ++n) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.empty() || (n == 1 && line.starts_with("#version"))) continue;
-    auto pair = split_merge_line(line);
+  size_t n = 0;
+  for_each_line(merges_text, [&](std::string_view line) {
+    ++n;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty() || (n == 1 && line.starts_with("#version"))) return;
+    auto pair = split_merge_line(std::string(line));
     if (!pair) {
       throw TokenizerError(merges_file.string() + ": line " + std::to_string(n) +
                            ": expected \"left right\"");
     }
     merges.push_back(std::move(*pair));
-  }
+  });
 
   const fs::path cfg_file = file.parent_path() / "tokenizer_config.json";
   const json cfg = read_config(cfg_file);
