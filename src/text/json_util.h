@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "src/core/input_file.h"
@@ -21,6 +22,10 @@ namespace sluice::text::detail {
 // tokenizer_config.json, config.json) is read whole; the largest real ones
 // are tens of MB (multilingual tokenizer.json).
 inline constexpr uint64_t kMaxFileBytes = uint64_t{256} << 20;
+// No real vocabulary has a token near this long (BERT's longest: 18 bytes;
+// byte-level BPE: a few hundred at most); longer ones are refused rather
+// than sizing tries and failure pops.
+inline constexpr size_t kMaxTokenBytes = 4096;
 // Real tokenizer files nest 5 levels; the loaders recurse on Sequence
 // components, so nesting is bounded before parsing.
 inline constexpr size_t kMaxJsonDepth = 64;
@@ -85,13 +90,30 @@ struct JsonCtx {
     }
     return j.get<int32_t>();
   }
+  // A token's text, at most kMaxTokenBytes long.
+  const std::string& token(const std::string& text, const std::string& at) const {
+    if (text.size() > kMaxTokenBytes)
+      fail(at, std::to_string(text.size()) + " bytes, more than the " +
+                   std::to_string(kMaxTokenBytes) + " a token may have");
+    return text;
+  }
   // An object of token -> id.
   Vocab vocab(const nlohmann::json& j, const std::string& at) const {
     if (!j.is_object()) fail(at, "expected an object of token -> id");
     Vocab v;
     v.reserve(j.size());
-    for (const auto& [token, value] : j.items()) v[token] = id(value, at + "[\"" + token + "\"]");
+    for (const auto& [text, value] : j.items()) {
+      const std::string entry = at + "[\"" + token_excerpt(text) + "\"]";
+      v[token(text, entry)] = id(value, entry);
+    }
     return v;
+  }
+  // The first bytes of a token for an error path ("aaaa…" for a long one).
+  static std::string token_excerpt(std::string_view text) {
+    if (text.size() <= 40) return std::string(text);
+    size_t n = 40;
+    while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) --n;  // whole characters
+    return std::string(text.substr(0, n)) + "\u2026";
   }
   std::string type_of(const nlohmann::json& j, const std::string& at) const {
     const nlohmann::json& t = get(j, "type", at);

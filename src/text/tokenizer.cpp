@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <unordered_map>
 
+#include "src/text/json_util.h"
 #include "src/text/tokenizer_impl.h"
 #include "src/text/unicode.h"
 
@@ -36,6 +37,10 @@ void Tokenizer::Impl::finish(std::vector<detail::AddedToken> tokens) {
   std::optional<int32_t> max_added;
   for (auto& t : tokens) {
     if (t.content.empty()) continue;
+    if (t.content.size() > detail::kMaxTokenBytes)  // e.g. a special token of tokenizer_config.json
+      throw TokenizerError(source + ": added token '" + detail::JsonCtx::token_excerpt(t.content) +
+                           "' is " + std::to_string(t.content.size()) + " bytes, more than the " +
+                           std::to_string(detail::kMaxTokenBytes) + " a token may have");
     if (const auto same = index.find(t.content); same != index.end()) {
       detail::AddedToken& a = added_tokens[same->second];
       t.id = a.id;
@@ -48,7 +53,8 @@ void Tokenizer::Impl::finish(std::vector<detail::AddedToken> tokens) {
       t.id = model_size;
     } else if (*max_added >= model_size || model_size == 0) {
       if (*max_added >= INT32_MAX - 1)  // vocab_size, one past the largest id, must fit too
-        throw TokenizerError(source + ": added token '" + t.content.substr(0, 100) +
+        throw TokenizerError(source + ": added token '" +
+                             detail::JsonCtx::token_excerpt(t.content) +
                              "' would get an id beyond 32 bits");
       t.id = *max_added + 1;
     } else {

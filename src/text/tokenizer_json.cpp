@@ -228,7 +228,7 @@ std::unique_ptr<Tokenizer::Impl> load_tokenizer_json(const std::filesystem::path
       const std::string at = "added_tokens[" + std::to_string(i) + "]";
       const json& a = added[i];
       AddedToken t;
-      t.content = c.get(a, "content", at).get<std::string>();
+      t.content = c.token(c.get(a, "content", at).get<std::string>(), at + ".content");
       t.single_word = c.get_bool(a, "single_word", false, at);
       t.lstrip = c.get_bool(a, "lstrip", false, at);
       t.rstrip = c.get_bool(a, "rstrip", false, at);

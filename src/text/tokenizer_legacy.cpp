@@ -48,7 +48,7 @@ void add_config_added_tokens(const json& cfg, const JsonCtx& c, std::vector<Adde
   for (const auto& [id, a] : cfg["added_tokens_decoder"].items()) {
     const std::string at = "added_tokens_decoder." + id;
     AddedToken t;
-    t.content = c.get(a, "content", at).get<std::string>();
+    t.content = c.token(c.get(a, "content", at).get<std::string>(), at + ".content");
     t.single_word = c.get_bool(a, "single_word", false, at);
     t.lstrip = c.get_bool(a, "lstrip", false, at);
     t.rstrip = c.get_bool(a, "rstrip", false, at);
@@ -70,10 +70,13 @@ int32_t require_id(const Vocab& vocab, const std::string& token, const std::stri
 
 std::unique_ptr<Tokenizer::Impl> load_vocab_txt(const fs::path& file) {
   const std::string text = read_file(file);
+  const JsonCtx vc{file.string()};
   Vocab vocab;
   int32_t index = 0;
   for_each_line(text, [&](std::string_view line) {
-    vocab[std::string(line)] = index++;  // transformers: rstrip("\n"), later wins
+    const std::string token(line);
+    vc.token(token, "line " + std::to_string(index + 1));
+    vocab[token] = index++;  // transformers: rstrip("\n"), later wins
   });
   if (vocab.empty()) throw TokenizerError(file.string() + ": empty vocabulary");
 

@@ -284,6 +284,31 @@ TEST_F(TokenizerLoadTest, PostProcessorIdsMustBe32BitIds) {
             std::string::npos);
 }
 
+TEST_F(TokenizerLoadTest, TokensLongerThanAnyRealOneAreRefusedNamingTheEntry) {
+  // One 20,000-character token took 0.5-2 GB to load (WordPiece failure pops).
+  const std::string a40(40, 'a');
+  base_["model"]["vocab"][std::string(20'000, 'a')] = 9000;
+  EXPECT_NE(load_error().find("model.vocab[\"" + a40 +
+                              "\u2026\"]: 20000 bytes, more than the 4096 a token may have"),
+            std::string::npos)
+      << load_error();
+  base_ = nlohmann::json::parse(read_file(kBpeDir / "tokenizer.json"));
+  base_["added_tokens"].push_back({{"id", 9000}, {"content", std::string(5000, 'b')}});
+  EXPECT_NE(load_error().find(".content: 5000 bytes, more than the 4096"), std::string::npos)
+      << load_error();
+
+  std::ofstream(dir_ / "vocab.txt") << "[PAD]\n[UNK]\n[CLS]\n[SEP]\n"
+                                    << std::string(20'000, 'a') << "\n";
+  try {
+    Tokenizer::load(dir_ / "vocab.txt");
+    ADD_FAILURE() << "loaded a 20,000-byte token";
+  } catch (const TokenizerError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              (dir_ / "vocab.txt").string() +
+                  ": line 5: 20000 bytes, more than the 4096 a token may have");
+  }
+}
+
 TEST_F(TokenizerLoadTest, VocabularyIdWithNoRoomForVocabSizeIsRefused) {
   // vocab_size = largest id + 1 overflowed int32.
   base_["model"]["vocab"]["zz_last"] = 2147483647;
