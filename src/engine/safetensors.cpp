@@ -265,7 +265,8 @@ void SafetensorsFile::read_f32(const TensorInfo& t, std::span<float> out) const 
   const std::byte* p = data_ + t.begin;
   switch (t.dtype) {
     case DType::kF32:
-      std::memcpy(out.data(), p, n * sizeof(float));
+      if (n != 0)
+        std::memcpy(out.data(), p, n * sizeof(float));  // an empty span's data() may be null
       return;
     case DType::kF16:
       for (size_t i = 0; i < n; ++i) {
