@@ -26,6 +26,9 @@ inline constexpr uint64_t kMaxFileBytes = uint64_t{256} << 20;
 // byte-level BPE: a few hundred at most); longer ones are refused rather
 // than sizing tries and failure pops.
 inline constexpr size_t kMaxTokenBytes = 4096;
+// The longest model_max_length taken from any file: every encode buffer is
+// this long (the tokenize stage's max_length has the same bound).
+inline constexpr int32_t kMaxModelLength = 1 << 20;
 // Real tokenizer files nest 5 levels; the loaders recurse on Sequence
 // components, so nesting is bounded before parsing.
 inline constexpr size_t kMaxJsonDepth = 64;
@@ -62,6 +65,11 @@ struct JsonCtx {
     if (!j.is_object() || !j.contains(key)) fail(at, std::string("missing \"") + key + "\"");
     return j[key];
   }
+  std::string get_string(const nlohmann::json& j, const char* key, const std::string& at) const {
+    const nlohmann::json& v = get(j, key, at);
+    if (!v.is_string()) fail(at + "." + key, "expected a string");
+    return v.get<std::string>();
+  }
   const nlohmann::json& get_array(const nlohmann::json& j, const char* key,
                                   const std::string& at) const {
     const nlohmann::json& v = get(j, key, at);
@@ -73,12 +81,12 @@ struct JsonCtx {
     if (!j[key].is_boolean()) fail(at + "." + key, "expected true or false");
     return j[key].get<bool>();
   }
-  int32_t get_int(const nlohmann::json& j, const char* key, int32_t def,
-                  const std::string& at) const {
+  int32_t get_int(const nlohmann::json& j, const char* key, int32_t def, const std::string& at,
+                  int32_t max = INT32_MAX) const {
     if (!j.contains(key) || j[key].is_null()) return def;
-    if (!j[key].is_number_integer() || j[key].get<int64_t>() <= 0 ||
-        j[key].get<int64_t>() > INT32_MAX) {
-      fail(at + "." + key, "expected a positive integer");
+    if (!j[key].is_number_integer() || j[key].get<int64_t>() <= 0 || j[key].get<int64_t>() > max ||
+        (j[key].is_number_unsigned() && j[key].get<uint64_t>() > uint64_t(max))) {
+      fail(at + "." + key, "expected a positive integer up to " + std::to_string(max));
     }
     return j[key].get<int32_t>();
   }

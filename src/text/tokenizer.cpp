@@ -268,18 +268,24 @@ std::unique_ptr<Tokenizer> Tokenizer::load(const fs::path& path) {
   }
   const std::string name = file.filename().string();
   std::unique_ptr<Impl> impl;
-  if (name == "vocab.json") {
-    impl = detail::load_vocab_json(file);
-  } else if (file.extension() == ".json") {
-    impl = detail::load_tokenizer_json(file);
-  } else if (file.extension() == ".txt") {
-    impl = detail::load_vocab_txt(file);
-  } else {
-    throw TokenizerError(
-        file.string() +
-        ": not a tokenizer file (expected tokenizer.json, vocab.txt or vocab.json)");
+  try {
+    if (name == "vocab.json") {
+      impl = detail::load_vocab_json(file);
+    } else if (file.extension() == ".json") {
+      impl = detail::load_tokenizer_json(file);
+    } else if (file.extension() == ".txt") {
+      impl = detail::load_vocab_txt(file);
+    } else {
+      throw TokenizerError(
+          file.string() +
+          ": not a tokenizer file (expected tokenizer.json, vocab.txt or vocab.json)");
+    }
+    detail::apply_model_configs(file.parent_path(), *impl);
+  } catch (const nlohmann::json::exception& e) {
+    // A value of the wrong JSON type the loaders did not check for: still a
+    // bad file (the loader read tokenizer_config.json / config.json beside it).
+    throw TokenizerError(file.string() + " (or the configs beside it): " + e.what());
   }
-  detail::apply_model_configs(file.parent_path(), *impl);
   return std::unique_ptr<Tokenizer>(new Tokenizer(std::move(impl)));
 }
 

@@ -162,7 +162,7 @@ void parse_post_processor(const json& j, const std::string& at, const JsonCtx& c
         continue;
       }
       if (!piece.contains("SpecialToken")) c.fail(item, "expected Sequence or SpecialToken");
-      const std::string name = c.get(piece["SpecialToken"], "id", item).get<std::string>();
+      const std::string name = c.get_string(piece["SpecialToken"], "id", item + ".SpecialToken");
       if (!specials.contains(name)) c.fail(item, "special token '" + name + "' is not defined");
       const std::string ids_at = at + ".special_tokens." + name;
       const json& ids = c.get_array(specials[name], "ids", ids_at);
@@ -214,7 +214,7 @@ std::unique_ptr<Tokenizer::Impl> load_tokenizer_json(const std::filesystem::path
       if (trunc.value("strategy", "LongestFirst") == "OnlySecond") {
         c.fail("truncation.strategy", "OnlySecond cannot truncate a single sequence");
       }
-      impl->model_max_length = c.get_int(trunc, "max_length", 512, "truncation");
+      impl->model_max_length = c.get_int(trunc, "max_length", 512, "truncation", kMaxModelLength);
     }
     // "padding" is deliberately ignored: sluice packs batches without padding.
     if (const json& pad = root.value("padding", json());
@@ -228,7 +228,7 @@ std::unique_ptr<Tokenizer::Impl> load_tokenizer_json(const std::filesystem::path
       const std::string at = "added_tokens[" + std::to_string(i) + "]";
       const json& a = added[i];
       AddedToken t;
-      t.content = c.token(c.get(a, "content", at).get<std::string>(), at + ".content");
+      t.content = c.token(c.get_string(a, "content", at), at + ".content");
       t.single_word = c.get_bool(a, "single_word", false, at);
       t.lstrip = c.get_bool(a, "lstrip", false, at);
       t.rstrip = c.get_bool(a, "rstrip", false, at);

@@ -48,7 +48,7 @@ void add_config_added_tokens(const json& cfg, const JsonCtx& c, std::vector<Adde
   for (const auto& [id, a] : cfg["added_tokens_decoder"].items()) {
     const std::string at = "added_tokens_decoder." + id;
     AddedToken t;
-    t.content = c.token(c.get(a, "content", at).get<std::string>(), at + ".content");
+    t.content = c.token(c.get_string(a, "content", at), at + ".content");
     t.single_word = c.get_bool(a, "single_word", false, at);
     t.lstrip = c.get_bool(a, "lstrip", false, at);
     t.rstrip = c.get_bool(a, "rstrip", false, at);
@@ -147,7 +147,10 @@ std::unique_ptr<Tokenizer::Impl> load_vocab_json(const fs::path& file) {
   const json cfg = read_config(cfg_file);
   const JsonCtx cc{cfg_file.string()};
   const bool add_prefix_space = cc.get_bool(cfg, "add_prefix_space", false, "");
-  const std::string cls_name = cfg.value("tokenizer_class", std::string("RobertaTokenizer"));
+  const auto cls_entry = cfg.find("tokenizer_class");
+  const std::string cls_name = cls_entry != cfg.end() && cls_entry->is_string()
+                                   ? cls_entry->get<std::string>()
+                                   : std::string("RobertaTokenizer");
   const bool gpt2 = cls_name.find("GPT2") != std::string::npos;
 
   auto impl = std::make_unique<Tokenizer::Impl>();
@@ -199,21 +202,30 @@ void apply_model_configs(const fs::path& dir, Tokenizer::Impl& impl) {
   // transformers writes a huge sentinel (1e30) when there is no limit.
   if (tc.contains("model_max_length") && tc["model_max_length"].is_number()) {
     const double v = tc["model_max_length"].get<double>();
-    if (v >= 1 && v <= 1 << 20) {
+    if (v >= 1 && v <= kMaxModelLength) {
       impl.model_max_length = static_cast<int32_t>(v);
       return;
     }
   }
+  // config.json is the model's: values it cannot mean (the model loader
+  // refuses them) are passed over here, as the sentinel above is.
   const json mc = read_config(dir / "config.json");
-  if (mc.contains("max_position_embeddings") && mc["max_position_embeddings"].is_number_integer()) {
-    int32_t n = mc["max_position_embeddings"].get<int32_t>();
+  const auto integer = [&mc](const char* key) -> std::optional<int64_t> {
+    const auto it = mc.find(key);
+    if (it == mc.end() || !it->is_number_integer()) return std::nullopt;
+    if (it->is_number_unsigned() && it->get<uint64_t>() > uint64_t{INT64_MAX}) return std::nullopt;
+    return it->get<int64_t>();
+  };
+  if (std::optional<int64_t> n = integer("max_position_embeddings")) {
     // RoBERTa-family position ids start after the padding index.
-    const std::string type = mc.value("model_type", std::string());
-    if (type == "roberta" || type == "xlm-roberta" || type == "camembert") {
-      n -= mc.value("pad_token_id", 1) + 1;
+    const auto type = mc.find("model_type");
+    if (type != mc.end() && type->is_string() &&
+        (*type == "roberta" || *type == "xlm-roberta" || *type == "camembert")) {
+      const int64_t pad = integer("pad_token_id").value_or(1);
+      *n = pad >= 0 && pad < *n ? *n - pad - 1 : 0;
     }
-    if (n > 0) {
-      impl.model_max_length = n;
+    if (*n > 0 && *n <= kMaxModelLength) {
+      impl.model_max_length = static_cast<int32_t>(*n);
       return;
     }
   }

@@ -3,7 +3,8 @@
 // directory for Tokenizer::load:
 //   0  tokenizer.json
 //   1  vocab.txt
-//   2  tokenizer_config.json beside a fixed small vocab.txt
+//   2  tokenizer_config.json, then (after the first NUL byte) config.json,
+//      beside a fixed small vocab.txt
 //   3  vocab.json, then (after the first NUL byte) merges.txt
 // Any crash, stack overflow, undefined behaviour, allocation over
 // -malloc_limit_mb, or an exception other than TokenizerError fails the run.
@@ -81,10 +82,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       dir = scratch() / "txt";
       write(dir / "vocab.txt", content);
       break;
-    case 2:
+    case 2: {
       dir = scratch() / "config";
-      write(dir / "tokenizer_config.json", content);
+      const size_t nul = content.find('\0');
+      write(dir / "tokenizer_config.json", content.substr(0, nul));
+      write(dir / "config.json", nul == std::string_view::npos ? "{}" : content.substr(nul + 1));
       break;
+    }
     default: {
       dir = scratch() / "bpe";
       const size_t nul = content.find('\0');

@@ -1,5 +1,5 @@
 """Seeds for tokenizer_files_fuzz (byte 0: 0 tokenizer.json, 1 vocab.txt,
-2 tokenizer_config.json, 3 vocab.json NUL merges.txt): the shipped WordPiece
+2 tokenizer_config.json NUL config.json, 3 vocab.json NUL merges.txt): the shipped WordPiece
 and the fixture byte-level BPE tokenizers cut down to a few hundred tokens,
 their legacy files, and the hostile cases of the hardening issue: a
 20,000-character token, 100,000 nested Sequence normalizers (and
@@ -43,7 +43,8 @@ seed("bpe", 0, dump(bpe))
 # Legacy files.
 vocab_txt = "\n".join(t for t, _ in sorted(wp["model"]["vocab"].items(), key=lambda e: e[1])) + "\n"
 seed("vocab-txt", 1, vocab_txt)
-seed("tokenizer-config", 2, (shipped / "tokenizer_config.json").read_text())
+seed("tokenizer-config", 2, (shipped / "tokenizer_config.json").read_text() + "\0"
+     + (shipped / "config.json").read_text())
 seed("tokenizer-config-cased", 2, dump({"do_lower_case": False, "strip_accents": None,
                                         "model_max_length": 1e30, "unk_token": "[UNK]",
                                         "mask_token": {"content": "[MASK]"}}))
@@ -59,6 +60,13 @@ long_token["model"]["vocab"]["a" * 20_000] = 400
 seed("long-token", 0, dump(long_token))
 seed("long-token-vocab-txt", 1, vocab_txt + "a" * 20_000 + "\n")
 seed("long-special-token", 2, dump({"mask_token": "m" * 20_000}))
+seed("config-json-roberta", 2, dump({"model_max_length": 1e30}) + "\0" + dump(
+    {"model_type": "roberta", "max_position_embeddings": 514, "pad_token_id": 1}))
+seed("config-json-wrapping", 2, "{}\0" + dump({"model_type": "roberta",
+                                               "max_position_embeddings": 2**32 + 5,
+                                               "pad_token_id": 2**31 - 1}))
+seed("config-wrong-types", 2, dump({"added_tokens_decoder": {"5": {"content": 5}},
+                                    "do_lower_case": "yes"}) + "\0" + dump([1, 2]))
 
 
 def nested(base, key, list_key, leaf, depth):
@@ -75,6 +83,9 @@ seed("nested-20", 0, nested(wp, "normalizer", "normalizers", '{"type":"NFD"}', 2
 template_ids = json.loads(dump(wp))
 template_ids["post_processor"]["special_tokens"]["[CLS]"]["ids"] = [-1, 2**40]
 seed("template-ids", 0, dump(template_ids))
+long_truncation = json.loads(dump(wp))
+long_truncation["truncation"] = {"max_length": 2_000_000_000, "direction": "Right"}
+seed("truncation-2e9", 0, dump(long_truncation))
 last_id = json.loads(dump(wp))
 last_id["model"]["vocab"]["zz"] = 2**31 - 1
 seed("id-int32-max", 0, dump(last_id))

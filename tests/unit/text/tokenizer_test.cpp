@@ -316,7 +316,7 @@ TEST_F(TokenizerLoadTest, VocabularyIdWithNoRoomForVocabSizeIsRefused) {
 }
 
 TEST_F(TokenizerLoadTest, LegacyVocabJsonIdsMustBeNonNegative) {
-  fs::copy(kBpeLegacyDir, dir_, fs::copy_options::overwrite_existing);
+  fs::copy(kBpeLegacyDir, dir_, fs::copy_options::recursive | fs::copy_options::overwrite_existing);
   auto vocab = nlohmann::json::parse(read_file(kBpeLegacyDir / "vocab.json"));
   vocab["zz_negative"] = -5;
   std::ofstream(dir_ / "vocab.json") << vocab.dump();
@@ -395,6 +395,44 @@ TEST_F(TokenizerLoadTest, TruncationInTokenizerJsonSetsModelMaxLength) {
       {"max_length", 128}, {"strategy", "LongestFirst"}, {"stride", 0}, {"direction", "Right"}};
   std::ofstream(dir_ / "tokenizer.json") << base_.dump();
   EXPECT_EQ(Tokenizer::load(dir_)->model_max_length(), 128);
+}
+
+TEST_F(TokenizerLoadTest, TruncationLongerThanAnyEncodeBufferIsRefused) {
+  // Every worker's id buffer is max_length long: 2e9 was 8 GB each.
+  base_["truncation"] = {{"max_length", 2000000000}, {"direction", "Right"}};
+  EXPECT_NE(load_error().find("truncation.max_length: expected a positive integer up to 1048576"),
+            std::string::npos)
+      << load_error();
+}
+
+TEST_F(TokenizerLoadTest, ImpossibleMaxPositionsInConfigJsonArePassedOver) {
+  // Truncated to 32 bits, 2^32 + 5 positions used to become model_max_length 5.
+  std::ofstream(dir_ / "tokenizer.json") << base_.dump();
+  std::ofstream(dir_ / "config.json") << R"({"max_position_embeddings": 4294967301})";
+  EXPECT_EQ(Tokenizer::load(dir_)->model_max_length(), 512);
+  std::ofstream(dir_ / "config.json")
+      << R"({"model_type": "roberta", "max_position_embeddings": 514, "pad_token_id": 2147483647})";
+  EXPECT_EQ(Tokenizer::load(dir_)->model_max_length(), 512);
+}
+
+TEST_F(TokenizerLoadTest, WrongJsonTypesBesideTheVocabularyNameTheFileAndField) {
+  // These escaped as nlohmann::json::type_error: `sluice tokenize` aborted.
+  std::ofstream(dir_ / "vocab.txt") << "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nthe\n";
+  std::ofstream(dir_ / "tokenizer_config.json")
+      << R"({"added_tokens_decoder": {"5": {"content": 5}}})";
+  try {
+    Tokenizer::load(dir_);
+    ADD_FAILURE() << "loaded";
+  } catch (const TokenizerError& e) {
+    EXPECT_EQ(std::string(e.what()), (dir_ / "tokenizer_config.json").string() +
+                                         ": added_tokens_decoder.5.content: expected a string");
+  }
+  fs::remove(dir_ / "vocab.txt");
+  fs::copy(kBpeLegacyDir, dir_, fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+  std::ofstream(dir_ / "tokenizer_config.json") << R"({"tokenizer_class": 5})";
+  EXPECT_EQ(Tokenizer::load(dir_)->special_tokens_count(), 2);  // a RoBERTa tokenizer, as absent
+  std::ofstream(dir_ / "tokenizer_config.json") << R"([1, 2])";
+  EXPECT_EQ(Tokenizer::load(dir_)->special_tokens_count(), 2);
 }
 
 TEST_F(TokenizerLoadTest, ModelMaxLengthComesFromTheModelConfigs) {
