@@ -29,6 +29,8 @@ inline constexpr size_t kMaxTokenBytes = 4096;
 // The longest model_max_length taken from any file: every encode buffer is
 // this long (the tokenize stage's max_length has the same bound).
 inline constexpr int32_t kMaxModelLength = 1 << 20;
+// Real Sequence components have a handful of steps.
+inline constexpr size_t kMaxSequenceSteps = 64;
 // Real tokenizer files nest 5 levels; the loaders recurse on Sequence
 // components, so nesting is bounded before parsing.
 inline constexpr size_t kMaxJsonDepth = 64;
@@ -74,6 +76,15 @@ struct JsonCtx {
                                   const std::string& at) const {
     const nlohmann::json& v = get(j, key, at);
     if (!v.is_array()) fail(at + "." + key, "expected an array");
+    return v;
+  }
+  // A Sequence's list of components: each runs on every text encoded.
+  const nlohmann::json& get_steps(const nlohmann::json& j, const char* key,
+                                  const std::string& at) const {
+    const nlohmann::json& v = get_array(j, key, at);
+    if (v.size() > kMaxSequenceSteps)
+      fail(at + "." + key, std::to_string(v.size()) + " steps, more than the " +
+                               std::to_string(kMaxSequenceSteps) + " a Sequence may have");
     return v;
   }
   bool get_bool(const nlohmann::json& j, const char* key, bool def, const std::string& at) const {

@@ -31,7 +31,7 @@ std::unique_ptr<Normalizer> parse_normalizer(const json& j, const std::string& a
   if (type == "NFKC") return make_unicode_normalizer(UnicodeForm::kNfkc);
   if (type == "NFKD") return make_unicode_normalizer(UnicodeForm::kNfkd);
   if (type == "Sequence") {
-    const json& list = c.get_array(j, "normalizers", at);
+    const json& list = c.get_steps(j, "normalizers", at);
     std::vector<std::unique_ptr<Normalizer>> steps;
     for (size_t i = 0; i < list.size(); ++i) {
       auto step = parse_normalizer(list[i], at + ".normalizers[" + std::to_string(i) + "]", c);
@@ -56,7 +56,7 @@ std::unique_ptr<PreTokenizer> parse_pre_tokenizer(const json& j, const std::stri
                                          c.get_bool(j, "use_regex", true, at));
   }
   if (type == "Sequence") {
-    const json& list = c.get_array(j, "pretokenizers", at);
+    const json& list = c.get_steps(j, "pretokenizers", at);
     std::vector<std::unique_ptr<PreTokenizer>> steps;
     for (size_t i = 0; i < list.size(); ++i) {
       const std::string item = at + ".pretokenizers[" + std::to_string(i) + "]";
@@ -175,7 +175,7 @@ void parse_post_processor(const json& j, const std::string& at, const JsonCtx& c
   } else if (type == "ByteLevel") {
     // Changes offsets only.
   } else if (type == "Sequence") {
-    const json& list = c.get_array(j, "processors", at);
+    const json& list = c.get_steps(j, "processors", at);
     for (size_t i = 0; i < list.size(); ++i) {
       parse_post_processor(list[i], at + ".processors[" + std::to_string(i) + "]", c, impl);
     }

@@ -239,6 +239,18 @@ TEST_F(TokenizerLoadTest, DeeplyNestedSequencesAreRefusedNamingTheField) {
             "loaded");
 }
 
+TEST_F(TokenizerLoadTest, SequencesLongerThanAnyRealOneAreRefused) {
+  // Each step runs on every record: 100,000 Lowercase steps loaded, then
+  // made every encode 100,000 passes over the text.
+  base_["normalizer"] = {
+      {"type", "Sequence"},
+      {"normalizers", std::vector<nlohmann::json>(100'000, nlohmann::json{{"type", "Lowercase"}})}};
+  EXPECT_NE(load_error().find(
+                "normalizer.normalizers: 100000 steps, more than the 64 a Sequence may have"),
+            std::string::npos)
+      << load_error();
+}
+
 TEST_F(TokenizerLoadTest, AFifoIsRefusedWithoutWaitingForAWriter) {
   const fs::path fifo = dir_ / "tokenizer.json";
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
