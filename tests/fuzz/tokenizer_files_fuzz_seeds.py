@@ -65,8 +65,9 @@ seed("config-json-roberta", 2, dump({"model_max_length": 1e30}) + "\0" + dump(
 seed("config-json-wrapping", 2, "{}\0" + dump({"model_type": "roberta",
                                                "max_position_embeddings": 2**32 + 5,
                                                "pad_token_id": 2**31 - 1}))
-seed("config-wrong-types", 2, dump({"added_tokens_decoder": {"5": {"content": 5}},
-                                    "do_lower_case": "yes"}) + "\0" + dump([1, 2]))
+seed("config-wrong-types", 2, dump({"added_tokens_decoder": {"5": {"content": 5}}}) + "\0"
+     + dump([1, 2]))
+seed("config-wrong-bool", 2, dump({"do_lower_case": "yes"}))
 
 
 def nested(base, key, list_key, leaf, depth):
