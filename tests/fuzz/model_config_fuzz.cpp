@@ -7,8 +7,6 @@
 // memory the weights do not back), or an exception other than ModelError
 // fails the run. Invariants of a config that parses: every dimension is
 // positive, heads divide hidden, id2label has num_labels entries.
-#include <unistd.h>
-
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
@@ -22,6 +20,7 @@
 #include "src/engine/model.h"
 #include "src/engine/model_config.h"
 #include "src/engine/model_error.h"
+#include "tests/fuzz/fuzz_scratch.h"
 
 namespace {
 
@@ -94,14 +93,10 @@ void write_tiny_weights(const fs::path& path) {
 }
 
 const fs::path& model_dir() {
-  static const fs::path dir = [] {
-    const fs::path d =
-        fs::temp_directory_path() / ("sluice-model-config-fuzz-" + std::to_string(::getpid()));
-    fs::create_directories(d);
-    write_tiny_weights(d / "model.safetensors");
-    return d;
-  }();
-  return dir;
+  static const sluice::fuzz::ScratchDir dir("model-config-fuzz");
+  static const bool written = (write_tiny_weights(dir.path() / "model.safetensors"), true);
+  (void)written;
+  return dir.path();
 }
 
 }  // namespace

@@ -6,8 +6,6 @@
 //   - tensors are sorted, back to back, and cover the data region exactly;
 //   - each tensor's byte range is numel x dtype size, so read_f32 reads
 //     only inside the mapping (ASan checks the reads).
-#include <unistd.h>
-
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
@@ -17,6 +15,7 @@
 
 #include "src/engine/model_error.h"
 #include "src/engine/safetensors.h"
+#include "tests/fuzz/fuzz_scratch.h"
 
 namespace {
 
@@ -28,12 +27,8 @@ void check(bool ok) {
 }
 
 const fs::path& scratch_file() {
-  static const fs::path p = [] {
-    const fs::path dir =
-        fs::temp_directory_path() / ("sluice-safetensors-fuzz-" + std::to_string(::getpid()));
-    fs::create_directories(dir);
-    return dir / "model.safetensors";
-  }();
+  static const sluice::fuzz::ScratchDir dir("safetensors-fuzz");
+  static const fs::path p = dir.path() / "model.safetensors";
   return p;
 }
 

@@ -10,8 +10,6 @@
 // -malloc_limit_mb, or an exception other than TokenizerError fails the run.
 // A tokenizer that loads must encode a few texts within the contract: at most
 // max_length ids, each in [0, vocab_size).
-#include <unistd.h>
-
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
@@ -23,6 +21,7 @@
 #include <vector>
 
 #include "src/text/tokenizer.h"
+#include "tests/fuzz/fuzz_scratch.h"
 
 namespace {
 
@@ -40,15 +39,15 @@ void write(const fs::path& p, std::string_view bytes) {
 
 // One directory per kind, so that no file of another kind is picked up.
 const fs::path& scratch() {
-  static const fs::path dir = [] {
-    const fs::path d =
-        fs::temp_directory_path() / ("sluice-tokenizer-files-fuzz-" + std::to_string(::getpid()));
-    for (const char* k : {"json", "txt", "config", "bpe"}) fs::create_directories(d / k);
-    write(d / "config" / "vocab.txt",
+  static const sluice::fuzz::ScratchDir dir("tokenizer-files-fuzz");
+  static const bool ready = [] {
+    for (const char* k : {"json", "txt", "config", "bpe"}) fs::create_directories(dir.path() / k);
+    write(dir.path() / "config" / "vocab.txt",
           "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nthe\nmovie\n##s\ngood\n!\n,\na\n##b\n");
-    return d;
+    return true;
   }();
-  return dir;
+  (void)ready;
+  return dir.path();
 }
 
 void encode_within_contract(const Tokenizer& tok) {
