@@ -1,5 +1,7 @@
 #include "src/config/load.h"
 
+#include <yaml-cpp/depthguard.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
@@ -7,6 +9,8 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+
+#include "src/config/limits.h"
 
 namespace sluice::config {
 namespace {
@@ -175,18 +179,34 @@ void apply_override(YAML::Node doc, const std::string& assignment, std::vector<P
 
 Loaded load_string(const std::string& text, const Schema& schema, const std::vector<std::string>& overrides,
                    const std::string& source) {
+  if (text.size() > kMaxFileBytes) {
+    throw ConfigError(source, {{"(file)", "larger than " + std::to_string(kMaxFileBytes / 1024) +
+                                              " KiB; a pipeline file is a few KiB"}});
+  }
+  auto at = [](const YAML::Mark& m) {
+    return "line " + std::to_string(m.line + 1) + ", column " + std::to_string(m.column + 1);
+  };
   YAML::Node doc;
   try {
     doc = YAML::Load(text);
-  } catch (const YAML::ParserException& e) {
-    throw ConfigError(source, {{"line " + std::to_string(e.mark.line + 1) + ", column " +
-                                    std::to_string(e.mark.column + 1),
-                                "invalid YAML: " + e.msg}});
+  } catch (const YAML::DeepRecursion& e) {
+    throw ConfigError(source,
+                      {{at(e.mark), "invalid YAML: nested too deeply (a pipeline file may nest " +
+                                        std::to_string(kMaxDepth) + " levels)"}});
+  } catch (const YAML::Exception& e) {
+    throw ConfigError(source, {{at(e.mark), "invalid YAML: " + e.msg}});
   }
   if (!doc || doc.IsNull()) doc = YAML::Node(YAML::NodeType::Map);
   std::vector<Problem> problems;
-  std::vector<std::string> secrets;
+  // Nothing walks the document before it is known to be bounded and to have
+  // plain, unique keys; after --set, once more, as values joined it.
+  check_shape(doc, "", problems, /*with_lines=*/true);
+  if (!problems.empty()) throw ConfigError(source, std::move(problems));
   for (const auto& o : overrides) apply_override(doc, o, problems);
+  size_t before = problems.size();
+  if (!check_shape(doc, "", problems, /*with_lines=*/false) || problems.size() > before)
+    throw ConfigError(source, std::move(problems));
+  std::vector<std::string> secrets;
   substitute_env(doc, problems, secrets);
   YAML::Node validated = validate(schema, doc, problems, secrets);
   if (!problems.empty()) throw ConfigError(source, std::move(problems));
@@ -194,11 +214,17 @@ Loaded load_string(const std::string& text, const Schema& schema, const std::vec
 }
 
 Loaded load_file(const std::filesystem::path& path, const Schema& schema, const std::vector<std::string>& overrides) {
-  std::ifstream in(path);
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    throw ConfigError(path.string(), {{"(file)", "is a directory"}});
+  std::ifstream in(path, std::ios::binary);
   if (!in) throw ConfigError(path.string(), {{"(file)", "cannot open: " + std::string(std::strerror(errno))}});
-  std::stringstream buf;
-  buf << in.rdbuf();
-  return load_string(buf.str(), schema, overrides, path.string());
+  // One byte more than allowed tells a file at the limit from a larger one
+  // (without trusting a size that /dev/zero or a pipe does not have).
+  std::string text(kMaxFileBytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<size_t>(in.gcount()));
+  return load_string(text, schema, overrides, path.string());
 }
 
 }  // namespace sluice::config

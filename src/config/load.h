@@ -3,6 +3,10 @@
 //
 // Secrets: values that came from environment variables are never echoed in
 // error messages, and nothing here logs configuration values.
+//
+// Hostile files end in a ConfigError too, at bounded cost: see limits.h
+// (file size, nodes with aliases expanded, nesting), duplicate keys and keys
+// that are not names.
 #pragma once
 #include <filesystem>
 #include <stdexcept>
@@ -29,7 +33,7 @@ class ConfigError : public std::runtime_error {
 // Replaces ${NAME} and ${NAME:-default} in every scalar of `doc` (in place).
 // A variable that is unset (and has no default) is a problem at that key's
 // path. `secret_paths` receives the paths whose value used a variable.
-// Use $${ for a literal "${".
+// Use $${ for a literal "${". `doc` must have passed check_shape (limits.h).
 void substitute_env(YAML::Node doc, std::vector<Problem>& problems, std::vector<std::string>& secret_paths);
 
 // Applies "a.b.c=value" to `doc`. List elements are addressed by index
@@ -42,8 +46,9 @@ struct Loaded {
   Section root() const { return Section(doc, ""); }
 };
 
-// Reads `path`, substitutes the environment, applies `overrides`, validates.
-// Throws ConfigError listing every problem (file errors included).
+// Reads `path` (at most kMaxFileBytes), applies `overrides`, substitutes the
+// environment, validates. Throws ConfigError listing every problem (file
+// errors included).
 Loaded load_file(const std::filesystem::path& path, const Schema& schema,
                  const std::vector<std::string>& overrides = {});
 Loaded load_string(const std::string& text, const Schema& schema, const std::vector<std::string>& overrides = {},

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cmath>
 #include <ostream>
+#include <set>
 #include <sstream>
 
 namespace sluice::config {
@@ -201,11 +202,12 @@ struct Validator {
     if (n.IsMap()) return "a mapping";
     return "nothing";
   }
+  std::set<std::string, std::less<>> reported;  // paths in `problems`
+
   // One problem per key: a value whose ${ENV} could not be substituted is not
   // also reported as having the wrong type.
   void problem(const std::string& path, std::string msg) {
-    for (const auto& p : problems)
-      if (p.path == path) return;
+    if (!reported.insert(path).second) return;
     problems.push_back({path, std::move(msg)});
   }
 
@@ -288,7 +290,7 @@ struct Validator {
           return n;
         }
         for (auto it = n.begin(); it != n.end(); ++it) {
-          std::string sub = path + "." + it->first.as<std::string>();
+          std::string sub = path + "." + it->first.Scalar();
           if (!it->second.IsScalar()) expected(sub, "a scalar value", it->second);
         }
         return n;
@@ -382,7 +384,8 @@ struct Validator {
 
 YAML::Node validate(const Schema& schema, const YAML::Node& doc, std::vector<Problem>& problems,
                     const std::vector<std::string>& secret_paths) {
-  Validator v{problems, secret_paths};
+  Validator v{problems, secret_paths, {}};
+  for (const auto& p : problems) v.reported.insert(p.path);
   if (!doc || doc.IsNull()) return v.object(schema, "", YAML::Node(YAML::NodeType::Map));
   if (!doc.IsMap()) {
     problems.push_back({"(top level)", "expected a mapping of keys"});

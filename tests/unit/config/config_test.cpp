@@ -3,7 +3,11 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <filesystem>
+#include <fstream>
+
 #include "operators/pipeline_factory.h"
+#include "src/config/limits.h"
 #include "src/config/load.h"
 
 namespace sluice::config {
@@ -128,6 +132,83 @@ TEST(Config, BadOverrideIsReported) {
   auto ps = problems_of(kGood, {"stages.nosuch.workers=3", "noequals"});
   EXPECT_TRUE(has(ps, "stages.nosuch", "no list element named 'nosuch'")) << dump(ps);
   EXPECT_TRUE(has(ps, "--set noequals", "expected key.path=value")) << dump(ps);
+}
+
+TEST(Config, KeysThatAreNotNamesAreProblemsWithTheirLine) {
+  auto ps = problems_of(std::string(kGood) +
+                        "kafka:\n  properties:\n    [a, b]: 1\n    {x: y}: 2\n    ok: [1]\n");
+  EXPECT_TRUE(has(ps, "kafka.properties", "a key must be a name, got a list (line 8)")) << dump(ps);
+  EXPECT_TRUE(has(ps, "kafka.properties", "a key must be a name, got a mapping (line 9)"))
+      << dump(ps);
+  EXPECT_EQ(ps.size(), 2u) << dump(ps);
+  ps = problems_of(std::string(kGood) + "kafka:\n  properties:\n    ok: [1]\n");
+  EXPECT_TRUE(has(ps, "kafka.properties.ok", "expected a scalar value, got a list")) << dump(ps);
+}
+
+TEST(Config, DuplicateKeysNameBothLines) {
+  auto ps = problems_of(R"(
+runtime:
+  queue_capacity: 5
+  log_level: info
+  queue_capacity: 7
+stages:
+  - {name: src, type: generator, count: 1, count: 2}
+  - {name: sink, type: counter}
+)");
+  EXPECT_TRUE(has(ps, "runtime.queue_capacity", "key given twice (lines 3 and 5)")) << dump(ps);
+  EXPECT_TRUE(has(ps, "stages[0].count", "key given twice (lines 7 and 7)")) << dump(ps);
+  EXPECT_EQ(ps.size(), 2u) << dump(ps);
+}
+
+// "Billion laughs", as one flow mapping: 9 levels of 9 aliases is 9^9 nodes
+// once expanded.
+std::string alias_bomb(int levels) {
+  std::string s = "{l0: &l0 [x, x, x, x, x, x, x, x, x]";
+  for (int i = 1; i < levels; ++i) {
+    std::string prev = "*l" + std::to_string(i - 1);
+    s += ", l" + std::to_string(i) + ": &l" + std::to_string(i) + " [";
+    for (int j = 0; j < 9; ++j) s += (j ? ", " : "") + prev;
+    s += "]";
+  }
+  return s + "}";
+}
+
+TEST(Config, AliasBombIsRejectedBeforeItIsExpanded) {
+  auto ps = problems_of(alias_bomb(9));
+  ASSERT_EQ(ps.size(), 1u) << dump(ps);
+  EXPECT_TRUE(
+      has(ps, "(top level)", "more than 100000 YAML nodes once aliases (*name) are expanded"))
+      << dump(ps);
+}
+
+TEST(Config, DeepNestingIsRejected) {
+  // yaml-cpp's own guard (DeepRecursion) stops its parser, no stack overflow.
+  auto ps = problems_of(std::string(100000, '[') + std::string(100000, ']'));
+  ASSERT_EQ(ps.size(), 1u) << dump(ps);
+  EXPECT_NE(ps[0].message.find("invalid YAML: nested too deeply"), std::string::npos) << dump(ps);
+  // Below yaml-cpp's limit, above ours.
+  std::string deep =
+      "description: " + std::string(kMaxDepth + 1, '[') + std::string(kMaxDepth + 1, ']') + "\n";
+  ps = problems_of(deep + kGood);
+  ASSERT_EQ(ps.size(), 1u) << dump(ps);
+  EXPECT_EQ(ps[0].message, "nested deeper than 100 levels") << dump(ps);
+  EXPECT_EQ(ps[0].path.rfind("description[0][0]", 0), 0u) << dump(ps);
+}
+
+TEST(Config, FileLargerThanTheLimitIsRejectedUnread) {
+  std::string big = std::string(kGood) + "# " + std::string(kMaxFileBytes, 'x') + "\n";
+  auto ps = problems_of(big);
+  ASSERT_EQ(ps.size(), 1u) << dump(ps);
+  EXPECT_TRUE(has(ps, "(file)", "larger than 256 KiB")) << dump(ps);
+  std::string path = testing::TempDir() + "/sluice-config-big.yaml";
+  std::ofstream(path) << big;
+  try {
+    load_file(path, *operators::builtin_registry().pipeline_schema());
+    ADD_FAILURE() << "no error";
+  } catch (const ConfigError& e) {
+    EXPECT_TRUE(has(e.problems(), "(file)", "larger than 256 KiB")) << e.what();
+  }
+  std::filesystem::remove(path);
 }
 
 TEST(Config, InvalidYamlNamesLine) {
