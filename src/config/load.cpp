@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <charconv>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -95,6 +96,31 @@ void walk(YAML::Node node, const std::string& path, std::vector<Problem>& proble
   }
 }
 
+// "a.b.c" → {"a", "b", "c"}; false if a part is empty.
+bool split_path(const std::string& path, std::vector<std::string>* parts) {
+  size_t begin = 0;
+  while (true) {
+    size_t dot = path.find('.', begin);
+    std::string part =
+        path.substr(begin, dot == std::string::npos ? std::string::npos : dot - begin);
+    if (part.empty()) return false;
+    parts->push_back(std::move(part));
+    if (dot == std::string::npos) return true;
+    begin = dot + 1;
+  }
+}
+
+// The schema of a list element: fixed, or chosen by its discriminator.
+std::shared_ptr<const Schema> element_schema(const Key* list, const YAML::Node& element) {
+  if (!list || list->type != Type::kObjectList) return nullptr;
+  if (list->object) return list->object;
+  if (!list->select || !element.IsMap()) return nullptr;
+  YAML::Node d = element[list->discriminator];
+  if (!d || !d.IsScalar()) return nullptr;
+  std::string known;
+  return list->select(d.Scalar(), &known);
+}
+
 }  // namespace
 
 ConfigError::ConfigError(std::string source, std::vector<Problem> problems)
@@ -104,7 +130,8 @@ void substitute_env(YAML::Node doc, std::vector<Problem>& problems, std::vector<
   walk(doc, "", problems, secret_paths);
 }
 
-void apply_override(YAML::Node doc, const std::string& assignment, std::vector<Problem>& problems) {
+void apply_override(YAML::Node doc, const std::string& assignment, std::vector<Problem>& problems,
+                    const Schema* schema) {
   auto eq = assignment.find('=');
   if (eq == std::string::npos || eq == 0) {
     problems.push_back({"--set " + assignment, "expected key.path=value"});
@@ -113,21 +140,39 @@ void apply_override(YAML::Node doc, const std::string& assignment, std::vector<P
   std::string path = assignment.substr(0, eq);
   std::string text = assignment.substr(eq + 1);
   std::vector<std::string> parts;
-  std::stringstream ss(path);
-  for (std::string p; std::getline(ss, p, '.');) parts.push_back(p);
+  if (!split_path(path, &parts)) {
+    problems.push_back({"--set " + path, "empty key in the path (a.b.c)"});
+    return;
+  }
+  if (parts.size() > static_cast<size_t>(kMaxDepth)) {
+    problems.push_back(
+        {"--set " + parts[0] + "...", "path deeper than " + std::to_string(kMaxDepth) + " levels"});
+    return;
+  }
 
   YAML::Node value;
   try {
     value = text.empty() ? YAML::Node(std::string()) : YAML::Load(text);
   } catch (const YAML::Exception& e) {
-    problems.push_back({path, "--set value is not valid YAML: " + std::string(e.what())});
+    problems.push_back({path, "--set value is not valid YAML: " + e.msg});
+    return;
+  }
+  // Bounded like a file, before it joins the document.
+  std::vector<Problem> shape;
+  check_shape(value, path, shape, /*with_lines=*/false);
+  if (!shape.empty()) {
+    for (auto& p : shape) problems.push_back({p.path, "--set: " + p.message});
     return;
   }
 
   YAML::Node cur = doc;
+  // The schema of `cur` (when it is a mapping) and the key that holds `cur`.
+  std::shared_ptr<const Schema> owned;
+  const Schema* cur_schema = schema;
+  const Key* cur_key = nullptr;
   std::string walked;
   for (size_t i = 0; i < parts.size(); ++i) {
-    const std::string& part = parts[i];
+    std::string part = parts[i];
     walked += (walked.empty() ? "" : ".") + part;
     bool last = i + 1 == parts.size();
     // yaml-cpp: Node::operator= writes through to the referenced node, so
@@ -135,10 +180,12 @@ void apply_override(YAML::Node doc, const std::string& assignment, std::vector<P
     if (cur.IsSequence()) {
       YAML::Node next;
       bool found = false;
-      bool numeric = !part.empty() && std::all_of(part.begin(), part.end(), ::isdigit);
+      bool numeric =
+          std::all_of(part.begin(), part.end(), [](unsigned char c) { return std::isdigit(c); });
       if (numeric) {
-        size_t idx = std::stoul(part);
-        if (idx >= cur.size()) {
+        size_t idx = 0;
+        auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), idx);
+        if (ec != std::errc() || idx >= cur.size()) {
           problems.push_back({walked, "--set: index out of range (list has " + std::to_string(cur.size()) + ")"});
           return;
         }
@@ -160,11 +207,27 @@ void apply_override(YAML::Node doc, const std::string& assignment, std::vector<P
         problems.push_back({walked, "--set: cannot replace a whole list element"});
         return;
       }
+      owned = element_schema(cur_key, next);
+      cur_schema = owned.get();
+      cur_key = nullptr;
       cur.reset(next);
       continue;
     }
     if (!cur.IsMap() && !cur.IsNull()) {
       problems.push_back({walked, "--set: cannot descend into a scalar"});
+      return;
+    }
+    const Key* key = cur_schema ? cur_schema->find(part) : nullptr;
+    if (key && key->type == Type::kStringMap && !last) {
+      // The rest of the path names one entry: "security.protocol".
+      if (!cur[part] || cur[part].IsNull()) cur[part] = YAML::Node(YAML::NodeType::Map);
+      YAML::Node map = cur[part];
+      if (!map.IsMap()) {
+        problems.push_back({walked, "--set: not a mapping"});
+        return;
+      }
+      std::string name = path.substr(walked.size() + 1);
+      map[name] = value;
       return;
     }
     if (last) {
@@ -174,6 +237,8 @@ void apply_override(YAML::Node doc, const std::string& assignment, std::vector<P
     if (!cur[part] || cur[part].IsNull()) cur[part] = YAML::Node(YAML::NodeType::Map);
     YAML::Node next = cur[part];
     cur.reset(next);
+    cur_key = key;
+    cur_schema = key && key->type == Type::kObject ? key->object.get() : nullptr;
   }
 }
 
@@ -202,7 +267,7 @@ Loaded load_string(const std::string& text, const Schema& schema, const std::vec
   // plain, unique keys; after --set, once more, as values joined it.
   check_shape(doc, "", problems, /*with_lines=*/true);
   if (!problems.empty()) throw ConfigError(source, std::move(problems));
-  for (const auto& o : overrides) apply_override(doc, o, problems);
+  for (const auto& o : overrides) apply_override(doc, o, problems, &schema);
   size_t before = problems.size();
   if (!check_shape(doc, "", problems, /*with_lines=*/false) || problems.size() > before)
     throw ConfigError(source, std::move(problems));

@@ -38,8 +38,13 @@ void substitute_env(YAML::Node doc, std::vector<Problem>& problems, std::vector<
 
 // Applies "a.b.c=value" to `doc`. List elements are addressed by index
 // ("stages.1.workers=4") or, for lists of mappings with a `name`, by name
-// ("stages.tokenize.workers=4"). The value is parsed as YAML ("[a, b]" is a list).
-void apply_override(YAML::Node doc, const std::string& assignment, std::vector<Problem>& problems);
+// ("stages.tokenize.workers=4"). After a key that `schema` declares a map of
+// strings (kafka.properties, kafka.consumer_properties, ...), the rest of the
+// path is one key, because those keys are librdkafka property names with dots
+// of their own: "kafka.properties.security.protocol=SSL". The value is parsed
+// as YAML ("[a, b]" is a list).
+void apply_override(YAML::Node doc, const std::string& assignment, std::vector<Problem>& problems,
+                    const Schema* schema = nullptr);
 
 struct Loaded {
   YAML::Node doc;  // validated, defaults filled in

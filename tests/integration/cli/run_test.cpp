@@ -65,6 +65,52 @@ TEST(SluiceValidate, AcceptsShippedPipelinesAndRejectsBadOnes) {
   EXPECT_NE(missing.err.find("cannot open"), std::string::npos) << missing.err;
 }
 
+std::string write_file(const std::string& name, const std::string& text) {
+  std::string path = ::testing::TempDir() + "/" + name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+// Every hostile input ends in exit 2 naming the file, the key and why, from
+// `validate` and `run` alike.
+TEST(SluiceValidate, HostileInputsExitTwoNamingFileAndKey) {
+  const std::string stages =
+      "stages:\n  - {name: s, type: generator}\n  - {name: c, type: counter}\n";
+  std::string bomb = "l0: &l0 [x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i < 9; ++i) {
+    bomb += "l" + std::to_string(i) + ": &l" + std::to_string(i) + " [";
+    for (int j = 0; j < 9; ++j) bomb += (j ? ", *l" : "*l") + std::to_string(i - 1);
+    bomb += "]\n";
+  }
+  struct Case {
+    std::string file, text, set, expected;
+  };
+  const std::vector<Case> cases = {
+      {"index.yaml", stages, "stages.99999999999999999999999.count=1",
+       "stages.99999999999999999999999: --set: index out of range (list has 2)"},
+      {"list-key.yaml", stages + "kafka:\n  properties:\n    [a, b]: 1\n", "",
+       "kafka.properties: a key must be a name, got a list (line 6)"},
+      {"bomb.yaml", bomb, "",
+       "(top level): more than 100000 YAML nodes once aliases (*name) are expanded"},
+      {"deep.yaml", std::string(100000, '[') + std::string(100000, ']'), "",
+       "invalid YAML: nested too deeply"},
+      {"dup.yaml", stages + "name: a\nname: b\n", "", "name: key given twice (lines 4 and 5)"},
+  };
+  for (const auto& c : cases) {
+    std::string path = write_file("sluice-hostile-" + c.file, c.text);
+    for (const char* cmd : {"validate", "run"}) {
+      std::vector<std::string> argv = {sluice_binary(), cmd, path, "--set",
+                                       "metrics.enabled=false"};
+      if (!c.set.empty()) argv.insert(argv.end(), {"--set", c.set});
+      auto r = run(argv);
+      EXPECT_EQ(r.code, 2) << cmd << " " << c.file << ": " << r.err;
+      EXPECT_NE(r.err.find(path + ": 1 problem"), std::string::npos)
+          << cmd << " " << c.file << ": " << r.err;
+      EXPECT_NE(r.err.find(c.expected), std::string::npos) << cmd << " " << c.file << ": " << r.err;
+    }
+  }
+}
+
 TEST(SluiceRun, SigtermDrainsAndExitsZeroWhileMetricsPassPromtool) {
   int port = free_port();
   Subprocess p({sluice_binary(), "run", pipeline("generator.yaml"), "--set",

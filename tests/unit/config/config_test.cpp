@@ -134,6 +134,37 @@ TEST(Config, BadOverrideIsReported) {
   EXPECT_TRUE(has(ps, "--set noequals", "expected key.path=value")) << dump(ps);
 }
 
+TEST(Config, SetIndexBeyondAnyListIsAProblemNamingTheKey) {
+  auto ps = problems_of(kGood, {"stages.99999999999999999999999.count=1", "stages.2.count=1"});
+  EXPECT_TRUE(has(ps, "stages.99999999999999999999999", "--set: index out of range (list has 2)"))
+      << dump(ps);
+  EXPECT_TRUE(has(ps, "stages.2", "--set: index out of range (list has 2)")) << dump(ps);
+}
+
+TEST(Config, SetRejectsMalformedPaths) {
+  std::string deep = "description";
+  for (int i = 0; i < kMaxDepth; ++i) deep += ".a";
+  auto ps = problems_of(kGood, {"runtime..queue_capacity=4", "runtime.=4", deep + "=1"});
+  EXPECT_TRUE(has(ps, "--set runtime..queue_capacity", "empty key in the path")) << dump(ps);
+  EXPECT_TRUE(has(ps, "--set runtime.", "empty key in the path")) << dump(ps);
+  EXPECT_TRUE(has(ps, "--set description...", "path deeper than 100 levels")) << dump(ps);
+  EXPECT_EQ(ps.size(), 3u) << dump(ps);
+}
+
+TEST(Config, SetAddressesDottedLibrdkafkaPropertyNamesAsOneKey) {
+  Loaded l = load_string(
+      kGood, *operators::builtin_registry().pipeline_schema(),
+      {"kafka.properties.security.protocol=SSL", "kafka.consumer_properties.fetch.wait.max.ms=10",
+       "kafka.producer_properties.linger.ms=5"});
+  Section kafka = l.root().section("kafka");
+  EXPECT_EQ(kafka.string_map("properties"),
+            (std::map<std::string, std::string>{{"security.protocol", "SSL"}}));
+  EXPECT_EQ(kafka.string_map("consumer_properties"),
+            (std::map<std::string, std::string>{{"fetch.wait.max.ms", "10"}}));
+  EXPECT_EQ(kafka.string_map("producer_properties"),
+            (std::map<std::string, std::string>{{"linger.ms", "5"}}));
+}
+
 TEST(Config, KeysThatAreNotNamesAreProblemsWithTheirLine) {
   auto ps = problems_of(std::string(kGood) +
                         "kafka:\n  properties:\n    [a, b]: 1\n    {x: y}: 2\n    ok: [1]\n");
@@ -179,6 +210,10 @@ TEST(Config, AliasBombIsRejectedBeforeItIsExpanded) {
   EXPECT_TRUE(
       has(ps, "(top level)", "more than 100000 YAML nodes once aliases (*name) are expanded"))
       << dump(ps);
+  // The same as a --set value.
+  ps = problems_of(kGood, {"description=" + alias_bomb(9)});
+  ASSERT_EQ(ps.size(), 1u) << dump(ps);
+  EXPECT_TRUE(has(ps, "description", "--set: more than 100000 YAML nodes")) << dump(ps);
 }
 
 TEST(Config, DeepNestingIsRejected) {
