@@ -121,6 +121,8 @@ bool split_number(std::string_view text, double* value, std::string* unit) {
   return true;
 }
 
+}  // namespace
+
 std::optional<int64_t> parse_int(std::string_view text) {
   text = trim(text);
   if (text.empty()) return std::nullopt;
@@ -150,8 +152,6 @@ std::optional<bool> parse_bool(std::string_view text) {
   return std::nullopt;
 }
 
-}  // namespace
-
 std::optional<int64_t> parse_duration_ns(std::string_view text) {
   double v = 0;
   std::string unit;
@@ -165,6 +165,7 @@ std::optional<int64_t> parse_duration_ns(std::string_view text) {
   else if (unit == "h") scale = 3600e9;
   else if (unit.empty() && v == 0) scale = 1;  // plain 0 needs no unit
   else return std::nullopt;
+  if (!(v * scale < 0x1p63)) return std::nullopt;  // beyond int64 nanoseconds (292 years)
   return static_cast<int64_t>(std::llround(v * scale));
 }
 
@@ -181,6 +182,7 @@ std::optional<uint64_t> parse_bytes(std::string_view text) {
   else if (unit == "MB") scale = 1e6;
   else if (unit == "GB") scale = 1e9;
   else return std::nullopt;
+  if (!(v * scale < 0x1p63)) return std::nullopt;  // beyond what llround returns
   return static_cast<uint64_t>(std::llround(v * scale));
 }
 

@@ -107,7 +107,11 @@ struct Problem {
 YAML::Node validate(const Schema& schema, const YAML::Node& doc, std::vector<Problem>& problems,
                     const std::vector<std::string>& secret_paths = {});
 
-// Scalar parsers shared with Section (accept the forms described in Type).
+// Scalar parsers shared with Section (accept the forms described in Type), so
+// that what validation accepts reads back the same.
+std::optional<int64_t> parse_int(std::string_view text);
+std::optional<double> parse_float(std::string_view text);
+std::optional<bool> parse_bool(std::string_view text);
 std::optional<int64_t> parse_duration_ns(std::string_view text);
 std::optional<uint64_t> parse_bytes(std::string_view text);
 

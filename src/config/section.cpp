@@ -21,26 +21,21 @@ bool Section::has(const std::string& key) const {
 std::string Section::string(const std::string& key) const { return get(key).Scalar(); }
 
 int64_t Section::integer(const std::string& key) const {
-  try {
-    return get(key).as<int64_t>();
-  } catch (const YAML::Exception&) {
-    throw std::logic_error("config key '" + path_of(key) + "' is not an integer");
-  }
+  auto v = parse_int(get(key).Scalar());
+  if (!v) throw std::logic_error("config key '" + path_of(key) + "' is not an integer");
+  return *v;
 }
 
 double Section::real(const std::string& key) const {
-  try {
-    return get(key).as<double>();
-  } catch (const YAML::Exception&) {
-    throw std::logic_error("config key '" + path_of(key) + "' is not a number");
-  }
+  auto v = parse_float(get(key).Scalar());
+  if (!v) throw std::logic_error("config key '" + path_of(key) + "' is not a number");
+  return *v;
 }
 
 bool Section::boolean(const std::string& key) const {
-  std::string v = get(key).Scalar();
-  if (v == "true" || v == "yes" || v == "on" || v == "True" || v == "TRUE") return true;
-  if (v == "false" || v == "no" || v == "off" || v == "False" || v == "FALSE") return false;
-  throw std::logic_error("config key '" + path_of(key) + "' is not a boolean");
+  auto v = parse_bool(get(key).Scalar());
+  if (!v) throw std::logic_error("config key '" + path_of(key) + "' is not a boolean");
+  return *v;
 }
 
 std::chrono::nanoseconds Section::duration(const std::string& key) const {

@@ -265,6 +265,17 @@ TEST(Config, ParsesDurationsAndSizes) {
   EXPECT_EQ(parse_bytes("16MB"), 16'000'000u);
   EXPECT_EQ(parse_bytes("1024"), 1024u);
   EXPECT_FALSE(parse_bytes("12 parsecs"));
+  // Too large to represent: rejected, not wrapped to a negative number.
+  EXPECT_FALSE(parse_duration_ns("99999999999999999999h"));
+  EXPECT_FALSE(parse_bytes("99999999999999999999GiB"));
+}
+
+TEST(Config, EverySpellingValidationAcceptsReadsBack) {
+  Loaded l = load_string(
+      std::string(kGood) + "metrics: {enabled: YES}\nruntime: {queue_capacity: \"64 \"}\n",
+      *operators::builtin_registry().pipeline_schema());
+  EXPECT_TRUE(l.root().section("metrics").boolean("enabled"));
+  EXPECT_EQ(l.root().section("runtime").integer("queue_capacity"), 64);
 }
 
 std::vector<Problem> build_problems(const std::string& yaml) {
