@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "src/config/limits.h"
@@ -31,8 +32,9 @@ bool valid_env_name(std::string_view n) {
 }
 
 // Returns false (and records a problem) if a variable is missing or malformed.
-bool substitute(const std::string& in, std::string* out, bool* used, const std::string& path,
-                std::vector<Problem>& problems) {
+// Appends every variable's value substituted to `used`.
+bool substitute(const std::string& in, std::string* out, std::vector<std::string>* used,
+                const std::string& path, std::vector<Problem>& problems) {
   out->clear();
   size_t i = 0;
   bool ok = true;
@@ -64,7 +66,7 @@ bool substitute(const std::string& in, std::string* out, bool* used, const std::
       ok = false;
     } else if (const char* v = std::getenv(name.c_str()); v && *v) {
       out->append(v);
-      *used = true;
+      used->emplace_back(v);
     } else if (has_default) {
       out->append(fallback);
     } else {
@@ -77,24 +79,40 @@ bool substitute(const std::string& in, std::string* out, bool* used, const std::
   return ok;
 }
 
-void walk(YAML::Node node, const std::string& path, std::vector<Problem>& problems,
-          std::vector<std::string>& secrets) {
-  if (node.IsScalar()) {
-    const std::string& s = node.Scalar();
-    if (s.find("${") == std::string::npos) return;
-    std::string out;
-    bool used = false;
-    if (substitute(s, &out, &used, path, problems)) node = out;
-    if (used) secrets.push_back(path);
-  } else if (node.IsSequence()) {
-    for (size_t i = 0; i < node.size(); ++i) walk(node[i], path + "[" + std::to_string(i) + "]", problems, secrets);
-  } else if (node.IsMap()) {
-    for (auto it = node.begin(); it != node.end(); ++it) {
-      std::string key = it->first.Scalar();
-      walk(it->second, path.empty() ? key : path + "." + key, problems, secrets);
+struct EnvWalk {
+  std::vector<Problem>& problems;
+  FromEnvironment& env;
+  // Scalars that substitution produced from the environment. yaml-cpp shares
+  // an aliased node, so an alias (*a) of a substituted value is visited after
+  // it was replaced; recognising the result marks the alias's path too.
+  std::set<std::string, std::less<>> produced;
+
+  void walk(YAML::Node node, const std::string& path) {
+    if (node.IsScalar()) {
+      const std::string& s = node.Scalar();
+      if (s.find("${") == std::string::npos) {
+        if (produced.count(s)) env.paths.insert(path);
+        return;
+      }
+      std::string out;
+      std::vector<std::string> used;
+      bool ok = substitute(s, &out, &used, path, problems);
+      if (!used.empty()) {
+        env.paths.insert(path);
+        for (auto& v : used) env.values.push_back(std::move(v));
+        if (ok) produced.insert(out);
+      }
+      if (ok) node = out;
+    } else if (node.IsSequence()) {
+      for (size_t i = 0; i < node.size(); ++i) walk(node[i], path + "[" + std::to_string(i) + "]");
+    } else if (node.IsMap()) {
+      for (auto it = node.begin(); it != node.end(); ++it) {
+        const std::string& key = it->first.Scalar();
+        walk(it->second, path.empty() ? key : path + "." + key);
+      }
     }
   }
-}
+};
 
 // "a.b.c" → {"a", "b", "c"}; false if a part is empty.
 bool split_path(const std::string& path, std::vector<std::string>* parts) {
@@ -126,8 +144,8 @@ std::shared_ptr<const Schema> element_schema(const Key* list, const YAML::Node& 
 ConfigError::ConfigError(std::string source, std::vector<Problem> problems)
     : std::runtime_error(join_problems(source, problems)), problems_(std::move(problems)), source_(std::move(source)) {}
 
-void substitute_env(YAML::Node doc, std::vector<Problem>& problems, std::vector<std::string>& secret_paths) {
-  walk(doc, "", problems, secret_paths);
+void substitute_env(YAML::Node doc, std::vector<Problem>& problems, FromEnvironment& env) {
+  EnvWalk{problems, env, {}}.walk(doc, "");
 }
 
 void apply_override(YAML::Node doc, const std::string& assignment, std::vector<Problem>& problems,
@@ -271,11 +289,16 @@ Loaded load_string(const std::string& text, const Schema& schema, const std::vec
   size_t before = problems.size();
   if (!check_shape(doc, "", problems, /*with_lines=*/false) || problems.size() > before)
     throw ConfigError(source, std::move(problems));
-  std::vector<std::string> secrets;
-  substitute_env(doc, problems, secrets);
-  YAML::Node validated = validate(schema, doc, problems, secrets);
-  if (!problems.empty()) throw ConfigError(source, std::move(problems));
-  return Loaded{validated};
+  auto env = std::make_shared<FromEnvironment>();
+  substitute_env(doc, problems, *env);
+  YAML::Node validated = validate(schema, doc, problems, *env);
+  if (!problems.empty()) {
+    // Validation never quotes a value from the environment; this is the
+    // backstop for a message that would.
+    for (auto& p : problems) p.message = env->redact(std::move(p.message));
+    throw ConfigError(source, std::move(problems));
+  }
+  return Loaded{validated, std::move(env)};
 }
 
 Loaded load_file(const std::filesystem::path& path, const Schema& schema, const std::vector<std::string>& overrides) {

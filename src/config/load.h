@@ -9,6 +9,7 @@
 // that are not names.
 #pragma once
 #include <filesystem>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -32,9 +33,10 @@ class ConfigError : public std::runtime_error {
 
 // Replaces ${NAME} and ${NAME:-default} in every scalar of `doc` (in place).
 // A variable that is unset (and has no default) is a problem at that key's
-// path. `secret_paths` receives the paths whose value used a variable.
-// Use $${ for a literal "${". `doc` must have passed check_shape (limits.h).
-void substitute_env(YAML::Node doc, std::vector<Problem>& problems, std::vector<std::string>& secret_paths);
+// path. `env` receives the paths whose value used a variable (an alias of
+// such a value included) and the values substituted. Use $${ for a literal "${".
+// `doc` must have passed check_shape (limits.h).
+void substitute_env(YAML::Node doc, std::vector<Problem>& problems, FromEnvironment& env);
 
 // Applies "a.b.c=value" to `doc`. List elements are addressed by index
 // ("stages.1.workers=4") or, for lists of mappings with a `name`, by name
@@ -47,8 +49,11 @@ void apply_override(YAML::Node doc, const std::string& assignment, std::vector<P
                     const Schema* schema = nullptr);
 
 struct Loaded {
-  YAML::Node doc;  // validated, defaults filled in
-  Section root() const { return Section(doc, ""); }
+  YAML::Node doc;                              // validated, defaults filled in
+  std::shared_ptr<const FromEnvironment> env;  // shared with every Section of root()
+  Section root() const { return Section(doc, "", env); }
+  // For messages built from configuration values after loading.
+  std::string redact(std::string text) const { return env ? env->redact(std::move(text)) : text; }
 };
 
 // Reads `path` (at most kMaxFileBytes), applies `overrides`, substitutes the

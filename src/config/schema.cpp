@@ -192,11 +192,9 @@ namespace {
 
 struct Validator {
   std::vector<Problem>& problems;
-  const std::vector<std::string>& secrets;
+  const FromEnvironment& env;
 
-  bool secret(const std::string& path) const {
-    return std::find(secrets.begin(), secrets.end(), path) != secrets.end();
-  }
+  bool secret(const std::string& path) const { return env.has(path); }
   std::string shown(const std::string& path, const YAML::Node& n) const {
     if (secret(path)) return "(value from the environment, not shown)";
     if (n.IsScalar()) return "'" + n.Scalar() + "'";
@@ -217,15 +215,17 @@ struct Validator {
     problem(path, "expected " + what + ", got " + shown(path, n));
   }
 
-  void check_range(const Key& k, const std::string& path, double v, const std::string& text) {
+  void check_range(const Key& k, const std::string& path, double v, const YAML::Node& n) {
     if (k.min && v < *k.min) {
       std::ostringstream os;
-      os << "must be at least " << *k.min << (k.type == Type::kDuration ? " s" : "") << ", got " << text;
+      os << "must be at least " << *k.min << (k.type == Type::kDuration ? " s" : "") << ", got "
+         << shown(path, n);
       problem(path, os.str());
     }
     if (k.max && v > *k.max) {
       std::ostringstream os;
-      os << "must be at most " << *k.max << (k.type == Type::kDuration ? " s" : "") << ", got " << text;
+      os << "must be at most " << *k.max << (k.type == Type::kDuration ? " s" : "") << ", got "
+         << shown(path, n);
       problem(path, os.str());
     }
   }
@@ -238,13 +238,13 @@ struct Validator {
       case Type::kInt: {
         auto v = n.IsScalar() ? parse_int(n.Scalar()) : std::nullopt;
         if (!v) expected(path, "an integer", n);
-        else check_range(k, path, static_cast<double>(*v), n.Scalar());
+        if (v) check_range(k, path, static_cast<double>(*v), n);
         return n;
       }
       case Type::kFloat: {
         auto v = n.IsScalar() ? parse_float(n.Scalar()) : std::nullopt;
         if (!v) expected(path, "a number", n);
-        else check_range(k, path, *v, n.Scalar());
+        if (v) check_range(k, path, *v, n);
         return n;
       }
       case Type::kBool:
@@ -253,13 +253,13 @@ struct Validator {
       case Type::kDuration: {
         auto v = n.IsScalar() ? parse_duration_ns(n.Scalar()) : std::nullopt;
         if (!v) expected(path, "a duration like 5ms or 2s (units ns, us, ms, s, m, h)", n);
-        else check_range(k, path, static_cast<double>(*v) * 1e-9, n.Scalar());
+        if (v) check_range(k, path, static_cast<double>(*v) * 1e-9, n);
         return n;
       }
       case Type::kBytes: {
         auto v = n.IsScalar() ? parse_bytes(n.Scalar()) : std::nullopt;
         if (!v) expected(path, "a size like 1048576, 64KiB or 16MB", n);
-        else check_range(k, path, static_cast<double>(*v), n.Scalar());
+        if (v) check_range(k, path, static_cast<double>(*v), n);
         return n;
       }
       case Type::kEnum: {
@@ -327,8 +327,9 @@ struct Validator {
             std::string known;
             schema = k.select(d.Scalar(), &known);
             if (!schema) {
-              problem(ep + "." + k.discriminator, "unknown " + k.discriminator + " '" + d.Scalar() + "'" +
-                                                      (known.empty() ? "" : " (known: " + known + ")"));
+              std::string dp = ep + "." + k.discriminator;
+              problem(dp, "unknown " + k.discriminator + " " + shown(dp, d) +
+                              (known.empty() ? "" : " (known: " + known + ")"));
               continue;
             }
           }
@@ -385,8 +386,8 @@ struct Validator {
 }  // namespace
 
 YAML::Node validate(const Schema& schema, const YAML::Node& doc, std::vector<Problem>& problems,
-                    const std::vector<std::string>& secret_paths) {
-  Validator v{problems, secret_paths, {}};
+                    const FromEnvironment& env) {
+  Validator v{problems, env, {}};
   for (const auto& p : problems) v.reported.insert(p.path);
   if (!doc || doc.IsNull()) return v.object(schema, "", YAML::Node(YAML::NodeType::Map));
   if (!doc.IsMap()) {

@@ -246,6 +246,36 @@ TEST(Config, FileLargerThanTheLimitIsRejectedUnread) {
   std::filesystem::remove(path);
 }
 
+TEST(Config, ValuesFromTheEnvironmentAreNeverEchoedThroughRangesAliasesOrTypes) {
+  setenv("SLUICE_TEST_SECRET", "hunter2", 1);
+  setenv("SLUICE_TEST_ZERO", "0", 1);
+  auto ps = problems_of(R"(
+description: &d "${SLUICE_TEST_SECRET}"
+stages:
+  - {name: src, type: generator, count: *d, partitions: "${SLUICE_TEST_ZERO}"}
+  - {name: sink, type: "${SLUICE_TEST_SECRET}"}
+)");
+  EXPECT_TRUE(has(ps, "stages[0].count", "expected an integer, got (value from the environment"))
+      << dump(ps);
+  EXPECT_TRUE(
+      has(ps, "stages[0].partitions", "must be at least 1, got (value from the environment"))
+      << dump(ps);
+  EXPECT_TRUE(has(ps, "stages[1].type", "unknown type (value from the environment")) << dump(ps);
+  EXPECT_EQ(ps.size(), 3u) << dump(ps);
+  EXPECT_EQ(dump(ps).find("hunter2"), std::string::npos) << dump(ps);
+}
+
+TEST(Config, ValuesFromTheEnvironmentAreMarkedForTheirUsers) {
+  setenv("SLUICE_TEST_SECRET", "hunter2", 1);
+  Loaded l = load_string(
+      std::string(kGood) + "kafka:\n  properties:\n    security.protocol: ${SLUICE_TEST_SECRET}\n",
+      *operators::builtin_registry().pipeline_schema());
+  Section kafka = l.root().section("kafka");
+  EXPECT_TRUE(kafka.from_environment("properties.security.protocol"));
+  EXPECT_FALSE(kafka.from_environment("bootstrap_servers"));
+  EXPECT_EQ(l.redact("Invalid value \"hunter2\""), "Invalid value \"<from environment>\"");
+}
+
 TEST(Config, InvalidYamlNamesLine) {
   auto ps = problems_of("stages: [\n  - {name: a\n");
   ASSERT_EQ(ps.size(), 1u);
