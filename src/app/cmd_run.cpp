@@ -46,21 +46,22 @@ int cmd_run(int argc, char** argv) {
   const auto& registry = operators::builtin_registry();
   std::unique_ptr<MetricsService> metrics;
   operators::BuiltPipeline built;
+  config::Loaded loaded;
   try {
-    config::Loaded loaded = config::load_file(args.path, *registry.pipeline_schema(), args.overrides);
+    loaded = config::load_file(args.path, *registry.pipeline_schema(), args.overrides);
     metrics = std::make_unique<MetricsService>(loaded.root());
     built = operators::build_pipeline(loaded, registry, metrics->registry());
     metrics->attach(*built.pipeline);
     built.pipeline->start();
     metrics->start();  // after the pipeline: /readyz turns ready once it runs
   } catch (const config::ConfigError& e) {
-    std::cerr << e.what() << '\n';
+    std::cerr << (e.source() == args.path ? "" : args.path + ": ") << e.what() << '\n';
     return 2;
   } catch (const std::invalid_argument& e) {
-    std::cerr << args.path << ": " << e.what() << '\n';
+    std::cerr << args.path << ": " << loaded.redact(e.what()) << '\n';
     return 2;
   } catch (const std::exception& e) {
-    core::log_error("start-up failed: ", e.what());
+    core::log_error("start-up failed: ", loaded.redact(e.what()));
     return 1;
   }
 

@@ -111,6 +111,42 @@ TEST(SluiceValidate, HostileInputsExitTwoNamingFileAndKey) {
   }
 }
 
+// A secret-looking value in a property not named like a secret: librdkafka
+// rejects it, quoting it; neither command shows it, both exit 2 at its key.
+TEST(SluiceValidate, ReportsWhatLibrdkafkaRejectsWithoutEchoingTheEnvironment) {
+  std::string path = write_file("sluice-kafka-env.yaml", R"(
+kafka:
+  bootstrap_servers: 127.0.0.1:1
+  properties:
+    security.protocol: ${SLUICE_TEST_SECRET}
+stages:
+  - {name: source, type: kafka_source, topics: in, group: g}
+  - {name: sink, type: kafka_sink, topic: out}
+)");
+  const std::map<std::string, std::string> env = {{"SLUICE_TEST_SECRET", "s3cr3t-hunter2"}};
+  for (const char* cmd : {"validate", "run"}) {
+    auto r = run({sluice_binary(), cmd, path, "--set", "metrics.enabled=false"}, env);
+    EXPECT_EQ(r.code, 2) << cmd << ": " << r.err;
+    EXPECT_NE(
+        r.err.find(
+            "kafka.properties.security.protocol: librdkafka: Invalid value <from environment> for "
+            "configuration property \"security.protocol\""),
+        std::string::npos)
+        << cmd << ": " << r.err;
+    EXPECT_EQ((r.out + r.err).find("s3cr3t"), std::string::npos) << cmd << ": " << r.out << r.err;
+  }
+  // The same property from --set, by its dotted librdkafka name.
+  auto r = run({sluice_binary(), "validate", pipeline("passthrough.yaml"), "--set",
+                "kafka.properties.security.protocol=${SLUICE_TEST_SECRET}"},
+               env);
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find(
+                "kafka.properties.security.protocol: librdkafka: Invalid value <from environment>"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.err.find("s3cr3t"), std::string::npos) << r.err;
+}
+
 TEST(SluiceRun, SigtermDrainsAndExitsZeroWhileMetricsPassPromtool) {
   int port = free_port();
   Subprocess p({sluice_binary(), "run", pipeline("generator.yaml"), "--set",
