@@ -147,6 +147,13 @@ stages:
   EXPECT_EQ(r.err.find("s3cr3t"), std::string::npos) << r.err;
 }
 
+TEST(SluiceRun, MetricsListenWithoutAHostIsLoopback) {
+  auto r = run({sluice_binary(), "run", pipeline("generator.yaml"), "--set", "metrics.listen=:0"},
+               {{"SLUICE_GENERATOR_COUNT", "1000"}});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("metrics: http://127.0.0.1:"), std::string::npos) << r.err;
+}
+
 TEST(SluiceRun, SigtermDrainsAndExitsZeroWhileMetricsPassPromtool) {
   int port = free_port();
   Subprocess p({sluice_binary(), "run", pipeline("generator.yaml"), "--set",
