@@ -35,10 +35,18 @@ sigset_t block_stop_signals() {
 }  // namespace
 
 int cmd_run(int argc, char** argv) {
+  constexpr const char* kUsage = "usage: sluice run PIPELINE.yaml [--set key=value ...]\n";
+  if (wants_help(argc, argv)) {
+    std::cout << kUsage
+              << "Runs a pipeline until its input ends or SIGTERM/SIGINT. Exit 0: drained;\n"
+                 "1: a stage failed; 2: bad configuration.\n"
+              << kSetHelp;
+    return 0;
+  }
   PipelineArgs args;
   std::string error;
   if (!parse_pipeline_args(argc, argv, &args, &error)) {
-    std::cerr << "sluice run: " << error << "\nusage: sluice run PIPELINE.yaml [--set key=value ...]\n";
+    std::cerr << "sluice run: " << error << '\n' << kUsage;
     return 2;
   }
   sigset_t signals = block_stop_signals();

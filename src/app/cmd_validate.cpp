@@ -11,14 +11,29 @@
 
 namespace sluice::app {
 
+namespace {
+
+constexpr const char* kUsage =
+    "usage: sluice validate PIPELINE.yaml [--set key=value ...] [--explain]\n";
+
+}  // namespace
+
 int cmd_validate(int argc, char** argv) {
+  if (wants_help(argc, argv)) {
+    std::cout << kUsage
+              << "Checks a pipeline file as `sluice run` would, without running it: exit 0 if\n"
+                 "it is valid, 2 with every problem (full key paths).\n"
+                 "  --explain         every key a pipeline file may use\n"
+              << kSetHelp;
+    return 0;
+  }
   PipelineArgs args;
   bool explain = false;
   std::string error;
   if (!parse_pipeline_args(argc, argv, &args, &error, {"--explain"}, [&](const char* f) {
         if (std::strcmp(f, "--explain") == 0) explain = true;
       })) {
-    std::cerr << "sluice validate: " << error << "\nusage: sluice validate PIPELINE.yaml [--set key=value ...] [--explain]\n";
+    std::cerr << "sluice validate: " << error << '\n' << kUsage;
     return 2;
   }
   if (args.path.empty() && !explain) {

@@ -154,6 +154,16 @@ TEST(SluiceRun, MetricsListenWithoutAHostIsLoopback) {
   EXPECT_NE(r.err.find("metrics: http://127.0.0.1:"), std::string::npos) << r.err;
 }
 
+TEST(SluiceCli, HelpExplainsTheSetSyntax) {
+  for (const char* cmd : {"run", "validate"}) {
+    auto r = run({sluice_binary(), cmd, "--help"});
+    EXPECT_EQ(r.code, 0) << cmd << ": " << r.err;
+    EXPECT_NE(r.out.find("kafka.properties.security.protocol=SSL"), std::string::npos)
+        << cmd << ": " << r.out;
+    EXPECT_NE(r.out.find("stages.tokenize.workers=4"), std::string::npos) << cmd << ": " << r.out;
+  }
+}
+
 TEST(SluiceRun, SigtermDrainsAndExitsZeroWhileMetricsPassPromtool) {
   int port = free_port();
   Subprocess p({sluice_binary(), "run", pipeline("generator.yaml"), "--set",
