@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include "src/config/load.h"
 #include "src/kafka/error.h"
 
 namespace sluice::operators {
@@ -56,12 +57,29 @@ void KafkaDeadLetterSink::publish(core::DeadLetter&& letter) {
   }
 }
 
-kafka::Properties kafka_client_properties(const config::Section& kafka,
-                                          const std::string& specific) {
+kafka::PropertySource property_source(const config::Section& section, const std::string& key) {
+  return {section.path_of(key), section.from_environment(key)};
+}
+
+kafka::Properties kafka_client_properties(const config::Section& kafka, const std::string& specific,
+                                          kafka::PropertySources* sources) {
   kafka::Properties p;
-  for (auto& [k, v] : kafka.string_map("properties")) p[k] = v;
-  for (auto& [k, v] : kafka.string_map(specific)) p[k] = v;
+  for (const std::string& map : {std::string("properties"), specific}) {
+    for (auto& [k, v] : kafka.string_map(map)) {
+      p[k] = v;
+      if (sources) (*sources)[k] = property_source(kafka, map + "." + k);
+    }
+  }
+  if (sources) (*sources)["bootstrap.servers"] = property_source(kafka, "bootstrap_servers");
   return p;
+}
+
+void check_kafka_conf(const std::function<kafka::Conf()>& build) {
+  try {
+    build();
+  } catch (const kafka::PropertyError& e) {
+    throw config::ConfigError("kafka", {{e.path(), e.reason()}});
+  }
 }
 
 kafka::Output& kafka_output(Services& services) {
@@ -69,7 +87,8 @@ kafka::Output& kafka_output(Services& services) {
   kafka::Output& out = services.shared<kafka::Output>("kafka.output", [&] {
     kafka::ProducerConfig pc;
     pc.bootstrap_servers = kafka.string("bootstrap_servers");
-    pc.properties = kafka_client_properties(kafka, "producer_properties");
+    pc.properties = kafka_client_properties(kafka, "producer_properties", &pc.sources);
+    check_kafka_conf([&] { return kafka::producer_conf(pc); });
     return std::make_unique<kafka::Output>(std::move(pc), services.metrics(),
                                            services.pipeline_name());
   });

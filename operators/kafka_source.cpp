@@ -513,7 +513,9 @@ void register_kafka_source(Registry& registry) {
         o.consumer.group_id = s.string("group");
         o.consumer.assignment_strategy = s.string("assignment_strategy");
         o.consumer.auto_offset_reset = s.string("auto_offset_reset");
-        o.consumer.properties = kafka_client_properties(kafka, "consumer_properties");
+        o.consumer.properties =
+            kafka_client_properties(kafka, "consumer_properties", &o.consumer.sources);
+        o.consumer.sources["group.id"] = property_source(s, "group");
         o.topics = s.strings("topics");
         o.format.format =
             s.string("format") == "json" ? kafka::InputFormat::kJson : kafka::InputFormat::kRaw;
@@ -538,6 +540,7 @@ void register_kafka_source(Registry& registry) {
             o.crash_marks_dir = (std::filesystem::temp_directory_path() / "sluice").string();
         }
         if (o.consumer.group_id.empty()) throw std::invalid_argument("group: must not be empty");
+        check_kafka_conf([&] { return kafka::consumer_conf(o.consumer); });
         auto src = std::make_unique<KafkaSource>(std::move(o));
         // With a dead-letter topic the source publishes through the shared
         // output, and manages it when no sink does.

@@ -67,10 +67,18 @@ void raise_open_files_limit() {
 }  // namespace
 
 int cmd_run(int argc, char** argv) {
+  constexpr const char* kUsage = "usage: sluice run PIPELINE.yaml [--set key=value ...]\n";
+  if (wants_help(argc, argv)) {
+    std::cout << kUsage
+              << "Runs a pipeline until its input ends or SIGTERM/SIGINT. Exit 0: drained;\n"
+                 "1: a stage failed; 2: bad configuration.\n"
+              << kSetHelp;
+    return 0;
+  }
   PipelineArgs args;
   std::string error;
   if (!parse_pipeline_args(argc, argv, &args, &error)) {
-    std::cerr << "sluice run: " << error << "\nusage: sluice run PIPELINE.yaml [--set key=value ...]\n";
+    std::cerr << "sluice run: " << error << '\n' << kUsage;
     return 2;
   }
   sigset_t signals = block_stop_signals();
@@ -87,8 +95,9 @@ int cmd_run(int argc, char** argv) {
       if (metrics) metrics->stop();
     }
   } stop_metrics_first{metrics};
+  config::Loaded loaded;
   try {
-    config::Loaded loaded = config::load_file(args.path, *registry.pipeline_schema(), args.overrides);
+    loaded = config::load_file(args.path, *registry.pipeline_schema(), args.overrides);
     metrics = std::make_unique<MetricsService>(loaded.root());
     // Serve first: probes get answers (ready: no) while the model loads.
     metrics->start();
@@ -96,13 +105,13 @@ int cmd_run(int argc, char** argv) {
     metrics->attach(*built.pipeline);
     built.pipeline->start();
   } catch (const config::ConfigError& e) {
-    std::cerr << e.what() << '\n';
+    std::cerr << (e.source() == args.path ? "" : args.path + ": ") << e.what() << '\n';
     return 2;
   } catch (const std::invalid_argument& e) {
-    std::cerr << args.path << ": " << e.what() << '\n';
+    std::cerr << args.path << ": " << loaded.redact(e.what()) << '\n';
     return 2;
   } catch (const std::exception& e) {
-    core::log_error("start-up failed: ", e.what());
+    core::log_error("start-up failed: ", loaded.redact(e.what()));
     return 1;
   }
 

@@ -1,10 +1,26 @@
 #include "src/config/section.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "src/config/schema.h"
 
 namespace sluice::config {
+
+std::string FromEnvironment::redact(std::string text) const {
+  // Longest first, so that a value containing another is replaced whole.
+  std::vector<const std::string*> by_length;
+  for (const auto& v : values) by_length.push_back(&v);
+  std::sort(by_length.begin(), by_length.end(),
+            [](auto* a, auto* b) { return a->size() > b->size(); });
+  static const std::string kShown = "<from environment>";
+  for (const std::string* v : by_length) {
+    if (v->empty()) continue;
+    for (size_t at = text.find(*v); at != std::string::npos; at = text.find(*v, at + kShown.size()))
+      text.replace(at, v->size(), kShown);
+  }
+  return text;
+}
 
 YAML::Node Section::get(const std::string& key) const {
   YAML::Node n = node_[key];
@@ -21,26 +37,21 @@ bool Section::has(const std::string& key) const {
 std::string Section::string(const std::string& key) const { return get(key).Scalar(); }
 
 int64_t Section::integer(const std::string& key) const {
-  try {
-    return get(key).as<int64_t>();
-  } catch (const YAML::Exception&) {
-    throw std::logic_error("config key '" + path_of(key) + "' is not an integer");
-  }
+  auto v = parse_int(get(key).Scalar());
+  if (!v) throw std::logic_error("config key '" + path_of(key) + "' is not an integer");
+  return *v;
 }
 
 double Section::real(const std::string& key) const {
-  try {
-    return get(key).as<double>();
-  } catch (const YAML::Exception&) {
-    throw std::logic_error("config key '" + path_of(key) + "' is not a number");
-  }
+  auto v = parse_float(get(key).Scalar());
+  if (!v) throw std::logic_error("config key '" + path_of(key) + "' is not a number");
+  return *v;
 }
 
 bool Section::boolean(const std::string& key) const {
-  std::string v = get(key).Scalar();
-  if (v == "true" || v == "yes" || v == "on" || v == "True" || v == "TRUE") return true;
-  if (v == "false" || v == "no" || v == "off" || v == "False" || v == "FALSE") return false;
-  throw std::logic_error("config key '" + path_of(key) + "' is not a boolean");
+  auto v = parse_bool(get(key).Scalar());
+  if (!v) throw std::logic_error("config key '" + path_of(key) + "' is not a boolean");
+  return *v;
 }
 
 std::chrono::nanoseconds Section::duration(const std::string& key) const {
@@ -74,14 +85,15 @@ std::map<std::string, std::string> Section::string_map(const std::string& key) c
 
 Section Section::section(const std::string& key) const {
   YAML::Node n = node_[key];
-  return Section(n ? n : YAML::Node(YAML::NodeType::Map), path_of(key));
+  return Section(n ? n : YAML::Node(YAML::NodeType::Map), path_of(key), env_);
 }
 
 std::vector<Section> Section::list(const std::string& key) const {
   std::vector<Section> out;
   if (!has(key)) return out;
   YAML::Node n = get(key);
-  for (size_t i = 0; i < n.size(); ++i) out.emplace_back(n[i], path_of(key) + "[" + std::to_string(i) + "]");
+  for (size_t i = 0; i < n.size(); ++i)
+    out.emplace_back(n[i], path_of(key) + "[" + std::to_string(i) + "]", env_);
   return out;
 }
 

@@ -22,21 +22,20 @@ void destroy_message(void* message) {
   rd_kafka_message_destroy(static_cast<rd_kafka_message_t*>(message));
 }
 
-Consumer::Consumer(const ConsumerConfig& config, RebalanceListener* listener)
-    : listener_(listener) {
-  if (config.group_id.empty()) throw KafkaError("kafka consumer: a group id is required");
+Conf consumer_conf(const ConsumerConfig& config) {
+  Conf conf(config.sources);
+  if (config.group_id.empty())
+    throw PropertyError(conf.source_of("group.id").path, "a consumer group id is required");
   if (config.bootstrap_servers.empty())
-    throw KafkaError("kafka consumer: bootstrap servers are required");
+    throw PropertyError(conf.source_of("bootstrap.servers").path, "bootstrap servers are required");
   for (const char* forbidden : {"enable.auto.commit", "enable.auto.offset.store"}) {
     auto it = config.properties.find(forbidden);
     if (it != config.properties.end() && is_true(it->second)) {
-      throw KafkaError(
-          RD_KAFKA_RESP_ERR__INVALID_ARG,
-          std::string("kafka property '") + forbidden +
-              "': sluice commits offsets itself, once records are delivered; it must stay false");
+      throw PropertyError(
+          conf.source_of(forbidden).path,
+          "sluice commits offsets itself, once records are delivered; it must stay false");
     }
   }
-  Conf conf;
   conf.set("bootstrap.servers", config.bootstrap_servers)
       .set("group.id", config.group_id)
       .set("partition.assignment.strategy", config.assignment_strategy)
@@ -53,6 +52,12 @@ Consumer::Consumer(const ConsumerConfig& config, RebalanceListener* listener)
       .set_all(config.properties)
       .set("enable.auto.commit", "false")
       .set("enable.auto.offset.store", "false");
+  return conf;
+}
+
+Consumer::Consumer(const ConsumerConfig& config, RebalanceListener* listener)
+    : listener_(listener) {
+  Conf conf = consumer_conf(config);
   rd_kafka_conf_set_rebalance_cb(conf.get(), &Consumer::rebalance_cb);
   rd_kafka_conf_set_offset_commit_cb(conf.get(), &Consumer::commit_cb);
   rd_kafka_conf_set_error_cb(conf.get(), &Consumer::error_cb);

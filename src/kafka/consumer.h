@@ -42,7 +42,14 @@ struct ConsumerConfig {
   // Passed through to librdkafka last, after sluice's defaults. Must not
   // enable auto-commit: sluice commits what is delivered, nothing else.
   Properties properties;
+  // Where the settings above were configured, by librdkafka name (for messages).
+  PropertySources sources;
 };
+
+// The consumer's librdkafka configuration, exactly as the Consumer uses it
+// (without its callbacks). Connects to nothing: `sluice validate` builds it
+// to report what librdkafka rejects. Throws PropertyError.
+Conf consumer_conf(const ConsumerConfig& config);
 
 class RebalanceListener {
  public:

@@ -17,26 +17,31 @@ constexpr size_t kDefaultQueueMessages = 100000;
 
 }  // namespace
 
-Producer::Producer(const ProducerConfig& config, DeliveryObserver* observer) : observer_(observer) {
+Conf producer_conf(const ProducerConfig& config) {
+  Conf conf(config.sources);
   if (config.bootstrap_servers.empty())
-    throw KafkaError("kafka producer: bootstrap servers are required");
+    throw PropertyError(conf.source_of("bootstrap.servers").path, "bootstrap servers are required");
   auto idem = config.properties.find("enable.idempotence");
   if (idem != config.properties.end() && is_false(idem->second)) {
-    throw KafkaError(RD_KAFKA_RESP_ERR__INVALID_ARG,
-                     "kafka property 'enable.idempotence': the sink needs the idempotent producer "
-                     "(no duplicates or reordering on retries); it must stay true");
+    throw PropertyError(
+        conf.source_of("enable.idempotence").path,
+        "the sink needs the idempotent producer (no duplicates or reordering on retries); it "
+        "must stay true");
   }
+  conf.set("bootstrap.servers", config.bootstrap_servers)
+      .set("client.id", "sluice")
+      .set_all(config.properties)
+      .set("enable.idempotence", "true");
+  return conf;
+}
+
+Producer::Producer(const ProducerConfig& config, DeliveryObserver* observer) : observer_(observer) {
   size_t queue_messages = kDefaultQueueMessages;
   if (auto q = config.properties.find("queue.buffering.max.messages");
       q != config.properties.end()) {
     std::from_chars(q->second.data(), q->second.data() + q->second.size(), queue_messages);
   }
-
-  Conf conf;
-  conf.set("bootstrap.servers", config.bootstrap_servers)
-      .set("client.id", "sluice")
-      .set_all(config.properties)
-      .set("enable.idempotence", "true");
+  Conf conf = producer_conf(config);
   rd_kafka_conf_set_dr_msg_cb(conf.get(), &Producer::dr_cb);
   rd_kafka_conf_set_error_cb(conf.get(), &Producer::error_cb);
   rd_kafka_conf_set_opaque(conf.get(), this);

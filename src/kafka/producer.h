@@ -39,7 +39,14 @@ struct ProducerConfig {
   // Passed through to librdkafka after sluice's defaults; enable.idempotence
   // must stay true.
   Properties properties;
+  // Where the settings above were configured, by librdkafka name (for messages).
+  PropertySources sources;
 };
+
+// The producer's librdkafka configuration, exactly as the Producer uses it
+// (without its callbacks). Connects to nothing: `sluice validate` builds it
+// to report what librdkafka rejects. Throws PropertyError.
+Conf producer_conf(const ProducerConfig& config);
 
 // Hears about every successful delivery (the producer's metrics probe).
 // Called on the delivery-report thread.
