@@ -32,8 +32,8 @@ bool valid_env_name(std::string_view n) {
 }
 
 // Returns false (and records a problem) if a variable is missing or malformed.
-// Appends every variable's value substituted to `used`.
-bool substitute(const std::string& in, std::string* out, std::vector<std::string>* used,
+// Appends every variable substituted (name and value) to `used`.
+bool substitute(const std::string& in, std::string* out, std::vector<FromEnvironment::Value>* used,
                 const std::string& path, std::vector<Problem>& problems) {
   out->clear();
   size_t i = 0;
@@ -66,7 +66,7 @@ bool substitute(const std::string& in, std::string* out, std::vector<std::string
       ok = false;
     } else if (const char* v = std::getenv(name.c_str()); v && *v) {
       out->append(v);
-      used->emplace_back(v);
+      used->push_back({name, v});
     } else if (has_default) {
       out->append(fallback);
     } else {
@@ -95,7 +95,7 @@ struct EnvWalk {
         return;
       }
       std::string out;
-      std::vector<std::string> used;
+      std::vector<FromEnvironment::Value> used;
       bool ok = substitute(s, &out, &used, path, problems);
       if (!used.empty()) {
         env.paths.insert(path);

@@ -9,15 +9,18 @@ namespace sluice::config {
 
 std::string FromEnvironment::redact(std::string text) const {
   // Longest first, so that a value containing another is replaced whole.
-  std::vector<const std::string*> by_length;
+  std::vector<const Value*> by_length;
   for (const auto& v : values) by_length.push_back(&v);
   std::sort(by_length.begin(), by_length.end(),
-            [](auto* a, auto* b) { return a->size() > b->size(); });
-  static const std::string kShown = "<from environment>";
-  for (const std::string* v : by_length) {
-    if (v->empty()) continue;
-    for (size_t at = text.find(*v); at != std::string::npos; at = text.find(*v, at + kShown.size()))
-      text.replace(at, v->size(), kShown);
+            [](auto* a, auto* b) { return a->value.size() > b->value.size(); });
+  for (const Value* v : by_length) {
+    // A value of one to three characters is no secret, and replacing it would
+    // garble every number and short word of the message ("stages[4]").
+    if (v->value.size() < 4) continue;
+    const std::string shown = "${" + v->variable + "}";
+    for (size_t at = text.find(v->value); at != std::string::npos;
+         at = text.find(v->value, at + shown.size()))
+      text.replace(at, v->value.size(), shown);
   }
   return text;
 }

@@ -22,11 +22,17 @@ namespace sluice::config {
 // may be secrets (README: never echoed), whatever the key is called.
 struct FromEnvironment {
   std::set<std::string, std::less<>> paths;  // key paths whose value used a variable
-  std::vector<std::string> values;           // the (non-empty) values substituted
+  struct Value {
+    std::string variable;  // its name, e.g. SLUICE_MODEL
+    std::string value;     // non-empty
+  };
+  std::vector<Value> values;  // the values substituted
 
   bool has(std::string_view path) const { return paths.find(path) != paths.end(); }
-  // `text` with every substituted value replaced by "<from environment>":
-  // for messages built from values at start-up (after validation).
+  // `text` with every substituted value replaced by the variable's name,
+  // "${SLUICE_MODEL}/model.safetensors": for messages built from values at
+  // start-up (after validation). The reader learns where the value came
+  // from, never the value. Values under 4 characters are left as they are.
   std::string redact(std::string text) const;
 };
 

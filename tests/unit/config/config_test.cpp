@@ -273,7 +273,7 @@ TEST(Config, ValuesFromTheEnvironmentAreMarkedForTheirUsers) {
   Section kafka = l.root().section("kafka");
   EXPECT_TRUE(kafka.from_environment("properties.security.protocol"));
   EXPECT_FALSE(kafka.from_environment("bootstrap_servers"));
-  EXPECT_EQ(l.redact("Invalid value \"hunter2\""), "Invalid value \"<from environment>\"");
+  EXPECT_EQ(l.redact("Invalid value \"hunter2\""), "Invalid value \"${SLUICE_TEST_SECRET}\"");
 }
 
 TEST(Config, InvalidYamlNamesLine) {
