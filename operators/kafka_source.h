@@ -139,7 +139,8 @@ class KafkaSource final : public core::Source, private kafka::RebalanceListener 
   void open_crash_marks();
   // Suspect mode: one record in the pipeline at a time, each marked alone.
   Poll poll_suspects(core::Emitter& out);
-  // Marks batch_'s offsets, per partition, before they are handed on.
+  // Marks batch_'s offsets, per partition, before they are handed on; puts
+  // back (seeks to) messages of partitions with suspects, for poll_suspects().
   void mark_batch();
   // Enters or leaves suspect mode as partitions with suspects come and go.
   void update_suspect_mode();

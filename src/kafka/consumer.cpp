@@ -137,6 +137,10 @@ void Consumer::resume(const PartitionList& partitions) {
     check(rd_kafka_seek_partitions(rk_, seek.get(), 0), "kafka consumer: resume (seek)");
 }
 
+void Consumer::seek(const PartitionList& offsets) {
+  check(rd_kafka_seek_partitions(rk_, offsets.get(), 0), "kafka consumer: seek");
+}
+
 rd_kafka_resp_err_t Consumer::commit(PartitionList& offsets, bool async) {
   return rd_kafka_commit(rk_, offsets.get(), async ? 1 : 0);
 }

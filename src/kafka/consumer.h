@@ -85,6 +85,9 @@ class Consumer {
   void pause(const PartitionList& partitions);
   // Fetching restarts at once from each partition's position.
   void resume(const PartitionList& partitions);
+  // Moves each partition's position to its offset in the list (the next
+  // record to read); messages of it already fetched are dropped.
+  void seek(const PartitionList& offsets);
 
   // Commits the offsets in the list (offset = next record to read).
   // Synchronous: returns the request's error; per-partition errors are set in
