@@ -1,6 +1,9 @@
 #include "operators/kafka_sink.h"
 
+#include <algorithm>
+
 #include "operators/dead_letter.h"
+#include "src/core/clock.h"
 #include "src/core/emitter.h"
 #include "src/kafka/error.h"
 
@@ -81,9 +84,18 @@ core::TimePoint KafkaSink::next_deadline(const core::OperatorState*) const {
 
 void KafkaSink::on_tick(core::OperatorState*, core::Emitter&) { throw_if_failed(); }
 
-void KafkaSink::finish(core::OperatorState*, core::Emitter&) {
+void KafkaSink::finish(core::OperatorState*, core::Emitter& out) {
   throw_if_failed();
-  if (!producer_->flush(options_.flush_timeout)) {
+  // In slices, so that an abort (a drain past runtime.shutdown_timeout, e.g.
+  // during a broker outage) is not held up to flush_timeout.
+  const auto deadline = core::SteadyClock::now() + options_.flush_timeout;
+  bool flushed = producer_->flush(std::chrono::milliseconds(0));
+  while (!flushed && !out.aborting() && core::SteadyClock::now() < deadline) {
+    const auto slice = std::min<core::SteadyClock::duration>(std::chrono::milliseconds(100),
+                                                             deadline - core::SteadyClock::now());
+    flushed = producer_->flush(std::chrono::duration_cast<std::chrono::milliseconds>(slice));
+  }
+  if (!flushed) {
     throw_if_failed();
     throw kafka::KafkaError("kafka sink: " + std::to_string(producer_->outstanding()) +
                             " records not delivered within flush_timeout (" +

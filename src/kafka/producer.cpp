@@ -28,14 +28,13 @@ Conf producer_conf(const ProducerConfig& config) {
         "the sink needs the idempotent producer (no duplicates or reordering on retries); it "
         "must stay true");
   }
-  conf.set("bootstrap.servers", config.bootstrap_servers)
-      .set("client.id", "sluice")
-      .set_all(config.properties)
-      .set("enable.idempotence", "true");
+  conf.set("bootstrap.servers", config.bootstrap_servers).set("client.id", "sluice");
+  conf.set_all(config.properties).set("enable.idempotence", "true");
   return conf;
 }
 
-Producer::Producer(const ProducerConfig& config, DeliveryObserver* observer) : observer_(observer) {
+Producer::Producer(const ProducerConfig& config, DeliveryObserver* observer)
+    : observer_(observer) {
   size_t queue_messages = kDefaultQueueMessages;
   if (auto q = config.properties.find("queue.buffering.max.messages");
       q != config.properties.end()) {

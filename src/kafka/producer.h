@@ -12,6 +12,7 @@
 // idempotent producer hit a fatal error) marks the producer failed; the sink
 // then stops the pipeline, and the record is never committed.
 //
+//
 // Threading: send/flush/outstanding/failed may be called from any thread.
 // close() once, after the senders have stopped.
 #pragma once

@@ -218,6 +218,16 @@ std::vector<Message> read_all(const std::string& bootstrap, const std::string& t
   return out;
 }
 
+bool wait_for_distinct(const std::string& bootstrap, const std::string& topic, size_t n,
+                       std::chrono::milliseconds timeout) {
+  auto deadline = Clock::now() + timeout;
+  while (Clock::now() < deadline) {
+    if (count_values(read_all(bootstrap, topic)).size() >= n) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  return false;
+}
+
 std::vector<int64_t> committed_offsets(const std::string& bootstrap, const std::string& group,
                                        const std::string& topic) {
   Client client{make(RD_KAFKA_CONSUMER,
@@ -277,8 +287,8 @@ HarnessOptions options(std::string bootstrap, std::string input, std::string out
 }
 
 Harness::Harness(HarnessOptions o) {
-  output = std::make_unique<Output>(ProducerConfig{o.bootstrap, o.producer_properties}, &registry,
-                                    o.pipeline);
+  ProducerConfig pc{o.bootstrap, o.producer_properties};
+  output = std::make_unique<Output>(std::move(pc), &registry, o.pipeline);
   if (!o.dead_letters.empty()) {
     dead_letters = std::make_unique<operators::KafkaDeadLetterSink>(
         operators::DeadLetterOptions{o.dead_letters}, *output);
@@ -303,6 +313,8 @@ Harness::Harness(HarnessOptions o) {
   so.low_watermark = o.low_watermark;
   so.pause_after = o.pause_after;
   so.commit_interval = o.commit_interval;
+  so.commit_records = o.commit_records;
+  if (so.exactly_once) so.consumer.properties["isolation.level"] = "read_committed";
   auto src = std::make_unique<operators::KafkaSource>(std::move(so));
   source = src.get();
   if (dead_letters) src->set_output(output.get());

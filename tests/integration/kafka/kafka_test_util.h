@@ -42,6 +42,9 @@ int64_t total_records(const std::string& bootstrap, const std::string& topic);
 // Waits until the topic holds at least n records; false on timeout.
 bool wait_for_records(const std::string& bootstrap, const std::string& topic, int64_t n,
                       std::chrono::milliseconds timeout);
+// Waits until the topic holds at least n distinct values; false on timeout.
+bool wait_for_distinct(const std::string& bootstrap, const std::string& topic, size_t n,
+                       std::chrono::milliseconds timeout);
 // Reads the whole topic, from the beginning to its current end offsets.
 std::vector<Message> read_all(const std::string& bootstrap, const std::string& topic);
 // Committed offsets of `group` for each partition of `topic` (-1: none).
@@ -74,6 +77,7 @@ struct HarnessOptions {
   size_t high_watermark = 10000, low_watermark = 5000;
   std::chrono::milliseconds pause_after{1000};
   std::chrono::milliseconds commit_interval{200};
+  size_t commit_records = 10000;
   Properties consumer_properties, producer_properties;
   std::unique_ptr<core::Operator> middle;  // optional stage between source and sink
   size_t queue_capacity = 1024;
