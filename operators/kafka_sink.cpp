@@ -116,6 +116,12 @@ void register_kafka_sink(Registry& registry) {
           [](config::Schema& s) {
             s.string("bootstrap_servers", "Kafka bootstrap servers, host:port[,host:port...]")
                 .def("localhost:9092");
+            s.string("instance_id",
+                     "Stable identity of this process, one per replica (a StatefulSet pod name, "
+                     "e.g. ${SLUICE_INSTANCE_ID}): the consumer's group.instance.id (static "
+                     "membership: a restart within session.timeout.ms keeps its partitions, no "
+                     "rebalance) and the base of the transactional.id. Empty: dynamic membership")
+                .def("");
             s.string_map(
                 "properties",
                 "librdkafka properties for every client (security.protocol, sasl.*: use ${ENV} for "

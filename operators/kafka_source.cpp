@@ -618,6 +618,7 @@ void register_kafka_source(Registry& registry) {
         o.metrics = ctx.services.metrics();
         o.consumer.bootstrap_servers = kafka.string("bootstrap_servers");
         o.consumer.group_id = s.string("group");
+        o.consumer.instance_id = kafka.string("instance_id");
         o.consumer.assignment_strategy = s.string("assignment_strategy");
         o.consumer.auto_offset_reset = s.string("auto_offset_reset");
         o.consumer.properties =

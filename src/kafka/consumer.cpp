@@ -40,6 +40,10 @@ Conf consumer_conf(const ConsumerConfig& config) {
   conf.set("bootstrap.servers", config.bootstrap_servers)
       .set("group.id", config.group_id)
       .set("partition.assignment.strategy", config.assignment_strategy)
+      // Failover within seconds (see consumer.h); librdkafka's 45 s session
+      // timeout stood a crashed member's partitions still for 47 s.
+      .set("session.timeout.ms", kDefaultSessionTimeoutMs)
+      .set("heartbeat.interval.ms", kDefaultHeartbeatIntervalMs)
       .set("auto.offset.reset", config.auto_offset_reset)
       .set("client.id", "sluice")
       // librdkafka 2.0 stops fetching for a fixed second once its queue holds
@@ -50,6 +54,7 @@ Conf consumer_conf(const ConsumerConfig& config) {
       .set("queued.min.messages", "1000000")
       // Statistics tell when brokers are reachable again (brokers_reachable()).
       .set("statistics.interval.ms", "5000");
+  if (!config.instance_id.empty()) conf.set("group.instance.id", config.instance_id);
   conf.set_all(config.properties)
       .set("enable.auto.commit", "false")
       .set("enable.auto.offset.store", "false");

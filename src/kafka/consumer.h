@@ -18,6 +18,14 @@
 // #4059, fixed in 2.10). librdkafka does not publish its join state, so it is
 // read off the wire with protocol interceptors (on_request_sent: JoinGroup;
 // on_response_received: SyncGroup), which see every rejoin, whatever caused it.
+//
+// Failover: sluice's defaults (below) let the group notice a crashed member
+// within session.timeout.ms = 6 s (the smallest a broker accepts by default,
+// group.min.session.timeout.ms) and let the survivors hear of the rebalance
+// within heartbeat.interval.ms = 1 s, so a dead member's partitions move in
+// about 7 s (librdkafka's 45 s default stood them still for 47 s). With
+// static membership (instance_id: group.instance.id) a restart within the
+// session timeout takes its partitions back with no rebalance at all.
 #pragma once
 #include <librdkafka/rdkafka.h>
 
@@ -41,9 +49,17 @@ using MessagePtr = std::unique_ptr<rd_kafka_message_t, MessageDeleter>;
 // For core::Lease: destroys a rd_kafka_message_t. Any thread.
 void destroy_message(void* message);
 
+// sluice's defaults for failover (documented in the README; overridable in
+// kafka.consumer_properties).
+inline constexpr const char* kDefaultSessionTimeoutMs = "6000";
+inline constexpr const char* kDefaultHeartbeatIntervalMs = "1000";
+
 struct ConsumerConfig {
   std::string bootstrap_servers;
   std::string group_id;
+  // Static membership: group.instance.id, stable across restarts of this
+  // process (one per StatefulSet pod). Empty: dynamic membership.
+  std::string instance_id;
   // "cooperative-sticky" (incremental rebalances) or an eager strategy
   // ("range", "roundrobin").
   std::string assignment_strategy = "cooperative-sticky";
