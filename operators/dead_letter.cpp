@@ -88,6 +88,8 @@ kafka::Output& kafka_output(Services& services) {
     kafka::ProducerConfig pc;
     pc.bootstrap_servers = kafka.string("bootstrap_servers");
     pc.properties = kafka_client_properties(kafka, "producer_properties", &pc.sources);
+    pc.refusal_timeout =
+        std::chrono::duration_cast<std::chrono::milliseconds>(kafka.duration("refusal_timeout"));
     check_kafka_conf([&] { return kafka::producer_conf(pc); });
     return std::make_unique<kafka::Output>(std::move(pc), services.metrics(),
                                            services.pipeline_name());

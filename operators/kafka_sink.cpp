@@ -131,6 +131,12 @@ void register_kafka_sink(Registry& registry) {
                 "producer_properties",
                 "librdkafka properties for the producer only (linger.ms, compression.type, ...); "
                 "enable.idempotence stays true");
+            s.duration("refusal_timeout",
+                       "How long the producer retries records a broker refuses (an "
+                       "authorization failure, an unknown topic: often brief) before the "
+                       "pipeline fails, naming the topic and the error; 0: fail at once")
+                .def("60s")
+                .range(0, 86400);
             s.string(
                  "dead_letter_topic",
                  "Topic for records that cannot be processed (headers sluice.error, sluice.stage, "

@@ -288,6 +288,7 @@ HarnessOptions options(std::string bootstrap, std::string input, std::string out
 
 Harness::Harness(HarnessOptions o) {
   ProducerConfig pc{o.bootstrap, o.producer_properties};
+  pc.refusal_timeout = o.refusal_timeout;
   output = std::make_unique<Output>(std::move(pc), &registry, o.pipeline);
   if (!o.dead_letters.empty()) {
     dead_letters = std::make_unique<operators::KafkaDeadLetterSink>(

@@ -79,6 +79,7 @@ struct HarnessOptions {
   std::chrono::milliseconds commit_interval{200};
   size_t commit_records = 10000;
   Properties consumer_properties, producer_properties;
+  std::chrono::milliseconds refusal_timeout{60000};
   std::unique_ptr<core::Operator> middle;  // optional stage between source and sink
   size_t queue_capacity = 1024;
 };
