@@ -192,6 +192,15 @@ void KafkaSource::emit(Partition& p, kafka::MessagePtr m, core::Emitter& out) {
                         " times, the last time alone in the pipeline (crash-loop breaker)");
     return;
   }
+  if (options_.shed && r.timestamp_ms >= 0 &&
+      core::wall_ms() - r.timestamp_ms > options_.latency_objective.count()) {
+    probe_.on_shed_record();
+    out.dead_letter(std::move(r), core::dead_letter_code::kOverload,
+                    "older than the latency objective (" +
+                        std::to_string(options_.latency_objective.count()) +
+                        " ms) when read: shed (overload policy)");
+    return;
+  }
   if (auto err = decoder_.decode(r)) {
     out.dead_letter(std::move(r), err->code, err->detail);
   } else {
@@ -594,6 +603,16 @@ void register_kafka_source(Registry& registry) {
             s.duration("poll_timeout", "Longest wait for a message in one poll")
                 .def("100ms")
                 .range(0.001, 10);
+            s.choice("overload", {"pause", "shed"},
+                     "Overload policy: pause (backpressure; records wait in Kafka) or shed "
+                     "(records already older than latency_objective when read go to the "
+                     "dead-letter topic as overload, so fresh records keep their latency)")
+                .def("pause");
+            s.duration("latency_objective",
+                       "overload shed: the end-to-end latency objective (Kafka timestamp to "
+                       "result)")
+                .def("5s")
+                .range(0.001, 86400);
             s.choice("assignment_strategy", {"cooperative-sticky", "range", "roundrobin"},
                      "Partition assignment (cooperative-sticky: incremental rebalances)")
                 .def("cooperative-sticky");
@@ -641,6 +660,14 @@ void register_kafka_source(Registry& registry) {
         o.commit_interval =
             std::chrono::duration_cast<std::chrono::milliseconds>(s.duration("commit_interval"));
         o.commit_records = static_cast<size_t>(s.integer("commit_records"));
+        o.shed = s.string("overload") == "shed";
+        o.latency_objective =
+            std::chrono::duration_cast<std::chrono::milliseconds>(s.duration("latency_objective"));
+        if (o.shed && kafka.string("dead_letter_topic").empty()) {
+          throw std::invalid_argument(
+              "overload: shed sends records to the dead-letter topic; set "
+              "kafka.dead_letter_topic");
+        }
         o.shutdown_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
             ctx.services.root().section("runtime").duration("shutdown_timeout"));
         o.poll_timeout =

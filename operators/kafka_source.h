@@ -18,6 +18,9 @@
 //     unpaused partitions were empty: half-second stalls, and pass-through
 //     throughput swinging 0.3-0.7x kcat.) A partition whose OffsetTracker
 //     ring is full is paused on its own.
+//   - Overload policy (KafkaSourceOptions::shed): under backpressure records
+//     wait in Kafka; with shed, those already older than the latency
+//     objective when read are dead-lettered (overload) instead of processed.
 //   - Crash-loop breaker (src/kafka/crash_marks.h): before records are
 //     handed on, their window is marked in a file the next start reads.
 //     After a death with records in flight the source runs in suspect mode:
@@ -89,6 +92,13 @@ struct KafkaSourceOptions {
   // shutdown() (flush, final commit, leaving the group) ends within this
   // long of the stop (finish()), whatever the brokers do.
   std::chrono::milliseconds shutdown_timeout{30000};
+  // Overload policy at the Kafka edge. pause: backpressure only (records
+  // wait in Kafka; latency grows with the backlog). shed: a record whose age
+  // when read (now - its Kafka timestamp) already exceeds latency_objective
+  // cannot meet it: it goes to the dead-letter topic (code overload, counted)
+  // instead of through the pipeline, so fresher records keep their latency.
+  bool shed = false;
+  std::chrono::milliseconds latency_objective{5000};
   // Crash-loop breaker: the directory of its marks file; empty turns it off.
   std::string crash_marks_dir;
   // The marks file is per group and instance: empty takes the consumer's

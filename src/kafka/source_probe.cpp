@@ -73,6 +73,11 @@ SourceProbe::SourceProbe(metrics::Registry* registry, std::string pipeline)
           "sluice_source_rebalance_uncommitted_records_total",
           "Records handed on and not committed when their partition was revoked or lost (at "
           "least those in flight): what its next owner reads again.",
+          {{"pipeline", pipeline_}})),
+      shed_(registry_.counter(
+          "sluice_source_shed_records_total",
+          "Records older than the latency objective dead-lettered (overload) instead of "
+          "processed (overload policy shed).",
           {{"pipeline", pipeline_}})) {}
 
 SourceProbe::Partition* SourceProbe::partition(std::string_view topic, int32_t partition) {

@@ -14,6 +14,8 @@
 //   sluice_source_rebalance_uncommitted_records_total{pipeline}  handed on and not committed when
 //                                                       their partition went (>= in flight): what
 //                                                       its next owner reads again
+//   sluice_source_shed_records_total{pipeline}           overload policy shed: dead-lettered
+//                                                       (overload) instead of processed
 //   sluice_source_paused{pipeline}                       1 while backpressure pauses the source
 //   sluice_source_suspect_mode{pipeline}                 1 while records go one at a time (crash
 //   marks) sluice_source_suspect_records_total{pipeline}        records handed on alone in suspect
@@ -83,6 +85,7 @@ class SourceProbe {
     rebalance_in_flight_.inc(static_cast<double>(in_flight));
     rebalance_uncommitted_.inc(static_cast<double>(uncommitted));
   }
+  void on_shed_record() { shed_.inc(); }
 
   const std::string& pipeline() const { return pipeline_; }
   bool paused() const { return paused_.value() != 0; }
@@ -97,6 +100,7 @@ class SourceProbe {
   uint64_t rebalance_uncommitted() const {
     return static_cast<uint64_t>(rebalance_uncommitted_.value());
   }
+  uint64_t shed_records() const { return static_cast<uint64_t>(shed_.value()); }
   uint64_t consumed_total() const;
   template <typename F>
   void for_each_partition(F&& f) const {
@@ -116,6 +120,7 @@ class SourceProbe {
   metrics::Counter& lost_;
   metrics::Counter& rebalance_in_flight_;
   metrics::Counter& rebalance_uncommitted_;
+  metrics::Counter& shed_;
   mutable std::mutex mu_;             // the deque's shape, not the values
   std::deque<Partition> partitions_;  // deque: stable addresses
 };

@@ -199,6 +199,7 @@ std::vector<Message> read_all(const std::string& bootstrap, const std::string& t
       if (m->payload) msg.value.assign(static_cast<const char*>(m->payload), m->len);
       msg.partition = m->partition;
       msg.offset = m->offset;
+      msg.timestamp_ms = rd_kafka_message_timestamp(m, nullptr);
       rd_kafka_headers_t* hdrs = nullptr;
       if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
         const char* name;
@@ -315,6 +316,8 @@ Harness::Harness(HarnessOptions o) {
   so.pause_after = o.pause_after;
   so.commit_interval = o.commit_interval;
   so.commit_records = o.commit_records;
+  so.shed = o.shed;
+  so.latency_objective = o.latency_objective;
   if (so.exactly_once) so.consumer.properties["isolation.level"] = "read_committed";
   auto src = std::make_unique<operators::KafkaSource>(std::move(so));
   source = src.get();

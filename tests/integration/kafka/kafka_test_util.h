@@ -26,6 +26,7 @@ struct Message {
   std::vector<std::pair<std::string, std::string>> headers;
   int32_t partition = -1;  // produce: -1 = by key (or random); read: where it was
   int64_t offset = -1;     // read only
+  int64_t timestamp_ms = -1;                          // read only: the record's Kafka timestamp
   std::string header(const std::string& name) const;  // "" if absent
 };
 
@@ -80,6 +81,8 @@ struct HarnessOptions {
   size_t commit_records = 10000;
   Properties consumer_properties, producer_properties;
   std::chrono::milliseconds refusal_timeout{60000};
+  bool shed = false;  // overload policy
+  std::chrono::milliseconds latency_objective{5000};
   std::unique_ptr<core::Operator> middle;  // optional stage between source and sink
   size_t queue_capacity = 1024;
 };
