@@ -131,6 +131,18 @@ void register_kafka_sink(Registry& registry) {
                 "producer_properties",
                 "librdkafka properties for the producer only (linger.ms, compression.type, ...); "
                 "enable.idempotence stays true");
+            s.choice("delivery", {"at_least_once", "exactly_once"},
+                     "at_least_once: an input offset is committed once all its outputs are "
+                     "acknowledged (a crash re-delivers; duplicates are possible). exactly_once: "
+                     "outputs and input offsets are committed together in Kafka transactions, "
+                     "read by read_committed consumers (needs Apache Kafka 2.5+ and "
+                     "kafka.instance_id)")
+                .def("at_least_once");
+            s.duration("transaction_interval",
+                       "exactly_once: how often the transaction is committed (results become "
+                       "visible to read_committed consumers then)")
+                .def("500ms")
+                .range(0.01, 60);
             s.duration("refusal_timeout",
                        "How long the producer retries records a broker refuses (an "
                        "authorization failure, an unknown topic: often brief) before the "

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "operators/dead_letter.h"
+#include "src/config/load.h"
 #include "src/core/clock.h"
 #include "src/core/dead_letter.h"
 #include "src/core/emitter.h"
@@ -70,6 +71,12 @@ KafkaSource::~KafkaSource() {
 void KafkaSource::start() {
   if (!options_.crash_marks_dir.empty()) open_crash_marks();
   if (output_) output_->start();
+  if (options_.exactly_once) {
+    transactions_ = output_ ? output_->transactions() : nullptr;
+    if (!transactions_)
+      throw kafka::KafkaError("kafka source: exactly_once needs the transactional output");
+    txn_due_ = core::SteadyClock::now() + options_.transaction_interval;
+  }
   consumer_ = std::make_unique<kafka::Consumer>(options_.consumer,
                                                 static_cast<kafka::RebalanceListener*>(this));
   consumer_->subscribe(options_.topics);
@@ -84,7 +91,7 @@ void KafkaSource::start() {
 core::Source::Poll KafkaSource::poll(core::Emitter& out) {
   drain_stash(out);
   if (suspect_mode_) return poll_suspects(out);
-  if (holding_ && !paused_all_) {
+  if ((holding_ && !paused_all_) || txn_draining_) {
     // Read nothing until deliveries bring the in-flight count down (acks
     // complete on other threads; a short sleep is cheaper than a wake-up
     // per ack, and 1 ms is a few hundred records at full speed).
@@ -260,7 +267,9 @@ void KafkaSource::maintain() {
   const auto now = core::SteadyClock::now();
   const bool by_count = options_.commit_records > 0 && uncommitted >= options_.commit_records &&
                         now >= commit_retry_at_;
-  if ((now >= next_commit_ || by_count) && !consumer_->rebalancing()) {
+  if (options_.exactly_once) {
+    if (transactions_) maintain_transaction(now);
+  } else if ((now >= next_commit_ || by_count) && !consumer_->rebalancing()) {
     // While the generation changes the commit waits (see the top of the header).
     commit_async(all_partitions());
     next_commit_ = now + options_.commit_interval;
@@ -465,7 +474,11 @@ void KafkaSource::on_revoked(const kafka::PartitionList& partitions, bool lost) 
   for (const rd_kafka_topic_partition_t& tp : partitions) {
     if (Partition* p = find(tp.topic, tp.partition)) parts.push_back(p);
   }
-  if (!lost) commit_sync(parts, time_left(kRevokeCommitTimeout));
+  if (options_.exactly_once) {
+    on_revoked_transactional(parts, lost);
+  } else if (!lost) {
+    commit_sync(parts, time_left(kRevokeCommitTimeout));
+  }
   for (Partition* p : parts) {
     // Handed on and not committed: what the next owner reads again.
     const int64_t committed = p->confirmed >= 0 ? p->confirmed : p->first;
@@ -475,7 +488,8 @@ void KafkaSource::on_revoked(const kafka::PartitionList& partitions, bool lost) 
     const uint64_t in_flight = tracker_.in_flight(p->slot);
     if (lost) {
       probe_.on_partition_lost(in_flight, uncommitted);
-      if (done > p->confirmed) lost_done_[key_of(p->topic, p->partition)] = done;
+      if (done > p->confirmed && !options_.exactly_once)
+        lost_done_[key_of(p->topic, p->partition)] = done;
     } else {
       probe_.on_partition_revoked(in_flight, uncommitted);
     }
@@ -514,6 +528,7 @@ void KafkaSource::shutdown() {
   while (consumer_->rebalancing() && time_left(options_.shutdown_timeout) > kSettleReserve) {
     consumer_->poll(std::chrono::milliseconds(50));  // a record read now is left unread
   }
+  if (options_.exactly_once) shutdown_transactional();  // needs the producer open
   if (output_) {
     if (!output_->flush(time_left(options_.final_flush_timeout))) {
       core::log_warn(
@@ -522,7 +537,7 @@ void KafkaSource::shutdown() {
     output_->close();
   }
   // Every worker has joined: all acks are in.
-  commit_sync(all_partitions(), time_left(options_.shutdown_timeout));
+  if (!options_.exactly_once) commit_sync(all_partitions(), time_left(options_.shutdown_timeout));
   if (marks_) {
     if (tracker_.in_flight() == 0) {
       marks_->clean_exit();
@@ -678,11 +693,30 @@ void register_kafka_source(Registry& registry) {
             o.crash_marks_dir = (std::filesystem::temp_directory_path() / "sluice").string();
         }
         if (o.consumer.group_id.empty()) throw std::invalid_argument("group: must not be empty");
+        o.exactly_once = kafka.string("delivery") == "exactly_once";
+        o.transaction_interval = std::chrono::duration_cast<std::chrono::milliseconds>(
+            kafka.duration("transaction_interval"));
+        if (o.exactly_once) {
+          // Read only committed records: what an aborted transaction of an
+          // upstream producer wrote never counts.
+          auto iso = o.consumer.properties.find("isolation.level");
+          if (iso != o.consumer.properties.end() && iso->second != "read_committed") {
+            auto where = o.consumer.sources.find("isolation.level");
+            throw config::ConfigError(
+                "kafka", {{where != o.consumer.sources.end() ? where->second.path
+                                                             : "kafka.consumer_properties",
+                           "kafka.delivery exactly_once reads with isolation.level "
+                           "read_committed"}});
+          }
+          o.consumer.properties["isolation.level"] = "read_committed";
+        }
         check_kafka_conf([&] { return kafka::consumer_conf(o.consumer); });
         auto src = std::make_unique<KafkaSource>(std::move(o));
         // With a dead-letter topic the source publishes through the shared
-        // output, and manages it when no sink does.
-        if (!kafka.string("dead_letter_topic").empty())
+        // output, and manages it when no sink does; under exactly_once it
+        // commits the output's transactions.
+        if (!kafka.string("dead_letter_topic").empty() ||
+            kafka.string("delivery") == "exactly_once")
           src->set_output(&kafka_output(ctx.services));
         return src;
       },

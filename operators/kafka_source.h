@@ -44,6 +44,15 @@
 //     further meanwhile), so work already delivered is not read again.
 //   - shutdown() is bounded: flush, final commit and leaving the group end
 //     within shutdown_timeout of the stop, even with every broker unreachable.
+//   - exactly_once (the output's producer is transactional, see
+//     src/kafka/transactions.h): no consumer commits. Every
+//     transaction_interval the source stops reading, waits until none of its
+//     records is in flight (each one's outputs are in the open transaction)
+//     and commits the transaction with the offsets after the records handed
+//     on (kafka_source_transactions.cpp). A revocation does the same first;
+//     a lost assignment aborts. An aborted transaction rewinds every
+//     partition to the offset of the last committed one, so its records are
+//     processed again and their discarded outputs produced anew.
 //
 // Threading: the pipeline's source thread calls start/poll/finish; shutdown()
 // runs after every worker has joined. Acks complete from any thread.
@@ -99,6 +108,12 @@ struct KafkaSourceOptions {
   // instead of through the pipeline, so fresher records keep their latency.
   bool shed = false;
   std::chrono::milliseconds latency_objective{5000};
+  // exactly_once: how often the transaction is committed (consumer commits,
+  // commit_interval and commit_records, are not used).
+  std::chrono::milliseconds transaction_interval{500};
+  // exactly_once: set_output() must be given the pipeline's (transactional)
+  // output; the source never commits through the consumer.
+  bool exactly_once = false;
   // Crash-loop breaker: the directory of its marks file; empty turns it off.
   std::string crash_marks_dir;
   // The marks file is per group and instance: empty takes the consumer's
@@ -121,7 +136,8 @@ class KafkaSource final : public core::Source, private kafka::RebalanceListener 
   void shutdown() override;
 
   // The output whose deliveries complete this source's records, when the
-  // source must manage it (it publishes dead letters): start() starts it;
+  // source must manage it (it publishes dead letters, or commits the
+  // output's transactions under exactly_once): start() starts it;
   // shutdown() flushes and closes it before the final commit, so no delivery
   // report can arrive once the tracker is gone. Not owned.
   void set_output(kafka::Output* output) { output_ = output; }
@@ -151,6 +167,7 @@ class KafkaSource final : public core::Source, private kafka::RebalanceListener 
     int64_t first = -1;      // first offset handed on since the assignment
     int64_t next = -1;       // last offset handed on + 1
     int64_t floor = -1;      // committable with nothing tracked (start recovered after a loss)
+    int64_t txn_done = -1;   // exactly_once: offset the last committed transaction carried
     size_t stashed = 0;      // messages of this partition waiting in stash_
     bool paused_full = false;
     kafka::CrashMarks::Entry mark = 0;  // with marks_
@@ -193,6 +210,23 @@ class KafkaSource final : public core::Source, private kafka::RebalanceListener 
   // Time left before shutdown()'s deadline (a default bound before a stop).
   std::chrono::milliseconds time_left(std::chrono::milliseconds otherwise) const;
 
+  // exactly_once (kafka_source_transactions.cpp).
+  // Starts, or finishes once nothing is in flight, the periodic commit.
+  void maintain_transaction(core::TimePoint now);
+  // Waits until none of the source's records is in flight; false on timeout.
+  bool drain(std::chrono::milliseconds timeout);
+  // Commits the open transaction with every partition's offset (nothing in
+  // flight); on abort rewinds. Returns whether it committed.
+  bool commit_transaction();
+  // Aborts the open transaction and rewinds to the last committed offsets.
+  void abort_transaction(std::string_view why);
+  // Input records the open transaction covers.
+  uint64_t transaction_records() const;
+  // Moves every partition back to the offset after its last committed
+  // transaction (or where its consumption started): forgets what was read since.
+  void rewind();
+  void on_revoked_transactional(const std::vector<Partition*>& parts, bool lost);
+  void shutdown_transactional();
   std::vector<Partition*> all_partitions();
   void update_lag();
 
@@ -205,6 +239,10 @@ class KafkaSource final : public core::Source, private kafka::RebalanceListener 
   bool suspect_mode_ = false;
   std::vector<kafka::MessagePtr> batch_;  // one poll burst, marked before it is handed on
   kafka::Output* output_ = nullptr;
+  kafka::Transactions* transactions_ = nullptr;  // exactly_once, from output_ at start()
+  bool txn_draining_ = false;                    // waiting for nothing in flight before a commit
+  core::TimePoint txn_due_{};                    // the next periodic commit
+  core::TimePoint txn_drain_since_{};
   std::unordered_map<uint64_t, Partition> partitions_;
   std::vector<std::pair<const rd_kafka_topic_t*, core::TopicId>> topic_ids_;  // message rkt → id
   Partition* last_ = nullptr;  // lookup cache; reset whenever partitions_ changes

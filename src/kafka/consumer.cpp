@@ -180,6 +180,15 @@ rd_kafka_resp_err_t Consumer::commit_sync(PartitionList& offsets,
   return err;
 }
 
+void Consumer::seek(const PartitionList& offsets) {
+  if (!offsets.empty())
+    check(rd_kafka_seek_partitions(rk_, offsets.get(), -1), "kafka consumer: seek");
+}
+
+rd_kafka_consumer_group_metadata_t* Consumer::group_metadata() const {
+  return rd_kafka_consumer_group_metadata(rk_);
+}
+
 bool Consumer::watermarks(const char* topic, int32_t partition, int64_t* low, int64_t* high) const {
   return rd_kafka_get_watermark_offsets(rk_, topic, partition, low, high) ==
              RD_KAFKA_RESP_ERR_NO_ERROR &&

@@ -130,6 +130,12 @@ class Consumer {
   // JoinGroup requests this member has sent (rebalances it took part in).
   uint64_t joins() const { return group_->joins.load(std::memory_order_relaxed); }
 
+  // Moves consumption of each partition to its offset (rewind after an
+  // aborted transaction). Throws KafkaError.
+  void seek(const PartitionList& offsets);
+  // The consumer's group metadata, for send_offsets_to_transaction (owned by
+  // the caller: rd_kafka_consumer_group_metadata_destroy).
+  rd_kafka_consumer_group_metadata_t* group_metadata() const;
 
   // Low and high watermarks last seen by the client (no broker round trip);
   // false if unknown yet.

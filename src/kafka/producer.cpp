@@ -49,13 +49,22 @@ Conf producer_conf(const ProducerConfig& config) {
         "must stay true");
   }
   conf.set("bootstrap.servers", config.bootstrap_servers).set("client.id", "sluice");
+  if (!config.transactional_id.empty()) {
+    // A crashed instance's open transaction blocks read_committed consumers
+    // of its output partitions until it is aborted: by the restarted
+    // instance (init_transactions), or by the broker after this long. Kafka
+    // Streams uses the same 10 s.
+    conf.set("transactional.id", config.transactional_id).set("transaction.timeout.ms", "10000");
+  }
   conf.set_all(config.properties).set("enable.idempotence", "true");
   return conf;
 }
 
 Producer::Producer(const ProducerConfig& config, DeliveryObserver* observer)
     : observer_(observer),
-      refusal_timeout_(config.refusal_timeout) {
+      refusal_timeout_(config.refusal_timeout),
+      transactional_(!config.transactional_id.empty() ||
+                     config.properties.count("transactional.id") > 0) {
   size_t queue_messages = kDefaultQueueMessages;
   if (auto q = config.properties.find("queue.buffering.max.messages");
       q != config.properties.end()) {
@@ -122,6 +131,10 @@ rd_kafka_resp_err_t Producer::send(OutMessage& m) {
   if (closing_.load(std::memory_order_relaxed)) throw KafkaError("kafka producer: closed");
   rd_kafka_topic_t* rkt = topic_handle(m.topic);
   Delivery* d = acquire_slot();
+  // Transactional: the Ack completes here, once the message is accepted (it
+  // must not also be completed by a delivery report racing on another thread).
+  core::Ack in_transaction;
+  if (transactional_) in_transaction = std::move(m.delivery.ack);
   *d = std::move(m.delivery);
   const char* key = m.key ? m.key->data() : nullptr;
   const size_t key_len = m.key ? m.key->size() : 0;
@@ -134,6 +147,7 @@ rd_kafka_resp_err_t Producer::send(OutMessage& m) {
                           RD_KAFKA_V_OPAQUE(d), RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       m.headers.release();  // librdkafka owns them now
+      in_transaction.complete();
       return err;
     }
     if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && !failed() && !closing_.load()) {
@@ -148,6 +162,7 @@ rd_kafka_resp_err_t Producer::send(OutMessage& m) {
       continue;
     }
     m.delivery = std::move(*d);
+    if (transactional_) m.delivery.ack = std::move(in_transaction);
     pool_->release(d);
     if (err == RD_KAFKA_RESP_ERR__FATAL || err == RD_KAFKA_RESP_ERR__QUEUE_FULL || failed()) {
       if (err == RD_KAFKA_RESP_ERR__FATAL) fail("fatal error: " + error_name(err));
@@ -231,6 +246,15 @@ void Producer::on_delivery(const rd_kafka_message_t* m) {
       core::log_info("kafka producer: deliveries accepted again");
     d->ack.complete();
     if (observer_) observer_->on_delivered(*d);
+  } else if (transactional_) {
+    // The open transaction now requires an abort: its commit says so.
+    uint64_t suppressed = 0;
+    if (g_producer_errors.allow(&suppressed)) {
+      core::log_warn("kafka producer: delivery to topic '",
+                     m->rkt ? rd_kafka_topic_name(m->rkt) : "?", "' failed: ", error_name(m->err),
+                     " (the transaction will be aborted)",
+                     suppressed ? " (" + std::to_string(suppressed) + " more suppressed)" : "");
+    }
   } else if (!closing_.load(std::memory_order_relaxed)) {
     if (is_refusal(m->err) && retry_refused(m, d)) return;  // d lives on
     fail("delivery to topic '" + std::string(m->rkt ? rd_kafka_topic_name(m->rkt) : "?") +

@@ -52,6 +52,12 @@ struct ProducerConfig {
   PropertySources sources;
   // How long refusals (see the top of this file) are retried; 0: fail at once.
   std::chrono::milliseconds refusal_timeout{60000};
+  // exactly_once: the producer's transactional.id (empty: not transactional).
+  // A transactional producer completes a message's Ack once the message is
+  // in the open transaction: the transaction's commit is what makes it
+  // durable, and a failed delivery fails the commit (the transaction is then
+  // aborted and its input read again), not the producer.
+  std::string transactional_id;
 };
 
 // The producer's librdkafka configuration, exactly as the Producer uses it
@@ -134,6 +140,7 @@ class Producer {
   void close();
 
   rd_kafka_t* handle() const { return rk_; }
+  bool transactional() const { return transactional_; }
 
  private:
   static void dr_cb(rd_kafka_t* rk, const rd_kafka_message_t* m, void* opaque);
@@ -176,6 +183,7 @@ class Producer {
     Delivery* delivery;
   };
   std::chrono::milliseconds refusal_timeout_;
+  bool transactional_;
   std::mutex refused_mu_;
   std::vector<Refused> refused_;
   std::atomic<size_t> refused_count_{0};

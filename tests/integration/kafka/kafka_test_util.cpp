@@ -290,6 +290,7 @@ HarnessOptions options(std::string bootstrap, std::string input, std::string out
 Harness::Harness(HarnessOptions o) {
   ProducerConfig pc{o.bootstrap, o.producer_properties};
   pc.refusal_timeout = o.refusal_timeout;
+  pc.transactional_id = o.transactional_id;
   output = std::make_unique<Output>(std::move(pc), &registry, o.pipeline);
   if (!o.dead_letters.empty()) {
     dead_letters = std::make_unique<operators::KafkaDeadLetterSink>(
@@ -316,12 +317,15 @@ Harness::Harness(HarnessOptions o) {
   so.pause_after = o.pause_after;
   so.commit_interval = o.commit_interval;
   so.commit_records = o.commit_records;
+  so.exactly_once = !o.transactional_id.empty();
+  so.transaction_interval = o.transaction_interval;
   so.shed = o.shed;
   so.latency_objective = o.latency_objective;
   if (so.exactly_once) so.consumer.properties["isolation.level"] = "read_committed";
+  const bool so_exactly_once = so.exactly_once;
   auto src = std::make_unique<operators::KafkaSource>(std::move(so));
   source = src.get();
-  if (dead_letters) src->set_output(output.get());
+  if (dead_letters || so_exactly_once) src->set_output(output.get());
   pipeline->set_source("source", std::move(src));
   if (o.middle) pipeline->add_stage("middle", std::move(o.middle));
   operators::KafkaSinkOptions sk;

@@ -81,6 +81,9 @@ struct HarnessOptions {
   size_t commit_records = 10000;
   Properties consumer_properties, producer_properties;
   std::chrono::milliseconds refusal_timeout{60000};
+  // Non-empty: exactly_once, with this transactional.id.
+  std::string transactional_id;
+  std::chrono::milliseconds transaction_interval{500};
   bool shed = false;  // overload policy
   std::chrono::milliseconds latency_objective{5000};
   std::unique_ptr<core::Operator> middle;  // optional stage between source and sink
