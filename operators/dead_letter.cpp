@@ -82,12 +82,37 @@ void check_kafka_conf(const std::function<kafka::Conf()>& build) {
   }
 }
 
+std::string transactional_id(const Services& services) {
+  config::Section kafka = services.root().section("kafka");
+  const auto producer_properties = kafka.string_map("producer_properties");
+  if (auto given = producer_properties.find("transactional.id"); given != producer_properties.end())
+    return given->second;
+  const std::string instance = kafka.string("instance_id");
+  if (instance.empty()) {
+    throw config::ConfigError(
+        "kafka", {{kafka.path_of("instance_id"),
+                   "kafka.delivery exactly_once needs a stable id per process (one per replica, "
+                   "e.g. ${SLUICE_INSTANCE_ID}): it names the transactional producer, so that a "
+                   "restart fences its predecessor"}});
+  }
+  // Unique per application (the consumer group) and instance.
+  std::string group = services.pipeline_name();
+  for (const config::Section& stage : services.root().list("stages")) {
+    if (stage.string("type") == "kafka_source") group = stage.string("group");
+  }
+  return "sluice-" + group + "-" + instance;
+}
+
 kafka::Output& kafka_output(Services& services) {
   config::Section kafka = services.root().section("kafka");
   kafka::Output& out = services.shared<kafka::Output>("kafka.output", [&] {
     kafka::ProducerConfig pc;
     pc.bootstrap_servers = kafka.string("bootstrap_servers");
     pc.properties = kafka_client_properties(kafka, "producer_properties", &pc.sources);
+    pc.refusal_timeout =
+        std::chrono::duration_cast<std::chrono::milliseconds>(kafka.duration("refusal_timeout"));
+    if (kafka.string("delivery") == "exactly_once")
+      pc.transactional_id = transactional_id(services);
     check_kafka_conf([&] { return kafka::producer_conf(pc); });
     return std::make_unique<kafka::Output>(std::move(pc), services.metrics(),
                                            services.pipeline_name());

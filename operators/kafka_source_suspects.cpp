@@ -14,6 +14,7 @@ namespace sluice::operators {
 
 void KafkaSource::open_crash_marks() {
   std::string instance = options_.instance_id;
+  if (instance.empty()) instance = options_.consumer.instance_id;
   if (instance.empty()) {
     auto it = options_.consumer.properties.find("group.instance.id");
     if (it != options_.consumer.properties.end()) instance = it->second;
