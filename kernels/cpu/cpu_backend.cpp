@@ -11,6 +11,7 @@
 #include "kernels/cpu/linear.h"
 #include "kernels/cpu/ops.h"
 #include "kernels/cpu/parallel.h"
+#include "src/core/cpus.h"
 #include "src/engine/ticket_ring.h"
 
 namespace sluice::cpu {
@@ -38,8 +39,7 @@ class CpuBackend final : public engine::Backend {
   CpuBackend(const engine::ModelConfig& config, const engine::EncoderWeights& weights,
              const engine::BackendOptions& options)
       : config_(config),
-        threads_(options.threads > 0 ? options.threads
-                                     : static_cast<int>(std::thread::hardware_concurrency())),
+        threads_(options.threads > 0 ? options.threads : core::available_cpus()),
         bf16_(options.precision == engine::Precision::kBF16),
         forward_(config, weights, options.pooling,
                  options.precision == engine::Precision::kBF16 ? GemmPrecision::kBF16
