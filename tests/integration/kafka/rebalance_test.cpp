@@ -99,7 +99,16 @@ TEST(KafkaRebalance, InstanceJoiningAndLeavingRereadsOnlyWhatWasInFlight) {
   report("join and leave", dup, kRecords, r);
   EXPECT_GT(r.revoked, 0u);
   EXPECT_EQ(r.lost, 0u) << "a commit raced a rejoin and librdkafka dropped the assignment";
-  EXPECT_LE(static_cast<uint64_t>(dup), r.in_flight);
+  // A revocation commits synchronously, so what the next owner reads again
+  // is what was in flight. `uncommitted` counts what a revocation's commit
+  // left behind, which is 0 when the commit succeeds; the embedded broker
+  // sometimes refuses it (ILLEGAL_GENERATION, answered after its 5 s join
+  // wait, when the joining member's next round has begun: Apache Kafka
+  // accepts a commit of the current generation while the group prepares a
+  // rebalance), and then those records are read again too: seen once in 3
+  // runs on a fresh machine.
+  EXPECT_LE(static_cast<uint64_t>(dup), r.in_flight + r.uncommitted);
+  EXPECT_LT(dup, kRecords / 5) << "a rebalance re-read a large share of the run";
 }
 
 // Injected heartbeat errors make every member rejoin while records stream
