@@ -6,6 +6,7 @@
 
 #include "kernels/cpu/ops.h"
 #include "operators/json_text.h"
+#include "src/config/load.h"
 #include "src/engine/model_error.h"
 
 namespace sluice::operators {
@@ -26,6 +27,15 @@ ClassifyOptions ClassifyOptions::from_model(const engine::ModelConfig& config,
   o.labels = config.id2label;
   o.problem_type = config.problem_type;
   return o;
+}
+
+void ClassifyOptions::rename_labels(std::vector<std::string> names) {
+  if (names.size() != labels.size())
+    throw std::invalid_argument("the model has " + std::to_string(labels.size()) + " outputs, " +
+                                std::to_string(names.size()) + " label names given");
+  for (const auto& n : names)
+    if (n.empty()) throw std::invalid_argument("label names must not be empty");
+  labels = std::move(names);
 }
 
 Classifier::Classifier(ClassifyOptions options) : options_(std::move(options)) {
@@ -140,6 +150,9 @@ void register_classify(Registry& registry) {
           [](config::Schema& s) {
             s.string("model", "Model directory (its config.json gives the labels and problem type)")
                 .req();
+            s.strings("labels",
+                      "Names of the model's outputs in id order, replacing config.json's id2label "
+                      "(for checkpoints labelled LABEL_0, LABEL_1, ...)");
             s.boolean("probs", "Include every label's probability (\"probs\": {label: p})")
                 .def("false");
             s.real("min_score", "Below this top score the label becomes below_label")
@@ -168,6 +181,14 @@ void register_classify(Registry& registry) {
         o.min_score = ctx.options.real("min_score");
         o.below_label = ctx.options.string("below_label");
         o.multi_label_threshold = ctx.options.real("multi_label_threshold");
+        if (ctx.options.has("labels")) {
+          try {
+            o.rename_labels(ctx.options.strings("labels"));
+          } catch (const std::invalid_argument& e) {
+            throw config::ConfigError("stage '" + ctx.stage_name + "'",
+                                      {{ctx.options.path_of("labels"), e.what()}});
+          }
+        }
         return std::make_unique<Classify>(std::move(o));
       },
   });

@@ -34,6 +34,11 @@ struct ClassifyOptions {
   double multi_label_threshold = 0.5;
 
   static ClassifyOptions from_model(const engine::ModelConfig& config, std::string model_name);
+  // Replaces config.json's id2label, in id order: for checkpoints whose labels
+  // say LABEL_0, LABEL_1, ... (e.g. cardiffnlp/twitter-roberta-base-sentiment:
+  // negative, neutral, positive). Throws std::invalid_argument unless there is
+  // one non-empty name per output.
+  void rename_labels(std::vector<std::string> names);
 };
 
 struct Classification {

@@ -37,10 +37,13 @@ constexpr const char* kUsage =
     "                       [--precision fp32|bf16] [--max-batch-records N] [--max-batch-tokens "
     "N]\n"
     "                       [--max-delay-ms MS] [--min-score X] [--tokenizer PATH]\n"
-    "  reads one text per line on stdin, writes one JSON result per line on stdout\n";
+    "                       [--labels NAME,NAME,...]\n"
+    "  reads one text per line on stdin, writes one JSON result per line on stdout;\n"
+    "  --labels names the model's outputs in id order instead of config.json's id2label\n";
 
 struct Args {
   std::string model, tokenizer;
+  std::vector<std::string> labels;  // empty: config.json's id2label
   bool probs = false;
   double min_score = 0;
   engine::BackendOptions backend;
@@ -61,6 +64,15 @@ bool parse_args(int argc, char** argv, Args* a, std::string* error) {
     int64_t n = 0;
     if (f == "--probs") {
       a->probs = true;
+    } else if (f == "--labels") {
+      const char* v = value();
+      if (!v) return *error = "--labels needs a comma-separated list of names", false;
+      a->labels.clear();
+      std::string_view rest = v;
+      for (size_t comma; (comma = rest.find(',')) != std::string_view::npos;
+           rest.remove_prefix(comma + 1))
+        a->labels.emplace_back(rest.substr(0, comma));
+      a->labels.emplace_back(rest);
     } else if (f == "--model" || f == "--tokenizer" || f == "--device" || f == "--precision") {
       const char* v = value();
       if (!v) return *error = std::string(f) + " needs a value", false;
@@ -138,6 +150,13 @@ int run(const Args& args) {
   operators::ClassifyOptions copt = operators::ClassifyOptions::from_model(config, model.name());
   copt.probs = args.probs;
   copt.min_score = args.min_score;
+  if (!args.labels.empty()) {
+    try {
+      copt.rename_labels(args.labels);
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument(std::string("--labels: ") + e.what());
+    }
+  }
   const operators::Classifier classifier(copt);
   operators::MicroBatcher batcher(args.policy);
 

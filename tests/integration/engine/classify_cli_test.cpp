@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -144,6 +145,32 @@ TEST(SluiceClassify, BadModelDirectoriesExitTwoNamingTheFile) {
   const fs::path no_tok = et::scratch_dir("cli-no-tokenizer");
   et::copy_model(good, no_tok);  // config + weights only
   expect_exit_2(no_tok, "no tokenizer.json or vocab.txt");
+}
+
+TEST(SluiceClassify, LabelsNameTheOutputsInIdOrder) {
+  const fs::path model = model_with_tokenizer();  // id2label: negative, neutral, positive
+  auto r = run({sluice_binary(), "classify", "--model", model.string(), "--probs", "--labels",
+                "NEG,NEU,POS"},
+               {}, join_lines(tweets(20)));
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto renamed = parse_lines(r.out);
+  r = run({sluice_binary(), "classify", "--model", model.string(), "--probs"}, {},
+          join_lines(tweets(20)));
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto plain = parse_lines(r.out);
+  ASSERT_EQ(renamed.size(), plain.size());
+  const std::map<std::string, std::string> name = {
+      {"negative", "NEG"}, {"neutral", "NEU"}, {"positive", "POS"}};
+  for (size_t i = 0; i < plain.size(); ++i) {
+    EXPECT_EQ(renamed[i]["label"], name.at(plain[i]["label"]));
+    for (const auto& [from, to] : name) EXPECT_EQ(renamed[i]["probs"][to], plain[i]["probs"][from]);
+  }
+
+  r = run({sluice_binary(), "classify", "--model", model.string(), "--labels", "a,b"}, {},
+          std::string("x\n"));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--labels: the model has 3 outputs, 2 label names given"), std::string::npos)
+      << r.err;
 }
 
 TEST(SluiceClassify, BadUsageExitsTwo) {
