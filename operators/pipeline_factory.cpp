@@ -17,6 +17,7 @@ BuiltPipeline build_pipeline(const config::Loaded& loaded, const Registry& regis
   core::PipelineOptions po;
   po.name = out.name;
   po.default_queue_capacity = static_cast<size_t>(runtime.integer("queue_capacity"));
+  po.stall_timeout = runtime.duration("stall_timeout");
   out.pipeline = std::make_unique<core::Pipeline>(po);
 
   std::vector<config::Problem> problems;
@@ -86,7 +87,11 @@ BuiltPipeline build_pipeline(const config::Loaded& loaded, const Registry& regis
                         "the last stage must be a sink, and '" + upstream_name + "' emits " +
                             std::string(core::item_kind_name(upstream_out))});
   }
-  if (!problems.empty()) throw config::ConfigError("pipeline '" + out.name + "'", std::move(problems));
+  if (!problems.empty()) {
+    // Operators quote values in their messages; none from the environment is shown.
+    for (auto& p : problems) p.message = loaded.redact(std::move(p.message));
+    throw config::ConfigError(loaded.redact("pipeline '" + out.name + "'"), std::move(problems));
+  }
   out.pipeline->set_dead_letter_sink(out.services->dead_letters());
   return out;
 }

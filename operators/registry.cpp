@@ -47,10 +47,12 @@ namespace {
 void declare_stage_common(config::Schema& s) {
   s.string("name", "Stage name: the `stage` label of its metrics and the name in logs").req();
   s.string("type", "Operator type (see `sluice validate --explain`)").req();
-  s.integer("workers", "Parallel workers; records are sharded by input partition, keeping per-partition order")
+  s.integer("workers",
+            "Parallel workers; records are sharded by input partition, keeping per-partition order")
       .def("1")
       .range(1, 256);
-  s.integer("queue_capacity", "Capacity of each input queue of this stage (default: runtime.queue_capacity)")
+  s.integer("queue_capacity",
+            "Capacity of each input queue of this stage (default: runtime.queue_capacity)")
       .range(2, 1 << 24);
 }
 
@@ -63,16 +65,33 @@ std::shared_ptr<const config::Schema> Registry::pipeline_schema() const {
   root->string("description", "Free text").def("");
 
   auto runtime = std::make_shared<config::Schema>();
-  runtime->integer("queue_capacity", "Default capacity of each stage input queue (items)").def("1024").range(2, 1 << 24);
-  runtime->duration("shutdown_timeout", "On SIGTERM/SIGINT: time allowed to drain in-flight work before aborting")
+  runtime->integer("queue_capacity", "Default capacity of each stage input queue (items)")
+      .def("1024")
+      .range(2, 1 << 24);
+  runtime
+      ->duration("shutdown_timeout",
+                 "On SIGTERM/SIGINT: time allowed to drain in-flight work before aborting")
       .def("30s")
       .range(0, 3600);
+  runtime
+      ->duration("stall_timeout",
+                 "Liveness: /healthz fails (503, naming the stage) when a stage has made no "
+                 "progress this long while inside one call or with input waiting; waiting for "
+                 "room downstream does not count. Longer than any legitimate pause (a forward "
+                 "pass on a big batch; the producer's 5-minute message.timeout.ms during a "
+                 "Kafka outage); 0 disables")
+      .def("10m")
+      .range(0, 86400);
   runtime->choice("log_level", {"debug", "info", "warn", "error"}, "Log verbosity").def("info");
   root->object("runtime", runtime, "Threads, queues and shutdown");
 
   auto metrics = std::make_shared<config::Schema>();
   metrics->boolean("enabled", "Serve /metrics, /healthz and /readyz").def("true");
-  metrics->string("listen", "host:port of the HTTP endpoint (port 0 picks a free port)").def("127.0.0.1:9464");
+  metrics
+      ->string("listen",
+               "host:port of the HTTP endpoint (port 0 picks a free port; \":PORT\" is 127.0.0.1, "
+               "every interface takes 0.0.0.0:PORT or [::]:PORT)")
+      .def("127.0.0.1:9464");
   root->object("metrics", metrics, "Prometheus endpoint");
 
   for (const auto& sec : sections_) {
@@ -91,7 +110,8 @@ std::shared_ptr<const config::Schema> Registry::pipeline_schema() const {
   for (const auto& spec : specs_) known += (known.empty() ? "" : ", ") + spec.type;
   root->object_list(
           "stages", "type",
-          [this, known](std::string_view type, std::string* list) -> std::shared_ptr<const config::Schema> {
+          [this, known](std::string_view type,
+                        std::string* list) -> std::shared_ptr<const config::Schema> {
             *list = known;
             auto it = stage_schemas_.find(type);
             return it == stage_schemas_.end() ? nullptr : it->second;
@@ -101,6 +121,17 @@ std::shared_ptr<const config::Schema> Registry::pipeline_schema() const {
   schema_ = root;
   return schema_;
 }
+
+namespace {
+
+std::vector<void (*)(Registry&)>& extensions() {
+  static std::vector<void (*)(Registry&)> v;
+  return v;
+}
+
+}  // namespace
+
+void extend_builtin_registry(void (*add)(Registry&)) { extensions().push_back(add); }
 
 const Registry& builtin_registry() {
   static const Registry* r = [] {
@@ -115,6 +146,7 @@ const Registry& builtin_registry() {
     register_micro_batch(*reg);
     register_infer(*reg);
     register_classify(*reg);
+    for (auto add : extensions()) add(*reg);
     return reg;
   }();
   return *r;

@@ -56,14 +56,16 @@ class Services {
     std::lock_guard lock(mu_);
     for (auto& e : entries_) {
       if (e.key == key) {
-        if (e.type != std::type_index(typeid(T))) throw std::logic_error("shared service '" + key + "' type mismatch");
+        if (e.type != std::type_index(typeid(T)))
+          throw std::logic_error("shared service '" + key + "' type mismatch");
         return *static_cast<T*>(e.ptr.get());
       }
     }
     std::unique_ptr<T> obj = make();
     T* raw = obj.get();
     entries_.push_back({key, std::type_index(typeid(T)),
-                        std::unique_ptr<void, void (*)(void*)>(obj.release(), [](void* p) { delete static_cast<T*>(p); })});
+                        std::unique_ptr<void, void (*)(void*)>(
+                            obj.release(), [](void* p) { delete static_cast<T*>(p); })});
     return *raw;
   }
   // Shared object if it exists, else nullptr.
@@ -132,5 +134,11 @@ class Registry {
 
 // The registry with every built-in operator (explicit list in registry.cpp).
 const Registry& builtin_registry();
+
+// Adds `add`'s operators to builtin_registry() when it is first built. Only
+// test executables call it (tests/support/sluice_crashable: operators that
+// kill the process on purpose), so the production binary never has them.
+// Call before the first builtin_registry() (a static initialiser will do).
+void extend_builtin_registry(void (*add)(Registry&));
 
 }  // namespace sluice::operators

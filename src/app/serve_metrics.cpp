@@ -16,7 +16,9 @@ metrics::HttpServerOptions parse_listen(const std::string& listen) {
   std::string host = listen.substr(0, colon);
   std::string port = listen.substr(colon + 1);
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  if (host.empty()) host = "0.0.0.0";
+  // ":PORT" is loopback: serving every interface takes an explicit
+  // 0.0.0.0:PORT or [::]:PORT.
+  if (host.empty()) host = "127.0.0.1";
   char* end = nullptr;
   long p = std::strtol(port.c_str(), &end, 10);
   if (port.empty() || *end != '\0' || p < 0 || p > 65535) {
@@ -52,23 +54,34 @@ void MetricsService::attach(core::Pipeline& pipeline) {
     }
     probes_.emplace_back(registry_, pipeline.name(), pipeline.snapshot(i).name, std::move(r));
   }
+  pipeline_.store(&pipeline);
 }
 
 void MetricsService::start() {
   if (!enabled_) return;
   server_ = std::make_unique<metrics::HttpServer>(registry_, http_options_);
+  server_->set_health_check([this]() -> metrics::ProbeResult {
+    const core::Pipeline* p = pipeline_.load();
+    if (!p) return {true, "ok: starting"};
+    std::string stalled = p->stalled();
+    if (stalled.empty()) return {true, "ok"};
+    return {false, std::move(stalled)};
+  });
+  server_->set_readiness_check([this]() -> metrics::ProbeResult {
+    const core::Pipeline* p = pipeline_.load();
+    if (!p) return {false, "starting: building the pipeline (loading the model)"};
+    std::string why = p->not_ready();
+    if (why.empty()) return {true, "ready"};
+    return {false, std::move(why)};
+  });
   server_->start();
-  server_->set_ready(true);
   core::log_info("metrics: http://", http_options_.address, ":", server_->port(), "/metrics");
 }
 
 void MetricsService::stop() {
-  if (server_) server_->stop();
+  if (server_) server_->stop();  // first: its checks read the pipeline
+  pipeline_.store(nullptr);
   probes_.clear();
-}
-
-void MetricsService::set_ready(bool ready) {
-  if (server_) server_->set_ready(ready);
 }
 
 uint16_t MetricsService::port() const { return server_ ? server_->port() : 0; }

@@ -21,8 +21,13 @@ inline constexpr const char* kInvalidJson = "invalid_json";
 inline constexpr const char* kMissingField = "missing_field";
 inline constexpr const char* kEmpty = "empty";
 inline constexpr const char* kTooLarge = "too_large";
+inline constexpr const char* kTooDeep = "too_deep";  // JSON nested deeper than the decoder allows
 inline constexpr const char* kInvalidUtf8 = "invalid_utf8";
 inline constexpr const char* kNonFiniteOutput = "non_finite_output";
+// In flight when the process died twice (src/kafka/crash_marks.h).
+inline constexpr const char* kPoisonCrash = "poison_crash";
+// Shed by the Kafka source (overload: shed): older than the latency objective when read.
+inline constexpr const char* kOverload = "overload";
 }  // namespace dead_letter_code
 
 struct DeadLetter {

@@ -13,6 +13,7 @@
 // shutdown() on every stage (source first) after all workers have joined.
 #pragma once
 #include <memory>
+#include <string>
 #include <string_view>
 
 #include "src/core/clock.h"
@@ -88,6 +89,10 @@ class Source {
   virtual void finish(Emitter& out) {}
   // After the whole pipeline has drained (every worker joined): final commit, close.
   virtual void shutdown() {}
+  // Readiness: why the source cannot take input now (e.g. no partition assignment
+  // yet, brokers unreachable), or empty when it can. Called from any thread (the
+  // readiness probe), at any time after construction: must be cheap and thread-safe.
+  virtual std::string not_ready() const { return {}; }
 };
 
 }  // namespace sluice::core

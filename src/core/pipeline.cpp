@@ -1,6 +1,7 @@
 #include "src/core/pipeline.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <stdexcept>
 
 #include "src/core/log.h"
@@ -59,6 +60,10 @@ bool Emitter::stopping() const {
          worker_->pipeline_->aborting_.load(std::memory_order_acquire);
 }
 
+bool Emitter::aborting() const {
+  return worker_->pipeline_->aborting_.load(std::memory_order_acquire);
+}
+
 const WorkerInfo& Emitter::worker() const { return worker_->info_; }
 
 // ---- Worker ------------------------------------------------------------------
@@ -95,6 +100,10 @@ void Worker::route(Item&& item) {
 
 // The destination is full: wait for room.
 void Worker::push_blocking(ItemRing* ring, Item&& item) {
+  struct Waiting {  // backpressure, not a stall (Pipeline::stalled)
+    std::atomic<bool>& flag;
+    ~Waiting() { flag.store(false, std::memory_order_relaxed); }
+  } waiting{waiting_room_};
   for (int spin = 0;; ++spin) {
     if (pipeline_->aborting_.load(std::memory_order_acquire) || ring->cancelled()) return;  // dropped
     if (ring->try_push(std::move(item))) {
@@ -105,6 +114,7 @@ void Worker::push_blocking(ItemRing* ring, Item&& item) {
       cpu_relax();
       continue;
     }
+    waiting_room_.store(true, std::memory_order_relaxed);
     uint32_t ticket = parker_.prepare();
     if (ring->has_room() || pipeline_->aborting_.load(std::memory_order_acquire)) {
       parker_.cancel();
@@ -163,12 +173,18 @@ void Worker::run_source() {
   while (!pipeline_->aborting_.load(std::memory_order_acquire) &&
          !pipeline_->stop_requested_.load(std::memory_order_acquire)) {
     int64_t t0 = now_ns();
+    enter_call();
     Source::Poll r = src->poll(out);
+    leave_call();
+    count_call();
     if (r == Source::Poll::kEmitted) stats_.busy_ns.fetch_add(now_ns() - t0, std::memory_order_relaxed);
     if (r == Source::Poll::kEnd) break;
   }
   if (!pipeline_->aborting_.load()) {
+    enter_call();
     src->finish(out);
+    leave_call();
+    count_call();
   }
   close_outputs();
 }
@@ -201,7 +217,12 @@ void Worker::run_operator() {
       from->notify_producer();
       int64_t t0 = now_ns();
       stats_.items_in.fetch_add(got, std::memory_order_relaxed);
-      for (size_t i = 0; i < got; ++i) op->process(st, std::move(buf[i]), out);
+      enter_call();
+      for (size_t i = 0; i < got; ++i) {
+        op->process(st, std::move(buf[i]), out);
+        count_call();
+      }
+      leave_call();
       stats_.busy_ns.fetch_add(now_ns() - t0, std::memory_order_relaxed);
       continue;
     }
@@ -210,12 +231,18 @@ void Worker::run_operator() {
     TimePoint deadline = op->next_deadline(st);
     if (tick_requested_.exchange(false, std::memory_order_acq_rel) || SteadyClock::now() >= deadline) {
       int64_t t0 = now_ns();
+      enter_call();
       op->on_tick(st, out);
+      leave_call();
+      count_call();
       stats_.busy_ns.fetch_add(now_ns() - t0, std::memory_order_relaxed);
       continue;
     }
     if (inputs_drained()) {
+      enter_call();
       op->finish(st, out);
+      leave_call();
+      count_call();
       break;
     }
     if (idle_spins < kIdleSpins) {
@@ -335,9 +362,13 @@ void Pipeline::start() {
     }
   }
 
-  started_ = true;
   size_t total = 0;
   for (auto& s : stages_) total += s.worker_objs.size();
+  {
+    std::lock_guard lock(watch_mu_);
+    watch_.assign(total, Watch{0, SteadyClock::now()});
+  }
+  started_ = true;  // after the watches: stalled() may run from now on
   live_workers_.store(static_cast<int>(total));
   for (auto& s : stages_)
     for (auto& w : s.worker_objs) w->thread_ = std::thread([wp = w.get()] { wp->run(); });
@@ -443,6 +474,53 @@ StageSnapshot Pipeline::snapshot(size_t stage) const {
     }
   }
   return snap;
+}
+
+std::string Pipeline::stalled() const {
+  if (!started_ || options_.stall_timeout.count() <= 0) return {};
+  auto seconds = [](SteadyClock::duration d) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.1f s", std::chrono::duration<double>(d).count());
+    return std::string(text);
+  };
+  std::lock_guard lock(watch_mu_);
+  const TimePoint now = SteadyClock::now();
+  std::string report;
+  size_t k = 0;
+  for (const Stage& s : stages_) {
+    for (const auto& w : s.worker_objs) {
+      Watch& watch = watch_[k++];
+      const uint64_t calls = w->calls_.load(std::memory_order_relaxed);
+      const bool busy = w->in_call_.load(std::memory_order_relaxed);
+      size_t waiting_items = 0;
+      for (const auto& r : w->inputs_) waiting_items += r->size_approx();
+      // Progress, backpressure or nothing to do: the clock starts again.
+      if (calls != watch.calls || w->waiting_room_.load(std::memory_order_relaxed) ||
+          (!busy && waiting_items == 0)) {
+        watch.calls = calls;
+        watch.since = now;
+        continue;
+      }
+      if (now - watch.since < options_.stall_timeout) continue;
+      if (!report.empty()) report += "; ";
+      report += "stage '" + s.name + "' worker " + std::to_string(w->info_.index) + " stalled: " +
+                (busy ? std::string("inside one call")
+                      : std::to_string(waiting_items) + " items waiting, none taken") +
+                ", no progress for " + seconds(now - watch.since) + " (stall_timeout " +
+                seconds(options_.stall_timeout) + ")";
+    }
+  }
+  return report;
+}
+
+std::string Pipeline::not_ready() const {
+  if (!started_.load()) return "starting: the pipeline has not started yet";
+  if (aborting_.load()) return "failed: " + failure();
+  if (finished_.load()) return "stopped: the pipeline has finished";
+  if (stop_requested_.load()) return "stopping: draining in-flight records";
+  const Stage& source = stages_.front();
+  const std::string why = source.source->not_ready();
+  return why.empty() ? why : "source '" + source.name + "': " + why;
 }
 
 void Pipeline::default_dead_letter(DeadLetter&& letter) {

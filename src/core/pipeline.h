@@ -23,6 +23,14 @@
 //             failed or aborted.
 // A worker whose operator throws fails the pipeline: the error is logged with
 // the stage name, the pipeline aborts, and wait() returns 1.
+//
+// Liveness (stalled()): a worker is stalled when it has made no progress
+// (completed no call into its operator or source) for stall_timeout while it
+// is inside a call, or while input waits for it. Waiting for room downstream
+// is backpressure, not a stall (the stage downstream is the one to look at),
+// and a worker with nothing to do is idle, not stalled. Progress is a
+// per-call counter the worker bumps and stalled() samples, so the hot path
+// pays a plain store per call and no clock read.
 #pragma once
 #include <atomic>
 #include <chrono>
@@ -45,6 +53,8 @@ namespace sluice::core {
 struct PipelineOptions {
   std::string name = "pipeline";
   size_t default_queue_capacity = 1024;
+  // No progress for this long makes a worker stalled (see stalled()); 0: never.
+  std::chrono::nanoseconds stall_timeout{0};
 };
 
 // Per-worker counters. Single writer (the worker), relaxed atomics; read by metrics.
@@ -88,6 +98,12 @@ class Worker {
   void push_blocking(ItemRing* ring, Item&& item);
   void close_outputs();
   void announce_idle();
+  // Liveness bookkeeping (Pipeline::stalled): single writer, plain stores.
+  void enter_call() { in_call_.store(true, std::memory_order_relaxed); }
+  void leave_call() { in_call_.store(false, std::memory_order_relaxed); }
+  void count_call() {
+    calls_.store(calls_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
 
   Pipeline* pipeline_;
   size_t stage_;
@@ -101,6 +117,9 @@ class Worker {
   std::atomic<bool> idle_{false};
   size_t rr_out_ = 0;
   WorkerStats stats_;
+  std::atomic<uint64_t> calls_{0};         // completed calls into the operator/source
+  std::atomic<bool> in_call_{false};       // inside one now
+  std::atomic<bool> waiting_room_{false};  // parked in push_blocking (backpressure)
   std::thread thread_;
 };
 
@@ -132,6 +151,19 @@ class Pipeline {
   size_t stage_count() const { return stages_.size(); }
   StageSnapshot snapshot(size_t stage) const;
 
+  // Liveness: empty while no worker is stalled (see the top of this file), else
+  // which stages are stalled and how, e.g. "stage 'infer' worker 0 stalled: inside
+  // one call, no progress for 612.0 s (stall_timeout 600.0 s)". Compares with what
+  // the previous call saw, so it is meant to be polled (a liveness probe); a
+  // stall shows from the first call at least stall_timeout after it began. Any
+  // thread; calls are serialized.
+  std::string stalled() const;
+
+  // Readiness: empty while the pipeline takes input, else why not: not started,
+  // draining after request_stop(), finished, failed, or what the source says
+  // (Source::not_ready). Any thread.
+  std::string not_ready() const;
+
  private:
   friend class Worker;
   friend class Emitter;
@@ -153,7 +185,7 @@ class Pipeline {
   PipelineOptions options_;
   std::vector<Stage> stages_;
   DeadLetterSink* dead_letters_ = nullptr;
-  bool started_ = false;
+  std::atomic<bool> started_{false};  // atomic: read by the probes' thread
   std::atomic<bool> stop_requested_{false};
   std::atomic<bool> aborting_{false};
   std::atomic<bool> failed_{false};
@@ -164,6 +196,14 @@ class Pipeline {
   std::string failure_;
   std::mutex done_mu_;
   std::condition_variable done_cv_;
+  // stalled()'s memory: per worker (stage order), the call count last seen and
+  // since when it has not changed while the worker had something to do.
+  struct Watch {
+    uint64_t calls = 0;
+    TimePoint since{};
+  };
+  mutable std::mutex watch_mu_;
+  mutable std::vector<Watch> watch_;
 };
 
 }  // namespace sluice::core

@@ -18,6 +18,8 @@
 
 #include "src/core/dead_letter.h"
 
+static_assert(sluice::kafka::kMaxJsonDepth + 1 == simdjson::DEFAULT_MAX_DEPTH);
+
 namespace sluice::kafka {
 namespace od = simdjson::ondemand;
 namespace code = core::dead_letter_code;
@@ -55,7 +57,46 @@ std::string_view trim_trailing_space(std::string_view s) {
 
 DecodeError json_error(simdjson::error_code e) {
   if (e == simdjson::UTF8_ERROR) return {code::kInvalidUtf8, "value is not valid UTF-8"};
+  if (e == simdjson::DEPTH_ERROR) {
+    return {code::kTooDeep,
+            "JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " objects and arrays"};
+  }
   return {code::kInvalidJson, std::string("invalid JSON: ") + simdjson::error_message(e)};
+}
+
+// A JSON number as RFC 8259 writes it: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+// Checked on the token rather than parsed: a number is only ever kept as
+// written (an id, a key), so one outside double range (1e400, a 30-digit
+// integer), which simdjson's number parser rejects, is still valid JSON.
+bool is_json_number(std::string_view s) {
+  size_t i = 0;
+  const size_t n = s.size();
+  auto digit = [&](size_t k) { return k < n && s[k] >= '0' && s[k] <= '9'; };
+  auto digits = [&] {
+    if (!digit(i)) return false;
+    while (digit(i)) ++i;
+    return true;
+  };
+  if (i < n && s[i] == '-') ++i;
+  if (i < n && s[i] == '0') {
+    ++i;
+  } else if (!digits()) {
+    return false;
+  }
+  if (i < n && s[i] == '.') {
+    ++i;
+    if (!digits()) return false;
+  }
+  if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < n && (s[i] == '+' || s[i] == '-')) ++i;
+    if (!digits()) return false;
+  }
+  return i == n;
+}
+
+const char* container_name(od::json_type t) {
+  return t == od::json_type::object ? "an object" : "an array";
 }
 
 }  // namespace
@@ -67,68 +108,137 @@ struct InputDecoder::Json {
   };
   struct Found {
     bool present = false;
-    bool is_string = false;
-    std::string_view raw;  // the token as written (quotes included for strings)
+    od::json_type type = od::json_type::null;
+    std::string_view raw;  // the token as written (quotes included for strings; "{" or "[")
     std::string_view str;  // unescaped string (parser-owned until the next document)
+  };
+  // One open object or array of the walk. The walk keeps its own stack of
+  // these instead of recursing, because the input decides how deep a
+  // document nests; the stack holds at most kMaxJsonDepth frames (~100 KB)
+  // and keeps its capacity, so steady state allocates nothing.
+  struct Frame {
+    bool is_object = false;
+    bool advance = false;  // an element was taken: step past it before the next
+    uint32_t mask = 0;     // objects: wants whose path matched down to this object
+    od::object_iterator field{}, fields_end{};
+    od::array_iterator element{}, elements_end{};
   };
 
   od::parser parser;
   std::vector<char> buf;  // the value, copied with simdjson's padding after it
   std::vector<Want> wants;
   Found found[kFields];
+  std::vector<Frame> stack;
 
-  // Walks the whole value (so the whole document is validated) and records
-  // the wanted fields. `mask`: wants whose path matched down to `depth`.
-  simdjson::error_code walk(od::value v, size_t depth, uint32_t mask) {
+  Json() { stack.reserve(16); }
+
+  // Walks a whole root object or array (so the whole document is validated)
+  // and records the wanted fields. Too deep → simdjson::DEPTH_ERROR.
+  simdjson::error_code walk(od::object root) {
+    stack.clear();
+    if (auto e = open_object(root, (1u << wants.size()) - 1)) return e;
+    return run();
+  }
+  simdjson::error_code walk(od::array root) {
+    stack.clear();
+    if (auto e = open_array(root)) return e;
+    return run();
+  }
+
+ private:
+  simdjson::error_code open_object(od::object& obj, uint32_t mask) {
+    if (stack.size() >= kMaxJsonDepth) return simdjson::DEPTH_ERROR;
+    Frame& f = stack.emplace_back();
+    f.is_object = true;
+    f.mask = mask;
+    if (auto e = obj.begin().get(f.field)) return e;
+    return obj.end().get(f.fields_end);
+  }
+  simdjson::error_code open_array(od::array& arr) {
+    if (stack.size() >= kMaxJsonDepth) return simdjson::DEPTH_ERROR;
+    Frame& f = stack.emplace_back();
+    if (auto e = arr.begin().get(f.element)) return e;
+    return arr.end().get(f.elements_end);
+  }
+
+  simdjson::error_code run() {
+    while (!stack.empty()) {
+      Frame& f = stack.back();
+      const size_t depth = stack.size();  // path length of f's children
+      od::value child;
+      uint32_t child_mask = 0;
+      if (f.is_object) {
+        if (f.advance) ++f.field;
+        if (!(f.field != f.fields_end)) {
+          stack.pop_back();
+          continue;
+        }
+        f.advance = true;
+        od::field field;
+        if (auto e = (*f.field).get(field)) return e;
+        std::string_view key;
+        if (auto e = field.unescaped_key().get(key)) return e;
+        for (size_t i = 0; i < wants.size(); ++i)
+          if ((f.mask >> i & 1) && wants[i].path[depth - 1] == key) child_mask |= 1u << i;
+        child = field.value();
+      } else {
+        if (f.advance) ++f.element;
+        if (!(f.element != f.elements_end)) {
+          stack.pop_back();
+          continue;
+        }
+        f.advance = true;
+        if (auto e = (*f.element).get(child)) return e;
+      }
+      if (auto e = visit(child, depth, child_mask)) return e;
+    }
+    return simdjson::SUCCESS;
+  }
+
+  // Validates a scalar, or opens a container (pushing a frame: `f` above is
+  // not used after this), and records the wants that end at this value.
+  simdjson::error_code visit(od::value& v, size_t depth, uint32_t mask) {
     uint32_t target = 0;
     for (size_t i = 0; i < wants.size(); ++i)
       if ((mask >> i & 1) && wants[i].path.size() == depth) target |= 1u << i;
     od::json_type type;
     if (auto e = v.type().get(type)) return e;
     std::string_view raw;
-    if (target) {
-      raw = trim_trailing_space(v.raw_json_token());
-    }
-    auto record = [&](bool is_string, std::string_view str) {
+    if (target || type == od::json_type::number) raw = trim_trailing_space(v.raw_json_token());
+    auto record = [&](std::string_view str) {
       for (size_t i = 0; i < wants.size(); ++i) {
         Found& f = found[wants[i].field];
-        if ((target >> i & 1) && !f.present) f = Found{true, is_string, raw, str};
+        if ((target >> i & 1) && !f.present) f = Found{true, type, raw, str};
       }
     };
     switch (type) {
       case od::json_type::object: {
         od::object obj;
         if (auto e = v.get_object().get(obj)) return e;
-        record(false, {});
-        return walk_object(obj, depth, mask & ~target);
+        record({});
+        return open_object(obj, mask & ~target);
       }
       case od::json_type::array: {
         od::array arr;
         if (auto e = v.get_array().get(arr)) return e;
-        record(false, {});
-        for (auto element : arr) {
-          od::value child;
-          if (auto e = element.get(child)) return e;
-          if (auto e = walk(child, depth + 1, 0)) return e;
-        }
-        return simdjson::SUCCESS;
+        record({});
+        return open_array(arr);
       }
       case od::json_type::string: {
         std::string_view s;
         if (auto e = v.get_string().get(s)) return e;
-        record(true, s);
+        record(s);
         return simdjson::SUCCESS;
       }
-      case od::json_type::number: {
-        od::number n;
-        if (auto e = v.get_number().get(n)) return e;
-        record(false, {});
+      case od::json_type::number:
+        // Left unconsumed: the next step of the enclosing iterator skips it.
+        if (!is_json_number(raw)) return simdjson::NUMBER_ERROR;
+        record({});
         return simdjson::SUCCESS;
-      }
       case od::json_type::boolean: {
         bool b;
         if (auto e = v.get_bool().get(b)) return e;
-        record(false, {});
+        record({});
         return simdjson::SUCCESS;
       }
       case od::json_type::null: {
@@ -139,20 +249,6 @@ struct InputDecoder::Json {
       }
     }
     return simdjson::INCORRECT_TYPE;
-  }
-
-  simdjson::error_code walk_object(od::object& obj, size_t depth, uint32_t mask) {
-    for (auto field_result : obj) {
-      od::field field;
-      if (auto e = std::move(field_result).get(field)) return e;
-      std::string_view key;
-      if (auto e = field.unescaped_key().get(key)) return e;
-      uint32_t child = 0;
-      for (size_t i = 0; i < wants.size(); ++i)
-        if ((mask >> i & 1) && wants[i].path[depth] == key) child |= 1u << i;
-      if (auto e = walk(field.value(), depth + 1, child)) return e;
-    }
-    return simdjson::SUCCESS;
   }
 };
 
@@ -217,19 +313,22 @@ std::optional<DecodeError> InputDecoder::decode_json(core::Record& r, std::strin
     switch (type) {
       case od::json_type::array: {
         od::array arr;
-        if ((e = doc.get_array().get(arr))) break;
-        for (auto element : arr) {
-          od::value child;
-          if ((e = element.get(child)) || (e = j.walk(child, 1, 0))) break;
-        }
+        if (!(e = doc.get_array().get(arr))) e = j.walk(arr);
         break;
       }
       case od::json_type::string:
         e = doc.get_string().error();
         break;
-      case od::json_type::number:
-        e = doc.get_number().error();
+      case od::json_type::number: {
+        std::string_view raw;
+        if ((e = doc.raw_json_token().get(raw))) break;
+        if (!is_json_number(trim_trailing_space(raw))) {
+          e = simdjson::NUMBER_ERROR;
+          break;
+        }
+        e = doc.raw_json().error();  // consumes it, for the trailing-content check
         break;
+      }
       case od::json_type::boolean:
         e = doc.get_bool().error();
         break;
@@ -251,7 +350,7 @@ std::optional<DecodeError> InputDecoder::decode_json(core::Record& r, std::strin
   }
   od::object obj;
   if (auto e = doc.get_object().get(obj)) return json_error(e);
-  if (auto e = j.walk_object(obj, 0, (1u << j.wants.size()) - 1)) return json_error(e);
+  if (auto e = j.walk(obj)) return json_error(e);
   // Fully consumed documents report OUT_OF_BOUNDS; anything else is trailing content.
   if (doc.current_location().error() != simdjson::OUT_OF_BOUNDS) {
     return DecodeError{code::kInvalidJson, "invalid JSON: content after the top-level object"};
@@ -260,12 +359,24 @@ std::optional<DecodeError> InputDecoder::decode_json(core::Record& r, std::strin
   const Json::Found& text = j.found[kText];
   if (!text.present)
     return DecodeError{code::kMissingField, "field '" + options_.text_field + "' not found"};
-  if (!text.is_string) {
+  if (text.type != od::json_type::string) {
     return DecodeError{code::kMissingField, "field '" + options_.text_field + "' is not a string"};
   }
   if (text.str.empty())
     return DecodeError{code::kEmpty, "field '" + options_.text_field + "' is empty"};
 
+  for (int f = kId; f < kFields; ++f) {
+    const Json::Found& found = j.found[f];
+    if (found.present &&
+        (found.type == od::json_type::object || found.type == od::json_type::array)) {
+      const std::string& path = f == kId    ? options_.id_field
+                                : f == kKey ? options_.key_field
+                                            : options_.group_field;
+      return DecodeError{code::kMissingField, "field '" + path + "' is " +
+                                                  container_name(found.type) +
+                                                  ", not a string, number or boolean"};
+    }
+  }
   // Zero-copy when the string needs no unescaping: its bytes sit in the
   // message at the same offset as in our padded copy.
   std::string_view inner =
@@ -277,7 +388,9 @@ std::optional<DecodeError> InputDecoder::decode_json(core::Record& r, std::strin
   } else {
     r.set_text(std::string(text.str));
   }
-  auto scalar = [](const Json::Found& f) { return f.is_string ? f.str : f.raw; };
+  auto scalar = [](const Json::Found& f) {
+    return f.type == od::json_type::string ? f.str : f.raw;
+  };
   if (j.found[kId].present) r.id.assign(scalar(j.found[kId]));
   if (j.found[kKey].present) r.set_key(std::string(scalar(j.found[kKey])));
   if (j.found[kGroup].present) r.group.assign(scalar(j.found[kGroup]));

@@ -10,8 +10,14 @@
 // Checks, in this order, each failure a dead-letter code (core/dead_letter.h):
 //   empty value → empty; value over max_record_bytes → too_large;
 //   invalid UTF-8 → invalid_utf8 (policy reject; policy replace substitutes
-//   U+FFFD and copies); malformed JSON → invalid_json; text field absent or
-//   not a string → missing_field; empty text → empty.
+//   U+FFFD and copies); objects and arrays nested deeper than kMaxJsonDepth
+//   → too_deep; malformed JSON → invalid_json; text field absent or not a
+//   string, or an id/key/group field that is an object or array →
+//   missing_field; empty text → empty. Numbers are checked against the JSON
+//   grammar, not parsed: one outside double range is fine.
+//
+// Bounds: the walk is iterative (no recursion the input could deepen) and
+// holds at most kMaxJsonDepth open containers; its memory is reserved once.
 //
 // Threading: one InputDecoder per thread (it owns a parser and a buffer).
 #pragma once
@@ -26,6 +32,13 @@
 namespace sluice::kafka {
 
 enum class InputFormat { kRaw, kJson };
+
+// Most objects and arrays open at once in a JSON value (the root counts).
+// The limit of simdjson's DOM parser (DEFAULT_MAX_DEPTH 1024, which counts
+// the document itself as a level); its On-Demand API, used here, leaves
+// depth to the caller. So every value sluice accepts, a simdjson DOM consumer
+// of the same topic accepts too; real records nest a few levels.
+inline constexpr size_t kMaxJsonDepth = 1023;
 enum class Utf8Policy { kReject, kReplace };
 
 struct InputFormatOptions {

@@ -1,31 +1,31 @@
 #include "src/metrics/http_server.h"
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
+#include <cerrno>
+#include <chrono>
 #include <exception>
 #include <iostream>
 #include <mutex>
-#include <optional>
 #include <stdexcept>
 #include <thread>
 #include <unordered_set>
 
+#include "src/metrics/http_protocol.h"
+
 namespace sluice::metrics {
 
 namespace beast = boost::beast;
-namespace http = boost::beast::http;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
 namespace {
-
-constexpr std::string_view kMetricsContentType = "text/plain; version=0.0.4; charset=utf-8";
-constexpr std::string_view kTextContentType = "text/plain; charset=utf-8";
 
 std::string endpoint_text(const std::string& address, std::uint16_t port) {
   const bool v6 = address.find(':') != std::string::npos;
@@ -37,17 +37,33 @@ class Session;
 }  // namespace
 
 struct detail::HttpServerImpl {
-  HttpServerImpl(const Registry& r, HttpServerOptions o) : registry(r), options(std::move(o)) {}
+  HttpServerImpl(const Registry& r, HttpServerOptions o) : registry(r), options(std::move(o)) {
+    routes.metrics = [this] { return registry.render(); };
+    routes.health_check = [this] {
+      std::lock_guard lock(checks_mu);
+      return health ? *health : ProbeCheck();
+    };
+    routes.readiness_check = [this] {
+      std::lock_guard lock(checks_mu);
+      return readiness ? *readiness : ProbeCheck();
+    };
+  }
 
   void do_accept();
+  void on_accept_error(beast::error_code ec);
+  // Closes the connection that has waited longest for a request (one that has sent
+  // nothing, an idle keep-alive one, or one whose request is still arriving); connections
+  // being answered are spared. False if there is none.
+  bool evict_longest_waiting();
   void on_stop();  // runs on the io thread
   void session_closed(Session* s) noexcept;
 
   const Registry& registry;
   const HttpServerOptions options;
-  std::atomic<bool> ready{false};
-  std::mutex health_mu;
-  std::shared_ptr<const HealthCheck> health;  // shared: the io thread may hold it while replaced
+  std::mutex checks_mu;
+  std::shared_ptr<const ProbeCheck> health;  // shared: the io thread may hold them while replaced
+  std::shared_ptr<const ProbeCheck> readiness;
+  Routes routes;
 
   // Members below are touched only on the io thread (after start()). stop() drains every
   // handler (run() returns only when no work is left), so no session outlives the thread.
@@ -57,6 +73,8 @@ struct detail::HttpServerImpl {
   tcp::acceptor acceptor{ioc};
   net::steady_timer accept_retry{ioc};
   net::steady_timer stop_deadline{ioc};
+  std::uint64_t accept_errors = 0;  // since the last one reported
+  std::chrono::steady_clock::time_point accept_error_reported{};
 
   std::atomic<std::uint16_t> bound_port{0};
   bool started = false;
@@ -66,155 +84,98 @@ struct detail::HttpServerImpl {
 
 namespace {
 
-// One connection: read a request, write its response, repeat while keep-alive.
+// One connection: read bytes until HttpProtocol has a response, write it, repeat while
+// keep-alive. The protocol does the HTTP; this class only the I/O and its deadlines.
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, detail::HttpServerImpl& server)
-      : stream_(std::move(socket)), server_(server) {
+      : stream_(std::move(socket)),
+        server_(server),
+        protocol_(server.routes, server.options.max_request_bytes),
+        waiting_since_(std::chrono::steady_clock::now()) {
     server_.sessions.insert(this);
   }
   ~Session() { server_.session_closed(this); }
 
-  void start() { read_request(); }
+  void start() { read(); }
 
-  // Server stopping: an idle (reading) connection is closed now; one being written to
-  // finishes its response and then closes (on_write sees server_.stopping).
+  // Waiting for (the rest of) a request, since when: the server's eviction order.
+  bool waiting() const { return !writing_; }
+  std::chrono::steady_clock::time_point waiting_since() const { return waiting_since_; }
+
+  // Server stopping: a connection waiting for a request is closed now; one being written
+  // to finishes its response and then closes (on_write sees server_.stopping).
   void on_server_stop() {
-    if (reading_) stream_.cancel();
+    if (!writing_) stream_.cancel();
   }
 
-  // Stop deadline passed: abort whatever is pending. The handlers then run with an error
-  // and release the session, so the io_context runs out of work and its thread ends.
-  void force_close() { close(); }
-
- private:
-  void read_request() {
-    reading_ = true;
-    parser_.emplace();
-    parser_->header_limit(static_cast<std::uint32_t>(server_.options.max_request_bytes));
-    parser_->body_limit(server_.options.max_request_bytes);
-    stream_.expires_after(server_.options.request_timeout);
-    http::async_read(
-        stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
-  }
-
-  void on_read(beast::error_code ec) {
-    reading_ = false;
-    if (ec == http::error::header_limit)
-      return reply_error(http::status::request_header_fields_too_large,
-                         "request header too large\n");
-    if (ec == http::error::body_limit)
-      return reply_error(http::status::payload_too_large, "request body too large\n");
-    if (ec && ec.category() == beast::error_code(http::error::bad_target).category() &&
-        ec != http::error::end_of_stream && ec != http::error::partial_message) {
-      return reply_error(http::status::bad_request, "bad request: " + ec.message() + "\n");
-    }
-    if (ec) return close();  // end of stream, timeout, cancelled by stop(), reset by peer
-    respond(parser_->get());
-  }
-
-  void respond(const http::request<http::string_body>& req) {
-    const bool head = req.method() == http::verb::head;
-    res_ = {};
-    res_.version(req.version());
-    res_.set(http::field::server, "sluice");
-    res_.keep_alive(req.keep_alive() && !server_.stopping);
-
-    const std::string_view target(req.target().data(), req.target().size());
-    const std::string_view path = target.substr(0, target.find('?'));
-    if (req.method() != http::verb::get && !head) {
-      set_text(http::status::method_not_allowed, "method not allowed\n");
-      res_.set(http::field::allow, "GET, HEAD");
-    } else if (path == "/metrics") {
-      try {
-        res_.body() = server_.registry.render();
-        res_.result(http::status::ok);
-        res_.set(http::field::content_type,
-                 beast::string_view(kMetricsContentType.data(), kMetricsContentType.size()));
-      } catch (const std::exception& e) {
-        set_text(http::status::internal_server_error, std::string("metrics: ") + e.what() + "\n");
-      }
-    } else if (path == "/healthz") {
-      std::shared_ptr<const HealthCheck> check;
-      {
-        std::lock_guard lock(server_.health_mu);
-        check = server_.health;
-      }
-      std::pair<bool, std::string> health{true, "ok"};
-      if (check) {
-        try {
-          health = (*check)();
-        } catch (const std::exception& e) {
-          health = {false, std::string("health check threw: ") + e.what()};
-        }
-      }
-      set_text(health.first ? http::status::ok : http::status::service_unavailable,
-               health.second + "\n");
-    } else if (path == "/readyz") {
-      const bool ready = server_.ready.load();
-      set_text(ready ? http::status::ok : http::status::service_unavailable,
-               ready ? "ready\n" : "not ready\n");
-    } else {
-      set_text(http::status::not_found, "not found; try /metrics, /healthz or /readyz\n");
-    }
-    res_.prepare_payload();
-    if (head) {
-      // Same header (Content-Length of the GET body), no body.
-      head_res_.emplace(std::move(res_.base()));
-      write(*head_res_);
-    } else {
-      write(res_);
-    }
-  }
-
-  void set_text(http::status status, std::string body) {
-    res_.result(status);
-    res_.set(http::field::content_type,
-             beast::string_view(kTextContentType.data(), kTextContentType.size()));
-    res_.body() = std::move(body);
-  }
-
-  // Bad or oversized request: answer and close, since the rest of the stream cannot be trusted.
-  void reply_error(http::status status, std::string body) {
-    res_ = {};
-    res_.version(11);
-    res_.set(http::field::server, "sluice");
-    res_.keep_alive(false);
-    set_text(status, std::move(body));
-    res_.prepare_payload();
-    write(res_);
-  }
-
-  template <class Message>
-  void write(Message& msg) {
-    const bool keep_alive = msg.keep_alive();
-    stream_.expires_after(server_.options.request_timeout);
-    http::async_write(stream_, msg,
-                      [self = shared_from_this(), keep_alive](beast::error_code ec, std::size_t) {
-                        self->on_write(ec, keep_alive);
-                      });
-  }
-
-  void on_write(beast::error_code ec, bool keep_alive) {
-    head_res_.reset();
-    if (ec || !keep_alive || server_.stopping) return close();
-    read_request();
-  }
-
+  // Closes the socket now (eviction, or the stop deadline passed). The pending handler
+  // then runs with an error and releases the session.
   void close() {
     beast::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
     stream_.socket().close(ignored);
   }
 
+ private:
+  // A new connection must send its first byte within first_byte_timeout; a request must
+  // arrive whole within request_timeout of its first byte (however the peer trickles it
+  // in); between requests a keep-alive connection may idle for request_timeout.
+  void read() {
+    if (in_request_) {
+      stream_.expires_at(request_deadline_);
+    } else {
+      stream_.expires_after(served_ ? server_.options.request_timeout
+                                    : server_.options.first_byte_timeout);
+    }
+    auto& input = protocol_.input();
+    const std::size_t room = std::min<std::size_t>(input.max_size() - input.size(), 4096);
+    stream_.async_read_some(
+        input.prepare(room),
+        [self = shared_from_this()](beast::error_code ec, std::size_t n) { self->on_read(ec, n); });
+  }
+
+  void on_read(beast::error_code ec, std::size_t n) {
+    if (ec) return close();  // end of stream, timeout, evicted, stopped, reset by peer
+    protocol_.input().commit(n);
+    if (!in_request_) begin_request();
+    step();
+  }
+
+  void begin_request() {
+    in_request_ = true;
+    waiting_since_ = std::chrono::steady_clock::now();
+    request_deadline_ = waiting_since_ + server_.options.request_timeout;
+  }
+
+  // Lets the protocol parse what has arrived: read more, or write its response.
+  void step() {
+    if (protocol_.on_input(server_.stopping) == HttpProtocol::Next::kRead) return read();
+    writing_ = true;
+    stream_.expires_after(server_.options.request_timeout);
+    net::async_write(
+        stream_, net::buffer(protocol_.output()),
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_write(ec); });
+  }
+
+  void on_write(beast::error_code ec) {
+    writing_ = false;
+    served_ = true;
+    if (ec || !protocol_.keep_alive() || server_.stopping) return close();
+    in_request_ = false;
+    waiting_since_ = std::chrono::steady_clock::now();
+    if (protocol_.mid_request()) begin_request();  // pipelined: the next request is here
+    step();
+  }
+
   beast::tcp_stream stream_;
   detail::HttpServerImpl& server_;
-  beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
-  http::response<http::string_body> res_;
-  std::optional<http::response<http::empty_body>> head_res_;
-  bool reading_ = false;
+  HttpProtocol protocol_;
+  bool writing_ = false;
+  bool served_ = false;      // a response has been written on this connection
+  bool in_request_ = false;  // a request's first byte has arrived, not yet answered
+  std::chrono::steady_clock::time_point waiting_since_;
+  std::chrono::steady_clock::time_point request_deadline_;
 };
 
 }  // namespace
@@ -222,25 +183,53 @@ class Session : public std::enable_shared_from_this<Session> {
 void detail::HttpServerImpl::do_accept() {
   acceptor.async_accept([this](beast::error_code ec, tcp::socket socket) {
     if (stopping || ec == net::error::operation_aborted) return;
-    if (ec) {
-      // E.g. out of file descriptors: report, back off briefly, keep serving.
-      std::cerr << "sluice metrics: accept failed on "
-                << endpoint_text(options.address, bound_port.load()) << ": " << ec.message()
-                << '\n';
-      accept_retry.expires_after(std::chrono::milliseconds(100));
-      accept_retry.async_wait([this](beast::error_code wait_ec) {
-        if (!wait_ec && !stopping) do_accept();
-      });
-      return;
-    }
-    if (sessions.size() >= options.max_connections) {
+    if (ec) return on_accept_error(ec);
+    // At the limit the newcomer replaces the connection that has waited longest for a
+    // request: refusing newcomers instead lets anyone who opens max_connections idle
+    // connections (or reconnects in a loop) lock Prometheus and the kubelet out.
+    if (sessions.size() >= options.max_connections && !evict_longest_waiting()) {
       beast::error_code ignored;
-      socket.close(ignored);  // over the connection limit
+      socket.close(ignored);  // every connection is being answered: this one must wait
     } else {
       std::make_shared<Session>(std::move(socket), *this)->start();
     }
     do_accept();
   });
+}
+
+void detail::HttpServerImpl::on_accept_error(beast::error_code ec) {
+  // Out of file descriptors (EMFILE, ENFILE): closing a waiting connection frees one for
+  // the connection waiting in the backlog, so try again at once.
+  const bool no_descriptors =
+      ec == net::error::no_descriptors || ec == beast::error_code(ENFILE, beast::system_category());
+  if (no_descriptors && evict_longest_waiting()) return do_accept();
+  // Otherwise back off briefly (the listening socket stays readable: retrying at once
+  // would spin), and report at most every 10 s.
+  ++accept_errors;
+  const auto now = std::chrono::steady_clock::now();
+  if (now - accept_error_reported >= std::chrono::seconds(10)) {
+    std::cerr << "sluice metrics: accept failed on "
+              << endpoint_text(options.address, bound_port.load()) << ": " << ec.message();
+    if (accept_errors > 1) std::cerr << " (" << accept_errors - 1 << " more since the last report)";
+    std::cerr << '\n';
+    accept_errors = 0;
+    accept_error_reported = now;
+  }
+  accept_retry.expires_after(std::chrono::milliseconds(50));
+  accept_retry.async_wait([this](beast::error_code wait_ec) {
+    if (!wait_ec && !stopping) do_accept();
+  });
+}
+
+bool detail::HttpServerImpl::evict_longest_waiting() {
+  Session* victim = nullptr;
+  for (Session* s : sessions) {
+    if (s->waiting() && (!victim || s->waiting_since() < victim->waiting_since())) victim = s;
+  }
+  if (!victim) return false;
+  sessions.erase(victim);  // its slot (and descriptor) is free now; the object ends later
+  victim->close();
+  return true;
 }
 
 void detail::HttpServerImpl::on_stop() {
@@ -254,7 +243,7 @@ void detail::HttpServerImpl::on_stop() {
   stop_deadline.expires_after(options.request_timeout);
   stop_deadline.async_wait([this](beast::error_code ec) {
     if (ec) return;
-    for (Session* s : sessions) s->force_close();
+    for (Session* s : sessions) s->close();
   });
 }
 
@@ -279,10 +268,10 @@ void HttpServer::start() {
   if (s.started) throw std::logic_error("metrics HTTP server: start() called twice");
   const std::string where = endpoint_text(s.options.address, s.options.port);
   if (s.options.max_request_bytes == 0 || s.options.max_connections == 0 ||
-      s.options.request_timeout.count() <= 0) {
+      s.options.request_timeout.count() <= 0 || s.options.first_byte_timeout.count() <= 0) {
     throw std::invalid_argument("metrics HTTP server " + where +
-                                ": max_request_bytes, max_connections and request_timeout "
-                                "must be > 0");
+                                ": max_request_bytes, max_connections, request_timeout and "
+                                "first_byte_timeout must be > 0");
   }
   beast::error_code ec;
   const auto address = net::ip::make_address(s.options.address, ec);
@@ -328,12 +317,16 @@ void HttpServer::stop() {
 
 std::uint16_t HttpServer::port() const { return impl_->bound_port.load(); }
 
-void HttpServer::set_ready(bool ready) { impl_->ready.store(ready); }
-
-void HttpServer::set_health_check(HealthCheck check) {
-  auto p = check ? std::make_shared<const HealthCheck>(std::move(check)) : nullptr;
-  std::lock_guard lock(impl_->health_mu);
+void HttpServer::set_health_check(ProbeCheck check) {
+  auto p = check ? std::make_shared<const ProbeCheck>(std::move(check)) : nullptr;
+  std::lock_guard lock(impl_->checks_mu);
   impl_->health = std::move(p);
+}
+
+void HttpServer::set_readiness_check(ProbeCheck check) {
+  auto p = check ? std::make_shared<const ProbeCheck>(std::move(check)) : nullptr;
+  std::lock_guard lock(impl_->checks_mu);
+  impl_->readiness = std::move(p);
 }
 
 }  // namespace sluice::metrics

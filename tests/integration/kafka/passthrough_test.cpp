@@ -183,6 +183,58 @@ TEST(KafkaPassthrough, PoisonRecordsGoToTheDeadLetterTopicWithTheirErrorCode) {
   EXPECT_EQ(h.output->probe().dead_lettered("source", code::kTooLarge), 1u);
 }
 
+// Hostile JSON: a record nested 70,000 arrays deep (140 KB, under
+// max_record_bytes) used to overflow the decoder's stack, so the process died
+// on it at every restart and nothing behind it ever came out.
+TEST(KafkaPassthrough, TooDeepJsonIsDeadLetteredAndTheRecordsBehindItFlow) {
+  MockCluster cluster(1);
+  const std::string b = cluster.bootstrap_servers();
+  cluster.create_topic("in", 1);
+  cluster.create_topic("out", 1);
+  cluster.create_topic("dlq", 1);
+  std::string deep_objects;
+  for (int i = 0; i < 50000; ++i) deep_objects += R"({"a":)";
+  deep_objects += "1" + std::string(50000, '}');
+  const std::vector<std::string> poison = {
+      R"({"text":"deep arrays","x":)" + std::string(70000, '[') + std::string(70000, ']') + "}",
+      R"({"text":"deep objects","x":)" + deep_objects + "}",
+  };
+  std::vector<std::string> input = poison;
+  std::vector<std::string> good;
+  for (int i = 0; i < 10; ++i) {
+    // Numbers outside double range do not spoil a record whose text is fine.
+    good.push_back(R"({"text":"good )" + std::to_string(i) + R"(","n":1e400,"big":)" +
+                   std::string(40, '9') + "}");
+    input.push_back(good.back());
+  }
+  produce(b, "in", values(input));
+
+  InputFormatOptions format;
+  format.format = InputFormat::kJson;
+  auto h_opts = options(b, "in", "out", "dlq", "deep");
+  h_opts.format = format;
+  Harness h(std::move(h_opts));
+  h.start();
+  ASSERT_TRUE(wait_until_committed(b, "deep", "in", 60s));
+  ASSERT_EQ(h.stop(), 0) << h.pipeline->failure();
+
+  std::vector<std::string> out;
+  for (const Message& m : read_all(b, "out")) out.push_back(m.value);
+  EXPECT_EQ(out, good);
+  std::vector<Message> dlq = read_all(b, "dlq");
+  ASSERT_EQ(dlq.size(), poison.size());
+  for (size_t i = 0; i < poison.size(); ++i) {
+    EXPECT_EQ(dlq[i].value, poison[i]);
+    EXPECT_EQ(dlq[i].header("sluice.error"), code::kTooDeep);
+    EXPECT_EQ(dlq[i].header("sluice.error.detail"),
+              "JSON nested deeper than 1023 objects and arrays");
+    EXPECT_EQ(dlq[i].header("sluice.source.offset"), std::to_string(i));
+  }
+  EXPECT_EQ(committed_offsets(b, "deep", "in"),
+            (std::vector<int64_t>{static_cast<int64_t>(input.size())}));
+  EXPECT_EQ(h.output->probe().dead_lettered("source", code::kTooDeep), 2u);
+}
+
 TEST(KafkaPassthrough, GracefulStopCommitsWhatItDeliveredAndRestartDoesNotRedeliver) {
   constexpr int kRecords = 60000;
   MockCluster cluster(1);
@@ -229,12 +281,14 @@ TEST(KafkaPassthrough, FailedDeliveryStopsThePipelineAndLeavesTheRecordUncommitt
   std::vector<std::string> vs;
   for (int i = 0; i < 1000; ++i) vs.push_back(record_value(i));
   produce(b, "in", values(vs));
-  // Every produce request is refused with a non-retriable error.
+  // Every produce request is refused with a non-retriable error, for longer
+  // than kafka.refusal_timeout (a brief refusal is retried: faults_test).
   cluster.push_request_errors(
       api_key::kProduce,
-      std::vector<rd_kafka_resp_err_t>(50, RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED));
+      std::vector<rd_kafka_resp_err_t>(100000, RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED));
   {
     auto h_opts = options(b, "in", "out", "", "fail");
+    h_opts.refusal_timeout = 2s;
     Harness h(std::move(h_opts));
     h.start();
     ASSERT_TRUE(h.pipeline->wait_for(60s)) << "the pipeline did not stop";

@@ -52,6 +52,10 @@ class HttpConnection {
 // GET over a fresh connection.
 HttpReply http_get(std::uint16_t port, const std::string& target);
 
+// Raises this process's soft limit on open files (RLIMIT_NOFILE) to its hard limit, as
+// `sluice run` does at start-up; returns the soft limit now in force.
+std::uint64_t raise_fd_limit();
+
 // A TCP port on 127.0.0.1 that was free a moment ago.
 std::uint16_t free_tcp_port();
 

@@ -371,5 +371,94 @@ TEST(Pipeline, DownstreamIdleTicksUpstream) {
   EXPECT_GE(f->idle_flushes.load(), 4);  // every trickle went out without waiting for the end
 }
 
+// ---- liveness: stalled() ------------------------------------------------------
+
+// Blocks in process() until released: a wedged stage (a hung model, a deadlock).
+class Stuck : public Operator {
+ public:
+  ItemKind input_kind() const override { return ItemKind::kRecord; }
+  ItemKind output_kind() const override { return ItemKind::kNone; }
+  void process(OperatorState*, Item&&, Emitter&) override {
+    entered_ = true;
+    while (!released_.load()) std::this_thread::sleep_for(1ms);
+    count_++;
+  }
+  std::atomic<bool> entered_{false}, released_{false};
+  std::atomic<int> count_{0};
+};
+
+// Polls stalled() (as a liveness probe would) until it reports something or `timeout` passes.
+std::string wait_for_stall(const Pipeline& p, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::string report;
+  while (report.empty() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+    report = p.stalled();
+  }
+  return report;
+}
+
+TEST(Pipeline, StageStuckInsideACallIsStalledAndItsBlockedUpstreamIsNot) {
+  PipelineOptions o{"stall", 8};
+  o.stall_timeout = 200ms;
+  Pipeline p(o);
+  p.set_source("src", std::make_unique<CountingSource>(100'000, 1, /*stop_aware=*/true));
+  p.add_stage("mid", std::make_unique<Identity>(), 1, 8);
+  auto stuck = std::make_unique<Stuck>();
+  auto* s = stuck.get();
+  p.add_stage("stuck", std::move(stuck), 1, 8);
+  p.start();
+  // Queues fill up behind the stuck stage: "mid" and the source wait for room, which is
+  // backpressure; only "stuck" is reported.
+  const std::string report = wait_for_stall(p, 10s);
+  EXPECT_TRUE(s->entered_.load());
+  EXPECT_EQ(report.rfind("stage 'stuck' worker 0 stalled: inside one call, no progress for ", 0),
+            0u)
+      << report;
+  EXPECT_NE(report.find("(stall_timeout 0.2 s)"), std::string::npos) << report;
+  EXPECT_EQ(report.find("'mid'"), std::string::npos) << report;
+  EXPECT_EQ(report.find("'src'"), std::string::npos) << report;
+  // Released, it makes progress again (a second record done means the first call
+  // returned): no longer stalled.
+  s->released_ = true;
+  while (s->count_.load() < 2) std::this_thread::sleep_for(1ms);
+  EXPECT_EQ(p.stalled(), "");
+  p.request_stop();
+  EXPECT_EQ(p.wait(), 0);
+}
+
+TEST(Pipeline, IdleOrSlowButMovingPipelineIsNeverStalled) {
+  PipelineOptions o{"calm", 8};
+  o.stall_timeout = 500ms;
+  Pipeline p(o);
+  p.set_source("src", std::make_unique<CountingSource>(40, 1));  // then nothing: idle
+  auto sink = std::make_unique<OrderCheckingSink>();
+  sink->delay_ = 10ms;  // slow, with input waiting, but each record well within the timeout
+  auto* s = sink.get();
+  p.add_stage("slow", std::move(sink), 1, 8);
+  p.start();
+  std::string reports;
+  for (int i = 0; i < 100; ++i) {  // 2 s: 0.4 s of slow work, then idle
+    std::this_thread::sleep_for(20ms);
+    reports += p.stalled();
+  }
+  EXPECT_EQ(reports, "");
+  EXPECT_EQ(s->count_.load(), 40);
+  p.abort("test done");
+  p.wait();
+}
+
+TEST(Pipeline, StallTimeoutZeroNeverReports) {
+  Pipeline p({"off", 8});  // stall_timeout defaults to 0
+  p.set_source("src", std::make_unique<CountingSource>(10, 1));
+  auto stuck = std::make_unique<Stuck>();
+  auto* s = stuck.get();
+  p.add_stage("stuck", std::move(stuck));
+  p.start();
+  EXPECT_EQ(wait_for_stall(p, 300ms), "");
+  s->released_ = true;
+  EXPECT_EQ(p.wait(), 0);
+}
+
 }  // namespace
 }  // namespace sluice::core

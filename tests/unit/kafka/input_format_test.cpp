@@ -155,6 +155,90 @@ TEST(InputFormatJson, ReplacePolicyCopiesTheRepairedText) {
   EXPECT_EQ(r.text(), "caf\xEF\xBF\xBD!");
 }
 
+// 70,000 nested arrays (140 KB) or 50,000 nested objects used to overflow
+// the stack of a recursive walk. The limit is simdjson's DOM limit (1023
+// nested containers): whatever sluice accepts, a simdjson DOM reader of the
+// same value accepts too.
+TEST(InputFormatJson, DeeplyNestedJsonIsDeadLetteredNotACrash) {
+  InputDecoder d(json_options());
+  auto nested_arrays = [](size_t n) { return std::string(n, '[') + std::string(n, ']'); };
+  auto nested_objects = [](size_t n) {
+    std::string s;
+    for (size_t i = 0; i < n; ++i) s += R"({"a":)";
+    s += "1";
+    s += std::string(n, '}');
+    return s;
+  };
+  EXPECT_EQ(code_of(d, R"({"text":"ok","deep":)" + nested_arrays(70000) + "}"), code::kTooDeep);
+  EXPECT_EQ(code_of(d, nested_arrays(70000)), code::kTooDeep);
+  EXPECT_EQ(code_of(d, R"({"text":"ok","deep":)" + nested_objects(50000) + "}"), code::kTooDeep);
+  EXPECT_EQ(code_of(d, nested_objects(50000)), code::kTooDeep);
+  // Unbalanced: simdjson's structural pass sees it is malformed before any walk.
+  EXPECT_EQ(code_of(d, std::string(70000, '[')), code::kInvalidJson);
+  core::Record r = record(nested_arrays(2000));
+  EXPECT_EQ(d.decode(r)->detail, "JSON nested deeper than 1023 objects and arrays");
+
+  // The root object is level 1: 1023 levels in all are fine, 1024 are not.
+  const std::string ok = R"({"text":"ok","deep":)" + nested_arrays(1022) + "}";
+  EXPECT_EQ(code_of(d, ok), "ok");
+  EXPECT_EQ(code_of(d, R"({"text":"ok","deep":)" + nested_arrays(1023) + "}"), code::kTooDeep);
+  EXPECT_EQ(code_of(d, R"({"deep":)" + nested_objects(1022) + R"(,"text":"after"})"), "ok");
+  EXPECT_EQ(code_of(d, R"({"deep":)" + nested_objects(1023) + R"(,"text":"after"})"),
+            code::kTooDeep);
+  // The decoder is reusable after a rejection.
+  core::Record good = record(R"({"text":"still works"})");
+  ASSERT_FALSE(d.decode(good));
+  EXPECT_EQ(good.text(), "still works");
+}
+
+TEST(InputFormatJson, NumbersOutsideDoubleRangeAnywhereKeepTheRecord) {
+  InputFormatOptions o = json_options();
+  o.id_field = "id";
+  InputDecoder d(o);
+  core::Record r =
+      record(R"({"id":1e400,"n":-1e999,"big":123456789012345678901234567890,"tiny":1e-400,)"
+             R"("a":[1E+400,{"x":-98765432109876543210987654321.5e30}],"text":"fine"})");
+  ASSERT_FALSE(d.decode(r));
+  EXPECT_EQ(r.text(), "fine");
+  EXPECT_EQ(r.id, "1e400");
+  // Still validated: what is not a JSON number stays invalid JSON.
+  for (const char* bad : {"01", "-01", "1.", ".5", "-", "1e", "1e+", "+1", "1.5x", "0x10",
+                          "-Infinity", "1.e5", "1ee5", "--1"}) {
+    EXPECT_EQ(code_of(d, std::string(R"({"text":"fine","n":)") + bad + "}"), code::kInvalidJson)
+        << bad;
+  }
+  for (const char* good : {"0", "-0", "0.5", "-0.0e-0", "10E10", "1e+999999999999999999999"}) {
+    EXPECT_EQ(code_of(d, std::string(R"({"text":"fine","n":)") + good + "}"), "ok") << good;
+  }
+}
+
+// An id, key or group must be a string, number or boolean: a container has
+// no canonical text (whitespace, key order), so a record carrying one is
+// dead-lettered with the reason instead of being given the id "{".
+TEST(InputFormatJson, ObjectOrArrayIdKeyOrGroupIsMissingFieldNotABrace) {
+  InputFormatOptions o = json_options();
+  o.id_field = "id";
+  o.key_field = "key";
+  o.group_field = "group";
+  InputDecoder d(o);
+  core::Record r = record(R"({"id":{"a":1},"text":"fine"})");
+  auto err = d.decode(r);
+  ASSERT_TRUE(err);
+  EXPECT_EQ(err->code, std::string(code::kMissingField));
+  EXPECT_EQ(err->detail, "field 'id' is an object, not a string, number or boolean");
+  r = record(R"({"key":[1,2],"text":"fine"})");
+  err = d.decode(r);
+  ASSERT_TRUE(err);
+  EXPECT_EQ(err->detail, "field 'key' is an array, not a string, number or boolean");
+  EXPECT_EQ(code_of(d, R"({"group":{},"text":"fine"})"), code::kMissingField);
+  // Scalars are kept as written (strings unescaped); null counts as absent.
+  r = record(R"({"id":true,"key":-1.5e3,"group":null,"text":"fine"})");
+  ASSERT_FALSE(d.decode(r));
+  EXPECT_EQ(r.id, "true");
+  EXPECT_EQ(r.key(), "-1.5e3");
+  EXPECT_EQ(r.group, "");
+}
+
 TEST(InputFormatJson, RejectsUnusableFieldPaths) {
   InputFormatOptions o = json_options();
   o.text_field = "a..b";
