@@ -21,9 +21,12 @@ void append_number(std::string& out, double v) {
 }  // namespace
 
 ClassifyOptions ClassifyOptions::from_model(const engine::ModelConfig& config,
-                                            std::string model_name) {
+                                            std::string model_name,
+                                            const engine::ModelIdentity& identity) {
   ClassifyOptions o;
   o.model_name = std::move(model_name);
+  o.model_hash = identity.hash;
+  o.model_version = identity.version;
   o.labels = config.id2label;
   o.problem_type = config.problem_type;
   return o;
@@ -46,6 +49,10 @@ Classifier::Classifier(ClassifyOptions options) : options_(std::move(options)) {
     label_json_.push_back(std::move(j));
   }
   append_json_string(model_json_, options_.model_name);
+  model_json_ += ",\"model_hash\":";
+  append_json_string(model_json_, options_.model_hash);
+  model_json_ += ",\"model_version\":";
+  append_json_string(model_json_, options_.model_version);
   append_json_string(below_json_, options_.below_label);
 }
 
@@ -176,7 +183,13 @@ void register_classify(Registry& registry) {
         }
         const std::string name = dir.filename().empty() ? dir.parent_path().filename().string()
                                                         : dir.filename().string();
-        ClassifyOptions o = ClassifyOptions::from_model(config, name);
+        engine::ModelIdentity identity;
+        try {
+          identity = engine::identify_model(dir);
+        } catch (const engine::ModelError& e) {
+          throw std::invalid_argument(e.what());
+        }
+        ClassifyOptions o = ClassifyOptions::from_model(config, name, identity);
         o.probs = ctx.options.boolean("probs");
         o.min_score = ctx.options.real("min_score");
         o.below_label = ctx.options.string("below_label");

@@ -64,6 +64,9 @@ from train_common import (PackedSeqs, WeightAverage, fp16_rounded_state, hf_conf
                           pretrain_mlm, seed_everything)
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The card's human version (sluice reads it into "model_version" and
+# sluice_model_info); the content hash says which bytes exactly.
+MODEL_VERSION = "1.0"
 ID2LABEL = dict(enumerate(tweet_text.LABELS))
 LOG = []  # progress lines, repeated in the model card
 # tools/eval_sentiment.py --update-card replaces what lies between these lines.
@@ -299,6 +302,7 @@ weights and no data beyond that split are used.
 
 | | |
 |---|---|
+| version | {MODEL_VERSION} |
 | architecture | BERT: {config.num_hidden_layers} layers, hidden {config.hidden_size}, {config.num_attention_heads} heads, intermediate {config.intermediate_size}, exact GELU, post-LayerNorm, max {config.max_position_embeddings} positions; pooler (tanh) + linear classifier on `[CLS]` |
 | parameters | {n_params / 1e6:.2f} M, stored as fp16 (`model.safetensors`, {size / 2**20:.1f} MiB) |
 | tokenizer | WordPiece, {config.vocab_size} tokens: learned from the train tweets, plus every emoji (plain and `##` form; BERT normalization: lower case, accents stripped; `[PAD]`=0 `[UNK]`=1 `[CLS]`=2 `[SEP]`=3 `[MASK]`=4); input is `[CLS] text [SEP]` |

@@ -133,6 +133,7 @@ sluice for the real-time sentiment demo and tests. A standard Hugging Face
 
 | | |
 |---|---|
+| version | 1.0 |
 | architecture | BERT: {config.num_hidden_layers} layers, hidden {config.hidden_size}, {config.num_attention_heads} heads, intermediate {config.intermediate_size}, exact GELU, post-LayerNorm, max {config.max_position_embeddings} positions; pooler (tanh) + linear classifier on `[CLS]` |
 | parameters | {n_params / 1e6:.2f} M, stored as fp16 (`model.safetensors`, {size / 2**20:.1f} MiB) |
 | tokenizer | WordPiece, {config.vocab_size} tokens learned from SST-2 train (BERT normalization: lower case, accents stripped; `[PAD]`=0 `[UNK]`=1 `[CLS]`=2 `[SEP]`=3 `[MASK]`=4); input is `[CLS] text [SEP]` |

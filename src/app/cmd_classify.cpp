@@ -147,7 +147,8 @@ int run(const Args& args) {
   std::cerr << "sluice classify: " << model.name() << " (" << config.architecture_class << ", "
             << config.num_labels << " labels) on " << backend->device_name() << '\n';
 
-  operators::ClassifyOptions copt = operators::ClassifyOptions::from_model(config, model.name());
+  operators::ClassifyOptions copt =
+      operators::ClassifyOptions::from_model(config, model.name(), model.identity());
   copt.probs = args.probs;
   copt.min_score = args.min_score;
   if (!args.labels.empty()) {

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "src/engine/model_identity.h"
 #include "tests/support/subprocess.h"
 #include "tests/unit/engine/model_fixtures.h"
 
@@ -61,8 +62,11 @@ TEST(SluiceClassify, OneResultPerLineInInputOrder) {
   ASSERT_EQ(r.code, 0) << r.err;
   const auto results = parse_lines(r.out);
   ASSERT_EQ(results.size(), lines.size());
+  const std::string hash = engine::identify_model(model).hash;
+  ASSERT_EQ(hash.size(), 16u);
   for (size_t i = 0; i < results.size(); ++i) {
     EXPECT_EQ(results[i]["id"], i + 1);
+    EXPECT_EQ(results[i]["model_hash"], hash);
     EXPECT_TRUE(results[i]["label"] == "negative" || results[i]["label"] == "neutral" ||
                 results[i]["label"] == "positive");
     EXPECT_EQ(results[i]["model"], "cli-bert");

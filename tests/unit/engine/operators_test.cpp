@@ -331,7 +331,8 @@ TEST_F(InferPipelineTest, EveryRecordGetsItsOwnLogitsInOrderOrADeadLetter) {
   io.backend.device = "cpu";
   io.backend.threads = 2;
   p.add_stage("infer", std::make_unique<Infer>(model_, io, InferProbe(), &feedback));
-  ClassifyOptions co = ClassifyOptions::from_model(model_->config(), "operators-bert");
+  ClassifyOptions co =
+      ClassifyOptions::from_model(model_->config(), "operators-bert", model_->identity());
   co.probs = true;
   p.add_stage("classify", std::make_unique<Classify>(co));
   p.add_stage("sink", std::move(sink));
@@ -359,6 +360,7 @@ TEST_F(InferPipelineTest, EveryRecordGetsItsOwnLogitsInOrderOrADeadLetter) {
     const auto j = nlohmann::json::parse(r.value());
     EXPECT_EQ(j["id"], std::to_string(r.offset));
     EXPECT_EQ(j["model"], "operators-bert");
+    EXPECT_EQ(j["model_hash"], model_->identity().hash);  // the model that computed it
     const char* names[] = {"negative", "neutral", "positive"};
     const int top = static_cast<int>(std::max_element(probs.begin(), probs.end()) - probs.begin());
     EXPECT_EQ(j["label"], names[top]);
@@ -509,7 +511,8 @@ TEST_F(InferPipelineTest, RepeatsAreAnsweredFromTheCacheWithTheModelsLogits) {
   io.cache_entries = 1000;
   p.add_stage("infer",
               std::make_unique<Infer>(model_, io, InferProbe(reg, "cache", "infer"), &feedback));
-  ClassifyOptions co = ClassifyOptions::from_model(model_->config(), "operators-bert");
+  ClassifyOptions co =
+      ClassifyOptions::from_model(model_->config(), "operators-bert", model_->identity());
   co.probs = true;
   p.add_stage("classify", std::make_unique<Classify>(co));
   p.add_stage("sink", std::move(sink));
