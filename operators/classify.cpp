@@ -6,6 +6,7 @@
 
 #include "kernels/cpu/ops.h"
 #include "operators/json_text.h"
+#include "src/config/load.h"
 #include "src/engine/model_error.h"
 
 namespace sluice::operators {
@@ -20,12 +21,24 @@ void append_number(std::string& out, double v) {
 }  // namespace
 
 ClassifyOptions ClassifyOptions::from_model(const engine::ModelConfig& config,
-                                            std::string model_name) {
+                                            std::string model_name,
+                                            const engine::ModelIdentity& identity) {
   ClassifyOptions o;
   o.model_name = std::move(model_name);
+  o.model_hash = identity.hash;
+  o.model_version = identity.version;
   o.labels = config.id2label;
   o.problem_type = config.problem_type;
   return o;
+}
+
+void ClassifyOptions::rename_labels(std::vector<std::string> names) {
+  if (names.size() != labels.size())
+    throw std::invalid_argument("the model has " + std::to_string(labels.size()) + " outputs, " +
+                                std::to_string(names.size()) + " label names given");
+  for (const auto& n : names)
+    if (n.empty()) throw std::invalid_argument("label names must not be empty");
+  labels = std::move(names);
 }
 
 Classifier::Classifier(ClassifyOptions options) : options_(std::move(options)) {
@@ -36,6 +49,10 @@ Classifier::Classifier(ClassifyOptions options) : options_(std::move(options)) {
     label_json_.push_back(std::move(j));
   }
   append_json_string(model_json_, options_.model_name);
+  model_json_ += ",\"model_hash\":";
+  append_json_string(model_json_, options_.model_hash);
+  model_json_ += ",\"model_version\":";
+  append_json_string(model_json_, options_.model_version);
   append_json_string(below_json_, options_.below_label);
 }
 
@@ -140,6 +157,9 @@ void register_classify(Registry& registry) {
           [](config::Schema& s) {
             s.string("model", "Model directory (its config.json gives the labels and problem type)")
                 .req();
+            s.strings("labels",
+                      "Names of the model's outputs in id order, replacing config.json's id2label "
+                      "(for checkpoints labelled LABEL_0, LABEL_1, ...)");
             s.boolean("probs", "Include every label's probability (\"probs\": {label: p})")
                 .def("false");
             s.real("min_score", "Below this top score the label becomes below_label")
@@ -163,11 +183,25 @@ void register_classify(Registry& registry) {
         }
         const std::string name = dir.filename().empty() ? dir.parent_path().filename().string()
                                                         : dir.filename().string();
-        ClassifyOptions o = ClassifyOptions::from_model(config, name);
+        engine::ModelIdentity identity;
+        try {
+          identity = engine::identify_model(dir);
+        } catch (const engine::ModelError& e) {
+          throw std::invalid_argument(e.what());
+        }
+        ClassifyOptions o = ClassifyOptions::from_model(config, name, identity);
         o.probs = ctx.options.boolean("probs");
         o.min_score = ctx.options.real("min_score");
         o.below_label = ctx.options.string("below_label");
         o.multi_label_threshold = ctx.options.real("multi_label_threshold");
+        if (ctx.options.has("labels")) {
+          try {
+            o.rename_labels(ctx.options.strings("labels"));
+          } catch (const std::invalid_argument& e) {
+            throw config::ConfigError("stage '" + ctx.stage_name + "'",
+                                      {{ctx.options.path_of("labels"), e.what()}});
+          }
+        }
         return std::make_unique<Classify>(std::move(o));
       },
   });

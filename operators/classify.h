@@ -5,7 +5,7 @@
 // The record keeps its key; its value becomes the JSON result
 //
 //   {"id":"42","label":"positive","score":0.981,"probs":{"negative":0.019,"positive":0.981},
-//    "model":"sentiment","latency_ms":7.412}
+//    "model":"sentiment","model_hash":"3f9a0c1d2e4b5a67","model_version":"1.0","latency_ms":7.412}
 //
 // ("probs" only with `probs: true`; "labels" lists every label at or above
 // multi_label_threshold for multi-label models; "id" is the record's decoded
@@ -21,11 +21,14 @@
 #include "operators/registry.h"
 #include "src/core/emitter.h"
 #include "src/engine/model_config.h"
+#include "src/engine/model_identity.h"
 
 namespace sluice::operators {
 
 struct ClassifyOptions {
   std::string model_name;           // "model" in results
+  std::string model_hash;           // "model_hash": content hash (engine/model_identity.h)
+  std::string model_version;        // "model_version": the model card's version, may be empty
   std::vector<std::string> labels;  // id2label
   engine::ProblemType problem_type = engine::ProblemType::kSingleLabel;
   bool probs = false;      // include every label's probability
@@ -33,7 +36,13 @@ struct ClassifyOptions {
   std::string below_label = "uncertain";
   double multi_label_threshold = 0.5;
 
-  static ClassifyOptions from_model(const engine::ModelConfig& config, std::string model_name);
+  static ClassifyOptions from_model(const engine::ModelConfig& config, std::string model_name,
+                                    const engine::ModelIdentity& identity = {});
+  // Replaces config.json's id2label, in id order: for checkpoints whose labels
+  // say LABEL_0, LABEL_1, ... (e.g. cardiffnlp/twitter-roberta-base-sentiment:
+  // negative, neutral, positive). Throws std::invalid_argument unless there is
+  // one non-empty name per output.
+  void rename_labels(std::vector<std::string> names);
 };
 
 struct Classification {

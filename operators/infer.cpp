@@ -202,7 +202,7 @@ std::unique_ptr<core::OperatorState> Infer::make_state(const core::WorkerInfo& w
   core::log_info("infer '", worker.stage, "' worker ", worker.index, ": model ", model_->name(),
                  " (", model_->config().architecture_class, ", ", model_->weights_dtype(), ") on ",
                  st->backend->device_name());
-  probe_.on_model(model_->name(), model_->config().architecture_class,
+  probe_.on_model(model_->name(), model_->identity(), model_->config().architecture_class,
                   std::string(st->backend->kind()),
                   options_.backend.precision == engine::Precision::kBF16 ? "bf16" : "fp32");
   if (options_.cache_entries > 0) {

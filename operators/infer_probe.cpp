@@ -16,11 +16,15 @@ InferProbe::InferProbe(metrics::Registry& r, const std::string& pipeline, const 
       &r.counter("sluice_inference_records_total", "Records run through the model.", labels_);
 }
 
-void InferProbe::on_model(const std::string& model, const std::string& architecture,
-                          const std::string& device, const std::string& precision) {
+void InferProbe::on_model(const std::string& model, const engine::ModelIdentity& identity,
+                          const std::string& architecture, const std::string& device,
+                          const std::string& precision) {
   if (!registry_) return;
   metrics::Labels l = labels_;
   l.emplace_back("model", model);
+  l.emplace_back("model_hash", identity.hash);
+  // Label values may not be empty here: a card without a version says "none".
+  l.emplace_back("model_version", identity.version.empty() ? "none" : identity.version);
   l.emplace_back("architecture", architecture);
   l.emplace_back("device", device);
   l.emplace_back("precision", precision);

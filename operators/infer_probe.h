@@ -6,6 +6,7 @@
 #include <string>
 
 #include "src/core/batch.h"
+#include "src/engine/model_identity.h"
 #include "src/metrics/registry.h"
 
 namespace sluice::operators {
@@ -14,8 +15,8 @@ namespace sluice::operators {
 //   sluice_inference_seconds        histogram  backend compute time per batch
 //   sluice_inference_batch_seconds  histogram  submit to results, per batch (queueing included)
 //   sluice_inference_records_total  counter    records inferred
-//   sluice_model_info               gauge      1, labelled with model, architecture, device,
-//                                              precision
+//   sluice_model_info               gauge      1, labelled with model, model_hash,
+//                                              model_version, architecture, device, precision
 //   sluice_backend_memory_bytes     gauge      {kind=weights|workspace|device_total|device_free,
 //   worker} sluice_gpu_memory_used_bytes    gauge      {device, worker}: device memory in use (CUDA
 //   only) sluice_gpu_memory_total_bytes   gauge      {device, worker}: device memory size (CUDA
@@ -25,9 +26,11 @@ class InferProbe {
  public:
   InferProbe() = default;
   InferProbe(metrics::Registry& registry, const std::string& pipeline, const std::string& stage);
-  // The model a worker runs: sluice_model_info{model, architecture, device, precision}.
-  void on_model(const std::string& model, const std::string& architecture,
-                const std::string& device, const std::string& precision);
+  // The model a worker runs: sluice_model_info{model, model_hash, model_version,
+  // architecture, device, precision}; model_version "none" when the card has none.
+  void on_model(const std::string& model, const engine::ModelIdentity& identity,
+                const std::string& architecture, const std::string& device,
+                const std::string& precision);
   // `inferred`: records the backend computed (the rest came from the cache).
   void on_batch(const core::Batch& batch, size_t inferred, int64_t compute_ns);
   // Registers the result-cache series. Before the workers start (the

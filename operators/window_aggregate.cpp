@@ -48,6 +48,10 @@ void append_aggregate_json(std::string& out, const ClosedWindow& w) {
   }
   out += "},\"negative_ratio\":";
   append_number(out, w.negative_ratio());
+  out += ",\"opinionated\":";
+  append_number(out, w.opinionated());
+  out += ",\"negative_ratio_opinionated\":";
+  append_number(out, w.negative_ratio_opinionated());
   out += ",\"mean_score\":";
   append_number(out, w.mean_score());
   out += ",\"trigger\":";
@@ -55,15 +59,28 @@ void append_aggregate_json(std::string& out, const ClosedWindow& w) {
   out.push_back('}');
 }
 
-void append_alert_json(std::string& out, const ClosedWindow& w, double threshold) {
+bool AlertRule::fires(const ClosedWindow& w) const {
+  if (over == Over::kOpinionated)
+    return w.opinionated() >= min_count &&
+           w.negative_ratio_opinionated() > negative_ratio_threshold;
+  return w.count >= min_count && w.negative_ratio() > negative_ratio_threshold;
+}
+
+void append_alert_json(std::string& out, const ClosedWindow& w, const AlertRule& rule) {
   out += "{\"alert\":\"negative_ratio\",";
   append_window_fields(out, w);
   out += ",\"negative\":";
   append_number(out, w.negative);
+  out += ",\"opinionated\":";
+  append_number(out, w.opinionated());
   out += ",\"negative_ratio\":";
   append_number(out, w.negative_ratio());
+  out += ",\"negative_ratio_opinionated\":";
+  append_number(out, w.negative_ratio_opinionated());
+  out += ",\"over\":";
+  out += rule.over == AlertRule::Over::kOpinionated ? "\"opinionated\"" : "\"all\"";
   out += ",\"threshold\":";
-  append_number(out, threshold);
+  append_number(out, rule.negative_ratio_threshold);
   out.push_back('}');
 }
 
@@ -119,6 +136,9 @@ void WindowAggregate::finish(core::OperatorState* state, core::Emitter& out) {
 }
 
 void WindowAggregate::flush(State& st, core::Emitter& out) const {
+  const AlertRule& rule = options_.alert;
+  if (alert_topic_ != core::kNoTopic)
+    for (ClosedWindow& w : st.closed) w.alert = rule.fires(w);
   std::span<const ClosedWindow> all(st.closed);
   size_t begin = 0;
   while (begin < all.size()) {  // rounds: windows with the same end, in order
@@ -135,11 +155,9 @@ void WindowAggregate::flush(State& st, core::Emitter& out) const {
     agg.dest_topic = aggregates_topic_;  // empty Ack: derived data
     out.emit(std::move(agg));
 
-    const AlertRule& rule = options_.alert;
-    if (alert_topic_ != core::kNoTopic && w.count >= rule.min_count &&
-        w.negative_ratio() > rule.negative_ratio_threshold) {
+    if (w.alert) {
       std::string alert;
-      append_alert_json(alert, w, rule.negative_ratio_threshold);
+      append_alert_json(alert, w, rule);
       core::Record rec = core::Record::owned(w.key, std::move(alert));
       rec.dest_topic = alert_topic_;
       out.emit(std::move(rec));
@@ -193,6 +211,9 @@ WindowAggregateOptions options_from(BuildContext& ctx) {
   w.window.idle_timeout = o.duration("idle_timeout");
   w.window.missing_key = o.string("missing_key");
   w.window.negative_label = o.string("negative_label");
+  w.window.positive_label = o.string("positive_label");
+  if (w.window.positive_label == w.window.negative_label)
+    problems.push_back({o.path_of("positive_label"), "must differ from negative_label"});
   w.window.max_keys = static_cast<size_t>(o.integer("max_keys"));
   w.window.overflow_key = o.string("overflow_key");
   if (w.window.overflow_key.empty())
@@ -207,6 +228,8 @@ WindowAggregateOptions options_from(BuildContext& ctx) {
   w.alert.topic = alert.string("topic");
   w.alert.negative_ratio_threshold = alert.real("negative_ratio_threshold");
   w.alert.min_count = static_cast<uint64_t>(alert.integer("min_count"));
+  w.alert.over =
+      alert.string("over") == "opinionated" ? AlertRule::Over::kOpinionated : AlertRule::Over::kAll;
   if (!problems.empty())
     throw config::ConfigError("stage '" + ctx.stage_name + "'", std::move(problems));
   return w;
@@ -241,6 +264,10 @@ void register_window_aggregate(Registry& registry) {
                 .def("unknown");
             s.string("negative_label", "Label name counted in negative_ratio and the alert rule")
                 .def("negative");
+            s.string("positive_label",
+                     "The other polar label: records labelled negative_label or this are the "
+                     "opinionated ones (negative_ratio_opinionated)")
+                .def("positive");
             s.integer(
                  "max_keys",
                  "Most keys with open windows; records of further keys count under overflow_key")
@@ -264,9 +291,17 @@ void register_window_aggregate(Registry& registry) {
                        "Alert when a window's negative ratio is over this")
                 .def("0.5")
                 .range(0, 1);
-            alert->integer("min_count", "Only for windows with at least this many records")
+            alert
+                ->integer("min_count",
+                          "Only for windows with at least this many records in the ratio's "
+                          "denominator")
                 .def("20")
                 .range(1, {});
+            alert
+                ->choice("over", {"all", "opinionated"},
+                         "Negative ratio over all records of the window, or over its opinionated "
+                         "ones (negative or positive; neutral records left out)")
+                .def("all");
             s.object("alert", alert, "Alert rule on closed windows");
           },
       .make_source = nullptr,

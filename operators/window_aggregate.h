@@ -3,17 +3,23 @@
 // and key, emits an aggregate record to `aggregates_topic`:
 //
 //   {"key":"acme","window_start":1700000040000,"window_end":1700000100000,
-//    "count":42,"labels":{"negative":10,"positive":32},
-//    "negative_ratio":0.238,"mean_score":0.91,"trigger":"event_time"}
+//    "count":42,"labels":{"negative":10,"neutral":20,"positive":12},
+//    "negative_ratio":0.238,"opinionated":22,"negative_ratio_opinionated":0.455,
+//    "mean_score":0.91,"trigger":"event_time"}
 //
-// (times in ms since the epoch, end exclusive; mean_score is the mean of the
-// classifier's score for the label it chose; trigger says what closed the
-// window: event_time, idle or end_of_input). With an alert rule, a closed
-// window whose negative ratio is over the threshold (with at least min_count
-// records) also emits an alert record to the alert topic:
+// (times in ms since the epoch, end exclusive; "opinionated" counts the
+// records labelled negative_label or positive_label; negative_ratio is
+// negative / count, negative_ratio_opinionated negative / opinionated;
+// mean_score is the mean of the classifier's score for the label it chose;
+// trigger says what closed the window: event_time, idle or end_of_input).
+// With an alert rule, a closed window whose negative ratio — over all its
+// records, or over its opinionated ones (`over`) — is above the threshold,
+// with at least min_count records in that denominator, also emits an alert
+// record to the alert topic:
 //
 //   {"alert":"negative_ratio","key":"acme","window_start":…,"window_end":…,
-//    "count":42,"negative":10,"negative_ratio":0.238,"threshold":0.2}
+//    "count":42,"negative":10,"opinionated":22,"negative_ratio":0.238,
+//    "negative_ratio_opinionated":0.455,"over":"opinionated","threshold":0.4}
 //
 // Window semantics (tumbling/hopping, lateness, idle closing, key overflow):
 // window_aggregate_state.h. Metrics: window_aggregate_probe.h.
@@ -37,9 +43,14 @@
 namespace sluice::operators {
 
 struct AlertRule {
-  std::string topic;  // "" : no alerts
+  enum class Over { kAll, kOpinionated };  // the ratio's denominator
+  std::string topic;                       // "" : no alerts
   double negative_ratio_threshold = 0.5;
-  uint64_t min_count = 20;
+  uint64_t min_count = 20;  // records in the denominator
+  Over over = Over::kAll;
+
+  // The rule itself (also what sluice_sentiment_alerting exports).
+  bool fires(const ClosedWindow& w) const;
 };
 
 struct WindowAggregateOptions {
@@ -76,7 +87,7 @@ class WindowAggregate final : public core::Operator {
 
 // JSON of a closed window / of its alert (exposed for tests).
 void append_aggregate_json(std::string& out, const ClosedWindow& w);
-void append_alert_json(std::string& out, const ClosedWindow& w, double threshold);
+void append_alert_json(std::string& out, const ClosedWindow& w, const AlertRule& rule);
 
 // Declares `type: window_aggregate`.
 void register_window_aggregate(Registry& registry);

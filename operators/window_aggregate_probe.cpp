@@ -72,13 +72,22 @@ void WindowProbe::publish(const std::string& key, const ClosedWindow& w) {
     register_value(s.negative_ratio, "sluice_sentiment_negative_ratio",
                    "Share of records labelled negative in the key's last closed window.",
                    {{"pipeline", pipeline_}, {"key", key}});
+    register_value(s.negative_ratio_opinionated, "sluice_sentiment_negative_ratio_opinionated",
+                   "Share of negative records among the negative and positive ones in the key's "
+                   "last closed window (0 when there are none).",
+                   {{"pipeline", pipeline_}, {"key", key}});
     register_value(s.mean_score, "sluice_sentiment_mean_score",
                    "Mean classifier score in the key's last closed window.",
+                   {{"pipeline", pipeline_}, {"key", key}});
+    register_value(s.alerting, "sluice_sentiment_alerting",
+                   "1 if the key's last closed window raised the window stage's alert, else 0.",
                    {{"pipeline", pipeline_}, {"key", key}});
   }
   KeySeries& s = *it->second;
   s.negative_ratio.v.store(w.negative_ratio(), std::memory_order_relaxed);
+  s.negative_ratio_opinionated.v.store(w.negative_ratio_opinionated(), std::memory_order_relaxed);
   s.mean_score.v.store(w.mean_score(), std::memory_order_relaxed);
+  s.alerting.v.store(w.alert ? 1.0 : 0.0, std::memory_order_relaxed);
   for (auto& [label, value] : s.per_label)
     value->v.store(0.0, std::memory_order_relaxed);  // absent this window
   for (const LabelCount& lc : w.labels) {
@@ -116,7 +125,9 @@ void WindowProbe::drop(const std::string& key) {
     if (v.registered) registry_->remove_callback(v.id);
   };
   remove(s.negative_ratio);
+  remove(s.negative_ratio_opinionated);
   remove(s.mean_score);
+  remove(s.alerting);
   for (auto& [label, value] : s.per_label) remove(*value);
   exported_.erase(it);
 }

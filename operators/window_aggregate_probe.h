@@ -11,9 +11,13 @@
 // configured allow-list and the top-K keys by record count of the latest
 // round of closed windows, so the number of series stays bounded whatever
 // the stream holds (a message-derived label is otherwise never allowed):
-//   sluice_sentiment_records{pipeline,key,label}   records per label
+//   sluice_sentiment_records{pipeline,key,label}   records per label (neutral too)
 //   sluice_sentiment_negative_ratio{pipeline,key}  negative records / records
+//   sluice_sentiment_negative_ratio_opinionated{pipeline,key}
+//                                                  negative / (negative + positive)
 //   sluice_sentiment_mean_score{pipeline,key}      mean classifier score
+//   sluice_sentiment_alerting{pipeline,key}        1 if the window raised the stage's
+//                                                  alert (ClosedWindow::alert), else 0
 // A key that leaves the top-K loses its series (they disappear from /metrics
 // rather than going stale); allow-listed keys keep theirs.
 //
@@ -74,7 +78,7 @@ class WindowProbe {
     bool registered = false;
   };
   struct KeySeries {
-    Value negative_ratio, mean_score;
+    Value negative_ratio, negative_ratio_opinionated, mean_score, alerting;
     std::map<std::string, std::unique_ptr<Value>> per_label;
   };
 

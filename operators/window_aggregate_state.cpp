@@ -43,7 +43,10 @@ WindowAggregator::WindowAggregator(WindowConfig config) : config_(std::move(conf
     throw std::invalid_argument("allowed_lateness: must not be negative");
   if (config_.max_keys == 0) throw std::invalid_argument("max_keys: must be at least 1");
   if (config_.overflow_key.empty()) throw std::invalid_argument("overflow_key: must not be empty");
+  if (config_.positive_label == config_.negative_label)
+    throw std::invalid_argument("positive_label: must differ from negative_label");
   negative_id_ = label_id(config_.negative_label);
+  positive_id_ = label_id(config_.positive_label);
 }
 
 uint32_t WindowAggregator::label_id(std::string_view label) {
@@ -180,6 +183,7 @@ void WindowAggregator::close_round(int64_t end, std::vector<KeyEntry*>& entries,
     w.count = acc.count;
     w.score_sum = acc.score_sum;
     w.negative = negative_id_ < acc.per_label.size() ? acc.per_label[negative_id_] : 0;
+    w.positive = positive_id_ < acc.per_label.size() ? acc.per_label[positive_id_] : 0;
     w.trigger = trigger;
     for (uint32_t id : by_name) {
       if (id < acc.per_label.size() && acc.per_label[id] > 0)

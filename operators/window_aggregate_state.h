@@ -44,6 +44,9 @@ struct WindowConfig {
   std::chrono::nanoseconds idle_timeout{0};  // 0: windows close on event time only
   std::string missing_key = "unknown";       // "" : records without a key are not aggregated
   std::string negative_label = "negative";
+  // With negative_label, the polar labels: records with either are the
+  // "opinionated" ones (a neutral or below-min_score label is neither).
+  std::string positive_label = "positive";
   size_t max_keys = 10'000;
   std::string overflow_key = "__other__";
 };
@@ -64,13 +67,23 @@ struct ClosedWindow {
   int64_t end_ms = 0;  // exclusive
   uint64_t count = 0;
   uint64_t negative = 0;  // records labelled negative_label
+  uint64_t positive = 0;  // records labelled positive_label
   double score_sum = 0;
   std::vector<LabelCount> labels;  // non-zero counts, sorted by label name
   WindowTrigger trigger = WindowTrigger::kEventTime;
+  bool alert = false;  // set by the operator when its alert rule fired on this window
 
   double mean_score() const { return count ? score_sum / static_cast<double>(count) : 0.0; }
+  // Records with a polar label (negative or positive).
+  uint64_t opinionated() const { return negative + positive; }
+  // Negative records over all records.
   double negative_ratio() const {
     return count ? static_cast<double>(negative) / static_cast<double>(count) : 0.0;
+  }
+  // Negative records over the opinionated ones (0 when there are none):
+  // unlike negative_ratio, it does not fall when neutral chatter rises.
+  double negative_ratio_opinionated() const {
+    return opinionated() ? static_cast<double>(negative) / static_cast<double>(opinionated()) : 0.0;
   }
 };
 
@@ -141,6 +154,7 @@ class WindowAggregator {
   KeyMap keys_;
   std::vector<std::string> labels_;  // label id → name (few: a model's id2label)
   uint32_t negative_id_ = 0;
+  uint32_t positive_id_ = 0;
   // Window end → keys with an open window ending there. Each open window has
   // exactly one entry, so a key's entry pointer is valid while it is listed.
   std::map<int64_t, std::vector<KeyEntry*>> schedule_;

@@ -23,8 +23,6 @@ import signal
 import sys
 import time
 
-from confluent_kafka import Producer
-
 # Skewed on purpose: a few brands get most of the traffic, as in real streams.
 BRANDS = ["acme"] * 4 + ["globex"] * 3 + ["initech"] * 2 + ["umbrella", "hooli", "stark", "wayne"]
 
@@ -34,6 +32,9 @@ def brand_of(i):
 
 
 def main():
+    # Imported here so that brand_of() serves tools/alert_thresholds.py without Kafka.
+    from confluent_kafka import Producer
+
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--bootstrap", required=True)
     ap.add_argument("--topic", required=True)

@@ -101,14 +101,21 @@ class Monitor:
             return
         if self.args.show_windows:
             end = time.strftime("%H:%M:%S", time.localtime(a["window_end"] / 1000))
-            print(f"  window ..{end} {a['key']:<9} {a['count']:4d} records, negative "
-                  f"{100 * a['negative_ratio']:5.1f}%, mean score {a['mean_score']:.2f}", flush=True)
+            neg = f"negative {100 * a['negative_ratio']:5.1f}%"
+            if "negative_ratio_opinionated" in a:
+                neg += f" of all, {100 * a['negative_ratio_opinionated']:5.1f}% of {a['opinionated']} opinionated"
+            print(f"  window ..{end} {a['key']:<9} {a['count']:4d} records, {neg}, "
+                  f"mean score {a['mean_score']:.2f}", flush=True)
 
     def on_alert(self, m):
         self.alerts += 1
         try:
             a = json.loads(m.value())
-            print(f"  ALERT: {a['key']}: {100 * a['negative_ratio']:.0f}% negative over {a['count']} records "
+            if a.get("over") == "opinionated":
+                ratio, n, of = a["negative_ratio_opinionated"], a["opinionated"], "opinionated records"
+            else:
+                ratio, n, of = a["negative_ratio"], a["count"], "records"
+            print(f"  ALERT: {a['key']}: {100 * ratio:.0f}% negative over {n} {of} "
                   f"(threshold {100 * a['threshold']:.0f}%)", flush=True)
         except (ValueError, KeyError):
             pass
@@ -148,9 +155,10 @@ class Monitor:
         if self.args.metrics_url:
             try:
                 text = urllib.request.urlopen(self.args.metrics_url, timeout=2).read().decode()
-                lines = [ln for ln in text.splitlines() if ln.startswith("sluice_sentiment_negative_ratio")]
+                lines = [ln for ln in text.splitlines() if ln.startswith("sluice_sentiment_negative_ratio")
+                         or ln.startswith("sluice_sentiment_alerting")]
                 print(f"metrics ({self.args.metrics_url}), last closed window per key:")
-                for ln in lines[:12]:
+                for ln in lines[:24]:
                     print("  " + ln)
             except OSError as e:
                 print(f"metrics endpoint not reachable: {e}")

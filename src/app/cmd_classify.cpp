@@ -34,12 +34,16 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: sluice classify --model DIR [--probs] [--device auto|cpu|cuda] [--threads N]\n"
-    "                       [--precision fp32|bf16] [--max-batch-records N] [--max-batch-tokens N]\n"
+    "                       [--precision fp32|bf16] [--max-batch-records N] [--max-batch-tokens "
+    "N]\n"
     "                       [--max-delay-ms MS] [--min-score X] [--tokenizer PATH]\n"
-    "  reads one text per line on stdin, writes one JSON result per line on stdout\n";
+    "                       [--labels NAME,NAME,...]\n"
+    "  reads one text per line on stdin, writes one JSON result per line on stdout;\n"
+    "  --labels names the model's outputs in id order instead of config.json's id2label\n";
 
 struct Args {
   std::string model, tokenizer;
+  std::vector<std::string> labels;  // empty: config.json's id2label
   bool probs = false;
   double min_score = 0;
   engine::BackendOptions backend;
@@ -60,6 +64,15 @@ bool parse_args(int argc, char** argv, Args* a, std::string* error) {
     int64_t n = 0;
     if (f == "--probs") {
       a->probs = true;
+    } else if (f == "--labels") {
+      const char* v = value();
+      if (!v) return *error = "--labels needs a comma-separated list of names", false;
+      a->labels.clear();
+      std::string_view rest = v;
+      for (size_t comma; (comma = rest.find(',')) != std::string_view::npos;
+           rest.remove_prefix(comma + 1))
+        a->labels.emplace_back(rest.substr(0, comma));
+      a->labels.emplace_back(rest);
     } else if (f == "--model" || f == "--tokenizer" || f == "--device" || f == "--precision") {
       const char* v = value();
       if (!v) return *error = std::string(f) + " needs a value", false;
@@ -69,12 +82,16 @@ bool parse_args(int argc, char** argv, Args* a, std::string* error) {
       if (f == "--precision") {
         if (std::string_view(v) != "fp32" && std::string_view(v) != "bf16")
           return *error = "--precision must be fp32 or bf16", false;
-        a->backend.precision = std::string_view(v) == "bf16" ? engine::Precision::kBF16 : engine::Precision::kF32;
+        a->backend.precision =
+            std::string_view(v) == "bf16" ? engine::Precision::kBF16 : engine::Precision::kF32;
       }
-    } else if (f == "--threads" || f == "--max-batch-records" || f == "--max-batch-tokens" || f == "--max-delay-ms") {
+    } else if (f == "--threads" || f == "--max-batch-records" || f == "--max-batch-tokens" ||
+               f == "--max-delay-ms") {
       const char* v = value();
       if (!v || !parse_int(v, &n) || n < (f == "--threads" || f == "--max-delay-ms" ? 0 : 1))
-        return *error = std::string(f) + " needs a " + (f == "--threads" ? "non-negative" : "positive") + " integer", false;
+        return *error = std::string(f) + " needs a " +
+                        (f == "--threads" ? "non-negative" : "positive") + " integer",
+               false;
       if (f == "--threads") a->backend.threads = static_cast<int>(n);
       if (f == "--max-batch-records") a->policy.max_batch_records = n;
       if (f == "--max-batch-tokens") a->policy.max_batch_tokens = n;
@@ -83,7 +100,8 @@ bool parse_args(int argc, char** argv, Args* a, std::string* error) {
       const char* v = value();
       char* end = nullptr;
       if (v) a->min_score = std::strtod(v, &end);
-      if (!v || *end != '\0' || a->min_score < 0 || a->min_score > 1) return *error = "--min-score needs a number in [0, 1]", false;
+      if (!v || *end != '\0' || a->min_score < 0 || a->min_score > 1)
+        return *error = "--min-score needs a number in [0, 1]", false;
     } else {
       return *error = "unknown argument '" + std::string(f) + "'", false;
     }
@@ -121,16 +139,25 @@ int run(const Args& args) {
   const std::filesystem::path tok_path =
       args.tokenizer.empty() ? model.tokenizer_path() : std::filesystem::path(args.tokenizer);
   if (tok_path.empty())
-    throw engine::ModelError(args.model, "no tokenizer.json or vocab.txt in the model directory (or pass --tokenizer)");
+    throw engine::ModelError(
+        args.model, "no tokenizer.json or vocab.txt in the model directory (or pass --tokenizer)");
   const auto tokenizer = text::Tokenizer::load(tok_path);
   auto backend = engine::make_backend(model, args.backend);
   const engine::ModelConfig& config = model.config();
   std::cerr << "sluice classify: " << model.name() << " (" << config.architecture_class << ", "
             << config.num_labels << " labels) on " << backend->device_name() << '\n';
 
-  operators::ClassifyOptions copt = operators::ClassifyOptions::from_model(config, model.name());
+  operators::ClassifyOptions copt =
+      operators::ClassifyOptions::from_model(config, model.name(), model.identity());
   copt.probs = args.probs;
   copt.min_score = args.min_score;
+  if (!args.labels.empty()) {
+    try {
+      copt.rename_labels(args.labels);
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument(std::string("--labels: ") + e.what());
+    }
+  }
   const operators::Classifier classifier(copt);
   operators::MicroBatcher batcher(args.policy);
 
@@ -157,8 +184,9 @@ int run(const Args& args) {
     for (auto& b : ready) {
       b.num_labels = static_cast<int32_t>(config.num_labels);
       b.logits.assign(b.size() * config.num_labels, 0.f);
-      const engine::Ticket t = backend->submit({b.token_ids, b.cu_seqlens, b.max_seqlen}, {b.logits, {}},
-                                               {&Completions::on_done, &completions});
+      const engine::Ticket t =
+          backend->submit({b.token_ids, b.cu_seqlens, b.max_seqlen}, {b.logits, {}},
+                          {&Completions::on_done, &completions});
       in_flight.push_back({t, std::move(b)});
     }
     ready.clear();
@@ -170,14 +198,16 @@ int run(const Args& args) {
       done.swap(completions.done);
     }
     for (auto& [t, r] : done) {
-      if (in_flight.empty() || in_flight.front().ticket != t) throw std::logic_error("batches completed out of order");
+      if (in_flight.empty() || in_flight.front().ticket != t)
+        throw std::logic_error("batches completed out of order");
       if (!r.ok) throw std::runtime_error("inference failed: " + r.error);
       core::Batch& b = in_flight.front().batch;
       classifier.to_probabilities(b.logits, static_cast<int64_t>(b.size()));
       const int64_t now = core::now_ns();
       out.clear();
       for (size_t i = 0; i < b.size(); ++i) {
-        const std::span<const float> probs(b.logits.data() + i * config.num_labels, config.num_labels);
+        const std::span<const float> probs(b.logits.data() + i * config.num_labels,
+                                           config.num_labels);
         classifier.write_json(out, b.records[i].id, classifier.decide(probs), probs,
                               static_cast<double>(now - b.records[i].ingest_ns) * 1e-6);
         out.push_back('\n');
@@ -209,22 +239,26 @@ int run(const Args& args) {
       const int64_t left = batcher.deadline_ns() - core::now_ns();
       timeout_ms = static_cast<int>(std::clamp<int64_t>((left + 999'999) / 1'000'000, 0, 60'000));
     }
-    pollfd fds[2] = {{completions.event_fd, POLLIN, 0}, {STDIN_FILENO, static_cast<short>(eof ? 0 : POLLIN), 0}};
-    if (::poll(fds, eof ? 1 : 2, timeout_ms) < 0 && errno != EINTR) throw std::runtime_error("poll failed");
+    pollfd fds[2] = {{completions.event_fd, POLLIN, 0},
+                     {STDIN_FILENO, static_cast<short>(eof ? 0 : POLLIN), 0}};
+    if (::poll(fds, eof ? 1 : 2, timeout_ms) < 0 && errno != EINTR)
+      throw std::runtime_error("poll failed");
     if (fds[0].revents & POLLIN) {
       uint64_t n;
       [[maybe_unused]] ssize_t r = ::read(completions.event_fd, &n, sizeof n);
     }
     if (!eof && (fds[1].revents & (POLLIN | POLLHUP | POLLERR))) {
       const ssize_t n = ::read(STDIN_FILENO, buf.data(), buf.size());
-      if (n < 0 && errno != EINTR && errno != EAGAIN) throw std::runtime_error("reading stdin failed");
+      if (n < 0 && errno != EINTR && errno != EAGAIN)
+        throw std::runtime_error("reading stdin failed");
       if (n == 0) {
         eof = true;
         if (!partial.empty()) add_line(partial);  // last line without a newline
         partial.clear();
       } else if (n > 0) {
         std::string_view chunk(buf.data(), static_cast<size_t>(n));
-        for (size_t nl; (nl = chunk.find('\n')) != std::string_view::npos; chunk.remove_prefix(nl + 1)) {
+        for (size_t nl; (nl = chunk.find('\n')) != std::string_view::npos;
+             chunk.remove_prefix(nl + 1)) {
           if (partial.empty()) {
             add_line(chunk.substr(0, nl));
           } else {

@@ -207,6 +207,7 @@ Model Model::load(const std::filesystem::path& dir) {
   m.weights_ = map_weights(m.config_, l);
   m.weights_dtype_ = l.dominant_dtype();
   m.parameters_ = l.parameters();
+  m.identity_ = identify_model(dir);
   return m;
 }
 

@@ -16,6 +16,7 @@
 
 #include "src/engine/encoder_weights.h"
 #include "src/engine/model_config.h"
+#include "src/engine/model_identity.h"
 
 namespace sluice::engine {
 
@@ -33,6 +34,8 @@ class Model {
   // On-disk dtype of the weights ("F32", "F16", "BF16"; the most common one).
   const std::string& weights_dtype() const { return weights_dtype_; }
   int64_t parameter_count() const { return parameters_; }
+  // Content hash and card version (model_identity.h), computed at load.
+  const ModelIdentity& identity() const { return identity_; }
 
  private:
   Model() = default;
@@ -44,6 +47,7 @@ class Model {
   std::filesystem::path tokenizer_path_;
   std::string weights_dtype_;
   int64_t parameters_ = 0;
+  ModelIdentity identity_;
   std::vector<std::unique_ptr<float[]>> storage_;  // owns every view in weights_
 };
 

@@ -15,28 +15,35 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string pipeline(const std::string& name) { return std::string(SLUICE_SOURCE_DIR) + "/pipelines/" + name; }
+std::string pipeline(const std::string& name) {
+  return std::string(SLUICE_SOURCE_DIR) + "/pipelines/" + name;
+}
 
 TEST(SluiceRun, GeneratorPipelineCountsEveryRecordAndExitsZero) {
-  auto r = run({sluice_binary(), "run", pipeline("generator.yaml"), "--set", "metrics.enabled=false"},
-               {{"SLUICE_GENERATOR_COUNT", "200000"}});
+  auto r =
+      run({sluice_binary(), "run", pipeline("generator.yaml"), "--set", "metrics.enabled=false"},
+          {{"SLUICE_GENERATOR_COUNT", "200000"}});
   EXPECT_EQ(r.code, 0) << r.err;
-  EXPECT_NE(r.err.find("counter 'count': 200000 records, 0 out of order"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("counter 'count': 200000 records, 0 out of order"), std::string::npos)
+      << r.err;
 }
 
 TEST(SluiceRun, FailedExpectationExitsOneNamingTheStage) {
-  auto r = run({sluice_binary(), "run", pipeline("generator.yaml"), "--set", "metrics.enabled=false", "--set",
-                "stages.count.expect=5"},
+  auto r = run({sluice_binary(), "run", pipeline("generator.yaml"), "--set",
+                "metrics.enabled=false", "--set", "stages.count.expect=5"},
                {{"SLUICE_GENERATOR_COUNT", "1000"}});
   EXPECT_EQ(r.code, 1) << r.err;
-  EXPECT_NE(r.err.find("stage 'count' worker 0 failed: expected 5 records, counted 1000"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("stage 'count' worker 0 failed: expected 5 records, counted 1000"),
+            std::string::npos)
+      << r.err;
 }
 
 TEST(SluiceRun, BadConfigExitsTwoWithKeyPaths) {
-  auto r = run({sluice_binary(), "run", pipeline("generator.yaml"), "--set", "stages.passthrough.workers=zero",
-                "--set", "runtime.bogus=1"});
+  auto r = run({sluice_binary(), "run", pipeline("generator.yaml"), "--set",
+                "stages.passthrough.workers=zero", "--set", "runtime.bogus=1"});
   EXPECT_EQ(r.code, 2);
-  EXPECT_NE(r.err.find("stages[1].workers: expected an integer, got 'zero'"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("stages[1].workers: expected an integer, got 'zero'"), std::string::npos)
+      << r.err;
   EXPECT_NE(r.err.find("runtime.bogus: unknown key"), std::string::npos) << r.err;
 }
 
@@ -44,22 +51,29 @@ TEST(SluiceValidate, AcceptsShippedPipelinesAndRejectsBadOnes) {
   auto ok = run({sluice_binary(), "validate", pipeline("generator.yaml")});
   EXPECT_EQ(ok.code, 0) << ok.err;
   std::string bad = "/tmp/sluice-validate-bad.yaml";
-  std::ofstream(bad) << "stages:\n  - {name: s, type: generator, rate: fast}\n  - {name: c, type: nosuch}\n";
+  std::ofstream(bad)
+      << "stages:\n  - {name: s, type: generator, rate: fast}\n  - {name: c, type: nosuch}\n";
   auto r = run({sluice_binary(), "validate", bad});
   EXPECT_EQ(r.code, 2);
-  EXPECT_NE(r.err.find("stages[0].rate: expected a number, got 'fast'"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("stages[0].rate: expected a number, got 'fast'"), std::string::npos)
+      << r.err;
   EXPECT_NE(r.err.find("stages[1].type: unknown type 'nosuch'"), std::string::npos) << r.err;
   // The sentiment pipeline with the shipped model; then bad infer options.
   const std::map<std::string, std::string> env = {
-      {"SLUICE_MODEL", std::string(SLUICE_SOURCE_DIR) + "/models/sentiment-sst2-small"}};
+      {"SLUICE_MODEL", std::string(SLUICE_SOURCE_DIR) + "/models/sentiment-tweet-small"}};
   auto sentiment = run({sluice_binary(), "validate", pipeline("sentiment.yaml")}, env);
   EXPECT_EQ(sentiment.code, 0) << sentiment.err;
-  auto range = run({sluice_binary(), "validate", pipeline("sentiment.yaml"), "--set", "stages.infer.cache_entries=-1"}, env);
+  auto range = run({sluice_binary(), "validate", pipeline("sentiment.yaml"), "--set",
+                    "stages.infer.cache_entries=-1"},
+                   env);
   EXPECT_EQ(range.code, 2);
   EXPECT_NE(range.err.find("stages[3].cache_entries: "), std::string::npos) << range.err;
-  auto gpu = run({sluice_binary(), "validate", pipeline("sentiment.yaml"), "--set", "stages.infer.device=gpu"}, env);
+  auto gpu = run(
+      {sluice_binary(), "validate", pipeline("sentiment.yaml"), "--set", "stages.infer.device=gpu"},
+      env);
   EXPECT_EQ(gpu.code, 2);
-  EXPECT_NE(gpu.err.find("stages[3]: device: expected auto, cpu, cuda or cuda:N, got 'gpu'"), std::string::npos)
+  EXPECT_NE(gpu.err.find("stages[3]: device: expected auto, cpu, cuda or cuda:N, got 'gpu'"),
+            std::string::npos)
       << gpu.err;
   auto missing = run({sluice_binary(), "validate", "/nonexistent.yaml"});
   EXPECT_EQ(missing.code, 2);
@@ -168,8 +182,8 @@ TEST(SluiceCli, HelpExplainsTheSetSyntax) {
 TEST(SluiceRun, SigtermDrainsAndExitsZeroWhileMetricsPassPromtool) {
   int port = free_port();
   Subprocess p({sluice_binary(), "run", pipeline("generator.yaml"), "--set",
-                "metrics.listen=127.0.0.1:" + std::to_string(port), "--set", "stages.count.expect=-1", "--set",
-                "stages.source.rate=50000"},
+                "metrics.listen=127.0.0.1:" + std::to_string(port), "--set",
+                "stages.count.expect=-1", "--set", "stages.source.rate=50000"},
                {{"SLUICE_GENERATOR_COUNT", "0"}});
   std::pair<int, std::string> metrics{0, ""};
   for (int i = 0; i < 200 && metrics.first != 200; ++i) {
@@ -179,8 +193,9 @@ TEST(SluiceRun, SigtermDrainsAndExitsZeroWhileMetricsPassPromtool) {
   ASSERT_EQ(metrics.first, 200) << p.stderr_text();
   std::this_thread::sleep_for(300ms);
   metrics = http_get("127.0.0.1", port, "/metrics");
-  EXPECT_NE(metrics.second.find("sluice_stage_items_in_total{pipeline=\"generator\",stage=\"count\"}"),
-            std::string::npos);
+  EXPECT_NE(
+      metrics.second.find("sluice_stage_items_in_total{pipeline=\"generator\",stage=\"count\"}"),
+      std::string::npos);
   EXPECT_NE(metrics.second.find("sluice_build_info{"), std::string::npos);
   EXPECT_EQ(http_get("127.0.0.1", port, "/readyz").first, 200);
   EXPECT_EQ(http_get("127.0.0.1", port, "/nope").first, 404);

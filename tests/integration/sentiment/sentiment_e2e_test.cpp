@@ -2,8 +2,9 @@
 // pipelines/sentiment.yaml` on the shipped model, tweets fed and results read
 // with kcat. Checks every result (valid JSON, a label of the model's id2label,
 // a score in [0, 1], the input's key and id), dead letters for bad input, the
-// per-key gauges, and that the window aggregates add up to the counts computed
-// independently from the result topic.
+// per-key gauges, that the window aggregates add up to the counts computed
+// independently from the result topic (neutral included), and that the
+// per-key alerting gauge says what the alerts topic says.
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -15,6 +16,7 @@
 #include <sstream>
 #include <thread>
 
+#include "src/engine/model_identity.h"
 #include "tests/support/subprocess.h"
 
 namespace sluice::testing {
@@ -25,7 +27,7 @@ using namespace std::chrono_literals;
 using nlohmann::json;
 
 const fs::path kRoot = SLUICE_SOURCE_DIR;
-const fs::path kModel = kRoot / "models" / "sentiment-sst2-small";
+const fs::path kModel = kRoot / "models" / "sentiment-tweet-small";
 const std::vector<std::string> kBrands = {"acme", "globex", "initech", "umbrella", "hooli"};
 
 std::vector<std::string> load_tweets(size_t n) {
@@ -96,7 +98,10 @@ TEST(SentimentPipeline, EveryTweetGetsOneLabelledResultAndWindowsMatchTheResults
   ASSERT_EQ(produced.code, 0) << produced.err;
 
   const int port = free_port();
-  Subprocess sluice({sluice_binary(), "run", (kRoot / "pipelines" / "sentiment.yaml").string()},
+  // Threshold 0: every window with min_count opinionated records alerts, so the
+  // alerting gauges have something to agree with.
+  Subprocess sluice({sluice_binary(), "run", (kRoot / "pipelines" / "sentiment.yaml").string(),
+                     "--set", "stages.windows.alert.negative_ratio_threshold=0"},
                     {{"SLUICE_BOOTSTRAP", bootstrap},
                      {"SLUICE_INPUT_TOPIC", "tweets"},
                      {"SLUICE_OUTPUT_TOPIC", "results"},
@@ -126,8 +131,19 @@ TEST(SentimentPipeline, EveryTweetGetsOneLabelledResultAndWindowsMatchTheResults
   }
   EXPECT_NE(metrics.find("sluice_sentiment_negative_ratio{key=\"acme\",pipeline=\"sentiment\"}"),
             std::string::npos);
+  // The model is named by its content hash, on /metrics as in every result.
+  const std::string model_hash = engine::identify_model(kModel).hash;
+  EXPECT_NE(metrics.find("model_hash=\"" + model_hash + "\""), std::string::npos) << metrics;
   EXPECT_NE(metrics.find("sluice_window_closed_total{pipeline=\"sentiment\",stage=\"windows\"}"),
             std::string::npos);
+  std::set<std::string> alerting_gauge;  // keys whose last window alerted, per /metrics
+  for (const auto& brand : kBrands) {
+    const std::string series =
+        "sluice_sentiment_alerting{key=\"" + brand + "\",pipeline=\"sentiment\"} ";
+    const auto at = metrics.find(series);
+    ASSERT_NE(at, std::string::npos) << series << " missing:\n" << metrics;
+    if (metrics.compare(at + series.size(), 1, "1") == 0) alerting_gauge.insert(brand);
+  }
 
   sluice.signal(SIGTERM);
   auto code = sluice.wait(60s);
@@ -149,6 +165,8 @@ TEST(SentimentPipeline, EveryTweetGetsOneLabelledResultAndWindowsMatchTheResults
     const double score = r.at("score").get<double>();
     EXPECT_GE(score, 0.0);
     EXPECT_LE(score, 1.0);
+    EXPECT_EQ(r.at("model_hash"), model_hash);
+    EXPECT_EQ(r.at("model_version"), "1.0");
     expected[{brand_of[key], label}] += 1;
   }
 
@@ -159,23 +177,52 @@ TEST(SentimentPipeline, EveryTweetGetsOneLabelledResultAndWindowsMatchTheResults
 
   // Aggregates, summed over every window of each key, equal the result counts.
   std::map<std::pair<std::string, std::string>, uint64_t> aggregated;
+  std::map<std::string, json> last_window;  // key → its last aggregate
   uint64_t total = 0;
   for (const auto& [key, value] : read_topic(bootstrap, "aggregates")) {
     json a = json::parse(value);
     EXPECT_EQ(a.at("key"), key);
-    uint64_t count = a.at("count").get<uint64_t>(), sum = 0, negative = 0;
+    uint64_t count = a.at("count").get<uint64_t>(), sum = 0, negative = 0, positive = 0;
     for (auto& [label, c] : a.at("labels").items()) {
       aggregated[{key, label}] += c.get<uint64_t>();
       sum += c.get<uint64_t>();
       if (label == "negative") negative = c.get<uint64_t>();
+      if (label == "positive") positive = c.get<uint64_t>();
     }
     EXPECT_EQ(sum, count);
     EXPECT_DOUBLE_EQ(a.at("negative_ratio").get<double>(), static_cast<double>(negative) / count);
+    EXPECT_EQ(a.at("opinionated").get<uint64_t>(), negative + positive);
+    if (negative + positive > 0) {
+      EXPECT_DOUBLE_EQ(a.at("negative_ratio_opinionated").get<double>(),
+                       static_cast<double>(negative) / static_cast<double>(negative + positive));
+    }
     EXPECT_LT(a.at("window_start").get<int64_t>(), a.at("window_end").get<int64_t>());
     total += count;
+    if (!last_window.count(key) || last_window[key]["window_end"] < a["window_end"])
+      last_window[key] = a;
   }
   EXPECT_EQ(total, n);
   EXPECT_EQ(aggregated, expected);
+  size_t neutral = 0;
+  for (const auto& [brand_label, c] : expected) neutral += brand_label.second == "neutral" ? c : 0;
+  EXPECT_GT(neutral, 0u) << "the tweet model labels some tweets neutral";
+
+  // The alerts topic and the alerting gauges agree: a key's gauge is 1 exactly
+  // when its last window has an alert record (same window, same counts).
+  std::set<std::string> alerted_last;
+  for (const auto& [key, value] : read_topic(bootstrap, "alerts")) {
+    json a = json::parse(value);
+    EXPECT_EQ(a.at("over"), "opinionated");
+    EXPECT_EQ(a.at("threshold"), 0.0);
+    const json& w = last_window.at(key);
+    if (a.at("window_end") != w.at("window_end")) continue;
+    EXPECT_EQ(a.at("count"), w.at("count"));
+    EXPECT_EQ(a.at("opinionated"), w.at("opinionated"));
+    EXPECT_GE(a.at("opinionated").get<uint64_t>(), 20u);  // min_count
+    alerted_last.insert(key);
+  }
+  EXPECT_FALSE(alerted_last.empty());
+  EXPECT_EQ(alerted_last, alerting_gauge);
 }
 
 }  // namespace

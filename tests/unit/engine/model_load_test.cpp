@@ -2,6 +2,7 @@
 // ModelError that names the file and the tensor or key at fault.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <fstream>
 
 #include "src/engine/model.h"
@@ -194,6 +195,45 @@ TEST(ModelLoad, TypeVocabOverflowingTheWeightsIsRefused) {
                       ": tensor 'bert.embeddings.token_type_embeddings.weight': "
                       "shape [72057594037927938, 64] of F32 needs more bytes than 64 "
                       "bits can count");
+}
+
+// The identity is the documented sha256sum recipe (model_identity.h), moves
+// with any byte of weights, config or tokenizer, ignores other files, and
+// takes the card's version from front matter or a table row.
+TEST(ModelIdentity, HashIsTheSha256sumRecipeAndFollowsEveryModelFile) {
+  const fs::path src = testing::random_model("tiny-bert", kTinyBert);
+  const fs::path dir = testing::scratch_dir("identity");
+  testing::copy_model(src, dir);
+  testing::write_text(dir / "vocab.txt", "[PAD]\n[UNK]\n");
+  const std::string cmd = "cd '" + dir.string() +
+                          "' && sha256sum config.json model.safetensors vocab.txt | sha256sum | "
+                          "cut -c1-16 > '" +
+                          (dir.parent_path() / "identity.sum").string() + "'";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  const std::string expected = testing::read_text(dir.parent_path() / "identity.sum").substr(0, 16);
+  const Model m = Model::load(dir);
+  EXPECT_EQ(m.identity().hash, expected);
+  EXPECT_EQ(m.identity().version, "");
+
+  testing::write_text(dir / "notes.txt", "not part of the model");
+  testing::write_text(dir / "README.md", "---\nlicense: mit\nversion: 2.1\n---\n# card\n");
+  const ModelIdentity same = identify_model(dir);
+  EXPECT_EQ(same.hash, expected);
+  EXPECT_EQ(same.version, "2.1");
+
+  testing::write_text(dir / "vocab.txt", "[PAD]\n[UNK]\nx\n");
+  const std::string tokenizer_changed = identify_model(dir).hash;
+  EXPECT_NE(tokenizer_changed, expected);
+  std::string config = testing::read_text(dir / "config.json");
+  testing::write_text(dir / "config.json", config + " ");
+  EXPECT_NE(identify_model(dir).hash, tokenizer_changed);
+}
+
+TEST(ModelIdentity, CardVersionComesFromFrontMatterOrATableRow) {
+  EXPECT_EQ(card_version("| | |\n|---|---|\n| version | 1.0 (2026-12-03) |\n"), "1.0 (2026-12-03)");
+  EXPECT_EQ(card_version("---\nversion: \"0.3\"\n---\n"), "0.3");
+  EXPECT_EQ(card_version("# model\nNo version here.\n"), "");
+  EXPECT_EQ(card_version("This version: is prose, not a key\n"), "");
 }
 
 }  // namespace

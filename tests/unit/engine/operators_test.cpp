@@ -14,7 +14,9 @@
 #include "operators/classify.h"
 #include "operators/infer.h"
 #include "operators/micro_batch.h"
+#include "operators/pipeline_factory.h"
 #include "operators/result_cache.h"
+#include "src/config/load.h"
 #include "src/core/pipeline.h"
 #include "src/engine/backend_factory.h"
 #include "src/engine/model.h"
@@ -141,6 +143,18 @@ TEST(Classifier, WritesTheResultJson) {
   o.min_score = 0.8;
   Classifier strict(o);
   EXPECT_EQ(strict.decide(logits).label, "uncertain");
+}
+
+TEST(Classifier, LabelNamesReplaceId2labelInIdOrder) {
+  engine::ModelConfig c;
+  c.id2label = {"LABEL_0", "LABEL_1", "LABEL_2"};
+  ClassifyOptions o = ClassifyOptions::from_model(c, "m");
+  o.rename_labels({"negative", "neutral", "positive"});
+  Classifier k(o);
+  std::vector<float> probs = {0.1f, 0.2f, 0.7f};
+  EXPECT_EQ(k.decide(probs).label, "positive");
+  EXPECT_THROW(o.rename_labels({"negative", "positive"}), std::invalid_argument);
+  EXPECT_THROW(o.rename_labels({"negative", "", "positive"}), std::invalid_argument);
 }
 
 TEST(Classifier, MultiLabelUsesSigmoidAndListsLabelsOverThreshold) {
@@ -317,7 +331,8 @@ TEST_F(InferPipelineTest, EveryRecordGetsItsOwnLogitsInOrderOrADeadLetter) {
   io.backend.device = "cpu";
   io.backend.threads = 2;
   p.add_stage("infer", std::make_unique<Infer>(model_, io, InferProbe(), &feedback));
-  ClassifyOptions co = ClassifyOptions::from_model(model_->config(), "operators-bert");
+  ClassifyOptions co =
+      ClassifyOptions::from_model(model_->config(), "operators-bert", model_->identity());
   co.probs = true;
   p.add_stage("classify", std::make_unique<Classify>(co));
   p.add_stage("sink", std::move(sink));
@@ -345,6 +360,7 @@ TEST_F(InferPipelineTest, EveryRecordGetsItsOwnLogitsInOrderOrADeadLetter) {
     const auto j = nlohmann::json::parse(r.value());
     EXPECT_EQ(j["id"], std::to_string(r.offset));
     EXPECT_EQ(j["model"], "operators-bert");
+    EXPECT_EQ(j["model_hash"], model_->identity().hash);  // the model that computed it
     const char* names[] = {"negative", "neutral", "positive"};
     const int top = static_cast<int>(std::max_element(probs.begin(), probs.end()) - probs.begin());
     EXPECT_EQ(j["label"], names[top]);
@@ -495,7 +511,8 @@ TEST_F(InferPipelineTest, RepeatsAreAnsweredFromTheCacheWithTheModelsLogits) {
   io.cache_entries = 1000;
   p.add_stage("infer",
               std::make_unique<Infer>(model_, io, InferProbe(reg, "cache", "infer"), &feedback));
-  ClassifyOptions co = ClassifyOptions::from_model(model_->config(), "operators-bert");
+  ClassifyOptions co =
+      ClassifyOptions::from_model(model_->config(), "operators-bert", model_->identity());
   co.probs = true;
   p.add_stage("classify", std::make_unique<Classify>(co));
   p.add_stage("sink", std::move(sink));
@@ -532,6 +549,38 @@ TEST_F(InferPipelineTest, RepeatsAreAnsweredFromTheCacheWithTheModelsLogits) {
     const char* names[] = {"negative", "neutral", "positive"};
     for (int k = 0; k < 3; ++k)
       EXPECT_NEAR(j["probs"][names[k]].get<double>(), probs[k], 1e-5) << r.offset;
+  }
+}
+
+// The classify stage's `labels` key: one name per model output, or a
+// configuration error at that key.
+TEST_F(InferPipelineTest, ClassifyStageLabelsMustNameEveryOutput) {
+  auto build = [](const std::string& labels) {
+    const std::string model = "'" + dir_.string() + "'";
+    const std::string doc =
+        "name: cfg\nstages:\n  - {name: src, type: generator, count: 1}\n"
+        "  - {name: tok, type: tokenize, tokenizer: '" SLUICE_FIXTURES
+        "/tokenizer/sst2-bpe'}\n"
+        "  - {name: batch, type: micro_batch}\n"
+        "  - {name: infer, type: infer, model: " +
+        model +
+        ", device: cpu}\n"
+        "  - {name: classify, type: classify, model: " +
+        model + labels +
+        "}\n"
+        "  - {name: count, type: counter}\n";
+    auto loaded = config::load_string(doc, *builtin_registry().pipeline_schema());
+    build_pipeline(loaded, builtin_registry(), nullptr);
+  };
+  EXPECT_NO_THROW(build(", labels: [NEG, NEU, POS]"));
+  try {
+    build(", labels: [NEG, POS]");
+    FAIL() << "expected a ConfigError";
+  } catch (const config::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find(
+                  "stages[4].labels: the model has 3 outputs, 2 label names given"),
+              std::string::npos)
+        << e.what();
   }
 }
 

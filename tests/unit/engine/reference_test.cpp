@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <random>
 
@@ -13,6 +15,7 @@
 #include "kernels/cpu/ops.h"
 #include "src/engine/backend_factory.h"
 #include "src/engine/model.h"
+#include "src/text/tokenizer.h"
 #include "tests/unit/engine/model_fixtures.h"
 
 namespace sluice::engine {
@@ -184,6 +187,46 @@ TEST(ReferenceTest, Bf16ModeStaysWithinItsStatedTolerance) {
         EXPECT_EQ(got, top) << kCases[c].name << " record " << r;
       }
     }
+  }
+}
+
+}  // namespace
+}  // namespace sluice::engine
+
+namespace sluice::engine {
+namespace {
+
+// The models the project ships run in the CPU backend as the PyTorch
+// reference runs them, on tweets tokenized by sluice (emoji, @user, URLs:
+// the sample fixture), with fp16 weights read back as fp32 by both.
+TEST(ShippedModels, LogitsMatchPyTorchOnSampleTweets) {
+  std::vector<std::string> tweets;
+  {
+    std::ifstream in(std::filesystem::path(SLUICE_FIXTURES) / "sentiment" / "sample_tweets.txt");
+    for (std::string line; std::getline(in, line);)
+      if (!line.empty()) tweets.push_back(line);
+  }
+  ASSERT_GE(tweets.size(), 100u);
+  for (const char* name : {"sentiment-tweet-small", "sentiment-sst2-small"}) {
+    const auto dir = std::filesystem::path(SLUICE_SOURCE_DIR) / "models" / name;
+    const Model model = Model::load(dir);
+    const auto tokenizer = text::Tokenizer::load(dir);
+    text::Tokenizer::Workspace ws;
+    std::vector<std::vector<int32_t>> seqs;
+    std::vector<int32_t> buf(static_cast<size_t>(model.config().max_sequence_length()));
+    text::EncodeOptions opt;
+    opt.max_length = static_cast<int32_t>(buf.size());
+    for (const auto& t : tweets) {
+      const auto r = tokenizer->encode(t, buf, ws, opt);
+      ASSERT_EQ(r.status, text::EncodeStatus::kOk) << t;
+      seqs.emplace_back(buf.begin(), buf.begin() + r.length);
+    }
+    const auto ref = testing::reference_forward(dir, seqs);
+    auto backend = make_backend(model, BackendOptions{.device = "cpu", .threads = 2});
+    std::vector<float> logits(seqs.size() * model.config().num_labels);
+    const Packed p = pack(seqs);
+    ASSERT_TRUE(backend->run(p.batch(), {logits, {}}).ok);
+    EXPECT_LE(max_abs_diff(logits, ref.logits), kTolerance) << name;
   }
 }
 

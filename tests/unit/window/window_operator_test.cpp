@@ -158,7 +158,8 @@ TEST(WindowAggregateOperator, PassesResultsThroughAndEmitsOneAggregatePerClosedW
   json acme = json::parse(r.aggregates[0].value);
   EXPECT_EQ(r.aggregates[0].key, "acme");
   EXPECT_EQ(acme, json::parse(R"({"key":"acme","window_start":0,"window_end":10000,"count":2,
-      "labels":{"negative":1,"positive":1},"negative_ratio":0.5,"mean_score":0.625,"trigger":"event_time"})"));
+      "labels":{"negative":1,"positive":1},"negative_ratio":0.5,"opinionated":2,
+      "negative_ratio_opinionated":0.5,"mean_score":0.625,"trigger":"event_time"})"));
   json beta = json::parse(r.aggregates[1].value);
   EXPECT_EQ(beta["key"], "beta");
   EXPECT_EQ(beta["count"], 1);  // the late record is not counted
@@ -190,8 +191,45 @@ TEST(WindowAggregateOperator, AlertsWhenNegativeRatioIsOverThresholdWithEnoughRe
   EXPECT_EQ(a["count"], 3);
   EXPECT_EQ(a["negative"], 2);
   EXPECT_EQ(a["threshold"], 0.5);
+  EXPECT_EQ(a["over"], "all");
   EXPECT_EQ(a["window_end"], 10'000);
   EXPECT_EQ(r.aggregates.size(), 3u);
+}
+
+TEST(WindowAggregateOperator, NeutralRecordsAreCountedPerLabelInTheAggregate) {
+  CountingAcks acks;
+  Outputs r = run(options(10'000),
+                  {{"acme", "neutral", 0.5f, 1},
+                   {"acme", "negative", 0.5f, 2},
+                   {"acme", "neutral", 0.5f, 3},
+                   {"acme", "positive", 0.5f, 4}},
+                  acks);
+  ASSERT_EQ(r.aggregates.size(), 1u);
+  EXPECT_EQ(json::parse(r.aggregates[0].value),
+            json::parse(R"({"key":"acme","window_start":0,"window_end":10000,"count":4,
+      "labels":{"negative":1,"neutral":2,"positive":1},"negative_ratio":0.25,"opinionated":2,
+      "negative_ratio_opinionated":0.5,"mean_score":0.5,"trigger":"end_of_input"})"));
+}
+
+TEST(WindowAggregateOperator, AlertOverOpinionatedRecordsIgnoresNeutralOnes) {
+  CountingAcks acks;
+  WindowAggregateOptions o = options(10'000);
+  o.alert = {"test-alerts", 0.5, 3, AlertRule::Over::kOpinionated};
+  std::vector<Input> in;
+  // calm: 2 of 9 negative overall, but 2 of 3 opinionated ones: alerts
+  for (int i = 0; i < 9; ++i)
+    in.push_back({"calm", i < 2 ? "negative" : i < 3 ? "positive" : "neutral", 0.9f, 100 + i});
+  // chatty: 3 negative of 12, 3 of 6 opinionated: not over 0.5
+  for (int i = 0; i < 12; ++i)
+    in.push_back({"chatty", i < 3 ? "negative" : i < 6 ? "positive" : "neutral", 0.9f, 100 + i});
+  // few: 2 negative of 2 opinionated among 10: fewer than min_count opinionated records
+  for (int i = 0; i < 10; ++i) in.push_back({"few", i < 2 ? "negative" : "neutral", 0.9f, 100 + i});
+  Outputs r = run(o, in, acks);
+  ASSERT_EQ(r.alerts.size(), 1u);
+  json a = json::parse(r.alerts[0].value);
+  EXPECT_EQ(a, json::parse(R"({"alert":"negative_ratio","key":"calm","window_start":0,
+      "window_end":10000,"count":9,"negative":2,"opinionated":3,"negative_ratio":0.2222222222222222,
+      "negative_ratio_opinionated":0.6666666666666666,"over":"opinionated","threshold":0.5})"));
 }
 
 TEST(WindowAggregateOperator, KeysWithQuotesAndControlCharactersStayValidJson) {
@@ -213,6 +251,7 @@ TEST(WindowAggregateOperator, IdleTimeoutClosesWindowsWhileTheStreamPauses) {
   o.metrics = &reg;
   o.pipeline = "p";
   o.gauges.allow = {"acme"};
+  o.alert = {"test-alerts", 0.4, 2};
   int64_t now = core::wall_ms();
   // A window ending about 200 ms after the records' event time.
   int64_t ts = (now / 60'000) * 60'000 + 59'800;
@@ -228,13 +267,14 @@ TEST(WindowAggregateOperator, IdleTimeoutClosesWindowsWhileTheStreamPauses) {
   p.add_stage("sink", std::move(sink));
   p.start();
   std::vector<Seen> seen;
-  for (int i = 0; i < 1000 && seen.size() < 3;
+  for (int i = 0; i < 1000 && seen.size() < 4;
        ++i) {  // the source is still running: only idling can close
     std::this_thread::sleep_for(10ms);
     seen = s->snapshot();
   }
-  ASSERT_EQ(seen.size(), 3u);
+  ASSERT_EQ(seen.size(), 4u);  // two results, the aggregate, the alert
   EXPECT_EQ(seen[2].topic, core::intern_topic("test-aggregates"));
+  EXPECT_EQ(seen[3].topic, core::intern_topic("test-alerts"));
   json a = json::parse(seen[2].value);
   EXPECT_EQ(a["trigger"], "idle");
   EXPECT_EQ(a["count"], 2);
@@ -245,9 +285,13 @@ TEST(WindowAggregateOperator, IdleTimeoutClosesWindowsWhileTheStreamPauses) {
   EXPECT_NE(text.find("sluice_window_open_keys{pipeline=\"p\",stage=\"windows\"} 0"),
             std::string::npos)
       << text;
+  // The key's alerting gauge says what the alert topic got (0.5 > 0.4).
+  EXPECT_NE(text.find("sluice_sentiment_alerting{key=\"acme\",pipeline=\"p\"} 1"),
+            std::string::npos)
+      << text;
   source->released = true;
   EXPECT_EQ(p.wait(), 0);
-  EXPECT_EQ(s->snapshot().size(), 3u);  // nothing left to close at the end
+  EXPECT_EQ(s->snapshot().size(), 4u);  // nothing left to close at the end
 }
 
 TEST(WindowAggregateOperator, LateRecordsArePassedThroughAndCounted) {
@@ -321,6 +365,20 @@ TEST(WindowAggregateConfig, SchemaRejectsMissingTopicAndBadAlertValues) {
     EXPECT_NE(err.find("stages[1].alert.negative_ratio_threshold"), std::string::npos) << err;
     EXPECT_NE(err.find("stages[1].alert.bogus: unknown key"), std::string::npos) << err;
   }
+}
+
+TEST(WindowAggregateConfig, AlertOverMustBeAllOrOpinionated) {
+  std::string err;
+  try {
+    load("{name: w, type: window_aggregate, aggregates_topic: agg, alert: {over: neutral}}");
+  } catch (const config::ConfigError& e) {
+    err = e.what();
+  }
+  EXPECT_NE(err.find("stages[1].alert.over"), std::string::npos) << err;
+  auto loaded = load(
+      "{name: w, type: window_aggregate, aggregates_topic: agg, positive_label: POS, "
+      "negative_label: NEG, alert: {topic: alerts, over: opinionated}}");
+  EXPECT_NO_THROW(build_pipeline(loaded, builtin_registry(), nullptr));
 }
 
 TEST(WindowAggregateConfig, ValidStageBuildsAndRunsOnGeneratedRecords) {

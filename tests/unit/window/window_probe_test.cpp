@@ -40,6 +40,7 @@ ClosedWindow window(std::string key, uint64_t negative, uint64_t positive, doubl
   w.end_ms = end;
   w.count = negative + positive;
   w.negative = negative;
+  w.positive = positive;
   w.score_sum = score_sum;
   if (negative) w.labels.push_back({"negative", negative});
   if (positive) w.labels.push_back({"positive", positive});
@@ -74,6 +75,30 @@ TEST(WindowProbe, ExportsAllowListedKeysWithLastClosedWindowValues) {
   s = samples(reg.render());
   EXPECT_DOUBLE_EQ(s["sluice_sentiment_negative_ratio{key=\"acme\",pipeline=\"sent\"}"], 1.0);
   EXPECT_EQ(s["sluice_window_closed_total{pipeline=\"sent\",stage=\"windows\"}"], 4);
+}
+
+TEST(WindowProbe, ExportsOpinionatedRatioAndWhetherTheKeysLastWindowAlerted) {
+  metrics::Registry reg;
+  WindowProbe probe(&reg, "sent", "windows", {{"acme", "beta"}, 0});
+  ClosedWindow acme = window("acme", 1, 1, 2.0);
+  acme.labels.insert(acme.labels.begin() + 1, {"neutral", 2});
+  acme.count += 2;
+  acme.alert = true;
+  std::vector<ClosedWindow> round{acme, window("beta", 0, 3, 3.0)};
+  probe.on_round(round);
+  auto s = samples(reg.render());
+  EXPECT_EQ(s["sluice_sentiment_records{key=\"acme\",label=\"neutral\",pipeline=\"sent\"}"], 2);
+  EXPECT_DOUBLE_EQ(s["sluice_sentiment_negative_ratio{key=\"acme\",pipeline=\"sent\"}"], 0.25);
+  EXPECT_DOUBLE_EQ(s["sluice_sentiment_negative_ratio_opinionated{key=\"acme\",pipeline=\"sent\"}"],
+                   0.5);
+  EXPECT_EQ(s["sluice_sentiment_alerting{key=\"acme\",pipeline=\"sent\"}"], 1);
+  EXPECT_EQ(s["sluice_sentiment_alerting{key=\"beta\",pipeline=\"sent\"}"], 0);
+
+  std::vector<ClosedWindow> next{window("acme", 0, 4, 4.0, 120'000)};  // calm again
+  probe.on_round(next);
+  s = samples(reg.render());
+  EXPECT_EQ(s["sluice_sentiment_alerting{key=\"acme\",pipeline=\"sent\"}"], 0);
+  EXPECT_EQ(s["sluice_sentiment_records{key=\"acme\",label=\"neutral\",pipeline=\"sent\"}"], 0);
 }
 
 TEST(WindowProbe, TopKFollowsTheBusiestKeysAndDropsTheOthersSeries) {
@@ -123,6 +148,8 @@ TEST(WindowProbe, DestructionRemovesEverySeries) {
   auto s = samples(reg.render());
   EXPECT_TRUE(series_of(s, "sluice_sentiment_records").empty());
   EXPECT_TRUE(series_of(s, "sluice_sentiment_mean_score").empty());
+  EXPECT_TRUE(series_of(s, "sluice_sentiment_negative_ratio_opinionated").empty());
+  EXPECT_TRUE(series_of(s, "sluice_sentiment_alerting").empty());
 }
 
 TEST(WindowProbe, CountsLateAlertsOverflowAndOpenKeys) {

@@ -204,6 +204,45 @@ TEST(WindowAggregator, NegativeLabelIsConfigurable) {
   EXPECT_EQ(f.closed[0].labels.size(), 3u);
 }
 
+TEST(WindowAggregator, NeutralRecordsCountInTheWindowButNotAmongTheOpinionated) {
+  Feeder f(tumbling(1'000));
+  for (const char* label : {"negative", "negative", "neutral", "neutral", "neutral", "positive"})
+    f.add("k", label, 1, 1);
+  f.add("k", "uncertain", 1, 2);  // a classifier's below-min_score label: neither polarity
+  f.agg.close_all(f.closed);
+  ASSERT_EQ(f.closed.size(), 1u);
+  const ClosedWindow& w = f.closed[0];
+  EXPECT_EQ(w.count, 7u);
+  EXPECT_EQ(label_count(w, "neutral"), 3u);
+  EXPECT_EQ(w.negative, 2u);
+  EXPECT_EQ(w.positive, 1u);
+  EXPECT_EQ(w.opinionated(), 3u);
+  EXPECT_DOUBLE_EQ(w.negative_ratio(), 2.0 / 7);
+  EXPECT_DOUBLE_EQ(w.negative_ratio_opinionated(), 2.0 / 3);
+}
+
+TEST(WindowAggregator, WindowWithoutOpinionatedRecordsHasZeroOpinionatedRatio) {
+  Feeder f(tumbling(1'000));
+  f.add("k", "neutral", 1, 1);
+  f.agg.close_all(f.closed);
+  ASSERT_EQ(f.closed.size(), 1u);
+  EXPECT_EQ(f.closed[0].opinionated(), 0u);
+  EXPECT_DOUBLE_EQ(f.closed[0].negative_ratio_opinionated(), 0.0);
+}
+
+TEST(WindowAggregator, PositiveLabelIsConfigurable) {
+  WindowConfig c = tumbling(1'000);
+  c.negative_label = "NEG";
+  c.positive_label = "POS";
+  Feeder f(c);
+  for (const char* label : {"NEG", "NEU", "POS", "POS", "positive"}) f.add("k", label, 1, 1);
+  f.agg.close_all(f.closed);
+  ASSERT_EQ(f.closed.size(), 1u);
+  EXPECT_EQ(f.closed[0].negative, 1u);
+  EXPECT_EQ(f.closed[0].positive, 2u);
+  EXPECT_DOUBLE_EQ(f.closed[0].negative_ratio_opinionated(), 1.0 / 3);
+}
+
 TEST(WindowAggregator, KeysBeyondMaxKeysCountUnderOverflowKeyUntilWindowsClose) {
   WindowConfig c = tumbling(1'000);
   c.max_keys = 2;
