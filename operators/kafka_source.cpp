@@ -79,6 +79,7 @@ void KafkaSource::start() {
   }
   consumer_ = std::make_unique<kafka::Consumer>(options_.consumer,
                                                 static_cast<kafka::RebalanceListener*>(this));
+  start_stores();
   consumer_->subscribe(options_.topics);
   next_commit_ = core::SteadyClock::now() + options_.commit_interval;
   next_lag_ = core::SteadyClock::now() + options_.lag_interval;
@@ -444,6 +445,49 @@ void KafkaSource::start_offsets(kafka::PartitionList& partitions) {
   }
 }
 
+void KafkaSource::start_stores() {
+  if (!options_.stores || options_.stores->empty()) return;
+  if (options_.topics.size() != 1 || options_.topics[0].starts_with("^"))
+    throw std::invalid_argument(
+        "kafka source: stateful stages need exactly one input topic, named (not a regex): "
+        "changelog partition p holds the state of input partition p");
+  const std::string& topic = options_.topics[0];
+  const rd_kafka_metadata_t* md = nullptr;
+  rd_kafka_topic_t* rkt = rd_kafka_topic_new(consumer_->handle(), topic.c_str(), nullptr);
+  rd_kafka_resp_err_t err = rd_kafka_metadata(consumer_->handle(), 0, rkt, &md, 10000);
+  rd_kafka_topic_destroy(rkt);
+  kafka::check(err, "kafka source: metadata of " + topic);
+  int partitions = 0;
+  rd_kafka_resp_err_t topic_err = RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+  if (md->topic_cnt == 1) {
+    partitions = md->topics[0].partition_cnt;
+    topic_err = md->topics[0].err;
+  }
+  rd_kafka_metadata_destroy(md);
+  if (topic_err != RD_KAFKA_RESP_ERR_NO_ERROR || partitions <= 0)
+    throw kafka::KafkaError(topic_err, "kafka source: input topic " + topic +
+                                           " (its partition count sizes the state changelogs): " +
+                                           kafka::error_name(topic_err));
+  options_.stores->start(options_.consumer.bootstrap_servers, options_.consumer.group_id,
+                         options_.consumer.properties, partitions, std::chrono::seconds(30));
+}
+
+void KafkaSource::restore_state(const std::vector<Partition*>& parts) {
+  if (!options_.stores || options_.stores->empty() || parts.empty()) return;
+  std::vector<int32_t> ids;
+  for (const Partition* p : parts) ids.push_back(p->partition);
+  // Inside the assignment callback: no record of these partitions is read
+  // (or handed on) before their state is posted to the stateful stages.
+  options_.stores->restore(ids, options_.restore_timeout);
+}
+
+void KafkaSource::revoke_state(const std::vector<Partition*>& parts) {
+  if (!options_.stores || options_.stores->empty() || parts.empty()) return;
+  std::vector<int32_t> ids;
+  for (const Partition* p : parts) ids.push_back(p->partition);
+  options_.stores->revoke(ids);
+}
+
 void KafkaSource::on_assigned(const kafka::PartitionList& partitions) {
   assigned_.store(true, std::memory_order_relaxed);
   std::vector<Partition*> added;
@@ -461,6 +505,7 @@ void KafkaSource::on_assigned(const kafka::PartitionList& partitions) {
     added.push_back(&partitions_.emplace(key, std::move(p)).first->second);
   }
   last_ = nullptr;
+  restore_state(added);
   if (marks_) update_suspect_mode();  // pauses the others while any partition has suspects
   // Apply the current backpressure state explicitly: a partition paused
   // before it was last revoked must not stay paused (or vice versa).
@@ -479,6 +524,7 @@ void KafkaSource::on_revoked(const kafka::PartitionList& partitions, bool lost) 
   } else if (!lost) {
     commit_sync(parts, time_left(kRevokeCommitTimeout));
   }
+  revoke_state(parts);
   for (Partition* p : parts) {
     // Handed on and not committed: what the next owner reads again.
     const int64_t committed = p->confirmed >= 0 ? p->confirmed : p->first;
@@ -711,6 +757,9 @@ void register_kafka_source(Registry& registry) {
           o.consumer.properties["isolation.level"] = "read_committed";
         }
         check_kafka_conf([&] { return kafka::consumer_conf(o.consumer); });
+        // Stateful stages built after this one add their stores here.
+        o.stores = &ctx.services.shared<state::Stores>(
+            state::kStoresService, [] { return std::make_unique<state::Stores>(); });
         auto src = std::make_unique<KafkaSource>(std::move(o));
         // With a dead-letter topic the source publishes through the shared
         // output, and manages it when no sink does; under exactly_once it

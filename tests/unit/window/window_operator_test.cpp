@@ -157,7 +157,8 @@ TEST(WindowAggregateOperator, PassesResultsThroughAndEmitsOneAggregatePerClosedW
   for (const auto& a : r.aggregates) EXPECT_TRUE(a.ack_empty);
   json acme = json::parse(r.aggregates[0].value);
   EXPECT_EQ(r.aggregates[0].key, "acme");
-  EXPECT_EQ(acme, json::parse(R"({"key":"acme","window_start":0,"window_end":10000,"count":2,
+  EXPECT_EQ(acme, json::parse(
+                      R"({"key":"acme","window_start":0,"window_end":10000,"partition":0,"count":2,
       "labels":{"negative":1,"positive":1},"negative_ratio":0.5,"mean_score":0.625,"trigger":"event_time"})"));
   json beta = json::parse(r.aggregates[1].value);
   EXPECT_EQ(beta["key"], "beta");
