@@ -21,6 +21,9 @@ constexpr int kBurst = 256;  // messages read per poll() before housekeeping
 // A commit on revocation runs inside the rebalance: long enough for a busy
 // broker, short against the rebalance timeout (max.poll.interval.ms).
 constexpr std::chrono::seconds kRevokeCommitTimeout{10};
+// Stateful pipelines: how long a revocation waits for the revoked partitions'
+// records (and so their state entries) to be done (drain_state_writes()).
+constexpr std::chrono::seconds kStateRevokeDrain{5};
 // Count-triggered commits: at most one per gap, and a pause after a failure
 // (a coordinator that is away must not be asked at every poll).
 constexpr std::chrono::milliseconds kCommitGap{5};
@@ -481,6 +484,32 @@ void KafkaSource::restore_state(const std::vector<Partition*>& parts) {
   options_.stores->restore(ids, options_.restore_timeout);
 }
 
+void KafkaSource::drain_state_writes(const std::vector<Partition*>& parts) {
+  if (!options_.stores || options_.stores->empty() || parts.empty()) return;
+  // A record of a revoked partition still in the pipeline would have its
+  // stage write a state entry after the next owner restored the partition,
+  // and that stale entry could later overwrite the new owner's. A record's
+  // Ack waits for its entry, so once none of the partitions' records is in
+  // flight their entries are durable: wait for that, a bounded time (the
+  // source reads nothing meanwhile, so the pipeline drains).
+  const auto deadline = core::SteadyClock::now() + time_left(kStateRevokeDrain);
+  for (;;) {
+    size_t in_flight = 0;
+    for (Partition* p : parts) {
+      tracker_.committable(p->slot);
+      in_flight += tracker_.in_flight(p->slot);
+    }
+    if (in_flight == 0) return;
+    if (core::SteadyClock::now() >= deadline) {
+      core::log_warn("kafka source: ", in_flight,
+                     " records of revoked partitions still in flight; their state entries may "
+                     "land after the next owner's restore");
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
 void KafkaSource::revoke_state(const std::vector<Partition*>& parts) {
   if (!options_.stores || options_.stores->empty() || parts.empty()) return;
   std::vector<int32_t> ids;
@@ -522,6 +551,7 @@ void KafkaSource::on_revoked(const kafka::PartitionList& partitions, bool lost) 
   if (options_.exactly_once) {
     on_revoked_transactional(parts, lost);
   } else if (!lost) {
+    drain_state_writes(parts);
     commit_sync(parts, time_left(kRevokeCommitTimeout));
   }
   revoke_state(parts);

@@ -245,6 +245,9 @@ class KafkaSource final : public core::Source, private kafka::RebalanceListener 
   void start_stores();
   void restore_state(const std::vector<Partition*>& parts);
   void revoke_state(const std::vector<Partition*>& parts);
+  // At-least-once revocation with stores: waits (bounded) until none of the
+  // partitions' records is in flight, so their state entries are durable.
+  void drain_state_writes(const std::vector<Partition*>& parts);
 
   KafkaSourceOptions options_;
   kafka::InputDecoder decoder_;

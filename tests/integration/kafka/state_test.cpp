@@ -1,7 +1,8 @@
 // Keyed state on real sluice processes (issue 13 §1, §4): a pipeline with
 // windows (sluice_crashable: kafka_source → test_label → window_aggregate →
 // kafka_sink) on the embedded broker, killed with kill -9 at random points
-// several times and restarted, then left to finish. The per-window counts
+// several times and restarted, then left to finish with a second member
+// joining the group (partitions revoked from one, restored by the other). The per-window counts
 // summed over the aggregates topic must equal the number of input records
 // exactly, and a window emitted more than once (closed before a crash whose
 // acknowledgement the state had not yet recorded) must carry the same count
@@ -47,7 +48,7 @@ kafka:
   bootstrap_servers: ${SLUICE_BOOTSTRAP}
   dead_letter_topic: dlq
   # Static membership: a restart takes its partitions straight back.
-  instance_id: state-test-a
+  instance_id: ${SLUICE_INSTANCE_ID}
   consumer_properties:
     fetch.wait.max.ms: 10
 stages:
@@ -121,25 +122,30 @@ class StateProcessTest : public ::testing::Test {
   void TearDown() override {
     if (HasFailure() && process_) std::printf("--- sluice\n%s\n", log_.c_str());
     process_.reset();
+    second_.reset();
     broker_.reset();
     fs::remove_all(dir_);
   }
 
-  void start() {
-    process_ = std::make_unique<Subprocess>(
+  std::unique_ptr<Subprocess> member(const std::string& instance) {
+    return std::make_unique<Subprocess>(
         std::vector<std::string>{kCrashable, "run", (dir_ / "pipeline.yaml").string()},
         std::map<std::string, std::string>{
             {"SLUICE_BOOTSTRAP", bootstrap_},
+            {"SLUICE_INSTANCE_ID", instance},
             {"SLUICE_METRICS_LISTEN",
              "127.0.0.1:" + std::to_string(sluice::testing::free_port())}});
   }
+  void start() { process_ = member("state-test-a"); }
   void keep_log() {
     if (process_) log_ += process_->stderr_text();
+    if (second_) log_ += "--- second member\n" + second_->stderr_text();
   }
 
   fs::path dir_;
   std::unique_ptr<Subprocess> broker_;
   std::unique_ptr<Subprocess> process_;
+  std::unique_ptr<Subprocess> second_;
   std::string bootstrap_;
   std::string log_;
 };
@@ -187,8 +193,10 @@ TEST_F(StateProcessTest, WindowCountsSumToTheInputExactlyOverKillNineRestarts) {
 
   // Then let it finish: every window closes (the last ones when the input
   // has been idle for idle_timeout). Nothing is late: event time is
-  // monotonic within each partition.
+  // monotonic within each partition. A second member joins: the first
+  // gives up partitions (their state dropped), the second restores them.
   start();
+  second_ = member("state-test-b");
   Aggregates a;
   const auto deadline = Clock::now() + 180s;
   while (Clock::now() < deadline) {
@@ -199,11 +207,14 @@ TEST_F(StateProcessTest, WindowCountsSumToTheInputExactlyOverKillNineRestarts) {
   std::this_thread::sleep_for(3s);  // anything emitted late would show now
   a = read_aggregates(bootstrap_);
   process_->signal(SIGTERM);
+  second_->signal(SIGTERM);
   EXPECT_EQ(process_->wait(30s), 0);
+  EXPECT_EQ(second_->wait(30s), 0);
   keep_log();
 
   std::printf(
-      "[ state ] %d records, %d kill -9: %zu windows, %lld aggregate records (%lld re-emitted "
+      "[ state ] %d records, %d kill -9, then a second member: %zu windows, %lld aggregate records "
+      "(%lld re-emitted "
       "after a crash, same counts)\n",
       kRecords, kills, a.windows.size(), static_cast<long long>(a.emitted),
       static_cast<long long>(a.emitted - static_cast<int64_t>(a.windows.size())));
