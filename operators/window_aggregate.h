@@ -48,8 +48,9 @@
 // rewritten without it. A crash in between re-emits the window after the
 // restore, with identical counts: a window is emitted at least once, and
 // every emission of it carries the same count. Consumers (and the
-// acceptance test) deduplicate by (key, window_start, partition); the
-// aggregates topic may be compacted on that key.
+// acceptance test) deduplicate by (key, window_start, partition). (The
+// aggregate's Kafka key stays the window key, so the topic must not be
+// compacted: that would keep one window per key.)
 //
 // Idle closing (idle_timeout) waits for the whole input to be idle, then
 // advances each partition's clock by its own idle time: while a backlog is
