@@ -21,6 +21,9 @@ constexpr int kBurst = 256;  // messages read per poll() before housekeeping
 // A commit on revocation runs inside the rebalance: long enough for a busy
 // broker, short against the rebalance timeout (max.poll.interval.ms).
 constexpr std::chrono::seconds kRevokeCommitTimeout{10};
+// Stateful pipelines: how long a revocation waits for the revoked partitions'
+// records (and so their state entries) to be done (drain_state_writes()).
+constexpr std::chrono::seconds kStateRevokeDrain{5};
 // Count-triggered commits: at most one per gap, and a pause after a failure
 // (a coordinator that is away must not be asked at every poll).
 constexpr std::chrono::milliseconds kCommitGap{5};
@@ -79,6 +82,7 @@ void KafkaSource::start() {
   }
   consumer_ = std::make_unique<kafka::Consumer>(options_.consumer,
                                                 static_cast<kafka::RebalanceListener*>(this));
+  start_stores();
   consumer_->subscribe(options_.topics);
   next_commit_ = core::SteadyClock::now() + options_.commit_interval;
   next_lag_ = core::SteadyClock::now() + options_.lag_interval;
@@ -444,6 +448,75 @@ void KafkaSource::start_offsets(kafka::PartitionList& partitions) {
   }
 }
 
+void KafkaSource::start_stores() {
+  if (!options_.stores || options_.stores->empty()) return;
+  if (options_.topics.size() != 1 || options_.topics[0].starts_with("^"))
+    throw std::invalid_argument(
+        "kafka source: stateful stages need exactly one input topic, named (not a regex): "
+        "changelog partition p holds the state of input partition p");
+  const std::string& topic = options_.topics[0];
+  const rd_kafka_metadata_t* md = nullptr;
+  rd_kafka_topic_t* rkt = rd_kafka_topic_new(consumer_->handle(), topic.c_str(), nullptr);
+  rd_kafka_resp_err_t err = rd_kafka_metadata(consumer_->handle(), 0, rkt, &md, 10000);
+  rd_kafka_topic_destroy(rkt);
+  kafka::check(err, "kafka source: metadata of " + topic);
+  int partitions = 0;
+  rd_kafka_resp_err_t topic_err = RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+  if (md->topic_cnt == 1) {
+    partitions = md->topics[0].partition_cnt;
+    topic_err = md->topics[0].err;
+  }
+  rd_kafka_metadata_destroy(md);
+  if (topic_err != RD_KAFKA_RESP_ERR_NO_ERROR || partitions <= 0)
+    throw kafka::KafkaError(topic_err, "kafka source: input topic " + topic +
+                                           " (its partition count sizes the state changelogs): " +
+                                           kafka::error_name(topic_err));
+  options_.stores->start(options_.consumer.bootstrap_servers, options_.consumer.group_id,
+                         options_.consumer.properties, partitions, std::chrono::seconds(30));
+}
+
+void KafkaSource::restore_state(const std::vector<Partition*>& parts) {
+  if (!options_.stores || options_.stores->empty() || parts.empty()) return;
+  std::vector<int32_t> ids;
+  for (const Partition* p : parts) ids.push_back(p->partition);
+  // Inside the assignment callback: no record of these partitions is read
+  // (or handed on) before their state is posted to the stateful stages.
+  options_.stores->restore(ids, options_.restore_timeout);
+}
+
+void KafkaSource::drain_state_writes(const std::vector<Partition*>& parts) {
+  if (!options_.stores || options_.stores->empty() || parts.empty()) return;
+  // A record of a revoked partition still in the pipeline would have its
+  // stage write a state entry after the next owner restored the partition,
+  // and that stale entry could later overwrite the new owner's. A record's
+  // Ack waits for its entry, so once none of the partitions' records is in
+  // flight their entries are durable: wait for that, a bounded time (the
+  // source reads nothing meanwhile, so the pipeline drains).
+  const auto deadline = core::SteadyClock::now() + time_left(kStateRevokeDrain);
+  for (;;) {
+    size_t in_flight = 0;
+    for (Partition* p : parts) {
+      tracker_.committable(p->slot);
+      in_flight += tracker_.in_flight(p->slot);
+    }
+    if (in_flight == 0) return;
+    if (core::SteadyClock::now() >= deadline) {
+      core::log_warn("kafka source: ", in_flight,
+                     " records of revoked partitions still in flight; their state entries may "
+                     "land after the next owner's restore");
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+void KafkaSource::revoke_state(const std::vector<Partition*>& parts) {
+  if (!options_.stores || options_.stores->empty() || parts.empty()) return;
+  std::vector<int32_t> ids;
+  for (const Partition* p : parts) ids.push_back(p->partition);
+  options_.stores->revoke(ids);
+}
+
 void KafkaSource::on_assigned(const kafka::PartitionList& partitions) {
   assigned_.store(true, std::memory_order_relaxed);
   std::vector<Partition*> added;
@@ -461,6 +534,7 @@ void KafkaSource::on_assigned(const kafka::PartitionList& partitions) {
     added.push_back(&partitions_.emplace(key, std::move(p)).first->second);
   }
   last_ = nullptr;
+  restore_state(added);
   if (marks_) update_suspect_mode();  // pauses the others while any partition has suspects
   // Apply the current backpressure state explicitly: a partition paused
   // before it was last revoked must not stay paused (or vice versa).
@@ -477,8 +551,10 @@ void KafkaSource::on_revoked(const kafka::PartitionList& partitions, bool lost) 
   if (options_.exactly_once) {
     on_revoked_transactional(parts, lost);
   } else if (!lost) {
+    drain_state_writes(parts);
     commit_sync(parts, time_left(kRevokeCommitTimeout));
   }
+  revoke_state(parts);
   for (Partition* p : parts) {
     // Handed on and not committed: what the next owner reads again.
     const int64_t committed = p->confirmed >= 0 ? p->confirmed : p->first;
@@ -711,6 +787,9 @@ void register_kafka_source(Registry& registry) {
           o.consumer.properties["isolation.level"] = "read_committed";
         }
         check_kafka_conf([&] { return kafka::consumer_conf(o.consumer); });
+        // Stateful stages built after this one add their stores here.
+        o.stores = &ctx.services.shared<state::Stores>(
+            state::kStoresService, [] { return std::make_unique<state::Stores>(); });
         auto src = std::make_unique<KafkaSource>(std::move(o));
         // With a dead-letter topic the source publishes through the shared
         // output, and manages it when no sink does; under exactly_once it

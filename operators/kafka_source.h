@@ -74,6 +74,7 @@
 #include "src/kafka/input_format.h"
 #include "src/kafka/output.h"
 #include "src/kafka/source_probe.h"
+#include "src/state/stores.h"
 
 namespace sluice::operators {
 
@@ -114,6 +115,16 @@ struct KafkaSourceOptions {
   // exactly_once: set_output() must be given the pipeline's (transactional)
   // output; the source never commits through the consumer.
   bool exactly_once = false;
+  // The pipeline's keyed state stores (not owned; may be null or empty).
+  // With stores, start() binds them to their changelogs, and every newly
+  // assigned partition is restored into them before its first record is
+  // read (inside the assignment callback); revoked ones are dropped. They
+  // need one input topic named exactly (changelog partition p holds the
+  // state of input partition p).
+  state::Stores* stores = nullptr;
+  // The longest one partition's restore may take (bounded in turn by
+  // max.poll.interval.ms, since it runs inside the assignment callback).
+  std::chrono::milliseconds restore_timeout{240000};
   // Crash-loop breaker: the directory of its marks file; empty turns it off.
   std::string crash_marks_dir;
   // The marks file is per group and instance: empty takes the consumer's
@@ -230,6 +241,13 @@ class KafkaSource final : public core::Source, private kafka::RebalanceListener 
   void shutdown_transactional();
   std::vector<Partition*> all_partitions();
   void update_lag();
+  // Stores: binds them to their changelogs (start()); restores / drops.
+  void start_stores();
+  void restore_state(const std::vector<Partition*>& parts);
+  void revoke_state(const std::vector<Partition*>& parts);
+  // At-least-once revocation with stores: waits (bounded) until none of the
+  // partitions' records is in flight, so their state entries are durable.
+  void drain_state_writes(const std::vector<Partition*>& parts);
 
   KafkaSourceOptions options_;
   kafka::InputDecoder decoder_;

@@ -12,7 +12,7 @@ namespace sluice::operators {
 namespace {
 
 // Records still in flight this long after a transaction was due: a stage
-// holds them (window_aggregate keeps its records until their window closes).
+// holds them (a stuck stage, or a producer that cannot deliver).
 constexpr std::chrono::seconds kTxnDrainTimeout{60};
 // A revocation waits this long for the revoked partitions' records.
 constexpr std::chrono::seconds kRevokeDrainTimeout{30};
@@ -46,8 +46,7 @@ void KafkaSource::maintain_transaction(core::TimePoint now) {
       throw kafka::KafkaError(
           "kafka source: exactly_once: " + std::to_string(tracker_.in_flight()) +
           " records still in flight " + std::to_string(kTxnDrainTimeout.count()) +
-          " s after the transaction was due: a stage holds them (window_aggregate keeps its "
-          "records until their windows close; exactly-once windows need the state store)");
+          " s after the transaction was due: a stage holds them");
     }
     return;
   }
@@ -137,6 +136,11 @@ void KafkaSource::rewind() {
     }
   }
   last_ = nullptr;
+  // The stateful stages applied the aborted records: their state goes back
+  // to what the committed transactions wrote (restores read committed).
+  std::vector<Partition*> all = all_partitions();
+  revoke_state(all);
+  restore_state(all);
   consumer_->seek(seek);
   set_paused(resume, false);
   core::log_info("kafka source: rewound ", seek.size(),

@@ -1,13 +1,18 @@
 #include "operators/window_aggregate.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <span>
 #include <stdexcept>
 
+#include "operators/dead_letter.h"
 #include "operators/json_text.h"
+#include "operators/window_aggregate_codec.h"
 #include "src/config/load.h"
 #include "src/core/emitter.h"
+#include "src/core/log.h"
+#include "src/state/stores.h"
 
 namespace sluice::operators {
 namespace {
@@ -30,6 +35,10 @@ void append_window_fields(std::string& out, const ClosedWindow& w) {
   append_number(out, w.start_ms);
   out += ",\"window_end\":";
   append_number(out, w.end_ms);
+  if (w.partition >= 0) {
+    out += ",\"partition\":";
+    append_number(out, w.partition);
+  }
   out += ",\"count\":";
   append_number(out, w.count);
 }
@@ -84,13 +93,72 @@ void append_alert_json(std::string& out, const ClosedWindow& w, const AlertRule&
   out.push_back('}');
 }
 
+void CloseTracker::retain(uint64_t token) {
+  std::lock_guard lock(mu_);
+  ++extra_[token];
+}
+
+void CloseTracker::complete(uint64_t token) {
+  std::lock_guard lock(mu_);
+  if (auto it = extra_.find(token); it != extra_.end()) {
+    if (--it->second == 0) extra_.erase(it);
+    return;
+  }
+  done_.push_back(token);
+  any_.store(true, std::memory_order_release);
+}
+
+bool CloseTracker::take(std::vector<uint64_t>& out) {
+  if (!any_.load(std::memory_order_acquire)) return false;
+  std::lock_guard lock(mu_);
+  out.swap(done_);
+  done_.clear();
+  any_.store(false, std::memory_order_relaxed);
+  return !out.empty();
+}
+
 struct WindowAggregate::State final : core::OperatorState {
   State(const WindowAggregateOptions& o, const std::string& stage)
-      : windows(o.window), probe(o.metrics, o.pipeline, stage, o.gauges) {}
-  WindowAggregator windows;
+      : options(o), probe(o.metrics, o.pipeline, stage, o.gauges), store(o.store) {}
+
+  WindowAggregator& part(int32_t partition) {
+    auto it = parts.find(partition);
+    if (it == parts.end())
+      it = parts.emplace(partition, std::make_unique<WindowAggregator>(options.window)).first;
+    return *it->second;
+  }
+
+  const WindowAggregateOptions& options;
+  // One aggregator per input partition: event time per partition.
+  std::unordered_map<int32_t, std::unique_ptr<WindowAggregator>> parts;
   WindowProbe probe;
-  std::vector<ClosedWindow> closed;  // reused: filled by the aggregator, drained by flush()
-  uint64_t overflow_seen = 0;
+  std::vector<ClosedWindow> closed;  // reused: filled by an aggregator, drained by flush()
+  uint64_t overflow_total = 0;       // reported to the probe so far
+  // The last record's arrival, any partition: idle closing waits for the
+  // whole input to be idle (see on_tick()).
+  core::TimePoint last_input{};
+
+  // State (store non-null). A closed window whose aggregate is not yet
+  // acknowledged stays in its key's changelog entry: `pending` holds it, by
+  // the token its aggregate's Ack carries.
+  state::KeyedStore* store;
+  struct Pending {
+    int32_t partition;
+    ClosedWindow window;
+  };
+  std::unordered_map<uint64_t, Pending> pending;
+  struct KeyHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  // partition → key → tokens of its pending closes
+  std::unordered_map<
+      int32_t, std::unordered_map<std::string, std::vector<uint64_t>, KeyHash, std::equal_to<>>>
+      pending_by_key;
+  uint64_t next_token = 1;
+  std::vector<uint64_t> completed;    // reused
+  std::vector<ClosedWindow> windows;  // reused: a key's windows being encoded
+  std::string payload;                // reused
 };
 
 WindowAggregate::WindowAggregate(WindowAggregateOptions options, std::string stage)
@@ -111,34 +179,206 @@ std::unique_ptr<core::OperatorState> WindowAggregate::make_state(const core::Wor
 void WindowAggregate::process(core::OperatorState* state, core::Item&& item, core::Emitter& out) {
   auto& st = *static_cast<State*>(state);
   core::Record& r = std::get<core::Record>(item);
+  const int32_t p = r.partition;
+  if (st.store) {
+    sync(st, out);
+    // A record of a partition this process no longer owns (in flight at a
+    // revocation) belongs to the new owner's state; one already applied
+    // (re-delivered after a crash) is in this state already.
+    if (!st.store->owns(p)) {
+      st.store->probe().on_skipped_not_owned();
+      out.emit(std::move(item));
+      return;
+    }
+    if (st.store->applied(p, r.offset)) {
+      st.store->probe().on_skipped_applied();
+      out.emit(std::move(item));
+      return;
+    }
+  }
+  WindowAggregator& agg = st.part(p);
+  st.last_input = core::SteadyClock::now();
+  const int64_t before = agg.stream_time_ms();
   int64_t event_ms = r.timestamp_ms >= 0 ? r.timestamp_ms : core::wall_ms();
-  Admission a =
-      st.windows.add(r.group, r.label, r.score, event_ms, core::SteadyClock::now(), st.closed);
+  Admission a = agg.add(r.group, r.label, r.score, event_ms, core::SteadyClock::now(), st.closed);
   if (a == Admission::kLate) st.probe.on_late();
+  // The closes first: a key's entry then carries its windows closed by this
+  // record as well (they leave it once their aggregates are durable).
+  // (flush() leaves the aggregator alone: last_key() stays valid.)
+  const std::string_view counted_key = agg.last_key();
+  if (!st.closed.empty()) flush(st, p, out);
+  if (st.store) {
+    // The input record's Ack waits for its state entry: its offset is
+    // committed only once what it changed is durable.
+    if (a == Admission::kCounted) {
+      persist_key(st, p, counted_key, r.offset, r.ack.share());
+    } else if (agg.stream_time_ms() != before) {
+      // Not counted, but it moved event time (and may have closed windows).
+      persist_partition(st, p, agg.stream_time_ms(), r.offset, r.ack.share());
+    }
+  }
   out.emit(std::move(item));  // the result itself, unchanged
-  if (!st.closed.empty()) flush(st, out);
+}
+
+void WindowAggregate::sync(State& st, core::Emitter& out) {
+  st.store->sync(
+      [&](int32_t p, const state::PartitionSnapshot& snap) { restore(st, p, snap, out); },
+      [&](int32_t p) {
+        st.parts.erase(p);
+        if (auto it = st.pending_by_key.find(p); it != st.pending_by_key.end()) {
+          for (auto& [key, tokens] : it->second)
+            for (uint64_t t : tokens) st.pending.erase(t);
+          st.pending_by_key.erase(it);
+        }
+      });
+  if (!closes_.take(st.completed)) return;
+  // Aggregates now durable: their windows leave the keys' entries.
+  std::vector<std::pair<int32_t, std::string>> touched;
+  for (uint64_t token : st.completed) {
+    auto it = st.pending.find(token);
+    if (it == st.pending.end()) continue;  // partition revoked meanwhile
+    const int32_t p = it->second.partition;
+    auto& keys = st.pending_by_key[p];
+    auto k = keys.find(it->second.window.key);
+    if (k != keys.end()) {
+      std::erase(k->second, token);
+      touched.emplace_back(p, k->first);
+      if (k->second.empty()) keys.erase(k);
+    }
+    st.pending.erase(it);
+  }
+  st.completed.clear();
+  std::sort(touched.begin(), touched.end());
+  touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
+  for (const auto& [p, key] : touched) {
+    if (!st.store->owns(p)) continue;
+    persist_key(st, p, key, -1, {});
+  }
+}
+
+void WindowAggregate::restore(State& st, int32_t p, const state::PartitionSnapshot& snap,
+                              core::Emitter& out) {
+  st.parts.erase(p);
+  WindowAggregator& agg = st.part(p);
+  int64_t stream_time = INT64_MIN;
+  std::string why;
+  if (snap.partition_payload) {
+    int64_t t = INT64_MIN;
+    std::vector<ClosedWindow> none;
+    if (decode_windows(*snap.partition_payload, "", options_.window.size_ms, &t, none, &why))
+      stream_time = std::max(stream_time, t);
+    else
+      core::log_warn("window_aggregate ", stage_, ": partition ", p,
+                     ": skipping its changelog stream time: ", why);
+  }
+  size_t bad = 0;
+  for (const auto& [key, payload] : snap.keys) {
+    st.windows.clear();
+    int64_t t = INT64_MIN;
+    if (!decode_windows(payload, key, options_.window.size_ms, &t, st.windows, &why)) {
+      if (bad++ < 10)
+        core::log_warn("window_aggregate ", stage_, ": partition ", p,
+                       ": skipping changelog entry of a key: ", why);
+      continue;
+    }
+    stream_time = std::max(stream_time, t);
+    for (const ClosedWindow& w : st.windows) agg.restore_window(w);
+  }
+  agg.restore_stream_time(stream_time, core::SteadyClock::now());
+  // Windows already due (closed before the crash, their aggregates perhaps
+  // not acknowledged): closed again, with the same counts.
+  agg.advance_to(stream_time, WindowTrigger::kEventTime, st.closed);
+  if (!st.closed.empty()) flush(st, p, out);
+}
+
+void WindowAggregate::persist_key(State& st, int32_t p, std::string_view key, int64_t offset,
+                                  core::Ack ack) {
+  WindowAggregator& agg = st.part(p);
+  st.windows.clear();
+  agg.key_windows(key, st.windows);
+  if (auto pk = st.pending_by_key.find(p); pk != st.pending_by_key.end()) {
+    if (auto k = pk->second.find(key); k != pk->second.end())
+      for (uint64_t t : k->second) st.windows.push_back(st.pending.at(t).window);
+  }
+  if (st.windows.empty()) {
+    // The key has nothing left: a tombstone, and the partition's entry keeps
+    // its stream time and applied offset (a tombstone carries neither).
+    st.store->erase(p, key, offset, ack.share());
+    persist_partition(st, p, agg.stream_time_ms(), offset, std::move(ack));
+    return;
+  }
+  st.payload.clear();
+  encode_windows(st.payload, agg.stream_time_ms(), st.windows);
+  st.store->put(p, key, st.payload, offset, std::move(ack));
+}
+
+void WindowAggregate::persist_partition(State& st, int32_t p, int64_t stream_time, int64_t offset,
+                                        core::Ack ack) {
+  st.payload.clear();
+  encode_windows(st.payload, stream_time, {});
+  st.store->put_partition(p, st.payload, offset, std::move(ack));
 }
 
 core::TimePoint WindowAggregate::next_deadline(const core::OperatorState* state) const {
-  return static_cast<const State*>(state)->windows.next_deadline();
+  const auto& st = *static_cast<const State*>(state);
+  core::TimePoint next = core::TimePoint::max();
+  for (const auto& [p, agg] : st.parts) next = std::min(next, agg->next_deadline());
+  if (next != core::TimePoint::max())  // idle closing waits for the whole input (on_tick)
+    next = std::max(next, st.last_input + options_.window.idle_timeout);
+  // Closes waiting for their aggregates' acknowledgements: look again soon,
+  // so that their windows leave the changelog while the input is idle.
+  if (!st.pending.empty())
+    next = std::min(next, core::SteadyClock::now() + std::chrono::milliseconds(100));
+  return next;
 }
 
 void WindowAggregate::on_tick(core::OperatorState* state, core::Emitter& out) {
   auto& st = *static_cast<State*>(state);
-  st.windows.on_idle(core::SteadyClock::now(), st.closed);
-  flush(st, out);
+  if (st.store) sync(st, out);
+  const core::TimePoint now = core::SteadyClock::now();
+  // Idle closing needs the whole input idle, not one partition: catching up
+  // a backlog, a partition can wait in Kafka for seconds (backpressure, the
+  // fetcher serving others) while its records are still to come, and
+  // closing its windows then would make them late. A partition whose
+  // records stop while others flow keeps its last windows open until it has
+  // records again or the input goes idle.
+  if (now - st.last_input < options_.window.idle_timeout) return;
+  for (auto& [p, agg] : st.parts) {
+    const int64_t t = agg->idle_stream_time(now);
+    if (t <= agg->stream_time_ms()) continue;
+    if (st.store) {
+      if (!st.store->owns(p)) continue;
+      // An idle close is driven by the clock, not by a record that would be
+      // read again after a crash: its stream time must be durable before
+      // any aggregate goes out, or a restart could count later records into
+      // a window already emitted.
+      persist_partition(st, p, t, -1, {});
+      if (!st.store->flush(options_.idle_flush_timeout)) {
+        core::log_warn("window_aggregate ", stage_, ": partition ", p,
+                       ": changelog flush timed out; idle close retried later");
+        continue;
+      }
+    }
+    agg->advance_to(t, WindowTrigger::kIdle, st.closed);
+    if (!st.closed.empty()) flush(st, p, out);
+  }
 }
 
 void WindowAggregate::finish(core::OperatorState* state, core::Emitter& out) {
   auto& st = *static_cast<State*>(state);
-  st.windows.close_all(st.closed);
-  flush(st, out);
+  if (st.store) return;  // windows stay in the changelog: the next start restores them
+  for (auto& [p, agg] : st.parts) {
+    agg->close_all(st.closed);
+    if (!st.closed.empty()) flush(st, p, out);
+  }
 }
 
-void WindowAggregate::flush(State& st, core::Emitter& out) const {
+void WindowAggregate::flush(State& st, int32_t partition, core::Emitter& out) {
   const AlertRule& rule = options_.alert;
-  if (alert_topic_ != core::kNoTopic)
-    for (ClosedWindow& w : st.closed) w.alert = rule.fires(w);
+  for (ClosedWindow& w : st.closed) {
+    w.partition = partition;
+    if (alert_topic_ != core::kNoTopic) w.alert = rule.fires(w);
+  }
   std::span<const ClosedWindow> all(st.closed);
   size_t begin = 0;
   while (begin < all.size()) {  // rounds: windows with the same end, in order
@@ -147,12 +387,19 @@ void WindowAggregate::flush(State& st, core::Emitter& out) const {
     st.probe.on_round(all.subspan(begin, end - begin));
     begin = end;
   }
-  for (const ClosedWindow& w : st.closed) {
+  for (ClosedWindow& w : st.closed) {
     std::string json;
     json.reserve(192 + 24 * w.labels.size() + w.key.size());
     append_aggregate_json(json, w);
     core::Record agg = core::Record::owned(w.key, std::move(json));
-    agg.dest_topic = aggregates_topic_;  // empty Ack: derived data
+    agg.dest_topic = aggregates_topic_;
+    if (st.store) {
+      // Its Ack tells the tracker when the window may leave the changelog.
+      const uint64_t token = st.next_token++;
+      agg.ack = core::Ack(&closes_, token);
+      st.pending_by_key[partition][w.key].push_back(token);
+      st.pending.emplace(token, State::Pending{partition, w});
+    }  // else an empty Ack: derived data
     out.emit(std::move(agg));
 
     if (w.alert) {
@@ -165,9 +412,15 @@ void WindowAggregate::flush(State& st, core::Emitter& out) const {
     }
   }
   st.closed.clear();
-  st.probe.set_open_keys(st.windows.open_keys());
-  st.probe.on_overflow(st.windows.overflowed() - st.overflow_seen);
-  st.overflow_seen = st.windows.overflowed();
+  size_t open_keys = 0;
+  uint64_t overflow = 0;
+  for (const auto& [p, agg] : st.parts) {
+    open_keys += agg->open_keys();
+    overflow += agg->overflowed();
+  }
+  st.probe.set_open_keys(open_keys);
+  if (overflow > st.overflow_total) st.probe.on_overflow(overflow - st.overflow_total);
+  st.overflow_total = overflow;
 }
 
 namespace {
@@ -230,6 +483,12 @@ WindowAggregateOptions options_from(BuildContext& ctx) {
   w.alert.min_count = static_cast<uint64_t>(alert.integer("min_count"));
   w.alert.over =
       alert.string("over") == "opinionated" ? AlertRule::Over::kOpinionated : AlertRule::Over::kAll;
+  // State needs the Kafka source (its assignment drives restores); it made
+  // the pipeline's Stores when it was built (stages are built in order).
+  if (o.boolean("state")) {
+    if (auto* stores = ctx.services.find_shared<state::Stores>(state::kStoresService))
+      w.store = &stores->add(ctx.stage_name, kafka_output(ctx.services), w.metrics, w.pipeline);
+  }
   if (!problems.empty())
     throw config::ConfigError("stage '" + ctx.stage_name + "'", std::move(problems));
   return w;
@@ -275,6 +534,11 @@ void register_window_aggregate(Registry& registry) {
                 .range(1, 10'000'000);
             s.string("overflow_key", "Key under which records beyond max_keys are counted")
                 .def("__other__");
+            s.boolean("state",
+                      "Keep the windows in a keyed state store with a Kafka changelog topic "
+                      "(<group>-<stage>-changelog), restored after a restart or rebalance, so "
+                      "that window counts survive crashes exactly (needs a kafka_source)")
+                .def("true");
             s.string("aggregates_topic",
                      "Topic of the aggregate records (one per closed window and key)")
                 .req();

@@ -96,6 +96,7 @@ Admission WindowAggregator::add(std::string_view key, std::string_view label, do
                                 int64_t event_ms, core::TimePoint now,
                                 std::vector<ClosedWindow>& closed) {
   last_input_ = now;
+  last_key_ = {};
   if (event_ms > stream_time_) stream_time_ = event_ms;
   stream_time_at_input_ = stream_time_;
   // Close first: the record's own open windows cannot be due (it would be
@@ -123,17 +124,70 @@ Admission WindowAggregator::add(std::string_view key, std::string_view label, do
       count_in(*entry, s, lid, score);
       result = Admission::kCounted;
     }
+    if (entry) last_key_ = entry->first;
   }
   return result;
 }
 
-void WindowAggregator::on_idle(core::TimePoint now, std::vector<ClosedWindow>& closed) {
-  if (schedule_.empty() || config_.idle_timeout.count() <= 0) return;
+int64_t WindowAggregator::idle_stream_time(core::TimePoint now) const {
+  if (schedule_.empty() || config_.idle_timeout.count() <= 0) return stream_time_;
   auto idle = now - last_input_;
-  if (idle < config_.idle_timeout) return;
+  if (idle < config_.idle_timeout) return stream_time_;
   int64_t idle_ms = std::chrono::duration_cast<std::chrono::milliseconds>(idle).count();
-  stream_time_ = std::max(stream_time_, sat_add(stream_time_at_input_, idle_ms));
-  close_due(WindowTrigger::kIdle, closed);
+  return std::max(stream_time_, sat_add(stream_time_at_input_, idle_ms));
+}
+
+void WindowAggregator::advance_to(int64_t stream_time, WindowTrigger trigger,
+                                  std::vector<ClosedWindow>& closed) {
+  stream_time_ = std::max(stream_time_, stream_time);
+  close_due(trigger, closed);
+}
+
+void WindowAggregator::key_windows(std::string_view key, std::vector<ClosedWindow>& out) const {
+  auto it = keys_.find(key);
+  if (it == keys_.end()) return;
+  for (const Acc& acc : it->second.windows) {
+    ClosedWindow w;
+    w.key = it->first;
+    w.start_ms = acc.start;
+    w.end_ms = acc.start + config_.size_ms;
+    w.count = acc.count;
+    w.score_sum = acc.score_sum;
+    w.negative = negative_id_ < acc.per_label.size() ? acc.per_label[negative_id_] : 0;
+    for (uint32_t id = 0; id < acc.per_label.size(); ++id)
+      if (acc.per_label[id] > 0) w.labels.push_back({labels_[id], acc.per_label[id]});
+    out.push_back(std::move(w));
+  }
+}
+
+void WindowAggregator::restore_window(const ClosedWindow& w) {
+  KeyEntry& entry = *keys_.try_emplace(w.key).first;
+  std::deque<Acc>& ws = entry.second.windows;
+  auto it = ws.begin();
+  while (it != ws.end() && it->start < w.start_ms) ++it;
+  if (it != ws.end() && it->start == w.start_ms) return;
+  Acc acc{w.start_ms, w.count, w.score_sum, {}};
+  for (const LabelCount& l : w.labels) {
+    uint32_t id = label_id(l.label);
+    if (acc.per_label.size() <= id) acc.per_label.resize(id + 1, 0);
+    acc.per_label[id] += l.count;
+  }
+  ws.insert(it, std::move(acc));
+  schedule_[w.start_ms + config_.size_ms].push_back(&entry);
+  ++open_windows_;
+}
+
+void WindowAggregator::restore_stream_time(int64_t stream_time, core::TimePoint now) {
+  stream_time_ = std::max(stream_time_, stream_time);
+  stream_time_at_input_ = stream_time_;
+  last_input_ = now;
+}
+
+void WindowAggregator::on_idle(core::TimePoint now, std::vector<ClosedWindow>& closed) {
+  if (schedule_.empty() || config_.idle_timeout.count() <= 0 ||
+      now - last_input_ < config_.idle_timeout)
+    return;
+  advance_to(idle_stream_time(now), WindowTrigger::kIdle, closed);
 }
 
 core::TimePoint WindowAggregator::next_deadline() const {

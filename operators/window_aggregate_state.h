@@ -7,7 +7,10 @@
 // [s, s + size) with s a multiple of `advance` and s <= t < s + size.
 //
 // Event time and lateness. Stream time is the largest event time seen so far
-// (over all keys: one clock per operator, as in Kafka Streams). A window
+// by this aggregator (over all its keys). The window_aggregate operator keeps
+// one aggregator per input partition, so event time advances per partition
+// (as Kafka Streams' stream time per task, and Flink's watermark: a window
+// sees one partition, so the minimum over its partitions is that one's). A window
 // [s, e) closes as soon as stream time reaches e + allowed_lateness; it is
 // then reported once and forgotten. A record is counted in each of its
 // windows that is still open; a record whose windows have all closed is
@@ -60,9 +63,10 @@ struct LabelCount {
   uint64_t count = 0;
 };
 
-// One closed window of one key.
+// One closed window of one key (also an open window's contents, for state).
 struct ClosedWindow {
   std::string key;
+  int32_t partition = -1;  // input partition whose records it counts (set by the operator)
   int64_t start_ms = 0;
   int64_t end_ms = 0;  // exclusive
   uint64_t count = 0;
@@ -110,6 +114,25 @@ class WindowAggregator {
   // advances stream time with the time elapsed since the last arrival and
   // closes what became due (trigger kIdle). Cheap when nothing is due.
   void on_idle(core::TimePoint now, std::vector<ClosedWindow>& closed);
+  // The stream time on_idle(now) would move to; stream_time_ms() when it
+  // would not move (not idle long enough, nothing open, or idling disabled).
+  int64_t idle_stream_time(core::TimePoint now) const;
+  // Moves stream time forward to `stream_time` (never back) and closes what
+  // became due with `trigger`.
+  void advance_to(int64_t stream_time, WindowTrigger trigger, std::vector<ClosedWindow>& closed);
+
+  // State (window_aggregate's changelog). The open windows of `key` as
+  // ClosedWindow values (trigger unused), ascending start; appended to `out`.
+  void key_windows(std::string_view key, std::vector<ClosedWindow>& out) const;
+  // The key the last add() counted its record under (after missing_key and
+  // overflow); empty when it counted nothing. Valid until the next call.
+  std::string_view last_key() const { return last_key_; }
+  // Restores one open window (as key_windows() gave it). Windows already due
+  // stay open until the next add()/advance_to() closes them. A window of a
+  // start already open for the key is ignored.
+  void restore_window(const ClosedWindow& w);
+  // Restores stream time (never back) and the idle reference (`now`).
+  void restore_stream_time(int64_t stream_time, core::TimePoint now);
 
   // Closes every open window (trigger kEndOfInput), e.g. at shutdown.
   void close_all(std::vector<ClosedWindow>& closed);
@@ -160,6 +183,7 @@ class WindowAggregator {
   std::map<int64_t, std::vector<KeyEntry*>> schedule_;
   size_t open_windows_ = 0;
   uint64_t overflowed_ = 0;
+  std::string_view last_key_;
   int64_t stream_time_ = INT64_MIN;
   int64_t stream_time_at_input_ = INT64_MIN;  // stream time when the last record arrived
   core::TimePoint last_input_{};

@@ -139,12 +139,13 @@ rd_kafka_resp_err_t Producer::send(OutMessage& m) {
   const char* key = m.key ? m.key->data() : nullptr;
   const size_t key_len = m.key ? m.key->size() : 0;
   for (;;) {
-    rd_kafka_resp_err_t err =
-        rd_kafka_producev(rk_, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
-                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                          RD_KAFKA_V_VALUE(const_cast<char*>(m.value.data()), m.value.size()),
-                          RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_HEADERS(m.headers.get()),
-                          RD_KAFKA_V_OPAQUE(d), RD_KAFKA_V_END);
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        rk_, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(m.partition),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_VALUE((m.tombstone ? nullptr : const_cast<char*>(m.value.data())),
+                         (m.tombstone ? 0 : m.value.size())),
+        RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_HEADERS(m.headers.get()), RD_KAFKA_V_OPAQUE(d),
+        RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       m.headers.release();  // librdkafka owns them now
       in_transaction.complete();
@@ -281,10 +282,8 @@ bool Producer::still_retrying(std::string_view topic, rd_kafka_resp_err_t err) {
 
 bool Producer::retry_refused(const rd_kafka_message_t* m, Delivery* d) {
   if (!still_retrying(rd_kafka_topic_name(m->rkt), m->err)) return false;
-  Refused r{
-      m->rkt,       m->err,
-      std::nullopt, std::string(static_cast<const char*>(m->payload), m->payload ? m->len : 0),
-      nullptr,      d};
+  Refused r{m->rkt, m->err, std::nullopt, std::nullopt, nullptr, m->partition, d};
+  if (m->payload) r.value.emplace(static_cast<const char*>(m->payload), m->len);
   if (m->key) r.key.emplace(static_cast<const char*>(m->key), m->key_len);
   rd_kafka_headers_t* headers = nullptr;
   if (rd_kafka_message_headers(m, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR && headers)
@@ -308,11 +307,13 @@ void Producer::resend_refused() {
   for (Refused& r : batch) {
     const char* key = r.key ? r.key->data() : nullptr;
     const size_t key_len = r.key ? r.key->size() : 0;
-    // Partitioned afresh: keyed records land where they did (same partition
-    // count); the count may even read 0 while the topic is refused.
+    // Records sent by key are partitioned afresh: they land where they did
+    // (same partition count); the count may even read 0 while the topic is
+    // refused. Records sent to a partition (a changelog) go back to it.
     rd_kafka_resp_err_t err = rd_kafka_producev(
-        rk_, RD_KAFKA_V_RKT(r.topic), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
-        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_VALUE(r.value.data(), r.value.size()),
+        rk_, RD_KAFKA_V_RKT(r.topic), RD_KAFKA_V_PARTITION(r.partition),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_VALUE((r.value ? r.value->data() : nullptr), (r.value ? r.value->size() : 0)),
         RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_HEADERS(r.headers), RD_KAFKA_V_OPAQUE(r.delivery),
         RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {

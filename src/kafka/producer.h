@@ -105,6 +105,12 @@ struct OutMessage {
   core::TopicId topic = core::kNoTopic;
   std::optional<std::string_view> key;  // nullopt: no key
   std::string_view value;               // copied by librdkafka
+  // A null value (a tombstone: a compacted topic then deletes the key), not
+  // an empty one; `value` is ignored.
+  bool tombstone = false;
+  // The partition to write to; RD_KAFKA_PARTITION_UA: by key (the partitioner).
+  // The state changelog writes partition p for input partition p.
+  int32_t partition = RD_KAFKA_PARTITION_UA;
   Headers headers;
   Delivery delivery;  // its Ack completes on successful delivery
 };
@@ -178,8 +184,9 @@ class Producer {
     rd_kafka_topic_t* topic;
     rd_kafka_resp_err_t error;
     std::optional<std::string> key;
-    std::string value;
-    rd_kafka_headers_t* headers;  // owned
+    std::optional<std::string> value;  // nullopt: a tombstone
+    rd_kafka_headers_t* headers;       // owned
+    int32_t partition;                 // as sent (RD_KAFKA_PARTITION_UA: by key)
     Delivery* delivery;
   };
   std::chrono::milliseconds refusal_timeout_;

@@ -157,8 +157,8 @@ TEST(WindowAggregateOperator, PassesResultsThroughAndEmitsOneAggregatePerClosedW
   for (const auto& a : r.aggregates) EXPECT_TRUE(a.ack_empty);
   json acme = json::parse(r.aggregates[0].value);
   EXPECT_EQ(r.aggregates[0].key, "acme");
-  EXPECT_EQ(acme, json::parse(R"({"key":"acme","window_start":0,"window_end":10000,"count":2,
-      "labels":{"negative":1,"positive":1},"negative_ratio":0.5,"opinionated":2,
+  EXPECT_EQ(acme, json::parse(R"({"key":"acme","window_start":0,"window_end":10000,"partition":0,
+      "count":2,"labels":{"negative":1,"positive":1},"negative_ratio":0.5,"opinionated":2,
       "negative_ratio_opinionated":0.5,"mean_score":0.625,"trigger":"event_time"})"));
   json beta = json::parse(r.aggregates[1].value);
   EXPECT_EQ(beta["key"], "beta");
@@ -206,7 +206,7 @@ TEST(WindowAggregateOperator, NeutralRecordsAreCountedPerLabelInTheAggregate) {
                   acks);
   ASSERT_EQ(r.aggregates.size(), 1u);
   EXPECT_EQ(json::parse(r.aggregates[0].value),
-            json::parse(R"({"key":"acme","window_start":0,"window_end":10000,"count":4,
+            json::parse(R"({"key":"acme","window_start":0,"window_end":10000,"partition":0,"count":4,
       "labels":{"negative":1,"neutral":2,"positive":1},"negative_ratio":0.25,"opinionated":2,
       "negative_ratio_opinionated":0.5,"mean_score":0.5,"trigger":"end_of_input"})"));
 }
@@ -228,7 +228,7 @@ TEST(WindowAggregateOperator, AlertOverOpinionatedRecordsIgnoresNeutralOnes) {
   ASSERT_EQ(r.alerts.size(), 1u);
   json a = json::parse(r.alerts[0].value);
   EXPECT_EQ(a, json::parse(R"({"alert":"negative_ratio","key":"calm","window_start":0,
-      "window_end":10000,"count":9,"negative":2,"opinionated":3,"negative_ratio":0.2222222222222222,
+      "window_end":10000,"partition":0,"count":9,"negative":2,"opinionated":3,"negative_ratio":0.2222222222222222,
       "negative_ratio_opinionated":0.6666666666666666,"over":"opinionated","threshold":0.5})"));
 }
 
