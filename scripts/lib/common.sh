@@ -24,7 +24,7 @@ SLUICE_PACKAGES_test=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev
   prometheus
-  python3-numpy python3-torch python3-confluent-kafka
+  python3-numpy python3-torch python3-confluent-kafka python3-faiss
   procps curl
 )
 SLUICE_PACKAGES_runtime=(
