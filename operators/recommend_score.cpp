@@ -227,15 +227,9 @@ void register_recommend_score(Registry& registry) {
         o.scorer.memory_budget_bytes = ctx.options.bytes("memory_budget");
         o.scorer.max_rows = ctx.options.integer("max_batch_rows");
         o.scorer.max_k = o.k;
-        {
-          const std::string& d = o.scorer.device;
-          const bool ok = d == "auto" || d == "cpu" || d == "cuda" ||
-                          (d.rfind("cuda:", 0) == 0 && d.size() > 5 && d.size() <= 9 &&
-                           d.find_first_not_of("0123456789", 5) == std::string::npos);
-          if (!ok)
-            throw std::invalid_argument("device: expected auto, cpu, cuda or cuda:N, got '" + d +
-                                        "'");
-        }
+        if (!engine::is_scorer_device(o.scorer.device))
+          throw std::invalid_argument("device: expected auto, cpu, cuda or cuda:N, got '" +
+                                      o.scorer.device + "'");
         auto model = shared_recommender_model(ctx.services, ctx.options.string("model"));
         RecommendScoreProbe probe;
         if (auto* m = ctx.services.metrics())

@@ -12,6 +12,12 @@
 
 namespace sluice::engine {
 
+bool is_scorer_device(std::string_view d) {
+  return d == "cpu" || d == "auto" || d == "cuda" ||
+         (d.starts_with("cuda:") && d.size() > 5 && d.size() <= 9 &&
+          d.find_first_not_of("0123456789", 5) == std::string_view::npos);
+}
+
 std::unique_ptr<Scorer> make_scorer(const float* items, int64_t num_items, int64_t dim,
                                     const ScorerOptions& options) {
   const std::string& d = options.device;
@@ -24,8 +30,7 @@ std::unique_ptr<Scorer> make_scorer(const float* items, int64_t num_items, int64
   int device = -1;
   if (d == "cuda") {
     device = 0;
-  } else if (d.rfind("cuda:", 0) == 0 && d.size() > 5 && d.size() <= 9 &&
-             d.find_first_not_of("0123456789", 5) == std::string::npos) {
+  } else if (is_scorer_device(d)) {
     device = std::stoi(d.substr(5));
   } else {
     throw std::invalid_argument("unknown device '" + d + "' (expected cpu, cuda, cuda:N or auto)");
