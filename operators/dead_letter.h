@@ -11,6 +11,7 @@
 //
 // Threading: publish() may be called from any stage's workers at once.
 #pragma once
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -48,7 +49,18 @@ kafka::Output& kafka_output(Services& services);
 
 // librdkafka properties for one client: kafka.properties, then the
 // client-specific map (kafka.consumer_properties / kafka.producer_properties).
-kafka::Properties kafka_client_properties(const config::Section& kafka,
-                                          const std::string& specific);
+// `sources` (if given) receives where each was configured, and
+// bootstrap.servers's (kafka.bootstrap_servers).
+kafka::Properties kafka_client_properties(const config::Section& kafka, const std::string& specific,
+                                          kafka::PropertySources* sources = nullptr);
+
+// The key path and secrecy of `key` in `section`, for kafka::PropertySources.
+kafka::PropertySource property_source(const config::Section& section, const std::string& key);
+
+// Calls `build` (kafka::consumer_conf or producer_conf, the configuration a
+// client builds at start) now, while the pipeline is built, so that `sluice
+// validate` and `sluice run` report what librdkafka rejects before anything
+// starts: a kafka::PropertyError becomes a config::ConfigError at its key path.
+void check_kafka_conf(const std::function<kafka::Conf()>& build);
 
 }  // namespace sluice::operators

@@ -412,7 +412,7 @@ void register_infer(Registry& registry) {
                 .def("fp16");
             s.boolean("cuda_graphs", "CUDA: replay captured graphs for repeated batch shapes")
                 .def("false");
-            s.integer("threads", "CPU backend compute threads; 0 = every core")
+            s.integer("threads", "CPU backend compute threads; 0 = the CPUs this process may use (affinity and cgroup quota)")
                 .def("0")
                 .range(0, 1024);
             s.choice("precision", {"fp32", "bf16"},

@@ -1,6 +1,9 @@
 #include "operators/kafka_sink.h"
 
+#include <algorithm>
+
 #include "operators/dead_letter.h"
+#include "src/core/clock.h"
 #include "src/core/emitter.h"
 #include "src/kafka/error.h"
 
@@ -81,9 +84,18 @@ core::TimePoint KafkaSink::next_deadline(const core::OperatorState*) const {
 
 void KafkaSink::on_tick(core::OperatorState*, core::Emitter&) { throw_if_failed(); }
 
-void KafkaSink::finish(core::OperatorState*, core::Emitter&) {
+void KafkaSink::finish(core::OperatorState*, core::Emitter& out) {
   throw_if_failed();
-  if (!producer_->flush(options_.flush_timeout)) {
+  // In slices, so that an abort (a drain past runtime.shutdown_timeout, e.g.
+  // during a broker outage) is not held up to flush_timeout.
+  const auto deadline = core::SteadyClock::now() + options_.flush_timeout;
+  bool flushed = producer_->flush(std::chrono::milliseconds(0));
+  while (!flushed && !out.aborting() && core::SteadyClock::now() < deadline) {
+    const auto slice = std::min<core::SteadyClock::duration>(std::chrono::milliseconds(100),
+                                                             deadline - core::SteadyClock::now());
+    flushed = producer_->flush(std::chrono::duration_cast<std::chrono::milliseconds>(slice));
+  }
+  if (!flushed) {
     throw_if_failed();
     throw kafka::KafkaError("kafka sink: " + std::to_string(producer_->outstanding()) +
                             " records not delivered within flush_timeout (" +
@@ -104,6 +116,12 @@ void register_kafka_sink(Registry& registry) {
           [](config::Schema& s) {
             s.string("bootstrap_servers", "Kafka bootstrap servers, host:port[,host:port...]")
                 .def("localhost:9092");
+            s.string("instance_id",
+                     "Stable identity of this process, one per replica (a StatefulSet pod name, "
+                     "e.g. ${SLUICE_INSTANCE_ID}): the consumer's group.instance.id (static "
+                     "membership: a restart within session.timeout.ms keeps its partitions, no "
+                     "rebalance) and the base of the transactional.id. Empty: dynamic membership")
+                .def("");
             s.string_map(
                 "properties",
                 "librdkafka properties for every client (security.protocol, sasl.*: use ${ENV} for "
@@ -113,6 +131,24 @@ void register_kafka_sink(Registry& registry) {
                 "producer_properties",
                 "librdkafka properties for the producer only (linger.ms, compression.type, ...); "
                 "enable.idempotence stays true");
+            s.choice("delivery", {"at_least_once", "exactly_once"},
+                     "at_least_once: an input offset is committed once all its outputs are "
+                     "acknowledged (a crash re-delivers; duplicates are possible). exactly_once: "
+                     "outputs and input offsets are committed together in Kafka transactions, "
+                     "read by read_committed consumers (needs Apache Kafka 2.5+ and "
+                     "kafka.instance_id)")
+                .def("at_least_once");
+            s.duration("transaction_interval",
+                       "exactly_once: how often the transaction is committed (results become "
+                       "visible to read_committed consumers then)")
+                .def("500ms")
+                .range(0.01, 60);
+            s.duration("refusal_timeout",
+                       "How long the producer retries records a broker refuses (an "
+                       "authorization failure, an unknown topic: often brief) before the "
+                       "pipeline fails, naming the topic and the error; 0: fail at once")
+                .def("60s")
+                .range(0, 86400);
             s.string(
                  "dead_letter_topic",
                  "Topic for records that cannot be processed (headers sluice.error, sluice.stage, "

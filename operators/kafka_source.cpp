@@ -1,11 +1,13 @@
 #include "operators/kafka_source.h"
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <stdexcept>
 #include <thread>
 
 #include "operators/dead_letter.h"
+#include "src/config/load.h"
 #include "src/core/clock.h"
 #include "src/core/dead_letter.h"
 #include "src/core/emitter.h"
@@ -16,7 +18,20 @@ namespace sluice::operators {
 namespace {
 
 constexpr int kBurst = 256;  // messages read per poll() before housekeeping
-constexpr std::chrono::seconds kRebalanceCommitPause{10};
+// A commit on revocation runs inside the rebalance: long enough for a busy
+// broker, short against the rebalance timeout (max.poll.interval.ms).
+constexpr std::chrono::seconds kRevokeCommitTimeout{10};
+// Count-triggered commits: at most one per gap, and a pause after a failure
+// (a coordinator that is away must not be asked at every poll).
+constexpr std::chrono::milliseconds kCommitGap{5};
+constexpr std::chrono::milliseconds kCommitRetryPause{200};
+// shutdown() ends this long before its deadline: what follows it (closing
+// the producer, the process's exit) takes a moment.
+constexpr std::chrono::milliseconds kExitMargin{300};
+// shutdown(): time kept for the final commit and leaving the group.
+constexpr std::chrono::seconds kSettleReserve{1};
+// The committed offsets of partitions given back after a loss.
+constexpr std::chrono::seconds kCommittedQueryTimeout{5};
 
 core::OffsetTracker make_tracker(const KafkaSourceOptions& o) {
   // A single partition may hold everything in flight, plus what is read
@@ -56,6 +71,12 @@ KafkaSource::~KafkaSource() {
 void KafkaSource::start() {
   if (!options_.crash_marks_dir.empty()) open_crash_marks();
   if (output_) output_->start();
+  if (options_.exactly_once) {
+    transactions_ = output_ ? output_->transactions() : nullptr;
+    if (!transactions_)
+      throw kafka::KafkaError("kafka source: exactly_once needs the transactional output");
+    txn_due_ = core::SteadyClock::now() + options_.transaction_interval;
+  }
   consumer_ = std::make_unique<kafka::Consumer>(options_.consumer,
                                                 static_cast<kafka::RebalanceListener*>(this));
   consumer_->subscribe(options_.topics);
@@ -70,7 +91,7 @@ void KafkaSource::start() {
 core::Source::Poll KafkaSource::poll(core::Emitter& out) {
   drain_stash(out);
   if (suspect_mode_) return poll_suspects(out);
-  if (holding_ && !paused_all_) {
+  if ((holding_ && !paused_all_) || txn_draining_) {
     // Read nothing until deliveries bring the in-flight count down (acks
     // complete on other threads; a short sleep is cheaper than a wake-up
     // per ack, and 1 ms is a few hundred records at full speed).
@@ -163,6 +184,8 @@ void KafkaSource::emit(Partition& p, kafka::MessagePtr m, core::Emitter& out) {
     }
   }
   r.ack = core::Ack(&tracker_, tracker_.track(p.slot, raw->offset));
+  if (p.first < 0) p.first = raw->offset;
+  p.next = raw->offset + 1;
   p.probe->on_consumed();
   // Before decoding: the decoder may be what kills the process.
   if (p.suspect && marks_->arriving(p.mark, raw->offset) == kafka::CrashMarks::Verdict::kPoison) {
@@ -174,6 +197,15 @@ void KafkaSource::emit(Partition& p, kafka::MessagePtr m, core::Emitter& out) {
     out.dead_letter(std::move(r), core::dead_letter_code::kPoisonCrash,
                     "in flight when the process died " + deaths +
                         " times, the last time alone in the pipeline (crash-loop breaker)");
+    return;
+  }
+  if (options_.shed && r.timestamp_ms >= 0 &&
+      core::wall_ms() - r.timestamp_ms > options_.latency_objective.count()) {
+    probe_.on_shed_record();
+    out.dead_letter(std::move(r), core::dead_letter_code::kOverload,
+                    "older than the latency objective (" +
+                        std::to_string(options_.latency_objective.count()) +
+                        " ms) when read: shed (overload policy)");
     return;
   }
   if (auto err = decoder_.decode(r)) {
@@ -221,17 +253,27 @@ void KafkaSource::set_paused(const std::vector<Partition*>& parts, bool paused) 
 
 void KafkaSource::maintain() {
   brokers_up_.store(consumer_->brokers_reachable(), std::memory_order_relaxed);
-  // Release what is done (one load per partition when nothing is).
+  // Release what is done (one load per partition when nothing is), and count
+  // what is done and not yet committed.
+  size_t uncommitted = 0;
   for (auto& [k, p] : partitions_) {
     const int64_t done = tracker_.committable(p.slot);
     if (marks_) marks_->done_below(p.mark, done);
+    const int64_t base = p.sent >= 0 ? p.sent : p.first;
+    if (done > base && base >= 0) uncommitted += static_cast<size_t>(done - base);
   }
   if (suspect_mode_) update_suspect_mode();
   apply_backpressure();
   const auto now = core::SteadyClock::now();
-  if (now >= next_commit_ && now >= commits_resume_) {
-    commit(all_partitions(), /*sync=*/false);
+  const bool by_count = options_.commit_records > 0 && uncommitted >= options_.commit_records &&
+                        now >= commit_retry_at_;
+  if (options_.exactly_once) {
+    if (transactions_) maintain_transaction(now);
+  } else if ((now >= next_commit_ || by_count) && !consumer_->rebalancing()) {
+    // While the generation changes the commit waits (see the top of the header).
+    commit_async(all_partitions());
     next_commit_ = now + options_.commit_interval;
+    commit_retry_at_ = now + kCommitGap;
   }
   if (now >= next_lag_) {
     update_lag();
@@ -277,17 +319,33 @@ void KafkaSource::apply_backpressure() {
   }
 }
 
-void KafkaSource::commit(const std::vector<Partition*>& parts, bool sync) {
+int64_t KafkaSource::committable(Partition& p) {
+  const int64_t c = tracker_.committable(p.slot);
+  return c >= 0 ? c : p.floor;
+}
+
+void KafkaSource::commit_async(const std::vector<Partition*>& parts) {
   kafka::PartitionList list(static_cast<int>(parts.size()) + 1);
   for (Partition* p : parts) {
-    int64_t c = tracker_.committable(p->slot);
-    if (c < 0 || c <= (sync ? p->confirmed : p->sent)) continue;
+    const int64_t c = committable(*p);
+    if (c < 0 || c <= p->sent) continue;
+    list.add(p->topic_name, p->partition, c);
+    p->sent = c;
+  }
+  if (!list.empty()) consumer_->commit_async(list);
+}
+
+void KafkaSource::commit_sync(const std::vector<Partition*>& parts,
+                              std::chrono::milliseconds timeout) {
+  kafka::PartitionList list(static_cast<int>(parts.size()) + 1);
+  for (Partition* p : parts) {
+    const int64_t c = committable(*p);
+    if (c < 0 || c <= p->confirmed) continue;
     list.add(p->topic_name, p->partition, c);
     p->sent = std::max(p->sent, c);
   }
   if (list.empty()) return;
-  rd_kafka_resp_err_t err = consumer_->commit(list, !sync);
-  if (!sync) return;  // on_committed() hears the result
+  rd_kafka_resp_err_t err = consumer_->commit_sync(list, timeout);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     core::log_warn("kafka source: commit failed: ", kafka::error_name(err),
                    " (records after the last commit will be read again)");
@@ -296,14 +354,7 @@ void KafkaSource::commit(const std::vector<Partition*>& parts, bool sync) {
 }
 
 void KafkaSource::on_committed(const kafka::PartitionList& offsets, rd_kafka_resp_err_t err) {
-  if (err == RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS ||
-      err == RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION) {
-    // A rebalance is under way. librdkafka 2.0.2 drops the whole assignment
-    // ("lost": no commit, everything re-read) when a commit meets a bumped
-    // generation (librdkafka issue #4059), so hold periodic commits until the
-    // rebalance ends (on_assigned) or a while has passed.
-    commits_resume_ = core::SteadyClock::now() + kRebalanceCommitPause;
-  }
+  bool failed = false;
   for (const rd_kafka_topic_partition_t& tp : offsets) {
     Partition* p = find(tp.topic, tp.partition);
     if (!p) continue;
@@ -315,8 +366,10 @@ void KafkaSource::on_committed(const kafka::PartitionList& offsets, rd_kafka_res
       }
     } else {
       p->sent = p->confirmed;  // resend with the next commit
+      failed = true;
     }
   }
+  if (failed) commit_retry_at_ = core::SteadyClock::now() + kCommitRetryPause;
 }
 
 void KafkaSource::update_lag() {
@@ -337,7 +390,7 @@ void KafkaSource::update_lag() {
   kafka::PartitionList unknown;
   for (const rd_kafka_topic_partition_t& tp : list) {
     Partition* p = find(tp.topic, tp.partition);
-    if (p && tp.offset < 0 && p->confirmed < 0 && p->start < 0) unknown.add(tp.topic, tp.partition);
+    if (p && p->confirmed < 0 && p->start < 0) unknown.add(tp.topic, tp.partition);
   }
   if (!unknown.empty() && consumer_->committed(unknown, std::chrono::milliseconds(2000))) {
     for (const rd_kafka_topic_partition_t& tp : unknown) {
@@ -354,12 +407,45 @@ void KafkaSource::update_lag() {
     if (!p || !watermarks(tp, &low, &high)) continue;
     int64_t position = tp.offset >= 0 ? tp.offset : p->confirmed >= 0 ? p->confirmed : p->start;
     if (position >= 0) p->probe->set_lag(std::max<int64_t>(0, high - position));
+    // Committed: what this member confirmed, else where it started (the
+    // group's committed offset, or the reset policy's end when none).
+    const int64_t committed = p->confirmed >= 0 ? p->confirmed
+                              : p->start >= 0   ? p->start
+                                                : p->first;
+    if (committed >= 0) p->probe->set_commit_lag(std::max<int64_t>(0, high - committed));
+  }
+}
+
+void KafkaSource::start_offsets(kafka::PartitionList& partitions) {
+  if (lost_done_.empty()) return;
+  kafka::PartitionList back;
+  for (const rd_kafka_topic_partition_t& tp : partitions) {
+    if (lost_done_.count(key_of(core::intern_topic(tp.topic), tp.partition)))
+      back.add(tp.topic, tp.partition);
+  }
+  if (back.empty()) return;
+  // Start after what was done before the loss, unless the group committed
+  // further meanwhile (another member had the partition): never go back.
+  const bool known = consumer_->committed(back, kCommittedQueryTimeout);
+  for (const rd_kafka_topic_partition_t& tp : back) {
+    const uint64_t key = key_of(core::intern_topic(tp.topic), tp.partition);
+    const int64_t done = lost_done_[key];
+    lost_done_.erase(key);
+    if (!known || tp.offset >= done) continue;
+    for (int i = 0; i < partitions.size(); ++i) {
+      if (partitions[i].partition == tp.partition &&
+          std::strcmp(partitions[i].topic, tp.topic) == 0)
+        partitions[i].offset = done;
+    }
+    core::log_info("kafka source: ", tp.topic, "/", tp.partition,
+                   " is back after a loss: resuming at ", done, " (done before the loss), not at ",
+                   tp.offset >= 0 ? "the committed " + std::to_string(tp.offset)
+                                  : std::string("the start (nothing committed)"));
   }
 }
 
 void KafkaSource::on_assigned(const kafka::PartitionList& partitions) {
   assigned_.store(true, std::memory_order_relaxed);
-  commits_resume_ = core::TimePoint{};
   std::vector<Partition*> added;
   for (const rd_kafka_topic_partition_t& tp : partitions) {
     core::TopicId id = core::intern_topic(tp.topic);
@@ -367,6 +453,7 @@ void KafkaSource::on_assigned(const kafka::PartitionList& partitions) {
     if (partitions_.count(key)) continue;
     Partition p{id, tp.topic, tp.partition, tracker_.open(),
                 probe_.partition(tp.topic, tp.partition)};
+    if (tp.offset >= 0) p.floor = tp.offset;  // recovered after a loss: commit it
     if (marks_) {
       p.mark = marks_->assign(tp.topic, tp.partition);
       p.suspect = marks_->careful(p.mark);
@@ -387,8 +474,25 @@ void KafkaSource::on_revoked(const kafka::PartitionList& partitions, bool lost) 
   for (const rd_kafka_topic_partition_t& tp : partitions) {
     if (Partition* p = find(tp.topic, tp.partition)) parts.push_back(p);
   }
-  if (!lost) commit(parts, /*sync=*/true);
+  if (options_.exactly_once) {
+    on_revoked_transactional(parts, lost);
+  } else if (!lost) {
+    commit_sync(parts, time_left(kRevokeCommitTimeout));
+  }
   for (Partition* p : parts) {
+    // Handed on and not committed: what the next owner reads again.
+    const int64_t committed = p->confirmed >= 0 ? p->confirmed : p->first;
+    const uint64_t uncommitted =
+        committed >= 0 && p->next > committed ? static_cast<uint64_t>(p->next - committed) : 0;
+    const int64_t done = committable(*p);  // also releases what is done
+    const uint64_t in_flight = tracker_.in_flight(p->slot);
+    if (lost) {
+      probe_.on_partition_lost(in_flight, uncommitted);
+      if (done > p->confirmed && !options_.exactly_once)
+        lost_done_[key_of(p->topic, p->partition)] = done;
+    } else {
+      probe_.on_partition_revoked(in_flight, uncommitted);
+    }
     auto of_p = [&](const kafka::MessagePtr& m) {
       return m->partition == p->partition &&
              core::intern_topic(rd_kafka_topic_name(m->rkt)) == p->topic;
@@ -403,17 +507,37 @@ void KafkaSource::on_revoked(const kafka::PartitionList& partitions, bool lost) 
   if (suspect_mode_) update_suspect_mode();
 }
 
+void KafkaSource::finish(core::Emitter&) { stop_seen_ = core::SteadyClock::now(); }
+
+std::chrono::milliseconds KafkaSource::time_left(std::chrono::milliseconds otherwise) const {
+  if (stop_seen_ == core::TimePoint{}) return otherwise;
+  // What follows shutdown() (closing the producer, the process's exit) fits
+  // in the margin.
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      stop_seen_ + options_.shutdown_timeout - kExitMargin - core::SteadyClock::now());
+  return std::clamp(left, std::chrono::milliseconds(0), otherwise);
+}
+
 void KafkaSource::shutdown() {
   if (!consumer_) return;
+  if (stop_seen_ == core::TimePoint{}) stop_seen_ = core::SteadyClock::now();
   stash_.clear();
+  // A commit sent while the generation changes carries the old one and is
+  // refused: let a rebalance under way finish first (its callbacks run here;
+  // a revocation commits then), keeping a second for the rest.
+  while (consumer_->rebalancing() && time_left(options_.shutdown_timeout) > kSettleReserve) {
+    consumer_->poll(std::chrono::milliseconds(50));  // a record read now is left unread
+  }
+  if (options_.exactly_once) shutdown_transactional();  // needs the producer open
   if (output_) {
-    if (!output_->flush(options_.final_flush_timeout)) {
+    if (!output_->flush(time_left(options_.final_flush_timeout))) {
       core::log_warn(
           "kafka source: deliveries still outstanding at shutdown; their records stay uncommitted");
     }
     output_->close();
   }
-  commit(all_partitions(), /*sync=*/true);  // every worker has joined: all acks are in
+  // Every worker has joined: all acks are in.
+  if (!options_.exactly_once) commit_sync(all_partitions(), time_left(options_.shutdown_timeout));
   if (marks_) {
     if (tracker_.in_flight() == 0) {
       marks_->clean_exit();
@@ -424,7 +548,9 @@ void KafkaSource::shutdown() {
     }
     marks_.reset();  // before close(): its revocations must not clear the marks
   }
-  consumer_->close();  // revocation: commits again if anything moved
+  // Leaves the group (a static member stays: see Consumer::close); the
+  // revocation commits again if anything moved.
+  consumer_->close(time_left(options_.shutdown_timeout));
   consumer_.reset();
   core::log_info("kafka source: closed (", probe_.consumed_total(), " records consumed)");
 }
@@ -484,9 +610,24 @@ void register_kafka_source(Registry& registry) {
             s.duration("commit_interval", "How often delivered offsets are committed")
                 .def("1s")
                 .range(0.001, 3600);
+            s.integer("commit_records",
+                      "Also commit as soon as this many records are delivered and not yet "
+                      "committed (bounds what a kill -9 re-delivers); 0: by time only")
+                .def("10000")
+                .range(0, 1 << 30);
             s.duration("poll_timeout", "Longest wait for a message in one poll")
                 .def("100ms")
                 .range(0.001, 10);
+            s.choice("overload", {"pause", "shed"},
+                     "Overload policy: pause (backpressure; records wait in Kafka) or shed "
+                     "(records already older than latency_objective when read go to the "
+                     "dead-letter topic as overload, so fresh records keep their latency)")
+                .def("pause");
+            s.duration("latency_objective",
+                       "overload shed: the end-to-end latency objective (Kafka timestamp to "
+                       "result)")
+                .def("5s")
+                .range(0.001, 86400);
             s.choice("assignment_strategy", {"cooperative-sticky", "range", "roundrobin"},
                      "Partition assignment (cooperative-sticky: incremental rebalances)")
                 .def("cooperative-sticky");
@@ -511,9 +652,12 @@ void register_kafka_source(Registry& registry) {
         o.metrics = ctx.services.metrics();
         o.consumer.bootstrap_servers = kafka.string("bootstrap_servers");
         o.consumer.group_id = s.string("group");
+        o.consumer.instance_id = kafka.string("instance_id");
         o.consumer.assignment_strategy = s.string("assignment_strategy");
         o.consumer.auto_offset_reset = s.string("auto_offset_reset");
-        o.consumer.properties = kafka_client_properties(kafka, "consumer_properties");
+        o.consumer.properties =
+            kafka_client_properties(kafka, "consumer_properties", &o.consumer.sources);
+        o.consumer.sources["group.id"] = property_source(s, "group");
         o.topics = s.strings("topics");
         o.format.format =
             s.string("format") == "json" ? kafka::InputFormat::kJson : kafka::InputFormat::kRaw;
@@ -530,6 +674,17 @@ void register_kafka_source(Registry& registry) {
             std::chrono::duration_cast<std::chrono::milliseconds>(s.duration("pause_after"));
         o.commit_interval =
             std::chrono::duration_cast<std::chrono::milliseconds>(s.duration("commit_interval"));
+        o.commit_records = static_cast<size_t>(s.integer("commit_records"));
+        o.shed = s.string("overload") == "shed";
+        o.latency_objective =
+            std::chrono::duration_cast<std::chrono::milliseconds>(s.duration("latency_objective"));
+        if (o.shed && kafka.string("dead_letter_topic").empty()) {
+          throw std::invalid_argument(
+              "overload: shed sends records to the dead-letter topic; set "
+              "kafka.dead_letter_topic");
+        }
+        o.shutdown_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
+            ctx.services.root().section("runtime").duration("shutdown_timeout"));
         o.poll_timeout =
             std::chrono::duration_cast<std::chrono::milliseconds>(s.duration("poll_timeout"));
         if (s.boolean("crash_loop_breaker")) {
@@ -538,10 +693,30 @@ void register_kafka_source(Registry& registry) {
             o.crash_marks_dir = (std::filesystem::temp_directory_path() / "sluice").string();
         }
         if (o.consumer.group_id.empty()) throw std::invalid_argument("group: must not be empty");
+        o.exactly_once = kafka.string("delivery") == "exactly_once";
+        o.transaction_interval = std::chrono::duration_cast<std::chrono::milliseconds>(
+            kafka.duration("transaction_interval"));
+        if (o.exactly_once) {
+          // Read only committed records: what an aborted transaction of an
+          // upstream producer wrote never counts.
+          auto iso = o.consumer.properties.find("isolation.level");
+          if (iso != o.consumer.properties.end() && iso->second != "read_committed") {
+            auto where = o.consumer.sources.find("isolation.level");
+            throw config::ConfigError(
+                "kafka", {{where != o.consumer.sources.end() ? where->second.path
+                                                             : "kafka.consumer_properties",
+                           "kafka.delivery exactly_once reads with isolation.level "
+                           "read_committed"}});
+          }
+          o.consumer.properties["isolation.level"] = "read_committed";
+        }
+        check_kafka_conf([&] { return kafka::consumer_conf(o.consumer); });
         auto src = std::make_unique<KafkaSource>(std::move(o));
         // With a dead-letter topic the source publishes through the shared
-        // output, and manages it when no sink does.
-        if (!kafka.string("dead_letter_topic").empty())
+        // output, and manages it when no sink does; under exactly_once it
+        // commits the output's transactions.
+        if (!kafka.string("dead_letter_topic").empty() ||
+            kafka.string("delivery") == "exactly_once")
           src->set_output(&kafka_output(ctx.services));
         return src;
       },

@@ -18,6 +18,9 @@
 //     unpaused partitions were empty: half-second stalls, and pass-through
 //     throughput swinging 0.3-0.7x kcat.) A partition whose OffsetTracker
 //     ring is full is paused on its own.
+//   - Overload policy (KafkaSourceOptions::shed): under backpressure records
+//     wait in Kafka; with shed, those already older than the latency
+//     objective when read are dead-lettered (overload) instead of processed.
 //   - Crash-loop breaker (src/kafka/crash_marks.h): before records are
 //     handed on, their window is marked in a file the next start reads.
 //     After a death with records in flight the source runs in suspect mode:
@@ -26,9 +29,30 @@
 //     dead-lettered (poison_crash) at the next start instead of being run.
 //     A pipeline that ends with records dropped in flight counts as a death.
 //   - Commits the lowest offset not yet done per partition: every
-//     commit_interval (asynchronously), and synchronously on revocation and in
-//     shutdown(). Records of a revoked partition still in flight are dropped
-//     from tracking, uncommitted (their new owner re-reads them).
+//     commit_interval or every commit_records records done, whichever comes
+//     first (asynchronously), and synchronously on revocation and in
+//     shutdown(). Never while the group generation changes
+//     (Consumer::rebalancing()): such a commit waits until the member has
+//     rejoined, so none races the rejoin and makes librdkafka 2.0.2 drop the
+//     assignment. Records of a revoked partition still in flight are dropped
+//     from tracking, uncommitted: their new owner reads them again, and
+//     nothing else (sluice_source_rebalance_in_flight_records_total).
+//   - Lost assignment (session expired, fenced; no commit possible): the
+//     offset below which everything was done is remembered; if the group
+//     gives the partition back to this member, consumption restarts there
+//     rather than at the stale committed offset (unless the group committed
+//     further meanwhile), so work already delivered is not read again.
+//   - shutdown() is bounded: flush, final commit and leaving the group end
+//     within shutdown_timeout of the stop, even with every broker unreachable.
+//   - exactly_once (the output's producer is transactional, see
+//     src/kafka/transactions.h): no consumer commits. Every
+//     transaction_interval the source stops reading, waits until none of its
+//     records is in flight (each one's outputs are in the open transaction)
+//     and commits the transaction with the offsets after the records handed
+//     on (kafka_source_transactions.cpp). A revocation does the same first;
+//     a lost assignment aborts. An aborted transaction rewinds every
+//     partition to the offset of the last committed one, so its records are
+//     processed again and their discarded outputs produced anew.
 //
 // Threading: the pipeline's source thread calls start/poll/finish; shutdown()
 // runs after every worker has joined. Acks complete from any thread.
@@ -65,12 +89,31 @@ struct KafkaSourceOptions {
   // the broker, so that the consumer polls again and keeps its group membership.
   std::chrono::milliseconds pause_after{1000};
   std::chrono::milliseconds commit_interval{1000};
+  // Also commit once this many records are done and not committed (bounds
+  // what a kill -9 re-delivers at high rates); 0: time only.
+  size_t commit_records = 10000;
   std::chrono::milliseconds poll_timeout{100};
   std::chrono::milliseconds lag_interval{1000};  // consumer-lag metric refresh
   size_t max_partitions = 4096;                  // partitions assigned at once
   // Bounds the wait for outstanding deliveries in shutdown() (they are
   // normally flushed already by the sink's finish()).
   std::chrono::milliseconds final_flush_timeout{2000};
+  // shutdown() (flush, final commit, leaving the group) ends within this
+  // long of the stop (finish()), whatever the brokers do.
+  std::chrono::milliseconds shutdown_timeout{30000};
+  // Overload policy at the Kafka edge. pause: backpressure only (records
+  // wait in Kafka; latency grows with the backlog). shed: a record whose age
+  // when read (now - its Kafka timestamp) already exceeds latency_objective
+  // cannot meet it: it goes to the dead-letter topic (code overload, counted)
+  // instead of through the pipeline, so fresher records keep their latency.
+  bool shed = false;
+  std::chrono::milliseconds latency_objective{5000};
+  // exactly_once: how often the transaction is committed (consumer commits,
+  // commit_interval and commit_records, are not used).
+  std::chrono::milliseconds transaction_interval{500};
+  // exactly_once: set_output() must be given the pipeline's (transactional)
+  // output; the source never commits through the consumer.
+  bool exactly_once = false;
   // Crash-loop breaker: the directory of its marks file; empty turns it off.
   std::string crash_marks_dir;
   // The marks file is per group and instance: empty takes the consumer's
@@ -87,11 +130,14 @@ class KafkaSource final : public core::Source, private kafka::RebalanceListener 
   // Creates the consumer and subscribes. Throws KafkaError on bad settings.
   void start() override;
   Poll poll(core::Emitter& out) override;
+  // Notes when the stop began (shutdown()'s deadline counts from it).
+  void finish(core::Emitter& out) override;
   // Final synchronous commit, then leaves the group and closes the consumer.
   void shutdown() override;
 
   // The output whose deliveries complete this source's records, when the
-  // source must manage it (it publishes dead letters): start() starts it;
+  // source must manage it (it publishes dead letters, or commits the
+  // output's transactions under exactly_once): start() starts it;
   // shutdown() flushes and closes it before the final commit, so no delivery
   // report can arrive once the tracker is gone. Not owned.
   void set_output(kafka::Output* output) { output_ = output; }
@@ -118,6 +164,10 @@ class KafkaSource final : public core::Source, private kafka::RebalanceListener 
     int64_t sent = -1;       // highest offset a commit was sent for
     int64_t confirmed = -1;  // highest offset the broker confirmed
     int64_t start = -1;      // where consumption starts, once known (lag before the first record)
+    int64_t first = -1;      // first offset handed on since the assignment
+    int64_t next = -1;       // last offset handed on + 1
+    int64_t floor = -1;      // committable with nothing tracked (start recovered after a loss)
+    int64_t txn_done = -1;   // exactly_once: offset the last committed transaction carried
     size_t stashed = 0;      // messages of this partition waiting in stash_
     bool paused_full = false;
     kafka::CrashMarks::Entry mark = 0;  // with marks_
@@ -130,6 +180,7 @@ class KafkaSource final : public core::Source, private kafka::RebalanceListener 
   }
 
   // RebalanceListener (source thread, inside Consumer::poll or close).
+  void start_offsets(kafka::PartitionList& partitions) override;
   void on_assigned(const kafka::PartitionList& partitions) override;
   void on_revoked(const kafka::PartitionList& partitions, bool lost) override;
   void on_committed(const kafka::PartitionList& offsets, rd_kafka_resp_err_t err) override;
@@ -139,7 +190,8 @@ class KafkaSource final : public core::Source, private kafka::RebalanceListener 
   void open_crash_marks();
   // Suspect mode: one record in the pipeline at a time, each marked alone.
   Poll poll_suspects(core::Emitter& out);
-  // Marks batch_'s offsets, per partition, before they are handed on.
+  // Marks batch_'s offsets, per partition, before they are handed on; puts
+  // back (seeks to) messages of partitions with suspects, for poll_suspects().
   void mark_batch();
   // Enters or leaves suspect mode as partitions with suspects come and go.
   void update_suspect_mode();
@@ -149,9 +201,33 @@ class KafkaSource final : public core::Source, private kafka::RebalanceListener 
   void maintain();
   void apply_backpressure();
   void set_paused(std::vector<Partition*> const& parts, bool paused);
-  // Commits every partition whose committable offset moved. Synchronous
-  // commits wait for the broker and count only what it confirmed.
-  void commit(const std::vector<Partition*>& parts, bool sync);
+  // The offset to commit for `p` (-1: nothing).
+  int64_t committable(Partition& p);
+  // Commits every partition whose committable offset moved: asynchronously
+  // (on_committed hears the result), or waiting up to `timeout` for the
+  // broker and counting only what it confirmed.
+  void commit_async(const std::vector<Partition*>& parts);
+  void commit_sync(const std::vector<Partition*>& parts, std::chrono::milliseconds timeout);
+  // Time left before shutdown()'s deadline (a default bound before a stop).
+  std::chrono::milliseconds time_left(std::chrono::milliseconds otherwise) const;
+
+  // exactly_once (kafka_source_transactions.cpp).
+  // Starts, or finishes once nothing is in flight, the periodic commit.
+  void maintain_transaction(core::TimePoint now);
+  // Waits until none of the source's records is in flight; false on timeout.
+  bool drain(std::chrono::milliseconds timeout);
+  // Commits the open transaction with every partition's offset (nothing in
+  // flight); on abort rewinds. Returns whether it committed.
+  bool commit_transaction();
+  // Aborts the open transaction and rewinds to the last committed offsets.
+  void abort_transaction(std::string_view why);
+  // Input records the open transaction covers.
+  uint64_t transaction_records() const;
+  // Moves every partition back to the offset after its last committed
+  // transaction (or where its consumption started): forgets what was read since.
+  void rewind();
+  void on_revoked_transactional(const std::vector<Partition*>& parts, bool lost);
+  void shutdown_transactional();
   std::vector<Partition*> all_partitions();
   void update_lag();
 
@@ -164,6 +240,10 @@ class KafkaSource final : public core::Source, private kafka::RebalanceListener 
   bool suspect_mode_ = false;
   std::vector<kafka::MessagePtr> batch_;  // one poll burst, marked before it is handed on
   kafka::Output* output_ = nullptr;
+  kafka::Transactions* transactions_ = nullptr;  // exactly_once, from output_ at start()
+  bool txn_draining_ = false;                    // waiting for nothing in flight before a commit
+  core::TimePoint txn_due_{};                    // the next periodic commit
+  core::TimePoint txn_drain_since_{};
   std::unordered_map<uint64_t, Partition> partitions_;
   std::vector<std::pair<const rd_kafka_topic_t*, core::TopicId>> topic_ids_;  // message rkt → id
   Partition* last_ = nullptr;  // lookup cache; reset whenever partitions_ changes
@@ -180,8 +260,12 @@ class KafkaSource final : public core::Source, private kafka::RebalanceListener 
   std::atomic<bool> brokers_up_{true};  // Consumer::brokers_reachable(), as of the last poll
   core::TimePoint hold_since_{};
   core::TimePoint next_commit_{};
-  core::TimePoint commits_resume_{};  // periodic commits held until then (rebalance)
+  core::TimePoint commit_retry_at_{};
   core::TimePoint next_lag_{};
+  core::TimePoint stop_seen_{};  // finish(): shutdown()'s deadline counts from here
+  // Partitions lost (no commit possible) → the offset below which all was
+  // done, for when the group gives them back (start_offsets).
+  std::unordered_map<uint64_t, int64_t> lost_done_;
 };
 
 // Declares `type: kafka_source`.

@@ -3,6 +3,7 @@
 // a death are replayed one at a time. The rest is in kafka_source.cpp.
 #include <unistd.h>
 
+#include <algorithm>
 #include <thread>
 
 #include "operators/kafka_source.h"
@@ -13,6 +14,7 @@ namespace sluice::operators {
 
 void KafkaSource::open_crash_marks() {
   std::string instance = options_.instance_id;
+  if (instance.empty()) instance = options_.consumer.instance_id;
   if (instance.empty()) {
     auto it = options_.consumer.properties.find("group.instance.id");
     if (it != options_.consumer.properties.end()) instance = it->second;
@@ -52,6 +54,25 @@ core::Source::Poll KafkaSource::poll_suspects(core::Emitter& out) {
 }
 
 void KafkaSource::mark_batch() {
+  // The consumer poll that runs an assignment bringing suspects (on_assigned)
+  // goes on to return a message, often the new partition's first. Handed on
+  // with the burst it would be marked as part of a window, perhaps with other
+  // records in flight: a death on it would not count as its own, and the
+  // breaker would need another death, or never break the loop while that
+  // race keeps being lost. Put it back, to be read again alone.
+  if (suspect_mode_) {
+    kafka::PartitionList back;
+    std::erase_if(batch_, [&](const kafka::MessagePtr& m) {
+      Partition* p = find(m.get());
+      if (!p || !p->suspect) return false;
+      const bool lowest = std::none_of(back.begin(), back.end(), [&](const auto& tp) {
+        return tp.partition == p->partition && p->topic_name == tp.topic;
+      });
+      if (lowest) back.add(p->topic_name, p->partition, m->offset);  // its lowest: offsets increase
+      return true;
+    });
+    if (!back.empty()) consumer_->seek(back);
+  }
   Partition* run = nullptr;  // messages come in runs from one partition
   int64_t first = 0, last = 0;
   for (const kafka::MessagePtr& m : batch_) {

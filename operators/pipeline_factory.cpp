@@ -87,7 +87,11 @@ BuiltPipeline build_pipeline(const config::Loaded& loaded, const Registry& regis
                         "the last stage must be a sink, and '" + upstream_name + "' emits " +
                             std::string(core::item_kind_name(upstream_out))});
   }
-  if (!problems.empty()) throw config::ConfigError("pipeline '" + out.name + "'", std::move(problems));
+  if (!problems.empty()) {
+    // Operators quote values in their messages; none from the environment is shown.
+    for (auto& p : problems) p.message = loaded.redact(std::move(p.message));
+    throw config::ConfigError(loaded.redact("pipeline '" + out.name + "'"), std::move(problems));
+  }
   out.pipeline->set_dead_letter_sink(out.services->dead_letters());
   return out;
 }

@@ -1,15 +1,11 @@
 #include "operators/recommend_model.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cmath>
-#include <cstring>
 #include <nlohmann/json.hpp>
+#include <system_error>
 
 #include "operators/json_text.h"
+#include "src/core/input_file.h"
 #include "src/engine/model_error.h"
 #include "src/engine/safetensors.h"
 
@@ -20,53 +16,22 @@ using engine::ModelError;
 using nlohmann::json;
 
 constexpr uint64_t kMaxConfigBytes = 1 << 20;
+// Deeper JSON than any honest config or id list nests is refused before
+// nlohmann's recursive code sees it (as src/engine/model_config.cpp does).
+constexpr size_t kMaxJsonDepth = 64;
 
-// A regular file (after symlinks) of at most max_bytes, or a ModelError
-// saying why not. FIFOs, devices and directories are refused before they are
-// opened, so a hostile directory cannot make start-up block or read forever.
-void check_regular_file(const std::filesystem::path& path, uint64_t max_bytes) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0)
-    throw ModelError(path.string(), std::string("cannot open: ") + std::strerror(errno));
-  if (!S_ISREG(st.st_mode)) throw ModelError(path.string(), "not a regular file");
-  if (static_cast<uint64_t>(st.st_size) > max_bytes)
-    throw ModelError(path.string(), "file is " + std::to_string(st.st_size) +
-                                        " bytes, more than the " + std::to_string(max_bytes) +
-                                        " allowed");
-}
-
-std::string read_regular_file(const std::filesystem::path& path, uint64_t max_bytes) {
-  check_regular_file(path, max_bytes);
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) throw ModelError(path.string(), std::string("cannot open: ") + std::strerror(errno));
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {  // swapped since the check
-    ::close(fd);
-    throw ModelError(path.string(), "not a regular file");
+// The file read the one way sluice reads outside bytes (regular files only,
+// never blocking, bounded), parsed as JSON; every problem a ModelError.
+json read_json(const std::filesystem::path& path, uint64_t max_bytes) {
+  std::string text;
+  try {
+    text = core::read_file(path, max_bytes);
+  } catch (const core::FileError& e) {
+    throw ModelError(e.file(), e.reason());
   }
-  std::string out;
-  char buf[1 << 16];
-  for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int err = errno;
-      ::close(fd);
-      throw ModelError(path.string(), std::string("read failed: ") + std::strerror(err));
-    }
-    if (n == 0) break;
-    if (out.size() + static_cast<size_t>(n) > max_bytes) {
-      ::close(fd);
-      throw ModelError(path.string(),
-                       "grew past " + std::to_string(max_bytes) + " bytes while read");
-    }
-    out.append(buf, static_cast<size_t>(n));
-  }
-  ::close(fd);
-  return out;
-}
-
-json parse_json(const std::filesystem::path& path, const std::string& text) {
+  if (const auto key = core::json_depth_exceeded(text, kMaxJsonDepth))
+    throw ModelError(path.string(), (key->empty() ? "" : *key + ": ") + "nests deeper than " +
+                                        std::to_string(kMaxJsonDepth) + " levels");
   try {
     return json::parse(text);
   } catch (const json::exception& e) {
@@ -119,15 +84,15 @@ RecommenderModel RecommenderModel::load(const std::filesystem::path& dir) {
   if (m.name_.empty())
     m.name_ = std::filesystem::path(dir).lexically_normal().parent_path().filename().string();
   {
-    struct stat st {};
-    if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    std::error_code ec;
+    if (!std::filesystem::is_directory(dir, ec))
       throw ModelError(dir.string(), "not a model directory");
   }
 
   // ---- config.json ----
   const auto config_path = dir / "config.json";
   const std::string cfile = config_path.string();
-  const json cfg = parse_json(config_path, read_regular_file(config_path, kMaxConfigBytes));
+  const json cfg = read_json(config_path, kMaxConfigBytes);
   if (!cfg.is_object()) throw ModelError(cfile, "not a JSON object");
   auto type = cfg.find("model_type");
   if (type == cfg.end() || !type->is_string() || type->get<std::string>() != kModelType)
@@ -162,8 +127,6 @@ RecommenderModel RecommenderModel::load(const std::filesystem::path& dir) {
 
   // ---- model.safetensors ----
   const auto weights_path = dir / "model.safetensors";
-  // Four [N, d] / [N] float tensors at most 4 bytes each, plus a header.
-  check_regular_file(weights_path, static_cast<uint64_t>(n) * (2 * d + 2) * 4 + (100u << 20));
   const engine::SafetensorsFile st = engine::SafetensorsFile::open(weights_path);
   m.user_items_ = read_tensor(st, "user_item_embeddings", {n, d});
   const std::vector<float> items = read_tensor(st, "item_embeddings", {n, d});
@@ -187,7 +150,7 @@ RecommenderModel RecommenderModel::load(const std::filesystem::path& dir) {
   const std::string ifile = ids_path.string();
   // Each id at most kMaxIdBytes, written with \uXXXX escapes at worst.
   const uint64_t ids_limit = static_cast<uint64_t>(n) * (6 * kMaxIdBytes + 3) + 64;
-  const json ids = parse_json(ids_path, read_regular_file(ids_path, ids_limit));
+  const json ids = read_json(ids_path, ids_limit);
   if (!ids.is_array()) throw ModelError(ifile, "not a JSON array of item ids");
   if (static_cast<int64_t>(ids.size()) != n)
     throw ModelError(ifile, "holds " + std::to_string(ids.size()) +

@@ -89,7 +89,10 @@ std::shared_ptr<const config::Schema> Registry::pipeline_schema() const {
 
   auto metrics = std::make_shared<config::Schema>();
   metrics->boolean("enabled", "Serve /metrics, /healthz and /readyz").def("true");
-  metrics->string("listen", "host:port of the HTTP endpoint (port 0 picks a free port)")
+  metrics
+      ->string("listen",
+               "host:port of the HTTP endpoint (port 0 picks a free port; \":PORT\" is 127.0.0.1, "
+               "every interface takes 0.0.0.0:PORT or [::]:PORT)")
       .def("127.0.0.1:9464");
   root->object("metrics", metrics, "Prometheus endpoint");
 

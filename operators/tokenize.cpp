@@ -40,19 +40,22 @@ TokenizeProbe::TokenizeProbe(metrics::Registry& r, const std::string& pipeline,
                            kLengthBuckets, {{"pipeline", pipeline}, {"stage", stage}})) {}
 
 Tokenize::Tokenize(TokenizeOptions options, std::string pipeline, std::string stage,
-                   metrics::Registry* metrics)
+                   metrics::Registry* metrics, std::unique_ptr<text::Tokenizer> tokenizer)
     : options_(std::move(options)),
       pipeline_(std::move(pipeline)),
       stage_(std::move(stage)),
-      metrics_(metrics) {}
+      metrics_(metrics),
+      tokenizer_(std::move(tokenizer)) {}
 
 Tokenize::~Tokenize() = default;
 
 void Tokenize::start() {
-  try {
-    tokenizer_ = text::Tokenizer::load(options_.tokenizer);
-  } catch (const text::TokenizerError& e) {
-    throw std::runtime_error("stage '" + stage_ + "': " + e.what());
+  if (!tokenizer_) {
+    try {
+      tokenizer_ = text::Tokenizer::load(options_.tokenizer);
+    } catch (const text::TokenizerError& e) {
+      throw std::runtime_error("stage '" + stage_ + "': " + e.what());
+    }
   }
   encode_.max_length =
       options_.max_length > 0 ? options_.max_length : tokenizer_->model_max_length();
@@ -138,8 +141,17 @@ void register_tokenize(Registry& registry) {
         o.invalid_utf8 = ctx.options.string("invalid_utf8") == "reject"
                              ? text::InvalidUtf8::kReject
                              : text::InvalidUtf8::kReplace;
+        // Loaded while the pipeline is built, so that a bad tokenizer file is a
+        // configuration error at this stage's path (exit 2), as a bad model is.
+        std::unique_ptr<text::Tokenizer> tokenizer;
+        try {
+          tokenizer = text::Tokenizer::load(o.tokenizer);
+        } catch (const text::TokenizerError& e) {
+          throw std::invalid_argument(e.what());
+        }
         return std::make_unique<Tokenize>(std::move(o), ctx.services.pipeline_name(),
-                                          ctx.stage_name, ctx.services.metrics());
+                                          ctx.stage_name, ctx.services.metrics(),
+                                          std::move(tokenizer));
       },
   });
 }

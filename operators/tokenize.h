@@ -59,13 +59,14 @@ class TokenizeProbe {
 class Tokenize final : public core::Operator {
  public:
   // `metrics` may be null (unit tests): the probe then reports to a private registry.
+  // `tokenizer`, when given, is options.tokenizer already loaded; else start() loads it.
   Tokenize(TokenizeOptions options, std::string pipeline, std::string stage,
-           metrics::Registry* metrics);
+           metrics::Registry* metrics, std::unique_ptr<text::Tokenizer> tokenizer = nullptr);
   ~Tokenize() override;
 
   core::ItemKind input_kind() const override { return core::ItemKind::kRecord; }
   core::ItemKind output_kind() const override { return core::ItemKind::kRecord; }
-  // Loads the tokenizer; throws (naming the file and the problem) on failure.
+  // Loads the tokenizer unless given; throws (naming the file and the problem) on failure.
   void start() override;
   std::unique_ptr<core::OperatorState> make_state(const core::WorkerInfo& worker) override;
   void process(core::OperatorState* state, core::Item&& item, core::Emitter& out) override;

@@ -2,9 +2,7 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <fstream>
-#include <mutex>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -13,12 +11,13 @@
 #include "kernels/cpu/linear.h"
 #include "kernels/cpu/ops.h"
 #include "kernels/cpu/parallel.h"
+#include "src/core/cpus.h"
+#include "src/engine/ticket_ring.h"
 
 namespace sluice::cpu {
 namespace {
 
 using engine::BatchResult;
-using engine::CompletionCallback;
 using engine::EncoderBatch;
 using engine::EncoderOutputs;
 using engine::Ticket;
@@ -40,13 +39,13 @@ class CpuBackend final : public engine::Backend {
   CpuBackend(const engine::ModelConfig& config, const engine::EncoderWeights& weights,
              const engine::BackendOptions& options)
       : config_(config),
-        threads_(options.threads > 0 ? options.threads
-                                     : static_cast<int>(std::thread::hardware_concurrency())),
+        threads_(options.threads > 0 ? options.threads : core::available_cpus()),
         bf16_(options.precision == engine::Precision::kBF16),
         forward_(config, weights, options.pooling,
                  options.precision == engine::Precision::kBF16 ? GemmPrecision::kBF16
                                                                : GemmPrecision::kF32),
-        slots_(static_cast<size_t>(std::max(1, options.max_in_flight))) {
+        ring_("cpu backend", static_cast<size_t>(std::max(1, options.max_in_flight))),
+        jobs_(ring_.slots()) {
     forward_.reserve(options.max_batch_tokens, options.max_batch_records);
     weight_bytes_ = forward_.weight_bytes();
     workspace_bytes_ = forward_.workspace_bytes();
@@ -54,11 +53,7 @@ class CpuBackend final : public engine::Backend {
   }
 
   ~CpuBackend() override {
-    {
-      std::lock_guard lock(mu_);
-      stop_ = true;
-    }
-    work_cv_.notify_all();
+    ring_.stop();  // the worker finishes what was submitted, then returns
     worker_.join();
   }
 
@@ -77,75 +72,42 @@ class CpuBackend final : public engine::Backend {
   }
 
   Ticket submit(const EncoderBatch& batch, const EncoderOutputs& out,
-                CompletionCallback on_done) override {
+                engine::CompletionCallback on_done) override {
     if (std::string why = engine::check_batch(batch, out, config_); !why.empty())
       throw std::invalid_argument("cpu backend: bad batch: " + why);
-    std::unique_lock lock(mu_);
-    const Ticket t = next_ticket_++;
-    Slot& s = slot(t);
-    free_cv_.wait(lock, [&] { return s.state == State::kFree; });
-    s.ticket = t;
-    s.state = State::kQueued;
-    s.batch = batch;
-    s.out = out;
-    s.on_done = on_done;
-    s.result = {};
-    lock.unlock();
-    work_cv_.notify_one();
+    const Ticket t = ring_.claim(on_done);
+    jobs_[ring_.slot(t)] = Job{batch, out};
+    ring_.publish(t);
     return t;
   }
 
-  bool poll(Ticket t) override { return t <= completed_.load(std::memory_order_acquire); }
+  bool poll(Ticket t) override { return ring_.poll(t); }
 
-  BatchResult wait(Ticket t) override {
-    std::unique_lock lock(mu_);
-    Slot& s = slot(t);
-    if (s.ticket != t || s.state == State::kFree || s.on_done)
-      throw std::logic_error(
-          "cpu backend: wait() on a ticket that is not outstanding or has a callback");
-    done_cv_.wait(lock, [&] { return s.state == State::kDone; });
-    BatchResult r = std::move(s.result);
-    s.state = State::kFree;
-    lock.unlock();
-    free_cv_.notify_all();
-    return r;
-  }
+  BatchResult wait(Ticket t) override { return ring_.wait(t); }
 
  private:
-  enum class State { kFree, kQueued, kDone };
-  struct Slot {
-    Ticket ticket = 0;
-    State state = State::kFree;
+  // A submitted batch, in the slot of its ticket.
+  struct Job {
     EncoderBatch batch;
     EncoderOutputs out;
-    CompletionCallback on_done;
-    BatchResult result;
   };
-
-  Slot& slot(Ticket t) { return slots_[t % slots_.size()]; }
 
   void work() {
     set_thread_count(threads_);
     int current_threads = threads_;
-    Ticket next = 1;
-    for (;;) {
-      std::unique_lock lock(mu_);
-      Slot& s = slot(next);
-      work_cv_.wait(lock, [&] { return (s.ticket == next && s.state == State::kQueued) || stop_; });
-      if (!(s.ticket == next && s.state == State::kQueued)) return;  // stopping, nothing queued
-      const EncoderBatch batch = s.batch;
-      const EncoderOutputs out = s.out;
-      lock.unlock();
-
+    for (Ticket t = 1; ring_.wait_published(t); ++t) {
+      const Job& job = jobs_[ring_.slot(t)];
       BatchResult r;
       const auto t0 = std::chrono::steady_clock::now();
       // A tiny batch runs on this thread alone: waking the team for each of
       // the forward's parallel regions costs more than the work it splits.
       const int64_t h = config_.hidden_size;
-      const int want = static_cast<int64_t>(batch.token_ids.size()) * h * h < kSingleThreadWork ? 1 : threads_;
+      const int want = static_cast<int64_t>(job.batch.token_ids.size()) * h * h < kSingleThreadWork
+                           ? 1
+                           : threads_;
       if (want != current_threads) set_thread_count(current_threads = want);
       try {
-        forward_.run(batch, out);
+        forward_.run(job.batch, job.out);
         workspace_bytes_.store(forward_.workspace_bytes(), std::memory_order_relaxed);
       } catch (const std::exception& e) {
         r.ok = false;
@@ -154,25 +116,7 @@ class CpuBackend final : public engine::Backend {
       r.compute_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                          std::chrono::steady_clock::now() - t0)
                          .count();
-
-      lock.lock();
-      const CompletionCallback cb = s.on_done;
-      if (cb) {
-        lock.unlock();
-        completed_.store(next, std::memory_order_release);
-        cb.fn(cb.ctx, next, r);
-        lock.lock();
-        s.state = State::kFree;
-        lock.unlock();
-        free_cv_.notify_all();
-      } else {
-        s.result = std::move(r);
-        s.state = State::kDone;
-        completed_.store(next, std::memory_order_release);
-        lock.unlock();
-        done_cv_.notify_all();
-      }
-      ++next;
+      ring_.complete(t, std::move(r));
     }
   }
 
@@ -188,12 +132,8 @@ class CpuBackend final : public engine::Backend {
   std::size_t weight_bytes_ = 0;
   std::atomic<std::size_t> workspace_bytes_{0};
 
-  std::mutex mu_;
-  std::condition_variable work_cv_, done_cv_, free_cv_;
-  std::vector<Slot> slots_;
-  Ticket next_ticket_ = 1;
-  std::atomic<Ticket> completed_{0};
-  bool stop_ = false;
+  engine::TicketRing ring_;
+  std::vector<Job> jobs_;  // by ring_.slot(ticket)
   std::thread worker_;
 };
 

@@ -2,20 +2,19 @@
 //
 // Slots: max_in_flight of them, each with a stream, a cuBLAS handle, start
 // and done events, pinned staging for inputs and outputs, and a device
-// workspace. submit() takes the next slot (blocking while its previous ticket
-// is outstanding), fills its pinned inputs, enqueues H2D → forward (eager or
-// a replayed CUDA graph) → D2H → done event, and returns. Slots run on their
-// own streams, so batch N+1's copies and kernels overlap batch N's.
-// The completion thread waits on the done events in ticket order (blocking
-// sync: no spinning while the GPU works), copies the pinned outputs into the
-// caller's spans, and retires the ticket through its callback or for wait().
+// workspace; the ticket protocol is engine::TicketRing's. submit() claims the
+// next slot (blocking while its previous ticket is outstanding), fills its
+// pinned inputs, enqueues H2D → forward (eager or a replayed CUDA graph) → D2H
+// → done event, and publishes it. Slots run on their own streams, so batch
+// N+1's copies and kernels overlap batch N's. The completion thread waits on
+// the done events in ticket order (blocking sync: no spinning while the GPU
+// works), copies the pinned outputs into the caller's spans, and completes the
+// ticket (its callback runs, or wait() returns).
 #include "kernels/cuda/cuda_backend.h"
 
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
 #include <cstring>
-#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -25,6 +24,7 @@
 #include "kernels/cuda/handles.h"
 #include "kernels/cuda/round_robin_backend.h"
 #include "kernels/cuda/shape_buckets.h"
+#include "src/engine/ticket_ring.h"
 
 namespace sluice::cuda {
 namespace {
@@ -38,7 +38,9 @@ using engine::Ticket;
 constexpr std::size_t kReserveBytes = 256u << 20;  // CUDA context, kernels, cuBLAS internals
 constexpr std::size_t kMaxGraphsPerSlot = 32;
 
-std::string mib(std::size_t bytes) { return std::to_string((bytes + (1u << 20) - 1) >> 20) + " MiB"; }
+std::string mib(std::size_t bytes) {
+  return std::to_string((bytes + (1u << 20) - 1) >> 20) + " MiB";
+}
 
 struct GraphKey {
   int64_t tokens = 0, records = 0, max_seqlen = 0;
@@ -60,7 +62,8 @@ class CudaBackend final : public engine::Backend {
         dt_(parse_dtype(options.dtype)),
         device_(device),
         pooling_(options.pooling),
-        graphs_(options.cuda_graphs) {
+        graphs_(options.cuda_graphs),
+        ring_("cuda backend", static_cast<std::size_t>(std::max(1, options.max_in_flight))) {
     DeviceGuard guard(device);  // every CUDA object below belongs to `device`
     try {
       build(weights, options);
@@ -72,11 +75,7 @@ class CudaBackend final : public engine::Backend {
   }
 
   ~CudaBackend() override {
-    {
-      std::lock_guard lock(mu_);
-      stop_ = true;
-    }
-    work_cv_.notify_all();
+    ring_.stop();  // the completion thread finishes what was submitted, then returns
     completer_.join();
     // Every submitted batch has been waited for; free on the right device.
     try {
@@ -90,8 +89,9 @@ class CudaBackend final : public engine::Backend {
   std::string_view kind() const override { return "cuda"; }
 
   std::string device_name() const override {
-    return name_ + " (cuda:" + std::to_string(device_) + ", " + sm_ + ", " + dtype_name(dt_) + ", " +
-           std::to_string(slots_.size()) + " streams" + (graphs_ ? ", CUDA graphs" : "") + ")";
+    return name_ + " (cuda:" + std::to_string(device_) + ", " + sm_ + ", " + dtype_name(dt_) +
+           ", " + std::to_string(slots_.size()) + " streams" + (graphs_ ? ", CUDA graphs" : "") +
+           ")";
   }
 
   const engine::ModelConfig& config() const override { return config_; }
@@ -116,20 +116,14 @@ class CudaBackend final : public engine::Backend {
     return m;
   }
 
-  Ticket submit(const EncoderBatch& batch, const EncoderOutputs& out, CompletionCallback on_done) override {
+  Ticket submit(const EncoderBatch& batch, const EncoderOutputs& out,
+                CompletionCallback on_done) override {
     if (std::string why = engine::check_batch(batch, out, config_); !why.empty())
       throw std::invalid_argument("cuda backend: bad batch: " + why);
-    std::unique_lock lock(mu_);
-    const Ticket t = next_ticket_++;
+    const Ticket t = ring_.claim(on_done);
     Slot& s = slot(t);
-    free_cv_.wait(lock, [&] { return s.state == State::kFree; });
-    s.ticket = t;
-    s.state = State::kFilling;
-    lock.unlock();
-
-    // The slot is ours until it is marked submitted: its stream is idle (its
-    // previous ticket was waited for) and the completion thread ignores it.
-    s.on_done = on_done;
+    // The slot is ours until it is published: its stream is idle (its previous
+    // ticket completed) and the completion thread ignores it.
     s.out = out;
     s.records = batch.records();
     s.error.clear();
@@ -139,60 +133,54 @@ class CudaBackend final : public engine::Backend {
     } catch (const std::exception& e) {
       s.error = e.what();
     }
-    lock.lock();
-    s.state = State::kSubmitted;
-    lock.unlock();
-    work_cv_.notify_all();
+    ring_.publish(t);
     return t;
   }
 
-  bool poll(Ticket t) override { return t <= completed_.load(std::memory_order_acquire); }
+  bool poll(Ticket t) override { return ring_.poll(t); }
 
-  BatchResult wait(Ticket t) override {
-    std::unique_lock lock(mu_);
-    Slot& s = slot(t);
-    if (s.ticket != t || s.state == State::kFree || s.on_done)
-      throw std::logic_error("cuda backend: wait() on a ticket that is not outstanding or has a callback");
-    done_cv_.wait(lock, [&] { return s.state == State::kDone; });
-    BatchResult r = std::move(s.result);
-    s.state = State::kFree;
-    lock.unlock();
-    free_cv_.notify_all();
-    return r;
-  }
+  BatchResult wait(Ticket t) override { return ring_.wait(t); }
 
  private:
   // Everything the constructor sets up on the device (current on entry).
   void build(const engine::EncoderWeights& weights, const engine::BackendOptions& options) {
     const engine::ModelConfig& config = config_;
     const int device = device_;
-    if (options.max_in_flight < 1) throw std::invalid_argument("cuda backend: max_in_flight must be at least 1");
+    if (options.max_in_flight < 1)
+      throw std::invalid_argument("cuda backend: max_in_flight must be at least 1");
     if (options.max_batch_tokens < 1 || options.max_batch_records < 1)
-      throw std::invalid_argument("cuda backend: max_batch_tokens and max_batch_records must be at least 1");
+      throw std::invalid_argument(
+          "cuda backend: max_batch_tokens and max_batch_records must be at least 1");
     cudaDeviceProp prop{};
     SLUICE_CUDA_CHECK(cudaGetDeviceProperties(&prop, device), "query device");
     if (prop.major < kMinComputeMajor)
       throw std::runtime_error(where() + ": " + prop.name + " is sm_" + std::to_string(prop.major) +
-                               std::to_string(prop.minor) + "; the CUDA backend needs sm_80 or newer");
+                               std::to_string(prop.minor) +
+                               "; the CUDA backend needs sm_80 or newer");
     name_ = prop.name;
     sm_ = "sm_" + std::to_string(prop.major) + std::to_string(prop.minor);
 
-    const int64_t cap_tokens = graphs_ ? token_bucket(options.max_batch_tokens) : options.max_batch_tokens;
-    const int64_t cap_records = graphs_ ? record_bucket(options.max_batch_records) : options.max_batch_records;
+    const int64_t cap_tokens =
+        graphs_ ? token_bucket(options.max_batch_tokens) : options.max_batch_tokens;
+    const int64_t cap_records =
+        graphs_ ? record_bucket(options.max_batch_records) : options.max_batch_records;
     const auto slots = static_cast<std::size_t>(options.max_in_flight);
     const std::size_t weights_need = CudaEncoder::weight_bytes_needed(config);
     const std::size_t ws_need = CudaEncoder::workspace_bytes(config, cap_tokens, cap_records);
-    const std::size_t need = weights_need + slots * (ws_need + CublasHandle::kWorkspaceBytes) + kReserveBytes;
+    const std::size_t need =
+        weights_need + slots * (ws_need + CublasHandle::kWorkspaceBytes) + kReserveBytes;
     std::size_t free_bytes = 0, total_bytes = 0;
     SLUICE_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes), "query device memory");
     if (need > free_bytes) {
       throw std::runtime_error(
-          where() + " (" + name_ + "): not enough device memory: needs " + mib(need) + " (weights " +
-          mib(weights_need) + " + " + std::to_string(slots) + " in-flight slots × (workspace " + mib(ws_need) +
+          where() + " (" + name_ + "): not enough device memory: needs " + mib(need) +
+          " (weights " + mib(weights_need) + " + " + std::to_string(slots) +
+          " in-flight slots × (workspace " + mib(ws_need) +
           " for max_batch_tokens=" + std::to_string(options.max_batch_tokens) +
           ", max_batch_records=" + std::to_string(options.max_batch_records) + " + cuBLAS " +
-          mib(CublasHandle::kWorkspaceBytes) + ") + " + mib(kReserveBytes) + " reserve), " + mib(free_bytes) +
-          " of " + mib(total_bytes) + " free; lower max_batch_tokens or max_in_flight, or use a smaller model");
+          mib(CublasHandle::kWorkspaceBytes) + ") + " + mib(kReserveBytes) + " reserve), " +
+          mib(free_bytes) + " of " + mib(total_bytes) +
+          " free; lower max_batch_tokens or max_in_flight, or use a smaller model");
     }
 
     encoder_ = std::make_unique<CudaEncoder>(config, weights, dt_, pooling_);
@@ -216,7 +204,6 @@ class CudaBackend final : public engine::Backend {
     encoder_.reset();
   }
 
-  enum class State { kFree, kFilling, kSubmitted, kDone };
   struct Slot {
     Stream stream;
     Event start, done;
@@ -229,27 +216,26 @@ class CudaBackend final : public engine::Backend {
     uint64_t uses = 0;
 
     // The batch in flight.
-    Ticket ticket = 0;
-    State state = State::kFree;
     EncoderOutputs out;
-    CompletionCallback on_done;
     int64_t records = 0;
     std::string error;  // set when enqueueing failed
-    BatchResult result;
   };
 
   std::string where() const { return "cuda backend on cuda:" + std::to_string(device_); }
 
-  Slot& slot(Ticket t) { return *slots_[t % slots_.size()]; }
+  Slot& slot(Ticket t) { return *slots_[ring_.slot(t)]; }
 
   // (Re)allocates a slot's workspace and staging for the given capacity. On
   // failure (out of memory) throws and leaves the slot as it was.
   void allocate(Slot& s, int64_t tokens, int64_t records) {
     const std::size_t ws_bytes = CudaEncoder::workspace_bytes(config_, tokens, records);
     DeviceBuffer ws(ws_bytes, "allocate workspace");
-    PinnedBuffer in(static_cast<std::size_t>(2 * tokens + records + 1) * sizeof(int32_t), "allocate pinned inputs");
-    PinnedBuffer out(static_cast<std::size_t>(records * (config_.num_labels + config_.hidden_size)) * sizeof(float),
-                     "allocate pinned outputs");
+    PinnedBuffer in(static_cast<std::size_t>(2 * tokens + records + 1) * sizeof(int32_t),
+                    "allocate pinned inputs");
+    PinnedBuffer out(
+        static_cast<std::size_t>(records * (config_.num_labels + config_.hidden_size)) *
+            sizeof(float),
+        "allocate pinned outputs");
     // Zeroed once, so rows a bucketed launch computes but no sequence owns
     // start finite and stay finite.
     SLUICE_CUDA_CHECK(cudaMemsetAsync(ws.get(), 0, ws_bytes, s.stream.get()), "allocate workspace");
@@ -294,16 +280,21 @@ class CudaBackend final : public engine::Backend {
     engine::position_ids(config_, batch.token_ids.data(), batch.cu_seqlens.data(), B, pos);
     std::fill(pos + T, pos + shape.tokens, 0);
     std::memcpy(cu, batch.cu_seqlens.data(), sizeof(int32_t) * static_cast<std::size_t>(B + 1));
-    std::fill(cu + B + 1, cu + shape.records + 1, static_cast<int32_t>(T));  // empty padding sequences
+    std::fill(cu + B + 1, cu + shape.records + 1,
+              static_cast<int32_t>(T));  // empty padding sequences
 
     cudaStream_t st = s.stream.get();
     const char* op = "submit batch";
     SLUICE_CUDA_CHECK(cudaEventRecord(s.start.get(), st), op);
-    SLUICE_CUDA_CHECK(cudaMemcpyAsync(s.buffers.ids, ids, sizeof(int32_t) * shape.tokens, cudaMemcpyHostToDevice, st), op);
+    SLUICE_CUDA_CHECK(cudaMemcpyAsync(s.buffers.ids, ids, sizeof(int32_t) * shape.tokens,
+                                      cudaMemcpyHostToDevice, st),
+                      op);
+    SLUICE_CUDA_CHECK(cudaMemcpyAsync(s.buffers.position_ids, pos, sizeof(int32_t) * shape.tokens,
+                                      cudaMemcpyHostToDevice, st),
+                      op);
     SLUICE_CUDA_CHECK(
-        cudaMemcpyAsync(s.buffers.position_ids, pos, sizeof(int32_t) * shape.tokens, cudaMemcpyHostToDevice, st), op);
-    SLUICE_CUDA_CHECK(
-        cudaMemcpyAsync(s.buffers.cu_seqlens, cu, sizeof(int32_t) * (shape.records + 1), cudaMemcpyHostToDevice, st),
+        cudaMemcpyAsync(s.buffers.cu_seqlens, cu, sizeof(int32_t) * (shape.records + 1),
+                        cudaMemcpyHostToDevice, st),
         op);
     if (graphs_) {
       run_graph(s, shape);
@@ -312,11 +303,14 @@ class CudaBackend final : public engine::Backend {
     }
     float* staged = s.out_staging.get<float>();
     const std::size_t logits = static_cast<std::size_t>(B * config_.num_labels);
-    SLUICE_CUDA_CHECK(cudaMemcpyAsync(staged, s.buffers.logits, sizeof(float) * logits, cudaMemcpyDeviceToHost, st), op);
+    SLUICE_CUDA_CHECK(cudaMemcpyAsync(staged, s.buffers.logits, sizeof(float) * logits,
+                                      cudaMemcpyDeviceToHost, st),
+                      op);
     if (shape.pooled) {
-      SLUICE_CUDA_CHECK(cudaMemcpyAsync(staged + logits, s.buffers.pooled, sizeof(float) * B * config_.hidden_size,
-                                        cudaMemcpyDeviceToHost, st),
-                        op);
+      SLUICE_CUDA_CHECK(
+          cudaMemcpyAsync(staged + logits, s.buffers.pooled,
+                          sizeof(float) * B * config_.hidden_size, cudaMemcpyDeviceToHost, st),
+          op);
     }
     SLUICE_CUDA_CHECK(cudaEventRecord(s.done.get(), st), op);
   }
@@ -327,11 +321,13 @@ class CudaBackend final : public engine::Backend {
   void run_graph(Slot& s, const ForwardShape& shape) {
     const GraphKey key{shape.tokens, shape.records, shape.max_seqlen, shape.pooled};
     cudaStream_t st = s.stream.get();
-    auto it = std::find_if(s.graphs.begin(), s.graphs.end(), [&](const GraphEntry& e) { return e.key == key; });
+    auto it = std::find_if(s.graphs.begin(), s.graphs.end(),
+                           [&](const GraphEntry& e) { return e.key == key; });
     if (it == s.graphs.end()) {
       if (s.graphs.size() >= kMaxGraphsPerSlot) {
-        s.graphs.erase(std::min_element(s.graphs.begin(), s.graphs.end(),
-                                        [](const GraphEntry& a, const GraphEntry& b) { return a.last_use < b.last_use; }));
+        s.graphs.erase(std::min_element(
+            s.graphs.begin(), s.graphs.end(),
+            [](const GraphEntry& a, const GraphEntry& b) { return a.last_use < b.last_use; }));
       }
       s.graphs.push_back(GraphEntry{key, GraphExec{}, ++s.uses});
       encoder_->enqueue(s.buffers, shape, st, s.blas.get());
@@ -365,14 +361,8 @@ class CudaBackend final : public engine::Backend {
     } catch (const CudaError&) {
       // Every wait below then fails and reports the error per ticket.
     }
-    Ticket next = 1;
-    for (;;) {
-      std::unique_lock lock(mu_);
-      Slot& s = slot(next);
-      work_cv_.wait(lock, [&] { return (s.ticket == next && s.state == State::kSubmitted) || stop_; });
-      if (!(s.ticket == next && s.state == State::kSubmitted)) return;  // stopping, nothing submitted
-      lock.unlock();
-
+    for (Ticket t = 1; ring_.wait_published(t); ++t) {
+      Slot& s = slot(t);
       BatchResult r;
       if (!s.error.empty()) {
         cudaStreamSynchronize(s.stream.get());  // let whatever was enqueued drain
@@ -395,27 +385,11 @@ class CudaBackend final : public engine::Backend {
         const std::size_t logits = static_cast<std::size_t>(s.records * config_.num_labels);
         std::memcpy(s.out.logits.data(), staged, sizeof(float) * logits);
         if (!s.out.pooled.empty())
-          std::memcpy(s.out.pooled.data(), staged + logits, sizeof(float) * s.records * config_.hidden_size);
+          std::memcpy(s.out.pooled.data(), staged + logits,
+                      sizeof(float) * s.records * config_.hidden_size);
       }
 
-      lock.lock();
-      const CompletionCallback cb = s.on_done;
-      if (cb) {
-        lock.unlock();
-        completed_.store(next, std::memory_order_release);
-        cb.fn(cb.ctx, next, r);
-        lock.lock();
-        s.state = State::kFree;
-        lock.unlock();
-        free_cv_.notify_all();
-      } else {
-        s.result = std::move(r);
-        s.state = State::kDone;
-        completed_.store(next, std::memory_order_release);
-        lock.unlock();
-        done_cv_.notify_all();
-      }
-      ++next;
+      ring_.complete(t, std::move(r));
     }
   }
 
@@ -428,13 +402,8 @@ class CudaBackend final : public engine::Backend {
   std::unique_ptr<CudaEncoder> encoder_;
   std::size_t weight_bytes_ = 0;
   std::atomic<std::size_t> workspace_bytes_{0};
-  std::vector<std::unique_ptr<Slot>> slots_;
-
-  std::mutex mu_;
-  std::condition_variable work_cv_, done_cv_, free_cv_;
-  Ticket next_ticket_ = 1;
-  std::atomic<Ticket> completed_{0};
-  bool stop_ = false;
+  engine::TicketRing ring_;
+  std::vector<std::unique_ptr<Slot>> slots_;  // by ring_.slot(ticket), as many as ring_.slots()
   std::thread completer_;
 };
 
@@ -442,20 +411,23 @@ class CudaBackend final : public engine::Backend {
 
 std::unique_ptr<engine::Backend> make_cuda_backend(const engine::ModelConfig& config,
                                                    const engine::EncoderWeights& weights,
-                                                   const engine::BackendOptions& options, int device) {
+                                                   const engine::BackendOptions& options,
+                                                   int device) {
   int count = 0;
   if (const cudaError_t err = cudaGetDeviceCount(&count); err != cudaSuccess) {
     cudaGetLastError();
-    throw std::runtime_error(std::string("cuda backend: no usable CUDA device: ") + cudaGetErrorString(err));
+    throw std::runtime_error(std::string("cuda backend: no usable CUDA device: ") +
+                             cudaGetErrorString(err));
   }
   if (device < 0 || device >= count)
-    throw std::runtime_error("cuda backend: no device cuda:" + std::to_string(device) + " (" + std::to_string(count) +
-                             " found)");
+    throw std::runtime_error("cuda backend: no device cuda:" + std::to_string(device) + " (" +
+                             std::to_string(count) + " found)");
   try {
     return std::make_unique<CudaBackend>(config, weights, options, device);
   } catch (const CudaError& e) {
-    throw std::runtime_error("cuda backend on cuda:" + std::to_string(device) + ": start-up failed: " + e.what() +
-                             (e.out_of_memory() ? "; lower max_batch_tokens or max_in_flight" : ""));
+    throw std::runtime_error(
+        "cuda backend on cuda:" + std::to_string(device) + ": start-up failed: " + e.what() +
+        (e.out_of_memory() ? "; lower max_batch_tokens or max_in_flight" : ""));
   }
 }
 
@@ -467,7 +439,8 @@ std::unique_ptr<engine::Backend> make_cuda_backends(const engine::ModelConfig& c
   for (size_t i = 0; i < devices.size(); ++i)
     for (size_t j = i + 1; j < devices.size(); ++j)
       if (devices[i] == devices[j])
-        throw std::invalid_argument("cuda backend: device " + std::to_string(devices[i]) + " listed twice");
+        throw std::invalid_argument("cuda backend: device " + std::to_string(devices[i]) +
+                                    " listed twice");
   if (devices.size() == 1) return make_cuda_backend(config, weights, options, devices.front());
   std::vector<std::unique_ptr<engine::Backend>> inner;
   for (int d : devices) inner.push_back(make_cuda_backend(config, weights, options, d));

@@ -1,10 +1,10 @@
 #include "kernels/cuda/round_robin_backend.h"
 
-#include <atomic>
-#include <condition_variable>
-#include <mutex>
+#include <algorithm>
 #include <stdexcept>
 #include <string>
+
+#include "src/engine/ticket_ring.h"
 
 namespace sluice::cuda {
 namespace {
@@ -16,7 +16,9 @@ using engine::Ticket;
 class RoundRobinBackend final : public engine::Backend {
  public:
   RoundRobinBackend(std::vector<std::unique_ptr<engine::Backend>> inner, int max_in_flight)
-      : inner_(std::move(inner)), entries_(static_cast<size_t>(std::max(1, max_in_flight))) {
+      : inner_(std::move(inner)),
+        ring_("round-robin backend", static_cast<size_t>(std::max(1, max_in_flight))),
+        entries_(ring_.slots()) {
     if (inner_.empty()) throw std::invalid_argument("round-robin backend: no backends");
     for (auto& e : entries_) e.owner = this;
   }
@@ -55,15 +57,9 @@ class RoundRobinBackend final : public engine::Backend {
     // in the ticket sequence that later tickets would wait behind.
     if (std::string why = engine::check_batch(batch, out, config()); !why.empty())
       throw std::invalid_argument("round-robin backend: bad batch: " + why);
-    std::unique_lock lock(mu_);
-    const Ticket t = next_ticket_++;
-    Entry& e = entry(t);
-    free_cv_.wait(lock, [&] { return e.state == State::kFree; });
+    const Ticket t = ring_.claim(on_done);
+    Entry& e = entries_[ring_.slot(t)];
     e.ticket = t;
-    e.state = State::kRunning;
-    e.on_done = on_done;
-    e.result = {};
-    lock.unlock();
     engine::Backend& b = *inner_[(t - 1) % inner_.size()];
     try {
       b.submit(batch, out, CompletionCallback{&RoundRobinBackend::on_inner_done, &e});
@@ -74,89 +70,37 @@ class RoundRobinBackend final : public engine::Backend {
       r.ok = false;
       r.error = std::string("round-robin backend: submit to device ") +
                 std::to_string((t - 1) % inner_.size()) + " failed: " + ex.what();
-      complete(e, std::move(r));
+      ring_.complete(t, std::move(r));
     }
     return t;
   }
 
-  bool poll(Ticket t) override { return t <= completed_.load(std::memory_order_acquire); }
+  bool poll(Ticket t) override { return ring_.poll(t); }
 
-  BatchResult wait(Ticket t) override {
-    std::unique_lock lock(mu_);
-    Entry& e = entry(t);
-    if (e.ticket != t || e.state == State::kFree || e.on_done)
-      throw std::logic_error("round-robin backend: wait() on a ticket that is not outstanding or has a callback");
-    done_cv_.wait(lock, [&] { return e.state == State::kDone; });
-    BatchResult r = std::move(e.result);
-    e.state = State::kFree;
-    lock.unlock();
-    free_cv_.notify_all();
-    return r;
-  }
+  BatchResult wait(Ticket t) override { return ring_.wait(t); }
 
  private:
-  enum class State { kFree, kRunning, kReady, kDone };
+  // What an inner backend's callback needs to find our ticket.
   struct Entry {
     RoundRobinBackend* owner = nullptr;
     Ticket ticket = 0;
-    State state = State::kFree;
-    CompletionCallback on_done;
-    BatchResult result;
   };
 
-  Entry& entry(Ticket t) { return entries_[t % entries_.size()]; }
-
+  // Devices finish in any order; the ring delivers in ticket order.
   static void on_inner_done(void* ctx, Ticket, const BatchResult& r) {
     auto* e = static_cast<Entry*>(ctx);
-    e->owner->complete(*e, r);
-  }
-
-  // Marks `e` ready, then retires every ticket that is now next in order.
-  // deliver_mu_ makes one thread at a time deliver, so callbacks run in
-  // ticket order even when two devices finish together.
-  void complete(Entry& e, BatchResult r) {
-    std::lock_guard deliver(deliver_mu_);
-    {
-      std::lock_guard lock(mu_);
-      e.result = std::move(r);
-      e.state = State::kReady;
-    }
-    for (;;) {
-      CompletionCallback cb;
-      BatchResult result;
-      Ticket t = 0;
-      {
-        std::lock_guard lock(mu_);
-        t = completed_.load(std::memory_order_relaxed) + 1;
-        Entry& head = entry(t);
-        if (head.ticket != t || head.state != State::kReady) break;
-        completed_.store(t, std::memory_order_release);
-        if (head.on_done) {
-          cb = head.on_done;
-          result = std::move(head.result);
-          head.state = State::kFree;
-          free_cv_.notify_all();
-        } else {
-          head.state = State::kDone;
-          done_cv_.notify_all();
-        }
-      }
-      if (cb) cb.fn(cb.ctx, t, result);
-    }
+    e->owner->ring_.complete(e->ticket, r);
   }
 
   std::vector<std::unique_ptr<engine::Backend>> inner_;
-  std::mutex mu_, deliver_mu_;
-  std::condition_variable free_cv_, done_cv_;
-  std::vector<Entry> entries_;
-  Ticket next_ticket_ = 1;
-  std::atomic<Ticket> completed_{0};
+  engine::TicketRing ring_;
+  std::vector<Entry> entries_;  // by ring_.slot(ticket)
 };
 
 }  // namespace
 
-std::unique_ptr<engine::Backend> make_round_robin_backend(std::vector<std::unique_ptr<engine::Backend>> backends,
-                                                          int max_in_flight) {
+std::unique_ptr<engine::Backend> make_round_robin_backend(
+    std::vector<std::unique_ptr<engine::Backend>> backends, int max_in_flight) {
   return std::make_unique<RoundRobinBackend>(std::move(backends), max_in_flight);
 }
 

@@ -17,6 +17,7 @@ SLUICE_PACKAGES_build=(
   build-essential cmake ninja-build pkg-config
   librdkafka-dev libboost1.74-dev libyaml-cpp-dev libsimdjson-dev nlohmann-json3-dev
   libconcurrentqueue-dev libreaderwriterqueue-dev libutf8proc-dev unicode-data python3
+  prometheus-cpp-dev
   libdnnl-dev ocl-icd-opencl-dev libopenblas-dev
 )
 SLUICE_PACKAGES_test=(
@@ -24,11 +25,11 @@ SLUICE_PACKAGES_test=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev
   prometheus
-  python3-numpy python3-torch python3-confluent-kafka python3-faiss
+  python3-numpy python3-torch python3-confluent-kafka python3-yaml python3-faiss
   procps curl
 )
 SLUICE_PACKAGES_runtime=(
-  librdkafka1 libyaml-cpp0.7 libsimdjson14 libutf8proc2 libdnnl2 libgomp1
+  librdkafka1 libyaml-cpp0.7 libsimdjson14 libutf8proc2 libdnnl2 libgomp1 libprometheus-cpp-core1.0
   ca-certificates curl
 )
 # Everything scripts/test.sh and the demos build and run with.

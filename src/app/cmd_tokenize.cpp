@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "src/app/commands.h"
+#include "src/core/cpus.h"
 #include "src/text/tokenizer.h"
 
 namespace sluice::app {
@@ -134,8 +135,7 @@ int cmd_tokenize(int argc, char** argv) {
     return usage_error("--max-length " + std::to_string(max_len) + " leaves no room for the " +
                        std::to_string(tok->special_tokens_count()) + " special tokens");
   }
-  const unsigned threads =
-      o.threads ? o.threads : std::max(1u, std::thread::hardware_concurrency());
+  const unsigned threads = o.threads ? o.threads : static_cast<unsigned>(core::available_cpus());
 
   // Read stdin in blocks; tokenize the complete lines of each block in parallel.
   constexpr size_t kBlock = 1 << 22;

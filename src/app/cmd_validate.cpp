@@ -7,17 +7,33 @@
 #include "operators/pipeline_factory.h"
 #include "src/app/commands.h"
 #include "src/app/options.h"
+#include "src/app/serve_metrics.h"
 
 namespace sluice::app {
 
+namespace {
+
+constexpr const char* kUsage =
+    "usage: sluice validate PIPELINE.yaml [--set key=value ...] [--explain]\n";
+
+}  // namespace
+
 int cmd_validate(int argc, char** argv) {
+  if (wants_help(argc, argv)) {
+    std::cout << kUsage
+              << "Checks a pipeline file as `sluice run` would, without running it: exit 0 if\n"
+                 "it is valid, 2 with every problem (full key paths).\n"
+                 "  --explain         every key a pipeline file may use\n"
+              << kSetHelp;
+    return 0;
+  }
   PipelineArgs args;
   bool explain = false;
   std::string error;
   if (!parse_pipeline_args(argc, argv, &args, &error, {"--explain"}, [&](const char* f) {
         if (std::strcmp(f, "--explain") == 0) explain = true;
       })) {
-    std::cerr << "sluice validate: " << error << "\nusage: sluice validate PIPELINE.yaml [--set key=value ...] [--explain]\n";
+    std::cerr << "sluice validate: " << error << '\n' << kUsage;
     return 2;
   }
   if (args.path.empty() && !explain) {
@@ -39,18 +55,24 @@ int cmd_validate(int argc, char** argv) {
     }
     if (args.path.empty()) return 0;
   }
+  config::Loaded loaded;
   try {
-    config::Loaded loaded = config::load_file(args.path, *schema, args.overrides);
-    // Build (without starting) to catch wiring problems: stage order, kinds, operator options.
+    loaded = config::load_file(args.path, *schema, args.overrides);
+    parse_listen(loaded.root().section("metrics").string("listen"));
+    // Build (without starting) to catch wiring problems: stage order, kinds,
+    // operator options, and what librdkafka rejects (clients are configured,
+    // not started: nothing connects).
     operators::BuiltPipeline built = operators::build_pipeline(loaded, registry, nullptr);
     std::cout << args.path << ": ok (pipeline '" << built.name << "', " << built.pipeline->stage_count()
               << " stages)\n";
     return 0;
   } catch (const config::ConfigError& e) {
-    std::cerr << e.what() << '\n';
+    std::cerr << (e.source() == args.path ? "" : args.path + ": ") << e.what() << '\n';
     return 2;
-  } catch (const std::invalid_argument& e) {
-    std::cerr << args.path << ": " << e.what() << '\n';
+  } catch (const std::exception& e) {
+    // Whatever else an operator rejects while it is built (std::invalid_argument,
+    // a model file it cannot read) is still a problem of this file.
+    std::cerr << args.path << ": " << loaded.redact(e.what()) << '\n';
     return 2;
   }
 }

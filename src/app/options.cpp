@@ -4,6 +4,22 @@
 
 namespace sluice::app {
 
+const char* const kSetHelp =
+    "  --set KEY=VALUE   override one key of the pipeline file (repeatable); VALUE is YAML.\n"
+    "                    KEY is a dotted path:  runtime.shutdown_timeout=10s\n"
+    "                    list elements by index or stage name:\n"
+    "                                           stages.1.workers=4, stages.tokenize.workers=4\n"
+    "                    after a map of librdkafka properties (kafka.properties,\n"
+    "                    kafka.consumer_properties, kafka.producer_properties) the rest of\n"
+    "                    the path is one property name:\n"
+    "                                           kafka.properties.security.protocol=SSL\n";
+
+bool wants_help(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i)
+    if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) return true;
+  return false;
+}
+
 bool parse_pipeline_args(int argc, char** argv, PipelineArgs* out, std::string* error,
                          std::initializer_list<const char*> flags, const std::function<void(const char*)>& on_flag) {
   for (int i = 1; i < argc; ++i) {

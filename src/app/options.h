@@ -13,6 +13,12 @@ struct PipelineArgs {
   std::vector<std::string> overrides;  // "a.b=c"
 };
 
+// True if argv asks for help (--help or -h anywhere).
+bool wants_help(int argc, char** argv);
+
+// The --set paragraph of `sluice run --help` and `sluice validate --help`.
+extern const char* const kSetHelp;
+
 // flags: extra boolean flags the command accepts; on_flag is called for each seen.
 bool parse_pipeline_args(int argc, char** argv, PipelineArgs* out, std::string* error,
                          std::initializer_list<const char*> flags = {},

@@ -16,7 +16,9 @@ metrics::HttpServerOptions parse_listen(const std::string& listen) {
   std::string host = listen.substr(0, colon);
   std::string port = listen.substr(colon + 1);
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  if (host.empty()) host = "0.0.0.0";
+  // ":PORT" is loopback: serving every interface takes an explicit
+  // 0.0.0.0:PORT or [::]:PORT.
+  if (host.empty()) host = "127.0.0.1";
   char* end = nullptr;
   long p = std::strtol(port.c_str(), &end, 10);
   if (port.empty() || *end != '\0' || p < 0 || p > 65535) {

@@ -1,12 +1,18 @@
 #include "src/config/load.h"
 
+#include <yaml-cpp/depthguard.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <charconv>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <set>
 #include <sstream>
+
+#include "src/config/limits.h"
 
 namespace sluice::config {
 namespace {
@@ -26,8 +32,9 @@ bool valid_env_name(std::string_view n) {
 }
 
 // Returns false (and records a problem) if a variable is missing or malformed.
-bool substitute(const std::string& in, std::string* out, bool* used, const std::string& path,
-                std::vector<Problem>& problems) {
+// Appends every variable substituted (name and value) to `used`.
+bool substitute(const std::string& in, std::string* out, std::vector<FromEnvironment::Value>* used,
+                const std::string& path, std::vector<Problem>& problems) {
   out->clear();
   size_t i = 0;
   bool ok = true;
@@ -59,7 +66,7 @@ bool substitute(const std::string& in, std::string* out, bool* used, const std::
       ok = false;
     } else if (const char* v = std::getenv(name.c_str()); v && *v) {
       out->append(v);
-      *used = true;
+      used->push_back({name, v});
     } else if (has_default) {
       out->append(fallback);
     } else {
@@ -72,23 +79,64 @@ bool substitute(const std::string& in, std::string* out, bool* used, const std::
   return ok;
 }
 
-void walk(YAML::Node node, const std::string& path, std::vector<Problem>& problems,
-          std::vector<std::string>& secrets) {
-  if (node.IsScalar()) {
-    const std::string& s = node.Scalar();
-    if (s.find("${") == std::string::npos) return;
-    std::string out;
-    bool used = false;
-    if (substitute(s, &out, &used, path, problems)) node = out;
-    if (used) secrets.push_back(path);
-  } else if (node.IsSequence()) {
-    for (size_t i = 0; i < node.size(); ++i) walk(node[i], path + "[" + std::to_string(i) + "]", problems, secrets);
-  } else if (node.IsMap()) {
-    for (auto it = node.begin(); it != node.end(); ++it) {
-      std::string key = it->first.Scalar();
-      walk(it->second, path.empty() ? key : path + "." + key, problems, secrets);
+struct EnvWalk {
+  std::vector<Problem>& problems;
+  FromEnvironment& env;
+  // Scalars that substitution produced from the environment. yaml-cpp shares
+  // an aliased node, so an alias (*a) of a substituted value is visited after
+  // it was replaced; recognising the result marks the alias's path too.
+  std::set<std::string, std::less<>> produced;
+
+  void walk(YAML::Node node, const std::string& path) {
+    if (node.IsScalar()) {
+      const std::string& s = node.Scalar();
+      if (s.find("${") == std::string::npos) {
+        if (produced.count(s)) env.paths.insert(path);
+        return;
+      }
+      std::string out;
+      std::vector<FromEnvironment::Value> used;
+      bool ok = substitute(s, &out, &used, path, problems);
+      if (!used.empty()) {
+        env.paths.insert(path);
+        for (auto& v : used) env.values.push_back(std::move(v));
+        if (ok) produced.insert(out);
+      }
+      if (ok) node = out;
+    } else if (node.IsSequence()) {
+      for (size_t i = 0; i < node.size(); ++i) walk(node[i], path + "[" + std::to_string(i) + "]");
+    } else if (node.IsMap()) {
+      for (auto it = node.begin(); it != node.end(); ++it) {
+        const std::string& key = it->first.Scalar();
+        walk(it->second, path.empty() ? key : path + "." + key);
+      }
     }
   }
+};
+
+// "a.b.c" → {"a", "b", "c"}; false if a part is empty.
+bool split_path(const std::string& path, std::vector<std::string>* parts) {
+  size_t begin = 0;
+  while (true) {
+    size_t dot = path.find('.', begin);
+    std::string part =
+        path.substr(begin, dot == std::string::npos ? std::string::npos : dot - begin);
+    if (part.empty()) return false;
+    parts->push_back(std::move(part));
+    if (dot == std::string::npos) return true;
+    begin = dot + 1;
+  }
+}
+
+// The schema of a list element: fixed, or chosen by its discriminator.
+std::shared_ptr<const Schema> element_schema(const Key* list, const YAML::Node& element) {
+  if (!list || list->type != Type::kObjectList) return nullptr;
+  if (list->object) return list->object;
+  if (!list->select || !element.IsMap()) return nullptr;
+  YAML::Node d = element[list->discriminator];
+  if (!d || !d.IsScalar()) return nullptr;
+  std::string known;
+  return list->select(d.Scalar(), &known);
 }
 
 }  // namespace
@@ -96,11 +144,12 @@ void walk(YAML::Node node, const std::string& path, std::vector<Problem>& proble
 ConfigError::ConfigError(std::string source, std::vector<Problem> problems)
     : std::runtime_error(join_problems(source, problems)), problems_(std::move(problems)), source_(std::move(source)) {}
 
-void substitute_env(YAML::Node doc, std::vector<Problem>& problems, std::vector<std::string>& secret_paths) {
-  walk(doc, "", problems, secret_paths);
+void substitute_env(YAML::Node doc, std::vector<Problem>& problems, FromEnvironment& env) {
+  EnvWalk{problems, env, {}}.walk(doc, "");
 }
 
-void apply_override(YAML::Node doc, const std::string& assignment, std::vector<Problem>& problems) {
+void apply_override(YAML::Node doc, const std::string& assignment, std::vector<Problem>& problems,
+                    const Schema* schema) {
   auto eq = assignment.find('=');
   if (eq == std::string::npos || eq == 0) {
     problems.push_back({"--set " + assignment, "expected key.path=value"});
@@ -109,21 +158,39 @@ void apply_override(YAML::Node doc, const std::string& assignment, std::vector<P
   std::string path = assignment.substr(0, eq);
   std::string text = assignment.substr(eq + 1);
   std::vector<std::string> parts;
-  std::stringstream ss(path);
-  for (std::string p; std::getline(ss, p, '.');) parts.push_back(p);
+  if (!split_path(path, &parts)) {
+    problems.push_back({"--set " + path, "empty key in the path (a.b.c)"});
+    return;
+  }
+  if (parts.size() > static_cast<size_t>(kMaxDepth)) {
+    problems.push_back(
+        {"--set " + parts[0] + "...", "path deeper than " + std::to_string(kMaxDepth) + " levels"});
+    return;
+  }
 
   YAML::Node value;
   try {
     value = text.empty() ? YAML::Node(std::string()) : YAML::Load(text);
   } catch (const YAML::Exception& e) {
-    problems.push_back({path, "--set value is not valid YAML: " + std::string(e.what())});
+    problems.push_back({path, "--set value is not valid YAML: " + e.msg});
+    return;
+  }
+  // Bounded like a file, before it joins the document.
+  std::vector<Problem> shape;
+  check_shape(value, path, shape, /*with_lines=*/false);
+  if (!shape.empty()) {
+    for (auto& p : shape) problems.push_back({p.path, "--set: " + p.message});
     return;
   }
 
   YAML::Node cur = doc;
+  // The schema of `cur` (when it is a mapping) and the key that holds `cur`.
+  std::shared_ptr<const Schema> owned;
+  const Schema* cur_schema = schema;
+  const Key* cur_key = nullptr;
   std::string walked;
   for (size_t i = 0; i < parts.size(); ++i) {
-    const std::string& part = parts[i];
+    std::string part = parts[i];
     walked += (walked.empty() ? "" : ".") + part;
     bool last = i + 1 == parts.size();
     // yaml-cpp: Node::operator= writes through to the referenced node, so
@@ -131,10 +198,12 @@ void apply_override(YAML::Node doc, const std::string& assignment, std::vector<P
     if (cur.IsSequence()) {
       YAML::Node next;
       bool found = false;
-      bool numeric = !part.empty() && std::all_of(part.begin(), part.end(), ::isdigit);
+      bool numeric =
+          std::all_of(part.begin(), part.end(), [](unsigned char c) { return std::isdigit(c); });
       if (numeric) {
-        size_t idx = std::stoul(part);
-        if (idx >= cur.size()) {
+        size_t idx = 0;
+        auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), idx);
+        if (ec != std::errc() || idx >= cur.size()) {
           problems.push_back({walked, "--set: index out of range (list has " + std::to_string(cur.size()) + ")"});
           return;
         }
@@ -156,11 +225,27 @@ void apply_override(YAML::Node doc, const std::string& assignment, std::vector<P
         problems.push_back({walked, "--set: cannot replace a whole list element"});
         return;
       }
+      owned = element_schema(cur_key, next);
+      cur_schema = owned.get();
+      cur_key = nullptr;
       cur.reset(next);
       continue;
     }
     if (!cur.IsMap() && !cur.IsNull()) {
       problems.push_back({walked, "--set: cannot descend into a scalar"});
+      return;
+    }
+    const Key* key = cur_schema ? cur_schema->find(part) : nullptr;
+    if (key && key->type == Type::kStringMap && !last) {
+      // The rest of the path names one entry: "security.protocol".
+      if (!cur[part] || cur[part].IsNull()) cur[part] = YAML::Node(YAML::NodeType::Map);
+      YAML::Node map = cur[part];
+      if (!map.IsMap()) {
+        problems.push_back({walked, "--set: not a mapping"});
+        return;
+      }
+      std::string name = path.substr(walked.size() + 1);
+      map[name] = value;
       return;
     }
     if (last) {
@@ -170,35 +255,64 @@ void apply_override(YAML::Node doc, const std::string& assignment, std::vector<P
     if (!cur[part] || cur[part].IsNull()) cur[part] = YAML::Node(YAML::NodeType::Map);
     YAML::Node next = cur[part];
     cur.reset(next);
+    cur_key = key;
+    cur_schema = key && key->type == Type::kObject ? key->object.get() : nullptr;
   }
 }
 
 Loaded load_string(const std::string& text, const Schema& schema, const std::vector<std::string>& overrides,
                    const std::string& source) {
+  if (text.size() > kMaxFileBytes) {
+    throw ConfigError(source, {{"(file)", "larger than " + std::to_string(kMaxFileBytes / 1024) +
+                                              " KiB; a pipeline file is a few KiB"}});
+  }
+  auto at = [](const YAML::Mark& m) {
+    return "line " + std::to_string(m.line + 1) + ", column " + std::to_string(m.column + 1);
+  };
   YAML::Node doc;
   try {
     doc = YAML::Load(text);
-  } catch (const YAML::ParserException& e) {
-    throw ConfigError(source, {{"line " + std::to_string(e.mark.line + 1) + ", column " +
-                                    std::to_string(e.mark.column + 1),
-                                "invalid YAML: " + e.msg}});
+  } catch (const YAML::DeepRecursion& e) {
+    throw ConfigError(source,
+                      {{at(e.mark), "invalid YAML: nested too deeply (a pipeline file may nest " +
+                                        std::to_string(kMaxDepth) + " levels)"}});
+  } catch (const YAML::Exception& e) {
+    throw ConfigError(source, {{at(e.mark), "invalid YAML: " + e.msg}});
   }
   if (!doc || doc.IsNull()) doc = YAML::Node(YAML::NodeType::Map);
   std::vector<Problem> problems;
-  std::vector<std::string> secrets;
-  for (const auto& o : overrides) apply_override(doc, o, problems);
-  substitute_env(doc, problems, secrets);
-  YAML::Node validated = validate(schema, doc, problems, secrets);
+  // Nothing walks the document before it is known to be bounded and to have
+  // plain, unique keys; after --set, once more, as values joined it.
+  check_shape(doc, "", problems, /*with_lines=*/true);
   if (!problems.empty()) throw ConfigError(source, std::move(problems));
-  return Loaded{validated};
+  for (const auto& o : overrides) apply_override(doc, o, problems, &schema);
+  size_t before = problems.size();
+  if (!check_shape(doc, "", problems, /*with_lines=*/false) || problems.size() > before)
+    throw ConfigError(source, std::move(problems));
+  auto env = std::make_shared<FromEnvironment>();
+  substitute_env(doc, problems, *env);
+  YAML::Node validated = validate(schema, doc, problems, *env);
+  if (!problems.empty()) {
+    // Validation never quotes a value from the environment; this is the
+    // backstop for a message that would.
+    for (auto& p : problems) p.message = env->redact(std::move(p.message));
+    throw ConfigError(source, std::move(problems));
+  }
+  return Loaded{validated, std::move(env)};
 }
 
 Loaded load_file(const std::filesystem::path& path, const Schema& schema, const std::vector<std::string>& overrides) {
-  std::ifstream in(path);
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    throw ConfigError(path.string(), {{"(file)", "is a directory"}});
+  std::ifstream in(path, std::ios::binary);
   if (!in) throw ConfigError(path.string(), {{"(file)", "cannot open: " + std::string(std::strerror(errno))}});
-  std::stringstream buf;
-  buf << in.rdbuf();
-  return load_string(buf.str(), schema, overrides, path.string());
+  // One byte more than allowed tells a file at the limit from a larger one
+  // (without trusting a size that /dev/zero or a pipe does not have).
+  std::string text(kMaxFileBytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<size_t>(in.gcount()));
+  return load_string(text, schema, overrides, path.string());
 }
 
 }  // namespace sluice::config

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cmath>
 #include <ostream>
+#include <set>
 #include <sstream>
 
 namespace sluice::config {
@@ -120,6 +121,8 @@ bool split_number(std::string_view text, double* value, std::string* unit) {
   return true;
 }
 
+}  // namespace
+
 std::optional<int64_t> parse_int(std::string_view text) {
   text = trim(text);
   if (text.empty()) return std::nullopt;
@@ -149,8 +152,6 @@ std::optional<bool> parse_bool(std::string_view text) {
   return std::nullopt;
 }
 
-}  // namespace
-
 std::optional<int64_t> parse_duration_ns(std::string_view text) {
   double v = 0;
   std::string unit;
@@ -164,6 +165,7 @@ std::optional<int64_t> parse_duration_ns(std::string_view text) {
   else if (unit == "h") scale = 3600e9;
   else if (unit.empty() && v == 0) scale = 1;  // plain 0 needs no unit
   else return std::nullopt;
+  if (!(v * scale < 0x1p63)) return std::nullopt;  // beyond int64 nanoseconds (292 years)
   return static_cast<int64_t>(std::llround(v * scale));
 }
 
@@ -180,6 +182,7 @@ std::optional<uint64_t> parse_bytes(std::string_view text) {
   else if (unit == "MB") scale = 1e6;
   else if (unit == "GB") scale = 1e9;
   else return std::nullopt;
+  if (!(v * scale < 0x1p63)) return std::nullopt;  // beyond what llround returns
   return static_cast<uint64_t>(std::llround(v * scale));
 }
 
@@ -189,11 +192,9 @@ namespace {
 
 struct Validator {
   std::vector<Problem>& problems;
-  const std::vector<std::string>& secrets;
+  const FromEnvironment& env;
 
-  bool secret(const std::string& path) const {
-    return std::find(secrets.begin(), secrets.end(), path) != secrets.end();
-  }
+  bool secret(const std::string& path) const { return env.has(path); }
   std::string shown(const std::string& path, const YAML::Node& n) const {
     if (secret(path)) return "(value from the environment, not shown)";
     if (n.IsScalar()) return "'" + n.Scalar() + "'";
@@ -201,11 +202,12 @@ struct Validator {
     if (n.IsMap()) return "a mapping";
     return "nothing";
   }
+  std::set<std::string, std::less<>> reported;  // paths in `problems`
+
   // One problem per key: a value whose ${ENV} could not be substituted is not
   // also reported as having the wrong type.
   void problem(const std::string& path, std::string msg) {
-    for (const auto& p : problems)
-      if (p.path == path) return;
+    if (!reported.insert(path).second) return;
     problems.push_back({path, std::move(msg)});
   }
 
@@ -213,15 +215,17 @@ struct Validator {
     problem(path, "expected " + what + ", got " + shown(path, n));
   }
 
-  void check_range(const Key& k, const std::string& path, double v, const std::string& text) {
+  void check_range(const Key& k, const std::string& path, double v, const YAML::Node& n) {
     if (k.min && v < *k.min) {
       std::ostringstream os;
-      os << "must be at least " << *k.min << (k.type == Type::kDuration ? " s" : "") << ", got " << text;
+      os << "must be at least " << *k.min << (k.type == Type::kDuration ? " s" : "") << ", got "
+         << shown(path, n);
       problem(path, os.str());
     }
     if (k.max && v > *k.max) {
       std::ostringstream os;
-      os << "must be at most " << *k.max << (k.type == Type::kDuration ? " s" : "") << ", got " << text;
+      os << "must be at most " << *k.max << (k.type == Type::kDuration ? " s" : "") << ", got "
+         << shown(path, n);
       problem(path, os.str());
     }
   }
@@ -234,13 +238,13 @@ struct Validator {
       case Type::kInt: {
         auto v = n.IsScalar() ? parse_int(n.Scalar()) : std::nullopt;
         if (!v) expected(path, "an integer", n);
-        else check_range(k, path, static_cast<double>(*v), n.Scalar());
+        if (v) check_range(k, path, static_cast<double>(*v), n);
         return n;
       }
       case Type::kFloat: {
         auto v = n.IsScalar() ? parse_float(n.Scalar()) : std::nullopt;
         if (!v) expected(path, "a number", n);
-        else check_range(k, path, *v, n.Scalar());
+        if (v) check_range(k, path, *v, n);
         return n;
       }
       case Type::kBool:
@@ -249,13 +253,13 @@ struct Validator {
       case Type::kDuration: {
         auto v = n.IsScalar() ? parse_duration_ns(n.Scalar()) : std::nullopt;
         if (!v) expected(path, "a duration like 5ms or 2s (units ns, us, ms, s, m, h)", n);
-        else check_range(k, path, static_cast<double>(*v) * 1e-9, n.Scalar());
+        if (v) check_range(k, path, static_cast<double>(*v) * 1e-9, n);
         return n;
       }
       case Type::kBytes: {
         auto v = n.IsScalar() ? parse_bytes(n.Scalar()) : std::nullopt;
         if (!v) expected(path, "a size like 1048576, 64KiB or 16MB", n);
-        else check_range(k, path, static_cast<double>(*v), n.Scalar());
+        if (v) check_range(k, path, static_cast<double>(*v), n);
         return n;
       }
       case Type::kEnum: {
@@ -288,7 +292,7 @@ struct Validator {
           return n;
         }
         for (auto it = n.begin(); it != n.end(); ++it) {
-          std::string sub = path + "." + it->first.as<std::string>();
+          std::string sub = path + "." + it->first.Scalar();
           if (!it->second.IsScalar()) expected(sub, "a scalar value", it->second);
         }
         return n;
@@ -323,8 +327,9 @@ struct Validator {
             std::string known;
             schema = k.select(d.Scalar(), &known);
             if (!schema) {
-              problem(ep + "." + k.discriminator, "unknown " + k.discriminator + " '" + d.Scalar() + "'" +
-                                                      (known.empty() ? "" : " (known: " + known + ")"));
+              std::string dp = ep + "." + k.discriminator;
+              problem(dp, "unknown " + k.discriminator + " " + shown(dp, d) +
+                              (known.empty() ? "" : " (known: " + known + ")"));
               continue;
             }
           }
@@ -381,8 +386,9 @@ struct Validator {
 }  // namespace
 
 YAML::Node validate(const Schema& schema, const YAML::Node& doc, std::vector<Problem>& problems,
-                    const std::vector<std::string>& secret_paths) {
-  Validator v{problems, secret_paths};
+                    const FromEnvironment& env) {
+  Validator v{problems, env, {}};
+  for (const auto& p : problems) v.reported.insert(p.path);
   if (!doc || doc.IsNull()) return v.object(schema, "", YAML::Node(YAML::NodeType::Map));
   if (!doc.IsMap()) {
     problems.push_back({"(top level)", "expected a mapping of keys"});

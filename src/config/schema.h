@@ -19,6 +19,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "src/config/section.h"
+
 namespace sluice::config {
 
 enum class Type {
@@ -101,12 +103,17 @@ struct Problem {
 
 // Validates `doc` (a mapping) against `schema`. Returns a copy with defaults
 // filled in; appends every problem found to `problems` (empty = valid).
-// `secret_paths`: keys whose values came from environment variables are never
-// echoed back in messages (they may hold passwords).
+// `env`: keys whose values came from environment variables are never echoed
+// back in messages (they may hold passwords). `doc` must have passed
+// check_shape (limits.h): bounded, keys are scalars.
 YAML::Node validate(const Schema& schema, const YAML::Node& doc, std::vector<Problem>& problems,
-                    const std::vector<std::string>& secret_paths = {});
+                    const FromEnvironment& env = {});
 
-// Scalar parsers shared with Section (accept the forms described in Type).
+// Scalar parsers shared with Section (accept the forms described in Type), so
+// that what validation accepts reads back the same.
+std::optional<int64_t> parse_int(std::string_view text);
+std::optional<double> parse_float(std::string_view text);
+std::optional<bool> parse_bool(std::string_view text);
 std::optional<int64_t> parse_duration_ns(std::string_view text);
 std::optional<uint64_t> parse_bytes(std::string_view text);
 

@@ -26,6 +26,8 @@ inline constexpr const char* kInvalidUtf8 = "invalid_utf8";
 inline constexpr const char* kNonFiniteOutput = "non_finite_output";
 // In flight when the process died twice (src/kafka/crash_marks.h).
 inline constexpr const char* kPoisonCrash = "poison_crash";
+// Shed by the Kafka source (overload: shed): older than the latency objective when read.
+inline constexpr const char* kOverload = "overload";
 }  // namespace dead_letter_code
 
 struct DeadLetter {

@@ -40,6 +40,9 @@ class Emitter {
 
   // Graceful stop requested: sources stop reading and return kEnd.
   bool stopping() const;
+  // The pipeline is aborting (a failure, or a drain past its time): long waits
+  // (a producer flush in finish()) give up.
+  bool aborting() const;
 
   Waker waker() const { return Waker(worker_); }
   const WorkerInfo& worker() const;

@@ -60,6 +60,10 @@ bool Emitter::stopping() const {
          worker_->pipeline_->aborting_.load(std::memory_order_acquire);
 }
 
+bool Emitter::aborting() const {
+  return worker_->pipeline_->aborting_.load(std::memory_order_acquire);
+}
+
 const WorkerInfo& Emitter::worker() const { return worker_->info_; }
 
 // ---- Worker ------------------------------------------------------------------

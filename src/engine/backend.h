@@ -87,7 +87,7 @@ enum class Precision : uint8_t {
 
 struct BackendOptions {
   std::string device = "auto";  // "cpu", "cuda", "cuda:N" or "auto" (CUDA if usable, else CPU)
-  int threads = 0;              // CPU compute threads; 0 = every core
+  int threads = 0;              // CPU compute threads; 0 = every CPU the process may use (core::available_cpus)
   // Workspaces are sized for these at construction, so steady-state batches
   // allocate nothing; a larger batch grows them once.
   int64_t max_batch_tokens = 4096;

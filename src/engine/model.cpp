@@ -37,26 +37,27 @@ Names names_for(Architecture a) {
           "output.LayerNorm"};
 }
 
+// Reads the weights the architecture needs. A checking Loader (no storage)
+// only looks each tensor up and compares its shape; load() runs one over the
+// whole model before the converting one allocates anything, so a config that
+// disagrees with the weights costs no memory (hidden_size 65536 used to
+// allocate gigabytes before the first shape error).
 class Loader {
  public:
-  Loader(const SafetensorsFile& st, std::vector<std::unique_ptr<float[]>>& storage)
+  Loader(const SafetensorsFile& st, std::vector<std::unique_ptr<float[]>>* storage)
       : st_(st), storage_(storage) {}
 
   // The tensor `name` as fp32, checked against [rows, cols] (a vector [cols] when rows == 0).
   TensorView get(const std::string& name, int64_t rows, int64_t cols) {
-    float* buf = alloc((rows == 0 ? 1 : rows) * cols);
-    read(name, rows, cols, buf);
+    const TensorInfo& t = check(name, rows, cols);
+    float* buf = storage_ ? alloc(t.numel()) : nullptr;
+    convert(t, buf);
     return {buf, rows == 0 ? 1 : rows, cols};
   }
 
-  // Checks and converts the tensor `name` into dst.
+  // Checks the tensor `name` and, unless checking only, converts it into dst.
   void read(const std::string& name, int64_t rows, int64_t cols, float* dst) {
-    const TensorInfo* t = st_.find(name);
-    if (!t) throw ModelError(file(), "missing tensor '" + name + "'");
-    check_shape(*t, rows, cols);
-    st_.read_f32(*t, {dst, static_cast<size_t>(t->numel())});
-    ++dtype_counts_[dtype_name(t->dtype)];
-    parameters_ += t->numel();
+    convert(check(name, rows, cols), dst);
   }
 
   // LayerNorm weights under "<base>.weight/.bias" (or the older ".gamma/.beta").
@@ -73,12 +74,16 @@ class Loader {
   // Q, K and V stacked into one [3·hidden, hidden] projection.
   LinearView fused_qkv(const std::string& q, const std::string& k, const std::string& v,
                        int64_t hidden) {
-    float* w = alloc(3 * hidden * hidden);
-    float* b = alloc(3 * hidden);
     const std::string* parts[3] = {&q, &k, &v};
+    for (const std::string* part : parts) {
+      check(*part + ".weight", hidden, hidden);
+      check(*part + ".bias", 0, hidden);
+    }
+    float* w = storage_ ? alloc(3 * hidden * hidden) : nullptr;
+    float* b = storage_ ? alloc(3 * hidden) : nullptr;
     for (int i = 0; i < 3; ++i) {
-      read(*parts[i] + ".weight", hidden, hidden, w + i * hidden * hidden);
-      read(*parts[i] + ".bias", 0, hidden, b + i * hidden);
+      read(*parts[i] + ".weight", hidden, hidden, w ? w + i * hidden * hidden : nullptr);
+      read(*parts[i] + ".bias", 0, hidden, b ? b + i * hidden : nullptr);
     }
     return {{w, 3 * hidden, hidden}, {b, 1, 3 * hidden}};
   }
@@ -99,52 +104,39 @@ class Loader {
   std::string file() const { return st_.path().string(); }
 
   float* alloc(int64_t n) {
-    storage_.push_back(std::make_unique<float[]>(static_cast<size_t>(n)));
-    return storage_.back().get();
+    storage_->push_back(std::make_unique<float[]>(static_cast<size_t>(n)));
+    return storage_->back().get();
   }
 
-  void check_shape(const TensorInfo& t, int64_t rows, int64_t cols) {
+  void convert(const TensorInfo& t, float* dst) {
+    if (!storage_) return;
+    st_.read_f32(t, {dst, static_cast<size_t>(t.numel())});
+    ++dtype_counts_[dtype_name(t.dtype)];
+    parameters_ += t.numel();
+  }
+
+  const TensorInfo& check(const std::string& name, int64_t rows, int64_t cols) const {
+    const TensorInfo* t = st_.find(name);
+    if (!t) throw ModelError(file(), "missing tensor '" + name + "'");
     std::vector<int64_t> want =
         rows == 0 ? std::vector<int64_t>{cols} : std::vector<int64_t>{rows, cols};
-    if (t.shape != want)
-      throw ModelError(file(), "tensor '" + t.name + "' has shape " + shape_string(t.shape) +
+    if (t->shape != want)
+      throw ModelError(file(), "tensor '" + t->name + "' has shape " + shape_string(t->shape) +
                                    ", expected " + shape_string(want));
+    return *t;
   }
 
   const SafetensorsFile& st_;
-  std::vector<std::unique_ptr<float[]>>& storage_;
+  std::vector<std::unique_ptr<float[]>>* storage_;  // null: check only
   std::map<std::string, int> dtype_counts_;
   int64_t parameters_ = 0;
 };
 
-}  // namespace
-
-Model Model::load(const std::filesystem::path& dir) {
-  Model m;
-  m.dir_ = dir;
-  m.name_ =
-      dir.filename().empty() ? dir.parent_path().filename().string() : dir.filename().string();
-  std::error_code ec;
-  if (!std::filesystem::is_directory(dir, ec))
-    throw ModelError(dir.string(), "not a model directory (missing or not a directory)");
-  m.config_ = load_model_config(dir / "config.json");
-  const auto st_path = dir / "model.safetensors";
-  if (!std::filesystem::exists(st_path, ec))
-    throw ModelError(st_path.string(),
-                     "missing (a model directory needs config.json and model.safetensors)");
-  const SafetensorsFile st = SafetensorsFile::open(st_path);
-
-  if (std::filesystem::exists(dir / "tokenizer.json", ec)) {
-    m.tokenizer_path_ = dir / "tokenizer.json";
-  } else if (std::filesystem::exists(dir / "vocab.txt", ec)) {
-    m.tokenizer_path_ = dir / "vocab.txt";
-  }
-
-  const ModelConfig& c = m.config_;
+// The architecture's weights from `l`, in the common layout.
+EncoderWeights map_weights(const ModelConfig& c, Loader& l) {
   const int64_t d = c.hidden_size;
   const Names n = names_for(c.architecture);
-  Loader l(st, m.storage_);
-  EncoderWeights& w = m.weights_;
+  EncoderWeights w;
 
   const std::string emb = n.prefix + "embeddings.";
   w.word_embeddings = l.get(emb + "word_embeddings.weight", c.vocab_size, d);
@@ -183,6 +175,36 @@ Model Model::load(const std::filesystem::path& dir) {
       w.head.out = l.linear("classifier.out_proj", c.num_labels, d);
       break;
   }
+  return w;
+}
+
+}  // namespace
+
+Model Model::load(const std::filesystem::path& dir) {
+  Model m;
+  m.dir_ = dir;
+  m.name_ =
+      dir.filename().empty() ? dir.parent_path().filename().string() : dir.filename().string();
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec))
+    throw ModelError(dir.string(), "not a model directory (missing or not a directory)");
+  m.config_ = load_model_config(dir / "config.json");
+  const auto st_path = dir / "model.safetensors";
+  if (!std::filesystem::exists(st_path, ec))
+    throw ModelError(st_path.string(),
+                     "missing (a model directory needs config.json and model.safetensors)");
+  const SafetensorsFile st = SafetensorsFile::open(st_path);
+
+  if (std::filesystem::exists(dir / "tokenizer.json", ec)) {
+    m.tokenizer_path_ = dir / "tokenizer.json";
+  } else if (std::filesystem::exists(dir / "vocab.txt", ec)) {
+    m.tokenizer_path_ = dir / "vocab.txt";
+  }
+
+  Loader checker(st, nullptr);
+  map_weights(m.config_, checker);  // every tensor and shape, before any allocation
+  Loader l(st, &m.storage_);
+  m.weights_ = map_weights(m.config_, l);
   m.weights_dtype_ = l.dominant_dtype();
   m.parameters_ = l.parameters();
   return m;

@@ -1,9 +1,9 @@
 #include "src/engine/model_config.h"
 
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
+#include <optional>
 
+#include "src/core/input_file.h"
 #include "src/engine/model_error.h"
 
 namespace sluice::engine {
@@ -11,41 +11,60 @@ namespace {
 
 using nlohmann::json;
 
+// Bounds on what config.json may say, far above every supported checkpoint
+// (BERT-large: hidden 1024, 24 layers, 16 heads, intermediate 4096, 512
+// positions; XLM-R: 250,002 tokens). They keep a hostile file from sizing
+// allocations before the weights' headers are compared; the weights then
+// decide (Model::load checks every shape before it allocates).
+constexpr int64_t kMaxVocab = int64_t{1} << 24;
+constexpr int64_t kMaxHidden = int64_t{1} << 16;
+constexpr int64_t kMaxLayers = 1024;
+constexpr int64_t kMaxHeads = 4096;
+constexpr int64_t kMaxIntermediate = int64_t{1} << 18;
+constexpr int64_t kMaxPositions = int64_t{1} << 20;  // as tokenizers' model_max_length
+constexpr int64_t kMaxTypeVocab = int64_t{1} << 16;
+constexpr int64_t kMaxLabels = int64_t{1} << 20;
+constexpr uint64_t kMaxConfigBytes = uint64_t{16} << 20;
+constexpr size_t kMaxConfigDepth = 64;
+
 struct Reader {
   const json& j;
   const std::string& file;
 
+  [[noreturn]] void fail(const char* key, const std::string& why) const {
+    throw ModelError(file, std::string(key) + ": " + why);
+  }
   const json* find(const char* key) const {
     auto it = j.find(key);
     return it == j.end() || it->is_null() ? nullptr : &*it;
   }
-  int64_t integer(const char* key) const {
+  // An integer in [lo, hi]; `fallback` when absent (nullopt: required).
+  int64_t integer(const char* key, int64_t lo, int64_t hi,
+                  std::optional<int64_t> fallback = std::nullopt) const {
     const json* v = find(key);
-    if (!v) throw ModelError(file, std::string("missing key '") + key + "'");
+    if (!v) {
+      if (!fallback) throw ModelError(file, std::string("missing key '") + key + "'");
+      return *fallback;
+    }
     if (!v->is_number_integer())
-      throw ModelError(file, std::string("'") + key + "' must be an integer");
+      fail(key, "must be an integer, got " +
+                    (v->is_number() ? v->dump() : std::string("a ") + v->type_name()));
+    const bool above = v->is_number_unsigned() ? v->get<uint64_t>() > static_cast<uint64_t>(hi)
+                                               : v->get<int64_t>() > hi;
+    if (above || v->get<int64_t>() < lo)
+      fail(key, v->dump() + " is outside " + std::to_string(lo) + ".." + std::to_string(hi));
     return v->get<int64_t>();
-  }
-  int64_t integer_or(const char* key, int64_t fallback) const {
-    return find(key) ? integer(key) : fallback;
-  }
-  int64_t positive(const char* key) const {
-    const int64_t v = integer(key);
-    if (v <= 0)
-      throw ModelError(file,
-                       std::string("'") + key + "' must be positive, got " + std::to_string(v));
-    return v;
   }
   double number_or(const char* key, double fallback) const {
     const json* v = find(key);
     if (!v) return fallback;
-    if (!v->is_number()) throw ModelError(file, std::string("'") + key + "' must be a number");
+    if (!v->is_number()) fail(key, "must be a number");
     return v->get<double>();
   }
   std::string string_or(const char* key, std::string fallback) const {
     const json* v = find(key);
     if (!v) return fallback;
-    if (!v->is_string()) throw ModelError(file, std::string("'") + key + "' must be a string");
+    if (!v->is_string()) fail(key, "must be a string");
     return v->get<std::string>();
   }
 };
@@ -97,6 +116,9 @@ const char* problem_type_name(ProblemType p) {
 }
 
 ModelConfig parse_model_config(std::string_view text, const std::string& file) {
+  if (const auto key = core::json_depth_exceeded(text, kMaxConfigDepth))
+    throw ModelError(file, (key->empty() ? "" : *key + ": ") + "nests deeper than " +
+                               std::to_string(kMaxConfigDepth) + " levels");
   json j;
   try {
     j = json::parse(text);
@@ -139,49 +161,48 @@ ModelConfig parse_model_config(std::string_view text, const std::string& file) {
                          "DistilBertForSequenceClassification, RobertaForSequenceClassification, "
                          "XLMRobertaForSequenceClassification)");
 
-  c.vocab_size = r.positive("vocab_size");
-  c.max_position_embeddings = r.positive("max_position_embeddings");
-  if (c.architecture == Architecture::kDistilBert) {
-    c.hidden_size = r.positive("dim");
-    c.num_layers = r.positive("n_layers");
-    c.num_heads = r.positive("n_heads");
-    c.intermediate_size = r.positive("hidden_dim");
+  c.vocab_size = r.integer("vocab_size", 1, kMaxVocab);
+  c.max_position_embeddings = r.integer("max_position_embeddings", 1, kMaxPositions);
+  const bool distil = c.architecture == Architecture::kDistilBert;
+  c.hidden_size = r.integer(distil ? "dim" : "hidden_size", 1, kMaxHidden);
+  c.num_layers = r.integer(distil ? "n_layers" : "num_hidden_layers", 1, kMaxLayers);
+  c.num_heads = r.integer(distil ? "n_heads" : "num_attention_heads", 1, kMaxHeads);
+  c.intermediate_size = r.integer(distil ? "hidden_dim" : "intermediate_size", 1, kMaxIntermediate);
+  const int64_t default_pad = c.architecture == Architecture::kRoberta ? 1 : 0;
+  c.pad_token_id =
+      static_cast<int32_t>(r.integer("pad_token_id", 0, c.vocab_size - 1, default_pad));
+  if (distil) {
     c.hidden_act = parse_activation(r.string_or("activation", "gelu"), "activation", file);
     c.layer_norm_eps = 1e-12f;  // fixed in DistilBERT's modelling code
     c.type_vocab_size = 0;
-    c.pad_token_id = static_cast<int32_t>(r.integer_or("pad_token_id", 0));
   } else {
-    c.hidden_size = r.positive("hidden_size");
-    c.num_layers = r.positive("num_hidden_layers");
-    c.num_heads = r.positive("num_attention_heads");
-    c.intermediate_size = r.positive("intermediate_size");
     c.hidden_act = parse_activation(r.string_or("hidden_act", "gelu"), "hidden_act", file);
-    c.layer_norm_eps = static_cast<float>(r.number_or("layer_norm_eps", 1e-12));
-    c.type_vocab_size = r.integer_or("type_vocab_size", 2);
-    if (c.type_vocab_size <= 0) throw ModelError(file, "'type_vocab_size' must be positive");
+    // Checked as a double: converting one outside float's range is undefined.
+    const double eps = r.number_or("layer_norm_eps", 1e-12);
+    if (!(eps > 0 && eps <= 1)) r.fail("layer_norm_eps", "must be in (0, 1]");
+    c.layer_norm_eps = static_cast<float>(eps);
+    c.type_vocab_size = r.integer("type_vocab_size", 1, kMaxTypeVocab, 2);
     const std::string pos_type = r.string_or("position_embedding_type", "absolute");
     if (pos_type != "absolute")
       throw ModelError(file,
                        "unsupported position_embedding_type '" + pos_type + "' (only absolute)");
-    if (c.architecture == Architecture::kRoberta) {
-      c.pad_token_id = static_cast<int32_t>(r.integer_or("pad_token_id", 1));
-      c.positions_from_padding_idx = true;
-    } else {
-      c.pad_token_id = static_cast<int32_t>(r.integer_or("pad_token_id", 0));
-    }
+    c.positions_from_padding_idx = c.architecture == Architecture::kRoberta;
   }
   if (c.hidden_size % c.num_heads != 0)
     throw ModelError(file, "hidden size " + std::to_string(c.hidden_size) +
                                " is not a multiple of the number of heads " +
                                std::to_string(c.num_heads));
-  if (!(c.layer_norm_eps > 0.f)) throw ModelError(file, "'layer_norm_eps' must be positive");
+  if (!(c.layer_norm_eps > 0.f)) r.fail("layer_norm_eps", "must be positive");
   if (c.max_sequence_length() <= 0)
     throw ModelError(file, "max_position_embeddings leaves no room after the padding offset");
 
   // Labels: id2label (keys "0".."n-1") decides num_labels unless num_labels says otherwise.
   std::vector<std::string> labels;
   if (const json* m = r.find("id2label")) {
-    if (!m->is_object()) throw ModelError(file, "'id2label' must be an object");
+    if (!m->is_object()) r.fail("id2label", "must be an object");
+    if (m->size() > static_cast<size_t>(kMaxLabels))
+      r.fail("id2label", "has " + std::to_string(m->size()) + " labels, more than " +
+                             std::to_string(kMaxLabels));
     labels.resize(m->size());
     for (auto it = m->begin(); it != m->end(); ++it) {
       size_t idx = 0;
@@ -198,9 +219,8 @@ ModelConfig parse_model_config(std::string_view text, const std::string& file) {
       labels[idx] = it.value().get<std::string>();
     }
   }
-  c.num_labels =
-      r.integer_or("num_labels", labels.empty() ? 2 : static_cast<int64_t>(labels.size()));
-  if (c.num_labels <= 0) throw ModelError(file, "'num_labels' must be positive");
+  c.num_labels = r.integer("num_labels", 1, kMaxLabels,
+                           labels.empty() ? 2 : static_cast<int64_t>(labels.size()));
   if (!labels.empty() && static_cast<int64_t>(labels.size()) != c.num_labels)
     throw ModelError(file, "id2label has " + std::to_string(labels.size()) +
                                " labels but num_labels is " + std::to_string(c.num_labels));
@@ -224,11 +244,13 @@ ModelConfig parse_model_config(std::string_view text, const std::string& file) {
 }
 
 ModelConfig load_model_config(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw ModelError(path.string(), "cannot open (missing?)");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return parse_model_config(ss.str(), path.string());
+  std::string text;
+  try {
+    text = core::read_file(path, kMaxConfigBytes);
+  } catch (const core::FileError& e) {
+    throw ModelError(e.file(), e.reason());
+  }
+  return parse_model_config(text, path.string());
 }
 
 void position_ids(const ModelConfig& config, const int32_t* token_ids, const int32_t* cu_seqlens,

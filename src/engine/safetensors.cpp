@@ -1,15 +1,16 @@
 #include "src/engine/safetensors.h"
 
-#include <fcntl.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <unordered_set>
 
+#include "src/core/input_file.h"
 #include "src/engine/model_error.h"
 
 namespace sluice::engine {
@@ -30,6 +31,36 @@ constexpr DTypeName kDTypes[] = {
 
 // Header larger than this is not a model we can trust (HF's limit is 100 MB).
 constexpr uint64_t kMaxHeaderBytes = 100ull << 20;
+// A header is {name: {dtype, shape: [...], data_offsets: [...]}}: 3 levels.
+constexpr size_t kMaxHeaderDepth = 8;
+// Mapped, not read: the bound only refuses sizes no encoder checkpoint has.
+constexpr uint64_t kMaxFileBytes = uint64_t{1} << 40;
+
+// The header's JSON. Refuses nesting no header has, and a tensor name given
+// twice (a DOM parser would silently keep the last: the file is ambiguous).
+nlohmann::json parse_header(std::string_view text, const std::string& file) {
+  if (const auto key = core::json_depth_exceeded(text, kMaxHeaderDepth))
+    throw ModelError(file, (key->empty() ? std::string("header") : "tensor '" + *key + "'") +
+                               ": nests deeper than " + std::to_string(kMaxHeaderDepth) +
+                               " levels: not a safetensors header");
+  std::unordered_set<std::string> names;
+  std::string repeated;
+  auto on_event = [&](int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
+    if (event == nlohmann::json::parse_event_t::key && depth == 1 && repeated.empty() &&
+        !names.insert(parsed.get<std::string>()).second)
+      repeated = parsed.get<std::string>();
+    return true;
+  };
+  nlohmann::json header;
+  try {
+    header = nlohmann::json::parse(text.begin(), text.end(), on_event);
+  } catch (const nlohmann::json::exception& e) {
+    throw ModelError(file, std::string("header is not valid JSON: ") + e.what());
+  }
+  if (!repeated.empty())
+    throw ModelError(file, "tensor '" + repeated + "' appears twice in the header");
+  return header;
+}
 
 float half_to_float(uint16_t h) {
   const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
@@ -102,28 +133,25 @@ SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
   const std::string file = path.string();
   SafetensorsFile f;
   f.path_ = path;
-  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw ModelError(file, std::string("cannot open: ") + std::strerror(errno));
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    const int err = errno;
-    ::close(fd);
-    throw ModelError(file, std::string("cannot stat: ") + std::strerror(err));
+  std::optional<core::RegularFile> in;
+  try {
+    in.emplace(core::RegularFile::open(path, kMaxFileBytes));
+  } catch (const core::FileError& e) {
+    throw ModelError(e.file(), e.reason());
   }
-  const auto size = static_cast<uint64_t>(st.st_size);
+  const uint64_t size = in->size();
   if (size < 8) {
-    ::close(fd);
     throw ModelError(file, "file is " + std::to_string(size) +
                                " bytes, too short for a safetensors header (truncated?)");
   }
   f.map_ = std::make_unique<Mapping>();
-  f.map_->addr = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-  const int map_err = errno;
-  ::close(fd);
+  f.map_->addr = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, in->fd(), 0);
   if (f.map_->addr == MAP_FAILED) {
+    const int err = errno;
     f.map_->addr = nullptr;
-    throw ModelError(file, std::string("cannot map: ") + std::strerror(map_err));
+    throw ModelError(file, std::string("cannot map: ") + std::strerror(err));
   }
+  in.reset();  // the mapping keeps the file
   f.map_->size = size;
   const auto* base = static_cast<const std::byte*>(f.map_->addr);
 
@@ -139,13 +167,8 @@ SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
   const uint64_t data_size = size - 8 - header_len;
   f.data_ = base + 8 + header_len;
 
-  nlohmann::json header;
-  try {
-    header = nlohmann::json::parse(reinterpret_cast<const char*>(base + 8),
-                                   reinterpret_cast<const char*>(base + 8 + header_len));
-  } catch (const nlohmann::json::exception& e) {
-    throw ModelError(file, std::string("header is not valid JSON: ") + e.what());
-  }
+  const nlohmann::json header =
+      parse_header(std::string_view(reinterpret_cast<const char*>(base + 8), header_len), file);
   if (!header.is_object()) throw ModelError(file, "header is not a JSON object");
 
   for (auto it = header.begin(); it != header.end(); ++it) {
@@ -174,8 +197,8 @@ SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
     auto s = v.find("shape");
     if (s == v.end() || !s->is_array()) throw ModelError(file, where + ": missing 'shape'");
     for (const auto& dim : *s) {
-      if (!dim.is_number_integer() || dim.get<int64_t>() < 0)
-        throw ModelError(file, where + ": shape entries must be non-negative integers");
+      if (!dim.is_number_unsigned() || dim.get<uint64_t>() > uint64_t{INT64_MAX})
+        throw ModelError(file, where + ": shape entries must be non-negative 64-bit integers");
       t.shape.push_back(dim.get<int64_t>());
     }
     auto o = v.find("data_offsets");
@@ -185,7 +208,16 @@ SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
     t.begin = (*o)[0].get<uint64_t>();
     t.end = (*o)[1].get<uint64_t>();
     if (t.end < t.begin) throw ModelError(file, where + ": data_offsets end before they begin");
-    const uint64_t need = static_cast<uint64_t>(t.numel()) * known->size;
+    // Checked: a shape whose product wraps around could otherwise match a
+    // small byte range and pass as a small tensor.
+    uint64_t numel = 1, need = 0;
+    for (int64_t dim : t.shape)
+      if (__builtin_mul_overflow(numel, static_cast<uint64_t>(dim), &numel))
+        throw ModelError(file, where + ": shape " + shape_string(t.shape) +
+                                   " has more elements than 64 bits can count");
+    if (numel > uint64_t{INT64_MAX} || __builtin_mul_overflow(numel, known->size, &need))
+      throw ModelError(file, where + ": shape " + shape_string(t.shape) + " of " + dt +
+                                 " needs more bytes than 64 bits can count");
     if (t.end - t.begin != need)
       throw ModelError(file, where + ": data_offsets span " + std::to_string(t.end - t.begin) +
                                  " bytes but shape " + shape_string(t.shape) + " of " + dt +
@@ -233,7 +265,8 @@ void SafetensorsFile::read_f32(const TensorInfo& t, std::span<float> out) const 
   const std::byte* p = data_ + t.begin;
   switch (t.dtype) {
     case DType::kF32:
-      std::memcpy(out.data(), p, n * sizeof(float));
+      if (n != 0)
+        std::memcpy(out.data(), p, n * sizeof(float));  // an empty span's data() may be null
       return;
     case DType::kF16:
       for (size_t i = 0; i < n; ++i) {

@@ -2,8 +2,12 @@
 
 namespace sluice::kafka {
 
-Output::Output(ProducerConfig config, metrics::Registry* registry, std::string pipeline)
-    : config_(std::move(config)), probe_(registry, std::move(pipeline)) {}
+Output::Output(ProducerConfig config, metrics::Registry* registry, std::string pipeline,
+               std::chrono::milliseconds transaction_timeout)
+    : config_(std::move(config)),
+      transaction_timeout_(transaction_timeout),
+      probe_(registry, pipeline),
+      transaction_probe_(registry, pipeline) {}
 
 Output::~Output() { close(); }
 
@@ -11,7 +15,14 @@ Producer& Output::start() {
   if (Producer* p = producer()) return *p;
   std::lock_guard lock(mu_);
   if (!owned_) {
-    owned_ = std::make_unique<Producer>(config_, &probe_);
+    auto producer = std::make_unique<Producer>(config_, &probe_);
+    if (producer->transactional()) {
+      auto transactions = std::make_unique<Transactions>(producer->handle(), transaction_probe_,
+                                                         transaction_timeout_);
+      transactions->start();
+      transactions_ = std::move(transactions);
+    }
+    owned_ = std::move(producer);
     producer_.store(owned_.get(), std::memory_order_release);
   }
   return *owned_;

@@ -12,6 +12,14 @@
 // idempotent producer hit a fatal error) marks the producer failed; the sink
 // then stops the pipeline, and the record is never committed.
 //
+// Refusals: librdkafka does not retry errors it deems permanent, such as an
+// authorization failure or an unknown topic, yet those are often brief (ACLs
+// being rolled out, a topic being created). A refused message is produced
+// again every kRefusalBackoff (a refusal librdkafka reports when the record
+// is queued makes the sender wait and try again) while refusals have lasted
+// less than refusal_timeout; past it the producer fails, naming the topic and
+// the error. (Retried messages may come out of order behind later ones.)
+//
 // Threading: send/flush/outstanding/failed may be called from any thread.
 // close() once, after the senders have stopped.
 #pragma once
@@ -27,6 +35,7 @@
 #include <thread>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include "src/core/topics.h"
 #include "src/kafka/conf.h"
@@ -39,7 +48,22 @@ struct ProducerConfig {
   // Passed through to librdkafka after sluice's defaults; enable.idempotence
   // must stay true.
   Properties properties;
+  // Where the settings above were configured, by librdkafka name (for messages).
+  PropertySources sources;
+  // How long refusals (see the top of this file) are retried; 0: fail at once.
+  std::chrono::milliseconds refusal_timeout{60000};
+  // exactly_once: the producer's transactional.id (empty: not transactional).
+  // A transactional producer completes a message's Ack once the message is
+  // in the open transaction: the transaction's commit is what makes it
+  // durable, and a failed delivery fails the commit (the transaction is then
+  // aborted and its input read again), not the producer.
+  std::string transactional_id;
 };
+
+// The producer's librdkafka configuration, exactly as the Producer uses it
+// (without its callbacks). Connects to nothing: `sluice validate` builds it
+// to report what librdkafka rejects. Throws PropertyError.
+Conf producer_conf(const ProducerConfig& config);
 
 // Hears about every successful delivery (the producer's metrics probe).
 // Called on the delivery-report thread.
@@ -104,7 +128,8 @@ class Producer {
   // Waits until every queued message has its delivery report handled; true
   // if none is left.
   bool flush(std::chrono::milliseconds timeout);
-  // Messages queued or in flight whose reports have not been handled.
+  // Messages queued, in flight or waiting to be retried after a refusal,
+  // whose reports have not been handled.
   size_t outstanding() const;
 
   bool failed() const { return failed_.load(std::memory_order_acquire); }
@@ -115,12 +140,21 @@ class Producer {
   void close();
 
   rd_kafka_t* handle() const { return rk_; }
+  bool transactional() const { return transactional_; }
 
  private:
   static void dr_cb(rd_kafka_t* rk, const rd_kafka_message_t* m, void* opaque);
   static void error_cb(rd_kafka_t* rk, int err, const char* reason, void* opaque);
   void on_delivery(const rd_kafka_message_t* m);
   void fail(const std::string& why);
+  // Notes a refusal; false once refusals have lasted refusal_timeout (the
+  // producer is then failed, naming `topic` and `err`).
+  bool still_retrying(std::string_view topic, rd_kafka_resp_err_t err);
+  // A refused message: queued for resend_refused(), or false when refusals
+  // have lasted refusal_timeout (the caller fails the producer).
+  bool retry_refused(const rd_kafka_message_t* m, Delivery* d);
+  // Produces the refused messages again (delivery-report thread).
+  void resend_refused();
   rd_kafka_topic_t* topic_handle(core::TopicId id);
   Delivery* acquire_slot();
 
@@ -138,6 +172,23 @@ class Producer {
   std::atomic<bool> failed_{false};
   mutable std::mutex failure_mu_;
   std::string failure_;
+  // Refused messages waiting to be produced again (reports may be served on
+  // any thread that polls or flushes, hence the lock; refusals only).
+  struct Refused {
+    rd_kafka_topic_t* topic;
+    rd_kafka_resp_err_t error;
+    std::optional<std::string> key;
+    std::string value;
+    rd_kafka_headers_t* headers;  // owned
+    Delivery* delivery;
+  };
+  std::chrono::milliseconds refusal_timeout_;
+  bool transactional_;
+  std::mutex refused_mu_;
+  std::vector<Refused> refused_;
+  std::atomic<size_t> refused_count_{0};
+  std::atomic<int64_t> refused_since_ns_{0};  // first refusal of the current run; 0: none
+  int64_t next_resend_ns_ = 0;                // delivery-report thread only
 };
 
 }  // namespace sluice::kafka

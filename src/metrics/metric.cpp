@@ -3,8 +3,6 @@
 #include <stdexcept>
 #include <string>
 
-#include "src/metrics/text_format.h"
-
 namespace sluice::metrics {
 
 std::vector<double> checked_bucket_bounds(std::span<const double> upper_bounds,
@@ -17,8 +15,7 @@ std::vector<double> checked_bucket_bounds(std::span<const double> upper_bounds,
   if (bounds.empty()) fail("must have at least one finite upper bound");
   for (std::size_t i = 0; i < bounds.size(); ++i) {
     if (!std::isfinite(bounds[i])) {
-      std::string v;
-      append_value(v, bounds[i]);
+      const char* v = std::isnan(bounds[i]) ? "NaN" : bounds[i] > 0 ? "+Inf" : "-Inf";
       fail("must be finite (bucket " + std::to_string(i) + " is " + v + ")");
     }
     if (i > 0 && !(bounds[i - 1] < bounds[i])) {

@@ -3,9 +3,9 @@
 // These are what pipeline threads touch on every record, so every update is a
 // relaxed atomic operation: lock-free, no allocation, no system call. Objects are
 // normally created by a Registry (src/metrics/registry.h), which owns them and
-// renders them; they are neither copyable nor movable so that references handed
-// out stay valid. Each object is cache-line aligned so that two counters updated
-// by different stage threads never share a line.
+// exposes them through prometheus-cpp; they are neither copyable nor movable so
+// that references handed out stay valid. Each object is cache-line aligned so that
+// two counters updated by different stage threads never share a line.
 #pragma once
 #include <algorithm>
 #include <atomic>

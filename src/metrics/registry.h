@@ -1,25 +1,36 @@
 // The metric registry: where sluice's components register their counters, gauges
-// and histograms, and what the /metrics endpoint renders in the Prometheus text
-// exposition format 0.0.4.
+// and histograms, exposed to Prometheus through prometheus-cpp: the registry is a
+// prometheus::Collectable whose Collect() builds prometheus-cpp's data model
+// (MetricFamily, ClientMetric) from the series' atomics at scrape time, and
+// render() writes that with prometheus::TextSerializer (text format 0.0.4).
 //
 // Usage: a component looks its metrics up once at start-up (this takes a lock) and
 // keeps the references; updating them afterwards is lock-free (src/metrics/metric.h).
+// The values are sluice's own rather than prometheus-cpp's Counter and Histogram:
+// those cost 2x (a compare-exchange loop on a double) and 2.3x (a mutex per
+// observation) on the hot path (bench/metrics/metrics_bench.cpp).
 //
 //   auto& consumed = registry.counter("sluice_records_consumed_total",
 //                                     "Records read from Kafka.", {{"pipeline", "sentiment"}});
 //   consumed.inc();   // on every record
 //
 // Rules enforced at registration (violations throw std::invalid_argument naming the
-// metric): metric names match [a-zA-Z_:][a-zA-Z0-9_:]*; counter names end in _total
-// (Prometheus convention, checked by promtool); label names match [a-zA-Z_][a-zA-Z0-9_]*,
-// do not start with "__", are unique within a label set and are not "le" on histograms;
+// metric): metric names pass prometheus::CheckMetricName ([a-zA-Z_:][a-zA-Z0-9_:]*, not
+// starting with "__"); counter names end in _total (Prometheus convention, checked by
+// promtool); label names pass prometheus::CheckLabelName ([a-zA-Z_][a-zA-Z0-9_]*, not
+// starting with "__"), are unique within a label set and are not "le" on histograms;
 // help texts and label values are non-empty, valid UTF-8; a family's type, help text
 // and histogram buckets are fixed by its first registration; a family's sample names
 // (a histogram "x" owns x_bucket, x_sum and x_count) do not collide with another family's.
 //
 // Label order does not matter: {a, b} and {b, a} name the same series, which is
-// rendered with labels sorted by name.
+// exposed with labels sorted by name.
 #pragma once
+#include <prometheus/collectable.h>
+#include <prometheus/labels.h>
+#include <prometheus/metric_family.h>
+#include <prometheus/metric_type.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -65,10 +76,10 @@ inline constexpr std::string_view kDroppedSeriesMetric = "sluice_metrics_dropped
 // A callback metric beyond the bound is not registered at all (it cannot be folded
 // into another value); the lookup is counted the same way and the returned id is
 // valid for remove_callback, which then does nothing.
-class Registry {
+class Registry final : public prometheus::Collectable {
  public:
   explicit Registry(RegistryOptions options = {});
-  ~Registry();
+  ~Registry() override;
   Registry(const Registry&) = delete;
   Registry& operator=(const Registry&) = delete;
 
@@ -79,7 +90,7 @@ class Registry {
                        std::span<const double> buckets, const Labels& labels = {});
 
   // Values computed at scrape time (queue depth, consumer lag, GPU memory). The callback
-  // runs on the HTTP server's thread during render(), under the registry's lock: it must
+  // runs on the HTTP server's thread during Collect(), under the registry's lock: it must
   // be thread-safe, cheap, must not throw, and must not call back into the registry.
   // Registering a name+labels that already exists throws std::invalid_argument.
   // A component that stops before the registry is destroyed must remove its callbacks;
@@ -91,10 +102,13 @@ class Registry {
   // Unknown or already removed ids are ignored, so removal is idempotent.
   void remove_callback(CallbackId id);
 
-  // Prometheus text format 0.0.4: HELP and TYPE once per family, families sorted by
-  // name, series by label set; histograms as cumulative _bucket{le=...}, _sum, _count.
-  // Families with no series are omitted. Throws std::runtime_error naming the metric if
-  // a callback throws (the HTTP server turns that into a 500).
+  // Every family with at least one series, sorted by name, its series sorted by label
+  // set; histograms with cumulative buckets, the last one +Inf. Thread-safe. Throws
+  // std::runtime_error naming the series if a callback throws (the HTTP server turns
+  // that into a 500).
+  std::vector<prometheus::MetricFamily> Collect() const override;
+  // Collect() in the Prometheus text format 0.0.4 (prometheus::TextSerializer): HELP and
+  // TYPE once per family; a histogram as _count, _sum and its _bucket{le=...} series.
   std::string render() const;
 
   std::size_t max_series_per_family() const noexcept { return options_.max_series_per_family; }
@@ -102,7 +116,8 @@ class Registry {
  private:
   struct Family;
   struct Series;
-  enum class Type { kCounter, kGauge, kHistogram };
+  using SeriesKey = prometheus::Labels;  // sorted by name
+  using Type = prometheus::MetricType;
 
   Family& family_locked(std::string_view name, std::string_view help, Type type,
                         std::span<const double> buckets);
@@ -119,7 +134,7 @@ class Registry {
   std::map<std::string, std::string, std::less<>> sample_owner_;  // sample name → family name
   struct CallbackLocation {
     Family* family;
-    Labels labels;
+    SeriesKey labels;
   };
   std::unordered_map<std::uint64_t, CallbackLocation> callbacks_;
   std::uint64_t next_callback_id_ = 1;

@@ -5,8 +5,11 @@
 
 #include <algorithm>
 #include <cassert>
+#include <climits>
 #include <stdexcept>
+#include <unordered_map>
 
+#include "src/text/json_util.h"
 #include "src/text/tokenizer_impl.h"
 #include "src/text/unicode.h"
 
@@ -29,24 +32,36 @@ void Tokenizer::Impl::finish(std::vector<detail::AddedToken> tokens) {
   // has, else its model id, else the next free id after the model's; the id
   // written in the file is not consulted.
   added_tokens.clear();
+  std::unordered_map<std::string, size_t>
+      index;  // content -> added_tokens[i]: linear, not quadratic
   std::optional<int32_t> max_added;
   for (auto& t : tokens) {
     if (t.content.empty()) continue;
-    auto same = std::find_if(added_tokens.begin(), added_tokens.end(),
-                             [&](const detail::AddedToken& a) { return a.content == t.content; });
-    if (same != added_tokens.end()) {
-      t.id = same->id;
-      *same = t;  // the later definition's options win
+    if (t.content.size() > detail::kMaxTokenBytes)  // e.g. a special token of tokenizer_config.json
+      throw TokenizerError(source + ": added token '" + detail::JsonCtx::token_excerpt(t.content) +
+                           "' is " + std::to_string(t.content.size()) + " bytes, more than the " +
+                           std::to_string(detail::kMaxTokenBytes) + " a token may have");
+    if (const auto same = index.find(t.content); same != index.end()) {
+      detail::AddedToken& a = added_tokens[same->second];
+      t.id = a.id;
+      a = std::move(t);  // the later definition's options win
       continue;
     }
     if (const auto it = vocab.find(t.content); it != vocab.end()) {
       t.id = it->second;
     } else if (!max_added) {
       t.id = model_size;
+    } else if (*max_added >= model_size || model_size == 0) {
+      if (*max_added >= INT32_MAX - 1)  // vocab_size, one past the largest id, must fit too
+        throw TokenizerError(source + ": added token '" +
+                             detail::JsonCtx::token_excerpt(t.content) +
+                             "' would get an id beyond 32 bits");
+      t.id = *max_added + 1;
     } else {
-      t.id = (*max_added >= model_size || model_size == 0) ? *max_added + 1 : model_size;
+      t.id = model_size;
     }
     max_added = std::max(max_added.value_or(t.id), t.id);
+    index.emplace(t.content, added_tokens.size());
     added_tokens.push_back(t);
   }
   // HF matches special tokens first, then the others; leftmost-longest makes
@@ -78,6 +93,11 @@ void Tokenizer::Impl::finish(std::vector<detail::AddedToken> tokens) {
   int32_t max_id = -1;
   for (const auto& [s, id] : vocab) max_id = std::max(max_id, id);
   for (const auto& t : added_tokens) max_id = std::max(max_id, t.id);
+  // The post-processor's ids are written too ("one past the largest id encode() can produce").
+  for (const int32_t id : prefix_ids) max_id = std::max(max_id, id);
+  for (const int32_t id : suffix_ids) max_id = std::max(max_id, id);
+  if (max_id == INT32_MAX)
+    throw TokenizerError(source + ": an id of 2147483647 leaves no vocab_size");
   vocab_size = max_id + 1;
 
   auto find_id = [&](std::initializer_list<const char*> names) -> std::optional<int32_t> {
@@ -233,11 +253,11 @@ std::unique_ptr<Tokenizer> Tokenizer::load(const fs::path& path) {
   std::error_code ec;
   fs::path file = path;
   if (fs::is_directory(path, ec)) {
-    if (fs::exists(path / "tokenizer.json")) {
+    if (fs::exists(path / "tokenizer.json", ec)) {
       file = path / "tokenizer.json";
-    } else if (fs::exists(path / "vocab.txt")) {
+    } else if (fs::exists(path / "vocab.txt", ec)) {
       file = path / "vocab.txt";
-    } else if (fs::exists(path / "vocab.json")) {
+    } else if (fs::exists(path / "vocab.json", ec)) {
       file = path / "vocab.json";
     } else {
       throw TokenizerError(path.string() +
@@ -248,18 +268,24 @@ std::unique_ptr<Tokenizer> Tokenizer::load(const fs::path& path) {
   }
   const std::string name = file.filename().string();
   std::unique_ptr<Impl> impl;
-  if (name == "vocab.json") {
-    impl = detail::load_vocab_json(file);
-  } else if (file.extension() == ".json") {
-    impl = detail::load_tokenizer_json(file);
-  } else if (file.extension() == ".txt") {
-    impl = detail::load_vocab_txt(file);
-  } else {
-    throw TokenizerError(
-        file.string() +
-        ": not a tokenizer file (expected tokenizer.json, vocab.txt or vocab.json)");
+  try {
+    if (name == "vocab.json") {
+      impl = detail::load_vocab_json(file);
+    } else if (file.extension() == ".json") {
+      impl = detail::load_tokenizer_json(file);
+    } else if (file.extension() == ".txt") {
+      impl = detail::load_vocab_txt(file);
+    } else {
+      throw TokenizerError(
+          file.string() +
+          ": not a tokenizer file (expected tokenizer.json, vocab.txt or vocab.json)");
+    }
+    detail::apply_model_configs(file.parent_path(), *impl);
+  } catch (const nlohmann::json::exception& e) {
+    // A value of the wrong JSON type the loaders did not check for: still a
+    // bad file (the loader read tokenizer_config.json / config.json beside it).
+    throw TokenizerError(file.string() + " (or the configs beside it): " + e.what());
   }
-  detail::apply_model_configs(file.parent_path(), *impl);
   return std::unique_ptr<Tokenizer>(new Tokenizer(std::move(impl)));
 }
 

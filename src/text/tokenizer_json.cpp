@@ -1,9 +1,7 @@
 // Loads Hugging Face tokenizer.json files. Every component is either built
 // exactly or refused with an error naming the file, the JSON path and the
 // supported alternatives: a silent approximation would give wrong ids.
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "src/text/json_util.h"
 #include "src/text/tokenizer_impl.h"
@@ -33,7 +31,7 @@ std::unique_ptr<Normalizer> parse_normalizer(const json& j, const std::string& a
   if (type == "NFKC") return make_unicode_normalizer(UnicodeForm::kNfkc);
   if (type == "NFKD") return make_unicode_normalizer(UnicodeForm::kNfkd);
   if (type == "Sequence") {
-    const json& list = c.get_array(j, "normalizers", at);
+    const json& list = c.get_steps(j, "normalizers", at);
     std::vector<std::unique_ptr<Normalizer>> steps;
     for (size_t i = 0; i < list.size(); ++i) {
       auto step = parse_normalizer(list[i], at + ".normalizers[" + std::to_string(i) + "]", c);
@@ -58,7 +56,7 @@ std::unique_ptr<PreTokenizer> parse_pre_tokenizer(const json& j, const std::stri
                                          c.get_bool(j, "use_regex", true, at));
   }
   if (type == "Sequence") {
-    const json& list = c.get_array(j, "pretokenizers", at);
+    const json& list = c.get_steps(j, "pretokenizers", at);
     std::vector<std::unique_ptr<PreTokenizer>> steps;
     for (size_t i = 0; i < list.size(); ++i) {
       const std::string item = at + ".pretokenizers[" + std::to_string(i) + "]";
@@ -74,19 +72,6 @@ std::unique_ptr<PreTokenizer> parse_pre_tokenizer(const json& j, const std::stri
   c.fail(at + ".type", "pre-tokenizer '" + type +
                            "' is not supported (supported: BertPreTokenizer, ByteLevel, "
                            "Whitespace, WhitespaceSplit, Sequence)");
-}
-
-Vocab parse_vocab(const json& j, const std::string& at, const JsonCtx& c) {
-  if (!j.is_object()) c.fail(at, "expected an object of token -> id");
-  Vocab vocab;
-  vocab.reserve(j.size());
-  for (const auto& [token, id] : j.items()) {
-    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > INT32_MAX) {
-      c.fail(at + "[\"" + token + "\"]", "expected a non-negative 32-bit id");
-    }
-    vocab[token] = id.get<int32_t>();
-  }
-  return vocab;
 }
 
 std::optional<std::string> optional_string(const json& j, const char* key, const std::string& at,
@@ -107,7 +92,7 @@ void parse_model(const json& j, const std::string& at, const JsonCtx& c, bool by
   }
   if (type == "WordPiece") {
     impl.wordpiece = std::make_unique<WordPiece>(
-        parse_vocab(c.get(j, "vocab", at), at + ".vocab", c),
+        c.vocab(c.get(j, "vocab", at), at + ".vocab"),
         optional_string(j, "unk_token", at, c).value_or("[UNK]"),
         optional_string(j, "continuing_subword_prefix", at, c).value_or("##"),
         c.get_int(j, "max_input_chars_per_word", 100, at));
@@ -141,7 +126,7 @@ void parse_model(const json& j, const std::string& at, const JsonCtx& c, bool by
         c.fail(item, "expected \"left right\" or [left, right]");
       }
     }
-    impl.bpe = std::make_unique<Bpe>(parse_vocab(c.get(j, "vocab", at), at + ".vocab", c), merges,
+    impl.bpe = std::make_unique<Bpe>(c.vocab(c.get(j, "vocab", at), at + ".vocab"), merges,
                                      std::move(o), byte_level);
     return;
   }
@@ -155,10 +140,8 @@ void parse_post_processor(const json& j, const std::string& at, const JsonCtx& c
   const std::string type = c.type_of(j, at);
   auto pair_id = [&](const char* key) {
     const json& p = c.get(j, key, at);
-    if (!p.is_array() || p.size() != 2 || !p[1].is_number_integer()) {
-      c.fail(at + "." + key, "expected [token, id]");
-    }
-    return p[1].get<int32_t>();
+    if (!p.is_array() || p.size() != 2) c.fail(at + "." + key, "expected [token, id]");
+    return c.id(p[1], at + "." + key + "[1]");
   };
   std::vector<int32_t> pre, post;
   if (type == "BertProcessing" || type == "RobertaProcessing") {
@@ -179,10 +162,12 @@ void parse_post_processor(const json& j, const std::string& at, const JsonCtx& c
         continue;
       }
       if (!piece.contains("SpecialToken")) c.fail(item, "expected Sequence or SpecialToken");
-      const std::string name = c.get(piece["SpecialToken"], "id", item).get<std::string>();
+      const std::string name = c.get_string(piece["SpecialToken"], "id", item + ".SpecialToken");
       if (!specials.contains(name)) c.fail(item, "special token '" + name + "' is not defined");
-      const json& ids = c.get_array(specials[name], "ids", at + ".special_tokens." + name);
-      for (const json& id : ids) (seen_a ? post : pre).push_back(id.get<int32_t>());
+      const std::string ids_at = at + ".special_tokens." + name;
+      const json& ids = c.get_array(specials[name], "ids", ids_at);
+      for (size_t k = 0; k < ids.size(); ++k)
+        (seen_a ? post : pre).push_back(c.id(ids[k], ids_at + ".ids[" + std::to_string(k) + "]"));
     }
     if (!seen_a) c.fail(at + ".single", "the template has no $A sequence");
     if (!impl.cls_id && !pre.empty()) impl.cls_id = pre.front();
@@ -190,7 +175,7 @@ void parse_post_processor(const json& j, const std::string& at, const JsonCtx& c
   } else if (type == "ByteLevel") {
     // Changes offsets only.
   } else if (type == "Sequence") {
-    const json& list = c.get_array(j, "processors", at);
+    const json& list = c.get_steps(j, "processors", at);
     for (size_t i = 0; i < list.size(); ++i) {
       parse_post_processor(list[i], at + ".processors[" + std::to_string(i) + "]", c, impl);
     }
@@ -229,12 +214,12 @@ std::unique_ptr<Tokenizer::Impl> load_tokenizer_json(const std::filesystem::path
       if (trunc.value("strategy", "LongestFirst") == "OnlySecond") {
         c.fail("truncation.strategy", "OnlySecond cannot truncate a single sequence");
       }
-      impl->model_max_length = c.get_int(trunc, "max_length", 512, "truncation");
+      impl->model_max_length = c.get_int(trunc, "max_length", 512, "truncation", kMaxModelLength);
     }
     // "padding" is deliberately ignored: sluice packs batches without padding.
     if (const json& pad = root.value("padding", json());
         pad.is_object() && pad.contains("pad_id")) {
-      impl->pad_id = pad["pad_id"].get<int32_t>();
+      impl->pad_id = c.id(pad["pad_id"], "padding.pad_id");
     }
 
     std::vector<AddedToken> tokens;
@@ -243,7 +228,7 @@ std::unique_ptr<Tokenizer::Impl> load_tokenizer_json(const std::filesystem::path
       const std::string at = "added_tokens[" + std::to_string(i) + "]";
       const json& a = added[i];
       AddedToken t;
-      t.content = c.get(a, "content", at).get<std::string>();
+      t.content = c.token(c.get_string(a, "content", at), at + ".content");
       t.single_word = c.get_bool(a, "single_word", false, at);
       t.lstrip = c.get_bool(a, "lstrip", false, at);
       t.rstrip = c.get_bool(a, "rstrip", false, at);

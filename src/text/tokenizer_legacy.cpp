@@ -3,7 +3,7 @@
 // transformers' slow-to-fast converters (BertConverter, RobertaConverter,
 // GPT2Converter) build them, with tokenizer_config.json's settings. Also the
 // model_max_length look-up shared with tokenizer.json.
-#include <fstream>
+#include <string_view>
 
 #include "src/text/json_util.h"
 #include "src/text/tokenizer_impl.h"
@@ -13,6 +13,17 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+
+// Calls fn(line) for each line of text as std::getline would split it: on
+// '\n', with no empty line after a final newline.
+template <class Fn>
+void for_each_line(std::string_view text, Fn&& fn) {
+  while (!text.empty()) {
+    const size_t nl = text.find('\n');
+    fn(text.substr(0, nl));
+    text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
+  }
+}
 
 json read_config(const fs::path& file) {
   std::error_code ec;
@@ -37,7 +48,7 @@ void add_config_added_tokens(const json& cfg, const JsonCtx& c, std::vector<Adde
   for (const auto& [id, a] : cfg["added_tokens_decoder"].items()) {
     const std::string at = "added_tokens_decoder." + id;
     AddedToken t;
-    t.content = c.get(a, "content", at).get<std::string>();
+    t.content = c.token(c.get_string(a, "content", at), at + ".content");
     t.single_word = c.get_bool(a, "single_word", false, at);
     t.lstrip = c.get_bool(a, "lstrip", false, at);
     t.rstrip = c.get_bool(a, "rstrip", false, at);
@@ -58,12 +69,15 @@ int32_t require_id(const Vocab& vocab, const std::string& token, const std::stri
 }  // namespace
 
 std::unique_ptr<Tokenizer::Impl> load_vocab_txt(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw TokenizerError(file.string() + ": cannot open file");
+  const std::string text = read_file(file);
+  const JsonCtx vc{file.string()};
   Vocab vocab;
-  std::string line;
   int32_t index = 0;
-  while (std::getline(in, line)) vocab[line] = index++;  // transformers: rstrip("\n"), later wins
+  for_each_line(text, [&](std::string_view line) {
+    const std::string token(line);
+    vc.token(token, "line " + std::to_string(index + 1));
+    vocab[token] = index++;  // transformers: rstrip("\n"), later wins
+  });
   if (vocab.empty()) throw TokenizerError(file.string() + ": empty vocabulary");
 
   const fs::path cfg_file = file.parent_path() / "tokenizer_config.json";
@@ -109,34 +123,34 @@ std::unique_ptr<Tokenizer::Impl> load_vocab_txt(const fs::path& file) {
 std::unique_ptr<Tokenizer::Impl> load_vocab_json(const fs::path& file) {
   const JsonCtx c{file.string()};
   const json vj = c.parse_file(file);
-  if (!vj.is_object()) c.fail("", "expected an object of token -> id");
-  Vocab vocab;
-  for (const auto& [token, id] : vj.items()) {
-    if (!id.is_number_integer()) c.fail("[\"" + token + "\"]", "expected an integer id");
-    vocab[token] = id.get<int32_t>();
-  }
+  Vocab vocab = c.vocab(vj, "");
   const fs::path merges_file = file.parent_path() / "merges.txt";
-  std::ifstream in(merges_file, std::ios::binary);
-  if (!in)
+  std::error_code ec;
+  if (!fs::exists(merges_file, ec))
     throw TokenizerError(merges_file.string() + ": cannot open file (needed beside vocab.json)");
+  const std::string merges_text = read_file(merges_file);
   std::vector<std::pair<std::string, std::string>> merges;
-  std::string line;
-  for (size_t n = 1; std::getline(in, line); ++n) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.empty() || (n == 1 && line.starts_with("#version"))) continue;
-    auto pair = split_merge_line(line);
+  size_t n = 0;
+  for_each_line(merges_text, [&](std::string_view line) {
+    ++n;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty() || (n == 1 && line.starts_with("#version"))) return;
+    auto pair = split_merge_line(std::string(line));
     if (!pair) {
       throw TokenizerError(merges_file.string() + ": line " + std::to_string(n) +
                            ": expected \"left right\"");
     }
     merges.push_back(std::move(*pair));
-  }
+  });
 
   const fs::path cfg_file = file.parent_path() / "tokenizer_config.json";
   const json cfg = read_config(cfg_file);
   const JsonCtx cc{cfg_file.string()};
   const bool add_prefix_space = cc.get_bool(cfg, "add_prefix_space", false, "");
-  const std::string cls_name = cfg.value("tokenizer_class", std::string("RobertaTokenizer"));
+  const auto cls_entry = cfg.find("tokenizer_class");
+  const std::string cls_name = cls_entry != cfg.end() && cls_entry->is_string()
+                                   ? cls_entry->get<std::string>()
+                                   : std::string("RobertaTokenizer");
   const bool gpt2 = cls_name.find("GPT2") != std::string::npos;
 
   auto impl = std::make_unique<Tokenizer::Impl>();
@@ -188,21 +202,30 @@ void apply_model_configs(const fs::path& dir, Tokenizer::Impl& impl) {
   // transformers writes a huge sentinel (1e30) when there is no limit.
   if (tc.contains("model_max_length") && tc["model_max_length"].is_number()) {
     const double v = tc["model_max_length"].get<double>();
-    if (v >= 1 && v <= 1 << 20) {
+    if (v >= 1 && v <= kMaxModelLength) {
       impl.model_max_length = static_cast<int32_t>(v);
       return;
     }
   }
+  // config.json is the model's: values it cannot mean (the model loader
+  // refuses them) are passed over here, as the sentinel above is.
   const json mc = read_config(dir / "config.json");
-  if (mc.contains("max_position_embeddings") && mc["max_position_embeddings"].is_number_integer()) {
-    int32_t n = mc["max_position_embeddings"].get<int32_t>();
+  const auto integer = [&mc](const char* key) -> std::optional<int64_t> {
+    const auto it = mc.find(key);
+    if (it == mc.end() || !it->is_number_integer()) return std::nullopt;
+    if (it->is_number_unsigned() && it->get<uint64_t>() > uint64_t{INT64_MAX}) return std::nullopt;
+    return it->get<int64_t>();
+  };
+  if (std::optional<int64_t> n = integer("max_position_embeddings")) {
     // RoBERTa-family position ids start after the padding index.
-    const std::string type = mc.value("model_type", std::string());
-    if (type == "roberta" || type == "xlm-roberta" || type == "camembert") {
-      n -= mc.value("pad_token_id", 1) + 1;
+    const auto type = mc.find("model_type");
+    if (type != mc.end() && type->is_string() &&
+        (*type == "roberta" || *type == "xlm-roberta" || *type == "camembert")) {
+      const int64_t pad = integer("pad_token_id").value_or(1);
+      *n = pad >= 0 && pad < *n ? *n - pad - 1 : 0;
     }
-    if (n > 0) {
-      impl.model_max_length = n;
+    if (*n > 0 && *n <= kMaxModelLength) {
+      impl.model_max_length = static_cast<int32_t>(*n);
       return;
     }
   }

@@ -52,10 +52,21 @@ void WordPiece::build_trie() {
     }
     return n;
   };
+  // A token of more than max_chars characters (after the continuation
+  // prefix) matches no word: longer words are [UNK] whole. Leaving it out
+  // keeps the trie's depth, and so each node's failure pops, bounded.
   for (const auto& [s, id] : vocab_) {
-    if (!s.empty()) t[insert(s)].token = id;
+    const std::string_view body =
+        !prefix_.empty() && s.starts_with(prefix_) ? std::string_view(s).substr(prefix_.size()) : s;
+    if (!s.empty() && unicode::count_chars(body) <= static_cast<size_t>(max_chars_))
+      t[insert(s)].token = id;
   }
   const int32_t sharp = prefix_.empty() ? 0 : insert(prefix_);
+  // Failure pops grow with the square of a token's length when its prefixes
+  // are no tokens; a vocabulary that needs more than this many (real ones
+  // need about one per node) is tokenized by the reference loop instead.
+  const size_t pops_budget = 8 * t.size() + 65536;
+  size_t pops_total = 0;
 
   // Breadth-first from both roots, so that every f(u) chain is computed
   // before it is followed (it only visits shallower nodes).
@@ -75,11 +86,15 @@ void WordPiece::build_trie() {
         pops[v] = pops[u];
         int32_t z = fail[u];
         while (z >= 0 && kid(z, c) < 0) {
+          if (pops_total + pops[v].size() + pops[z].size() > pops_budget)
+            return;  // fast_ stays false
           pops[v].insert(pops[v].end(), pops[z].begin(), pops[z].end());
           z = fail[z];
         }
         fail[v] = z >= 0 ? kid(z, c) : -1;
       }
+      pops_total += pops[v].size();
+      if (pops_total > pops_budget) return;
       order.push_back(v);
     }
   }
@@ -112,6 +127,7 @@ void WordPiece::build_trie() {
     n.pops_count = static_cast<int32_t>(p.size());
     pops_.insert(pops_.end(), p.begin(), p.end());
   }
+  fast_ = true;
 }
 
 void WordPiece::tokenize(std::string_view w, std::vector<int32_t>& out) const {
@@ -120,7 +136,7 @@ void WordPiece::tokenize(std::string_view w, std::vector<int32_t>& out) const {
     out.push_back(unk_id_);
     return;
   }
-  if (!prefix_.empty() && w.starts_with(prefix_)) {
+  if (!fast_ || (!prefix_.empty() && w.starts_with(prefix_))) {
     tokenize_reference(w, out);
     return;
   }

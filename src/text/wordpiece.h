@@ -40,6 +40,10 @@ class WordPiece {
   int32_t unk_id() const { return unk_id_; }
   const std::string& prefix() const { return prefix_; }
   int32_t max_input_chars_per_word() const { return max_chars_; }
+  // False when the vocabulary's failure pops would take more memory than its
+  // trie is allowed (tokens whose prefixes are not tokens, hundreds of
+  // characters long): every word then goes through tokenize_reference().
+  bool fast() const { return fast_; }
 
  private:
   struct Node {
@@ -65,6 +69,7 @@ class WordPiece {
   std::string prefix_;
   int32_t unk_id_ = -1;
   int32_t max_chars_ = 100;
+  bool fast_ = false;  // the trie below is built
 
   std::vector<Node> nodes_;  // 0 is the root
   int32_t sharp_ = 0;        // the node of the continuation prefix ("##")

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -84,9 +85,11 @@ void Subprocess::signal(int sig) {
 bool Subprocess::running() {
   if (status_) return false;
   int st = 0;
-  pid_t r = waitpid(pid_, &st, WNOHANG);
+  struct rusage usage {};
+  pid_t r = wait4(pid_, &st, WNOHANG, &usage);
   if (r == pid_) {
     status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    peak_rss_kb_ = usage.ru_maxrss;
     return false;
   }
   return true;
@@ -122,6 +125,7 @@ RunResult run(std::vector<std::string> argv, std::map<std::string, std::string> 
   r.code = code ? *code : -1;
   r.out = p.stdout_text();
   r.err = p.stderr_text();
+  r.peak_rss_kb = p.peak_rss_kb();
   return r;
 }
 

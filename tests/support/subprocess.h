@@ -27,6 +27,10 @@ class Subprocess {
   std::optional<int> wait(std::chrono::milliseconds timeout);
   bool running();
 
+  // The child's peak resident set size in KiB (getrusage's ru_maxrss of this
+  // child alone), once it has exited; -1 before.
+  long peak_rss_kb() const { return peak_rss_kb_; }
+
   std::string stdout_text() const;
   std::string stderr_text() const;
   // Waits until stdout holds a first complete line and returns it (e.g. an
@@ -36,13 +40,15 @@ class Subprocess {
  private:
   pid_t pid_ = -1;
   std::optional<int> status_;
+  long peak_rss_kb_ = -1;
   std::string out_path_, err_path_;
 };
 
-// Runs to completion and returns {exit code, stdout, stderr}.
+// Runs to completion and returns {exit code, stdout, stderr, peak RSS}.
 struct RunResult {
   int code = -1;
   std::string out, err;
+  long peak_rss_kb = -1;  // the child's peak resident set size (KiB)
 };
 RunResult run(std::vector<std::string> argv, std::map<std::string, std::string> env = {},
               std::optional<std::string> stdin_text = std::nullopt,

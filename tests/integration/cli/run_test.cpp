@@ -66,6 +66,105 @@ TEST(SluiceValidate, AcceptsShippedPipelinesAndRejectsBadOnes) {
   EXPECT_NE(missing.err.find("cannot open"), std::string::npos) << missing.err;
 }
 
+std::string write_file(const std::string& name, const std::string& text) {
+  std::string path = ::testing::TempDir() + "/" + name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+// Every hostile input ends in exit 2 naming the file, the key and why, from
+// `validate` and `run` alike.
+TEST(SluiceValidate, HostileInputsExitTwoNamingFileAndKey) {
+  const std::string stages =
+      "stages:\n  - {name: s, type: generator}\n  - {name: c, type: counter}\n";
+  std::string bomb = "l0: &l0 [x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i < 9; ++i) {
+    bomb += "l" + std::to_string(i) + ": &l" + std::to_string(i) + " [";
+    for (int j = 0; j < 9; ++j) bomb += (j ? ", *l" : "*l") + std::to_string(i - 1);
+    bomb += "]\n";
+  }
+  struct Case {
+    std::string file, text, set, expected;
+  };
+  const std::vector<Case> cases = {
+      {"index.yaml", stages, "stages.99999999999999999999999.count=1",
+       "stages.99999999999999999999999: --set: index out of range (list has 2)"},
+      {"list-key.yaml", stages + "kafka:\n  properties:\n    [a, b]: 1\n", "",
+       "kafka.properties: a key must be a name, got a list (line 6)"},
+      {"bomb.yaml", bomb, "",
+       "(top level): more than 100000 YAML nodes once aliases (*name) are expanded"},
+      {"deep.yaml", std::string(100000, '[') + std::string(100000, ']'), "",
+       "invalid YAML: nested too deeply"},
+      {"dup.yaml", stages + "name: a\nname: b\n", "", "name: key given twice (lines 4 and 5)"},
+  };
+  for (const auto& c : cases) {
+    std::string path = write_file("sluice-hostile-" + c.file, c.text);
+    for (const char* cmd : {"validate", "run"}) {
+      std::vector<std::string> argv = {sluice_binary(), cmd, path, "--set",
+                                       "metrics.enabled=false"};
+      if (!c.set.empty()) argv.insert(argv.end(), {"--set", c.set});
+      auto r = run(argv);
+      EXPECT_EQ(r.code, 2) << cmd << " " << c.file << ": " << r.err;
+      EXPECT_NE(r.err.find(path + ": 1 problem"), std::string::npos)
+          << cmd << " " << c.file << ": " << r.err;
+      EXPECT_NE(r.err.find(c.expected), std::string::npos) << cmd << " " << c.file << ": " << r.err;
+    }
+  }
+}
+
+// A secret-looking value in a property not named like a secret: librdkafka
+// rejects it, quoting it; neither command shows it, both exit 2 at its key.
+TEST(SluiceValidate, ReportsWhatLibrdkafkaRejectsWithoutEchoingTheEnvironment) {
+  std::string path = write_file("sluice-kafka-env.yaml", R"(
+kafka:
+  bootstrap_servers: 127.0.0.1:1
+  properties:
+    security.protocol: ${SLUICE_TEST_SECRET}
+stages:
+  - {name: source, type: kafka_source, topics: in, group: g}
+  - {name: sink, type: kafka_sink, topic: out}
+)");
+  const std::map<std::string, std::string> env = {{"SLUICE_TEST_SECRET", "s3cr3t-hunter2"}};
+  for (const char* cmd : {"validate", "run"}) {
+    auto r = run({sluice_binary(), cmd, path, "--set", "metrics.enabled=false"}, env);
+    EXPECT_EQ(r.code, 2) << cmd << ": " << r.err;
+    EXPECT_NE(
+        r.err.find(
+            "kafka.properties.security.protocol: librdkafka: Invalid value <from environment> for "
+            "configuration property \"security.protocol\""),
+        std::string::npos)
+        << cmd << ": " << r.err;
+    EXPECT_EQ((r.out + r.err).find("s3cr3t"), std::string::npos) << cmd << ": " << r.out << r.err;
+  }
+  // The same property from --set, by its dotted librdkafka name.
+  auto r = run({sluice_binary(), "validate", pipeline("passthrough.yaml"), "--set",
+                "kafka.properties.security.protocol=${SLUICE_TEST_SECRET}"},
+               env);
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find(
+                "kafka.properties.security.protocol: librdkafka: Invalid value <from environment>"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.err.find("s3cr3t"), std::string::npos) << r.err;
+}
+
+TEST(SluiceRun, MetricsListenWithoutAHostIsLoopback) {
+  auto r = run({sluice_binary(), "run", pipeline("generator.yaml"), "--set", "metrics.listen=:0"},
+               {{"SLUICE_GENERATOR_COUNT", "1000"}});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("metrics: http://127.0.0.1:"), std::string::npos) << r.err;
+}
+
+TEST(SluiceCli, HelpExplainsTheSetSyntax) {
+  for (const char* cmd : {"run", "validate"}) {
+    auto r = run({sluice_binary(), cmd, "--help"});
+    EXPECT_EQ(r.code, 0) << cmd << ": " << r.err;
+    EXPECT_NE(r.out.find("kafka.properties.security.protocol=SSL"), std::string::npos)
+        << cmd << ": " << r.out;
+    EXPECT_NE(r.out.find("stages.tokenize.workers=4"), std::string::npos) << cmd << ": " << r.out;
+  }
+}
+
 TEST(SluiceRun, SigtermDrainsAndExitsZeroWhileMetricsPassPromtool) {
   int port = free_port();
   Subprocess p({sluice_binary(), "run", pipeline("generator.yaml"), "--set",

@@ -83,6 +83,26 @@ stages:
         std::vector<std::string>{kCrashable, "run", (dir_ / "pipeline.yaml").string()});
   }
 
+  // Waits until the group has committed all of `in` while `s` runs. A start
+  // that dies meanwhile (the record killed it once more than the breaker
+  // allows; a stack overflow logs nothing) fails at once, saying so, instead
+  // of looking like a hang when the timeout expires.
+  ::testing::AssertionResult committed_while_running(Subprocess& s, std::chrono::seconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (wait_until_committed(bootstrap_, kGroup, "in", 1s)) return ::testing::AssertionSuccess();
+      if (!s.running()) {
+        return ::testing::AssertionFailure()
+               << "start " << starts_ << " died (exit status " << s.wait(0s).value_or(-1)
+               << ") before everything was committed\n"
+               << s.stderr_text();
+      }
+    }
+    return ::testing::AssertionFailure()
+           << "start " << starts_ << ": not everything committed in " << timeout.count() << " s\n"
+           << s.stderr_text();
+  }
+
   // Saves a run's log where a failing test points to.
   void keep_log(const Subprocess& s) {
     std::ofstream(dir_ / ("start-" + std::to_string(starts_) + ".log")) << s.stderr_text();
@@ -129,11 +149,11 @@ TEST_P(CrashLoop, RecordThatKillsAStageIsDeadLetteredAndEveryOtherRecordComesOut
     }
   }
   auto last = start();
-  const bool done = wait_until_committed(bootstrap_, kGroup, "in", 90s);
+  const ::testing::AssertionResult done = committed_while_running(*last, 90s);
   last->signal(SIGTERM);
   const std::optional<int> status = last->wait(30s);
   keep_log(*last);
-  ASSERT_TRUE(done) << last->stderr_text();
+  ASSERT_TRUE(done);
   EXPECT_EQ(status, 0) << last->stderr_text();
 
   std::vector<Message> dlq = read_all(bootstrap_, "dlq");
@@ -189,11 +209,11 @@ TEST_F(CrashLoopTest, KillNineOfAHealthyRunDeadLettersNothing) {
     produced = total_records(bootstrap_, "out");
   }
   auto last = start();
-  const bool done = wait_until_committed(bootstrap_, kGroup, "in", 120s);
+  const ::testing::AssertionResult done = committed_while_running(*last, 120s);
   last->signal(SIGTERM);
   const std::optional<int> status = last->wait(30s);
   keep_log(*last);
-  ASSERT_TRUE(done) << last->stderr_text();
+  ASSERT_TRUE(done);
   EXPECT_EQ(status, 0) << last->stderr_text();
   std::printf("[ kill -9 ] suspect mode after two kills: %s\n",
               last->stderr_text().find("suspect mode:") != std::string::npos ? "yes" : "no");

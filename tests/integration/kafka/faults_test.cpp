@@ -91,6 +91,41 @@ TEST(KafkaFaults, ProduceAndFetchRequestErrorsLoseNothing) {
   });
 }
 
+// librdkafka does not retry an authorization refusal (it deems it permanent);
+// a brief one (ACLs being rolled out) used to fail the pipeline in a second.
+TEST(KafkaFaults, BriefAuthorizationRefusalIsRetried) {
+  run_with_fault("authorization refused", [](MockCluster& c) {
+    c.push_request_errors(api_key::kProduce, std::vector<rd_kafka_resp_err_t>(
+                                                 20, RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED));
+  });
+}
+
+// A refusal that lasts fails the pipeline after refusal_timeout, saying why.
+TEST(KafkaFaults, LastingRefusalFailsThePipelineNamingTopicAndError) {
+  MockCluster cluster(1);
+  const std::string b = cluster.bootstrap_servers();
+  cluster.create_topic("in", 2);
+  cluster.create_topic("out", 2);
+  produce(b, "in", values(input_values()));
+  HarnessOptions o = options(b, "in", "out", "", "refused");
+  o.refusal_timeout = 2s;
+  Harness h(std::move(o));
+  cluster.push_request_errors(
+      api_key::kProduce,
+      std::vector<rd_kafka_resp_err_t>(100000, RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED));
+  const auto t0 = std::chrono::steady_clock::now();
+  h.start();
+  ASSERT_TRUE(h.pipeline->wait_for(60s)) << "still running under a lasting refusal";
+  const auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_NE(h.pipeline->wait(), 0);
+  const std::string why = h.pipeline->failure();
+  EXPECT_NE(why.find("'out' refused"), std::string::npos) << why;
+  EXPECT_NE(why.find("TOPIC_AUTHORIZATION_FAILED"), std::string::npos) << why;
+  EXPECT_GE(took, 2s) << "failed before refusal_timeout: " << why;
+  cluster.clear_request_errors(api_key::kProduce);
+  for (int64_t c : committed_offsets(b, "refused", "in")) EXPECT_LT(c, 1);
+}
+
 TEST(KafkaFaults, LeaderChangesLoseNothing) {
   run_with_fault("leader change", [](MockCluster& c) {
     for (int round = 0; round < 2; ++round) {

@@ -199,6 +199,7 @@ std::vector<Message> read_all(const std::string& bootstrap, const std::string& t
       if (m->payload) msg.value.assign(static_cast<const char*>(m->payload), m->len);
       msg.partition = m->partition;
       msg.offset = m->offset;
+      msg.timestamp_ms = rd_kafka_message_timestamp(m, nullptr);
       rd_kafka_headers_t* hdrs = nullptr;
       if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
         const char* name;
@@ -216,6 +217,16 @@ std::vector<Message> read_all(const std::string& bootstrap, const std::string& t
   }
   rd_kafka_consumer_close(client.rk);
   return out;
+}
+
+bool wait_for_distinct(const std::string& bootstrap, const std::string& topic, size_t n,
+                       std::chrono::milliseconds timeout) {
+  auto deadline = Clock::now() + timeout;
+  while (Clock::now() < deadline) {
+    if (count_values(read_all(bootstrap, topic)).size() >= n) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  return false;
 }
 
 std::vector<int64_t> committed_offsets(const std::string& bootstrap, const std::string& group,
@@ -277,8 +288,10 @@ HarnessOptions options(std::string bootstrap, std::string input, std::string out
 }
 
 Harness::Harness(HarnessOptions o) {
-  output = std::make_unique<Output>(ProducerConfig{o.bootstrap, o.producer_properties}, &registry,
-                                    o.pipeline);
+  ProducerConfig pc{o.bootstrap, o.producer_properties};
+  pc.refusal_timeout = o.refusal_timeout;
+  pc.transactional_id = o.transactional_id;
+  output = std::make_unique<Output>(std::move(pc), &registry, o.pipeline);
   if (!o.dead_letters.empty()) {
     dead_letters = std::make_unique<operators::KafkaDeadLetterSink>(
         operators::DeadLetterOptions{o.dead_letters}, *output);
@@ -303,9 +316,16 @@ Harness::Harness(HarnessOptions o) {
   so.low_watermark = o.low_watermark;
   so.pause_after = o.pause_after;
   so.commit_interval = o.commit_interval;
+  so.commit_records = o.commit_records;
+  so.exactly_once = !o.transactional_id.empty();
+  so.transaction_interval = o.transaction_interval;
+  so.shed = o.shed;
+  so.latency_objective = o.latency_objective;
+  if (so.exactly_once) so.consumer.properties["isolation.level"] = "read_committed";
+  const bool so_exactly_once = so.exactly_once;
   auto src = std::make_unique<operators::KafkaSource>(std::move(so));
   source = src.get();
-  if (dead_letters) src->set_output(output.get());
+  if (dead_letters || so_exactly_once) src->set_output(output.get());
   pipeline->set_source("source", std::move(src));
   if (o.middle) pipeline->add_stage("middle", std::move(o.middle));
   operators::KafkaSinkOptions sk;

@@ -26,6 +26,7 @@ struct Message {
   std::vector<std::pair<std::string, std::string>> headers;
   int32_t partition = -1;  // produce: -1 = by key (or random); read: where it was
   int64_t offset = -1;     // read only
+  int64_t timestamp_ms = -1;                          // read only: the record's Kafka timestamp
   std::string header(const std::string& name) const;  // "" if absent
 };
 
@@ -42,6 +43,9 @@ int64_t total_records(const std::string& bootstrap, const std::string& topic);
 // Waits until the topic holds at least n records; false on timeout.
 bool wait_for_records(const std::string& bootstrap, const std::string& topic, int64_t n,
                       std::chrono::milliseconds timeout);
+// Waits until the topic holds at least n distinct values; false on timeout.
+bool wait_for_distinct(const std::string& bootstrap, const std::string& topic, size_t n,
+                       std::chrono::milliseconds timeout);
 // Reads the whole topic, from the beginning to its current end offsets.
 std::vector<Message> read_all(const std::string& bootstrap, const std::string& topic);
 // Committed offsets of `group` for each partition of `topic` (-1: none).
@@ -74,7 +78,14 @@ struct HarnessOptions {
   size_t high_watermark = 10000, low_watermark = 5000;
   std::chrono::milliseconds pause_after{1000};
   std::chrono::milliseconds commit_interval{200};
+  size_t commit_records = 10000;
   Properties consumer_properties, producer_properties;
+  std::chrono::milliseconds refusal_timeout{60000};
+  // Non-empty: exactly_once, with this transactional.id.
+  std::string transactional_id;
+  std::chrono::milliseconds transaction_interval{500};
+  bool shed = false;  // overload policy
+  std::chrono::milliseconds latency_objective{5000};
   std::unique_ptr<core::Operator> middle;  // optional stage between source and sink
   size_t queue_capacity = 1024;
 };

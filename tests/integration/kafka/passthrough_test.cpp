@@ -281,12 +281,14 @@ TEST(KafkaPassthrough, FailedDeliveryStopsThePipelineAndLeavesTheRecordUncommitt
   std::vector<std::string> vs;
   for (int i = 0; i < 1000; ++i) vs.push_back(record_value(i));
   produce(b, "in", values(vs));
-  // Every produce request is refused with a non-retriable error.
+  // Every produce request is refused with a non-retriable error, for longer
+  // than kafka.refusal_timeout (a brief refusal is retried: faults_test).
   cluster.push_request_errors(
       api_key::kProduce,
-      std::vector<rd_kafka_resp_err_t>(50, RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED));
+      std::vector<rd_kafka_resp_err_t>(100000, RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED));
   {
     auto h_opts = options(b, "in", "out", "", "fail");
+    h_opts.refusal_timeout = 2s;
     Harness h(std::move(h_opts));
     h.start();
     ASSERT_TRUE(h.pipeline->wait_for(60s)) << "the pipeline did not stop";

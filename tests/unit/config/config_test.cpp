@@ -3,7 +3,11 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <filesystem>
+#include <fstream>
+
 #include "operators/pipeline_factory.h"
+#include "src/config/limits.h"
 #include "src/config/load.h"
 
 namespace sluice::config {
@@ -130,6 +134,148 @@ TEST(Config, BadOverrideIsReported) {
   EXPECT_TRUE(has(ps, "--set noequals", "expected key.path=value")) << dump(ps);
 }
 
+TEST(Config, SetIndexBeyondAnyListIsAProblemNamingTheKey) {
+  auto ps = problems_of(kGood, {"stages.99999999999999999999999.count=1", "stages.2.count=1"});
+  EXPECT_TRUE(has(ps, "stages.99999999999999999999999", "--set: index out of range (list has 2)"))
+      << dump(ps);
+  EXPECT_TRUE(has(ps, "stages.2", "--set: index out of range (list has 2)")) << dump(ps);
+}
+
+TEST(Config, SetRejectsMalformedPaths) {
+  std::string deep = "description";
+  for (int i = 0; i < kMaxDepth; ++i) deep += ".a";
+  auto ps = problems_of(kGood, {"runtime..queue_capacity=4", "runtime.=4", deep + "=1"});
+  EXPECT_TRUE(has(ps, "--set runtime..queue_capacity", "empty key in the path")) << dump(ps);
+  EXPECT_TRUE(has(ps, "--set runtime.", "empty key in the path")) << dump(ps);
+  EXPECT_TRUE(has(ps, "--set description...", "path deeper than 100 levels")) << dump(ps);
+  EXPECT_EQ(ps.size(), 3u) << dump(ps);
+}
+
+TEST(Config, SetAddressesDottedLibrdkafkaPropertyNamesAsOneKey) {
+  Loaded l = load_string(
+      kGood, *operators::builtin_registry().pipeline_schema(),
+      {"kafka.properties.security.protocol=SSL", "kafka.consumer_properties.fetch.wait.max.ms=10",
+       "kafka.producer_properties.linger.ms=5"});
+  Section kafka = l.root().section("kafka");
+  EXPECT_EQ(kafka.string_map("properties"),
+            (std::map<std::string, std::string>{{"security.protocol", "SSL"}}));
+  EXPECT_EQ(kafka.string_map("consumer_properties"),
+            (std::map<std::string, std::string>{{"fetch.wait.max.ms", "10"}}));
+  EXPECT_EQ(kafka.string_map("producer_properties"),
+            (std::map<std::string, std::string>{{"linger.ms", "5"}}));
+}
+
+TEST(Config, KeysThatAreNotNamesAreProblemsWithTheirLine) {
+  auto ps = problems_of(std::string(kGood) +
+                        "kafka:\n  properties:\n    [a, b]: 1\n    {x: y}: 2\n    ok: [1]\n");
+  EXPECT_TRUE(has(ps, "kafka.properties", "a key must be a name, got a list (line 8)")) << dump(ps);
+  EXPECT_TRUE(has(ps, "kafka.properties", "a key must be a name, got a mapping (line 9)"))
+      << dump(ps);
+  EXPECT_EQ(ps.size(), 2u) << dump(ps);
+  ps = problems_of(std::string(kGood) + "kafka:\n  properties:\n    ok: [1]\n");
+  EXPECT_TRUE(has(ps, "kafka.properties.ok", "expected a scalar value, got a list")) << dump(ps);
+}
+
+TEST(Config, DuplicateKeysNameBothLines) {
+  auto ps = problems_of(R"(
+runtime:
+  queue_capacity: 5
+  log_level: info
+  queue_capacity: 7
+stages:
+  - {name: src, type: generator, count: 1, count: 2}
+  - {name: sink, type: counter}
+)");
+  EXPECT_TRUE(has(ps, "runtime.queue_capacity", "key given twice (lines 3 and 5)")) << dump(ps);
+  EXPECT_TRUE(has(ps, "stages[0].count", "key given twice (lines 7 and 7)")) << dump(ps);
+  EXPECT_EQ(ps.size(), 2u) << dump(ps);
+}
+
+// "Billion laughs", as one flow mapping: 9 levels of 9 aliases is 9^9 nodes
+// once expanded.
+std::string alias_bomb(int levels) {
+  std::string s = "{l0: &l0 [x, x, x, x, x, x, x, x, x]";
+  for (int i = 1; i < levels; ++i) {
+    std::string prev = "*l" + std::to_string(i - 1);
+    s += ", l" + std::to_string(i) + ": &l" + std::to_string(i) + " [";
+    for (int j = 0; j < 9; ++j) s += (j ? ", " : "") + prev;
+    s += "]";
+  }
+  return s + "}";
+}
+
+TEST(Config, AliasBombIsRejectedBeforeItIsExpanded) {
+  auto ps = problems_of(alias_bomb(9));
+  ASSERT_EQ(ps.size(), 1u) << dump(ps);
+  EXPECT_TRUE(
+      has(ps, "(top level)", "more than 100000 YAML nodes once aliases (*name) are expanded"))
+      << dump(ps);
+  // The same as a --set value.
+  ps = problems_of(kGood, {"description=" + alias_bomb(9)});
+  ASSERT_EQ(ps.size(), 1u) << dump(ps);
+  EXPECT_TRUE(has(ps, "description", "--set: more than 100000 YAML nodes")) << dump(ps);
+}
+
+TEST(Config, DeepNestingIsRejected) {
+  // yaml-cpp's own guard (DeepRecursion) stops its parser, no stack overflow.
+  auto ps = problems_of(std::string(100000, '[') + std::string(100000, ']'));
+  ASSERT_EQ(ps.size(), 1u) << dump(ps);
+  EXPECT_NE(ps[0].message.find("invalid YAML: nested too deeply"), std::string::npos) << dump(ps);
+  // Below yaml-cpp's limit, above ours.
+  std::string deep =
+      "description: " + std::string(kMaxDepth + 1, '[') + std::string(kMaxDepth + 1, ']') + "\n";
+  ps = problems_of(deep + kGood);
+  ASSERT_EQ(ps.size(), 1u) << dump(ps);
+  EXPECT_EQ(ps[0].message, "nested deeper than 100 levels") << dump(ps);
+  EXPECT_EQ(ps[0].path.rfind("description[0][0]", 0), 0u) << dump(ps);
+}
+
+TEST(Config, FileLargerThanTheLimitIsRejectedUnread) {
+  std::string big = std::string(kGood) + "# " + std::string(kMaxFileBytes, 'x') + "\n";
+  auto ps = problems_of(big);
+  ASSERT_EQ(ps.size(), 1u) << dump(ps);
+  EXPECT_TRUE(has(ps, "(file)", "larger than 256 KiB")) << dump(ps);
+  std::string path = testing::TempDir() + "/sluice-config-big.yaml";
+  std::ofstream(path) << big;
+  try {
+    load_file(path, *operators::builtin_registry().pipeline_schema());
+    ADD_FAILURE() << "no error";
+  } catch (const ConfigError& e) {
+    EXPECT_TRUE(has(e.problems(), "(file)", "larger than 256 KiB")) << e.what();
+  }
+  std::filesystem::remove(path);
+}
+
+TEST(Config, ValuesFromTheEnvironmentAreNeverEchoedThroughRangesAliasesOrTypes) {
+  setenv("SLUICE_TEST_SECRET", "hunter2", 1);
+  setenv("SLUICE_TEST_ZERO", "0", 1);
+  auto ps = problems_of(R"(
+description: &d "${SLUICE_TEST_SECRET}"
+stages:
+  - {name: src, type: generator, count: *d, partitions: "${SLUICE_TEST_ZERO}"}
+  - {name: sink, type: "${SLUICE_TEST_SECRET}"}
+)");
+  EXPECT_TRUE(has(ps, "stages[0].count", "expected an integer, got (value from the environment"))
+      << dump(ps);
+  EXPECT_TRUE(
+      has(ps, "stages[0].partitions", "must be at least 1, got (value from the environment"))
+      << dump(ps);
+  EXPECT_TRUE(has(ps, "stages[1].type", "unknown type (value from the environment")) << dump(ps);
+  EXPECT_EQ(ps.size(), 3u) << dump(ps);
+  EXPECT_EQ(dump(ps).find("hunter2"), std::string::npos) << dump(ps);
+}
+
+TEST(Config, ValuesFromTheEnvironmentAreMarkedForTheirUsers) {
+  setenv("SLUICE_TEST_SECRET", "hunter2", 1);
+  Loaded l = load_string(
+      std::string(kGood) + "kafka:\n  properties:\n    security.protocol: ${SLUICE_TEST_SECRET}\n",
+      *operators::builtin_registry().pipeline_schema());
+  Section kafka = l.root().section("kafka");
+  EXPECT_TRUE(kafka.from_environment("properties.security.protocol"));
+  EXPECT_FALSE(kafka.from_environment("bootstrap_servers"));
+  EXPECT_EQ(l.redact("Invalid value \"hunter2\""), "Invalid value \"${SLUICE_TEST_SECRET}\"");
+}
+
 TEST(Config, InvalidYamlNamesLine) {
   auto ps = problems_of("stages: [\n  - {name: a\n");
   ASSERT_EQ(ps.size(), 1u);
@@ -149,6 +295,17 @@ TEST(Config, ParsesDurationsAndSizes) {
   EXPECT_EQ(parse_bytes("16MB"), 16'000'000u);
   EXPECT_EQ(parse_bytes("1024"), 1024u);
   EXPECT_FALSE(parse_bytes("12 parsecs"));
+  // Too large to represent: rejected, not wrapped to a negative number.
+  EXPECT_FALSE(parse_duration_ns("99999999999999999999h"));
+  EXPECT_FALSE(parse_bytes("99999999999999999999GiB"));
+}
+
+TEST(Config, EverySpellingValidationAcceptsReadsBack) {
+  Loaded l = load_string(
+      std::string(kGood) + "metrics: {enabled: YES}\nruntime: {queue_capacity: \"64 \"}\n",
+      *operators::builtin_registry().pipeline_schema());
+  EXPECT_TRUE(l.root().section("metrics").boolean("enabled"));
+  EXPECT_EQ(l.root().section("runtime").integer("queue_capacity"), 64);
 }
 
 std::vector<Problem> build_problems(const std::string& yaml) {

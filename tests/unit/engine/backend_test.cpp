@@ -218,7 +218,8 @@ TEST(BackendFactory, RejectsUnknownAndUnavailableDevices) {
   } else {
     EXPECT_THROW(make_backend(m, BackendOptions{.device = "cuda"}), std::invalid_argument);
   }
-  EXPECT_EQ(make_backend(m, BackendOptions{.device = "auto", .threads = 1})->kind(), gpu ? "cuda" : "cpu");
+  EXPECT_EQ(make_backend(m, BackendOptions{.device = "auto", .threads = 1})->kind(),
+            gpu ? "cuda" : "cpu");
 }
 
 }  // namespace

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include "src/engine/model_error.h"
 
 namespace sluice::engine {
@@ -105,6 +107,65 @@ TEST(ModelConfig, RejectsInvalidJsonAndLabelMismatch) {
   mismatch.insert(mismatch.rfind('}'), ", \"num_labels\": 2");
   EXPECT_NE(error_of(mismatch).find("id2label has 3 labels but num_labels is 2"),
             std::string::npos);
+}
+
+// kBert with `key` set to the JSON text `value` (id2label dropped when the key is num_labels).
+std::string bert_with(const std::string& key, const std::string& value) {
+  nlohmann::json j = nlohmann::json::parse(kBert);
+  if (key == "num_labels") j.erase("id2label");
+  j[key] = nlohmann::json::parse(value);
+  return j.dump();
+}
+
+TEST(ModelConfig, RefusesSizesNoEncoderHasBeforeAllocatingForThem) {
+  // num_labels sizes the label table before any weight is read: 10^12 used
+  // to allocate until std::bad_alloc (exit 1, no file named).
+  EXPECT_EQ(error_of(bert_with("num_labels", "1000000000000")),
+            "config.json: num_labels: 1000000000000 is outside 1..1048576");
+  EXPECT_EQ(error_of(bert_with("hidden_size", "1099511627776")),
+            "config.json: hidden_size: 1099511627776 is outside 1..65536");
+  EXPECT_EQ(error_of(bert_with("num_hidden_layers", "100000")),
+            "config.json: num_hidden_layers: 100000 is outside 1..1024");
+  EXPECT_EQ(error_of(bert_with("vocab_size", "18446744073709551615")),
+            "config.json: vocab_size: 18446744073709551615 is outside 1..16777216");
+  EXPECT_EQ(error_of(bert_with("intermediate_size", "0")),
+            "config.json: intermediate_size: 0 is outside 1..262144");
+  EXPECT_EQ(error_of(bert_with("max_position_embeddings", "-5")),
+            "config.json: max_position_embeddings: -5 is outside 1..1048576");
+  EXPECT_EQ(error_of(bert_with("type_vocab_size", "4294967296")),
+            "config.json: type_vocab_size: 4294967296 is outside 1..65536");
+}
+
+TEST(ModelConfig, RefusesNonIntegersAndHugeFloats) {
+  EXPECT_EQ(error_of(bert_with("num_labels", "1e12")),
+            "config.json: num_labels: must be an integer, got 1000000000000.0");
+  EXPECT_EQ(error_of(bert_with("hidden_size", "\"768\"")),
+            "config.json: hidden_size: must be an integer, got a string");
+  EXPECT_NE(error_of(R"({"vocab_size": 1e400})").find("config.json: not valid JSON"),
+            std::string::npos);
+}
+
+TEST(ModelConfig, RefusesPadTokenOutsideTheVocabulary) {
+  // Truncated to 32 bits it used to pass, then fed RoBERTa positions and
+  // empty records an id no table has.
+  EXPECT_EQ(error_of(bert_with("pad_token_id", "4294967296")),
+            "config.json: pad_token_id: 4294967296 is outside 0..30521");
+  EXPECT_EQ(error_of(bert_with("pad_token_id", "-1")),
+            "config.json: pad_token_id: -1 is outside 0..30521");
+}
+
+TEST(ModelConfig, RefusesLayerNormEpsOutsideFloatRange) {
+  // 1e300 converted to float is undefined (UBSan) and became inf in Release.
+  EXPECT_EQ(error_of(bert_with("layer_norm_eps", "1e300")),
+            "config.json: layer_norm_eps: must be in (0, 1]");
+  EXPECT_EQ(error_of(bert_with("layer_norm_eps", "-1e-5")),
+            "config.json: layer_norm_eps: must be in (0, 1]");
+}
+
+TEST(ModelConfig, RefusesNestingDeeperThanAnyConfig) {
+  std::string deep = kBert;
+  deep.insert(deep.rfind('}'), ", \"x\": " + std::string(100'000, '[') + std::string(100'000, ']'));
+  EXPECT_EQ(error_of(deep), "config.json: x: nests deeper than 64 levels");
 }
 
 }  // namespace

@@ -156,5 +156,45 @@ TEST(ModelLoad, LoadsDistilBertAndRobertaHeads) {
   EXPECT_EQ(r.config().max_sequence_length(), 128);
 }
 
+TEST(ModelLoad, ConfigLargerThanTheWeightsFailsOnTheFirstShapeBeforeAllocating) {
+  // hidden_size 65536 used to allocate the whole [vocab, 65536] embedding
+  // table (2 GB for bert-base) before comparing its shape.
+  const fs::path dir = testing::scratch_dir("load-hidden");
+  testing::copy_model(testing::random_model("tiny-bert", kTinyBert), dir);
+  std::string cfg = testing::read_text(dir / "config.json");
+  const size_t at = cfg.find("\"hidden_size\": 64");
+  ASSERT_NE(at, std::string::npos) << cfg;
+  cfg.replace(at, 17, "\"hidden_size\": 65536");
+  testing::write_text(dir / "config.json", cfg);
+  EXPECT_EQ(load_error(dir), (dir / "model.safetensors").string() +
+                                 ": tensor 'bert.embeddings.word_embeddings.weight' has shape "
+                                 "[120, 64], expected [120, 65536]");
+}
+
+TEST(ModelLoad, TypeVocabOverflowingTheWeightsIsRefused) {
+  // (2^56 + 2) x 64 F32 elements need 2^64 + 512 bytes, which wrap to the 512
+  // bytes of a real [2, 64] table. With a config that agreed, the model loaded
+  // and the embedding kernel read past the table (ASan: heap-buffer-overflow).
+  const fs::path dir = testing::scratch_dir("load-overflow");
+  testing::copy_model(testing::random_model("tiny-bert", kTinyBert), dir);
+  auto tensors = testing::read_safetensors(dir / "model.safetensors");
+  tensors["bert.embeddings.token_type_embeddings.weight"].shape = {72057594037927938, 64};
+  testing::write_safetensors(dir / "model.safetensors", tensors);
+  std::string cfg = testing::read_text(dir / "config.json");
+  const size_t at = cfg.find("\"type_vocab_size\": 2");
+  ASSERT_NE(at, std::string::npos) << cfg;
+  cfg.replace(at, 20, "\"type_vocab_size\": 72057594037927938");
+  testing::write_text(dir / "config.json", cfg);
+  EXPECT_EQ(load_error(dir), (dir / "config.json").string() +
+                                 ": type_vocab_size: 72057594037927938 is outside 1..65536");
+  cfg.replace(at, 36, "\"type_vocab_size\": 2");
+  testing::write_text(dir / "config.json", cfg);
+  EXPECT_CONTAINS(load_error(dir),
+                  (dir / "model.safetensors").string() +
+                      ": tensor 'bert.embeddings.token_type_embeddings.weight': "
+                      "shape [72057594037927938, 64] of F32 needs more bytes than 64 "
+                      "bits can count");
+}
+
 }  // namespace
 }  // namespace sluice::engine

@@ -2,10 +2,16 @@
 // failure naming the file and the offending tensor.
 #include "src/engine/safetensors.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstring>
+#include <thread>
 
 #include "src/engine/model_error.h"
 #include "tests/unit/engine/model_fixtures.h"
@@ -161,6 +167,73 @@ TEST(Safetensors, RefusesToConvertIntegerTensorsToFloat) {
   auto f = SafetensorsFile::open(dir / "m.safetensors");
   std::vector<float> out(1);
   EXPECT_THROW(f.read_f32(*f.find("ids"), out), ModelError);
+}
+
+TEST(Safetensors, RejectsShapeWhoseElementCountOverflows) {
+  // (2^56 + 2) x 256 elements wrap around to 512: as F32 exactly the 2048
+  // bytes given, so an unchecked product passes every other check.
+  const auto p = testing::scratch_dir("st-overflow") / "m.safetensors";
+  testing::write_raw_safetensors(
+      p, R"({"w":{"dtype":"F32","shape":[72057594037927938,256],"data_offsets":[0,2048]}})",
+      std::vector<uint8_t>(2048, 0));
+  expect_error(
+      p, {"tensor 'w'", "shape [72057594037927938, 256]", "more elements than 64 bits can count"});
+}
+
+TEST(Safetensors, RejectsShapeWhoseByteCountOverflows) {
+  // 2^62 F32 elements are 2^64 bytes, which wraps to the 0 bytes given.
+  const auto p = testing::scratch_dir("st-overflow-bytes") / "m.safetensors";
+  testing::write_raw_safetensors(
+      p, R"({"w":{"dtype":"F32","shape":[4611686018427387904],"data_offsets":[0,0]}})", {});
+  expect_error(p, {"tensor 'w'", "needs more bytes than 64 bits can count"});
+}
+
+TEST(Safetensors, RejectsShapeEntryBeyondInt64) {
+  const auto p = testing::scratch_dir("st-huge-dim") / "m.safetensors";
+  testing::write_raw_safetensors(
+      p, R"({"w":{"dtype":"F32","shape":[18446744073709551615],"data_offsets":[0,4]}})",
+      f32_bytes({1.f}));
+  expect_error(p, {"tensor 'w'", "non-negative 64-bit integers"});
+}
+
+TEST(Safetensors, RejectsATensorNamedTwice) {
+  const auto p = testing::scratch_dir("st-twice") / "m.safetensors";
+  testing::write_raw_safetensors(p,
+                                 R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
+                                 R"("a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
+                                 f32_bytes({1.f, 2.f}));
+  expect_error(p, {"tensor 'a' appears twice in the header"});
+}
+
+TEST(Safetensors, RejectsAHeaderNestedDeeperThanAnyHeader) {
+  const auto p = testing::scratch_dir("st-deep") / "m.safetensors";
+  testing::write_raw_safetensors(p,
+                                 R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4],"x":)" +
+                                     std::string(100'000, '[') + std::string(100'000, ']') + "}}",
+                                 f32_bytes({1.f}));
+  expect_error(p, {"tensor 'a': nests deeper than 8 levels"});
+}
+
+TEST(Safetensors, RefusesAFifoWithoutWaitingForAWriter) {
+  const auto p = testing::scratch_dir("st-fifo") / "model.safetensors";
+  ASSERT_EQ(::mkfifo(p.c_str(), 0600), 0);
+  // Should open() block on the FIFO, this writer releases it (and the test
+  // then fails on the message) instead of hanging the test run.
+  std::atomic<bool> done{false};
+  std::thread writer([&] {
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (!done && std::chrono::steady_clock::now() < give_up) {
+      const int fd = ::open(p.c_str(), O_WRONLY | O_NONBLOCK);  // succeeds only once a reader waits
+      if (fd >= 0) {
+        ::close(fd);
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  });
+  expect_error(p, {"not a regular file (a FIFO)"});
+  done = true;
+  writer.join();
 }
 
 }  // namespace

@@ -34,6 +34,39 @@ TEST(KafkaConf, SecretValuesNeverAppearInErrors) {
   EXPECT_FALSE(is_secret_property("bootstrap.servers"));
 }
 
+// librdkafka quotes a rejected value (whole, one token of a list, or the
+// number it parsed); a value from the environment never shows.
+TEST(KafkaConf, ValueFromTheEnvironmentNeverAppearsInLibrdkafkasMessage) {
+  Conf c({{"security.protocol", {"kafka.properties.security.protocol", true}},
+          {"debug", {"kafka.properties.debug", true}},
+          {"linger.ms", {"kafka.producer_properties.linger.ms", true}}});
+  auto reason = [&](const char* name, const char* value) {
+    try {
+      c.set(name, value);
+    } catch (const PropertyError& e) {
+      return e.path() + ": " + e.reason();
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(reason("security.protocol", "hunter2"),
+            "kafka.properties.security.protocol: librdkafka: Invalid value <from environment> for "
+            "configuration "
+            "property \"security.protocol\"");
+  EXPECT_EQ(reason("debug", "all,hunter2"),
+            "kafka.properties.debug: librdkafka: Invalid value <from environment> for "
+            "configuration property "
+            "\"debug\"");
+  EXPECT_EQ(reason("linger.ms", "0999999999"),
+            "kafka.producer_properties.linger.ms: librdkafka: Configuration property "
+            "\"queue.buffering.max.ms\" "
+            "value <from environment> is outside allowed range 0..900000");
+  // Not from the environment: librdkafka's message as it is.
+  EXPECT_EQ(reason("compression.type", "zstandard"),
+            "kafka property 'compression.type': librdkafka: Invalid value \"zstandard\" for "
+            "configuration property "
+            "\"compression.codec\"");
+}
+
 TEST(KafkaConf, ConsumerRefusesAutoCommit) {
   ConsumerConfig cc;
   cc.bootstrap_servers = "127.0.0.1:1";
@@ -46,7 +79,8 @@ TEST(KafkaConf, ConsumerRefusesAutoCommit) {
 TEST(KafkaConf, ConsumerNeedsAGroup) {
   ConsumerConfig cc;
   cc.bootstrap_servers = "127.0.0.1:1";
-  EXPECT_EQ(message_of([&] { Consumer c(cc, nullptr); }), "kafka consumer: a group id is required");
+  EXPECT_EQ(message_of([&] { Consumer c(cc, nullptr); }),
+            "kafka property 'group.id': a consumer group id is required");
 }
 
 TEST(KafkaConf, ProducerRefusesToDropIdempotence) {

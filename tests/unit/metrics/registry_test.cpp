@@ -82,7 +82,7 @@ TEST(MetricsRegistry, RendersSpecialFloats) {
             "# TYPE g gauge\n"
             "g{v=\"inf\"} +Inf\n"
             "g{v=\"minus_inf\"} -Inf\n"
-            "g{v=\"nan\"} NaN\n"
+            "g{v=\"nan\"} Nan\n"
             "g{v=\"tiny\"} 1e-300\n");
 }
 
@@ -95,18 +95,18 @@ TEST(MetricsRegistry, RendersHistogramWithCumulativeBucketsSumAndCount) {
   EXPECT_EQ(r.render(),
             "# HELP sluice_batch_seconds Batch time.\n"
             "# TYPE sluice_batch_seconds histogram\n"
+            "sluice_batch_seconds_count 0\n"
+            "sluice_batch_seconds_sum 0\n"
             "sluice_batch_seconds_bucket{le=\"0.25\"} 0\n"
             "sluice_batch_seconds_bucket{le=\"0.5\"} 0\n"
             "sluice_batch_seconds_bucket{le=\"1\"} 0\n"
             "sluice_batch_seconds_bucket{le=\"+Inf\"} 0\n"
-            "sluice_batch_seconds_sum 0\n"
-            "sluice_batch_seconds_count 0\n"
+            "sluice_batch_seconds_count{stage=\"infer\"} 4\n"
+            "sluice_batch_seconds_sum{stage=\"infer\"} 4.125\n"
             "sluice_batch_seconds_bucket{stage=\"infer\",le=\"0.25\"} 2\n"
             "sluice_batch_seconds_bucket{stage=\"infer\",le=\"0.5\"} 2\n"
             "sluice_batch_seconds_bucket{stage=\"infer\",le=\"1\"} 3\n"
-            "sluice_batch_seconds_bucket{stage=\"infer\",le=\"+Inf\"} 4\n"
-            "sluice_batch_seconds_sum{stage=\"infer\"} 4.125\n"
-            "sluice_batch_seconds_count{stage=\"infer\"} 4\n");
+            "sluice_batch_seconds_bucket{stage=\"infer\",le=\"+Inf\"} 4\n");
 }
 
 TEST(MetricsRegistry, RejectsInvalidNamesAndLabels) {

@@ -75,9 +75,16 @@ TEST(RecommenderModel, MissingOrOddFilesAreErrorsNamingThem) {
   EXPECT_ERROR_MENTIONS(dir, "config.json", "not a regular file");
   fs::remove(dir / "config.json");
   write_text(dir / "config.json", std::string(2 << 20, ' '));
-  EXPECT_ERROR_MENTIONS(dir, "config.json", "allowed");
+  EXPECT_ERROR_MENTIONS(dir, "config.json", "more than the");
   write_text(dir / "config.json", "{\"model_type\": ");
   EXPECT_ERROR_MENTIONS(dir, "config.json", "not valid JSON");
+  // Refused before a recursive parser sees it.
+  write_text(dir / "config.json",
+             "{\"a\":" + std::string(100000, '[') + std::string(100000, ']') + "}");
+  EXPECT_ERROR_MENTIONS(dir, "config.json", "a: nests deeper than");
+  dir = testing::write_tiny_model("recommend-model-files");
+  write_text(dir / "item_ids.json", std::string(3000, '[') + std::string(3000, ']'));
+  EXPECT_ERROR_MENTIONS(dir, "item_ids.json", "nests deeper than");
   dir = testing::write_tiny_model("recommend-model-files");
   fs::remove(dir / "model.safetensors");
   EXPECT_ERROR_MENTIONS(dir, "model.safetensors", "cannot open");

@@ -2,6 +2,7 @@
 // by hand, and Fast WordPiece against Hugging Face's reference loop on every
 // word of a small alphabet and on random words with BERT's vocabulary.
 #include <gtest/gtest.h>
+#include <malloc.h>
 
 #include <random>
 
@@ -108,6 +109,47 @@ TEST(WordPiece, FastMatcherEqualsReferenceOnBertVocabulary) {
     m.tokenize_reference(w, ref);
     ASSERT_EQ(fast, ref) << "word '" << w << "'";
   }
+}
+
+// Bytes the heap holds now (glibc; ASan reports 0, which passes the bounds below).
+size_t heap_in_use() {
+  const struct mallinfo2 mi = ::mallinfo2();
+  return mi.uordblks + mi.hblkhd;
+}
+
+// "a", "##a" and one 20,000-character token: every prefix of the long token
+// fails over through "a" + "##a"..., so its trie nodes' failure pops hold 1, 2,
+// ... 20,000 ids: 800 MB kept for one token that no word can match.
+Vocab vocab_with_a_long_token() {
+  Vocab v = make_vocab({"[UNK]", "a", "##a", "b"});
+  v[std::string(20'000, 'a')] = 4;
+  return v;
+}
+
+TEST(WordPiece, TokensLongerThanAnyWordKeepTheTrieSmall) {
+  const size_t before = heap_in_use();
+  const WordPiece m(vocab_with_a_long_token(), "[UNK]", "##", 100);
+  EXPECT_LT(heap_in_use() - before, size_t{16} << 20);
+  EXPECT_TRUE(m.fast());
+  for (const size_t n : {1, 2, 100}) {
+    std::vector<int32_t> want{1};
+    want.resize(n, 2);
+    EXPECT_EQ(wp(m, std::string(n, 'a')), want) << n;
+  }
+  EXPECT_EQ(wp(m, std::string(101, 'a')), (std::vector<int32_t>{0}));
+  EXPECT_EQ(wp(m, std::string(20'000, 'a')), (std::vector<int32_t>{0}));  // longer than 100
+}
+
+TEST(WordPiece, VocabularyTooIrregularForTheTrieUsesTheReferenceLoop) {
+  // With max_input_chars_per_word this high the long token is matchable:
+  // its failure pops would be quadratic, so the trie is given up.
+  const size_t before = heap_in_use();
+  const WordPiece m(vocab_with_a_long_token(), "[UNK]", "##", 1'000'000);
+  EXPECT_LT(heap_in_use() - before, size_t{16} << 20);
+  EXPECT_FALSE(m.fast());
+  EXPECT_EQ(wp(m, std::string(20'000, 'a')), (std::vector<int32_t>{4}));
+  EXPECT_EQ(wp(m, "aaab"), (std::vector<int32_t>{0}));  // no "##b"
+  EXPECT_EQ(wp(m, "aaa"), (std::vector<int32_t>{1, 2, 2}));
 }
 
 std::vector<int32_t> bpe(const Bpe& m, std::string_view w) {

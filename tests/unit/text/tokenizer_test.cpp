@@ -4,8 +4,13 @@
 // (and bert-base-uncased from the shared data when present).
 #include "src/text/tokenizer.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <thread>
 
 #include "tests/unit/text/text_test_util.h"
@@ -192,9 +197,149 @@ class TokenizerLoadTest : public ::testing::Test {
     return "";
   }
 
+  // Writes `text` as tokenizer.json and returns the load error.
+  std::string load_error_of(const std::string& text) {
+    std::ofstream(dir_ / "tokenizer.json") << text;
+    try {
+      Tokenizer::load(dir_);
+    } catch (const TokenizerError& e) {
+      return e.what();
+    }
+    return "loaded";
+  }
+
+  // base_ with `key` set to `depth` nested Sequences (written as text: a
+  // JSON library's own dump would recurse as deep).
+  std::string nested(const char* key, const char* list, const std::string& leaf, int depth) {
+    nlohmann::json j = base_;
+    j[key] = "@NESTED@";
+    std::string text = j.dump();
+    std::string value;
+    for (int i = 0; i < depth; ++i) value += R"({"type":"Sequence",")" + std::string(list) + "\":[";
+    value += leaf;
+    for (int i = 0; i < depth; ++i) value += "]}";
+    text.replace(text.find("\"@NESTED@\""), 10, value);
+    return text;
+  }
+
   fs::path dir_;
   nlohmann::json base_;
 };
+
+TEST_F(TokenizerLoadTest, DeeplyNestedSequencesAreRefusedNamingTheField) {
+  // 100,000 nested Sequence normalizers crashed the recursive loader (stack overflow).
+  const std::string file = (dir_ / "tokenizer.json").string();
+  EXPECT_EQ(load_error_of(nested("normalizer", "normalizers", R"({"type":"Lowercase"})", 100'000)),
+            file + ": normalizer: nests deeper than 64 levels");
+  EXPECT_EQ(
+      load_error_of(nested("pre_tokenizer", "pretokenizers", R"({"type":"Whitespace"})", 100'000)),
+      file + ": pre_tokenizer: nests deeper than 64 levels");
+  // Real depths still load.
+  EXPECT_EQ(load_error_of(nested("normalizer", "normalizers", R"({"type":"Lowercase"})", 20)),
+            "loaded");
+}
+
+TEST_F(TokenizerLoadTest, SequencesLongerThanAnyRealOneAreRefused) {
+  // Each step runs on every record: 100,000 Lowercase steps loaded, then
+  // made every encode 100,000 passes over the text.
+  base_["normalizer"] = {
+      {"type", "Sequence"},
+      {"normalizers", std::vector<nlohmann::json>(100'000, nlohmann::json{{"type", "Lowercase"}})}};
+  EXPECT_NE(load_error().find(
+                "normalizer.normalizers: 100000 steps, more than the 64 a Sequence may have"),
+            std::string::npos)
+      << load_error();
+}
+
+TEST_F(TokenizerLoadTest, AFifoIsRefusedWithoutWaitingForAWriter) {
+  const fs::path fifo = dir_ / "tokenizer.json";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  // Should load() block on the FIFO, this writer releases it (and the test
+  // then fails on the message) instead of hanging the test run.
+  std::atomic<bool> done{false};
+  std::thread writer([&] {
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (!done && std::chrono::steady_clock::now() < give_up) {
+      const int fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK);  // only once a reader waits
+      if (fd >= 0) {
+        ::close(fd);
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  });
+  try {
+    Tokenizer::load(dir_);
+    ADD_FAILURE() << "loaded a FIFO";
+  } catch (const TokenizerError& e) {
+    EXPECT_EQ(std::string(e.what()), fifo.string() + ": not a regular file (a FIFO)");
+  }
+  done = true;
+  writer.join();
+}
+
+TEST_F(TokenizerLoadTest, PostProcessorIdsMustBe32BitIds) {
+  // A negative or truncated id went straight into every encoding.
+  base_["post_processor"] = {
+      {"type", "TemplateProcessing"},
+      {"single",
+       {{{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}},
+        {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}},
+      {"pair", nlohmann::json::array()},
+      {"special_tokens", {{"<s>", {{"id", "<s>"}, {"ids", {-1}}, {"tokens", {"<s>"}}}}}}};
+  EXPECT_NE(load_error().find("post_processor.special_tokens.<s>.ids[0]: expected a non-negative "
+                              "32-bit id"),
+            std::string::npos);
+  base_["post_processor"] = {
+      {"type", "RobertaProcessing"}, {"sep", {"</s>", 4294967298LL}}, {"cls", {"<s>", 0}}};
+  EXPECT_NE(load_error().find("post_processor.sep[1]: expected a non-negative 32-bit id"),
+            std::string::npos);
+}
+
+TEST_F(TokenizerLoadTest, TokensLongerThanAnyRealOneAreRefusedNamingTheEntry) {
+  // One 20,000-character token took 0.5-2 GB to load (WordPiece failure pops).
+  const std::string a40(40, 'a');
+  base_["model"]["vocab"][std::string(20'000, 'a')] = 9000;
+  EXPECT_NE(load_error().find("model.vocab[\"" + a40 +
+                              "\u2026\"]: 20000 bytes, more than the 4096 a token may have"),
+            std::string::npos)
+      << load_error();
+  base_ = nlohmann::json::parse(read_file(kBpeDir / "tokenizer.json"));
+  base_["added_tokens"].push_back({{"id", 9000}, {"content", std::string(5000, 'b')}});
+  EXPECT_NE(load_error().find(".content: 5000 bytes, more than the 4096"), std::string::npos)
+      << load_error();
+
+  std::ofstream(dir_ / "vocab.txt") << "[PAD]\n[UNK]\n[CLS]\n[SEP]\n"
+                                    << std::string(20'000, 'a') << "\n";
+  try {
+    Tokenizer::load(dir_ / "vocab.txt");
+    ADD_FAILURE() << "loaded a 20,000-byte token";
+  } catch (const TokenizerError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              (dir_ / "vocab.txt").string() +
+                  ": line 5: 20000 bytes, more than the 4096 a token may have");
+  }
+}
+
+TEST_F(TokenizerLoadTest, VocabularyIdWithNoRoomForVocabSizeIsRefused) {
+  // vocab_size = largest id + 1 overflowed int32.
+  base_["model"]["vocab"]["zz_last"] = 2147483647;
+  EXPECT_NE(load_error().find("an id of 2147483647 leaves no vocab_size"), std::string::npos);
+}
+
+TEST_F(TokenizerLoadTest, LegacyVocabJsonIdsMustBeNonNegative) {
+  fs::copy(kBpeLegacyDir, dir_, fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+  auto vocab = nlohmann::json::parse(read_file(kBpeLegacyDir / "vocab.json"));
+  vocab["zz_negative"] = -5;
+  std::ofstream(dir_ / "vocab.json") << vocab.dump();
+  try {
+    Tokenizer::load(dir_);
+    ADD_FAILURE() << "loaded a negative id";
+  } catch (const TokenizerError& e) {
+    EXPECT_EQ(std::string(e.what()), (dir_ / "vocab.json").string() +
+                                         ": [\"zz_negative\"]: expected a non-negative 32-bit id");
+  }
+}
 
 TEST_F(TokenizerLoadTest, UnsupportedNormalizerIsNamed) {
   base_["normalizer"] = {{"type", "Replace"}, {"pattern", {{"String", "a"}}}, {"content", "b"}};
@@ -262,6 +407,44 @@ TEST_F(TokenizerLoadTest, TruncationInTokenizerJsonSetsModelMaxLength) {
       {"max_length", 128}, {"strategy", "LongestFirst"}, {"stride", 0}, {"direction", "Right"}};
   std::ofstream(dir_ / "tokenizer.json") << base_.dump();
   EXPECT_EQ(Tokenizer::load(dir_)->model_max_length(), 128);
+}
+
+TEST_F(TokenizerLoadTest, TruncationLongerThanAnyEncodeBufferIsRefused) {
+  // Every worker's id buffer is max_length long: 2e9 was 8 GB each.
+  base_["truncation"] = {{"max_length", 2000000000}, {"direction", "Right"}};
+  EXPECT_NE(load_error().find("truncation.max_length: expected a positive integer up to 1048576"),
+            std::string::npos)
+      << load_error();
+}
+
+TEST_F(TokenizerLoadTest, ImpossibleMaxPositionsInConfigJsonArePassedOver) {
+  // Truncated to 32 bits, 2^32 + 5 positions used to become model_max_length 5.
+  std::ofstream(dir_ / "tokenizer.json") << base_.dump();
+  std::ofstream(dir_ / "config.json") << R"({"max_position_embeddings": 4294967301})";
+  EXPECT_EQ(Tokenizer::load(dir_)->model_max_length(), 512);
+  std::ofstream(dir_ / "config.json")
+      << R"({"model_type": "roberta", "max_position_embeddings": 514, "pad_token_id": 2147483647})";
+  EXPECT_EQ(Tokenizer::load(dir_)->model_max_length(), 512);
+}
+
+TEST_F(TokenizerLoadTest, WrongJsonTypesBesideTheVocabularyNameTheFileAndField) {
+  // These escaped as nlohmann::json::type_error: `sluice tokenize` aborted.
+  std::ofstream(dir_ / "vocab.txt") << "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nthe\n";
+  std::ofstream(dir_ / "tokenizer_config.json")
+      << R"({"added_tokens_decoder": {"5": {"content": 5}}})";
+  try {
+    Tokenizer::load(dir_);
+    ADD_FAILURE() << "loaded";
+  } catch (const TokenizerError& e) {
+    EXPECT_EQ(std::string(e.what()), (dir_ / "tokenizer_config.json").string() +
+                                         ": added_tokens_decoder.5.content: expected a string");
+  }
+  fs::remove(dir_ / "vocab.txt");
+  fs::copy(kBpeLegacyDir, dir_, fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+  std::ofstream(dir_ / "tokenizer_config.json") << R"({"tokenizer_class": 5})";
+  EXPECT_EQ(Tokenizer::load(dir_)->special_tokens_count(), 2);  // a RoBERTa tokenizer, as absent
+  std::ofstream(dir_ / "tokenizer_config.json") << R"([1, 2])";
+  EXPECT_EQ(Tokenizer::load(dir_)->special_tokens_count(), 2);
 }
 
 TEST_F(TokenizerLoadTest, ModelMaxLengthComesFromTheModelConfigs) {
