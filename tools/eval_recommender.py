@@ -202,7 +202,7 @@ def sluice_prequential(sluice, model_dir, events, count_from, catalogue, extra_a
     return (hits / count, dcg / count, hits, count), seconds
 
 
-def evaluate_model_dir(path, ratings, fraction, sluice):
+def evaluate_model_dir(path, ratings, fraction, sluice, min_hr=None):
     config, weights, ids = R.load_model_dir(path)
     cat = R.Catalogue.from_ids(ids)
     events = R.read_ratings(ratings)
@@ -223,7 +223,10 @@ def evaluate_model_dir(path, ratings, fraction, sluice):
           f"(`sluice recommend`, {len(events)} events in {seconds:.1f} s)")
     same = round(py[0], 3) == round(sl[0], 3) and round(py[1], 3) == round(sl[1], 3)
     print(f"hits: python {py[2]}, sluice {sl[2]}; equal to 3 decimals: {'yes' if same else 'NO'}")
-    return 0 if same else 1
+    good = min_hr is None or sl[0] >= min_hr
+    if not good:
+        print(f"sluice's HR@10 {sl[0]:.4f} is below --min-hr {min_hr}")
+    return 0 if same and good else 1
 
 
 def main():
@@ -233,6 +236,7 @@ def main():
     ap.add_argument("--quick", action="store_true", help="skip the softmax-trained model")
     ap.add_argument("--model", help="evaluate this model directory only")
     ap.add_argument("--sluice", help="with --model: also through this sluice binary")
+    ap.add_argument("--min-hr", type=float, help="with --model --sluice: fail below this HR@10")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", help="write the results here")
     args = ap.parse_args()
@@ -241,7 +245,7 @@ def main():
         print(f"no ratings file at {args.ratings}", file=sys.stderr)
         sys.exit(77)
     if args.model:
-        sys.exit(evaluate_model_dir(args.model, args.ratings, args.fraction, args.sluice))
+        sys.exit(evaluate_model_dir(args.model, args.ratings, args.fraction, args.sluice, args.min_hr))
     t = time.time()
     events = R.read_ratings(args.ratings)
     rows, train = select_and_report(events, args.fraction, args.quick)
