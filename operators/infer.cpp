@@ -4,8 +4,8 @@
 #include <cmath>
 #include <deque>
 #include <filesystem>
-#include <span>
 #include <mutex>
+#include <span>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -18,54 +18,6 @@
 #include "src/metrics/buckets.h"
 
 namespace sluice::operators {
-
-// ---- InferProbe ----
-
-InferProbe::InferProbe(metrics::Registry& r, const std::string& pipeline, const std::string& stage)
-    : registry_(&r), labels_{{"pipeline", pipeline}, {"stage", stage}} {
-  compute_ = &r.histogram("sluice_inference_seconds", "Backend compute time per batch.",
-                          metrics::latency_seconds_buckets(), labels_);
-  batch_ = &r.histogram(
-      "sluice_inference_batch_seconds",
-      "Time from submitting a batch to its results (queueing behind other batches included).",
-      metrics::latency_seconds_buckets(), labels_);
-  records_ =
-      &r.counter("sluice_inference_records_total", "Records run through the model.", labels_);
-}
-
-void InferProbe::on_model(const engine::Model& model, const engine::Backend& backend,
-                          const engine::BackendOptions& o) {
-  if (!registry_) return;
-  metrics::Labels l = labels_;
-  l.emplace_back("model", model.name());
-  l.emplace_back("architecture", model.config().architecture_class);
-  l.emplace_back("device", std::string(backend.kind()));
-  l.emplace_back("precision", o.precision == engine::Precision::kBF16 ? "bf16" : "fp32");
-  registry_->gauge("sluice_model_info", "The model an infer stage runs (value 1).", l).set(1);
-}
-
-void InferProbe::on_batch(const core::Batch& b, size_t inferred, int64_t compute_ns) {
-  if (!registry_) return;
-  compute_->observe(static_cast<double>(compute_ns) * 1e-9);
-  batch_->observe(static_cast<double>(b.infer_end_ns - b.infer_begin_ns) * 1e-9);
-  records_->inc(static_cast<double>(inferred));
-}
-
-void InferProbe::on_cache(size_t hits, size_t misses, size_t entries) {
-  if (!registry_) return;
-  if (!cache_hits_) {
-    metrics::Labels hit = labels_, miss = labels_;
-    hit.emplace_back("result", "hit");
-    miss.emplace_back("result", "miss");
-    const char* help = "Result cache lookups, by result (hit ratio = hit / (hit + miss)).";
-    cache_hits_ = &registry_->counter("sluice_result_cache_lookups_total", help, hit);
-    cache_misses_ = &registry_->counter("sluice_result_cache_lookups_total", help, miss);
-    cache_entries_ = &registry_->gauge("sluice_result_cache_entries", "Entries in the result cache.", labels_);
-  }
-  cache_hits_->inc(static_cast<double>(hits));
-  cache_misses_->inc(static_cast<double>(misses));
-  cache_entries_->set(static_cast<double>(entries));
-}
 
 // ---- Infer ----
 
@@ -105,6 +57,7 @@ struct InferState : core::OperatorState {
   metrics::Registry* registry = nullptr;
   std::unique_ptr<ResultCache> cache;  // null when off
   std::vector<float> scratch;          // one entry's values, for cache inserts
+  int64_t cache_reported = 0;          // cache size last added to the entries gauge
 
   ~InferState() override {
     for (auto id : callbacks) registry->remove_callback(id);
@@ -204,7 +157,9 @@ void remember(InferState& st, const InFlight& f) {
   for (const uint32_t i : f.miss) {  // with the cache on, every computed record is in `miss`
     std::copy_n(b.logits.begin() + i * L, L, st.scratch.begin());
     if (E) std::copy_n(b.embeddings.begin() + i * E, E, st.scratch.begin() + L);
-    if (!std::all_of(st.scratch.begin(), st.scratch.end(), [](float v) { return std::isfinite(v); })) continue;
+    if (!std::all_of(st.scratch.begin(), st.scratch.end(),
+                     [](float v) { return std::isfinite(v); }))
+      continue;
     const std::span<const int32_t> ids(b.token_ids.data() + b.cu_seqlens[i],
                                        static_cast<size_t>(b.cu_seqlens[i + 1] - b.cu_seqlens[i]));
     st.cache->insert(ids, st.scratch);
@@ -213,17 +168,19 @@ void remember(InferState& st, const InFlight& f) {
 
 // What makes cached outputs valid: the model (directory, architecture, sizes,
 // stored dtype) and the numerics of the backend that computed them.
-std::string cache_revision(const engine::Model& m, const engine::Backend& backend, const InferOptions& o) {
+std::string cache_revision(const engine::Model& m, const engine::Backend& backend,
+                           const InferOptions& o) {
   const auto& c = m.config();
   std::error_code ec;
   const auto weights = m.directory() / "model.safetensors";
   const auto size = std::filesystem::file_size(weights, ec);
   const auto mtime = std::filesystem::last_write_time(weights, ec).time_since_epoch().count();
   return std::filesystem::absolute(m.directory(), ec).string() + "|" + c.architecture_class + "|" +
-         std::to_string(c.hidden_size) + "x" + std::to_string(c.num_layers) + "|" + m.weights_dtype() + "|" +
-         std::to_string(size) + "@" + std::to_string(mtime) + "|" + std::string(backend.kind()) + "|" +
-         (o.backend.precision == engine::Precision::kBF16 ? "bf16" : "fp32") + "|" + o.backend.dtype + "|" +
-         std::to_string(static_cast<int>(o.backend.pooling));
+         std::to_string(c.hidden_size) + "x" + std::to_string(c.num_layers) + "|" +
+         m.weights_dtype() + "|" + std::to_string(size) + "@" + std::to_string(mtime) + "|" +
+         std::string(backend.kind()) + "|" +
+         (o.backend.precision == engine::Precision::kBF16 ? "bf16" : "fp32") + "|" +
+         o.backend.dtype + "|" + std::to_string(static_cast<int>(o.backend.pooling));
 }
 
 }  // namespace
@@ -233,7 +190,9 @@ Infer::Infer(std::shared_ptr<const engine::Model> model, InferOptions options, I
     : model_(std::move(model)),
       options_(std::move(options)),
       probe_(std::move(probe)),
-      feedback_(feedback) {}
+      feedback_(feedback) {
+  if (options_.cache_entries > 0) probe_.enable_cache();
+}
 
 Infer::~Infer() = default;
 
@@ -243,7 +202,9 @@ std::unique_ptr<core::OperatorState> Infer::make_state(const core::WorkerInfo& w
   core::log_info("infer '", worker.stage, "' worker ", worker.index, ": model ", model_->name(),
                  " (", model_->config().architecture_class, ", ", model_->weights_dtype(), ") on ",
                  st->backend->device_name());
-  probe_.on_model(*model_, *st->backend, options_.backend);
+  probe_.on_model(model_->name(), model_->config().architecture_class,
+                  std::string(st->backend->kind()),
+                  options_.backend.precision == engine::Precision::kBF16 ? "bf16" : "fp32");
   if (options_.cache_entries > 0) {
     const auto& c = model_->config();
     const size_t values = static_cast<size_t>(c.num_labels) +
@@ -272,7 +233,8 @@ std::unique_ptr<core::OperatorState> Infer::make_state(const core::WorkerInfo& w
       l.emplace_back("device", st->backend->device_name());
       l.emplace_back("worker", std::to_string(worker.index));
       st->callbacks.push_back(reg->gauge_callback(
-          "sluice_gpu_memory_used_bytes", "GPU memory in use on the infer stage's device.", l, [be] {
+          "sluice_gpu_memory_used_bytes", "GPU memory in use on the infer stage's device.", l,
+          [be] {
             const engine::MemoryUsage m = be->memory_usage();
             return static_cast<double>(m.device_total_bytes - m.device_free_bytes);
           }));
@@ -306,8 +268,9 @@ void Infer::process(core::OperatorState* s, core::Item&& item, core::Emitter& ou
   InFlight f;
   if (st->cache) {
     for (size_t i = 0; i < batch.size(); ++i) {
-      const std::span<const int32_t> ids(batch.token_ids.data() + batch.cu_seqlens[i],
-                                         static_cast<size_t>(batch.cu_seqlens[i + 1] - batch.cu_seqlens[i]));
+      const std::span<const int32_t> ids(
+          batch.token_ids.data() + batch.cu_seqlens[i],
+          static_cast<size_t>(batch.cu_seqlens[i + 1] - batch.cu_seqlens[i]));
       const std::span<const float> v = st->cache->find(ids);
       if (v.empty()) {
         f.miss.push_back(static_cast<uint32_t>(i));
@@ -316,7 +279,9 @@ void Infer::process(core::OperatorState* s, core::Item&& item, core::Emitter& ou
       std::copy_n(v.begin(), L, batch.logits.begin() + i * L);
       if (E) std::copy_n(v.begin() + L, E, batch.embeddings.begin() + i * E);
     }
-    probe_.on_cache(batch.size() - f.miss.size(), f.miss.size(), st->cache->size());
+    const auto entries = static_cast<int64_t>(st->cache->size());
+    probe_.on_cache(batch.size() - f.miss.size(), f.miss.size(), entries - st->cache_reported);
+    st->cache_reported = entries;
     if (f.miss.empty()) {  // every record answered: no inference
       batch.infer_end_ns = core::now_ns();
       f.batch = std::move(batch);
@@ -343,7 +308,8 @@ void Infer::process(core::OperatorState* s, core::Item&& item, core::Emitter& ou
   // spans handed to the backend stay valid.
   const bool p = f.partial;
   core::Batch& b = f.batch;
-  const engine::EncoderBatch eb{p ? f.ids : b.token_ids, p ? f.cu : b.cu_seqlens, p ? f.max_len : b.max_seqlen};
+  const engine::EncoderBatch eb{p ? f.ids : b.token_ids, p ? f.cu : b.cu_seqlens,
+                                p ? f.max_len : b.max_seqlen};
   const engine::EncoderOutputs eo{p ? f.logits : b.logits, p ? f.embeddings : b.embeddings};
   f.ticket = st->backend->submit(eb, eo, {&InferState::on_done, st});
   st->in_flight.push_back(std::move(f));
@@ -366,7 +332,8 @@ void Infer::on_tick(core::OperatorState* s, core::Emitter& out) {
     if (f.submitted) {
       if (d == st->drained.size()) break;
       const Completed& done = st->drained[d++];
-      if (f.ticket != done.ticket) throw std::logic_error("infer: backend completed tickets out of order");
+      if (f.ticket != done.ticket)
+        throw std::logic_error("infer: backend completed tickets out of order");
       if (!done.result.ok) throw std::runtime_error("inference failed: " + done.result.error);
       f.batch.infer_end_ns = core::now_ns();
       if (feedback_) feedback_->report(f.batch.infer_end_ns - f.batch.infer_begin_ns);
@@ -379,7 +346,8 @@ void Infer::on_tick(core::OperatorState* s, core::Emitter& out) {
     drop_non_finite(b, out);
     if (!b.records.empty()) out.emit(std::move(b));
   }
-  if (d != st->drained.size()) throw std::logic_error("infer: backend completed a ticket that is not in flight");
+  if (d != st->drained.size())
+    throw std::logic_error("infer: backend completed a ticket that is not in flight");
   st->drained.clear();
 }
 
@@ -412,7 +380,9 @@ void register_infer(Registry& registry) {
                 .def("fp16");
             s.boolean("cuda_graphs", "CUDA: replay captured graphs for repeated batch shapes")
                 .def("false");
-            s.integer("threads", "CPU backend compute threads; 0 = the CPUs this process may use (affinity and cgroup quota)")
+            s.integer("threads",
+                      "CPU backend compute threads; 0 = the CPUs this process may use (affinity "
+                      "and cgroup quota)")
                 .def("0")
                 .range(0, 1024);
             s.choice("precision", {"fp32", "bf16"},
@@ -446,8 +416,8 @@ void register_infer(Registry& registry) {
                           (d.rfind("cuda:", 0) == 0 && d.size() > 5 && d.size() <= 9 &&
                            d.find_first_not_of("0123456789", 5) == std::string::npos);
           if (!ok)
-            throw std::invalid_argument("device: expected auto, cpu, cuda or cuda:N, got '" +
-                                        d + "'");
+            throw std::invalid_argument("device: expected auto, cpu, cuda or cuda:N, got '" + d +
+                                        "'");
         }
         for (const std::string& g : ctx.options.strings("devices")) {
           if (g.empty() || g.size() > 4 || g.find_first_not_of("0123456789") != std::string::npos)

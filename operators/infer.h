@@ -18,6 +18,7 @@
 #include <memory>
 #include <string>
 
+#include "operators/infer_probe.h"
 #include "operators/micro_batch.h"
 #include "operators/registry.h"
 #include "src/engine/backend.h"
@@ -32,40 +33,6 @@ struct InferOptions {
   // Result cache entries per worker (0 = off): repeated token sequences are
   // answered from the outputs computed the first time (result_cache.h).
   int64_t cache_entries = 0;
-};
-
-// Metrics of the infer stage, labelled {pipeline, stage}:
-//   sluice_inference_seconds        histogram  backend compute time per batch
-//   sluice_inference_batch_seconds  histogram  submit to results, per batch (queueing included)
-//   sluice_inference_records_total  counter    records inferred
-//   sluice_model_info               gauge      1, labelled with model, architecture, device,
-//                                              precision
-//   sluice_backend_memory_bytes     gauge      {kind=weights|workspace|device_total|device_free, worker}
-//   sluice_gpu_memory_used_bytes    gauge      {device, worker}: device memory in use (CUDA only)
-//   sluice_gpu_memory_total_bytes   gauge      {device, worker}: device memory size (CUDA only)
-//   sluice_result_cache_lookups_total counter  {result=hit|miss}, with the cache on
-//   sluice_result_cache_entries     gauge      entries held, with the cache on
-class InferProbe {
- public:
-  InferProbe() = default;
-  InferProbe(metrics::Registry& registry, const std::string& pipeline, const std::string& stage);
-  void on_model(const engine::Model& model, const engine::Backend& backend,
-                const engine::BackendOptions& o);
-  // `inferred`: records the backend computed (the rest came from the cache).
-  void on_batch(const core::Batch& batch, size_t inferred, int64_t compute_ns);
-  void on_cache(size_t hits, size_t misses, size_t entries);
-  metrics::Registry* registry() const { return registry_; }
-  const metrics::Labels& labels() const { return labels_; }
-
- private:
-  metrics::Registry* registry_ = nullptr;
-  metrics::Labels labels_;
-  metrics::Histogram* compute_ = nullptr;
-  metrics::Histogram* batch_ = nullptr;
-  metrics::Counter* records_ = nullptr;
-  metrics::Counter* cache_hits_ = nullptr;
-  metrics::Counter* cache_misses_ = nullptr;
-  metrics::Gauge* cache_entries_ = nullptr;
 };
 
 class Infer final : public core::Operator {

@@ -1,0 +1,58 @@
+#include "operators/infer_probe.h"
+
+#include "src/metrics/buckets.h"
+
+namespace sluice::operators {
+
+InferProbe::InferProbe(metrics::Registry& r, const std::string& pipeline, const std::string& stage)
+    : registry_(&r), labels_{{"pipeline", pipeline}, {"stage", stage}} {
+  compute_ = &r.histogram("sluice_inference_seconds", "Backend compute time per batch.",
+                          metrics::latency_seconds_buckets(), labels_);
+  batch_ = &r.histogram(
+      "sluice_inference_batch_seconds",
+      "Time from submitting a batch to its results (queueing behind other batches included).",
+      metrics::latency_seconds_buckets(), labels_);
+  records_ =
+      &r.counter("sluice_inference_records_total", "Records run through the model.", labels_);
+}
+
+void InferProbe::on_model(const std::string& model, const std::string& architecture,
+                          const std::string& device, const std::string& precision) {
+  if (!registry_) return;
+  metrics::Labels l = labels_;
+  l.emplace_back("model", model);
+  l.emplace_back("architecture", architecture);
+  l.emplace_back("device", device);
+  l.emplace_back("precision", precision);
+  registry_->gauge("sluice_model_info", "The model an infer stage runs (value 1).", l).set(1);
+}
+
+void InferProbe::on_batch(const core::Batch& b, size_t inferred, int64_t compute_ns) {
+  if (!registry_) return;
+  compute_->observe(static_cast<double>(compute_ns) * 1e-9);
+  batch_->observe(static_cast<double>(b.infer_end_ns - b.infer_begin_ns) * 1e-9);
+  records_->inc(static_cast<double>(inferred));
+}
+
+void InferProbe::enable_cache() {
+  if (!registry_ || cache_hits_) return;
+  metrics::Labels hit = labels_, miss = labels_;
+  hit.emplace_back("result", "hit");
+  miss.emplace_back("result", "miss");
+  const char* help = "Result cache lookups, by result (hit ratio = hit / (hit + miss)).";
+  cache_hits_ = &registry_->counter("sluice_result_cache_lookups_total", help, hit);
+  cache_misses_ = &registry_->counter("sluice_result_cache_lookups_total", help, miss);
+  cache_entries_ =
+      &registry_->gauge("sluice_result_cache_entries", "Entries in the result cache.", labels_);
+}
+
+void InferProbe::on_cache(size_t hits, size_t misses, int64_t entries_delta) {
+  // No lazy registration here: process() runs on every worker at once, and
+  // writing the series pointers from it was a data race (workers > 1).
+  if (!cache_hits_) return;
+  cache_hits_->inc(static_cast<double>(hits));
+  cache_misses_->inc(static_cast<double>(misses));
+  if (entries_delta) cache_entries_->add(static_cast<double>(entries_delta));
+}
+
+}  // namespace sluice::operators

@@ -1,0 +1,54 @@
+// InferProbe: the infer stage's metrics (operators/infer.h), on their own so
+// that their thread-safety is tested without a model (label tsan).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "src/core/batch.h"
+#include "src/metrics/registry.h"
+
+namespace sluice::operators {
+
+// Metrics of the infer stage, labelled {pipeline, stage}:
+//   sluice_inference_seconds        histogram  backend compute time per batch
+//   sluice_inference_batch_seconds  histogram  submit to results, per batch (queueing included)
+//   sluice_inference_records_total  counter    records inferred
+//   sluice_model_info               gauge      1, labelled with model, architecture, device,
+//                                              precision
+//   sluice_backend_memory_bytes     gauge      {kind=weights|workspace|device_total|device_free,
+//   worker} sluice_gpu_memory_used_bytes    gauge      {device, worker}: device memory in use (CUDA
+//   only) sluice_gpu_memory_total_bytes   gauge      {device, worker}: device memory size (CUDA
+//   only) sluice_result_cache_lookups_total counter  {result=hit|miss}, with the cache on
+//   sluice_result_cache_entries     gauge      entries held (all workers), with the cache on
+class InferProbe {
+ public:
+  InferProbe() = default;
+  InferProbe(metrics::Registry& registry, const std::string& pipeline, const std::string& stage);
+  // The model a worker runs: sluice_model_info{model, architecture, device, precision}.
+  void on_model(const std::string& model, const std::string& architecture,
+                const std::string& device, const std::string& precision);
+  // `inferred`: records the backend computed (the rest came from the cache).
+  void on_batch(const core::Batch& batch, size_t inferred, int64_t compute_ns);
+  // Registers the result-cache series. Before the workers start (the
+  // constructor of a stage with the cache on): on_cache then only updates
+  // them, from any worker.
+  void enable_cache();
+  // One batch's lookups; `entries_delta`: the change in this worker's cache
+  // size since its last report (the gauge is the sum over the workers).
+  void on_cache(size_t hits, size_t misses, int64_t entries_delta);
+  metrics::Registry* registry() const { return registry_; }
+  const metrics::Labels& labels() const { return labels_; }
+
+ private:
+  metrics::Registry* registry_ = nullptr;
+  metrics::Labels labels_;
+  metrics::Histogram* compute_ = nullptr;
+  metrics::Histogram* batch_ = nullptr;
+  metrics::Counter* records_ = nullptr;
+  metrics::Counter* cache_hits_ = nullptr;
+  metrics::Counter* cache_misses_ = nullptr;
+  metrics::Gauge* cache_entries_ = nullptr;
+};
+
+}  // namespace sluice::operators
