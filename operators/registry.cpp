@@ -10,6 +10,8 @@
 #include "operators/kafka_sink.h"
 #include "operators/kafka_source.h"
 #include "operators/micro_batch.h"
+#include "operators/recommend_score.h"
+#include "operators/recommend_state.h"
 #include "operators/tokenize.h"
 #include "operators/window_aggregate.h"
 
@@ -146,6 +148,8 @@ const Registry& builtin_registry() {
     register_micro_batch(*reg);
     register_infer(*reg);
     register_classify(*reg);
+    register_recommend_state(*reg);
+    register_recommend_score(*reg);
     for (auto add : extensions()) add(*reg);
     return reg;
   }();

@@ -16,7 +16,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 ARCHS=${1:-90}
 BUILD=${SLUICE_GPU_BUILD_DIR:-$ROOT/build-gpu}
 OUTDIR=$ROOT/build-gpu-bundle
-TARGETS=(cuda_ops_test cuda_backend_test cuda_fallback_test round_robin_backend_test encoder_bench)
+TARGETS=(cuda_ops_test cuda_backend_test cuda_fallback_test round_robin_backend_test cuda_scorer_test encoder_bench)
 
 cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSLUICE_CUDA=ON \
   -DCMAKE_CUDA_ARCHITECTURES="$ARCHS" >/dev/null
@@ -25,7 +25,7 @@ cmake --build "$BUILD" --parallel "${SLUICE_JOBS:-2}" --target "${TARGETS[@]}"
 STAGE=$(mktemp -d)
 trap 'rm -rf "$STAGE"' EXIT
 mkdir -p "$STAGE/bin" "$STAGE/lib" "$STAGE/lib/compat"
-cp "$BUILD"/tests/gpu/{cuda_ops_test,cuda_backend_test,cuda_fallback_test,round_robin_backend_test} "$STAGE/bin/"
+cp "$BUILD"/tests/gpu/{cuda_ops_test,cuda_backend_test,cuda_fallback_test,round_robin_backend_test,cuda_scorer_test} "$STAGE/bin/"
 cp "$BUILD/bench/encoder_bench" "$STAGE/bin/"
 strip --strip-unneeded "$STAGE"/bin/* 2>/dev/null || true
 

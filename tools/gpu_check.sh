@@ -108,14 +108,14 @@ else
     exit 1
   fi
   if ! cmake --build "$BUILD" --parallel "$(nproc)" --target cuda_ops_test cuda_backend_test cuda_fallback_test \
-      round_robin_backend_test encoder_bench >"$OUT/build.log" 2>&1; then
+      round_robin_backend_test cuda_scorer_test encoder_bench >"$OUT/build.log" 2>&1; then
     fail "build failed (see build.log)"
     grep -E "error|FAILED" "$OUT/build.log" | head -20 >&2
     exit 1
   fi
   BIN=$OUT/bin
   mkdir -p "$BIN"
-  ln -sf "$BUILD"/tests/gpu/{cuda_ops_test,cuda_backend_test,cuda_fallback_test,round_robin_backend_test} "$BUILD/bench/encoder_bench" "$BIN/"
+  ln -sf "$BUILD"/tests/gpu/{cuda_ops_test,cuda_backend_test,cuda_fallback_test,round_robin_backend_test,cuda_scorer_test} "$BUILD/bench/encoder_bench" "$BIN/"
   PROG=$BIN
 fi
 export SLUICE_GPU_TEST_DIR=${SLUICE_GPU_TEST_DIR:-$OUT/scratch}
@@ -159,6 +159,7 @@ phase_tests() {
   else
     run_gtest cuda_ops_test "$PROG/cuda_ops_test"
     run_gtest cuda_backend_test "$PROG/cuda_backend_test"
+    [ -x "$PROG/cuda_scorer_test" ] && run_gtest cuda_scorer_test "$PROG/cuda_scorer_test"
   fi
   run_gtest round_robin_backend_test "$PROG/round_robin_backend_test"
 }
@@ -181,6 +182,13 @@ phase_sanitize() {
   # racecheck: shared-memory hazards (the tensor-core attention kernel's tiles).
   run_gtest racecheck_attention "$cs" --tool racecheck --racecheck-report all --error-exitcode 97 \
     "$PROG/cuda_ops_test" --gtest_filter='*Attention*:*AddLayerNorm*:*EmbeddingLayerNorm*:*Softmax*'
+  # The recommendation scorer's masking and top-K kernels (shared-memory heaps and merges).
+  if [ -x "$PROG/cuda_scorer_test" ]; then
+    run_gtest memcheck_scorer "$cs" --tool memcheck --error-exitcode 97 "$PROG/cuda_scorer_test" \
+      --gtest_filter='Cases/*'
+    run_gtest racecheck_scorer "$cs" --tool racecheck --racecheck-report all --error-exitcode 97 \
+      "$PROG/cuda_scorer_test" --gtest_filter='Cases/*'
+  fi
   run_gtest synccheck_attention "$cs" --tool synccheck --error-exitcode 97 "$PROG/cuda_ops_test" \
     --gtest_filter='*Attention*'
   # initcheck: reads of device memory nothing wrote (informational: cuBLAS internals may trip it).

@@ -25,12 +25,15 @@ def bf16_bits_to_float32(u16):
 
 
 def write(path, tensors, dtype="F32", metadata=None):
-    """tensors: dict name -> float32 numpy array; stored as dtype (F32, F16 or BF16)."""
+    """tensors: dict name -> float32 numpy array; stored as dtype (F32, F16 or
+    BF16), or as dtype[name] when dtype is a dict (F32 for names it lacks)."""
     header = {}
     blobs = []
     offset = 0
+    dtypes = dtype if isinstance(dtype, dict) else {}
     for name in sorted(tensors):
         a = np.asarray(tensors[name], dtype=np.float32)
+        dtype = dtypes.get(name, "F32") if dtypes else dtype
         if dtype == "F32":
             raw = a.astype("<f4").tobytes()
         elif dtype == "F16":

@@ -41,6 +41,11 @@ struct KernelTable {
   void (*attention_head)(const float* q, const float* k, const float* v, int64_t ld, int64_t len,
                          int64_t num_queries, int64_t head_dim, float scale, float* out,
                          int64_t ld_out, float* scratch);
+
+  // Merges x[0, n) (x[c] the score of item base + c) into one row's running
+  // top-k (see ops.h topk_merge_rows).
+  void (*topk_merge_row)(const float* x, int64_t n, int32_t base, int64_t k, float* top_scores,
+                         int32_t* top_items, int32_t* count);
 };
 
 // Widest vector any table uses (floats); scratch sizes are rounded to it.

@@ -161,4 +161,15 @@ void mean_pool(const float* x, int64_t ld, const int32_t* cu_seqlens, int64_t nu
   });
 }
 
+void topk_merge_rows(const float* x, int64_t ld, int64_t rows, int64_t cols, int32_t base,
+                     int64_t k, float* top_scores, int32_t* top_items, int32_t* counts) {
+  const KernelTable& t = table();
+  parallel_for(rows, std::max<int64_t>(1, 65536 / std::max<int64_t>(cols, 1)),
+               [&](int64_t b, int64_t e) {
+                 for (int64_t r = b; r < e; ++r)
+                   t.topk_merge_row(x + r * ld, cols, base, k, top_scores + r * k,
+                                    top_items + r * k, counts + r);
+               });
+}
+
 }  // namespace sluice::cpu

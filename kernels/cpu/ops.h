@@ -65,4 +65,14 @@ void attention(const float* qkv, int64_t ld_qkv, const int32_t* cu_seqlens, int6
 void mean_pool(const float* x, int64_t ld, const int32_t* cu_seqlens, int64_t num_seqs,
                int64_t cols, float* out, int64_t ld_out);
 
+// Running top-k per row, one catalogue tile at a time (the recommend
+// scorer's selection). For r < rows: x[r][c] is the score of item base + c,
+// c < cols; row r's top-k lives in top_scores/top_items [r*k, r*k + k),
+// sorted by score descending with ties by the lower item, and counts[r]
+// entries are filled. Tiles must come in increasing `base` (ties rely on
+// it). Only scores above -inf qualify (NaN never does). Start each row at
+// counts[r] = 0.
+void topk_merge_rows(const float* x, int64_t ld, int64_t rows, int64_t cols, int32_t base,
+                     int64_t k, float* top_scores, int32_t* top_items, int32_t* counts);
+
 }  // namespace sluice::cpu

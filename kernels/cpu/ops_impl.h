@@ -315,8 +315,46 @@ inline void k_to_bf16(const float* x, int64_t n, uint16_t* out) {
   for (; i < n; ++i) out[i] = bf16_round(x[i]);
 }
 
+// Running top-k of one row: entries [0, *count) sorted by score descending,
+// ties by the lower item. Items arrive in increasing order (one call covers
+// base..base+n-1, calls in increasing base), so an equal score never displaces
+// an entry and the strict > below keeps the lower item. Only scores above
+// -inf qualify (excluded items are -inf; NaN compares false). The scan skips
+// whole vectors at or below the current k-th score: once the row's top-k
+// fills, almost every vector is one compare.
+inline void k_topk_merge_row(const float* x, int64_t n, int32_t base, int64_t k, float* ts,
+                             int32_t* ti, int32_t* count) {
+  int64_t c = *count;
+  float thr = c == k ? ts[k - 1] : -__builtin_inff();
+  auto insert = [&](float s, int32_t item) {
+    int64_t pos = c < k ? c : k - 1;  // the slot that is free or falls out
+    while (pos > 0 && ts[pos - 1] < s) {
+      ts[pos] = ts[pos - 1];
+      ti[pos] = ti[pos - 1];
+      --pos;
+    }
+    ts[pos] = s;
+    ti[pos] = item;
+    if (c < k) ++c;
+    thr = c == k ? ts[k - 1] : -__builtin_inff();
+  };
+  const int64_t full = n / kW * kW;
+  for (int64_t i = 0; i < full; i += kW) {
+    uint32_t bits = V::gt_bits(V::load(x + i), V::set1(thr));
+    while (bits) {
+      const int j = __builtin_ctz(bits);
+      bits &= bits - 1;
+      const float s = x[i + j];
+      if (s > thr) insert(s, base + static_cast<int32_t>(i + j));  // thr may have risen
+    }
+  }
+  for (int64_t i = full; i < n; ++i)
+    if (x[i] > thr) insert(x[i], base + static_cast<int32_t>(i));
+  *count = static_cast<int32_t>(c);
+}
+
 inline constexpr KernelTable make_table(const char* name) {
   return KernelTable{
-      name,      k_embedding_layernorm, k_add_layernorm, k_bias_activation, k_softmax, k_sigmoid,
-      k_to_bf16, k_mean_rows,           k_attention_head};
+      name,      k_embedding_layernorm, k_add_layernorm,  k_bias_activation, k_softmax, k_sigmoid,
+      k_to_bf16, k_mean_rows,           k_attention_head, k_topk_merge_row};
 }

@@ -62,6 +62,8 @@ struct Vec {
   }
   static float hsum(T v) { return _mm512_reduce_add_ps(v); }
   static float hmax(T v) { return _mm512_reduce_max_ps(v); }
+  // Bit i set where a[i] > b[i] (false for NaN).
+  static uint32_t gt_bits(T a, T b) { return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ); }
 };
 
 #elif defined(SLUICE_ISA_AVX2)
@@ -114,6 +116,9 @@ struct Vec {
     s = _mm_max_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
   }
+  static uint32_t gt_bits(T a, T b) {
+    return static_cast<uint32_t>(_mm256_movemask_ps(_mm256_cmp_ps(a, b, _CMP_GT_OQ)));
+  }
 };
 
 #else  // portable scalar fallback: one lane
@@ -147,6 +152,7 @@ struct Vec {
   static T copysign(T mag, T sign) { return __builtin_copysignf(mag, sign); }
   static float hsum(T v) { return v; }
   static float hmax(T v) { return v; }
+  static uint32_t gt_bits(T a, T b) { return a > b ? 1u : 0u; }
 };
 
 #endif

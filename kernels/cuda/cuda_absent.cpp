@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "kernels/cuda/cuda_backend.h"
+#include "kernels/cuda/cuda_scorer.h"
 #include "kernels/cuda/device_query.h"
 #include "kernels/cuda/gemm_peak.h"
 
@@ -33,5 +34,10 @@ std::unique_ptr<engine::Backend> make_cuda_backends(const engine::ModelConfig&, 
 }
 
 GemmPeak measure_gemm_peak(int, DType, int, int) { no_cuda("gemm peak"); }
+
+std::unique_ptr<engine::Scorer> make_cuda_scorer(const float*, int64_t, int64_t, const engine::ScorerOptions&,
+                                                 int) {
+  no_cuda("cuda scorer");
+}
 
 }  // namespace sluice::cuda

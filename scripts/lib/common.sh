@@ -25,7 +25,7 @@ SLUICE_PACKAGES_test=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev
   prometheus
-  python3-numpy python3-torch python3-confluent-kafka python3-yaml
+  python3-numpy python3-torch python3-confluent-kafka python3-yaml python3-faiss
   procps curl
 )
 SLUICE_PACKAGES_runtime=(

@@ -20,5 +20,6 @@ int cmd_run(int argc, char** argv);
 int cmd_tokenize(int argc, char** argv);
 int cmd_broker(int argc, char** argv);
 int cmd_classify(int argc, char** argv);
+int cmd_recommend(int argc, char** argv);
 
 }  // namespace sluice::app

@@ -22,6 +22,8 @@ constexpr Command kCommands[] = {
      sluice::app::cmd_broker},
     {"classify", "sluice classify --model DIR [--probs]      one JSON result per input line (no Kafka)",
      sluice::app::cmd_classify},
+    {"recommend", "sluice recommend --model DIR [--k N]       one JSON top-K per input event line (no Kafka)",
+     sluice::app::cmd_recommend},
 };
 
 void print_usage(std::ostream& os) {

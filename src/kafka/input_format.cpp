@@ -259,8 +259,6 @@ InputDecoder::InputDecoder(InputFormatOptions options) : options_(std::move(opti
   json_ = std::make_unique<Json>();
   const std::string* paths[kFields] = {&options_.text_field, &options_.id_field,
                                        &options_.key_field, &options_.group_field};
-  if (options_.text_field.empty())
-    throw std::invalid_argument("text_field: required for json input");
   for (int f = 0; f < kFields; ++f) {
     if (paths[f]->empty()) continue;
     json_->wants.push_back({split_path(*paths[f], kFieldOption[f]), static_cast<Field>(f)});
@@ -344,9 +342,12 @@ std::optional<DecodeError> InputDecoder::decode_json(core::Record& r, std::strin
     if (!e && doc.current_location().error() != simdjson::OUT_OF_BOUNDS)
       e = simdjson::TRAILING_CONTENT;
     if (e) return json_error(e);
+    const std::string what = std::string("the value is a JSON ") +
+                             (type == od::json_type::array ? "array" : "scalar") +
+                             ", not an object";
+    if (options_.text_field.empty()) return DecodeError{code::kInvalidJson, what};
     return DecodeError{code::kMissingField,
-                       "field '" + options_.text_field + "' not found: the value is a JSON " +
-                           (type == od::json_type::array ? "array" : "scalar") + ", not an object"};
+                       "field '" + options_.text_field + "' not found: " + what};
   }
   od::object obj;
   if (auto e = doc.get_object().get(obj)) return json_error(e);
@@ -357,13 +358,17 @@ std::optional<DecodeError> InputDecoder::decode_json(core::Record& r, std::strin
   }
 
   const Json::Found& text = j.found[kText];
-  if (!text.present)
-    return DecodeError{code::kMissingField, "field '" + options_.text_field + "' not found"};
-  if (text.type != od::json_type::string) {
-    return DecodeError{code::kMissingField, "field '" + options_.text_field + "' is not a string"};
+  const bool want_text = !options_.text_field.empty();
+  if (want_text) {
+    if (!text.present)
+      return DecodeError{code::kMissingField, "field '" + options_.text_field + "' not found"};
+    if (text.type != od::json_type::string) {
+      return DecodeError{code::kMissingField,
+                         "field '" + options_.text_field + "' is not a string"};
+    }
+    if (text.str.empty())
+      return DecodeError{code::kEmpty, "field '" + options_.text_field + "' is empty"};
   }
-  if (text.str.empty())
-    return DecodeError{code::kEmpty, "field '" + options_.text_field + "' is empty"};
 
   for (int f = kId; f < kFields; ++f) {
     const Json::Found& found = j.found[f];
@@ -377,16 +382,18 @@ std::optional<DecodeError> InputDecoder::decode_json(core::Record& r, std::strin
                                                   ", not a string, number or boolean"};
     }
   }
-  // Zero-copy when the string needs no unescaping: its bytes sit in the
-  // message at the same offset as in our padded copy.
-  std::string_view inner =
-      text.raw.size() >= 2 ? text.raw.substr(1, text.raw.size() - 2) : std::string_view();
-  if (json_is_value && inner.size() == text.str.size() &&
-      inner.find('\\') == std::string_view::npos) {
-    size_t offset = static_cast<size_t>(inner.data() - j.buf.data());
-    r.set_text_view(r.value().substr(offset, inner.size()));
-  } else {
-    r.set_text(std::string(text.str));
+  if (want_text) {
+    // Zero-copy when the string needs no unescaping: its bytes sit in the
+    // message at the same offset as in our padded copy.
+    std::string_view inner =
+        text.raw.size() >= 2 ? text.raw.substr(1, text.raw.size() - 2) : std::string_view();
+    if (json_is_value && inner.size() == text.str.size() &&
+        inner.find('\\') == std::string_view::npos) {
+      size_t offset = static_cast<size_t>(inner.data() - j.buf.data());
+      r.set_text_view(r.value().substr(offset, inner.size()));
+    } else {
+      r.set_text(std::string(text.str));
+    }
   }
   auto scalar = [](const Json::Found& f) {
     return f.type == od::json_type::string ? f.str : f.raw;

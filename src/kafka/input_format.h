@@ -5,7 +5,9 @@
 //   json: a JSON object; `text_field` (a dotted path, e.g. "review.body")
 //         names the text, optional id/key/group fields likewise. Decoded with
 //         simdjson; the whole document is validated. The text stays a view
-//         into the message unless it contains escapes.
+//         into the message unless it contains escapes. An empty text_field
+//         asks for no text: the object is validated (and id/key/group read)
+//         for a later stage that reads fields of its own (recommend_state).
 //
 // Checks, in this order, each failure a dead-letter code (core/dead_letter.h):
 //   empty value → empty; value over max_record_bytes → too_large;
@@ -43,7 +45,7 @@ enum class Utf8Policy { kReject, kReplace };
 
 struct InputFormatOptions {
   InputFormat format = InputFormat::kRaw;
-  std::string text_field = "text";  // json: dotted path of the text
+  std::string text_field = "text";  // json: dotted path of the text; "" for none
   std::string id_field;             // json, optional: → Record::id (string or number)
   std::string key_field;            // json, optional: → the record's key
   std::string group_field;          // json, optional: → Record::group

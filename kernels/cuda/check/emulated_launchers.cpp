@@ -19,3 +19,4 @@
 #pragma GCC diagnostic pop
 #include "kernels/cuda/pooling.cu"
 #include "kernels/cuda/softmax.cu"
+#include "kernels/cuda/topk.cu"

@@ -18,7 +18,7 @@
 // are recorded; a graph launch replays them; calls CUDA forbids during a
 // capture (synchronisation, allocation) fail and invalidate it.
 // cublasGemmEx is a plain loop with cuBLAS's column-major semantics (op N/T,
-// lda/ldb/ldc checked as cuBLAS checks them), fp16/bf16 operands, fp32
+// lda/ldb/ldc checked as cuBLAS checks them), fp16/bf16/fp32 operands, fp32
 // accumulation and alpha/beta (read when called, as graph capture does).
 #include "kernels/cuda/check/host_emulation.h"
 // (the emulation first)
@@ -127,12 +127,15 @@ std::size_t free_with_canary(void* ptr, std::map<void*, std::size_t>& books, con
 }
 
 float load(const void* p, cudaDataType t, std::size_t i) {
+  if (t == CUDA_R_32F) return static_cast<const float*>(p)[i];
   if (t == CUDA_R_16F) return __half2float(static_cast<const __half*>(p)[i]);
   return __bfloat162float(static_cast<const __nv_bfloat16*>(p)[i]);
 }
 
 void store(void* p, cudaDataType t, std::size_t i, float v) {
-  if (t == CUDA_R_16F)
+  if (t == CUDA_R_32F)
+    static_cast<float*>(p)[i] = v;
+  else if (t == CUDA_R_16F)
     static_cast<__half*>(p)[i] = __float2half_rn(v);
   else
     static_cast<__nv_bfloat16*>(p)[i] = __float2bfloat16_rn(v);
@@ -457,7 +460,10 @@ cublasStatus_t CUBLASWINAPI cublasGemmEx(cublasHandle_t handle, cublasOperation_
   if (m < 0 || n < 0 || k < 0 || lda < std::max(1, ta ? k : m) || ldb < std::max(1, tb ? n : k) ||
       ldc < std::max(1, m))
     return CUBLAS_STATUS_INVALID_VALUE;
-  const auto dt_ok = [](cudaDataType t) { return t == CUDA_R_16F || t == CUDA_R_16BF; };
+  // fp16/bf16 (the encoder) and fp32 (the recommend scorer) operands.
+  const auto dt_ok = [](cudaDataType t) {
+    return t == CUDA_R_16F || t == CUDA_R_16BF || t == CUDA_R_32F;
+  };
   if (!dt_ok(Atype) || Btype != Atype || Ctype != Atype || computeType != CUBLAS_COMPUTE_32F)
     return CUBLAS_STATUS_NOT_SUPPORTED;
   const float a = *static_cast<const float*>(alpha), b = *static_cast<const float*>(beta);

@@ -243,8 +243,29 @@ TEST(InputFormatJson, RejectsUnusableFieldPaths) {
   InputFormatOptions o = json_options();
   o.text_field = "a..b";
   EXPECT_THROW(InputDecoder{o}, std::invalid_argument);
-  o.text_field = "";
+  o.text_field = "x.";
   EXPECT_THROW(InputDecoder{o}, std::invalid_argument);
+}
+
+// text_field "" (recommend_state's events): the object is validated exactly
+// as with a text field, nothing is required of its fields.
+TEST(InputFormatJson, EmptyTextFieldValidatesTheObjectOnly) {
+  InputFormatOptions o = json_options();
+  o.text_field = "";
+  o.id_field = "user";
+  InputDecoder d(o);
+  core::Record r = record(R"({"user": 42, "item": "i7", "ts": 1, "ctx": {"a": [1, 2]}})");
+  EXPECT_FALSE(d.decode(r).has_value());
+  EXPECT_EQ(r.id, "42");
+  EXPECT_EQ(r.text(), "");
+  EXPECT_EQ(code_of(d, R"({"no": "fields we know"})"), "ok");
+  EXPECT_EQ(code_of(d, R"([1, 2])"), code::kInvalidJson);  // not an object
+  EXPECT_EQ(code_of(d, R"("text")"), code::kInvalidJson);
+  EXPECT_EQ(code_of(d, R"({"user": 1,})"), code::kInvalidJson);
+  EXPECT_EQ(code_of(d, R"({"user": 1} trailing)"), code::kInvalidJson);
+  EXPECT_EQ(code_of(d, std::string(2000, '[') + std::string(2000, ']')), code::kTooDeep);
+  EXPECT_EQ(code_of(d, R"({"user": {"nested": 1}})"), code::kMissingField);  // an object id
+  EXPECT_EQ(code_of(d, ""), code::kEmpty);
 }
 
 TEST(ReplaceInvalidUtf8, SubstitutesMaximalSubparts) {

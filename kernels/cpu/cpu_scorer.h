@@ -1,0 +1,27 @@
+// The CPU implementation of engine::Scorer (src/engine/scorer.h): the item
+// matrix split into tiles of consecutive items, each packed once for the
+// CPU backend's oneDNN GEMM (linear.h); per chunk of up to 256 queries and
+// per tile, in item order: scores = queries · tileᵀ, excluded items set to
+// −∞, then merged into each row's running top-k (ops.h topk_merge_rows, a
+// SIMD scan that skips whole vectors at or below the current k-th score).
+//
+// Memory: the packed item matrix, plus one score buffer of 256 rows × tile
+// items, sized to ScorerOptions::memory_budget_bytes (tiles of 256 to 65,536
+// items), so a 1M-item catalogue never needs a 1 GB score matrix.
+//
+// Query chunks are padded to 16, 32, 64, 128 or 256 rows (zeros) so that each
+// tile's GEMM compiles at most five shapes. Threads: the calling thread's
+// OpenMP team, options.threads wide (parallel.h).
+#pragma once
+#include <memory>
+
+#include "src/engine/scorer.h"
+
+namespace sluice::cpu {
+
+// Copies `items` ([num_items, dim] row-major); the caller may free it after.
+// Throws std::invalid_argument for bad sizes or options.
+std::unique_ptr<engine::Scorer> make_cpu_scorer(const float* items, int64_t num_items, int64_t dim,
+                                                const engine::ScorerOptions& options);
+
+}  // namespace sluice::cpu
