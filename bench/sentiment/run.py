@@ -61,7 +61,7 @@ def parse_args():
     ap.add_argument("--broker", help="binary providing `broker` (default: --sluice)")
     ap.add_argument("--pipeline", default=os.path.join(ROOT, "pipelines", "sentiment.yaml"))
     ap.add_argument("--sluice-set", action="append", default=[], help="extra --set for sluice run (repeatable)")
-    ap.add_argument("--model", default=os.path.join(ROOT, "models", "sentiment-sst2-small"))
+    ap.add_argument("--model", default=os.path.join(ROOT, "models", "sentiment-tweet-small"))
     ap.add_argument("--tweets", default=os.path.join(ROOT, "..", "shared", "data", "tweeteval-sentiment",
                                                      "test_text.txt"))
     ap.add_argument("--repeat", type=int, default=1, help="runs of every phase; the table shows medians")
@@ -459,8 +459,11 @@ def main():
     with open(os.path.join(args.out, "sentiment_pipeline.json"), "w") as f:
         json.dump(doc, f, indent=2)
     png = os.path.join(args.out, "sentiment_pipeline.png")
-    plot(results, png)
-    print(f"saved {png} and sentiment_pipeline.json")
+    try:
+        plot(results, png)
+        print(f"saved {png} and sentiment_pipeline.json")
+    except ImportError:  # matplotlib is not among the project's packages
+        print("saved sentiment_pipeline.json (no matplotlib: no plot)")
 
 
 if __name__ == "__main__":
