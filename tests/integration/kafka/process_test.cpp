@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -197,13 +198,20 @@ TEST_F(SluiceProcessTest, KillNineAtRandomPointsLosesNothing) {
   constexpr int kRecords = 300000;
   const std::vector<std::string> input = feed(kRecords);
   std::mt19937 rng(std::random_device{}());
-  int64_t produced = 0;
+  int64_t produced = 0, committed_before = 0;
   for (int run = 0; run < 3; ++run) {
+    // A restart reads again from the committed offsets: it can add at least
+    // kRecords - committed_before outputs. Kill it somewhere in the next
+    // stretch of output (2%..25% of the input), within half of that, so the
+    // target is always reachable (a kill near the end once made the next
+    // run's target unreachable).
+    const int64_t left = kRecords - committed_before;
+    if (left < kRecords / 25) break;  // too little left to kill in the middle of
+    const int64_t stretch = std::min<int64_t>(
+        left / 2, std::uniform_int_distribution<int64_t>(kRecords / 50, kRecords / 4)(rng));
     auto s = service(run);
-    // Kill it somewhere in the next stretch of output (2%..25% of the input).
-    const int64_t target =
-        produced + std::uniform_int_distribution<int64_t>(kRecords / 50, kRecords / 4)(rng);
-    ASSERT_TRUE(wait_for_records(bootstrap_, "out", target, 60s)) << s->log();
+    const int64_t target = produced + stretch;
+    ASSERT_TRUE(wait_for_records(bootstrap_, "out", target, 120s)) << s->log();
     s->signal(SIGKILL);
     EXPECT_EQ(s->wait(10s), 128 + SIGKILL);
     produced = total_records(bootstrap_, "out");
@@ -215,6 +223,7 @@ TEST_F(SluiceProcessTest, KillNineAtRandomPointsLosesNothing) {
     if (run == 0) {
       ASSERT_LT(committed, kRecords) << "the first kill came after the end of the input";
     }
+    committed_before = committed;
   }
   auto last = service(99);
   ASSERT_TRUE(wait_until_committed(bootstrap_, "service", "in", 120s)) << last->log();
