@@ -28,6 +28,7 @@
 #include <string_view>
 
 #include "src/metrics/http_protocol.h"
+#include "tests/fuzz/fuzz_assert.h"
 
 namespace {
 
@@ -40,30 +41,26 @@ using sluice::metrics::Routes;
 constexpr std::size_t kMaxRequestBytes = 1024;
 constexpr std::size_t kReadSizes[] = {1, 2, 3, 7, 16, 100, 1000, SIZE_MAX};
 
-void check(bool ok) {
-  if (!ok) std::abort();
-}
-
 // Checks one serialized response; returns its status.
 unsigned check_response(const std::string& wire, bool keep_alive, bool stopping) {
   http::response_parser<http::string_body> parser;
   parser.eager(true);
   boost::beast::error_code ec;
   const std::size_t used = parser.put(boost::asio::buffer(wire), ec);
-  check(!ec || ec == http::error::need_more);
-  check(parser.is_header_done());
+  FUZZ_ASSERT(!ec || ec == http::error::need_more);
+  FUZZ_ASSERT(parser.is_header_done());
   const auto& res = parser.get();
   const unsigned status = res.result_int();
-  check(status == 200 || status == 400 || status == 404 || status == 405 || status == 413 ||
-        status == 431 || status == 500 || status == 503);
+  FUZZ_ASSERT(status == 200 || status == 400 || status == 404 || status == 405 || status == 413 ||
+              status == 431 || status == 500 || status == 503);
   const auto length = res.find(http::field::content_length);
-  check(length != res.end());
+  FUZZ_ASSERT(length != res.end());
   const std::size_t declared = std::stoul(std::string(length->value()));
   const std::size_t body = wire.size() - used + res.body().size();
-  check(body == declared || (body == 0 && !parser.is_done()));  // HEAD: the header only
-  check(parser.is_done() || body == 0);
-  check(res.keep_alive() == keep_alive);
-  if (status == 400 || status == 413 || status == 431 || stopping) check(!keep_alive);
+  FUZZ_ASSERT(body == declared || (body == 0 && !parser.is_done()));  // HEAD: the header only
+  FUZZ_ASSERT(parser.is_done() || body == 0);
+  FUZZ_ASSERT(res.keep_alive() == keep_alive);
+  if (status == 400 || status == 413 || status == 431 || stopping) FUZZ_ASSERT(!keep_alive);
   return status;
 }
 
@@ -91,7 +88,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return ProbeCheck([&] { return ProbeResult{ready, ready ? "ready" : "starting"}; });
   };
   HttpProtocol protocol(routes, kMaxRequestBytes);
-  check(protocol.input_limit() == kMaxRequestBytes);
+  FUZZ_ASSERT(protocol.input_limit() == kMaxRequestBytes);
 
   // The first request's header: where it ends, if it does within the limit.
   const std::size_t header_end = bytes.find("\r\n\r\n");
@@ -104,13 +101,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (;;) {
     if (protocol.on_input(stopping) == HttpProtocol::Next::kRespond) {
       const unsigned status = check_response(protocol.output(), protocol.keep_alive(), stopping);
-      if (responses++ == 0 && first_header_too_long) check(status >= 400);
+      if (responses++ == 0 && first_header_too_long) FUZZ_ASSERT(status >= 400);
       if (!protocol.keep_alive()) break;  // the server closes the connection
       continue;
     }
     if (pos == bytes.size()) break;  // end of stream with a partial request: closed
     auto& input = protocol.input();
-    check(input.size() < protocol.input_limit());  // room to read into: memory stays bounded
+    FUZZ_ASSERT(input.size() < protocol.input_limit());  // room to read into: memory stays bounded
     const std::size_t take =
         std::min({read_size, protocol.input_limit() - input.size(), bytes.size() - pos});
     auto room = input.prepare(take);

@@ -35,23 +35,12 @@
 
 #include "src/core/dead_letter.h"
 #include "src/kafka/input_format.h"
+#include "tests/fuzz/fuzz_assert.h"
 
 namespace {
 
 using namespace sluice;
 namespace code = core::dead_letter_code;
-
-void check(bool ok) {
-  if (!ok) std::abort();
-}
-
-bool known_code(std::string_view c) {
-  for (const char* k : {code::kInvalidJson, code::kMissingField, code::kEmpty, code::kTooLarge,
-                        code::kTooDeep, code::kInvalidUtf8}) {
-    if (c == k) return true;
-  }
-  return false;
-}
 
 // Deepest nesting of objects and arrays, strings skipped (escapes honoured).
 size_t nesting(std::string_view s) {
@@ -108,21 +97,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const bool valid_utf8 = simdjson::validate_utf8(value.data(), value.size());
 
   if (err) {
-    check(known_code(err->code));
-    check(!err->detail.empty());
-    if (std::string_view(err->code) == code::kTooDeep) check(nesting(value) > kafka::kMaxJsonDepth);
+    FUZZ_ASSERT(fuzz::known_dead_letter_code(err->code));
+    FUZZ_ASSERT(!err->detail.empty());
+    if (std::string_view(err->code) == code::kTooDeep)
+      FUZZ_ASSERT(nesting(value) > kafka::kMaxJsonDepth);
   } else {
-    check(!value.empty() && value.size() <= o.max_record_bytes);
-    check(valid_utf8 || o.invalid_utf8 == kafka::Utf8Policy::kReplace);
+    FUZZ_ASSERT(!value.empty() && value.size() <= o.max_record_bytes);
+    FUZZ_ASSERT(valid_utf8 || o.invalid_utf8 == kafka::Utf8Policy::kReplace);
     const std::string_view text = r.text();
-    check(!text.empty());
-    check(simdjson::validate_utf8(text.data(), text.size()));
+    FUZZ_ASSERT(!text.empty());
+    FUZZ_ASSERT(simdjson::validate_utf8(text.data(), text.size()));
     const std::string_view v = r.value();
     if (text.data() >= v.data() && text.data() < v.data() + v.size())
-      check(text.data() + text.size() <= v.data() + v.size());
-    if (valid_utf8) check(nesting(value) <= kafka::kMaxJsonDepth);
-    check(r.id != "{" && r.id != "[" && r.group != "{" && r.group != "[");
-    if (r.has_key()) check(r.key() != "{" && r.key() != "[");
+      FUZZ_ASSERT(text.data() + text.size() <= v.data() + v.size());
+    if (valid_utf8) FUZZ_ASSERT(nesting(value) <= kafka::kMaxJsonDepth);
+    FUZZ_ASSERT(r.id != "{" && r.id != "[" && r.group != "{" && r.group != "[");
+    if (r.has_key()) FUZZ_ASSERT(r.key() != "{" && r.key() != "[");
   }
 
   // Differential check against simdjson's DOM parser (default options only,
@@ -133,11 +123,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   simdjson::dom::element root;
   const simdjson::error_code e = dom.parse(value).get(root);
   if (!err) {
-    check(e == simdjson::SUCCESS || e == simdjson::NUMBER_ERROR);
+    FUZZ_ASSERT(e == simdjson::SUCCESS || e == simdjson::NUMBER_ERROR);
     if (e == simdjson::SUCCESS) {
       std::string_view dom_text;
-      check(root["text"].get(dom_text) == simdjson::SUCCESS);
-      check(dom_text == r.text());
+      FUZZ_ASSERT(root["text"].get(dom_text) == simdjson::SUCCESS);
+      FUZZ_ASSERT(dom_text == r.text());
     }
   } else if (e == simdjson::SUCCESS && root.is_object() && !(sel & 2) &&
              std::string_view(err->code) != code::kTooDeep) {
@@ -145,6 +135,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::string_view dom_text;
     if (root["text"].get(dom_text) == simdjson::SUCCESS && !dom_text.empty()) std::abort();
   }
-  if (e == simdjson::DEPTH_ERROR) check(err.has_value());
+  if (e == simdjson::DEPTH_ERROR) FUZZ_ASSERT(err.has_value());
   return 0;
 }

@@ -20,16 +20,13 @@
 #include "src/engine/model.h"
 #include "src/engine/model_config.h"
 #include "src/engine/model_error.h"
+#include "tests/fuzz/fuzz_assert.h"
 #include "tests/fuzz/fuzz_scratch.h"
 
 namespace {
 
 using namespace sluice::engine;
 namespace fs = std::filesystem;
-
-void check(bool ok) {
-  if (!ok) std::abort();
-}
 
 // The seeds' sizes (tests/fuzz/model_config_fuzz_seeds.py).
 constexpr int64_t kVocab = 16, kHidden = 8, kLayers = 1, kInter = 16, kPositions = 16, kTypes = 2,
@@ -105,11 +102,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   try {
     const ModelConfig c = parse_model_config(text, "config.json");
-    check(c.vocab_size > 0 && c.hidden_size > 0 && c.num_layers > 0 && c.num_heads > 0);
-    check(c.hidden_size % c.num_heads == 0 && c.intermediate_size > 0);
-    check(c.max_sequence_length() > 0 && c.pad_token_id >= 0 && c.pad_token_id < c.vocab_size);
-    check(c.num_labels > 0 && static_cast<int64_t>(c.id2label.size()) == c.num_labels);
-    check(c.layer_norm_eps > 0.f);
+    FUZZ_ASSERT(c.vocab_size > 0 && c.hidden_size > 0 && c.num_layers > 0 && c.num_heads > 0);
+    FUZZ_ASSERT(c.hidden_size % c.num_heads == 0 && c.intermediate_size > 0);
+    FUZZ_ASSERT(c.max_sequence_length() > 0 && c.pad_token_id >= 0 &&
+                c.pad_token_id < c.vocab_size);
+    FUZZ_ASSERT(c.num_labels > 0 && static_cast<int64_t>(c.id2label.size()) == c.num_labels);
+    FUZZ_ASSERT(c.layer_norm_eps > 0.f);
   } catch (const ModelError&) {
     return 0;  // Model::load would fail the same way
   }
@@ -120,8 +118,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
     const Model m = Model::load(model_dir());
     const ModelConfig& c = m.config();
-    check(static_cast<int64_t>(m.weights().layers.size()) == c.num_layers);
-    check(m.weights().word_embeddings.rows == c.vocab_size);
+    FUZZ_ASSERT(static_cast<int64_t>(m.weights().layers.size()) == c.num_layers);
+    FUZZ_ASSERT(m.weights().word_embeddings.rows == c.vocab_size);
   } catch (const ModelError&) {
     // A config the tiny weights do not match.
   }

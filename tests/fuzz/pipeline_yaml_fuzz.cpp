@@ -33,6 +33,7 @@
 #include "src/config/load.h"
 #include "src/kafka/consumer.h"
 #include "src/kafka/producer.h"
+#include "tests/fuzz/fuzz_assert.h"
 
 namespace {
 
@@ -40,10 +41,6 @@ using namespace sluice;
 
 // Unlikely to be synthesised by mutation; seeds write ${SLUICE_FUZZ_SECRET}.
 constexpr std::string_view kSecret = "q9Zx7VwK2mP4tR8s";
-
-void check(bool ok) {
-  if (!ok) std::abort();
-}
 
 std::shared_ptr<const config::Schema> stage_schema(const std::string& type) {
   auto s = std::make_shared<config::Schema>();
@@ -158,7 +155,7 @@ kafka::Properties client_properties(const config::Section& kafka, const std::str
 void build_kafka_confs(const config::Loaded& loaded, bool input_has_secret) {
   config::Section kafka = loaded.root().section("kafka");
   auto rejected = [&](const kafka::PropertyError& e) {
-    check(input_has_secret || !shows_secret(e.what()));
+    FUZZ_ASSERT(input_has_secret || !shows_secret(e.what()));
   };
   try {
     kafka::ConsumerConfig cc;
@@ -210,7 +207,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (const config::Section& st : root.list("stages")) (void)st.integer("workers");
     build_kafka_confs(loaded, input_has_secret);
   } catch (const config::ConfigError& e) {
-    check(input_has_secret || !shows_secret(e.what()));
+    FUZZ_ASSERT(input_has_secret || !shows_secret(e.what()));
   }
   return 0;
 }

@@ -29,23 +29,12 @@
 
 #include "operators/recommend_event.h"
 #include "src/core/dead_letter.h"
+#include "tests/fuzz/fuzz_assert.h"
 
 namespace {
 
 using namespace sluice;
 namespace code = core::dead_letter_code;
-
-void check(bool ok) {
-  if (!ok) std::abort();
-}
-
-bool known_code(std::string_view c) {
-  for (const char* k : {code::kInvalidJson, code::kMissingField, code::kEmpty, code::kTooLarge,
-                        code::kTooDeep, code::kInvalidUtf8}) {
-    if (c == k) return true;
-  }
-  return false;
-}
 
 // The id DOM sees under `key`: a string's value or an integer's digits; "" if neither.
 std::string dom_id(simdjson::dom::object& obj, const char* key) {
@@ -74,15 +63,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const bool valid_utf8 = simdjson::validate_utf8(value.data(), value.size());
 
   if (err) {
-    check(known_code(err->code));
-    check(!err->detail.empty());
+    FUZZ_ASSERT(fuzz::known_dead_letter_code(err->code));
+    FUZZ_ASSERT(!err->detail.empty());
   } else {
-    check(!value.empty() && value.size() <= max_bytes && valid_utf8);
+    FUZZ_ASSERT(!value.empty() && value.size() <= max_bytes && valid_utf8);
     for (const std::string* id : {&ev.user, &ev.item}) {
-      check(!id->empty() && id->size() <= operators::EventDecoder::kMaxIdBytes);
-      check(simdjson::validate_utf8(id->data(), id->size()));
+      FUZZ_ASSERT(!id->empty() && id->size() <= operators::EventDecoder::kMaxIdBytes);
+      FUZZ_ASSERT(simdjson::validate_utf8(id->data(), id->size()));
     }
-    check(std::isfinite(ev.ts));
+    FUZZ_ASSERT(std::isfinite(ev.ts));
   }
 
   if (!valid_utf8 || value.empty() || value.size() > max_bytes) return 0;
@@ -93,18 +82,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!err) {
     // simdjson's DOM refuses integers past 64 bits, which ids may be.
     if (e != simdjson::SUCCESS) return 0;
-    check(root.get(obj) == simdjson::SUCCESS);
+    FUZZ_ASSERT(root.get(obj) == simdjson::SUCCESS);
     // An integer id keeps the digits written: "-0" is DOM's 0.
     auto same = [](const std::string& dom, const std::string& id) {
       return dom == id || (dom == "0" && id == "-0");
     };
     const std::string u = dom_id(obj, "user"), i = dom_id(obj, "item");
-    if (!u.empty()) check(same(u, ev.user));
-    if (!i.empty()) check(same(i, ev.item));
+    if (!u.empty()) FUZZ_ASSERT(same(u, ev.user));
+    if (!i.empty()) FUZZ_ASSERT(same(i, ev.item));
     double ts = 0;
     simdjson::dom::element t;
-    check(obj["ts"].get(t) == simdjson::SUCCESS);
-    if (t.get(ts) == simdjson::SUCCESS) check(ts == ev.ts);
+    FUZZ_ASSERT(obj["ts"].get(t) == simdjson::SUCCESS);
+    if (t.get(ts) == simdjson::SUCCESS) FUZZ_ASSERT(ts == ev.ts);
   } else if (e == simdjson::SUCCESS && root.get(obj) == simdjson::SUCCESS) {
     std::string_view u, i;
     double ts = 0;
@@ -114,7 +103,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         i.size() <= operators::EventDecoder::kMaxIdBytes) {
       // The decoder may still refuse a rating or type of the wrong kind, or a too-deep value.
       const std::string_view c = err->code;
-      check(c == code::kMissingField || c == code::kTooDeep);
+      FUZZ_ASSERT(c == code::kMissingField || c == code::kTooDeep);
     }
   }
   return 0;

@@ -15,16 +15,13 @@
 
 #include "src/engine/model_error.h"
 #include "src/engine/safetensors.h"
+#include "tests/fuzz/fuzz_assert.h"
 #include "tests/fuzz/fuzz_scratch.h"
 
 namespace {
 
 using namespace sluice::engine;
 namespace fs = std::filesystem;
-
-void check(bool ok) {
-  if (!ok) std::abort();
-}
 
 const fs::path& scratch_file() {
   static const sluice::fuzz::ScratchDir dir("safetensors-fuzz");
@@ -43,11 +40,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const SafetensorsFile f = SafetensorsFile::open(scratch_file());
     uint64_t cursor = 0;
     for (const TensorInfo& t : f.tensors()) {
-      check(t.begin == cursor && t.end >= t.begin);
+      FUZZ_ASSERT(t.begin == cursor && t.end >= t.begin);
       cursor = t.end;
-      check(static_cast<uint64_t>(t.numel()) * dtype_size(t.dtype) == t.end - t.begin);
-      check(f.find(t.name) == &t);
-      check(f.bytes(t).size() == t.end - t.begin);
+      FUZZ_ASSERT(static_cast<uint64_t>(t.numel()) * dtype_size(t.dtype) == t.end - t.begin);
+      FUZZ_ASSERT(f.find(t.name) == &t);
+      FUZZ_ASSERT(f.bytes(t).size() == t.end - t.begin);
       if (t.dtype == DType::kF32 || t.dtype == DType::kF16 || t.dtype == DType::kBF16) {
         std::vector<float> out(static_cast<size_t>(t.numel()));
         f.read_f32(t, out);

@@ -21,16 +21,13 @@
 #include <vector>
 
 #include "src/text/tokenizer.h"
+#include "tests/fuzz/fuzz_assert.h"
 #include "tests/fuzz/fuzz_scratch.h"
 
 namespace {
 
 using namespace sluice::text;
 namespace fs = std::filesystem;
-
-void check(bool ok) {
-  if (!ok) std::abort();
-}
 
 void write(const fs::path& p, std::string_view bytes) {
   std::ofstream out(p, std::ios::binary | std::ios::trunc);
@@ -61,8 +58,8 @@ void encode_within_contract(const Tokenizer& tok) {
     const EncodeResult r =
         tok.encode(text, std::span<int32_t>(buf.get(), static_cast<size_t>(max_length)), ws,
                    {.max_length = max_length});
-    check(r.length >= 0 && r.length <= max_length);
-    for (int32_t i = 0; i < r.length; ++i) check(buf[i] >= 0 && buf[i] < tok.vocab_size());
+    FUZZ_ASSERT(r.length >= 0 && r.length <= max_length);
+    for (int32_t i = 0; i < r.length; ++i) FUZZ_ASSERT(buf[i] >= 0 && buf[i] < tok.vocab_size());
   }
 }
 
@@ -102,7 +99,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } catch (const TokenizerError&) {
     return 0;  // the expected outcome for a malformed file
   }
-  check(tok->vocab_size() > 0 && tok->special_tokens_count() >= 0);
+  FUZZ_ASSERT(tok->vocab_size() > 0 && tok->special_tokens_count() >= 0);
   encode_within_contract(*tok);
   return 0;
 }

@@ -25,15 +25,12 @@
 #include "src/text/tokenizer.h"
 #include "src/text/unicode.h"
 #include "src/text/wordpiece.h"
+#include "tests/fuzz/fuzz_assert.h"
 
 namespace {
 
 using namespace sluice::text;
 namespace fs = std::filesystem;
-
-void check(bool ok) {
-  if (!ok) std::abort();
-}
 
 struct Fixture {
   std::vector<std::unique_ptr<Tokenizer>> tokenizers;
@@ -65,7 +62,7 @@ std::vector<int32_t> encode(const Tokenizer& tok, std::string_view text, const E
   // Exactly max_length long and heap-allocated: any overrun is an ASan report.
   std::unique_ptr<int32_t[]> buf(new int32_t[static_cast<size_t>(max_length)]);
   r = tok.encode(text, std::span<int32_t>(buf.get(), static_cast<size_t>(max_length)), ws, o);
-  check(r.length >= 0 && r.length <= max_length);
+  FUZZ_ASSERT(r.length >= 0 && r.length <= max_length);
   return std::vector<int32_t>(buf.get(), buf.get() + r.length);
 }
 
@@ -87,36 +84,36 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static Tokenizer::Workspace warm;  // reused across inputs, as a worker thread would
   EncodeResult r;
   const std::vector<int32_t> ids = encode(tok, text, o, warm, r);
-  for (int32_t id : ids) check(id >= 0 && id < tok.vocab_size());
+  for (int32_t id : ids) FUZZ_ASSERT(id >= 0 && id < tok.vocab_size());
 
   const bool valid = unicode::valid_utf8_prefix(text) == text.size();
   if (!valid && o.invalid_utf8 == InvalidUtf8::kReject) {
-    check(r.status == EncodeStatus::kInvalidUtf8 && r.length == 0);
+    FUZZ_ASSERT(r.status == EncodeStatus::kInvalidUtf8 && r.length == 0);
     return 0;
   }
-  check(r.status != EncodeStatus::kInvalidUtf8);
+  FUZZ_ASSERT(r.status != EncodeStatus::kInvalidUtf8);
   const int32_t max_length = o.max_length ? o.max_length : tok.model_max_length();
-  if (r.truncated) check(r.length == max_length);
+  if (r.truncated) FUZZ_ASSERT(r.length == max_length);
   if (o.add_special_tokens && tok.special_tokens_count() == 2) {
-    check(r.length >= 2 && ids.front() == *tok.cls_id() && ids.back() == *tok.sep_id());
+    FUZZ_ASSERT(r.length >= 2 && ids.front() == *tok.cls_id() && ids.back() == *tok.sep_id());
   }
   if (r.status == EncodeStatus::kEmpty)
-    check(r.length == (o.add_special_tokens ? tok.special_tokens_count() : 0));
+    FUZZ_ASSERT(r.length == (o.add_special_tokens ? tok.special_tokens_count() : 0));
 
   Tokenizer::Workspace fresh;
   EncodeResult r2;
-  check(encode(tok, text, o, fresh, r2) == ids && r2.truncated == r.truncated);
+  FUZZ_ASSERT(encode(tok, text, o, fresh, r2) == ids && r2.truncated == r.truncated);
   if (!valid) {
     std::string repaired;
     unicode::append_replacing_invalid(text, repaired);
-    check(encode(tok, repaired, o, fresh, r2) == ids);
+    FUZZ_ASSERT(encode(tok, repaired, o, fresh, r2) == ids);
   }
 
   if (f.wordpiece && valid && !text.empty()) {
     std::vector<int32_t> fast, ref;
     f.wordpiece->tokenize(text, fast);
     f.wordpiece->tokenize_reference(text, ref);
-    check(fast == ref);
+    FUZZ_ASSERT(fast == ref);
   }
   return 0;
 }
