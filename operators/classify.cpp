@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "kernels/cpu/ops.h"
+#include "operators/infer.h"
 #include "operators/json_text.h"
 #include "src/config/load.h"
 #include "src/engine/model_error.h"
@@ -174,22 +175,11 @@ void register_classify(Registry& registry) {
           },
       .make_source = nullptr,
       .make_operator = [](BuildContext& ctx) -> std::unique_ptr<core::Operator> {
-        const std::filesystem::path dir = ctx.options.string("model");
-        engine::ModelConfig config;
-        try {
-          config = engine::load_model_config(dir / "config.json");
-        } catch (const engine::ModelError& e) {
-          throw std::invalid_argument(e.what());
-        }
-        const std::string name = dir.filename().empty() ? dir.parent_path().filename().string()
-                                                        : dir.filename().string();
-        engine::ModelIdentity identity;
-        try {
-          identity = engine::identify_model(dir);
-        } catch (const engine::ModelError& e) {
-          throw std::invalid_argument(e.what());
-        }
-        ClassifyOptions o = ClassifyOptions::from_model(config, name, identity);
+        // The infer stage before it loaded this model (same directory: one
+        // load, one hash of its files per pipeline).
+        const auto model = shared_model(ctx, ctx.options.string("model"));
+        ClassifyOptions o =
+            ClassifyOptions::from_model(model->config(), model->name(), model->identity());
         o.probs = ctx.options.boolean("probs");
         o.min_score = ctx.options.real("min_score");
         o.below_label = ctx.options.string("below_label");

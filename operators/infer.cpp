@@ -185,6 +185,17 @@ std::string cache_revision(const engine::Model& m, const engine::Backend& backen
 
 }  // namespace
 
+std::shared_ptr<const engine::Model> shared_model(BuildContext& ctx, const std::string& dir) {
+  try {
+    return ctx.services.shared<std::shared_ptr<const engine::Model>>("engine.model:" + dir, [&] {
+      return std::make_unique<std::shared_ptr<const engine::Model>>(
+          std::make_shared<const engine::Model>(engine::Model::load(dir)));
+    });
+  } catch (const engine::ModelError& e) {
+    throw std::invalid_argument(e.what());  // a configuration error at the stage's path
+  }
+}
+
 Infer::Infer(std::shared_ptr<const engine::Model> model, InferOptions options, InferProbe probe,
              BatchFeedback* feedback)
     : model_(std::move(model)),
@@ -438,17 +449,7 @@ void register_infer(Registry& registry) {
                                                        : engine::Pooling::kHead;
         o.embeddings = ctx.options.boolean("embeddings");
         const std::string dir = ctx.options.string("model");
-        std::shared_ptr<const engine::Model> model;
-        try {
-          // One load per directory per pipeline, shared with classify.
-          model =
-              ctx.services.shared<std::shared_ptr<const engine::Model>>("engine.model:" + dir, [&] {
-                return std::make_unique<std::shared_ptr<const engine::Model>>(
-                    std::make_shared<const engine::Model>(engine::Model::load(dir)));
-              });
-        } catch (const engine::ModelError& e) {
-          throw std::invalid_argument(e.what());  // a configuration error at this stage's path
-        }
+        const std::shared_ptr<const engine::Model> model = shared_model(ctx, dir);
         InferProbe probe;
         if (auto* m = ctx.services.metrics())
           probe = InferProbe(*m, ctx.services.pipeline_name(), ctx.stage_name);

@@ -35,6 +35,12 @@ struct InferOptions {
   int64_t cache_entries = 0;
 };
 
+// The model in directory `dir`, loaded once per pipeline and shared by the
+// stages that name it (infer, classify): its config and identity are read
+// with the weights, not again. A ModelError becomes std::invalid_argument
+// (a configuration error at the stage's path).
+std::shared_ptr<const engine::Model> shared_model(BuildContext& ctx, const std::string& dir);
+
 class Infer final : public core::Operator {
  public:
   Infer(std::shared_ptr<const engine::Model> model, InferOptions options, InferProbe probe,
