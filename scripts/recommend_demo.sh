@@ -27,17 +27,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-sluice_ensure_packages "${SLUICE_BUILD_PACKAGES[@]}" python3-confluent-kafka
-if [ -z "$SLUICE" ]; then
-  BUILD=${SLUICE_BUILD_DIR:-$SLUICE_ROOT/build/release}
-  sluice_build "$BUILD" >/dev/null
-  SLUICE=$BUILD/sluice
-fi
-MODEL=${SLUICE_MODEL:-$SLUICE_ROOT/models/recommend-ml-small}
-if [ ! -f "$MODEL/config.json" ] || [ ! -f "$MODEL/model.safetensors" ]; then
-  sluice_log "no model at $MODEL (the project ships models/recommend-ml-small; tools/train_recommender.py writes it)"
-  exit 1
-fi
+sluice_demo_setup "$SLUICE_ROOT/models/recommend-ml-small" tools/train_recommender.py
 RATINGS=${SLUICE_RATINGS:-$SLUICE_SHARED/data/movielens-latest-small/ratings.csv}
 if [ ! -f "$RATINGS" ]; then
   sluice_log "no MovieLens ratings at $RATINGS (set SLUICE_RATINGS)"

@@ -29,17 +29,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-sluice_ensure_packages "${SLUICE_BUILD_PACKAGES[@]}" python3-confluent-kafka
-if [ -z "$SLUICE" ]; then
-  BUILD=${SLUICE_BUILD_DIR:-$SLUICE_ROOT/build/release}
-  sluice_build "$BUILD" >/dev/null
-  SLUICE=$BUILD/sluice
-fi
-MODEL=${SLUICE_MODEL:-$SLUICE_ROOT/models/sentiment-tweet-small}
-if [ ! -f "$MODEL/config.json" ] || [ ! -f "$MODEL/model.safetensors" ]; then
-  sluice_log "no model at $MODEL (the project ships models/sentiment-tweet-small; tools/train_sentiment.py writes it)"
-  exit 1
-fi
+sluice_demo_setup "$SLUICE_ROOT/models/sentiment-tweet-small" tools/train_sentiment.py
 TWEETS=$SLUICE_SHARED/data/tweeteval-sentiment/test_text.txt
 if [ ! -f "$TWEETS" ]; then
   TWEETS=$SLUICE_ROOT/tests/fixtures/sentiment/sample_tweets.txt

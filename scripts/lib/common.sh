@@ -79,6 +79,24 @@ sluice_build() {
   cmake --build "$dir" --parallel "$(nproc)"
 }
 
+# sluice_demo_setup MODEL_DEFAULT WHAT_MAKES_IT: what every demo does first.
+# Installs the packages, builds the release tree unless $SLUICE names a
+# binary already (then sets SLUICE to the built one), and sets MODEL
+# (${SLUICE_MODEL:-MODEL_DEFAULT}), exiting 1 when no model is there.
+sluice_demo_setup() {
+  sluice_ensure_packages "${SLUICE_BUILD_PACKAGES[@]}" python3-confluent-kafka
+  if [ -z "${SLUICE:-}" ]; then
+    local build=${SLUICE_BUILD_DIR:-$SLUICE_ROOT/build/release}
+    sluice_build "$build" >/dev/null
+    SLUICE=$build/sluice
+  fi
+  MODEL=${SLUICE_MODEL:-$1}
+  if [ ! -f "$MODEL/config.json" ] || [ ! -f "$MODEL/model.safetensors" ]; then
+    sluice_log "no model at $MODEL (the project ships models/$(basename "$1"); $2 writes it)"
+    exit 1
+  fi
+}
+
 # Node.js + npm (Hugging Face tokenizers and ONNX Runtime peers in the
 # benchmarks): installed from Debian only when the commands are missing (a
 # machine may already have Node from elsewhere), then the pinned npm packages.

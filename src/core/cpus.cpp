@@ -86,7 +86,6 @@ int compute() {
 }  // namespace
 
 std::optional<int> cpus_from_cgroup2_max(std::string_view text) {
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
   const size_t space = text.find(' ');
   if (space == std::string_view::npos) return std::nullopt;
   const std::string_view quota = text.substr(0, space);
