@@ -9,7 +9,7 @@
 // softmax, so nothing outside the sequence can leak in.
 //
 // Kernel code only, included by attention_tc.cu and by the host emulation
-// test (check/emulated_kernels_test.cpp), which runs it on the CPU with
+// test (tests/gpu/emulated_kernels_test.cpp), which runs it on the CPU with
 // emulated threads, barriers, shuffles and WMMA fragments.
 #pragma once
 #ifdef __CUDACC__
