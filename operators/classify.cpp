@@ -4,11 +4,11 @@
 #include <filesystem>
 #include <stdexcept>
 
-#include "kernels/cpu/ops.h"
 #include "operators/infer.h"
 #include "operators/json_text.h"
 #include "src/config/load.h"
 #include "src/engine/model_error.h"
+#include "src/engine/probabilities.h"
 
 namespace sluice::operators {
 namespace {
@@ -58,17 +58,8 @@ Classifier::Classifier(ClassifyOptions options) : options_(std::move(options)) {
 }
 
 void Classifier::to_probabilities(std::span<float> logits, int64_t rows) const {
-  const auto n = static_cast<int64_t>(options_.labels.size());
-  switch (options_.problem_type) {
-    case engine::ProblemType::kSingleLabel:
-      cpu::softmax(logits.data(), n, rows, n);
-      break;
-    case engine::ProblemType::kMultiLabel:
-      cpu::sigmoid(logits.data(), n, rows, n);
-      break;
-    case engine::ProblemType::kRegression:
-      break;
-  }
+  engine::to_probabilities(options_.problem_type, logits, rows,
+                           static_cast<int64_t>(options_.labels.size()));
 }
 
 Classification Classifier::decide(std::span<const float> probs) const {
