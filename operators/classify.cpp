@@ -140,7 +140,7 @@ void Classify::process(core::OperatorState*, core::Item&& item, core::Emitter& o
   }
 }
 
-void register_classify(Registry& registry) {
+void register_classify(OperatorRegistry& registry) {
   registry.add(OperatorSpec{
       .type = "classify",
       .description = "Turns logits into a JSON result per record: top label, score, probabilities",

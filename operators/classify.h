@@ -18,7 +18,7 @@
 #include <string_view>
 #include <vector>
 
-#include "operators/registry.h"
+#include "operators/operator_spec.h"
 #include "src/core/emitter.h"
 #include "src/engine/model_config.h"
 #include "src/engine/model_identity.h"
@@ -85,6 +85,6 @@ class Classify final : public core::Operator {
   Classifier classifier_;
 };
 
-void register_classify(Registry& registry);
+void register_classify(OperatorRegistry& registry);
 
 }  // namespace sluice::operators

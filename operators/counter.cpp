@@ -49,7 +49,7 @@ void Counter::finish(core::OperatorState* s, core::Emitter& out) {
   }
 }
 
-void register_counter(Registry& registry) {
+void register_counter(OperatorRegistry& registry) {
   registry.add(OperatorSpec{
       .type = "counter",
       .description = "Sink that counts records and checks per-partition order",

@@ -7,7 +7,7 @@
 #include <mutex>
 #include <unordered_map>
 
-#include "operators/registry.h"
+#include "operators/operator_spec.h"
 #include "src/core/emitter.h"
 
 namespace sluice::operators {
@@ -37,6 +37,6 @@ class Counter final : public core::Operator {
   std::atomic<int> finished_workers_{0};
 };
 
-void register_counter(Registry& registry);
+void register_counter(OperatorRegistry& registry);
 
 }  // namespace sluice::operators

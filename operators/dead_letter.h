@@ -15,7 +15,7 @@
 #include <memory>
 #include <string>
 
-#include "operators/registry.h"
+#include "operators/operator_spec.h"
 #include "src/core/dead_letter.h"
 #include "src/kafka/output.h"
 

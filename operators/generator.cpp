@@ -46,7 +46,7 @@ core::Source::Poll Generator::poll(core::Emitter& out) {
   return Poll::kEmitted;
 }
 
-void register_generator(Registry& registry) {
+void register_generator(OperatorRegistry& registry) {
   registry.add(OperatorSpec{
       .type = "generator",
       .description = "Synthetic records (no Kafka): for tests, benchmarks and smoke runs",

@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <string>
 
-#include "operators/registry.h"
+#include "operators/operator_spec.h"
 #include "src/core/operator.h"
 
 namespace sluice::operators {
@@ -33,6 +33,6 @@ class Generator final : public core::Source {
   int64_t start_ns_ = 0;
 };
 
-void register_generator(Registry& registry);
+void register_generator(OperatorRegistry& registry);
 
 }  // namespace sluice::operators

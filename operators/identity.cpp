@@ -2,7 +2,7 @@
 
 namespace sluice::operators {
 
-void register_identity(Registry& registry) {
+void register_identity(OperatorRegistry& registry) {
   registry.add(OperatorSpec{
       .type = "identity",
       .description = "Passes records through unchanged",

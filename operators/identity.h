@@ -1,7 +1,7 @@
 // identity: passes every item through unchanged. The middle of the
 // passthrough pipeline, and a way to add a parallel hop for testing.
 #pragma once
-#include "operators/registry.h"
+#include "operators/operator_spec.h"
 #include "src/core/emitter.h"
 
 namespace sluice::operators {
@@ -13,6 +13,6 @@ class Identity final : public core::Operator {
   void process(core::OperatorState*, core::Item&& item, core::Emitter& out) override { out.emit(std::move(item)); }
 };
 
-void register_identity(Registry& registry);
+void register_identity(OperatorRegistry& registry);
 
 }  // namespace sluice::operators

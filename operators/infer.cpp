@@ -369,7 +369,7 @@ void Infer::finish(core::OperatorState* s, core::Emitter& out) {
     std::this_thread::sleep_for(std::chrono::microseconds(200));
 }
 
-void register_infer(Registry& registry) {
+void register_infer(OperatorRegistry& registry) {
   registry.add(OperatorSpec{
       .type = "infer",
       .description = "Runs the encoder model over each batch on the CPU or CUDA backend",

@@ -20,7 +20,7 @@
 
 #include "operators/infer_probe.h"
 #include "operators/micro_batch.h"
-#include "operators/registry.h"
+#include "operators/operator_spec.h"
 #include "src/engine/backend.h"
 #include "src/engine/model.h"
 #include "src/metrics/registry.h"
@@ -63,6 +63,6 @@ class Infer final : public core::Operator {
   BatchFeedback* feedback_;
 };
 
-void register_infer(Registry& registry);
+void register_infer(OperatorRegistry& registry);
 
 }  // namespace sluice::operators

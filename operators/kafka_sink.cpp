@@ -107,7 +107,7 @@ void KafkaSink::finish(core::OperatorState*, core::Emitter& out) {
 
 void KafkaSink::shutdown() { output_.close(); }
 
-void register_kafka_sink(Registry& registry) {
+void register_kafka_sink(OperatorRegistry& registry) {
   registry.add_section(SectionSpec{
       .name = "kafka",
       .description =

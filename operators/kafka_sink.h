@@ -18,7 +18,7 @@
 #include <memory>
 #include <string>
 
-#include "operators/registry.h"
+#include "operators/operator_spec.h"
 #include "src/core/operator.h"
 #include "src/kafka/output.h"
 
@@ -58,6 +58,6 @@ class KafkaSink final : public core::Operator {
 };
 
 // Declares `type: kafka_sink` (and the pipeline's `kafka:` section).
-void register_kafka_sink(Registry& registry);
+void register_kafka_sink(OperatorRegistry& registry);
 
 }  // namespace sluice::operators

@@ -643,7 +643,7 @@ std::string KafkaSource::not_ready() const {
   return why;
 }
 
-void register_kafka_source(Registry& registry) {
+void register_kafka_source(OperatorRegistry& registry) {
   registry.add(OperatorSpec{
       .type = "kafka_source",
       .description =

@@ -66,7 +66,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "operators/registry.h"
+#include "operators/operator_spec.h"
 #include "src/core/offset_tracker.h"
 #include "src/core/operator.h"
 #include "src/kafka/consumer.h"
@@ -287,6 +287,6 @@ class KafkaSource final : public core::Source, private kafka::RebalanceListener 
 };
 
 // Declares `type: kafka_source`.
-void register_kafka_source(Registry& registry);
+void register_kafka_source(OperatorRegistry& registry);
 
 }  // namespace sluice::operators

@@ -195,7 +195,7 @@ void MicroBatch::finish(core::OperatorState* s, core::Emitter& out) {
   emit_ready(s, out);
 }
 
-void register_micro_batch(Registry& registry) {
+void register_micro_batch(OperatorRegistry& registry) {
   registry.add(OperatorSpec{
       .type = "micro_batch",
       .description = "Packs tokenized records into padding-free batches (token budget, max delay, "

@@ -18,7 +18,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "operators/registry.h"
+#include "operators/operator_spec.h"
 #include "src/core/batch.h"
 #include "src/core/emitter.h"
 #include "src/metrics/registry.h"
@@ -134,6 +134,6 @@ class MicroBatch final : public core::Operator {
   BatchFeedback* feedback_;
 };
 
-void register_micro_batch(Registry& registry);
+void register_micro_batch(OperatorRegistry& registry);
 
 }  // namespace sluice::operators

@@ -194,7 +194,7 @@ void RecommendScore::process(core::OperatorState* s, core::Item&& item, core::Em
   }
 }
 
-void register_recommend_score(Registry& registry) {
+void register_recommend_score(OperatorRegistry& registry) {
   registry.add(OperatorSpec{
       .type = "recommend_score",
       .description = "Scores each batch of events as one GEMM (user vectors × item matrix, seen "

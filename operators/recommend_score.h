@@ -30,7 +30,7 @@
 #include <vector>
 
 #include "operators/recommend_model.h"
-#include "operators/registry.h"
+#include "operators/operator_spec.h"
 #include "src/engine/scorer.h"
 #include "src/metrics/registry.h"
 
@@ -85,6 +85,6 @@ class RecommendScore final : public core::Operator {
   std::vector<std::unique_ptr<engine::Scorer>> scorers_;  // built by start(), one per worker
 };
 
-void register_recommend_score(Registry& registry);
+void register_recommend_score(OperatorRegistry& registry);
 
 }  // namespace sluice::operators

@@ -149,7 +149,7 @@ std::shared_ptr<const RecommenderModel> shared_recommender_model(Services& servi
   }
 }
 
-void register_recommend_state(Registry& registry) {
+void register_recommend_state(OperatorRegistry& registry) {
   registry.add(OperatorSpec{
       .type = "recommend_state",
       .description = "Recommendation events → per-user state (recent and seen items); hands each "

@@ -31,7 +31,7 @@
 #include <vector>
 
 #include "operators/recommend_model.h"
-#include "operators/registry.h"
+#include "operators/operator_spec.h"
 #include "src/metrics/registry.h"
 
 namespace sluice::operators {
@@ -107,6 +107,6 @@ class RecommendState final : public core::Operator {
 std::shared_ptr<const RecommenderModel> shared_recommender_model(Services& services,
                                                                  const std::string& dir);
 
-void register_recommend_state(Registry& registry);
+void register_recommend_state(OperatorRegistry& registry);
 
 }  // namespace sluice::operators

@@ -106,7 +106,7 @@ void Tokenize::process(core::OperatorState* s, core::Item&& item, core::Emitter&
   out.emit(std::move(item));
 }
 
-void register_tokenize(Registry& registry) {
+void register_tokenize(OperatorRegistry& registry) {
   registry.add(OperatorSpec{
       .type = "tokenize",
       .description =

@@ -14,7 +14,7 @@
 #include <memory>
 #include <string>
 
-#include "operators/registry.h"
+#include "operators/operator_spec.h"
 #include "src/core/emitter.h"
 #include "src/metrics/registry.h"
 #include "src/text/tokenizer.h"
@@ -83,6 +83,6 @@ class Tokenize final : public core::Operator {
   text::EncodeOptions encode_;
 };
 
-void register_tokenize(Registry& registry);
+void register_tokenize(OperatorRegistry& registry);
 
 }  // namespace sluice::operators

@@ -496,7 +496,7 @@ WindowAggregateOptions options_from(BuildContext& ctx) {
 
 }  // namespace
 
-void register_window_aggregate(Registry& registry) {
+void register_window_aggregate(OperatorRegistry& registry) {
   registry.add(OperatorSpec{
       .type = "window_aggregate",
       .description =

@@ -79,7 +79,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "operators/registry.h"
+#include "operators/operator_spec.h"
 #include "operators/window_aggregate_probe.h"
 #include "operators/window_aggregate_state.h"
 #include "src/core/operator.h"
@@ -172,6 +172,6 @@ void append_aggregate_json(std::string& out, const ClosedWindow& w);
 void append_alert_json(std::string& out, const ClosedWindow& w, const AlertRule& rule);
 
 // Declares `type: window_aggregate`.
-void register_window_aggregate(Registry& registry);
+void register_window_aggregate(OperatorRegistry& registry);
 
 }  // namespace sluice::operators

@@ -13,7 +13,7 @@
 // kafka: section, as the operators do when a pipeline is built.
 //
 // The schema is a representative copy of the real registry's
-// (operators/registry.cpp): the registry pulls in every operator, the engine
+// (app/wiring/registry.cpp): the registry pulls in every operator, the engine
 // and the tokenizers, which this target does not build. It has every key type
 // and the shapes the real one has (nested objects, a discriminated stage
 // list, librdkafka property maps).

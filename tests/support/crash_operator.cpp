@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 
+#include "app/wiring/registry.h"
 #include "src/core/emitter.h"
 
 namespace sluice::testing {
@@ -18,7 +19,7 @@ namespace {
 
 // Registered before main(): sluice_crashable is `sluice` plus this operator.
 [[maybe_unused]] const bool kRegistered =
-    (operators::extend_builtin_registry(&register_test_crash), true);
+    (app::extend_builtin_registry(&register_test_crash), true);
 
 }  // namespace
 
@@ -39,7 +40,7 @@ void CrashOperator::process(core::OperatorState*, core::Item&& item, core::Emitt
   out.emit(std::move(item));
 }
 
-void register_test_crash(operators::Registry& registry) {
+void register_test_crash(operators::OperatorRegistry& registry) {
   registry.add(operators::OperatorSpec{
       .type = "test_crash",
       .description = "TEST ONLY: kills the process on a record containing the marker",

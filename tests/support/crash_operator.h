@@ -5,7 +5,7 @@
 #pragma once
 #include <string>
 
-#include "operators/registry.h"
+#include "operators/operator_spec.h"
 
 namespace sluice::testing {
 
@@ -24,6 +24,6 @@ class CrashOperator final : public core::Operator {
 };
 
 // Declares `type: test_crash` (options: marker, how).
-void register_test_crash(operators::Registry& registry);
+void register_test_crash(operators::OperatorRegistry& registry);
 
 }  // namespace sluice::testing

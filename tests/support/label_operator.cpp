@@ -5,7 +5,8 @@
 #include <chrono>
 #include <thread>
 
-#include "operators/registry.h"
+#include "app/wiring/registry.h"
+#include "operators/operator_spec.h"
 #include "src/core/emitter.h"
 
 namespace sluice::testing {
@@ -28,7 +29,7 @@ class LabelOperator final : public core::Operator {
   std::chrono::microseconds delay_;
 };
 
-void register_test_label(operators::Registry& registry) {
+void register_test_label(operators::OperatorRegistry& registry) {
   registry.add(operators::OperatorSpec{
       .type = "test_label",
       .description = "TEST ONLY: labels every record positive (a classify stand-in)",
@@ -47,7 +48,7 @@ void register_test_label(operators::Registry& registry) {
 
 // Registered before main(), as test_crash is.
 [[maybe_unused]] const bool kRegistered =
-    (operators::extend_builtin_registry(&register_test_label), true);
+    (app::extend_builtin_registry(&register_test_label), true);
 
 }  // namespace
 }  // namespace sluice::testing

@@ -87,7 +87,7 @@ pats = dockerignore_patterns()
 for must in (".git", "build", "build/release", "tools/node_modules", "bench/results/x.log"):
     if not ignored(must, pats):
         fail(f".dockerignore does not exclude {must}")
-for must_keep in ("src/app/main.cpp", "CMakeLists.txt", "models", "pipelines", "scripts/lib/common.sh"):
+for must_keep in ("app/main.cpp", "CMakeLists.txt", "models", "pipelines", "scripts/lib/common.sh"):
     if ignored(must_keep, pats):
         fail(f".dockerignore excludes {must_keep}, which the image needs")
 

@@ -11,7 +11,7 @@
 #include <string>
 #include <thread>
 
-#include "src/app/serve_metrics.h"
+#include "app/serve_metrics.h"
 #include "src/core/emitter.h"
 #include "src/core/pipeline.h"
 #include "src/kafka/mock_cluster.h"

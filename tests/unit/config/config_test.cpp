@@ -6,7 +6,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "operators/pipeline_factory.h"
+#include "app/wiring/pipeline_factory.h"
+#include "app/wiring/registry.h"
 #include "src/config/limits.h"
 #include "src/config/load.h"
 
@@ -15,7 +16,7 @@ namespace {
 
 std::vector<Problem> problems_of(const std::string& yaml, const std::vector<std::string>& overrides = {}) {
   try {
-    load_string(yaml, *operators::builtin_registry().pipeline_schema(), overrides);
+    load_string(yaml, *app::builtin_pipeline_schema(), overrides);
   } catch (const ConfigError& e) {
     return e.problems();
   }
@@ -42,7 +43,7 @@ stages:
 )";
 
 TEST(Config, ValidFileGetsDefaults) {
-  Loaded l = load_string(kGood, *operators::builtin_registry().pipeline_schema());
+  Loaded l = load_string(kGood, *app::builtin_pipeline_schema());
   Section root = l.root();
   EXPECT_EQ(root.string("name"), "t");
   EXPECT_EQ(root.section("runtime").integer("queue_capacity"), 1024);
@@ -90,7 +91,7 @@ stages:
   - {name: src, type: generator, count: "${SLUICE_TEST_COUNT}", text: "$${literal}"}
   - {name: sink, type: counter}
 )",
-                         *operators::builtin_registry().pipeline_schema());
+                         *app::builtin_pipeline_schema());
   EXPECT_EQ(l.root().string("name"), "fallback-42");
   EXPECT_EQ(l.root().list("stages")[0].integer("count"), 42);
   EXPECT_EQ(l.root().list("stages")[0].string("text"), "${literal}");
@@ -120,7 +121,7 @@ stages:
 }
 
 TEST(Config, SetOverridesByIndexAndByStageName) {
-  Loaded l = load_string(kGood, *operators::builtin_registry().pipeline_schema(),
+  Loaded l = load_string(kGood, *app::builtin_pipeline_schema(),
                          {"stages.src.count=7", "stages.1.workers=3", "runtime.queue_capacity=64", "name=over"});
   EXPECT_EQ(l.root().list("stages")[0].integer("count"), 7);
   EXPECT_EQ(l.root().list("stages")[1].integer("workers"), 3);
@@ -153,7 +154,7 @@ TEST(Config, SetRejectsMalformedPaths) {
 
 TEST(Config, SetAddressesDottedLibrdkafkaPropertyNamesAsOneKey) {
   Loaded l = load_string(
-      kGood, *operators::builtin_registry().pipeline_schema(),
+      kGood, *app::builtin_pipeline_schema(),
       {"kafka.properties.security.protocol=SSL", "kafka.consumer_properties.fetch.wait.max.ms=10",
        "kafka.producer_properties.linger.ms=5"});
   Section kafka = l.root().section("kafka");
@@ -238,7 +239,7 @@ TEST(Config, FileLargerThanTheLimitIsRejectedUnread) {
   std::string path = testing::TempDir() + "/sluice-config-big.yaml";
   std::ofstream(path) << big;
   try {
-    load_file(path, *operators::builtin_registry().pipeline_schema());
+    load_file(path, *app::builtin_pipeline_schema());
     ADD_FAILURE() << "no error";
   } catch (const ConfigError& e) {
     EXPECT_TRUE(has(e.problems(), "(file)", "larger than 256 KiB")) << e.what();
@@ -269,7 +270,7 @@ TEST(Config, ValuesFromTheEnvironmentAreMarkedForTheirUsers) {
   setenv("SLUICE_TEST_SECRET", "hunter2", 1);
   Loaded l = load_string(
       std::string(kGood) + "kafka:\n  properties:\n    security.protocol: ${SLUICE_TEST_SECRET}\n",
-      *operators::builtin_registry().pipeline_schema());
+      *app::builtin_pipeline_schema());
   Section kafka = l.root().section("kafka");
   EXPECT_TRUE(kafka.from_environment("properties.security.protocol"));
   EXPECT_FALSE(kafka.from_environment("bootstrap_servers"));
@@ -303,15 +304,15 @@ TEST(Config, ParsesDurationsAndSizes) {
 TEST(Config, EverySpellingValidationAcceptsReadsBack) {
   Loaded l = load_string(
       std::string(kGood) + "metrics: {enabled: YES}\nruntime: {queue_capacity: \"64 \"}\n",
-      *operators::builtin_registry().pipeline_schema());
+      *app::builtin_pipeline_schema());
   EXPECT_TRUE(l.root().section("metrics").boolean("enabled"));
   EXPECT_EQ(l.root().section("runtime").integer("queue_capacity"), 64);
 }
 
 std::vector<Problem> build_problems(const std::string& yaml) {
   try {
-    Loaded l = load_string(yaml, *operators::builtin_registry().pipeline_schema());
-    operators::build_pipeline(l, operators::builtin_registry(), nullptr);
+    Loaded l = load_string(yaml, *app::builtin_pipeline_schema());
+    app::build_pipeline(l, app::builtin_registry(), nullptr);
   } catch (const ConfigError& e) {
     return e.problems();
   }

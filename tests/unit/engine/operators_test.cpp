@@ -14,7 +14,8 @@
 #include "operators/classify.h"
 #include "operators/infer.h"
 #include "operators/micro_batch.h"
-#include "operators/pipeline_factory.h"
+#include "app/wiring/pipeline_factory.h"
+#include "app/wiring/registry.h"
 #include "operators/result_cache.h"
 #include "src/config/load.h"
 #include "src/core/pipeline.h"
@@ -569,8 +570,8 @@ TEST_F(InferPipelineTest, ClassifyStageLabelsMustNameEveryOutput) {
         model + labels +
         "}\n"
         "  - {name: count, type: counter}\n";
-    auto loaded = config::load_string(doc, *builtin_registry().pipeline_schema());
-    build_pipeline(loaded, builtin_registry(), nullptr);
+    auto loaded = config::load_string(doc, *app::builtin_pipeline_schema());
+    app::build_pipeline(loaded, app::builtin_registry(), nullptr);
   };
   EXPECT_NO_THROW(build(", labels: [NEG, NEU, POS]"));
   try {

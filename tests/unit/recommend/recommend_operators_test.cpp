@@ -11,7 +11,8 @@
 #include <nlohmann/json.hpp>
 
 #include "operators/micro_batch.h"
-#include "operators/pipeline_factory.h"
+#include "app/wiring/pipeline_factory.h"
+#include "app/wiring/registry.h"
 #include "operators/recommend_score.h"
 #include "operators/recommend_state.h"
 #include "src/config/load.h"
@@ -211,16 +212,16 @@ TEST(RecommendPipeline, StagesAreConfiguredThroughAPipelineFile) {
       dir.string() +
       ", k: 2, device: cpu}\n"
       "  - {name: count, type: counter}\n";
-  const auto loaded = config::load_string(yaml, *builtin_registry().pipeline_schema());
-  EXPECT_NO_THROW(build_pipeline(loaded, builtin_registry(), nullptr));
+  const auto loaded = config::load_string(yaml, *app::builtin_pipeline_schema());
+  EXPECT_NO_THROW(app::build_pipeline(loaded, app::builtin_registry(), nullptr));
   const std::string bad =
       "name: rec\nstages:\n"
       "  - {name: gen, type: generator, count: 1}\n"
       "  - {name: state, type: recommend_state, model: /nonexistent}\n"
       "  - {name: count, type: counter}\n";
   try {
-    build_pipeline(config::load_string(bad, *builtin_registry().pipeline_schema()),
-                   builtin_registry(), nullptr);
+    app::build_pipeline(config::load_string(bad, *app::builtin_pipeline_schema()),
+                   app::builtin_registry(), nullptr);
     ADD_FAILURE() << "expected a configuration error";
   } catch (const config::ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("stages[1]"), std::string::npos) << e.what();

@@ -7,6 +7,7 @@
 #include <map>
 #include <mutex>
 
+#include "app/wiring/registry.h"
 #include "operators/tokenize.h"
 #include "src/core/pipeline.h"
 #include "tests/unit/text/text_test_util.h"
@@ -184,7 +185,7 @@ TEST(TokenizeOperator, StartFailsNamingTheStageAndTheFile) {
 }
 
 TEST(TokenizeOperator, IsRegisteredForPipelineFiles) {
-  const OperatorSpec* spec = builtin_registry().find("tokenize");
+  const OperatorSpec* spec = app::builtin_registry().find("tokenize");
   ASSERT_NE(spec, nullptr);
   EXPECT_FALSE(spec->is_source);
   EXPECT_TRUE(spec->make_operator);

@@ -9,7 +9,8 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "operators/pipeline_factory.h"
+#include "app/wiring/pipeline_factory.h"
+#include "app/wiring/registry.h"
 #include "operators/window_aggregate.h"
 #include "src/config/load.h"
 #include "src/core/emitter.h"
@@ -316,13 +317,13 @@ TEST(WindowAggregateOperator, LateRecordsArePassedThroughAndCounted) {
 config::Loaded load(const std::string& stage_yaml) {
   std::string doc = "name: cfg\nstages:\n  - {name: src, type: generator, count: 10}\n  - " +
                     stage_yaml + "\n  - {name: count, type: counter}\n";
-  return config::load_string(doc, *builtin_registry().pipeline_schema());
+  return config::load_string(doc, *app::builtin_pipeline_schema());
 }
 
 std::string build_error(const std::string& stage_yaml) {
   try {
     auto loaded = load(stage_yaml);
-    build_pipeline(loaded, builtin_registry(), nullptr);
+    app::build_pipeline(loaded, app::builtin_registry(), nullptr);
   } catch (const config::ConfigError& e) {
     return e.what();
   }
@@ -378,7 +379,7 @@ TEST(WindowAggregateConfig, AlertOverMustBeAllOrOpinionated) {
   auto loaded = load(
       "{name: w, type: window_aggregate, aggregates_topic: agg, positive_label: POS, "
       "negative_label: NEG, alert: {topic: alerts, over: opinionated}}");
-  EXPECT_NO_THROW(build_pipeline(loaded, builtin_registry(), nullptr));
+  EXPECT_NO_THROW(app::build_pipeline(loaded, app::builtin_registry(), nullptr));
 }
 
 TEST(WindowAggregateConfig, ValidStageBuildsAndRunsOnGeneratedRecords) {
@@ -386,7 +387,7 @@ TEST(WindowAggregateConfig, ValidStageBuildsAndRunsOnGeneratedRecords) {
       "{name: w, type: window_aggregate, aggregates_topic: agg, window: hopping, size: 10s, "
       "advance: 5s, "
       "allowed_lateness: 0s, gauge_keys: [a, b], top_k: 3, alert: {topic: alerts, min_count: 5}}");
-  auto built = build_pipeline(loaded, builtin_registry(), nullptr);
+  auto built = app::build_pipeline(loaded, app::builtin_registry(), nullptr);
   ASSERT_EQ(built.pipeline->stage_count(), 3u);
   built.pipeline->start();
   // Generated records carry no label: they pass through and are not aggregated.

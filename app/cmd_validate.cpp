@@ -4,10 +4,11 @@
 #include <cstring>
 #include <iostream>
 
-#include "operators/pipeline_factory.h"
-#include "src/app/commands.h"
-#include "src/app/options.h"
-#include "src/app/serve_metrics.h"
+#include "app/wiring/pipeline_factory.h"
+#include "app/wiring/registry.h"
+#include "app/commands.h"
+#include "app/options.h"
+#include "app/serve_metrics.h"
 
 namespace sluice::app {
 
@@ -40,8 +41,8 @@ int cmd_validate(int argc, char** argv) {
     std::cerr << "sluice validate: no pipeline file given\n";
     return 2;
   }
-  const auto& registry = operators::builtin_registry();
-  auto schema = registry.pipeline_schema();
+  const auto& registry = app::builtin_registry();
+  auto schema = app::builtin_pipeline_schema();
   if (explain) {
     std::cout << "Pipeline file keys:\n";
     schema->describe(std::cout);
@@ -62,7 +63,7 @@ int cmd_validate(int argc, char** argv) {
     // Build (without starting) to catch wiring problems: stage order, kinds,
     // operator options, and what librdkafka rejects (clients are configured,
     // not started: nothing connects).
-    operators::BuiltPipeline built = operators::build_pipeline(loaded, registry, nullptr);
+    app::BuiltPipeline built = app::build_pipeline(loaded, registry, nullptr);
     std::cout << args.path << ": ok (pipeline '" << built.name << "', " << built.pipeline->stage_count()
               << " stages)\n";
     return 0;

@@ -1,4 +1,4 @@
-#include "src/app/options.h"
+#include "app/options.h"
 
 #include <cstring>
 

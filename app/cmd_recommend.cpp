@@ -27,7 +27,7 @@
 #include "operators/micro_batch.h"
 #include "operators/recommend_score.h"
 #include "operators/recommend_state.h"
-#include "src/app/commands.h"
+#include "app/commands.h"
 #include "src/core/clock.h"
 #include "src/core/emitter.h"
 #include "src/core/log.h"

@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-#include "src/app/commands.h"
+#include "app/commands.h"
 #include "src/core/log.h"
 #include "src/kafka/error.h"
 #include "src/kafka/mock_cluster.h"

@@ -2,7 +2,7 @@
 #include <iostream>
 
 #include "kernels/cuda/device_query.h"
-#include "src/app/commands.h"
+#include "app/commands.h"
 
 namespace sluice::app {
 

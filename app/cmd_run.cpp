@@ -16,10 +16,11 @@
 #include <iostream>
 #include <thread>
 
-#include "operators/pipeline_factory.h"
-#include "src/app/commands.h"
-#include "src/app/options.h"
-#include "src/app/serve_metrics.h"
+#include "app/wiring/pipeline_factory.h"
+#include "app/wiring/registry.h"
+#include "app/commands.h"
+#include "app/options.h"
+#include "app/serve_metrics.h"
 #include "src/core/log.h"
 
 namespace sluice::app {
@@ -85,9 +86,9 @@ int cmd_run(int argc, char** argv) {
   sigset_t signals = block_stop_signals();
   raise_open_files_limit();
 
-  const auto& registry = operators::builtin_registry();
+  const auto& registry = app::builtin_registry();
   std::unique_ptr<MetricsService> metrics;
-  operators::BuiltPipeline built;
+  app::BuiltPipeline built;
   // Stop order: the endpoint (whose probes read the pipeline) before the pipeline,
   // on every path out of here.
   struct StopMetricsFirst {
@@ -98,11 +99,11 @@ int cmd_run(int argc, char** argv) {
   } stop_metrics_first{metrics};
   config::Loaded loaded;
   try {
-    loaded = config::load_file(args.path, *registry.pipeline_schema(), args.overrides);
+    loaded = config::load_file(args.path, *app::builtin_pipeline_schema(), args.overrides);
     metrics = std::make_unique<MetricsService>(loaded.root());
     // Serve first: probes get answers (ready: no) while the model loads.
     metrics->start();
-    built = operators::build_pipeline(loaded, registry, metrics->registry());
+    built = app::build_pipeline(loaded, registry, metrics->registry());
     metrics->attach(*built.pipeline);
     built.pipeline->start();
   } catch (const config::ConfigError& e) {

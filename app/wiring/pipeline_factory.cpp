@@ -1,10 +1,11 @@
-#include "operators/pipeline_factory.h"
+#include "app/wiring/pipeline_factory.h"
 
 #include "src/core/log.h"
 
-namespace sluice::operators {
+namespace sluice::app {
 
-BuiltPipeline build_pipeline(const config::Loaded& loaded, const Registry& registry, metrics::Registry* metrics) {
+BuiltPipeline build_pipeline(const config::Loaded& loaded, const operators::OperatorRegistry& registry,
+                            metrics::Registry* metrics) {
   config::Section root = loaded.root();
   BuiltPipeline out;
   out.name = root.string("name");
@@ -13,7 +14,7 @@ BuiltPipeline build_pipeline(const config::Loaded& loaded, const Registry& regis
   core::LogLevel level;
   if (core::parse_log_level(runtime.string("log_level"), &level)) core::set_log_level(level);
 
-  out.services = std::make_unique<Services>(root, out.name, metrics);
+  out.services = std::make_unique<operators::Services>(root, out.name, metrics);
   core::PipelineOptions po;
   po.name = out.name;
   po.default_queue_capacity = static_cast<size_t>(runtime.integer("queue_capacity"));
@@ -36,9 +37,9 @@ BuiltPipeline build_pipeline(const config::Loaded& loaded, const Registry& regis
       break;
     }
     seen_names.push_back(name);
-    const OperatorSpec* spec = registry.find(type);  // validated: exists
+    const operators::OperatorSpec* spec = registry.find(type);  // validated: exists
     int workers = static_cast<int>(st.integer("workers"));
-    BuildContext ctx{st, name, workers, *out.services};
+    operators::BuildContext ctx{st, name, workers, *out.services};
     try {
       if (i == 0) {
         if (!spec->is_source) {
@@ -96,4 +97,4 @@ BuiltPipeline build_pipeline(const config::Loaded& loaded, const Registry& regis
   return out;
 }
 
-}  // namespace sluice::operators
+}  // namespace sluice::app

@@ -22,7 +22,7 @@
 
 #include "operators/classify.h"
 #include "operators/micro_batch.h"
-#include "src/app/commands.h"
+#include "app/commands.h"
 #include "src/core/clock.h"
 #include "src/engine/backend_factory.h"
 #include "src/engine/model.h"

@@ -1,4 +1,4 @@
-#include "src/app/serve_metrics.h"
+#include "app/serve_metrics.h"
 
 #include <stdexcept>
 

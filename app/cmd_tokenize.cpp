@@ -11,7 +11,7 @@
 #include <thread>
 #include <vector>
 
-#include "src/app/commands.h"
+#include "app/commands.h"
 #include "src/core/cpus.h"
 #include "src/text/tokenizer.h"
 

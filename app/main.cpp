@@ -3,7 +3,7 @@
 #include <iostream>
 #include <string_view>
 
-#include "src/app/commands.h"
+#include "app/commands.h"
 
 namespace {
 

@@ -1,6 +1,7 @@
-#include "operators/registry.h"
+#include "app/wiring/registry.h"
 
 #include <algorithm>
+#include <map>
 
 #include "operators/classify.h"
 #include "operators/counter.h"
@@ -15,34 +16,9 @@
 #include "operators/tokenize.h"
 #include "operators/window_aggregate.h"
 
-namespace sluice::operators {
+namespace sluice::app {
 
-Services::~Services() {
-  while (!entries_.empty()) entries_.pop_back();  // reverse order of creation
-}
-
-void Registry::add(OperatorSpec spec) {
-  if (find(spec.type)) throw std::logic_error("operator type '" + spec.type + "' registered twice");
-  specs_.push_back(std::move(spec));
-  schema_.reset();
-}
-
-void Registry::add_section(SectionSpec spec) {
-  sections_.push_back(std::move(spec));
-  schema_.reset();
-}
-
-const OperatorSpec* Registry::find(std::string_view type) const {
-  for (const auto& s : specs_)
-    if (s.type == type) return &s;
-  return nullptr;
-}
-
-std::vector<std::string> Registry::types() const {
-  std::vector<std::string> out;
-  for (const auto& s : specs_) out.push_back(s.type);
-  return out;
-}
+using namespace operators;
 
 namespace {
 
@@ -60,8 +36,7 @@ void declare_stage_common(config::Schema& s) {
 
 }  // namespace
 
-std::shared_ptr<const config::Schema> Registry::pipeline_schema() const {
-  if (schema_) return schema_;
+std::shared_ptr<const config::Schema> pipeline_schema(const OperatorRegistry& operators) {
   auto root = std::make_shared<config::Schema>("A sluice pipeline");
   root->string("name", "Pipeline name: the `pipeline` label of every metric").def("pipeline");
   root->string("description", "Free text").def("");
@@ -96,48 +71,49 @@ std::shared_ptr<const config::Schema> Registry::pipeline_schema() const {
       .def("127.0.0.1:9464");
   root->object("metrics", metrics, "Prometheus endpoint");
 
-  for (const auto& sec : sections_) {
+  for (const auto& sec : operators.sections()) {
     auto s = std::make_shared<config::Schema>(sec.description);
     sec.declare(*s);
     root->object(sec.name, s, sec.description);
   }
 
-  for (const auto& spec : specs_) {
+  auto stage_schemas =
+      std::make_shared<std::map<std::string, std::shared_ptr<const config::Schema>, std::less<>>>();
+  for (const auto& spec : operators.specs()) {
     auto s = std::make_shared<config::Schema>(spec.description);
     declare_stage_common(*s);
     if (spec.declare) spec.declare(*s);
-    stage_schemas_[spec.type] = s;
+    (*stage_schemas)[spec.type] = s;
   }
   std::string known;
-  for (const auto& spec : specs_) known += (known.empty() ? "" : ", ") + spec.type;
+  for (const auto& spec : operators.specs()) known += (known.empty() ? "" : ", ") + spec.type;
   root->object_list(
           "stages", "type",
-          [this, known](std::string_view type,
+          [stage_schemas, known](std::string_view type,
                         std::string* list) -> std::shared_ptr<const config::Schema> {
             *list = known;
-            auto it = stage_schemas_.find(type);
-            return it == stage_schemas_.end() ? nullptr : it->second;
+            auto it = stage_schemas->find(type);
+            return it == stage_schemas->end() ? nullptr : it->second;
           },
           "The chain: a source first, then operators; the last one is a sink")
       .req();
-  schema_ = root;
-  return schema_;
+  return root;
 }
 
 namespace {
 
-std::vector<void (*)(Registry&)>& extensions() {
-  static std::vector<void (*)(Registry&)> v;
+std::vector<void (*)(OperatorRegistry&)>& extensions() {
+  static std::vector<void (*)(OperatorRegistry&)> v;
   return v;
 }
 
 }  // namespace
 
-void extend_builtin_registry(void (*add)(Registry&)) { extensions().push_back(add); }
+void extend_builtin_registry(void (*add)(OperatorRegistry&)) { extensions().push_back(add); }
 
-const Registry& builtin_registry() {
-  static const Registry* r = [] {
-    auto* reg = new Registry();
+const OperatorRegistry& builtin_registry() {
+  static const OperatorRegistry* r = [] {
+    auto* reg = new OperatorRegistry();
     register_generator(*reg);
     register_identity(*reg);
     register_counter(*reg);
@@ -156,4 +132,9 @@ const Registry& builtin_registry() {
   return *r;
 }
 
-}  // namespace sluice::operators
+std::shared_ptr<const config::Schema> builtin_pipeline_schema() {
+  static const std::shared_ptr<const config::Schema> schema = pipeline_schema(builtin_registry());
+  return schema;
+}
+
+}  // namespace sluice::app

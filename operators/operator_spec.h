@@ -1,16 +1,17 @@
-// Operator registry: maps a stage's `type:` in a pipeline file to the code
-// that declares its options and builds it.
+// What an operator gives the pipeline wiring (app/wiring) and what the
+// wiring gives it back: an OperatorSpec (its `type:` name, its options
+// declared once — name, type, default, description — and a factory) added
+// to an OperatorRegistry by the operator's register_* function, and, when it
+// builds, a BuildContext with its validated options and the pipeline's
+// Services. Components that need a top-level section of the pipeline file
+// (kafka:, ...) register it with add_section.
 //
-// Each operator registers one OperatorSpec (in registry.cpp's explicit list):
-// its options are declared once in `declare` (name, type, default,
-// description), so `sluice validate` checks them with full key paths, and
-// `make_source`/`make_operator` turn the validated options into the operator.
-// Components that need a top-level section of the pipeline file (kafka:,
-// model:, ...) register it with add_section.
+// Which operators a pipeline may use, the whole pipeline-file schema and
+// the building of a pipeline are the wiring's (app/wiring/registry.h,
+// app/wiring/pipeline_factory.h); operators never include it.
 #pragma once
 #include <any>
 #include <functional>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -113,32 +114,18 @@ struct SectionSpec {
   std::function<void(config::Schema&)> declare;
 };
 
-class Registry {
+class OperatorRegistry {
  public:
   void add(OperatorSpec spec);
   void add_section(SectionSpec spec);
   const OperatorSpec* find(std::string_view type) const;
   std::vector<std::string> types() const;
+  const std::vector<OperatorSpec>& specs() const { return specs_; }
   const std::vector<SectionSpec>& sections() const { return sections_; }
-
-  // The whole pipeline-file schema: top-level keys, registered sections, and
-  // `stages`, each element validated against its operator's keys.
-  std::shared_ptr<const config::Schema> pipeline_schema() const;
 
  private:
   std::vector<OperatorSpec> specs_;
   std::vector<SectionSpec> sections_;
-  mutable std::shared_ptr<const config::Schema> schema_;
-  mutable std::map<std::string, std::shared_ptr<const config::Schema>, std::less<>> stage_schemas_;
 };
-
-// The registry with every built-in operator (explicit list in registry.cpp).
-const Registry& builtin_registry();
-
-// Adds `add`'s operators to builtin_registry() when it is first built. Only
-// test executables call it (tests/support/sluice_crashable: operators that
-// kill the process on purpose), so the production binary never has them.
-// Call before the first builtin_registry() (a static initialiser will do).
-void extend_builtin_registry(void (*add)(Registry&));
 
 }  // namespace sluice::operators

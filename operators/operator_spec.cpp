@@ -1,0 +1,30 @@
+#include "operators/operator_spec.h"
+
+#include <stdexcept>
+
+namespace sluice::operators {
+
+Services::~Services() {
+  while (!entries_.empty()) entries_.pop_back();  // reverse order of creation
+}
+
+void OperatorRegistry::add(OperatorSpec spec) {
+  if (find(spec.type)) throw std::logic_error("operator type '" + spec.type + "' registered twice");
+  specs_.push_back(std::move(spec));
+}
+
+void OperatorRegistry::add_section(SectionSpec spec) { sections_.push_back(std::move(spec)); }
+
+const OperatorSpec* OperatorRegistry::find(std::string_view type) const {
+  for (const auto& s : specs_)
+    if (s.type == type) return &s;
+  return nullptr;
+}
+
+std::vector<std::string> OperatorRegistry::types() const {
+  std::vector<std::string> out;
+  for (const auto& s : specs_) out.push_back(s.type);
+  return out;
+}
+
+}  // namespace sluice::operators
