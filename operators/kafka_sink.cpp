@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "operators/dead_letter.h"
+#include "operators/kafka_services.h"
 #include "src/core/clock.h"
 #include "src/core/emitter.h"
 #include "src/kafka/error.h"

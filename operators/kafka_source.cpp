@@ -6,7 +6,7 @@
 #include <stdexcept>
 #include <thread>
 
-#include "operators/dead_letter.h"
+#include "operators/kafka_services.h"
 #include "src/config/load.h"
 #include "src/core/clock.h"
 #include "src/core/dead_letter.h"

@@ -6,7 +6,7 @@
 #include <span>
 #include <stdexcept>
 
-#include "operators/dead_letter.h"
+#include "operators/kafka_services.h"
 #include "operators/json_text.h"
 #include "operators/window_aggregate_codec.h"
 #include "src/config/load.h"

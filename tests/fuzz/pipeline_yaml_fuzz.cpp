@@ -136,7 +136,7 @@ std::shared_ptr<const config::Schema> pipeline_schema() {
 
 bool shows_secret(std::string_view text) { return text.find(kSecret) != std::string_view::npos; }
 
-// The operators' kafka_client_properties (operators/dead_letter.cpp), here
+// The operators' kafka_client_properties (operators/kafka_services.cpp), here
 // without the operator library: merged maps, with where each came from.
 kafka::Properties client_properties(const config::Section& kafka, const std::string& specific,
                                     kafka::PropertySources* sources) {

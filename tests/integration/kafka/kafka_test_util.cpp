@@ -293,8 +293,7 @@ Harness::Harness(HarnessOptions o) {
   pc.transactional_id = o.transactional_id;
   output = std::make_unique<Output>(std::move(pc), &registry, o.pipeline);
   if (!o.dead_letters.empty()) {
-    dead_letters = std::make_unique<operators::KafkaDeadLetterSink>(
-        operators::DeadLetterOptions{o.dead_letters}, *output);
+    dead_letters = std::make_unique<kafka::DeadLetterSink>(o.dead_letters, *output);
   }
   core::PipelineOptions po;
   po.name = o.pipeline;

@@ -11,7 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "operators/dead_letter.h"
+#include "operators/kafka_services.h"
+#include "src/kafka/dead_letter_sink.h"
 #include "operators/kafka_sink.h"
 #include "operators/kafka_source.h"
 #include "src/core/pipeline.h"
@@ -105,7 +106,7 @@ class Harness {
 
   metrics::Registry registry;
   std::unique_ptr<Output> output;
-  std::unique_ptr<operators::KafkaDeadLetterSink> dead_letters;
+  std::unique_ptr<kafka::DeadLetterSink> dead_letters;
   std::unique_ptr<core::Pipeline> pipeline;
   operators::KafkaSource* source = nullptr;
 };

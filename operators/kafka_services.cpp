@@ -1,61 +1,12 @@
-#include "operators/dead_letter.h"
+#include "operators/kafka_services.h"
 
 #include <stdexcept>
 
 #include "src/config/load.h"
+#include "src/kafka/dead_letter_sink.h"
 #include "src/kafka/error.h"
 
 namespace sluice::operators {
-namespace {
-
-kafka::Headers headers_for(const core::DeadLetter& l) {
-  kafka::Headers h;
-  for (const core::Header& orig : l.record.headers) h.add(orig.key, orig.value);
-  h.add("sluice.error", l.code);
-  if (!l.detail.empty()) h.add("sluice.error.detail", l.detail);
-  h.add("sluice.stage", l.stage);
-  if (l.record.source_topic != core::kNoTopic) {
-    h.add("sluice.source.topic", core::topic_name(l.record.source_topic));
-    h.add("sluice.source.partition", std::to_string(l.record.partition));
-    h.add("sluice.source.offset", std::to_string(l.record.offset));
-  }
-  return h;
-}
-
-}  // namespace
-
-KafkaDeadLetterSink::KafkaDeadLetterSink(DeadLetterOptions options, kafka::Output& output)
-    : options_(std::move(options)), output_(output) {
-  if (options_.topic.empty()) throw std::invalid_argument("dead letters: a topic is required");
-  topic_ = core::intern_topic(options_.topic);
-}
-
-void KafkaDeadLetterSink::publish(core::DeadLetter&& letter) {
-  output_.probe().on_dead_lettered(letter.stage, letter.code);
-  kafka::Producer* producer = output_.producer();
-  if (!producer) producer = &output_.start();
-  core::Record& r = letter.record;
-  kafka::OutMessage m;
-  m.topic = topic_;
-  if (r.has_key()) m.key = r.key();
-  m.value = r.value();
-  m.headers = headers_for(letter);
-  m.delivery.ack = std::move(r.ack);
-  m.delivery.source_timestamp_ms = r.timestamp_ms;
-  m.delivery.topic = topic_;
-  m.delivery.kind = kafka::DeliveryKind::kDeadLetter;
-  rd_kafka_resp_err_t err = producer->send(m);
-  if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
-    m.value = {};
-    m.headers = headers_for(letter);
-    m.headers.add("sluice.value.omitted", "value too large for the dead-letter topic");
-    err = producer->send(m);
-  }
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    throw kafka::KafkaError(
-        err, "dead letters: cannot produce to '" + options_.topic + "': " + kafka::error_name(err));
-  }
-}
 
 kafka::PropertySource property_source(const config::Section& section, const std::string& key) {
   return {section.path_of(key), section.from_environment(key)};
@@ -119,8 +70,8 @@ kafka::Output& kafka_output(Services& services) {
   });
   const std::string dlq = kafka.string("dead_letter_topic");
   if (!dlq.empty() && !services.dead_letters()) {
-    auto& sink = services.shared<KafkaDeadLetterSink>("kafka.dead_letters", [&] {
-      return std::make_unique<KafkaDeadLetterSink>(DeadLetterOptions{dlq}, out);
+    auto& sink = services.shared<kafka::DeadLetterSink>("kafka.dead_letters", [&] {
+      return std::make_unique<kafka::DeadLetterSink>(dlq, out);
     });
     services.set_dead_letters(&sink);
   }
