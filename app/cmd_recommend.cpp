@@ -225,7 +225,7 @@ class StdoutSink final : public core::Operator {
   explicit StdoutSink(OrderedOutput& out) : out_(out) {}
   core::ItemKind input_kind() const override { return core::ItemKind::kRecord; }
   core::ItemKind output_kind() const override { return core::ItemKind::kNone; }
-  void process(core::OperatorState*, core::Item&& item, core::Emitter&) override {
+  void process(core::OperatorState*, core::Item&& item, core::Emitter&) const override {
     auto& r = std::get<core::Record>(item);
     out_.put(r.offset, std::string(r.value()));
     last_ = core::SteadyClock::now();
@@ -235,15 +235,15 @@ class StdoutSink final : public core::Operator {
     return last_ == core::TimePoint{} ? core::TimePoint::max()
                                       : last_ + std::chrono::milliseconds(5);
   }
-  void on_tick(core::OperatorState*, core::Emitter&) override {
+  void on_tick(core::OperatorState*, core::Emitter&) const override {
     out_.flush();
     last_ = {};
   }
-  void finish(core::OperatorState*, core::Emitter&) override { out_.flush(); }
+  void finish(core::OperatorState*, core::Emitter&) const override { out_.flush(); }
 
  private:
   OrderedOutput& out_;
-  core::TimePoint last_{};
+  mutable core::TimePoint last_{};  // one worker (the stage is declared with 1)
 };
 
 // Dead letters become error lines in place of the event's result.

@@ -111,7 +111,7 @@ void Classifier::write_json(std::string& out, std::string_view id_json, const Cl
   out.push_back('}');
 }
 
-void Classify::process(core::OperatorState*, core::Item&& item, core::Emitter& out) {
+void Classify::process(core::OperatorState*, core::Item&& item, core::Emitter& out) const {
   auto& b = std::get<core::Batch>(item);
   const auto n = static_cast<size_t>(classifier_.options().labels.size());
   if (static_cast<size_t>(b.num_labels) != n || b.logits.size() != b.size() * n)

@@ -79,7 +79,7 @@ class Classify final : public core::Operator {
   explicit Classify(ClassifyOptions options) : classifier_(std::move(options)) {}
   core::ItemKind input_kind() const override { return core::ItemKind::kBatch; }
   core::ItemKind output_kind() const override { return core::ItemKind::kRecord; }
-  void process(core::OperatorState* state, core::Item&& item, core::Emitter& out) override;
+  void process(core::OperatorState* state, core::Item&& item, core::Emitter& out) const override;
 
  private:
   Classifier classifier_;

@@ -18,7 +18,7 @@ std::unique_ptr<core::OperatorState> Counter::make_state(const core::WorkerInfo&
   return std::make_unique<CounterState>();
 }
 
-void Counter::process(core::OperatorState* s, core::Item&& item, core::Emitter&) {
+void Counter::process(core::OperatorState* s, core::Item&& item, core::Emitter&) const {
   auto* st = static_cast<CounterState*>(s);
   auto& r = std::get<core::Record>(item);
   ++st->count;
@@ -34,7 +34,7 @@ void Counter::process(core::OperatorState* s, core::Item&& item, core::Emitter&)
   r.ack.complete();  // nothing downstream: the record is done
 }
 
-void Counter::finish(core::OperatorState* s, core::Emitter& out) {
+void Counter::finish(core::OperatorState* s, core::Emitter& out) const {
   auto* st = static_cast<CounterState*>(s);
   count_.fetch_add(st->count);
   if (finished_workers_.fetch_add(1) + 1 < out.worker().count) return;  // last worker reports

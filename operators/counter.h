@@ -23,8 +23,8 @@ class Counter final : public core::Operator {
   core::ItemKind input_kind() const override { return core::ItemKind::kRecord; }
   core::ItemKind output_kind() const override { return core::ItemKind::kNone; }
   std::unique_ptr<core::OperatorState> make_state(const core::WorkerInfo&) override;
-  void process(core::OperatorState* state, core::Item&& item, core::Emitter& out) override;
-  void finish(core::OperatorState* state, core::Emitter& out) override;
+  void process(core::OperatorState* state, core::Item&& item, core::Emitter& out) const override;
+  void finish(core::OperatorState* state, core::Emitter& out) const override;
 
   uint64_t count() const { return count_.load(); }
   uint64_t out_of_order() const { return out_of_order_.load(); }
@@ -32,9 +32,10 @@ class Counter final : public core::Operator {
  private:
   CounterOptions options_;
   std::string name_;
-  std::atomic<uint64_t> count_{0};
-  std::atomic<uint64_t> out_of_order_{0};
-  std::atomic<int> finished_workers_{0};
+  // Shared by the workers, hence atomic; what the counter is for.
+  mutable std::atomic<uint64_t> count_{0};
+  mutable std::atomic<uint64_t> out_of_order_{0};
+  mutable std::atomic<int> finished_workers_{0};
 };
 
 void register_counter(OperatorRegistry& registry);

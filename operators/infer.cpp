@@ -257,7 +257,7 @@ std::unique_ptr<core::OperatorState> Infer::make_state(const core::WorkerInfo& w
   return st;
 }
 
-void Infer::process(core::OperatorState* s, core::Item&& item, core::Emitter& out) {
+void Infer::process(core::OperatorState* s, core::Item&& item, core::Emitter& out) const {
   auto* st = static_cast<InferState*>(s);
   if (!st->have_waker) {
     st->waker = out.waker();
@@ -327,7 +327,7 @@ void Infer::process(core::OperatorState* s, core::Item&& item, core::Emitter& ou
   on_tick(s, out);  // emit whatever finished meanwhile
 }
 
-void Infer::on_tick(core::OperatorState* s, core::Emitter& out) {
+void Infer::on_tick(core::OperatorState* s, core::Emitter& out) const {
   auto* st = static_cast<InferState*>(s);
   {
     std::lock_guard lock(st->mu);
@@ -362,7 +362,7 @@ void Infer::on_tick(core::OperatorState* s, core::Emitter& out) {
   st->drained.clear();
 }
 
-void Infer::finish(core::OperatorState* s, core::Emitter& out) {
+void Infer::finish(core::OperatorState* s, core::Emitter& out) const {
   auto* st = static_cast<InferState*>(s);
   // Drain: completions still arrive by callback; look again every 200 µs.
   for (on_tick(s, out); !st->in_flight.empty(); on_tick(s, out))

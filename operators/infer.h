@@ -50,16 +50,17 @@ class Infer final : public core::Operator {
   core::ItemKind input_kind() const override { return core::ItemKind::kBatch; }
   core::ItemKind output_kind() const override { return core::ItemKind::kBatch; }
   std::unique_ptr<core::OperatorState> make_state(const core::WorkerInfo& worker) override;
-  void process(core::OperatorState* state, core::Item&& item, core::Emitter& out) override;
-  void on_tick(core::OperatorState* state, core::Emitter& out) override;
-  void finish(core::OperatorState* state, core::Emitter& out) override;
+  void process(core::OperatorState* state, core::Item&& item, core::Emitter& out) const override;
+  void on_tick(core::OperatorState* state, core::Emitter& out) const override;
+  void finish(core::OperatorState* state, core::Emitter& out) const override;
 
   const engine::Model& model() const { return *model_; }
 
  private:
   std::shared_ptr<const engine::Model> model_;  // shared with the pipeline's Services
   InferOptions options_;
-  InferProbe probe_;
+  // Recording a metric is thread-safe (lock-free values): workers share it.
+  mutable InferProbe probe_;
   BatchFeedback* feedback_;
 };
 

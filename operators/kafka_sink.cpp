@@ -34,7 +34,7 @@ void KafkaSink::throw_if_failed() const {
   if (producer_->failed()) throw kafka::KafkaError("kafka sink: " + producer_->failure());
 }
 
-void KafkaSink::process(core::OperatorState* state, core::Item&& item, core::Emitter& out) {
+void KafkaSink::process(core::OperatorState* state, core::Item&& item, core::Emitter& out) const {
   throw_if_failed();
   auto& st = *static_cast<SinkState*>(state);
   core::Record& r = std::get<core::Record>(item);
@@ -82,9 +82,9 @@ core::TimePoint KafkaSink::next_deadline(const core::OperatorState*) const {
   return core::TimePoint::max();
 }
 
-void KafkaSink::on_tick(core::OperatorState*, core::Emitter&) { throw_if_failed(); }
+void KafkaSink::on_tick(core::OperatorState*, core::Emitter&) const { throw_if_failed(); }
 
-void KafkaSink::finish(core::OperatorState*, core::Emitter& out) {
+void KafkaSink::finish(core::OperatorState*, core::Emitter& out) const {
   throw_if_failed();
   // In slices, so that an abort (a drain past runtime.shutdown_timeout, e.g.
   // during a broker outage) is not held up to flush_timeout.

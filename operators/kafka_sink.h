@@ -41,11 +41,11 @@ class KafkaSink final : public core::Operator {
   core::ItemKind output_kind() const override { return core::ItemKind::kNone; }
   void start() override;  // creates the shared producer
   std::unique_ptr<core::OperatorState> make_state(const core::WorkerInfo& worker) override;
-  void process(core::OperatorState* state, core::Item&& item, core::Emitter& out) override;
+  void process(core::OperatorState* state, core::Item&& item, core::Emitter& out) const override;
   // While deliveries are outstanding, wake every 100 ms to notice a failure.
   core::TimePoint next_deadline(const core::OperatorState* state) const override;
-  void on_tick(core::OperatorState* state, core::Emitter& out) override;
-  void finish(core::OperatorState* state, core::Emitter& out) override;
+  void on_tick(core::OperatorState* state, core::Emitter& out) const override;
+  void finish(core::OperatorState* state, core::Emitter& out) const override;
   void shutdown() override;  // closes the producer
 
  private:

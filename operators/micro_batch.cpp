@@ -139,7 +139,7 @@ std::unique_ptr<core::OperatorState> MicroBatch::make_state(const core::WorkerIn
   return std::make_unique<MicroBatchState>(policy_);
 }
 
-void MicroBatch::emit_ready(core::OperatorState* s, core::Emitter& out) {
+void MicroBatch::emit_ready(core::OperatorState* s, core::Emitter& out) const {
   auto* st = static_cast<MicroBatchState*>(s);
   for (auto& b : st->ready) {
     probe_.on_flush(b);
@@ -148,7 +148,7 @@ void MicroBatch::emit_ready(core::OperatorState* s, core::Emitter& out) {
   st->ready.clear();
 }
 
-void MicroBatch::process(core::OperatorState* s, core::Item&& item, core::Emitter& out) {
+void MicroBatch::process(core::OperatorState* s, core::Item&& item, core::Emitter& out) const {
   auto* st = static_cast<MicroBatchState*>(s);
   auto& record = std::get<core::Record>(item);
   if (record.tokens.empty()) {
@@ -177,7 +177,7 @@ core::TimePoint MicroBatch::next_deadline(const core::OperatorState* s) const {
   return st->batcher.empty() ? core::TimePoint::max() : to_time_point(st->batcher.deadline_ns());
 }
 
-void MicroBatch::on_tick(core::OperatorState* s, core::Emitter& out) {
+void MicroBatch::on_tick(core::OperatorState* s, core::Emitter& out) const {
   auto* st = static_cast<MicroBatchState*>(s);
   if (st->batcher.empty()) return;
   const int64_t now = core::now_ns();
@@ -189,7 +189,7 @@ void MicroBatch::on_tick(core::OperatorState* s, core::Emitter& out) {
   emit_ready(s, out);
 }
 
-void MicroBatch::finish(core::OperatorState* s, core::Emitter& out) {
+void MicroBatch::finish(core::OperatorState* s, core::Emitter& out) const {
   auto* st = static_cast<MicroBatchState*>(s);
   st->batcher.flush(core::FlushReason::kDrain, core::now_ns(), st->ready);
   emit_ready(s, out);

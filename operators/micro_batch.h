@@ -120,17 +120,17 @@ class MicroBatch final : public core::Operator {
   core::ItemKind input_kind() const override { return core::ItemKind::kRecord; }
   core::ItemKind output_kind() const override { return core::ItemKind::kBatch; }
   std::unique_ptr<core::OperatorState> make_state(const core::WorkerInfo& worker) override;
-  void process(core::OperatorState* state, core::Item&& item, core::Emitter& out) override;
+  void process(core::OperatorState* state, core::Item&& item, core::Emitter& out) const override;
   core::TimePoint next_deadline(const core::OperatorState* state) const override;
-  void on_tick(core::OperatorState* state, core::Emitter& out) override;
+  void on_tick(core::OperatorState* state, core::Emitter& out) const override;
   bool wants_downstream_idle() const override { return policy_.flush_when_idle; }
-  void finish(core::OperatorState* state, core::Emitter& out) override;
+  void finish(core::OperatorState* state, core::Emitter& out) const override;
 
  private:
-  void emit_ready(core::OperatorState* state, core::Emitter& out);
+  void emit_ready(core::OperatorState* state, core::Emitter& out) const;
 
   MicroBatchPolicy policy_;
-  MicroBatchProbe probe_;  // metric objects are thread-safe; shared by workers
+  mutable MicroBatchProbe probe_;  // metric objects are thread-safe; shared by workers
   BatchFeedback* feedback_;
 };
 

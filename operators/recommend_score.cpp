@@ -121,7 +121,7 @@ std::unique_ptr<core::OperatorState> RecommendScore::make_state(const core::Work
   return st;
 }
 
-void RecommendScore::process(core::OperatorState* s, core::Item&& item, core::Emitter& out) {
+void RecommendScore::process(core::OperatorState* s, core::Item&& item, core::Emitter& out) const {
   auto* st = static_cast<ScoreState*>(s);
   auto& b = std::get<core::Batch>(item);
   const int64_t sd = model_->scoring_dim();

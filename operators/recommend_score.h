@@ -74,12 +74,13 @@ class RecommendScore final : public core::Operator {
   // device that cannot be used fails start-up, as a configuration error.
   void start() override;
   std::unique_ptr<core::OperatorState> make_state(const core::WorkerInfo& worker) override;
-  void process(core::OperatorState* state, core::Item&& item, core::Emitter& out) override;
+  void process(core::OperatorState* state, core::Item&& item, core::Emitter& out) const override;
 
  private:
   std::shared_ptr<const RecommenderModel> model_;
   RecommendScoreOptions options_;
-  RecommendScoreProbe probe_;
+  // Recording a metric is thread-safe (lock-free values): workers share it.
+  mutable RecommendScoreProbe probe_;
   int workers_;
   std::string model_json_;
   std::vector<std::unique_ptr<engine::Scorer>> scorers_;  // built by start(), one per worker

@@ -106,7 +106,7 @@ std::unique_ptr<core::OperatorState> RecommendState::make_state(const core::Work
   return st;
 }
 
-void RecommendState::process(core::OperatorState* s, core::Item&& item, core::Emitter& out) {
+void RecommendState::process(core::OperatorState* s, core::Item&& item, core::Emitter& out) const {
   auto* st = static_cast<StateOfWorker*>(s);
   auto& record = std::get<core::Record>(item);
   if (auto err = st->decoder.decode(record, st->event)) {

@@ -94,12 +94,13 @@ class RecommendState final : public core::Operator {
   core::ItemKind input_kind() const override { return core::ItemKind::kRecord; }
   core::ItemKind output_kind() const override { return core::ItemKind::kRecord; }
   std::unique_ptr<core::OperatorState> make_state(const core::WorkerInfo& worker) override;
-  void process(core::OperatorState* state, core::Item&& item, core::Emitter& out) override;
+  void process(core::OperatorState* state, core::Item&& item, core::Emitter& out) const override;
 
  private:
   std::shared_ptr<const RecommenderModel> model_;
   RecommendStateOptions options_;
-  RecommendStateProbe probe_;
+  // Recording a metric is thread-safe (lock-free values): workers share it.
+  mutable RecommendStateProbe probe_;
 };
 
 // The model of a pipeline, loaded once per directory and shared by its

@@ -80,7 +80,7 @@ std::unique_ptr<core::OperatorState> Tokenize::make_state(const core::WorkerInfo
   return state;
 }
 
-void Tokenize::process(core::OperatorState* s, core::Item&& item, core::Emitter& out) {
+void Tokenize::process(core::OperatorState* s, core::Item&& item, core::Emitter& out) const {
   auto& state = *static_cast<TokenizeState*>(s);
   auto& record = std::get<core::Record>(item);
   const text::EncodeResult r =

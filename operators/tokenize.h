@@ -69,7 +69,7 @@ class Tokenize final : public core::Operator {
   // Loads the tokenizer unless given; throws (naming the file and the problem) on failure.
   void start() override;
   std::unique_ptr<core::OperatorState> make_state(const core::WorkerInfo& worker) override;
-  void process(core::OperatorState* state, core::Item&& item, core::Emitter& out) override;
+  void process(core::OperatorState* state, core::Item&& item, core::Emitter& out) const override;
 
   const text::Tokenizer& tokenizer() const { return *tokenizer_; }  // after start()
 

@@ -176,7 +176,7 @@ std::unique_ptr<core::OperatorState> WindowAggregate::make_state(const core::Wor
   return std::make_unique<State>(options_, stage_);
 }
 
-void WindowAggregate::process(core::OperatorState* state, core::Item&& item, core::Emitter& out) {
+void WindowAggregate::process(core::OperatorState* state, core::Item&& item, core::Emitter& out) const {
   auto& st = *static_cast<State*>(state);
   core::Record& r = std::get<core::Record>(item);
   const int32_t p = r.partition;
@@ -220,7 +220,7 @@ void WindowAggregate::process(core::OperatorState* state, core::Item&& item, cor
   out.emit(std::move(item));  // the result itself, unchanged
 }
 
-void WindowAggregate::sync(State& st, core::Emitter& out) {
+void WindowAggregate::sync(State& st, core::Emitter& out) const {
   st.store->sync(
       [&](int32_t p, const state::PartitionSnapshot& snap) { restore(st, p, snap, out); },
       [&](int32_t p) {
@@ -257,7 +257,7 @@ void WindowAggregate::sync(State& st, core::Emitter& out) {
 }
 
 void WindowAggregate::restore(State& st, int32_t p, const state::PartitionSnapshot& snap,
-                              core::Emitter& out) {
+                              core::Emitter& out) const {
   st.parts.erase(p);
   WindowAggregator& agg = st.part(p);
   int64_t stream_time = INT64_MIN;
@@ -292,7 +292,7 @@ void WindowAggregate::restore(State& st, int32_t p, const state::PartitionSnapsh
 }
 
 void WindowAggregate::persist_key(State& st, int32_t p, std::string_view key, int64_t offset,
-                                  core::Ack ack) {
+                                  core::Ack ack) const {
   WindowAggregator& agg = st.part(p);
   st.windows.clear();
   agg.key_windows(key, st.windows);
@@ -313,7 +313,7 @@ void WindowAggregate::persist_key(State& st, int32_t p, std::string_view key, in
 }
 
 void WindowAggregate::persist_partition(State& st, int32_t p, int64_t stream_time, int64_t offset,
-                                        core::Ack ack) {
+                                        core::Ack ack) const {
   st.payload.clear();
   encode_windows(st.payload, stream_time, {});
   st.store->put_partition(p, st.payload, offset, std::move(ack));
@@ -332,7 +332,7 @@ core::TimePoint WindowAggregate::next_deadline(const core::OperatorState* state)
   return next;
 }
 
-void WindowAggregate::on_tick(core::OperatorState* state, core::Emitter& out) {
+void WindowAggregate::on_tick(core::OperatorState* state, core::Emitter& out) const {
   auto& st = *static_cast<State*>(state);
   if (st.store) sync(st, out);
   const core::TimePoint now = core::SteadyClock::now();
@@ -364,7 +364,7 @@ void WindowAggregate::on_tick(core::OperatorState* state, core::Emitter& out) {
   }
 }
 
-void WindowAggregate::finish(core::OperatorState* state, core::Emitter& out) {
+void WindowAggregate::finish(core::OperatorState* state, core::Emitter& out) const {
   auto& st = *static_cast<State*>(state);
   if (st.store) return;  // windows stay in the changelog: the next start restores them
   for (auto& [p, agg] : st.parts) {
@@ -373,7 +373,7 @@ void WindowAggregate::finish(core::OperatorState* state, core::Emitter& out) {
   }
 }
 
-void WindowAggregate::flush(State& st, int32_t partition, core::Emitter& out) {
+void WindowAggregate::flush(State& st, int32_t partition, core::Emitter& out) const {
   const AlertRule& rule = options_.alert;
   for (ClosedWindow& w : st.closed) {
     w.partition = partition;

@@ -141,30 +141,31 @@ class WindowAggregate final : public core::Operator {
   core::ItemKind input_kind() const override { return core::ItemKind::kRecord; }
   core::ItemKind output_kind() const override { return core::ItemKind::kRecord; }
   std::unique_ptr<core::OperatorState> make_state(const core::WorkerInfo& worker) override;
-  void process(core::OperatorState* state, core::Item&& item, core::Emitter& out) override;
+  void process(core::OperatorState* state, core::Item&& item, core::Emitter& out) const override;
   core::TimePoint next_deadline(const core::OperatorState* state) const override;
-  void on_tick(core::OperatorState* state, core::Emitter& out) override;
-  void finish(core::OperatorState* state, core::Emitter& out) override;
+  void on_tick(core::OperatorState* state, core::Emitter& out) const override;
+  void finish(core::OperatorState* state, core::Emitter& out) const override;
 
  private:
   struct State;
   // Emits the aggregates (and alerts) of st.closed, windows of `partition`.
-  void flush(State& st, int32_t partition, core::Emitter& out);
+  void flush(State& st, int32_t partition, core::Emitter& out) const;
   // State: takes restores, revocations and completed closes.
-  void sync(State& st, core::Emitter& out);
+  void sync(State& st, core::Emitter& out) const;
   void restore(State& st, int32_t partition, const state::PartitionSnapshot& snapshot,
-               core::Emitter& out);
+               core::Emitter& out) const;
   // Writes the key's windows (open and closed awaiting their aggregate).
   void persist_key(State& st, int32_t partition, std::string_view key, int64_t offset,
-                   core::Ack ack);
+                   core::Ack ack) const;
   void persist_partition(State& st, int32_t partition, int64_t stream_time, int64_t offset,
-                         core::Ack ack);
+                         core::Ack ack) const;
 
   WindowAggregateOptions options_;
   std::string stage_;
   core::TopicId aggregates_topic_;
   core::TopicId alert_topic_;
-  CloseTracker closes_;  // outlives every aggregate record in flight (the pipeline's)
+  // Thread-safe (its own mutex); outlives every aggregate record in flight.
+  mutable CloseTracker closes_;
 };
 
 // JSON of a closed window / of its alert (exposed for tests).

@@ -6,7 +6,10 @@
 // per-worker state lives in an explicit OperatorState made by make_state(),
 // one per worker; the operator object itself must be immutable after start()
 // (or internally thread-safe), because a parallel stage calls it from N
-// workers at once, each with its own state.
+// workers at once, each with its own state. The compiler holds that:
+// process, on_tick and finish are const, and what the workers share and
+// change (metric probes, atomic counters, a thread-safe tracker) is declared
+// `mutable` beside a comment saying why that is safe.
 //
 // Call sequence, per worker:  make_state → { process | on_tick }* → finish.
 // Pipeline-wide: start() on every stage (sink first) before any worker runs;
@@ -53,7 +56,7 @@ class Operator {
   // Handles one input item. Emits zero or more items and dead letters through
   // `out`. An exception fails the whole pipeline (it is a bug or a fatal
   // condition); an expected per-record problem is a dead letter instead.
-  virtual void process(OperatorState* state, Item&& item, Emitter& out) = 0;
+  virtual void process(OperatorState* state, Item&& item, Emitter& out) const = 0;
 
   // When on_tick should run next even without input (e.g. a batch's max_delay);
   // TimePoint::max() for never.
@@ -61,13 +64,13 @@ class Operator {
 
   // Runs when the deadline passes, when the worker is woken through its
   // Waker, and (if wants_downstream_idle()) when the next stage goes idle.
-  virtual void on_tick(OperatorState* state, Emitter& out) {}
+  virtual void on_tick(OperatorState* state, Emitter& out) const {}
 
   // Ask to be ticked when the next stage has drained its input and waits.
   virtual bool wants_downstream_idle() const { return false; }
 
   // The input is exhausted (drain or end of stream): emit what is pending.
-  virtual void finish(OperatorState* state, Emitter& out) {}
+  virtual void finish(OperatorState* state, Emitter& out) const {}
 
   // Releases resources after every worker of the pipeline has stopped.
   virtual void shutdown() {}

@@ -23,7 +23,7 @@ namespace {
 
 }  // namespace
 
-void CrashOperator::process(core::OperatorState*, core::Item&& item, core::Emitter& out) {
+void CrashOperator::process(core::OperatorState*, core::Item&& item, core::Emitter& out) const {
   const core::Record& r = std::get<core::Record>(item);
   if (r.value().find(marker_) != std::string_view::npos) {
     switch (how_) {

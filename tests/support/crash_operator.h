@@ -16,7 +16,7 @@ class CrashOperator final : public core::Operator {
   CrashOperator(std::string marker, CrashHow how) : marker_(std::move(marker)), how_(how) {}
   core::ItemKind input_kind() const override { return core::ItemKind::kRecord; }
   core::ItemKind output_kind() const override { return core::ItemKind::kRecord; }
-  void process(core::OperatorState*, core::Item&& item, core::Emitter& out) override;
+  void process(core::OperatorState*, core::Item&& item, core::Emitter& out) const override;
 
  private:
   std::string marker_;

@@ -17,7 +17,7 @@ class LabelOperator final : public core::Operator {
   explicit LabelOperator(std::chrono::microseconds delay) : delay_(delay) {}
   core::ItemKind input_kind() const override { return core::ItemKind::kRecord; }
   core::ItemKind output_kind() const override { return core::ItemKind::kRecord; }
-  void process(core::OperatorState*, core::Item&& item, core::Emitter& out) override {
+  void process(core::OperatorState*, core::Item&& item, core::Emitter& out) const override {
     core::Record& r = std::get<core::Record>(item);
     r.label = "positive";
     r.score = 1.0f;

@@ -263,7 +263,7 @@ std::map<std::string, int> count_values(const std::vector<Message>& messages) {
   return m;
 }
 
-void Gate::process(core::OperatorState*, core::Item&& item, core::Emitter& out) {
+void Gate::process(core::OperatorState*, core::Item&& item, core::Emitter& out) const {
   while (closed.load(std::memory_order_acquire))
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   if (int d = delay_us.load(std::memory_order_relaxed))

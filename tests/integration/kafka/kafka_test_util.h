@@ -65,10 +65,10 @@ class Gate final : public core::Operator {
  public:
   core::ItemKind input_kind() const override { return core::ItemKind::kRecord; }
   core::ItemKind output_kind() const override { return core::ItemKind::kRecord; }
-  void process(core::OperatorState*, core::Item&& item, core::Emitter& out) override;
+  void process(core::OperatorState*, core::Item&& item, core::Emitter& out) const override;
   std::atomic<bool> closed{false};  // while closed, process() waits
   std::atomic<int> delay_us{0};     // per record
-  std::atomic<uint64_t> passed{0};
+  mutable std::atomic<uint64_t> passed{0};
 };
 
 struct HarnessOptions {

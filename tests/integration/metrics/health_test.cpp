@@ -151,12 +151,12 @@ class Wedge final : public core::Operator {
  public:
   core::ItemKind input_kind() const override { return core::ItemKind::kRecord; }
   core::ItemKind output_kind() const override { return core::ItemKind::kNone; }
-  void process(core::OperatorState*, core::Item&&, core::Emitter&) override {
+  void process(core::OperatorState*, core::Item&&, core::Emitter&) const override {
     while (held.load()) std::this_thread::sleep_for(1ms);
     ++done;
   }
-  std::atomic<bool> held{true};
-  std::atomic<int> done{0};
+  mutable std::atomic<bool> held{true};
+  mutable std::atomic<int> done{0};
 };
 
 TEST(Liveness, HealthzNamesTheStalledStageAndRecovers) {

@@ -49,7 +49,7 @@ class Identity : public Operator {
  public:
   ItemKind input_kind() const override { return ItemKind::kRecord; }
   ItemKind output_kind() const override { return ItemKind::kRecord; }
-  void process(OperatorState*, Item&& item, Emitter& out) override { out.emit(std::move(item)); }
+  void process(OperatorState*, Item&& item, Emitter& out) const override { out.emit(std::move(item)); }
 };
 
 // Checks per-partition order and counts what reaches the end.
@@ -57,7 +57,7 @@ class OrderCheckingSink : public Operator {
  public:
   ItemKind input_kind() const override { return ItemKind::kRecord; }
   ItemKind output_kind() const override { return ItemKind::kNone; }
-  void process(OperatorState*, Item&& item, Emitter&) override {
+  void process(OperatorState*, Item&& item, Emitter&) const override {
     auto& r = std::get<Record>(item);
     int64_t& next = next_[r.partition];
     if (r.offset != next) out_of_order_++;
@@ -65,11 +65,11 @@ class OrderCheckingSink : public Operator {
     count_++;
     if (delay_) std::this_thread::sleep_for(delay_.value());
   }
-  void finish(OperatorState*, Emitter&) override { finished_++; }
-  std::map<int, int64_t> next_;
-  std::atomic<int> count_{0};
-  int out_of_order_ = 0;
-  std::atomic<int> finished_{0};
+  void finish(OperatorState*, Emitter&) const override { finished_++; }
+  mutable std::map<int, int64_t> next_;
+  mutable std::atomic<int> count_{0};
+  mutable int out_of_order_ = 0;
+  mutable std::atomic<int> finished_{0};
   std::optional<std::chrono::microseconds> delay_;
 };
 
@@ -118,7 +118,7 @@ class Thrower : public Operator {
  public:
   ItemKind input_kind() const override { return ItemKind::kRecord; }
   ItemKind output_kind() const override { return ItemKind::kRecord; }
-  void process(OperatorState*, Item&& item, Emitter& out) override {
+  void process(OperatorState*, Item&& item, Emitter& out) const override {
     if (std::get<Record>(item).offset == 500) throw std::runtime_error("boom at 500");
     out.emit(std::move(item));
   }
@@ -140,7 +140,7 @@ class BatchProducer : public Operator {
  public:
   ItemKind input_kind() const override { return ItemKind::kRecord; }
   ItemKind output_kind() const override { return ItemKind::kBatch; }
-  void process(OperatorState*, Item&&, Emitter&) override {}
+  void process(OperatorState*, Item&&, Emitter&) const override {}
 };
 
 TEST(Pipeline, RejectsMismatchedStageKindsAtStart) {
@@ -196,15 +196,15 @@ class TimedBatcher : public Operator {
   ItemKind input_kind() const override { return ItemKind::kRecord; }
   ItemKind output_kind() const override { return ItemKind::kBatch; }
   std::unique_ptr<OperatorState> make_state(const WorkerInfo&) override { return std::make_unique<State>(); }
-  void process(OperatorState* s, Item&& item, Emitter&) override {
+  void process(OperatorState* s, Item&& item, Emitter&) const override {
     auto* st = static_cast<State*>(s);
     if (st->pending.records.empty()) st->deadline = SteadyClock::now() + 20ms;
     st->pending.records.push_back(std::move(std::get<Record>(item)));
   }
   TimePoint next_deadline(const OperatorState* s) const override { return static_cast<const State*>(s)->deadline; }
-  void on_tick(OperatorState* s, Emitter& out) override { flush(static_cast<State*>(s), out); }
-  void finish(OperatorState* s, Emitter& out) override { flush(static_cast<State*>(s), out); }
-  void flush(State* st, Emitter& out) {
+  void on_tick(OperatorState* s, Emitter& out) const override { flush(static_cast<State*>(s), out); }
+  void finish(OperatorState* s, Emitter& out) const override { flush(static_cast<State*>(s), out); }
+  void flush(State* st, Emitter& out) const {
     if (st->pending.records.empty()) return;
     out.emit(std::move(st->pending));
     st->pending = Batch{};
@@ -216,11 +216,11 @@ class BatchSink : public Operator {
  public:
   ItemKind input_kind() const override { return ItemKind::kBatch; }
   ItemKind output_kind() const override { return ItemKind::kNone; }
-  void process(OperatorState*, Item&& item, Emitter&) override {
+  void process(OperatorState*, Item&& item, Emitter&) const override {
     batches_++;
     records_ += static_cast<int>(std::get<Batch>(item).records.size());
   }
-  std::atomic<int> batches_{0}, records_{0};
+  mutable std::atomic<int> batches_{0}, records_{0};
 };
 
 // A source that trickles: 5 records, then a pause longer than the batch delay.
@@ -260,7 +260,7 @@ class RejectOdd : public Operator {
  public:
   ItemKind input_kind() const override { return ItemKind::kRecord; }
   ItemKind output_kind() const override { return ItemKind::kRecord; }
-  void process(OperatorState*, Item&& item, Emitter& out) override {
+  void process(OperatorState*, Item&& item, Emitter& out) const override {
     auto& r = std::get<Record>(item);
     if (r.offset % 2) out.dead_letter(std::move(r), dead_letter_code::kInvalidJson, "odd");
     else out.emit(std::move(item));
@@ -337,11 +337,11 @@ class IdleFlusher : public Operator {
   ItemKind output_kind() const override { return ItemKind::kBatch; }
   bool wants_downstream_idle() const override { return true; }
   std::unique_ptr<OperatorState> make_state(const WorkerInfo&) override { return std::make_unique<State>(); }
-  void process(OperatorState* s, Item&& item, Emitter& out) override {
+  void process(OperatorState* s, Item&& item, Emitter& out) const override {
     static_cast<State*>(s)->pending.records.push_back(std::move(std::get<Record>(item)));
     on_tick(s, out);
   }
-  void on_tick(OperatorState* s, Emitter& out) override {
+  void on_tick(OperatorState* s, Emitter& out) const override {
     auto* st = static_cast<State*>(s);
     if (!st->pending.records.empty() && out.downstream_idle()) {
       out.emit(std::move(st->pending));
@@ -349,11 +349,11 @@ class IdleFlusher : public Operator {
       ++idle_flushes;
     }
   }
-  void finish(OperatorState* s, Emitter& out) override {
+  void finish(OperatorState* s, Emitter& out) const override {
     auto* st = static_cast<State*>(s);
     if (!st->pending.records.empty()) out.emit(std::move(st->pending));
   }
-  std::atomic<int> idle_flushes{0};
+  mutable std::atomic<int> idle_flushes{0};
 };
 
 TEST(Pipeline, DownstreamIdleTicksUpstream) {
@@ -378,13 +378,13 @@ class Stuck : public Operator {
  public:
   ItemKind input_kind() const override { return ItemKind::kRecord; }
   ItemKind output_kind() const override { return ItemKind::kNone; }
-  void process(OperatorState*, Item&&, Emitter&) override {
+  void process(OperatorState*, Item&&, Emitter&) const override {
     entered_ = true;
     while (!released_.load()) std::this_thread::sleep_for(1ms);
     count_++;
   }
-  std::atomic<bool> entered_{false}, released_{false};
-  std::atomic<int> count_{0};
+  mutable std::atomic<bool> entered_{false}, released_{false};
+  mutable std::atomic<int> count_{0};
 };
 
 // Polls stalled() (as a liveness probe would) until it reports something or `timeout` passes.

@@ -202,31 +202,31 @@ class RecordSink : public core::Operator {
  public:
   core::ItemKind input_kind() const override { return core::ItemKind::kRecord; }
   core::ItemKind output_kind() const override { return core::ItemKind::kNone; }
-  void process(core::OperatorState*, core::Item&& item, core::Emitter&) override {
+  void process(core::OperatorState*, core::Item&& item, core::Emitter&) const override {
     std::lock_guard lock(mu);
     records.push_back(std::move(std::get<core::Record>(item)));
     seen.fetch_add(1);
   }
-  std::mutex mu;
-  std::vector<core::Record> records;
-  std::atomic<int> seen{0};
+  mutable std::mutex mu;
+  mutable std::vector<core::Record> records;
+  mutable std::atomic<int> seen{0};
 };
 
 class BatchSink : public core::Operator {
  public:
   core::ItemKind input_kind() const override { return core::ItemKind::kBatch; }
   core::ItemKind output_kind() const override { return core::ItemKind::kNone; }
-  void process(core::OperatorState*, core::Item&& item, core::Emitter&) override {
+  void process(core::OperatorState*, core::Item&& item, core::Emitter&) const override {
     auto& b = std::get<core::Batch>(item);
     std::lock_guard lock(mu);
     reasons.push_back(b.flush_reason);
     sizes.push_back(b.size());
     seen.fetch_add(static_cast<int>(b.size()));
   }
-  std::mutex mu;
-  std::vector<FlushReason> reasons;
-  std::vector<size_t> sizes;
-  std::atomic<int> seen{0};
+  mutable std::mutex mu;
+  mutable std::vector<FlushReason> reasons;
+  mutable std::vector<size_t> sizes;
+  mutable std::atomic<int> seen{0};
 };
 
 class CollectingDeadLetters : public core::DeadLetterSink {

@@ -52,7 +52,7 @@ class Collect : public core::Operator, public core::DeadLetterSink {
  public:
   core::ItemKind input_kind() const override { return core::ItemKind::kRecord; }
   core::ItemKind output_kind() const override { return core::ItemKind::kNone; }
-  void process(core::OperatorState*, core::Item&& item, core::Emitter&) override {
+  void process(core::OperatorState*, core::Item&& item, core::Emitter&) const override {
     auto& r = std::get<core::Record>(item);
     std::lock_guard lock(mu);
     out.results[r.offset] = json::parse(r.value());
@@ -62,8 +62,8 @@ class Collect : public core::Operator, public core::DeadLetterSink {
     std::lock_guard lock(mu);
     out.dead[d.record.offset] = d.code;
   }
-  std::mutex mu;
-  Output out;
+  mutable std::mutex mu;
+  mutable Output out;
 };
 
 Output run(const std::filesystem::path& model_dir, std::vector<std::string> events,

@@ -51,7 +51,7 @@ class CollectingSink : public core::Operator {
  public:
   core::ItemKind input_kind() const override { return core::ItemKind::kRecord; }
   core::ItemKind output_kind() const override { return core::ItemKind::kNone; }
-  void process(core::OperatorState*, core::Item&& item, core::Emitter&) override {
+  void process(core::OperatorState*, core::Item&& item, core::Emitter&) const override {
     auto& r = std::get<core::Record>(item);
     std::lock_guard lock(mu);
     int64_t& expected = next_offset[r.partition];
@@ -59,10 +59,10 @@ class CollectingSink : public core::Operator {
     expected = r.offset + 1;
     arrived[std::stoul(r.id)] = Arrival{r.tokens, r.truncated};
   }
-  std::mutex mu;
-  std::map<size_t, Arrival> arrived;
-  std::map<int32_t, int64_t> next_offset;
-  int out_of_order = 0;
+  mutable std::mutex mu;
+  mutable std::map<size_t, Arrival> arrived;
+  mutable std::map<int32_t, int64_t> next_offset;
+  mutable int out_of_order = 0;
 };
 
 class CollectingDeadLetters : public core::DeadLetterSink {

@@ -84,7 +84,7 @@ class CollectingSink : public core::Operator {
  public:
   core::ItemKind input_kind() const override { return core::ItemKind::kRecord; }
   core::ItemKind output_kind() const override { return core::ItemKind::kNone; }
-  void process(core::OperatorState*, core::Item&& item, core::Emitter&) override {
+  void process(core::OperatorState*, core::Item&& item, core::Emitter&) const override {
     auto& r = std::get<core::Record>(item);
     std::lock_guard lock(mu);
     seen.push_back({std::string(r.key()), std::string(r.value()), r.dest_topic, r.offset,
@@ -95,8 +95,8 @@ class CollectingSink : public core::Operator {
     std::lock_guard lock(mu);
     return seen;
   }
-  std::mutex mu;
-  std::vector<Seen> seen;
+  mutable std::mutex mu;
+  mutable std::vector<Seen> seen;
 };
 
 WindowAggregateOptions options(int64_t size_ms) {

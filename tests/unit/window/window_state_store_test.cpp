@@ -65,15 +65,15 @@ class Sink : public core::Operator {
  public:
   core::ItemKind input_kind() const override { return core::ItemKind::kRecord; }
   core::ItemKind output_kind() const override { return core::ItemKind::kNone; }
-  void process(core::OperatorState*, core::Item&& item, core::Emitter&) override {
+  void process(core::OperatorState*, core::Item&& item, core::Emitter&) const override {
     auto& r = std::get<core::Record>(item);
     std::lock_guard lock(mu);
     if (r.dest_topic == core::intern_topic("aggregates"))
       aggregates.push_back(json::parse(r.value()));
     r.ack.complete();  // delivered
   }
-  std::mutex mu;
-  std::vector<json> aggregates;
+  mutable std::mutex mu;
+  mutable std::vector<json> aggregates;
 };
 
 WindowAggregateOptions options(state::KeyedStore* store, metrics::Registry* registry) {
