@@ -300,6 +300,12 @@ TEST_F(ModelReloadTest, SighupSwitchesModelUnderLoadLosingNothingAndMixingNothin
     EXPECT_EQ(hash_of.at("after-" + std::to_string(i)), hash_b_) << "after-" << i;
   printf("[ reload ] %zu records fed while reloading: %zu by the old model, %zu by the new\n",
          flowed, flow_a, flow_b);
+  std::istringstream lines(log);
+  for (std::string line; std::getline(lines, line);)
+    if (line.find("SIGHUP") != std::string::npos ||
+        line.find("model reload") != std::string::npos ||
+        line.find("reloaded model") != std::string::npos)
+      printf("[ reload ] %s\n", line.c_str());
 }
 
 TEST_F(ModelReloadTest, DirectorySwapAloneIsNoticedAndLoaded) {
