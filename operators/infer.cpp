@@ -66,12 +66,21 @@ struct InferState : core::OperatorState {
   std::unique_ptr<ResultCache> cache;  // null when off
   std::vector<float> scratch;          // one entry's values, for cache inserts
   int64_t cache_reported = 0;          // cache size last added to the entries gauge
+  // The version replaced at the last switch, kept while batches made for it
+  // may still come (tokenize workers switch one by one, and their queues
+  // drain in any order): going back is then a swap, not a backend rebuild.
+  // Dropped once nothing else holds it (no record, batch or stage).
+  std::shared_ptr<const ServedModel> prev_served;
+  std::shared_ptr<const engine::Model> prev_model;
+  std::unique_ptr<engine::Backend> prev_backend;  // nothing in flight on it
+  std::unique_ptr<ResultCache> prev_cache;
 
   ~InferState() override {
     for (auto id : callbacks) registry->remove_callback(id);
     // The backend's destructor finishes queued batches; their callbacks touch
     // this state, which is still alive here.
     backend.reset();
+    prev_backend.reset();
   }
 
   static void on_done(void* ctx, engine::Ticket t, const engine::BatchResult& r) {
@@ -225,11 +234,33 @@ void Infer::use(InferState& st, std::shared_ptr<const ServedModel> served,
   // The gauges read the backend from the metrics thread: off before it goes.
   for (auto id : st.callbacks) st.registry->remove_callback(id);
   st.callbacks.clear();
+  if (st.cache) probe_.on_cache(0, 0, -st.cache_reported);  // the entries gauge: active caches
+  st.cache_reported = 0;
   const bool reloaded = st.backend != nullptr;
-  st.backend.reset();  // its batches finished (Infer::switch_to)
-  st.backend = engine::make_backend(*model, options_.backend);
-  st.served = std::move(served);
-  st.model = std::move(model);
+  if (st.prev_served && st.prev_served == served) {  // back to the version before
+    std::swap(st.served, st.prev_served);
+    std::swap(st.model, st.prev_model);
+    std::swap(st.backend, st.prev_backend);
+    std::swap(st.cache, st.prev_cache);
+  } else {
+    if (st.served) {  // its batches finished (Infer::switch_to)
+      st.prev_served = std::move(st.served);
+      st.prev_model = std::move(st.model);
+      st.prev_backend = std::move(st.backend);
+      st.prev_cache = std::move(st.cache);
+    }
+    st.backend = engine::make_backend(*model, options_.backend);
+    st.served = std::move(served);
+    st.model = std::move(model);
+    if (options_.cache_entries > 0) {
+      // A cache per model version: one model's results are never served for another.
+      const auto& c = st.model->config();
+      const size_t values = static_cast<size_t>(c.num_labels) +
+                            (options_.embeddings ? static_cast<size_t>(c.hidden_size) : 0);
+      st.cache = std::make_unique<ResultCache>(static_cast<size_t>(options_.cache_entries), values,
+                                               cache_revision(*st.model, *st.backend, options_));
+    }
+  }
   const engine::Model& m = *st.model;
   core::log_info("infer '", st.stage, "' worker ", st.worker,
                  reloaded ? ": reloaded model " : ": model ", m.name(), " (",
@@ -238,16 +269,6 @@ void Infer::use(InferState& st, std::shared_ptr<const ServedModel> served,
   probe_.on_model(m.name(), m.identity(), m.config().architecture_class,
                   std::string(st.backend->kind()),
                   options_.backend.precision == engine::Precision::kBF16 ? "bf16" : "fp32");
-  if (options_.cache_entries > 0) {
-    // A new cache with each model: the old model's results are never served again.
-    if (st.cache) probe_.on_cache(0, 0, -st.cache_reported);
-    st.cache_reported = 0;
-    const auto& c = m.config();
-    const size_t values = static_cast<size_t>(c.num_labels) +
-                          (options_.embeddings ? static_cast<size_t>(c.hidden_size) : 0);
-    st.cache = std::make_unique<ResultCache>(static_cast<size_t>(options_.cache_entries), values,
-                                             cache_revision(m, *st.backend, options_));
-  }
   if (auto* reg = probe_.registry()) {
     st.registry = reg;
     engine::Backend* be = st.backend.get();
@@ -285,7 +306,7 @@ void Infer::switch_to(InferState& st, std::shared_ptr<const ServedModel> served,
                       core::Emitter& out) {
   // A batch boundary: the batches in flight finish (and are emitted) on the
   // old backend first; then the new model's backend replaces it. The old
-  // model is freed once no record, batch or stage holds it any more.
+  // version is freed once no record, batch or stage holds it any more.
   for (on_tick(&st, out); !st.in_flight.empty(); on_tick(&st, out))
     std::this_thread::sleep_for(std::chrono::microseconds(200));
   std::shared_ptr<const engine::Model> model = served->model;
@@ -300,6 +321,15 @@ void Infer::process(core::OperatorState* s, core::Item&& item, core::Emitter& ou
   }
   auto& batch = std::get<core::Batch>(item);
   if (slot_) {
+    if (st->prev_served && st->prev_served.use_count() == 1) {
+      // Only this worker holds the replaced version: no batch made for it can come.
+      core::log_info("infer '", st->stage, "' worker ", st->worker, ": released model_hash ",
+                     st->prev_served->identity.hash, " (no batch holds it any more)");
+      st->prev_cache.reset();
+      st->prev_backend.reset();
+      st->prev_model.reset();
+      st->prev_served.reset();
+    }
     // The version the batch's records were tokenized for; without one (their
     // tokenizer is not this model's directory), the version served now.
     const ServedModel* want = served_for(batch.model.get(), slot_);

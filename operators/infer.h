@@ -18,7 +18,10 @@
 // the model version its records were tokenized for. At the first batch of a
 // new version it lets the batches in flight finish on the old backend, then
 // builds the new one and a new result cache (keyed by the model's content
-// hash), and sluice_model_info names the new model.
+// hash), and sluice_model_info names the new model. The replaced version's
+// backend is kept until nothing else holds that version (batches of it may
+// still come from a tokenize worker that has not switched yet: running them
+// is then a swap back, not a rebuild).
 #pragma once
 #include <memory>
 #include <string>
