@@ -7,7 +7,8 @@
 // runtime.shutdown_timeout, then aborts; a second signal aborts at once.
 // SIGHUP reloads the pipeline's model directories (operators/model_reloader.h)
 // without stopping anything; so does a change of a model directory, noticed
-// within about two seconds. A pipeline without a model logs SIGHUP and goes on
+// within about two seconds. A pipeline without a model directory (tokenize,
+// infer, classify; the recommend model is not reloadable) logs SIGHUP and goes on
 // (its default action, exit 129 at once, would lose every in-flight commit).
 #include <pthread.h>
 #include <signal.h>
@@ -134,7 +135,8 @@ int cmd_run(int argc, char** argv) {
       if (sig <= 0) continue;
       if (sig == SIGHUP) {
         if (reloader.empty()) {
-          core::log_info("received SIGHUP: the pipeline loads no model, nothing to reload");
+          core::log_info(
+              "received SIGHUP: no reloadable model directory in the pipeline, nothing to reload");
         } else {
           core::log_info("received SIGHUP: reloading ", reloader.describe());
           reloader.request_reload();

@@ -231,7 +231,8 @@ TEST(SluiceRun, SighupWithoutAModelIsLoggedAndTheRunGoesOn) {
   }
   ASSERT_EQ(ready, 200) << p.stderr_text();
   p.signal(SIGHUP);
-  const std::string logged = "received SIGHUP: the pipeline loads no model, nothing to reload";
+  const std::string logged =
+      "received SIGHUP: no reloadable model directory in the pipeline, nothing to reload";
   for (int i = 0; i < 300 && p.stderr_text().find(logged) == std::string::npos; ++i)
     std::this_thread::sleep_for(50ms);
   ASSERT_NE(p.stderr_text().find(logged), std::string::npos) << p.stderr_text();

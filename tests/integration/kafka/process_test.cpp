@@ -295,7 +295,8 @@ TEST_F(SluiceProcessTest, SighupWithoutAModelKeepsServingAndSigtermStillDrains) 
   ASSERT_TRUE(wait_for_records(bootstrap_, "out", kRecords, 60s)) << s->log();
   for (int64_t c : committed_offsets(bootstrap_, "service", "in")) ASSERT_LT(c, 1);
   s->signal(SIGHUP);
-  const std::string logged = "received SIGHUP: the pipeline loads no model, nothing to reload";
+  const std::string logged =
+      "received SIGHUP: no reloadable model directory in the pipeline, nothing to reload";
   for (int i = 0; i < 300 && s->log().find(logged) == std::string::npos; ++i)
     std::this_thread::sleep_for(100ms);
   ASSERT_NE(s->log().find(logged), std::string::npos) << s->log();
