@@ -143,7 +143,9 @@ std::unique_ptr<core::OperatorState> Classify::make_state(const core::WorkerInfo
 
 void Classify::process(core::OperatorState* s, core::Item&& item, core::Emitter& out) {
   auto& st = *static_cast<ClassifyState*>(s);
-  auto& b = std::get<core::Batch>(item);
+  // Taken, not borrowed: the queue slot the item came from would otherwise keep
+  // the batch's model version alive until the slot is reused.
+  core::Batch b = std::move(std::get<core::Batch>(item));
   if (const ServedModel* v = served_for(b.model.get(), slot_);
       v && v->model && b.model != st.model) {
     // The first batch of another model version (hot reload): name results by it.
