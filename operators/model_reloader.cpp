@@ -33,6 +33,8 @@ std::string ModelReloader::describe() const {
 
 void ModelReloader::start() {
   if (slots_.empty() || thread_.joinable()) return;
+  core::log_info("model reload: SIGHUP, or a change of ", describe(), " (looked at every ",
+                 poll_interval_.count(), " ms)");
   thread_ = std::thread([this] { run(); });
 }
 
