@@ -1,12 +1,15 @@
 // `sluice run PIPELINE.yaml [--set key=value ...]`: runs a pipeline until its
-// input ends or SIGTERM/SIGINT/SIGHUP.
+// input ends or SIGTERM/SIGINT.
 //
 // Exit codes: 0 drained cleanly; 1 a stage failed (or the drain timed out);
 // 2 bad configuration (every problem listed with its key path).
-// On the first SIGTERM/SIGINT/SIGHUP the pipeline drains within
+// On the first SIGTERM/SIGINT the pipeline drains within
 // runtime.shutdown_timeout, then aborts; a second signal aborts at once.
-// SIGHUP means "drain and exit" until model hot reload exists (its default
-// action, exit 129 at once, lost every in-flight record's commit).
+// SIGHUP reloads the pipeline's model directories (operators/model_reloader.h)
+// without stopping anything; so does a change of a model directory, noticed
+// within about two seconds. A pipeline without a model directory (tokenize,
+// infer, classify; the recommend model is not reloadable) logs SIGHUP and goes on
+// (its default action, exit 129 at once, would lose every in-flight commit).
 #include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -21,6 +24,7 @@
 #include "app/commands.h"
 #include "app/options.h"
 #include "app/serve_metrics.h"
+#include "operators/model_reloader.h"
 #include "src/core/log.h"
 
 namespace sluice::app {
@@ -73,7 +77,8 @@ int cmd_run(int argc, char** argv) {
   if (wants_help(argc, argv)) {
     std::cout << kUsage
               << "Runs a pipeline until its input ends or SIGTERM/SIGINT. Exit 0: drained;\n"
-                 "1: a stage failed; 2: bad configuration.\n"
+                 "1: a stage failed; 2: bad configuration. SIGHUP, or a change of a model\n"
+                 "directory, reloads the model without a restart (a broken one is refused).\n"
               << kSetHelp;
     return 0;
   }
@@ -118,6 +123,10 @@ int cmd_run(int argc, char** argv) {
   }
 
   core::Pipeline& pipeline = *built.pipeline;
+  // Declared after `built`: stops (and is destroyed) before the pipeline goes.
+  operators::ModelReloader reloader(operators::model_slots(*built.services), built.name,
+                                    metrics->registry());
+  reloader.start();
   std::atomic<int> signals_seen{0};
   std::atomic<bool> done{false};
   std::thread signal_thread([&] {
@@ -125,13 +134,22 @@ int cmd_run(int argc, char** argv) {
       timespec ts{0, 100'000'000};
       int sig = sigtimedwait(&signals, nullptr, &ts);
       if (sig <= 0) continue;
+      if (sig == SIGHUP) {
+        if (reloader.empty()) {
+          core::log_info(
+              "received SIGHUP: no reloadable model directory in the pipeline, nothing to reload");
+        } else {
+          core::log_info("received SIGHUP: reloading ", reloader.describe());
+          reloader.request_reload();
+        }
+        continue;
+      }
       int n = ++signals_seen;
       if (n == 1) {
         core::log_info(
             "received ", signal_name(sig), ": draining (up to ",
             std::chrono::duration_cast<std::chrono::milliseconds>(built.shutdown_timeout).count(),
-            " ms)",
-            sig == SIGHUP ? "; SIGHUP means drain and exit until model hot reload exists" : "");
+            " ms)");
         pipeline.request_stop();  // /readyz: 503 "stopping: draining in-flight records"
       } else {
         pipeline.abort("second stop signal");
@@ -158,6 +176,7 @@ int cmd_run(int argc, char** argv) {
   int rc = pipeline.wait();
   done = true;
   signal_thread.join();
+  reloader.stop();
   metrics->stop();
   if (rc != 0) core::log_error("pipeline '", built.name, "' failed: ", pipeline.failure());
   return rc;

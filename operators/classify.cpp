@@ -111,18 +111,56 @@ void Classifier::write_json(std::string& out, std::string_view id_json, const Cl
   out.push_back('}');
 }
 
-void Classify::process(core::OperatorState*, core::Item&& item, core::Emitter& out) const {
-  auto& b = std::get<core::Batch>(item);
-  const auto n = static_cast<size_t>(classifier_.options().labels.size());
+namespace {
+
+// A worker's classifier, for the model version of the batches it labels.
+struct ClassifyState : core::OperatorState {
+  std::shared_ptr<const core::ModelTag> model;  // null: the model loaded at start
+  std::unique_ptr<Classifier> classifier;
+};
+
+}  // namespace
+
+Classify::Classify(ClassifyOptions options, ModelSlot* slot, bool labels_renamed)
+    : options_(std::move(options)), slot_(slot), labels_renamed_(labels_renamed) {
+  Classifier check(options_);  // throws on bad options now, not per worker
+}
+
+std::unique_ptr<core::OperatorState> Classify::make_state(const core::WorkerInfo&) {
+  auto st = std::make_unique<ClassifyState>();
+  st->classifier = std::make_unique<Classifier>(options_);
+  return st;
+}
+
+void Classify::process(core::OperatorState* s, core::Item&& item, core::Emitter& out) const {
+  auto& st = *static_cast<ClassifyState*>(s);
+  // Taken, not borrowed: the queue slot the item came from would otherwise keep
+  // the batch's model version alive until the slot is reused.
+  core::Batch b = std::move(std::get<core::Batch>(item));
+  if (const ServedModel* v = served_for(b.model.get(), slot_);
+      v && v->model && b.model != st.model) {
+    // The first batch of another model version (hot reload): name results by it.
+    ClassifyOptions o =
+        ClassifyOptions::from_model(v->model->config(), v->model->name(), v->identity);
+    if (labels_renamed_) o.labels = options_.labels;
+    o.probs = options_.probs;
+    o.min_score = options_.min_score;
+    o.below_label = options_.below_label;
+    o.multi_label_threshold = options_.multi_label_threshold;
+    st.classifier = std::make_unique<Classifier>(std::move(o));
+    st.model = b.model;
+  }
+  const Classifier& classifier = *st.classifier;
+  const auto n = static_cast<size_t>(classifier.options().labels.size());
   if (static_cast<size_t>(b.num_labels) != n || b.logits.size() != b.size() * n)
     throw std::logic_error("classify: batch logits do not match the model's labels");
-  classifier_.to_probabilities(b.logits, static_cast<int64_t>(b.size()));
+  classifier.to_probabilities(b.logits, static_cast<int64_t>(b.size()));
   const int64_t now = core::now_ns();
   std::string id_json;
   for (size_t i = 0; i < b.size(); ++i) {
     core::Record& r = b.records[i];
     const std::span<const float> probs(b.logits.data() + i * n, n);
-    const Classification c = classifier_.decide(probs);
+    const Classification c = classifier.decide(probs);
     id_json.clear();
     if (r.id.empty()) {
       id_json = "null";
@@ -131,11 +169,12 @@ void Classify::process(core::OperatorState*, core::Item&& item, core::Emitter& o
     }
     const int64_t since = r.ingest_ns > 0 ? r.ingest_ns : b.oldest_ns;
     std::string value;
-    value.reserve(96 + (classifier_.options().probs ? 24 * n : 0));
-    classifier_.write_json(value, id_json, c, probs, static_cast<double>(now - since) * 1e-6);
+    value.reserve(96 + (classifier.options().probs ? 24 * n : 0));
+    classifier.write_json(value, id_json, c, probs, static_cast<double>(now - since) * 1e-6);
     r.label.assign(c.label);
     r.score = c.score;
     r.set_value(std::move(value));
+    r.model.reset();  // the batch holds it; a replaced model goes with the last batch
     out.emit(std::move(r));
   }
 }
@@ -169,6 +208,7 @@ void register_classify(OperatorRegistry& registry) {
         // The infer stage before it loaded this model (same directory: one
         // load, one hash of its files per pipeline).
         const auto model = shared_model(ctx, ctx.options.string("model"));
+        ModelSlot& slot = model_slot(ctx.services, ctx.options.string("model"));
         ClassifyOptions o =
             ClassifyOptions::from_model(model->config(), model->name(), model->identity());
         o.probs = ctx.options.boolean("probs");
@@ -183,7 +223,30 @@ void register_classify(OperatorRegistry& registry) {
                                       {{ctx.options.path_of("labels"), e.what()}});
           }
         }
-        return std::make_unique<Classify>(std::move(o));
+        // A reloaded model must fit these labels (see classify.h).
+        const bool renamed = ctx.options.has("labels");
+        slot.add_check([labels = o.labels, renamed, problem = o.problem_type](
+                           const ServedModel& next, const ServedModel&) -> std::string {
+          const engine::ModelConfig& c = next.model->config();
+          const std::string file = (next.model->directory() / "config.json").string() + ": ";
+          auto list = [](const std::vector<std::string>& v) {
+            std::string s;
+            for (const auto& l : v) s += (s.empty() ? "" : ", ") + l;
+            return s;
+          };
+          if (static_cast<size_t>(c.num_labels) != labels.size())
+            return file + "the model has " + std::to_string(c.num_labels) +
+                   " outputs but the classify stage serves " + std::to_string(labels.size()) +
+                   " labels (" + list(labels) + "); changing the label set takes a restart";
+          if (c.problem_type != problem)
+            return file + "problem_type " + engine::problem_type_name(c.problem_type) +
+                   " differs from the serving model's " + engine::problem_type_name(problem);
+          if (!renamed && c.id2label != labels)
+            return file + "id2label (" + list(c.id2label) + ") differs from the serving labels (" +
+                   list(labels) + "); changing the label set takes a restart";
+          return "";
+        });
+        return std::make_unique<Classify>(std::move(o), &slot, renamed);
       },
   });
 }

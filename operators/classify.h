@@ -12,12 +12,20 @@
 // id, or null). Record::label and Record::score are set for later stages.
 //
 // Classifier is the part without the runtime, shared with `sluice classify`.
+//
+// After a hot reload (model_slot.h) each batch is labelled and named
+// ("model_hash", "model_version") by the model version that ran it. A new
+// version must keep the label set (same number of outputs and problem type;
+// the same id2label names unless `labels:` renames them): windows, alerts and
+// dashboards count by label name, so changing it takes a restart, and a
+// reload that would change it is refused.
 #pragma once
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "operators/model_slot.h"
 #include "operators/operator_spec.h"
 #include "src/core/emitter.h"
 #include "src/engine/model_config.h"
@@ -76,13 +84,20 @@ class Classifier {
 
 class Classify final : public core::Operator {
  public:
-  explicit Classify(ClassifyOptions options) : classifier_(std::move(options)) {}
+  // `slot`, when given, is the model's directory: batches that carry one of
+  // its versions are named by it (labels kept, or renamed when
+  // `labels_renamed`: options.labels replace each version's id2label).
+  explicit Classify(ClassifyOptions options, ModelSlot* slot = nullptr,
+                    bool labels_renamed = false);
   core::ItemKind input_kind() const override { return core::ItemKind::kBatch; }
   core::ItemKind output_kind() const override { return core::ItemKind::kRecord; }
+  std::unique_ptr<core::OperatorState> make_state(const core::WorkerInfo& worker) override;
   void process(core::OperatorState* state, core::Item&& item, core::Emitter& out) const override;
 
  private:
-  Classifier classifier_;
+  ClassifyOptions options_;  // of the model loaded at start
+  ModelSlot* slot_;
+  bool labels_renamed_;
 };
 
 void register_classify(OperatorRegistry& registry);

@@ -45,7 +45,15 @@ struct InFlight {
   std::vector<float> logits, embeddings;
 };
 
+}  // namespace
+
 struct InferState : core::OperatorState {
+  // The model version the backend runs (ServedModel, or null without a slot)
+  // and its model; a batch of another version switches both (Infer::use).
+  std::shared_ptr<const ServedModel> served;
+  std::shared_ptr<const engine::Model> model;
+  std::string stage;  // for logs
+  int worker = 0;
   std::unique_ptr<engine::Backend> backend;
   std::deque<InFlight> in_flight;  // submit order
   core::Waker waker;
@@ -58,12 +66,21 @@ struct InferState : core::OperatorState {
   std::unique_ptr<ResultCache> cache;  // null when off
   std::vector<float> scratch;          // one entry's values, for cache inserts
   int64_t cache_reported = 0;          // cache size last added to the entries gauge
+  // The version replaced at the last switch, kept while batches made for it
+  // may still come (tokenize workers switch one by one, and their queues
+  // drain in any order): going back is then a swap, not a backend rebuild.
+  // Dropped once nothing else holds it (no record, batch or stage).
+  std::shared_ptr<const ServedModel> prev_served;
+  std::shared_ptr<const engine::Model> prev_model;
+  std::unique_ptr<engine::Backend> prev_backend;  // nothing in flight on it
+  std::unique_ptr<ResultCache> prev_cache;
 
   ~InferState() override {
     for (auto id : callbacks) registry->remove_callback(id);
     // The backend's destructor finishes queued batches; their callbacks touch
     // this state, which is still alive here.
     backend.reset();
+    prev_backend.reset();
   }
 
   static void on_done(void* ctx, engine::Ticket t, const engine::BatchResult& r) {
@@ -75,6 +92,8 @@ struct InferState : core::OperatorState {
     if (st->have_waker) st->waker.wake();
   }
 };
+
+namespace {
 
 // Moves records the model cannot take to the dead letters and repacks the batch.
 void drop_unfit_records(core::Batch& b, const engine::ModelConfig& config, core::Emitter& out) {
@@ -166,18 +185,14 @@ void remember(InferState& st, const InFlight& f) {
   }
 }
 
-// What makes cached outputs valid: the model (directory, architecture, sizes,
-// stored dtype) and the numerics of the backend that computed them.
+// What makes cached outputs valid: the model (its content hash: weights,
+// config and tokenizer, so a reloaded model never meets the old one's
+// outputs) and the numerics of the backend that computed them.
 std::string cache_revision(const engine::Model& m, const engine::Backend& backend,
                            const InferOptions& o) {
   const auto& c = m.config();
-  std::error_code ec;
-  const auto weights = m.directory() / "model.safetensors";
-  const auto size = std::filesystem::file_size(weights, ec);
-  const auto mtime = std::filesystem::last_write_time(weights, ec).time_since_epoch().count();
-  return std::filesystem::absolute(m.directory(), ec).string() + "|" + c.architecture_class + "|" +
-         std::to_string(c.hidden_size) + "x" + std::to_string(c.num_layers) + "|" +
-         m.weights_dtype() + "|" + std::to_string(size) + "@" + std::to_string(mtime) + "|" +
+  return m.identity().hash + "|" + c.architecture_class + "|" + std::to_string(c.hidden_size) +
+         "x" + std::to_string(c.num_layers) + "|" + m.weights_dtype() + "|" +
          std::string(backend.kind()) + "|" +
          (o.backend.precision == engine::Precision::kBF16 ? "bf16" : "fp32") + "|" +
          o.backend.dtype + "|" + std::to_string(static_cast<int>(o.backend.pooling));
@@ -187,21 +202,19 @@ std::string cache_revision(const engine::Model& m, const engine::Backend& backen
 
 std::shared_ptr<const engine::Model> shared_model(BuildContext& ctx, const std::string& dir) {
   try {
-    return ctx.services.shared<std::shared_ptr<const engine::Model>>("engine.model:" + dir, [&] {
-      return std::make_unique<std::shared_ptr<const engine::Model>>(
-          std::make_shared<const engine::Model>(engine::Model::load(dir)));
-    });
+    return model_slot(ctx.services, dir).need_model();
   } catch (const engine::ModelError& e) {
     throw std::invalid_argument(e.what());  // a configuration error at the stage's path
   }
 }
 
 Infer::Infer(std::shared_ptr<const engine::Model> model, InferOptions options, InferProbe probe,
-             BatchFeedback* feedback)
+             BatchFeedback* feedback, ModelSlot* slot)
     : model_(std::move(model)),
       options_(std::move(options)),
       probe_(std::move(probe)),
-      feedback_(feedback) {
+      feedback_(feedback),
+      slot_(slot) {
   if (options_.cache_entries > 0) probe_.enable_cache();
 }
 
@@ -209,52 +222,95 @@ Infer::~Infer() = default;
 
 std::unique_ptr<core::OperatorState> Infer::make_state(const core::WorkerInfo& worker) {
   auto st = std::make_unique<InferState>();
-  st->backend = engine::make_backend(*model_, options_.backend);
-  core::log_info("infer '", worker.stage, "' worker ", worker.index, ": model ", model_->name(),
-                 " (", model_->config().architecture_class, ", ", model_->weights_dtype(), ") on ",
-                 st->backend->device_name());
-  probe_.on_model(model_->name(), model_->identity(), model_->config().architecture_class,
-                  std::string(st->backend->kind()),
-                  options_.backend.precision == engine::Precision::kBF16 ? "bf16" : "fp32");
-  if (options_.cache_entries > 0) {
-    const auto& c = model_->config();
-    const size_t values = static_cast<size_t>(c.num_labels) +
-                          (options_.embeddings ? static_cast<size_t>(c.hidden_size) : 0);
-    st->cache = std::make_unique<ResultCache>(static_cast<size_t>(options_.cache_entries), values,
-                                              cache_revision(*model_, *st->backend, options_));
+  st->stage = worker.stage;
+  st->worker = worker.index;
+  std::shared_ptr<const ServedModel> served = slot_ ? slot_->current() : nullptr;
+  use(*st, served, served ? served->model : model_);
+  return st;
+}
+
+void Infer::use(InferState& st, std::shared_ptr<const ServedModel> served,
+                std::shared_ptr<const engine::Model> model) const {
+  // The gauges read the backend from the metrics thread: off before it goes.
+  for (auto id : st.callbacks) st.registry->remove_callback(id);
+  st.callbacks.clear();
+  if (st.cache) probe_.on_cache(0, 0, -st.cache_reported);  // the entries gauge: active caches
+  st.cache_reported = 0;
+  const bool reloaded = st.backend != nullptr;
+  if (st.prev_served && st.prev_served == served) {  // back to the version before
+    std::swap(st.served, st.prev_served);
+    std::swap(st.model, st.prev_model);
+    std::swap(st.backend, st.prev_backend);
+    std::swap(st.cache, st.prev_cache);
+  } else {
+    if (st.served) {  // its batches finished (Infer::switch_to)
+      st.prev_served = std::move(st.served);
+      st.prev_model = std::move(st.model);
+      st.prev_backend = std::move(st.backend);
+      st.prev_cache = std::move(st.cache);
+    }
+    st.backend = engine::make_backend(*model, options_.backend);
+    st.served = std::move(served);
+    st.model = std::move(model);
+    if (options_.cache_entries > 0) {
+      // A cache per model version: one model's results are never served for another.
+      const auto& c = st.model->config();
+      const size_t values = static_cast<size_t>(c.num_labels) +
+                            (options_.embeddings ? static_cast<size_t>(c.hidden_size) : 0);
+      st.cache = std::make_unique<ResultCache>(static_cast<size_t>(options_.cache_entries), values,
+                                               cache_revision(*st.model, *st.backend, options_));
+    }
   }
+  const engine::Model& m = *st.model;
+  core::log_info("infer '", st.stage, "' worker ", st.worker,
+                 reloaded ? ": reloaded model " : ": model ", m.name(), " (",
+                 m.config().architecture_class, ", ", m.weights_dtype(), ", model_hash ",
+                 m.identity().hash, ") on ", st.backend->device_name());
+  probe_.on_model(m.name(), m.identity(), m.config().architecture_class,
+                  std::string(st.backend->kind()),
+                  options_.backend.precision == engine::Precision::kBF16 ? "bf16" : "fp32");
   if (auto* reg = probe_.registry()) {
-    st->registry = reg;
-    engine::Backend* be = st->backend.get();
+    st.registry = reg;
+    engine::Backend* be = st.backend.get();
     auto add = [&](const char* kind, auto field) {
       metrics::Labels l = probe_.labels();
       l.emplace_back("kind", kind);
-      l.emplace_back("worker", std::to_string(worker.index));
-      st->callbacks.push_back(reg->gauge_callback(
+      l.emplace_back("worker", std::to_string(st.worker));
+      st.callbacks.push_back(reg->gauge_callback(
           "sluice_backend_memory_bytes", "Memory held by the compute backend, by kind.", l,
           [be, field] { return static_cast<double>(be->memory_usage().*field); }));
     };
     add("weights", &engine::MemoryUsage::weights_bytes);
     add("workspace", &engine::MemoryUsage::workspace_bytes);
-    if (st->backend->kind() != "cpu") {
+    if (st.backend->kind() != "cpu") {
       add("device_total", &engine::MemoryUsage::device_total_bytes);
       add("device_free", &engine::MemoryUsage::device_free_bytes);
       // What dashboards chart: used = total - free, per device.
       metrics::Labels l = probe_.labels();
-      l.emplace_back("device", st->backend->device_name());
-      l.emplace_back("worker", std::to_string(worker.index));
-      st->callbacks.push_back(reg->gauge_callback(
+      l.emplace_back("device", st.backend->device_name());
+      l.emplace_back("worker", std::to_string(st.worker));
+      st.callbacks.push_back(reg->gauge_callback(
           "sluice_gpu_memory_used_bytes", "GPU memory in use on the infer stage's device.", l,
           [be] {
-            const engine::MemoryUsage m = be->memory_usage();
-            return static_cast<double>(m.device_total_bytes - m.device_free_bytes);
+            const engine::MemoryUsage u = be->memory_usage();
+            return static_cast<double>(u.device_total_bytes - u.device_free_bytes);
           }));
-      st->callbacks.push_back(reg->gauge_callback(
+      st.callbacks.push_back(reg->gauge_callback(
           "sluice_gpu_memory_total_bytes", "GPU memory size of the infer stage's device.", l,
           [be] { return static_cast<double>(be->memory_usage().device_total_bytes); }));
     }
   }
-  return st;
+}
+
+void Infer::switch_to(InferState& st, std::shared_ptr<const ServedModel> served,
+                      core::Emitter& out) const {
+  // A batch boundary: the batches in flight finish (and are emitted) on the
+  // old backend first; then the new model's backend replaces it. The old
+  // version is freed once no record, batch or stage holds it any more.
+  for (on_tick(&st, out); !st.in_flight.empty(); on_tick(&st, out))
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  std::shared_ptr<const engine::Model> model = served->model;
+  use(st, std::move(served), std::move(model));
 }
 
 void Infer::process(core::OperatorState* s, core::Item&& item, core::Emitter& out) const {
@@ -264,7 +320,28 @@ void Infer::process(core::OperatorState* s, core::Item&& item, core::Emitter& ou
     st->have_waker = true;
   }
   auto& batch = std::get<core::Batch>(item);
-  const engine::ModelConfig& c = model_->config();
+  if (slot_) {
+    if (st->prev_served && st->prev_served.use_count() == 1) {
+      // Only this worker holds the replaced version: no batch made for it can come.
+      core::log_info("infer '", st->stage, "' worker ", st->worker, ": released model_hash ",
+                     st->prev_served->identity.hash, " (no batch holds it any more)");
+      st->prev_cache.reset();
+      st->prev_backend.reset();
+      st->prev_model.reset();
+      st->prev_served.reset();
+    }
+    // The version the batch's records were tokenized for; without one (their
+    // tokenizer is not this model's directory), the version served now.
+    const ServedModel* want = served_for(batch.model.get(), slot_);
+    if (want && !want->model) want = nullptr;  // stamped by a slot that has no model
+    if (want ? want != st->served.get() : slot_->generation() != st->served->generation) {
+      std::shared_ptr<const ServedModel> next =
+          want ? std::static_pointer_cast<const ServedModel>(batch.model) : slot_->current();
+      if (next != st->served) switch_to(*st, std::move(next), out);
+    }
+    batch.model = st->served;  // classify names results by the model that ran
+  }
+  const engine::ModelConfig& c = st->model->config();
   drop_unfit_records(batch, c, out);
   if (batch.records.empty()) return;
   const size_t L = static_cast<size_t>(c.num_labels);
@@ -450,12 +527,25 @@ void register_infer(OperatorRegistry& registry) {
         o.embeddings = ctx.options.boolean("embeddings");
         const std::string dir = ctx.options.string("model");
         const std::shared_ptr<const engine::Model> model = shared_model(ctx, dir);
+        ModelSlot& slot = model_slot(ctx.services, dir);
+        if (o.embeddings) {
+          // Later stages read embedding_dim values per record: a reload keeps it.
+          slot.add_check([](const ServedModel& next, const ServedModel& serving) -> std::string {
+            const int64_t was = serving.model->config().hidden_size,
+                          now = next.model->config().hidden_size;
+            if (now == was) return "";
+            return (next.model->directory() / "config.json").string() + ": hidden_size " +
+                   std::to_string(now) + " differs from the serving model's " +
+                   std::to_string(was) + " (the embeddings' size; restart to change it)";
+          });
+        }
         InferProbe probe;
         if (auto* m = ctx.services.metrics())
           probe = InferProbe(*m, ctx.services.pipeline_name(), ctx.stage_name);
         auto& feedback = ctx.services.shared<BatchFeedback>(
             BatchFeedback::kKey, [] { return std::make_unique<BatchFeedback>(); });
-        return std::make_unique<Infer>(std::move(model), std::move(o), std::move(probe), &feedback);
+        return std::make_unique<Infer>(std::move(model), std::move(o), std::move(probe), &feedback,
+                                       &slot);
       },
   });
 }

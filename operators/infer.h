@@ -11,15 +11,24 @@
 // `embeddings: true`, pooled embeddings) filled in. A backend fault fails the
 // pipeline: its records are not acknowledged, so they are consumed again.
 //
-// The model is loaded once, when the pipeline is built (a bad model directory
-// is a configuration error naming the file); each worker builds its own
-// backend from it (workers: 1 is the usual choice).
+// The model is loaded when the pipeline is built (a bad model directory is a
+// configuration error naming the file); each worker builds its own backend
+// from it (workers: 1 is the usual choice). The model directory is a
+// ModelSlot (model_slot.h): after a hot reload, a worker runs each batch on
+// the model version its records were tokenized for. At the first batch of a
+// new version it lets the batches in flight finish on the old backend, then
+// builds the new one and a new result cache (keyed by the model's content
+// hash), and sluice_model_info names the new model. The replaced version's
+// backend is kept until nothing else holds that version (batches of it may
+// still come from a tokenize worker that has not switched yet: running them
+// is then a swap back, not a rebuild).
 #pragma once
 #include <memory>
 #include <string>
 
 #include "operators/infer_probe.h"
 #include "operators/micro_batch.h"
+#include "operators/model_slot.h"
 #include "operators/operator_spec.h"
 #include "src/engine/backend.h"
 #include "src/engine/model.h"
@@ -41,10 +50,14 @@ struct InferOptions {
 // (a configuration error at the stage's path).
 std::shared_ptr<const engine::Model> shared_model(BuildContext& ctx, const std::string& dir);
 
+struct InferState;
+
 class Infer final : public core::Operator {
  public:
+  // `slot`, when given, is `model`'s directory: batches may then carry
+  // (and workers switch to) its reloaded versions. Null: `model` only.
   Infer(std::shared_ptr<const engine::Model> model, InferOptions options, InferProbe probe,
-        BatchFeedback* feedback);
+        BatchFeedback* feedback, ModelSlot* slot = nullptr);
   ~Infer() override;
 
   core::ItemKind input_kind() const override { return core::ItemKind::kBatch; }
@@ -54,14 +67,23 @@ class Infer final : public core::Operator {
   void on_tick(core::OperatorState* state, core::Emitter& out) const override;
   void finish(core::OperatorState* state, core::Emitter& out) const override;
 
+  // The model loaded when the pipeline was built.
   const engine::Model& model() const { return *model_; }
 
  private:
+  // Builds the worker's backend (and cache, gauges) for `model`.
+  void use(InferState& st, std::shared_ptr<const ServedModel> served,
+           std::shared_ptr<const engine::Model> model) const;
+  // Finishes the batches in flight, then use()s `served`.
+  void switch_to(InferState& st, std::shared_ptr<const ServedModel> served,
+                 core::Emitter& out) const;
+
   std::shared_ptr<const engine::Model> model_;  // shared with the pipeline's Services
   InferOptions options_;
   // Recording a metric is thread-safe (lock-free values): workers share it.
   mutable InferProbe probe_;
   BatchFeedback* feedback_;
+  ModelSlot* slot_;  // null: no reload
 };
 
 void register_infer(OperatorRegistry& registry);

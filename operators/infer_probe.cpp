@@ -28,7 +28,15 @@ void InferProbe::on_model(const std::string& model, const engine::ModelIdentity&
   l.emplace_back("architecture", architecture);
   l.emplace_back("device", device);
   l.emplace_back("precision", precision);
-  registry_->gauge("sluice_model_info", "The model an infer stage runs (value 1).", l).set(1);
+  // One series for the stage, whichever worker reports: a worker that switches
+  // to a reloaded model replaces it (the lambda holds nothing, so the series
+  // may outlive the stage; the registry outlives every pipeline).
+  std::lock_guard lock(info_->mu);
+  if (info_->id != metrics::CallbackId{} && info_->labels == l) return;
+  if (info_->id != metrics::CallbackId{}) registry_->remove_callback(info_->id);
+  info_->id = registry_->gauge_callback(
+      "sluice_model_info", "The model an infer stage runs (value 1).", l, [] { return 1.0; });
+  info_->labels = std::move(l);
 }
 
 void InferProbe::on_batch(const core::Batch& b, size_t inferred, int64_t compute_ns) {

@@ -3,6 +3,8 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <string>
 
 #include "src/core/batch.h"
@@ -28,6 +30,8 @@ class InferProbe {
   InferProbe(metrics::Registry& registry, const std::string& pipeline, const std::string& stage);
   // The model a worker runs: sluice_model_info{model, model_hash, model_version,
   // architecture, device, precision}; model_version "none" when the card has none.
+  // One series per stage: a worker switching to a reloaded model replaces the
+  // old model's series, so only the model being served is shown. Thread-safe.
   void on_model(const std::string& model, const engine::ModelIdentity& identity,
                 const std::string& architecture, const std::string& device,
                 const std::string& precision);
@@ -52,6 +56,13 @@ class InferProbe {
   metrics::Counter* cache_hits_ = nullptr;
   metrics::Counter* cache_misses_ = nullptr;
   metrics::Gauge* cache_entries_ = nullptr;
+  // sluice_model_info's one series; shared by copies of the probe.
+  struct Info {
+    std::mutex mu;
+    metrics::Labels labels;
+    metrics::CallbackId id{};
+  };
+  std::shared_ptr<Info> info_ = std::make_shared<Info>();
 };
 
 }  // namespace sluice::operators

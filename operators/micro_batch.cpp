@@ -48,9 +48,14 @@ void MicroBatcher::close(core::FlushReason reason, int64_t now_ns,
 void MicroBatcher::add(core::Record&& record, int64_t now_ns, std::vector<core::Batch>& ready) {
   const auto n = static_cast<int64_t>(record.tokens.size());
   const int64_t budget = budget_.value();
+  // One model per batch: a record tokenized for a reloaded model starts a new one.
+  if (!empty() && record.model != pending_.model) close(core::FlushReason::kModel, now_ns, ready);
   if (!empty() && static_cast<int64_t>(pending_.total_tokens()) + n > budget)
     close(core::FlushReason::kMaxTokens, now_ns, ready);
-  if (empty()) pending_.oldest_ns = now_ns;
+  if (empty()) {
+    pending_.oldest_ns = now_ns;
+    pending_.model = record.model;
+  }
   pending_.token_ids.insert(pending_.token_ids.end(), record.tokens.begin(), record.tokens.end());
   pending_.cu_seqlens.push_back(static_cast<int32_t>(pending_.token_ids.size()));
   pending_.max_seqlen = std::max(pending_.max_seqlen, static_cast<int32_t>(n));
@@ -92,7 +97,7 @@ MicroBatchProbe::MicroBatchProbe(metrics::Registry& r, const std::string& pipeli
                      "Current token budget per batch (adapts with target_latency).", labels);
   for (auto reason :
        {core::FlushReason::kMaxRecords, core::FlushReason::kMaxTokens, core::FlushReason::kMaxDelay,
-        core::FlushReason::kIdle, core::FlushReason::kDrain}) {
+        core::FlushReason::kIdle, core::FlushReason::kDrain, core::FlushReason::kModel}) {
     metrics::Labels l = labels;
     l.emplace_back("reason", std::string(core::flush_reason_name(reason)));
     reasons_[static_cast<int>(reason)] = &r.counter(

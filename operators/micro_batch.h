@@ -8,7 +8,10 @@
 // target_latency set, the token budget adapts online (AIMD, as in Clipper,
 // NSDI'17): it grows by max_batch_tokens/16 while batch latency stays under
 // the target and halves when a batch goes over; it is exported as a gauge.
-// Batch latency comes from the infer stage through BatchFeedback.
+// Batch latency comes from the infer stage through BatchFeedback. A batch
+// holds records made for one model only (Record::model): when the model is
+// reloaded, the first record tokenized for the new one closes the pending
+// batch (reason "model"), so no batch mixes two vocabularies or two models.
 //
 // MicroBatcher is the policy on its own, single-threaded and free of the
 // runtime, so `sluice classify` batches with exactly the same rules.
@@ -109,7 +112,7 @@ class MicroBatchProbe {
   metrics::Histogram* records_ = nullptr;
   metrics::Histogram* tokens_ = nullptr;
   metrics::Histogram* wait_ = nullptr;
-  metrics::Counter* reasons_[5] = {};
+  metrics::Counter* reasons_[core::kFlushReasons] = {};
   metrics::Gauge* budget_ = nullptr;
 };
 

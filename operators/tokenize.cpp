@@ -1,9 +1,11 @@
 #include "operators/tokenize.h"
 
 #include <array>
+#include <filesystem>
 #include <stdexcept>
 
 #include "src/core/dead_letter.h"
+#include "src/engine/model_error.h"
 
 namespace sluice::operators {
 namespace {
@@ -14,7 +16,27 @@ constexpr std::array<double, 9> kLengthBuckets = {8, 16, 32, 48, 64, 96, 128, 25
 struct TokenizeState : core::OperatorState {
   text::Tokenizer::Workspace workspace;
   std::vector<int32_t> ids;  // max_length long
+  // With a slot: the version this worker encodes for, and its settings.
+  std::shared_ptr<const ServedModel> served;
+  const text::Tokenizer* tokenizer = nullptr;
+  text::EncodeOptions encode;
 };
+
+// Encoding settings for `tokenizer` (max_length may come from it); throws
+// std::runtime_error if max_length leaves no room for text.
+text::EncodeOptions encode_options_for(const TokenizeOptions& o, const std::string& stage,
+                                       const text::Tokenizer& tokenizer) {
+  text::EncodeOptions e;
+  e.max_length = o.max_length > 0 ? o.max_length : tokenizer.model_max_length();
+  e.add_special_tokens = o.add_special_tokens;
+  e.invalid_utf8 = o.invalid_utf8;
+  if (e.add_special_tokens && e.max_length <= tokenizer.special_tokens_count()) {
+    throw std::runtime_error("stage '" + stage + "': max_length " + std::to_string(e.max_length) +
+                             " leaves no room for text after the " +
+                             std::to_string(tokenizer.special_tokens_count()) + " special tokens");
+  }
+  return e;
+}
 
 }  // namespace
 
@@ -40,14 +62,33 @@ TokenizeProbe::TokenizeProbe(metrics::Registry& r, const std::string& pipeline,
                            kLengthBuckets, {{"pipeline", pipeline}, {"stage", stage}})) {}
 
 Tokenize::Tokenize(TokenizeOptions options, std::string pipeline, std::string stage,
-                   metrics::Registry* metrics, std::unique_ptr<text::Tokenizer> tokenizer)
+                   metrics::Registry* metrics, std::unique_ptr<text::Tokenizer> tokenizer,
+                   ModelSlot* slot)
     : options_(std::move(options)),
       pipeline_(std::move(pipeline)),
       stage_(std::move(stage)),
       metrics_(metrics),
-      tokenizer_(std::move(tokenizer)) {}
+      tokenizer_(std::move(tokenizer)),
+      slot_(slot) {
+  if (!slot_) return;
+  tokenizer_ = slot_->current()->tokenizer;
+  // A reloaded tokenizer must leave room for text too, or it is refused.
+  slot_->add_check([options = options_, stage = stage_, dir = slot_->directory()](
+                       const ServedModel& next, const ServedModel&) -> std::string {
+    try {
+      encode_options_for(options, stage, *next.tokenizer);
+    } catch (const std::runtime_error& e) {
+      return (dir / "tokenizer.json").string() + ": " + e.what();
+    }
+    return "";
+  });
+}
 
 Tokenize::~Tokenize() = default;
+
+text::EncodeOptions Tokenize::encode_options(const text::Tokenizer& tokenizer) const {
+  return encode_options_for(options_, stage_, tokenizer);
+}
 
 void Tokenize::start() {
   if (!tokenizer_) {
@@ -57,16 +98,7 @@ void Tokenize::start() {
       throw std::runtime_error("stage '" + stage_ + "': " + e.what());
     }
   }
-  encode_.max_length =
-      options_.max_length > 0 ? options_.max_length : tokenizer_->model_max_length();
-  encode_.add_special_tokens = options_.add_special_tokens;
-  encode_.invalid_utf8 = options_.invalid_utf8;
-  if (encode_.add_special_tokens && encode_.max_length <= tokenizer_->special_tokens_count()) {
-    throw std::runtime_error(
-        "stage '" + stage_ + "': max_length " + std::to_string(encode_.max_length) +
-        " leaves no room for text after the " + std::to_string(tokenizer_->special_tokens_count()) +
-        " special tokens");
-  }
+  encode_ = encode_options(*tokenizer_);
   if (!metrics_) {
     own_metrics_ = std::make_unique<metrics::Registry>();
     metrics_ = own_metrics_.get();
@@ -76,15 +108,29 @@ void Tokenize::start() {
 
 std::unique_ptr<core::OperatorState> Tokenize::make_state(const core::WorkerInfo&) {
   auto state = std::make_unique<TokenizeState>();
-  state->ids.resize(static_cast<size_t>(encode_.max_length));
+  state->tokenizer = tokenizer_.get();
+  state->encode = encode_;
+  if (slot_) {
+    state->served = slot_->current();
+    state->tokenizer = state->served->tokenizer.get();
+    state->encode = encode_options(*state->tokenizer);
+  }
+  state->ids.resize(static_cast<size_t>(state->encode.max_length));
   return state;
 }
 
 void Tokenize::process(core::OperatorState* s, core::Item&& item, core::Emitter& out) const {
   auto& state = *static_cast<TokenizeState*>(s);
   auto& record = std::get<core::Record>(item);
+  if (slot_ && slot_->generation() != state.served->generation) {
+    // A hot reload: every record from here on is encoded for the new version.
+    state.served = slot_->current();
+    state.tokenizer = state.served->tokenizer.get();
+    state.encode = encode_options(*state.tokenizer);  // checked before it was served
+    state.ids.resize(static_cast<size_t>(state.encode.max_length));
+  }
   const text::EncodeResult r =
-      tokenizer_->encode(record.text(), state.ids, state.workspace, encode_);
+      state.tokenizer->encode(record.text(), state.ids, state.workspace, state.encode);
   switch (r.status) {
     case text::EncodeStatus::kInvalidUtf8:
       probe_->on_invalid_utf8();
@@ -102,6 +148,7 @@ void Tokenize::process(core::OperatorState* s, core::Item&& item, core::Emitter&
   }
   record.tokens.assign(state.ids.begin(), state.ids.begin() + r.length);
   record.truncated = r.truncated;
+  if (slot_) record.model = state.served;
   probe_->on_tokenized(r.length, r.truncated);
   out.emit(std::move(item));
 }
@@ -143,15 +190,25 @@ void register_tokenize(OperatorRegistry& registry) {
                              : text::InvalidUtf8::kReplace;
         // Loaded while the pipeline is built, so that a bad tokenizer file is a
         // configuration error at this stage's path (exit 2), as a bad model is.
+        // A directory is reloadable with the model in it (model_slot.h).
         std::unique_ptr<text::Tokenizer> tokenizer;
+        ModelSlot* slot = nullptr;
         try {
-          tokenizer = text::Tokenizer::load(o.tokenizer);
+          std::error_code ec;
+          if (std::filesystem::is_directory(o.tokenizer, ec)) {
+            slot = &model_slot(ctx.services, o.tokenizer);
+            slot->need_tokenizer();
+          } else {
+            tokenizer = text::Tokenizer::load(o.tokenizer);
+          }
         } catch (const text::TokenizerError& e) {
+          throw std::invalid_argument(e.what());
+        } catch (const engine::ModelError& e) {  // its files' identity hash
           throw std::invalid_argument(e.what());
         }
         return std::make_unique<Tokenize>(std::move(o), ctx.services.pipeline_name(),
                                           ctx.stage_name, ctx.services.metrics(),
-                                          std::move(tokenizer));
+                                          std::move(tokenizer), slot);
       },
   });
 }

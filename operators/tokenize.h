@@ -9,11 +9,20 @@
 //   no tokens (empty text)        dead letter "empty"
 //   invalid UTF-8, policy reject  dead letter "invalid_utf8"
 //   invalid UTF-8, policy replace bad bytes read as U+FFFD, record kept
+//
+// When `tokenizer` names a directory, it is that directory's ModelSlot
+// (model_slot.h), shared with the infer and classify stages that name the
+// same directory: after a hot reload, each worker encodes with the new
+// version's tokenizer from its next record on (it notices with one atomic
+// load per record) and stamps every record with the version it encoded for
+// (Record::model), so that no record is tokenized by one vocabulary and run
+// through another model.
 #pragma once
 #include <cstdint>
 #include <memory>
 #include <string>
 
+#include "operators/model_slot.h"
 #include "operators/operator_spec.h"
 #include "src/core/emitter.h"
 #include "src/metrics/registry.h"
@@ -60,8 +69,10 @@ class Tokenize final : public core::Operator {
  public:
   // `metrics` may be null (unit tests): the probe then reports to a private registry.
   // `tokenizer`, when given, is options.tokenizer already loaded; else start() loads it.
+  // `slot`, when given, is options.tokenizer's directory (tokenizer is then ignored).
   Tokenize(TokenizeOptions options, std::string pipeline, std::string stage,
-           metrics::Registry* metrics, std::unique_ptr<text::Tokenizer> tokenizer = nullptr);
+           metrics::Registry* metrics, std::unique_ptr<text::Tokenizer> tokenizer = nullptr,
+           ModelSlot* slot = nullptr);
   ~Tokenize() override;
 
   core::ItemKind input_kind() const override { return core::ItemKind::kRecord; }
@@ -74,11 +85,16 @@ class Tokenize final : public core::Operator {
   const text::Tokenizer& tokenizer() const { return *tokenizer_; }  // after start()
 
  private:
+  // Encoding settings for `tokenizer` (max_length may come from it); throws
+  // std::runtime_error if max_length leaves no room for text.
+  text::EncodeOptions encode_options(const text::Tokenizer& tokenizer) const;
+
   TokenizeOptions options_;
   std::string pipeline_, stage_;
   metrics::Registry* metrics_;
   std::unique_ptr<metrics::Registry> own_metrics_;
-  std::unique_ptr<text::Tokenizer> tokenizer_;
+  std::shared_ptr<const text::Tokenizer> tokenizer_;  // the version loaded at start
+  ModelSlot* slot_;
   std::unique_ptr<TokenizeProbe> probe_;
   text::EncodeOptions encode_;
 };

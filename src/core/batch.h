@@ -20,7 +20,9 @@ enum class FlushReason : uint8_t {
   kMaxDelay,    // the oldest record waited max_delay
   kIdle,        // the infer stage was idle: flush at once
   kDrain,       // end of input / shutdown
+  kModel,       // the next record was made for another model (hot reload)
 };
+inline constexpr int kFlushReasons = 6;
 
 inline std::string_view flush_reason_name(FlushReason r) {
   switch (r) {
@@ -29,6 +31,8 @@ inline std::string_view flush_reason_name(FlushReason r) {
     case FlushReason::kMaxDelay: return "max_delay";
     case FlushReason::kIdle: return "idle";
     case FlushReason::kDrain: return "drain";
+    case FlushReason::kModel:
+      return "model";
   }
   return "unknown";
 }
@@ -38,6 +42,9 @@ struct Batch {
   std::vector<int32_t> token_ids;   // packed, no padding
   std::vector<int32_t> cu_seqlens;  // records.size() + 1 offsets into token_ids
   int32_t max_seqlen = 0;
+  // The model every record was made for (all the same: micro_batch closes a
+  // batch when it changes); infer sets it to the model it ran.
+  std::shared_ptr<const ModelTag> model;
 
   int32_t num_labels = 0;
   std::vector<float> logits;  // records.size() × num_labels

@@ -10,6 +10,7 @@
 #pragma once
 #include <cassert>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -53,6 +54,15 @@ class Lease {
 struct Header {
   std::string key;
   std::string value;
+};
+
+// The model a record was prepared for, opaque to the core: tokenize stamps its
+// records with the model whose vocabulary it used (operators/model_slot.h),
+// micro_batch never puts two models in one batch, and infer and classify run
+// a batch on the model it carries. Shared ownership is the point: the last
+// record or batch holding a replaced model frees it (hot reload).
+struct ModelTag {
+  virtual ~ModelTag() = default;
 };
 
 class Record {
@@ -132,9 +142,11 @@ class Record {
   std::string id;     // record id (e.g. JSON "id")
   std::string group;  // grouping key for windows (e.g. JSON "brand")
 
-  // Token ids after the tokenize stage.
+  // Token ids after the tokenize stage, and the model they were made for
+  // (null when the tokenizer is not reloadable with a model).
   std::vector<int32_t> tokens;
   bool truncated = false;
+  std::shared_ptr<const ModelTag> model;
 
   // Classification result, set by classify on its output record (read by
   // window_aggregate, which counts by label name). Empty label: none.

@@ -58,6 +58,33 @@ TEST(MicroBatcher, ClosesAtMaxRecords) {
   EXPECT_TRUE(b.empty());
 }
 
+// A hot reload: records tokenized for the new model never share a batch with
+// records of the old one (infer runs a batch on one model, its tokens on one vocabulary).
+TEST(MicroBatcher, ClosesTheBatchWhenTheRecordsModelChanges) {
+  MicroBatcher b({.max_batch_records = 100, .max_batch_tokens = 100});
+  const auto old_model = std::make_shared<const core::ModelTag>();
+  const auto new_model = std::make_shared<const core::ModelTag>();
+  std::vector<core::Batch> ready;
+  for (int i = 0; i < 3; ++i) {
+    core::Record r = tokenized({1, 2}, i);
+    r.model = old_model;
+    b.add(std::move(r), i, ready);
+  }
+  EXPECT_TRUE(ready.empty());
+  core::Record r = tokenized({3}, 3);
+  r.model = new_model;
+  b.add(std::move(r), 3, ready);
+  ASSERT_EQ(ready.size(), 1u);
+  EXPECT_EQ(ready[0].flush_reason, FlushReason::kModel);
+  EXPECT_EQ(ready[0].size(), 3u);
+  EXPECT_EQ(ready[0].model, old_model);
+  for (const auto& rec : ready[0].records) EXPECT_EQ(rec.model, old_model);
+  ASSERT_TRUE(b.flush(FlushReason::kDrain, 4, ready));
+  ASSERT_EQ(ready.size(), 2u);
+  EXPECT_EQ(ready[1].size(), 1u);
+  EXPECT_EQ(ready[1].model, new_model);
+}
+
 TEST(MicroBatcher, ClosesBeforeTheTokenBudgetWouldOverflow) {
   MicroBatcher b({.max_batch_records = 100, .max_batch_tokens = 10});
   std::vector<core::Batch> ready;
