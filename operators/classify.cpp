@@ -186,8 +186,9 @@ void register_classify(OperatorRegistry& registry) {
       .is_source = false,
       .declare =
           [](config::Schema& s) {
-            s.string("model", "Model directory (its config.json gives the labels and problem type)")
-                .req();
+            s.string("model",
+                     "Model directory (its config.json gives the labels and problem type; "
+                     "default: model.path)");
             s.strings("labels",
                       "Names of the model's outputs in id order, replacing config.json's id2label "
                       "(for checkpoints labelled LABEL_0, LABEL_1, ...)");
@@ -207,8 +208,9 @@ void register_classify(OperatorRegistry& registry) {
       .make_operator = [](BuildContext& ctx) -> std::unique_ptr<core::Operator> {
         // The infer stage before it loaded this model (same directory: one
         // load, one hash of its files per pipeline).
-        const auto model = shared_model(ctx, ctx.options.string("model"));
-        ModelSlot& slot = model_slot(ctx.services, ctx.options.string("model"));
+        const std::string dir = model_directory(ctx, "model");
+        const auto model = shared_model(ctx, dir);
+        ModelSlot& slot = model_slot(ctx.services, dir);
         ClassifyOptions o =
             ClassifyOptions::from_model(model->config(), model->name(), model->identity());
         o.probs = ctx.options.boolean("probs");

@@ -454,8 +454,8 @@ void register_infer(OperatorRegistry& registry) {
       .declare =
           [](config::Schema& s) {
             s.string("model",
-                     "Model directory: config.json + model.safetensors as Hugging Face writes them")
-                .req();
+                     "Model directory: config.json + model.safetensors as Hugging Face writes "
+                     "them (default: model.path)");
             s.string("device",
                      "Compute device: auto (CUDA when a usable GPU is present, else CPU), cpu, "
                      "cuda (see devices) or cuda:N")
@@ -487,7 +487,7 @@ void register_infer(OperatorRegistry& registry) {
             s.integer("cache_entries",
                       "Result cache size per worker: repeated token sequences skip the model "
                       "(0 = off)")
-                .def("65536")
+                .def(std::to_string(InferOptions{}.cache_entries))
                 .range(0, 1 << 26);
             s.choice("pooling", {"head", "first_token", "mean"},
                      "Pooled embedding: the classifier head's hidden vector, the first token's "
@@ -525,7 +525,7 @@ void register_infer(OperatorRegistry& registry) {
                             : pooling == "first_token" ? engine::Pooling::kFirstToken
                                                        : engine::Pooling::kHead;
         o.embeddings = ctx.options.boolean("embeddings");
-        const std::string dir = ctx.options.string("model");
+        const std::string dir = model_directory(ctx, "model");
         const std::shared_ptr<const engine::Model> model = shared_model(ctx, dir);
         ModelSlot& slot = model_slot(ctx.services, dir);
         if (o.embeddings) {

@@ -41,7 +41,7 @@ struct InferOptions {
   bool embeddings = false;  // also fill Batch::embeddings (pooled, backend.pooling)
   // Result cache entries per worker (0 = off): repeated token sequences are
   // answered from the outputs computed the first time (result_cache.h).
-  int64_t cache_entries = 0;
+  int64_t cache_entries = 65536;  // the pipeline key's default (written here only)
 };
 
 // The model in directory `dir`, loaded once per pipeline and shared by the

@@ -8,6 +8,16 @@ Services::~Services() {
   while (!entries_.empty()) entries_.pop_back();  // reverse order of creation
 }
 
+std::string model_directory(const BuildContext& ctx, const std::string& key) {
+  if (ctx.options.has(key)) return ctx.options.string(key);
+  const config::Section& root = ctx.services.root();
+  if (root.has("model")) {
+    const config::Section model = root.section("model");
+    if (model.has("path") && !model.string("path").empty()) return model.string("path");
+  }
+  throw std::invalid_argument(key + ": required here, or give the pipeline's model.path");
+}
+
 void OperatorRegistry::add(OperatorSpec spec) {
   if (find(spec.type)) throw std::logic_error("operator type '" + spec.type + "' registered twice");
   specs_.push_back(std::move(spec));

@@ -114,6 +114,13 @@ struct SectionSpec {
   std::function<void(config::Schema&)> declare;
 };
 
+// The model directory a stage uses: its own `key` when the stage gives one,
+// else the pipeline's `model.path` — one declaration that tokenize, infer,
+// classify and the recommend stages share (the wiring declares the model:
+// section). Throws std::invalid_argument (a configuration error at the
+// stage) when neither is set.
+std::string model_directory(const BuildContext& ctx, const std::string& key);
+
 class OperatorRegistry {
  public:
   void add(OperatorSpec spec);

@@ -202,8 +202,9 @@ void register_recommend_score(OperatorRegistry& registry) {
       .is_source = false,
       .declare =
           [](config::Schema& s) {
-            s.string("model", "Recommendation model directory (the same as recommend_state's)")
-                .req();
+            s.string("model",
+                     "Recommendation model directory (the same as recommend_state's; default: "
+                     "model.path)");
             s.integer("k", "Items recommended per event").def("10").range(1, 1000);
             s.string("device",
                      "auto (CUDA when a usable GPU is present, else CPU), cpu, cuda or cuda:N")
@@ -230,7 +231,7 @@ void register_recommend_score(OperatorRegistry& registry) {
         if (!engine::is_scorer_device(o.scorer.device))
           throw std::invalid_argument("device: expected auto, cpu, cuda or cuda:N, got '" +
                                       o.scorer.device + "'");
-        auto model = shared_recommender_model(ctx.services, ctx.options.string("model"));
+        auto model = shared_recommender_model(ctx.services, model_directory(ctx, "model"));
         RecommendScoreProbe probe;
         if (auto* m = ctx.services.metrics())
           probe = RecommendScoreProbe(*m, ctx.services.pipeline_name(), ctx.stage_name);

@@ -157,7 +157,9 @@ void register_recommend_state(OperatorRegistry& registry) {
       .is_source = false,
       .declare =
           [](config::Schema& s) {
-            s.string("model", "Recommendation model directory (tools/train_recommender.py)").req();
+            s.string("model",
+                     "Recommendation model directory (tools/train_recommender.py; default: "
+                     "model.path)");
             s.integer("max_users",
                       "Users held in state, over all workers; the least recently active go first")
                 .def("1000000")
@@ -176,7 +178,7 @@ void register_recommend_state(OperatorRegistry& registry) {
         o.max_users = ctx.options.integer("max_users");
         o.max_seen = static_cast<int32_t>(ctx.options.integer("max_seen"));
         o.max_record_bytes = ctx.options.bytes("max_record_bytes");
-        auto model = shared_recommender_model(ctx.services, ctx.options.string("model"));
+        auto model = shared_recommender_model(ctx.services, model_directory(ctx, "model"));
         RecommendStateProbe probe;
         if (auto* m = ctx.services.metrics())
           probe = RecommendStateProbe(*m, ctx.services.pipeline_name(), ctx.stage_name);

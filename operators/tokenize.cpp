@@ -163,8 +163,7 @@ void register_tokenize(OperatorRegistry& registry) {
           [](config::Schema& s) {
             s.string("tokenizer",
                      "Directory with tokenizer.json (or vocab.txt, or vocab.json + merges.txt), "
-                     "or one of those files")
-                .req();
+                     "or one of those files (default: model.path)");
             s.integer("max_length",
                       "Most token ids per record, special tokens included; longer texts are "
                       "truncated and counted (sluice_tokenize_truncated_total). 0 = the "
@@ -174,15 +173,16 @@ void register_tokenize(OperatorRegistry& registry) {
             s.boolean("add_special_tokens",
                       "Add the model's special tokens ([CLS] ... [SEP], <s> ... </s>)")
                 .def("true");
-            s.choice("invalid_utf8", {"replace", "reject"},
-                     "Text that is not valid UTF-8: replace bad bytes with U+FFFD, or send the "
-                     "record to the dead-letter topic")
-                .def("replace");
+            s.choice("invalid_utf8", {"reject", "replace"},
+                     "Text that is not valid UTF-8: send the record to the dead-letter topic "
+                     "(as kafka_source does by default), or replace bad bytes with U+FFFD")
+                .def(TokenizeOptions{}.invalid_utf8 == text::InvalidUtf8::kReject ? "reject"
+                                                                                  : "replace");
           },
       .make_source = nullptr,
       .make_operator = [](BuildContext& ctx) -> std::unique_ptr<core::Operator> {
         TokenizeOptions o;
-        o.tokenizer = ctx.options.string("tokenizer");
+        o.tokenizer = model_directory(ctx, "tokenizer");
         o.max_length = static_cast<int32_t>(ctx.options.integer("max_length"));
         o.add_special_tokens = ctx.options.boolean("add_special_tokens");
         o.invalid_utf8 = ctx.options.string("invalid_utf8") == "reject"

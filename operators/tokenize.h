@@ -34,7 +34,8 @@ struct TokenizeOptions {
   std::string tokenizer;   // directory (tokenizer.json, vocab.txt, vocab.json) or file
   int32_t max_length = 0;  // 0: the tokenizer's model_max_length
   bool add_special_tokens = true;
-  text::InvalidUtf8 invalid_utf8 = text::InvalidUtf8::kReplace;
+  // The pipeline key's default (written here only): as kafka_source's.
+  text::InvalidUtf8 invalid_utf8 = text::InvalidUtf8::kReject;
 };
 
 // The tokenize stage's metrics, labelled {pipeline, stage}:

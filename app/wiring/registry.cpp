@@ -71,6 +71,13 @@ std::shared_ptr<const config::Schema> pipeline_schema(const OperatorRegistry& op
       .def("127.0.0.1:9464");
   root->object("metrics", metrics, "Prometheus endpoint");
 
+  auto model = std::make_shared<config::Schema>();
+  model->string("path",
+                "Model directory (config.json, model.safetensors, the tokenizer's files): the "
+                "default of tokenize's `tokenizer`, infer's, classify's and the recommend "
+                "stages' `model`, so that one declaration serves them all");
+  root->object("model", model, "The pipeline's model");
+
   for (const auto& sec : operators.sections()) {
     auto s = std::make_shared<config::Schema>(sec.description);
     sec.declare(*s);

@@ -355,3 +355,35 @@ stages:
 
 }  // namespace
 }  // namespace sluice::config
+
+namespace sluice::config {
+namespace {
+
+// One model declaration (model.path) serves tokenize, infer and classify;
+// a stage's own key still wins; neither is a problem at the stage's path.
+TEST(Config, OneModelDeclarationServesTokenizeInferAndClassify) {
+  const std::string model = std::string(SLUICE_SOURCE_DIR) + "/models/sentiment-tweet-small";
+  const std::string chain = R"(
+stages:
+  - {name: src, type: generator, count: 1}
+  - {name: tok, type: tokenize}
+  - {name: batch, type: micro_batch}
+  - {name: infer, type: infer, device: cpu}
+  - {name: label, type: classify}
+  - {name: sink, type: counter}
+)";
+  EXPECT_TRUE(build_problems("model: {path: " + model + "}\n" + chain).empty());
+  const auto missing = build_problems(chain);
+  EXPECT_TRUE(has(missing, "stages[1]", "tokenizer: required here, or give the pipeline's model.path"));
+  // A stage's own key is used when model.path is absent.
+  const auto own = build_problems(R"(
+stages:
+  - {name: src, type: generator, count: 1}
+  - {name: tok, type: tokenize, tokenizer: )" + model + R"(}
+  - {name: sink, type: counter}
+)");
+  EXPECT_TRUE(own.empty());
+}
+
+}  // namespace
+}  // namespace sluice::config
