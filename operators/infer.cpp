@@ -178,8 +178,7 @@ std::string cache_revision(const engine::Model& m, const engine::Backend& backen
   return std::filesystem::absolute(m.directory(), ec).string() + "|" + c.architecture_class + "|" +
          std::to_string(c.hidden_size) + "x" + std::to_string(c.num_layers) + "|" +
          m.weights_dtype() + "|" + std::to_string(size) + "@" + std::to_string(mtime) + "|" +
-         std::string(backend.kind()) + "|" +
-         (o.backend.precision == engine::Precision::kBF16 ? "bf16" : "fp32") + "|" +
+         std::string(backend.kind()) + "|" + engine::precision_name(o.backend.precision) + "|" +
          o.backend.dtype + "|" + std::to_string(static_cast<int>(o.backend.pooling));
 }
 
@@ -215,7 +214,7 @@ std::unique_ptr<core::OperatorState> Infer::make_state(const core::WorkerInfo& w
                  st->backend->device_name());
   probe_.on_model(model_->name(), model_->identity(), model_->config().architecture_class,
                   std::string(st->backend->kind()),
-                  options_.backend.precision == engine::Precision::kBF16 ? "bf16" : "fp32");
+                  engine::precision_name(options_.backend.precision));
   if (options_.cache_entries > 0) {
     const auto& c = model_->config();
     const size_t values = static_cast<size_t>(c.num_labels) +
@@ -396,8 +395,9 @@ void register_infer(Registry& registry) {
                       "and cgroup quota)")
                 .def("0")
                 .range(0, 1024);
-            s.choice("precision", {"fp32", "bf16"},
-                     "fp32 (default, matches PyTorch) or bf16 GEMMs (AMX; logits move by ~1e-2)")
+            s.choice("precision", {"fp32", "bf16", "int8"},
+                     "CPU GEMMs: fp32 (default, matches PyTorch), bf16 (AMX; logits move by "
+                     "~1e-2) or int8 (dynamic quantization, VNNI/AMX)")
                 .def("fp32");
             s.integer("max_in_flight", "Batches submitted to the backend at once")
                 .def("2")
@@ -439,8 +439,7 @@ void register_infer(Registry& registry) {
         o.backend.cuda_graphs = ctx.options.boolean("cuda_graphs");
         o.cache_entries = ctx.options.integer("cache_entries");
         o.backend.threads = static_cast<int>(ctx.options.integer("threads"));
-        o.backend.precision = ctx.options.string("precision") == "bf16" ? engine::Precision::kBF16
-                                                                        : engine::Precision::kF32;
+        engine::parse_precision(ctx.options.string("precision"), &o.backend.precision);
         o.backend.max_in_flight = static_cast<int>(ctx.options.integer("max_in_flight"));
         o.backend.max_batch_tokens = ctx.options.integer("max_batch_tokens");
         const std::string pooling = ctx.options.string("pooling");

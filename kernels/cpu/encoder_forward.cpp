@@ -53,8 +53,11 @@ EncoderForward::EncoderForward(const engine::ModelConfig& config, const engine::
     L.ffn_beta = copy(l.ffn_norm.beta);
     layers_.push_back(std::move(L));
   }
-  head_pre_ = make_linear(w.head.pre, true, p, w.head.pre_activation);
-  head_out_ = make_linear(w.head.out, true, p);
+  // The head runs on one row per record (a sliver of the work) and decides
+  // the label: int8 mode keeps it in fp32.
+  const GemmPrecision head_p = p == GemmPrecision::kInt8 ? GemmPrecision::kF32 : p;
+  head_pre_ = make_linear(w.head.pre, true, head_p, w.head.pre_activation);
+  head_out_ = make_linear(w.head.out, true, head_p);
 }
 
 void EncoderForward::reserve(int64_t tokens, int64_t records) {

@@ -103,7 +103,23 @@ void bias_activation(float* x, int64_t ld, int64_t rows, int64_t cols, const flo
                      Activation act) {
   const KernelTable& k = table();
   parallel_for(rows, row_grain(cols), [&](int64_t b, int64_t e) {
-    k.bias_activation(x + b * ld, ld, e - b, cols, bias, act);
+    k.bias_activation(x + b * ld, ld, e - b, cols, bias, nullptr, act);
+  });
+}
+
+void scale_bias_activation(float* x, int64_t ld, int64_t rows, int64_t cols, const float* row_scale,
+                           const float* bias, Activation act) {
+  const KernelTable& k = table();
+  parallel_for(rows, row_grain(cols), [&](int64_t b, int64_t e) {
+    k.bias_activation(x + b * ld, ld, e - b, cols, bias, row_scale + b, act);
+  });
+}
+
+void quantize_rows_s8(const float* x, int64_t ld, int64_t rows, int64_t cols, int8_t* q,
+                      int64_t ld_q, float* scales) {
+  const KernelTable& k = table();
+  parallel_for(rows, row_grain(cols), [&](int64_t b, int64_t e) {
+    k.quantize_rows_s8(x + b * ld, ld, e - b, cols, q + b * ld_q, ld_q, scales + b);
   });
 }
 

@@ -44,6 +44,18 @@ void add_layernorm(const float* x, int64_t ld_x, const float* bias, const float*
 void bias_activation(float* x, int64_t ld, int64_t rows, int64_t cols, const float* bias,
                      Activation act);
 
+// x[r] = act(x[r] · row_scale[r] + bias) in place; bias may be null (the
+// dequantization epilogue of an int8 GEMM whose output scales hold the
+// weights' per-column scales).
+void scale_bias_activation(float* x, int64_t ld, int64_t rows, int64_t cols, const float* row_scale,
+                           const float* bias, Activation act);
+
+// Dynamic symmetric int8 quantization, one scale per row: scales[r] =
+// max_c |x[r][c]| / 127 (1 for an all-zero row) and q[r][c] =
+// round(x[r][c] / scales[r]) (nearest even), so x ≈ scales[r] · q[r].
+void quantize_rows_s8(const float* x, int64_t ld, int64_t rows, int64_t cols, int8_t* q,
+                      int64_t ld_q, float* scales);
+
 // Row-wise softmax / logistic sigmoid in place.
 void softmax(float* x, int64_t ld, int64_t rows, int64_t cols);
 void sigmoid(float* x, int64_t ld, int64_t rows, int64_t cols);
