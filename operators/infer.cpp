@@ -214,7 +214,7 @@ std::unique_ptr<core::OperatorState> Infer::make_state(const core::WorkerInfo& w
                  st->backend->device_name());
   probe_.on_model(model_->name(), model_->identity(), model_->config().architecture_class,
                   std::string(st->backend->kind()),
-                  engine::precision_name(options_.backend.precision));
+                  engine::precision_name(engine::effective_precision(options_.backend.precision)));
   if (options_.cache_entries > 0) {
     const auto& c = model_->config();
     const size_t values = static_cast<size_t>(c.num_labels) +
@@ -395,10 +395,11 @@ void register_infer(Registry& registry) {
                       "and cgroup quota)")
                 .def("0")
                 .range(0, 1024);
-            s.choice("precision", {"fp32", "bf16", "int8"},
-                     "CPU GEMMs: fp32 (default, matches PyTorch), bf16 (AMX; logits move by "
-                     "~1e-2) or int8 (dynamic quantization, VNNI/AMX)")
-                .def("fp32");
+            s.choice("precision", {"auto", "fp32", "bf16", "int8"},
+                     "CPU GEMMs: auto (default: int8 where the CPU has VNNI or AMX, else fp32), "
+                     "fp32 (matches PyTorch), bf16 (AMX; logits move by ~1e-2) or int8 (dynamic "
+                     "quantization)")
+                .def("auto");
             s.integer("max_in_flight", "Batches submitted to the backend at once")
                 .def("2")
                 .range(1, 64);

@@ -40,6 +40,8 @@ GemmPrecision gemm_precision(engine::Precision p) {
       return GemmPrecision::kBF16;
     case engine::Precision::kInt8:
       return GemmPrecision::kInt8;
+    case engine::Precision::kAuto:  // see engine::effective_precision
+      return int8_vnni() ? GemmPrecision::kInt8 : GemmPrecision::kF32;
     case engine::Precision::kF32:
       break;
   }
@@ -52,7 +54,9 @@ class CpuBackend final : public engine::Backend {
              const engine::BackendOptions& options)
       : config_(config),
         threads_(options.threads > 0 ? options.threads : core::available_cpus()),
-        precision_(options.precision),
+        precision_(options.precision == engine::Precision::kAuto
+                       ? (int8_vnni() ? engine::Precision::kInt8 : engine::Precision::kF32)
+                       : options.precision),
         forward_(config, weights, options.pooling, gemm_precision(options.precision)),
         ring_("cpu backend", static_cast<size_t>(std::max(1, options.max_in_flight))),
         jobs_(ring_.slots()) {

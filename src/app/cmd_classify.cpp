@@ -34,7 +34,7 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: sluice classify --model DIR [--probs] [--device auto|cpu|cuda] [--threads N]\n"
-    "                       [--precision fp32|bf16|int8] [--max-batch-records N] "
+    "                       [--precision auto|fp32|bf16|int8] [--max-batch-records N] "
     "[--max-batch-tokens "
     "N]\n"
     "                       [--max-delay-ms MS] [--min-score X] [--tokenizer PATH]\n"
@@ -59,6 +59,7 @@ bool parse_int(const char* s, int64_t* out) {
 
 bool parse_args(int argc, char** argv, Args* a, std::string* error) {
   a->backend.device = "auto";
+  a->backend.precision = engine::Precision::kAuto;  // the infer stage's default too
   for (int i = 1; i < argc; ++i) {
     const std::string_view f = argv[i];
     auto value = [&]() -> const char* { return i + 1 < argc ? argv[++i] : nullptr; };
@@ -82,7 +83,7 @@ bool parse_args(int argc, char** argv, Args* a, std::string* error) {
       if (f == "--device") a->backend.device = v;
       if (f == "--precision") {
         if (!engine::parse_precision(v, &a->backend.precision))
-          return *error = "--precision must be fp32, bf16 or int8", false;
+          return *error = "--precision must be auto, fp32, bf16 or int8", false;
       }
     } else if (f == "--threads" || f == "--max-batch-records" || f == "--max-batch-tokens" ||
                f == "--max-delay-ms") {
