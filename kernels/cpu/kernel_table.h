@@ -17,10 +17,12 @@ struct KernelTable {
                               const float* position, const float* type_row, const float* gamma,
                               const float* beta, float eps, int64_t hidden, float* out);
 
-  // out[r] = LayerNorm(x[r] (+ bias) (+ residual[r])). out may alias x or residual.
-  void (*add_layernorm)(const float* x, int64_t ld_x, const float* bias, const float* residual,
-                        int64_t ld_res, const float* gamma, const float* beta, float eps,
-                        int64_t rows, int64_t cols, float* out, int64_t ld_out);
+  // out[r] = LayerNorm(x[r] (· x_scale[r]) (+ bias) (+ residual[r])). out may alias x
+  // or residual; x_scale, bias, residual may be null.
+  void (*add_layernorm)(const float* x, int64_t ld_x, const float* x_scale, const float* bias,
+                        const float* residual, int64_t ld_res, const float* gamma,
+                        const float* beta, float eps, int64_t rows, int64_t cols, float* out,
+                        int64_t ld_out);
 
   // x[r] = act(x[r] (· row_scale[r]) (+ bias)) in place; bias, row_scale may be null.
   void (*bias_activation)(float* x, int64_t ld, int64_t rows, int64_t cols, const float* bias,

@@ -223,9 +223,11 @@ Linear::Linear(const float* weight, const float* bias, int64_t out_features, int
   }
 }
 
-void Linear::run(const float* x, int64_t ld_x, int64_t rows, float* y, int64_t ld_y,
-                 int64_t rows_allocated) {
+bool Linear::run(const float* x, int64_t ld_x, int64_t rows, float* y, int64_t ld_y,
+                 int64_t rows_allocated, float* deferred_row_scale) {
   Impl& m = *impl_;
+  const bool defer = deferred_row_scale && m.precision == GemmPrecision::kInt8 &&
+                     m.bias_copy.empty() && m.act == engine::Activation::kIdentity;
   dnnl_stream_t stream = thread_stream().get();
   for (int64_t r0 = 0; r0 < rows; r0 += kChunkRows) {
     const int64_t n = std::min(kChunkRows, rows - r0);
@@ -272,13 +274,16 @@ void Linear::run(const float* x, int64_t ld_x, int64_t rows, float* y, int64_t l
     if (m.bias) args[nargs++].memory = m.bias.get();
     check(dnnl_primitive_execute(prim.get(), stream, nargs, args), "matmul");
     check(dnnl_stream_wait(stream), "stream wait");
-    if (m.precision == GemmPrecision::kInt8)
+    if (defer)
+      std::memcpy(deferred_row_scale + r0, m.row_scales.data(), sizeof(float) * n);
+    else if (m.precision == GemmPrecision::kInt8)
       scale_bias_activation(dst, out_, n, out_, m.row_scales.data(),
                             m.bias_copy.empty() ? nullptr : m.bias_copy.data(), m.act);
     if (!direct_dst)
       for (int64_t r = 0; r < n; ++r)
         std::memcpy(ys + r * ld_y, m.dst_pad.data() + r * out_, sizeof(float) * out_);
   }
+  return defer;
 }
 
 std::size_t Linear::bytes() const {

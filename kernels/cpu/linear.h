@@ -73,8 +73,12 @@ class Linear {
   // rows_allocated >= rows says x and y may be read and written up to that
   // many rows (contents past `rows` are don't-care): then a tail rounded up
   // to 16 rows runs in place instead of through staging copies.
-  void run(const float* x, int64_t ld_x, int64_t rows, float* y, int64_t ld_y,
-           int64_t rows_allocated = 0);
+  // deferred_row_scale (kInt8, no bias, no activation only; else ignored):
+  // when given (room for `rows` floats), y[r] is left unscaled by row r's
+  // input scale, which goes to deferred_row_scale[r] for the caller to apply
+  // (add_layernorm's x_row_scale), saving a pass over y. Returns whether it did.
+  bool run(const float* x, int64_t ld_x, int64_t rows, float* y, int64_t ld_y,
+           int64_t rows_allocated = 0, float* deferred_row_scale = nullptr);
 
   // Rows a buffer needs so that run() never stages a tail: rows rounded up to 16.
   static int64_t padded_rows(int64_t rows) { return (rows + 15) / 16 * 16; }

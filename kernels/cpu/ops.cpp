@@ -91,11 +91,12 @@ void embedding_layernorm(const int32_t* ids, const int32_t* position_ids, int64_
 
 void add_layernorm(const float* x, int64_t ld_x, const float* bias, const float* residual,
                    int64_t ld_res, const float* gamma, const float* beta, float eps, int64_t rows,
-                   int64_t cols, float* out, int64_t ld_out) {
+                   int64_t cols, float* out, int64_t ld_out, const float* x_row_scale) {
   const KernelTable& k = table();
   parallel_for(rows, row_grain(cols), [&](int64_t b, int64_t e) {
-    k.add_layernorm(x + b * ld_x, ld_x, bias, residual ? residual + b * ld_res : nullptr, ld_res,
-                    gamma, beta, eps, e - b, cols, out + b * ld_out, ld_out);
+    k.add_layernorm(x + b * ld_x, ld_x, x_row_scale ? x_row_scale + b : nullptr, bias,
+                    residual ? residual + b * ld_res : nullptr, ld_res, gamma, beta, eps, e - b,
+                    cols, out + b * ld_out, ld_out);
   });
 }
 

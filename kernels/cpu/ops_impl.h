@@ -68,18 +68,21 @@ inline void k_embedding_layernorm(const int32_t* ids, const int32_t* pos, int64_
   }
 }
 
-inline void k_add_layernorm(const float* x, int64_t ld_x, const float* bias, const float* residual,
-                            int64_t ld_res, const float* gamma, const float* beta, float eps,
-                            int64_t rows, int64_t cols, float* out, int64_t ld_out) {
+inline void k_add_layernorm(const float* x, int64_t ld_x, const float* x_scale, const float* bias,
+                            const float* residual, int64_t ld_res, const float* gamma,
+                            const float* beta, float eps, int64_t rows, int64_t cols, float* out,
+                            int64_t ld_out) {
   const int64_t full = cols / kW * kW;
   const int tail = static_cast<int>(cols - full);
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * ld_x;
     const float* rr = residual ? residual + r * ld_res : nullptr;
+    const V::T s = V::set1(x_scale ? x_scale[r] : 1.f);
     float* o = out + r * ld_out;
     V::T acc = V::zero();
     for (int64_t c = 0; c < full; c += kW) {
       V::T v = V::load(xr + c);
+      if (x_scale) v = V::mul(v, s);
       if (bias) v = V::add(v, V::load(bias + c));
       if (rr) v = V::add(v, V::load(rr + c));
       V::store(o + c, v);
@@ -87,6 +90,7 @@ inline void k_add_layernorm(const float* x, int64_t ld_x, const float* bias, con
     }
     if (tail) {
       V::T v = V::load_n(xr + full, tail);
+      if (x_scale) v = V::mul(v, s);
       if (bias) v = V::add(v, V::load_n(bias + full, tail));
       if (rr) v = V::add(v, V::load_n(rr + full, tail));
       V::store_n(o + full, v, tail);

@@ -227,6 +227,24 @@ TEST(Linear, Int8HonoursStridesActivationsAndTails) {
   }
 }
 
+TEST(Linear, Int8CanLeaveItsRowScalesToTheCaller) {
+  const int64_t in = 48, out = 32, rows = 300;  // two chunks
+  const auto w = random_vec(out * in, 28), b = random_vec(out, 29), x = random_vec(rows * in, 30);
+  Linear plain(w.data(), nullptr, out, in, Activation::kIdentity, GemmPrecision::kInt8);
+  std::vector<float> want(rows * out), got(rows * out), scale(rows, -1.f);
+  EXPECT_FALSE(plain.run(x.data(), in, rows, want.data(), out));
+  ASSERT_TRUE(plain.run(x.data(), in, rows, got.data(), out, 0, scale.data()));
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t o = 0; o < out; ++o)
+      ASSERT_NEAR(got[r * out + o] * scale[r], want[r * out + o],
+                  1e-5 * (1 + std::fabs(want[r * out + o])));
+  // With a bias, or in fp32, there is nothing to defer.
+  Linear biased(w.data(), b.data(), out, in, Activation::kIdentity, GemmPrecision::kInt8);
+  Linear fp32(w.data(), nullptr, out, in);
+  EXPECT_FALSE(biased.run(x.data(), in, rows, got.data(), out, 0, scale.data()));
+  EXPECT_FALSE(fp32.run(x.data(), in, rows, got.data(), out, 0, scale.data()));
+}
+
 TEST(Linear, QuantizeRowsIsTheSameOnEveryIsa) {
   const int64_t rows = 9, cols = 77, ld = 80;
   auto x = random_vec(rows * ld, 27);
