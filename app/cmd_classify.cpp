@@ -34,7 +34,8 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: sluice classify --model DIR [--probs] [--device auto|cpu|cuda] [--threads N]\n"
-    "                       [--precision fp32|bf16] [--max-batch-records N] [--max-batch-tokens "
+    "                       [--precision auto|fp32|bf16|int8] [--max-batch-records N] "
+    "[--max-batch-tokens "
     "N]\n"
     "                       [--max-delay-ms MS] [--min-score X] [--tokenizer PATH]\n"
     "                       [--labels NAME,NAME,...]\n"
@@ -58,6 +59,7 @@ bool parse_int(const char* s, int64_t* out) {
 
 bool parse_args(int argc, char** argv, Args* a, std::string* error) {
   a->backend.device = "auto";
+  a->backend.precision = engine::Precision::kAuto;  // the infer stage's default too
   for (int i = 1; i < argc; ++i) {
     const std::string_view f = argv[i];
     auto value = [&]() -> const char* { return i + 1 < argc ? argv[++i] : nullptr; };
@@ -80,10 +82,8 @@ bool parse_args(int argc, char** argv, Args* a, std::string* error) {
       if (f == "--tokenizer") a->tokenizer = v;
       if (f == "--device") a->backend.device = v;
       if (f == "--precision") {
-        if (std::string_view(v) != "fp32" && std::string_view(v) != "bf16")
-          return *error = "--precision must be fp32 or bf16", false;
-        a->backend.precision =
-            std::string_view(v) == "bf16" ? engine::Precision::kBF16 : engine::Precision::kF32;
+        if (!engine::parse_precision(v, &a->backend.precision))
+          return *error = "--precision must be auto, fp32, bf16 or int8", false;
       }
     } else if (f == "--threads" || f == "--max-batch-records" || f == "--max-batch-tokens" ||
                f == "--max-delay-ms") {

@@ -194,7 +194,7 @@ std::string cache_revision(const engine::Model& m, const engine::Backend& backen
   return m.identity().hash + "|" + c.architecture_class + "|" + std::to_string(c.hidden_size) +
          "x" + std::to_string(c.num_layers) + "|" + m.weights_dtype() + "|" +
          std::string(backend.kind()) + "|" +
-         (o.backend.precision == engine::Precision::kBF16 ? "bf16" : "fp32") + "|" +
+         engine::precision_name(engine::effective_precision(o.backend.precision)) + "|" +
          o.backend.dtype + "|" + std::to_string(static_cast<int>(o.backend.pooling));
 }
 
@@ -268,7 +268,7 @@ void Infer::use(InferState& st, std::shared_ptr<const ServedModel> served,
                  m.identity().hash, ") on ", st.backend->device_name());
   probe_.on_model(m.name(), m.identity(), m.config().architecture_class,
                   std::string(st.backend->kind()),
-                  options_.backend.precision == engine::Precision::kBF16 ? "bf16" : "fp32");
+                  engine::precision_name(engine::effective_precision(options_.backend.precision)));
   if (auto* reg = probe_.registry()) {
     st.registry = reg;
     engine::Backend* be = st.backend.get();
@@ -473,9 +473,11 @@ void register_infer(OperatorRegistry& registry) {
                       "and cgroup quota)")
                 .def("0")
                 .range(0, 1024);
-            s.choice("precision", {"fp32", "bf16"},
-                     "fp32 (default, matches PyTorch) or bf16 GEMMs (AMX; logits move by ~1e-2)")
-                .def("fp32");
+            s.choice("precision", {"auto", "fp32", "bf16", "int8"},
+                     "CPU GEMMs: auto (default: int8 where the CPU has VNNI or AMX, else fp32), "
+                     "fp32 (matches PyTorch), bf16 (AMX; logits move by ~1e-2) or int8 (dynamic "
+                     "quantization)")
+                .def("auto");
             s.integer("max_in_flight", "Batches submitted to the backend at once")
                 .def("2")
                 .range(1, 64);
@@ -516,8 +518,7 @@ void register_infer(OperatorRegistry& registry) {
         o.backend.cuda_graphs = ctx.options.boolean("cuda_graphs");
         o.cache_entries = ctx.options.integer("cache_entries");
         o.backend.threads = static_cast<int>(ctx.options.integer("threads"));
-        o.backend.precision = ctx.options.string("precision") == "bf16" ? engine::Precision::kBF16
-                                                                        : engine::Precision::kF32;
+        engine::parse_precision(ctx.options.string("precision"), &o.backend.precision);
         o.backend.max_in_flight = static_cast<int>(ctx.options.integer("max_in_flight"));
         o.backend.max_batch_tokens = ctx.options.integer("max_batch_tokens");
         const std::string pooling = ctx.options.string("pooling");

@@ -55,11 +55,12 @@ def read_test_lines(data_dir):
     return lines, labels
 
 
-def classify(sluice, model, lines, threads):
-    """Probabilities [n, 3] in TweetEval's label order, via `sluice classify --probs`.
-    A label the model does not have gets probability 0."""
+def classify(sluice, model, lines, threads, precision=None):
+    """Probabilities [n, 3] in TweetEval's label order, via `sluice classify --probs`
+    (with --precision when given). A label the model does not have gets probability 0."""
     t0 = time.time()
-    out = subprocess.run([sluice, "classify", "--model", model, "--probs", "--threads", str(threads)],
+    extra = ["--precision", precision] if precision else []
+    out = subprocess.run([sluice, "classify", "--model", model, "--probs", "--threads", str(threads), *extra],
                          input="\n".join(lines) + "\n", capture_output=True, text=True, check=False)
     if out.returncode != 0:
         raise SystemExit(f"sluice classify --model {model} failed ({out.returncode}): {out.stderr}")
@@ -127,6 +128,9 @@ def main():
     ap.add_argument("--holdout", type=float, default=0.1, help="as tools/train_sentiment.py --holdout")
     ap.add_argument("--split-seed", type=int, default=13, help="as tools/train_sentiment.py --seed")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--precision", default=None,
+                    help="comma list of CPU GEMM precisions (fp32,bf16,int8) to run each model in; "
+                         "default: sluice's own default only")
     ap.add_argument("--no-baseline", action="store_true")
     ap.add_argument("--char-baseline", action="store_true",
                     help="also the stronger variant with character 2-5-grams (the trainer's teacher)")
@@ -144,13 +148,17 @@ def main():
     lines, gold = read_test_lines(args.data)
     report = {"test_tweets": len(gold), "models": {}}
     rows = []
+    precisions = args.precision.split(",") if args.precision else [None]
     for m in models:
-        probs, secs = classify(args.sluice, m, lines, args.threads)
-        s = scores(gold, probs)
-        s["seconds"] = round(secs, 1)
-        report["models"][m] = s
-        rows.append(row(f"`{os.path.basename(os.path.normpath(m))}` (sluice classify)", s))
-        log(f"{m}: {json.dumps(s)}")
+        for p in precisions:
+            probs, secs = classify(args.sluice, m, lines, args.threads, p)
+            s = scores(gold, probs)
+            s["seconds"] = round(secs, 1)
+            key = m if p is None else f"{m} --precision {p}"
+            report["models"][key] = s
+            how = "sluice classify" + (f" --precision {p}" if p else "")
+            rows.append(row(f"`{os.path.basename(os.path.normpath(m))}` ({how})", s))
+            log(f"{key}: {json.dumps(s)}")
     variants = [] if args.no_baseline else [("baseline", "word 1-2-grams", None, (0.3, 1.0, 3.0, 10.0))]
     if args.char_baseline:
         variants.append(("char_baseline", "word 1-2 + char 2-5-grams", (2, 5), (1.0, 3.0, 10.0)))

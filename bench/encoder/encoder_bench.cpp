@@ -8,6 +8,7 @@
 //   encoder_bench --device cuda[:N] [--dtype fp16|bf16] [--graphs] [--in-flight K] ...
 //   encoder_bench --device cuda[:N] --peak [--dtype bf16]   (dense GEMM peak only)
 //   encoder_bench ... --bf16   (CPU: the opt-in bfloat16 GEMM mode, AMX; default fp32)
+//   encoder_bench ... --precision fp32|bf16|int8   (CPU GEMM precision; --bf16 = --precision bf16)
 //
 // PLAN.json: {"configs": [{"name": "fixed32/b32", "batches": [[32, 32, ...], ...]}, ...]}
 // (lengths of each batch's sequences). Every config runs whole cycles over its
@@ -73,14 +74,15 @@ double process_cpu_seconds() {
 int usage() {
   std::cerr << "usage: encoder_bench --model DIR (--plan PLAN.json | --length L --batch B) "
                "[--threads N] [--min-time S] [--device cpu|cuda|cuda:N|auto] [--dtype fp16|bf16] "
-               "[--graphs] [--in-flight K] [--bf16]\n"
+               "[--graphs] [--in-flight K] [--bf16 | --precision fp32|bf16|int8]\n"
                "       encoder_bench --device cuda[:N] --peak [--dtype fp16|bf16]\n";
   return 2;
 }
 
 // Floating-point operations of one forward as the backends compute it.
 double forward_flops(const ModelConfig& c, const std::vector<int32_t>& cu) {
-  const double d = static_cast<double>(c.hidden_size), inter = static_cast<double>(c.intermediate_size);
+  const double d = static_cast<double>(c.hidden_size),
+               inter = static_cast<double>(c.intermediate_size);
   const double layers = static_cast<double>(c.num_layers);
   double tokens = 0, sq = 0;
   const double records = static_cast<double>(cu.size() - 1);
@@ -92,7 +94,8 @@ double forward_flops(const ModelConfig& c, const std::vector<int32_t>& cu) {
   const double qkv = 2 * tokens * d * 3 * d;
   const double tail_per_row = 2 * d * d + 4 * d * inter;  // output projection + FFN
   const double every = qkv + 4 * sq * d + tokens * tail_per_row;
-  const double last = layers > 0 ? qkv + 4 * tokens * d + records * tail_per_row : 0;  // first queries only
+  const double last =
+      layers > 0 ? qkv + 4 * tokens * d + records * tail_per_row : 0;  // first queries only
   const double head = 2 * records * d * d + 2 * records * d * static_cast<double>(c.num_labels);
   return (layers > 0 ? (layers - 1) * every + last : 0) + head;
 }
@@ -108,26 +111,45 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
-    if (a == "--model") model_dir = next();
-    else if (a == "--plan") plan_path = next();
-    else if (a == "--threads") threads = std::atoi(next().c_str());
-    else if (a == "--min-time") min_time = std::atof(next().c_str());
-    else if (a == "--length") length = std::atoi(next().c_str());
-    else if (a == "--batch") batch = std::atoi(next().c_str());
-    else if (a == "--device") device = next();
-    else if (a == "--dtype") dtype = next();
-    else if (a == "--graphs") graphs = true;
-    else if (a == "--in-flight") in_flight = std::atoi(next().c_str());
-    else if (a == "--peak") peak = true;
-    else if (a == "--bf16") precision = Precision::kBF16;
-    else return usage();
+    if (a == "--model")
+      model_dir = next();
+    else if (a == "--plan")
+      plan_path = next();
+    else if (a == "--threads")
+      threads = std::atoi(next().c_str());
+    else if (a == "--min-time")
+      min_time = std::atof(next().c_str());
+    else if (a == "--length")
+      length = std::atoi(next().c_str());
+    else if (a == "--batch")
+      batch = std::atoi(next().c_str());
+    else if (a == "--device")
+      device = next();
+    else if (a == "--dtype")
+      dtype = next();
+    else if (a == "--graphs")
+      graphs = true;
+    else if (a == "--in-flight")
+      in_flight = std::atoi(next().c_str());
+    else if (a == "--peak")
+      peak = true;
+    else if (a == "--bf16")
+      precision = Precision::kBF16;
+    else if (a == "--precision") {
+      if (!parse_precision(next(), &precision)) return usage();
+    } else
+      return usage();
   }
   if (peak) {
     try {
       const int dev = device.rfind("cuda:", 0) == 0 ? std::atoi(device.c_str() + 5) : 0;
       const auto p = sluice::cuda::measure_gemm_peak(dev, sluice::cuda::parse_dtype(dtype));
-      std::cout << nlohmann::json{{"peak_tflops", p.tflops}, {"gemm_n", p.n}, {"gemm_ms", p.median_ms},
-                                  {"device", p.device}, {"dtype", dtype}}.dump()
+      std::cout << nlohmann::json{{"peak_tflops", p.tflops},
+                                  {"gemm_n", p.n},
+                                  {"gemm_ms", p.median_ms},
+                                  {"device", p.device},
+                                  {"dtype", dtype}}
+                       .dump()
                 << std::endl;
       return 0;
     } catch (const std::exception& e) {
@@ -135,7 +157,8 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  if (model_dir.empty() || (plan_path.empty() && (length <= 0 || batch <= 0)) || in_flight < 1) return usage();
+  if (model_dir.empty() || (plan_path.empty() && (length <= 0 || batch <= 0)) || in_flight < 1)
+    return usage();
 
   nlohmann::json plan;
   if (!plan_path.empty()) {
@@ -177,7 +200,8 @@ int main(int argc, char** argv) {
       std::vector<PackedBatch> batches;
       uint32_t seed = 1;
       for (const auto& lengths : cfg["batches"])
-        batches.push_back(pack(lengths.get<std::vector<int>>(), c.vocab_size, c.num_labels, seed++));
+        batches.push_back(
+            pack(lengths.get<std::vector<int>>(), c.vocab_size, c.num_labels, seed++));
       int64_t cycle_sequences = 0, cycle_tokens = 0;
       double cycle_flops = 0;
       for (const auto& b : batches) {
@@ -188,7 +212,8 @@ int main(int argc, char** argv) {
       // In flight, a batch's outputs must not be shared with another
       // submission: repeat the cycle's batches until there are enough copies.
       const size_t originals = batches.size();
-      const size_t copies = pipelined ? (static_cast<size_t>(in_flight) + originals) / originals : 1;
+      const size_t copies =
+          pipelined ? (static_cast<size_t>(in_flight) + originals) / originals : 1;
       for (size_t k = 1; k < copies; ++k)
         for (size_t i = 0; i < originals; ++i) batches.push_back(batches[i]);
       std::vector<int64_t> batch_ns;

@@ -3,7 +3,7 @@
 // each batch padded to its longest sequence as users of ORT do, with default
 // graph optimisations and intraOpNumThreads = the shared thread count.
 //
-//   node bench/encoder/ort_bench.mjs --model model.onnx --plan plan.json --threads N --min-time S --pad-id P
+//   node bench/encoder/ort_bench.mjs --model model.onnx --plan plan.json --threads N --min-time S --pad-id P [--vocab V]
 // Prints one JSON line per config: {"name", "seq_per_s", "batches", "seconds", "cpu_seconds"}.
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
@@ -16,6 +16,8 @@ const args = Object.fromEntries(
 const threads = Number(args.threads ?? 1);
 const minTime = Number(args['min-time'] ?? 1);
 const padId = BigInt(args['pad-id'] ?? 0);
+// Token ids are drawn from [1000, min(vocab, 30000)): inside a small model's vocabulary too.
+const idSpan = Math.min(Number(args.vocab ?? 30522), 30000) - 1000;
 const plan = JSON.parse(readFileSync(args.plan, 'utf8'));
 
 const session = await ort.InferenceSession.create(args.model, {
@@ -35,7 +37,7 @@ function makeBatch(lengths, seed) {
   lengths.forEach((len, i) => {
     for (let t = 0; t < len; ++t) {
       x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
-      ids[i * L + t] = BigInt(1000 + (x >>> 8) % 29000);
+      ids[i * L + t] = BigInt(1000 + (x >>> 8) % idSpan);
       mask[i * L + t] = 1n;
     }
   });

@@ -69,7 +69,7 @@ def main():
                 print(f"ids differ for {t!r}:\n  python {mine}\n  sluice {ids}")
     print(f"tokenizer: {len(texts) - failures}/{len(texts)} identical")
 
-    r = subprocess.run([args.sluice, "classify", "--model", args.model], input=stdin, capture_output=True,
+    r = subprocess.run([args.sluice, "classify", "--model", args.model, "--precision", "fp32"], input=stdin, capture_output=True,
                        text=True, timeout=600)
     if r.returncode != 0:
         print(f"sluice classify failed ({r.returncode}): {r.stderr}")

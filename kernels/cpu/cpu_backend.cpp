@@ -34,16 +34,30 @@ std::string cpu_model_name() {
   return "unknown CPU";
 }
 
+GemmPrecision gemm_precision(engine::Precision p) {
+  switch (p) {
+    case engine::Precision::kBF16:
+      return GemmPrecision::kBF16;
+    case engine::Precision::kInt8:
+      return GemmPrecision::kInt8;
+    case engine::Precision::kAuto:  // see engine::effective_precision
+      return int8_vnni() ? GemmPrecision::kInt8 : GemmPrecision::kF32;
+    case engine::Precision::kF32:
+      break;
+  }
+  return GemmPrecision::kF32;
+}
+
 class CpuBackend final : public engine::Backend {
  public:
   CpuBackend(const engine::ModelConfig& config, const engine::EncoderWeights& weights,
              const engine::BackendOptions& options)
       : config_(config),
         threads_(options.threads > 0 ? options.threads : core::available_cpus()),
-        bf16_(options.precision == engine::Precision::kBF16),
-        forward_(config, weights, options.pooling,
-                 options.precision == engine::Precision::kBF16 ? GemmPrecision::kBF16
-                                                               : GemmPrecision::kF32),
+        precision_(options.precision == engine::Precision::kAuto
+                       ? (int8_vnni() ? engine::Precision::kInt8 : engine::Precision::kF32)
+                       : options.precision),
+        forward_(config, weights, options.pooling, gemm_precision(options.precision)),
         ring_("cpu backend", static_cast<size_t>(std::max(1, options.max_in_flight))),
         jobs_(ring_.slots()) {
     forward_.reserve(options.max_batch_tokens, options.max_batch_records);
@@ -61,7 +75,7 @@ class CpuBackend final : public engine::Backend {
 
   std::string device_name() const override {
     return cpu_model_name() + " (" + isa_name(active_isa()) + " kernels, " +
-           gemm_library_description() + ", " + (bf16_ ? "bf16" : "fp32") + ", " +
+           gemm_library_description() + ", " + engine::precision_name(precision_) + ", " +
            std::to_string(threads_) + " threads)";
   }
 
@@ -127,7 +141,7 @@ class CpuBackend final : public engine::Backend {
   // and 1.45x faster on one thread, at 64 tokens even; hidden 384 at 16
   // tokens (2.4M) and hidden 768 at 16 tokens are faster on two.
   static constexpr int64_t kSingleThreadWork = 2'200'000;
-  const bool bf16_ = false;
+  const engine::Precision precision_;
   EncoderForward forward_;  // used by the worker thread only, after construction
   std::size_t weight_bytes_ = 0;
   std::atomic<std::size_t> workspace_bytes_{0};

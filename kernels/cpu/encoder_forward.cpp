@@ -53,8 +53,11 @@ EncoderForward::EncoderForward(const engine::ModelConfig& config, const engine::
     L.ffn_beta = copy(l.ffn_norm.beta);
     layers_.push_back(std::move(L));
   }
-  head_pre_ = make_linear(w.head.pre, true, p, w.head.pre_activation);
-  head_out_ = make_linear(w.head.out, true, p);
+  // The head runs on one row per record (a sliver of the work) and decides
+  // the label: int8 mode keeps it in fp32.
+  const GemmPrecision head_p = p == GemmPrecision::kInt8 ? GemmPrecision::kF32 : p;
+  head_pre_ = make_linear(w.head.pre, true, head_p, w.head.pre_activation);
+  head_out_ = make_linear(w.head.out, true, head_p);
 }
 
 void EncoderForward::reserve(int64_t tokens, int64_t records) {
@@ -63,6 +66,7 @@ void EncoderForward::reserve(int64_t tokens, int64_t records) {
   records = Linear::padded_rows(records);
   const int64_t d = config_.hidden_size;
   grow(position_ids_, tokens);
+  grow(row_scale_, tokens);
   grow(x_, tokens * d);
   grow(qkv_, tokens * 3 * d);
   grow(ctx_, tokens * d);
@@ -77,13 +81,15 @@ void EncoderForward::layer_tail(Layer& L, float* x, int64_t rows) {
   const int64_t inter = config_.intermediate_size;
   const float eps = config_.layer_norm_eps;
   const int64_t room = Linear::padded_rows(rows);  // every workspace has this many rows
-  L.attn_out.run(ctx_.data(), d, rows, tmp_.data(), d, room);
+  // int8: the output GEMMs leave their input row scales to add_layernorm.
+  float* scale = row_scale_.data();
+  bool deferred = L.attn_out.run(ctx_.data(), d, rows, tmp_.data(), d, room, scale);
   add_layernorm(tmp_.data(), d, L.attn_out_bias.data(), x, d, L.attn_gamma.data(),
-                L.attn_beta.data(), eps, rows, d, x, d);
+                L.attn_beta.data(), eps, rows, d, x, d, deferred ? scale : nullptr);
   L.ffn_in.run(x, d, rows, ffn_.data(), inter, room);
-  L.ffn_out.run(ffn_.data(), inter, rows, tmp_.data(), d, room);
+  deferred = L.ffn_out.run(ffn_.data(), inter, rows, tmp_.data(), d, room, scale);
   add_layernorm(tmp_.data(), d, L.ffn_out_bias.data(), x, d, L.ffn_gamma.data(), L.ffn_beta.data(),
-                eps, rows, d, x, d);
+                eps, rows, d, x, d, deferred ? scale : nullptr);
 }
 
 void EncoderForward::run(const engine::EncoderBatch& batch, const engine::EncoderOutputs& out) {
@@ -159,8 +165,8 @@ std::size_t EncoderForward::weight_bytes() const {
 }
 
 std::size_t EncoderForward::workspace_bytes() const {
-  return bytes_of(position_ids_) + bytes_of(x_) + bytes_of(qkv_) + bytes_of(ctx_) + bytes_of(tmp_) +
-         bytes_of(ffn_) + bytes_of(first_) + bytes_of(head_);
+  return bytes_of(position_ids_) + bytes_of(row_scale_) + bytes_of(x_) + bytes_of(qkv_) +
+         bytes_of(ctx_) + bytes_of(tmp_) + bytes_of(ffn_) + bytes_of(first_) + bytes_of(head_);
 }
 
 }  // namespace sluice::cpu

@@ -52,6 +52,7 @@ class EncoderForward {
 
   // Workspaces (grow only).
   std::vector<int32_t> position_ids_;
+  std::vector<float> row_scale_;                  // per token: int8 deferred input scales
   std::vector<float> x_, qkv_, ctx_, tmp_, ffn_;  // per token
   std::vector<float> first_, head_;               // per record
 };

@@ -17,14 +17,16 @@ struct KernelTable {
                               const float* position, const float* type_row, const float* gamma,
                               const float* beta, float eps, int64_t hidden, float* out);
 
-  // out[r] = LayerNorm(x[r] (+ bias) (+ residual[r])). out may alias x or residual.
-  void (*add_layernorm)(const float* x, int64_t ld_x, const float* bias, const float* residual,
-                        int64_t ld_res, const float* gamma, const float* beta, float eps,
-                        int64_t rows, int64_t cols, float* out, int64_t ld_out);
+  // out[r] = LayerNorm(x[r] (· x_scale[r]) (+ bias) (+ residual[r])). out may alias x
+  // or residual; x_scale, bias, residual may be null.
+  void (*add_layernorm)(const float* x, int64_t ld_x, const float* x_scale, const float* bias,
+                        const float* residual, int64_t ld_res, const float* gamma,
+                        const float* beta, float eps, int64_t rows, int64_t cols, float* out,
+                        int64_t ld_out);
 
-  // x[r] = act(x[r] (+ bias)) in place.
+  // x[r] = act(x[r] (· row_scale[r]) (+ bias)) in place; bias, row_scale may be null.
   void (*bias_activation)(float* x, int64_t ld, int64_t rows, int64_t cols, const float* bias,
-                          engine::Activation act);
+                          const float* row_scale, engine::Activation act);
 
   void (*softmax)(float* x, int64_t ld, int64_t rows, int64_t cols);
   void (*sigmoid)(float* x, int64_t ld, int64_t rows, int64_t cols);
@@ -46,6 +48,10 @@ struct KernelTable {
   // top-k (see ops.h topk_merge_rows).
   void (*topk_merge_row)(const float* x, int64_t n, int32_t base, int64_t k, float* top_scores,
                          int32_t* top_items, int32_t* count);
+
+  // Symmetric per-row int8 quantization (ops.h quantize_rows_s8).
+  void (*quantize_rows_s8)(const float* x, int64_t ld, int64_t rows, int64_t cols, int8_t* q,
+                           int64_t ld_q, float* scales);
 };
 
 // Widest vector any table uses (floats); scratch sizes are rounded to it.

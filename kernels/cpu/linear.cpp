@@ -1,6 +1,7 @@
 #include "kernels/cpu/linear.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <functional>
 #include <oneapi/dnnl/dnnl.hpp>
@@ -61,6 +62,12 @@ bool bf16_supported() {
   return isa == dnnl::cpu_isa::avx512_core_bf16 || isa == dnnl::cpu_isa::avx512_core_amx;
 }
 
+bool int8_vnni() {
+  const auto isa = dnnl::get_effective_cpu_isa();
+  return isa == dnnl::cpu_isa::avx512_core_vnni || isa == dnnl::cpu_isa::avx512_core_bf16 ||
+         isa == dnnl::cpu_isa::avx512_core_amx || isa == dnnl::cpu_isa::avx2_vnni;
+}
+
 struct Linear::Impl {
   GemmPrecision precision = GemmPrecision::kF32;
   dt src_type = dt::f32;
@@ -76,8 +83,11 @@ struct Linear::Impl {
   memory scratch;  // user scratchpad, sized for the largest primitive made
   std::size_t scratch_bytes = 0;
   std::vector<uint16_t> src_bf16;  // kBF16: the chunk's input rounded to bf16
-  std::vector<float> src_pad;      // kF32: a padded tail's input rows
-  std::vector<float> dst_pad;      // a padded tail's output rows
+  std::vector<int8_t> src_s8;      // kInt8: the chunk's input quantized
+  std::vector<float> row_scales;   // kInt8: the chunk's input scales, one per row
+  engine::Activation act = engine::Activation::kIdentity;  // kInt8: applied after the GEMM
+  std::vector<float> src_pad;                              // kF32: a padded tail's input rows
+  std::vector<float> dst_pad;                              // a padded tail's output rows
   std::size_t weight_bytes = 0;
 
   void grow_scratch(std::size_t bytes) {
@@ -129,19 +139,41 @@ Linear::Linear(const float* weight, const float* bias, int64_t out_features, int
   Impl& m = *impl_;
   const dnnl::engine& eng = cpu_engine();
   m.precision = precision;
-  m.src_type = precision == GemmPrecision::kBF16 ? dt::bf16 : dt::f32;
+  const bool int8 = precision == GemmPrecision::kInt8;
+  m.src_type = precision == GemmPrecision::kBF16 ? dt::bf16 : int8 ? dt::s8 : dt::f32;
+  m.act = fused_act;
   const memory::dim K = in_features, N = out_features;
+
+  // kInt8: weights to int8 with one scale per output column, now, so that the
+  // scales can go into the primitives' (constant) output scales.
+  std::vector<int8_t> w_s8;
+  std::vector<float> w_scales;
+  if (int8) {
+    const float qmax = int8_vnni() ? 127.f : 63.f;
+    w_s8.resize(static_cast<size_t>(K * N));
+    w_scales.resize(static_cast<size_t>(N));
+    for (int64_t o = 0; o < N; ++o) {
+      const float* row = weight + o * K;
+      float amax = 0.f;
+      for (int64_t k = 0; k < K; ++k) amax = std::max(amax, std::abs(row[k]));
+      const float inv = amax > 0.f ? qmax / amax : 0.f;
+      w_scales[static_cast<size_t>(o)] = amax > 0.f ? amax / qmax : 1.f;
+      for (int64_t k = 0; k < K; ++k)
+        w_s8[static_cast<size_t>(o * K + k)] = static_cast<int8_t>(std::nearbyint(row[k] * inv));
+    }
+  }
 
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-  if (fused_act != engine::Activation::kIdentity) {
+  if (int8) attr.set_output_scales(1 << 1, w_scales);
+  if (fused_act != engine::Activation::kIdentity && !int8) {
     dnnl::post_ops po;
     po.append_eltwise(1.f, eltwise_for(fused_act), 0.f, 0.f);
     attr.set_post_ops(po);
   }
   const memory::desc bias_md({1, N}, dt::f32, memory::format_tag::ab);
   // Captures by value: tails are made later, from run().
-  const bool has_bias = bias != nullptr;
+  const bool has_bias = bias != nullptr && !int8;  // kInt8 adds it after the row scales
   const dt src_type = m.src_type;
   auto make_pd = [=](int64_t rows, const memory::desc& wei_md) {
     memory::desc src_md({rows, K}, src_type, memory::format_tag::ab);
@@ -153,8 +185,8 @@ Linear::Linear(const float* weight, const float* bias, int64_t out_features, int
   // The chunk's primitive picks the packed weight layout; every tail size
   // reuses that layout so one packed copy serves all. Tail primitives are
   // made on first use (JIT takes ~ms each; most models never see most sizes).
-  const auto chunk_pd =
-      make_pd(kChunkRows, memory::desc({K, N}, m.src_type, memory::format_tag::any));
+  const auto chunk_pd = make_pd(
+      kChunkRows, memory::desc({K, N}, int8 ? dt::s8 : m.src_type, memory::format_tag::any));
   const memory::desc wei_md = chunk_pd.weights_desc();
   m.primitives.resize(static_cast<size_t>(kChunkRows / kRowGranule));
   m.src_handles.resize(m.primitives.size());
@@ -170,6 +202,8 @@ Linear::Linear(const float* weight, const float* bias, int64_t out_features, int
     w_bf16.resize(static_cast<size_t>(K * N));
     to_bf16(weight, K * N, w_bf16.data());
     wsrc = memory({{K, N}, dt::bf16, memory::format_tag::ba}, eng, w_bf16.data());
+  } else if (int8) {
+    wsrc = memory({{K, N}, dt::s8, memory::format_tag::ba}, eng, w_s8.data());
   } else {
     wsrc = memory({{K, N}, dt::f32, memory::format_tag::ba}, eng, const_cast<float*>(weight));
   }
@@ -179,15 +213,21 @@ Linear::Linear(const float* weight, const float* bias, int64_t out_features, int
   m.weight_bytes = wei_md.get_size();
   if (bias) {
     m.bias_copy.assign(bias, bias + N);
-    m.bias = memory(bias_md, eng, m.bias_copy.data());
+    if (!int8) m.bias = memory(bias_md, eng, m.bias_copy.data());
     m.weight_bytes += sizeof(float) * N;
   }
   if (precision == GemmPrecision::kBF16) m.src_bf16.resize(static_cast<size_t>(kChunkRows * K));
+  if (int8) {
+    m.src_s8.resize(static_cast<size_t>(kChunkRows * K));
+    m.row_scales.resize(static_cast<size_t>(kChunkRows));
+  }
 }
 
-void Linear::run(const float* x, int64_t ld_x, int64_t rows, float* y, int64_t ld_y,
-                 int64_t rows_allocated) {
+bool Linear::run(const float* x, int64_t ld_x, int64_t rows, float* y, int64_t ld_y,
+                 int64_t rows_allocated, float* deferred_row_scale) {
   Impl& m = *impl_;
+  const bool defer = deferred_row_scale && m.precision == GemmPrecision::kInt8 &&
+                     m.bias_copy.empty() && m.act == engine::Activation::kIdentity;
   dnnl_stream_t stream = thread_stream().get();
   for (int64_t r0 = 0; r0 < rows; r0 += kChunkRows) {
     const int64_t n = std::min(kChunkRows, rows - r0);
@@ -208,6 +248,10 @@ void Linear::run(const float* x, int64_t ld_x, int64_t rows, float* y, int64_t l
       std::memset(m.src_bf16.data() + n * in_, 0,
                   sizeof(uint16_t) * (padded - n) * in_);  // finite padding
       src = m.src_bf16.data();
+    } else if (m.precision == GemmPrecision::kInt8) {
+      quantize_rows_s8(xs, ld_x, n, in_, m.src_s8.data(), in_, m.row_scales.data());
+      std::memset(m.src_s8.data() + n * in_, 0, static_cast<size_t>((padded - n) * in_));
+      src = m.src_s8.data();
     } else if ((padded != n && !room) || ld_x != in_) {
       m.src_pad.resize(static_cast<size_t>(padded * in_));
       for (int64_t r = 0; r < n; ++r)
@@ -230,15 +274,22 @@ void Linear::run(const float* x, int64_t ld_x, int64_t rows, float* y, int64_t l
     if (m.bias) args[nargs++].memory = m.bias.get();
     check(dnnl_primitive_execute(prim.get(), stream, nargs, args), "matmul");
     check(dnnl_stream_wait(stream), "stream wait");
+    if (defer)
+      std::memcpy(deferred_row_scale + r0, m.row_scales.data(), sizeof(float) * n);
+    else if (m.precision == GemmPrecision::kInt8)
+      scale_bias_activation(dst, out_, n, out_, m.row_scales.data(),
+                            m.bias_copy.empty() ? nullptr : m.bias_copy.data(), m.act);
     if (!direct_dst)
       for (int64_t r = 0; r < n; ++r)
         std::memcpy(ys + r * ld_y, m.dst_pad.data() + r * out_, sizeof(float) * out_);
   }
+  return defer;
 }
 
 std::size_t Linear::bytes() const {
   if (!impl_) return 0;
   return impl_->weight_bytes + impl_->scratch_bytes + impl_->src_bf16.capacity() * 2 +
+         impl_->src_s8.capacity() + impl_->row_scales.capacity() * sizeof(float) +
          (impl_->src_pad.capacity() + impl_->dst_pad.capacity()) * sizeof(float);
 }
 

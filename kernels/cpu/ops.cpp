@@ -91,11 +91,12 @@ void embedding_layernorm(const int32_t* ids, const int32_t* position_ids, int64_
 
 void add_layernorm(const float* x, int64_t ld_x, const float* bias, const float* residual,
                    int64_t ld_res, const float* gamma, const float* beta, float eps, int64_t rows,
-                   int64_t cols, float* out, int64_t ld_out) {
+                   int64_t cols, float* out, int64_t ld_out, const float* x_row_scale) {
   const KernelTable& k = table();
   parallel_for(rows, row_grain(cols), [&](int64_t b, int64_t e) {
-    k.add_layernorm(x + b * ld_x, ld_x, bias, residual ? residual + b * ld_res : nullptr, ld_res,
-                    gamma, beta, eps, e - b, cols, out + b * ld_out, ld_out);
+    k.add_layernorm(x + b * ld_x, ld_x, x_row_scale ? x_row_scale + b : nullptr, bias,
+                    residual ? residual + b * ld_res : nullptr, ld_res, gamma, beta, eps, e - b,
+                    cols, out + b * ld_out, ld_out);
   });
 }
 
@@ -103,7 +104,23 @@ void bias_activation(float* x, int64_t ld, int64_t rows, int64_t cols, const flo
                      Activation act) {
   const KernelTable& k = table();
   parallel_for(rows, row_grain(cols), [&](int64_t b, int64_t e) {
-    k.bias_activation(x + b * ld, ld, e - b, cols, bias, act);
+    k.bias_activation(x + b * ld, ld, e - b, cols, bias, nullptr, act);
+  });
+}
+
+void scale_bias_activation(float* x, int64_t ld, int64_t rows, int64_t cols, const float* row_scale,
+                           const float* bias, Activation act) {
+  const KernelTable& k = table();
+  parallel_for(rows, row_grain(cols), [&](int64_t b, int64_t e) {
+    k.bias_activation(x + b * ld, ld, e - b, cols, bias, row_scale + b, act);
+  });
+}
+
+void quantize_rows_s8(const float* x, int64_t ld, int64_t rows, int64_t cols, int8_t* q,
+                      int64_t ld_q, float* scales) {
+  const KernelTable& k = table();
+  parallel_for(rows, row_grain(cols), [&](int64_t b, int64_t e) {
+    k.quantize_rows_s8(x + b * ld, ld, e - b, cols, q + b * ld_q, ld_q, scales + b);
   });
 }
 

@@ -34,15 +34,28 @@ void embedding_layernorm(const int32_t* ids, const int32_t* position_ids, int64_
                          const float* gamma, const float* beta, float eps, int64_t hidden,
                          float* out);
 
-// out[r] = LayerNorm(x[r] + bias + residual[r]) for r in [0, rows). bias and
-// residual may be null. out may alias x or residual (same ld).
+// out[r] = LayerNorm(x[r] · x_row_scale[r] + bias + residual[r]) for r in
+// [0, rows). bias, residual and x_row_scale (an int8 GEMM's deferred input
+// scales, Linear::run) may be null. out may alias x or residual (same ld).
 void add_layernorm(const float* x, int64_t ld_x, const float* bias, const float* residual,
                    int64_t ld_res, const float* gamma, const float* beta, float eps, int64_t rows,
-                   int64_t cols, float* out, int64_t ld_out);
+                   int64_t cols, float* out, int64_t ld_out, const float* x_row_scale = nullptr);
 
 // x[r] = act(x[r] + bias) in place; bias may be null (bias+GELU is the FFN's).
 void bias_activation(float* x, int64_t ld, int64_t rows, int64_t cols, const float* bias,
                      Activation act);
+
+// x[r] = act(x[r] · row_scale[r] + bias) in place; bias may be null (the
+// dequantization epilogue of an int8 GEMM whose output scales hold the
+// weights' per-column scales).
+void scale_bias_activation(float* x, int64_t ld, int64_t rows, int64_t cols, const float* row_scale,
+                           const float* bias, Activation act);
+
+// Dynamic symmetric int8 quantization, one scale per row: scales[r] =
+// max_c |x[r][c]| / 127 (1 for an all-zero row) and q[r][c] =
+// round(x[r][c] / scales[r]) (nearest even), so x ≈ scales[r] · q[r].
+void quantize_rows_s8(const float* x, int64_t ld, int64_t rows, int64_t cols, int8_t* q,
+                      int64_t ld_q, float* scales);
 
 // Row-wise softmax / logistic sigmoid in place.
 void softmax(float* x, int64_t ld, int64_t rows, int64_t cols);

@@ -68,18 +68,21 @@ inline void k_embedding_layernorm(const int32_t* ids, const int32_t* pos, int64_
   }
 }
 
-inline void k_add_layernorm(const float* x, int64_t ld_x, const float* bias, const float* residual,
-                            int64_t ld_res, const float* gamma, const float* beta, float eps,
-                            int64_t rows, int64_t cols, float* out, int64_t ld_out) {
+inline void k_add_layernorm(const float* x, int64_t ld_x, const float* x_scale, const float* bias,
+                            const float* residual, int64_t ld_res, const float* gamma,
+                            const float* beta, float eps, int64_t rows, int64_t cols, float* out,
+                            int64_t ld_out) {
   const int64_t full = cols / kW * kW;
   const int tail = static_cast<int>(cols - full);
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * ld_x;
     const float* rr = residual ? residual + r * ld_res : nullptr;
+    const V::T s = V::set1(x_scale ? x_scale[r] : 1.f);
     float* o = out + r * ld_out;
     V::T acc = V::zero();
     for (int64_t c = 0; c < full; c += kW) {
       V::T v = V::load(xr + c);
+      if (x_scale) v = V::mul(v, s);
       if (bias) v = V::add(v, V::load(bias + c));
       if (rr) v = V::add(v, V::load(rr + c));
       V::store(o + c, v);
@@ -87,6 +90,7 @@ inline void k_add_layernorm(const float* x, int64_t ld_x, const float* bias, con
     }
     if (tail) {
       V::T v = V::load_n(xr + full, tail);
+      if (x_scale) v = V::mul(v, s);
       if (bias) v = V::add(v, V::load_n(bias + full, tail));
       if (rr) v = V::add(v, V::load_n(rr + full, tail));
       V::store_n(o + full, v, tail);
@@ -106,18 +110,22 @@ inline V::T activate(V::T v) {
 }
 
 template <engine::Activation A>
-inline void bias_activation_t(float* x, int64_t ld, int64_t rows, int64_t cols, const float* bias) {
+inline void bias_activation_t(float* x, int64_t ld, int64_t rows, int64_t cols, const float* bias,
+                              const float* row_scale) {
   const int64_t full = cols / kW * kW;
   const int tail = static_cast<int>(cols - full);
   for (int64_t r = 0; r < rows; ++r) {
     float* xr = x + r * ld;
+    const V::T s = V::set1(row_scale ? row_scale[r] : 1.f);
     for (int64_t c = 0; c < full; c += kW) {
       V::T v = V::load(xr + c);
+      if (row_scale) v = V::mul(v, s);
       if (bias) v = V::add(v, V::load(bias + c));
       V::store(xr + c, activate<A>(v));
     }
     if (tail) {
       V::T v = V::load_n(xr + full, tail);
+      if (row_scale) v = V::mul(v, s);
       if (bias) v = V::add(v, V::load_n(bias + full, tail));
       V::store_n(xr + full, activate<A>(v), tail);
     }
@@ -125,19 +133,55 @@ inline void bias_activation_t(float* x, int64_t ld, int64_t rows, int64_t cols, 
 }
 
 inline void k_bias_activation(float* x, int64_t ld, int64_t rows, int64_t cols, const float* bias,
-                              engine::Activation act) {
+                              const float* row_scale, engine::Activation act) {
   using engine::Activation;
   switch (act) {
     case Activation::kIdentity:
-      return bias_activation_t<Activation::kIdentity>(x, ld, rows, cols, bias);
+      return bias_activation_t<Activation::kIdentity>(x, ld, rows, cols, bias, row_scale);
     case Activation::kGeluErf:
-      return bias_activation_t<Activation::kGeluErf>(x, ld, rows, cols, bias);
+      return bias_activation_t<Activation::kGeluErf>(x, ld, rows, cols, bias, row_scale);
     case Activation::kGeluTanh:
-      return bias_activation_t<Activation::kGeluTanh>(x, ld, rows, cols, bias);
+      return bias_activation_t<Activation::kGeluTanh>(x, ld, rows, cols, bias, row_scale);
     case Activation::kRelu:
-      return bias_activation_t<Activation::kRelu>(x, ld, rows, cols, bias);
+      return bias_activation_t<Activation::kRelu>(x, ld, rows, cols, bias, row_scale);
     case Activation::kTanh:
-      return bias_activation_t<Activation::kTanh>(x, ld, rows, cols, bias);
+      return bias_activation_t<Activation::kTanh>(x, ld, rows, cols, bias, row_scale);
+  }
+}
+
+// kW values, already rounded to integers in [-127, 127], stored as int8.
+inline void store_s8(int8_t* p, V::T v) {
+#if defined(SLUICE_ISA_AVX512)
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(v)));
+#elif defined(SLUICE_ISA_AVX2)
+  const __m256i i = _mm256_cvtps_epi32(v);
+  const __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(i), _mm256_extracti128_si256(i, 1));
+  _mm_storel_epi64(reinterpret_cast<__m128i*>(p), _mm_packs_epi16(w, w));
+#else
+  *p = static_cast<int8_t>(static_cast<int32_t>(v));
+#endif
+}
+
+// Symmetric per-row quantization: scales[r] = max|x[r]| / 127 (1 for an
+// all-zero row), q[r][c] = round-to-nearest-even(x[r][c] / scales[r]).
+inline void k_quantize_rows_s8(const float* x, int64_t ld, int64_t rows, int64_t cols, int8_t* q,
+                               int64_t ld_q, float* scales) {
+  const int64_t full = cols / kW * kW;
+  const int tail = static_cast<int>(cols - full);
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * ld;
+    int8_t* qr = q + r * ld_q;
+    V::T m = V::zero();
+    for (int64_t c = 0; c < full; c += kW) m = V::max(m, V::abs(V::load(xr + c)));
+    if (tail) m = V::max(m, V::abs(V::load_n(xr + full, tail)));
+    const float amax = V::hmax(m);
+    const float inv = amax > 0.f ? 127.f / amax : 0.f;
+    scales[r] = amax > 0.f ? amax / 127.f : 1.f;
+    const V::T vinv = V::set1(inv);
+    for (int64_t c = 0; c < full; c += kW)
+      store_s8(qr + c, V::round(V::mul(V::load(xr + c), vinv)));
+    for (int64_t c = full; c < cols; ++c)
+      qr[c] = static_cast<int8_t>(static_cast<int32_t>(__builtin_nearbyintf(xr[c] * inv)));
   }
 }
 
@@ -354,7 +398,15 @@ inline void k_topk_merge_row(const float* x, int64_t n, int32_t base, int64_t k,
 }
 
 inline constexpr KernelTable make_table(const char* name) {
-  return KernelTable{
-      name,      k_embedding_layernorm, k_add_layernorm,  k_bias_activation, k_softmax, k_sigmoid,
-      k_to_bf16, k_mean_rows,           k_attention_head, k_topk_merge_row};
+  return KernelTable{name,
+                     k_embedding_layernorm,
+                     k_add_layernorm,
+                     k_bias_activation,
+                     k_softmax,
+                     k_sigmoid,
+                     k_to_bf16,
+                     k_mean_rows,
+                     k_attention_head,
+                     k_topk_merge_row,
+                     k_quantize_rows_s8};
 }

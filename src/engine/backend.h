@@ -83,11 +83,32 @@ enum class Precision : uint8_t {
   kF32,   // default: fp32 throughout; logits match PyTorch fp32 within 1e-4
   kBF16,  // opt-in: weights and GEMM inputs in bfloat16 (AMX on the CPU), fp32
           // accumulation, norms and softmax; logits within ~5e-2 of fp32
+  kInt8,  // CPU: dynamic int8 quantization of the encoder layers' GEMMs (per-token
+          // input scales, per-output-channel weight scales, s32 accumulation); the
+          // classifier head, norms, attention and softmax stay fp32
+  kAuto,  // the fastest mode that keeps accuracy (within 0.5 point of TweetEval macro
+          // recall on the shipped tweet model, models/sentiment-tweet-small/README.md):
+          // kInt8 where oneDNN has VNNI or AMX, else kF32 (effective_precision)
 };
+
+// "fp32", "bf16", "int8", "auto": the spelling of the infer stage's precision key and
+// of `sluice classify --precision`.
+inline const char* precision_name(Precision p) {
+  return p == Precision::kBF16   ? "bf16"
+         : p == Precision::kInt8 ? "int8"
+         : p == Precision::kAuto ? "auto"
+                                 : "fp32";
+}
+// The inverse of precision_name; false (and *out untouched) for anything else.
+inline bool parse_precision(std::string_view s, Precision* out) {
+  for (Precision p : {Precision::kF32, Precision::kBF16, Precision::kInt8, Precision::kAuto})
+    if (s == precision_name(p)) return *out = p, true;
+  return false;
+}
 
 struct BackendOptions {
   std::string device = "auto";  // "cpu", "cuda", "cuda:N" or "auto" (CUDA if usable, else CPU)
-  int threads = 0;              // CPU compute threads; 0 = every CPU the process may use (core::available_cpus)
+  int threads = 0;  // CPU compute threads; 0 = every CPU the process may use (core::available_cpus)
   // Workspaces are sized for these at construction, so steady-state batches
   // allocate nothing; a larger batch grows them once.
   int64_t max_batch_tokens = 4096;
@@ -96,8 +117,9 @@ struct BackendOptions {
   Pooling pooling = Pooling::kHead;
   // CUDA only (the CPU backend computes in fp32 and ignores these):
   std::string dtype = "fp16";  // weights and activations: "fp16" or "bf16" (fp32 accumulation)
-  std::vector<int> devices{};  // batches dealt round-robin over these; empty = the one `device` names
-  bool cuda_graphs = false;    // replay captured CUDA graphs for repeated (bucketed) batch shapes
+  std::vector<int>
+      devices{};             // batches dealt round-robin over these; empty = the one `device` names
+  bool cuda_graphs = false;  // replay captured CUDA graphs for repeated (bucketed) batch shapes
   // CPU only: the GEMM precision (CUDA uses `dtype`).
   Precision precision = Precision::kF32;
 };

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "kernels/cpu/cpu_backend.h"
+#include "kernels/cpu/linear.h"
 #include "kernels/cuda/cuda_backend.h"
 #include "kernels/cuda/device_query.h"
 
@@ -19,11 +20,17 @@ std::vector<int> cuda_devices(const std::string& d, const BackendOptions& option
   if (n.empty() || n.find_first_not_of("0123456789") != std::string::npos || n.size() > 4)
     throw std::invalid_argument("unknown device '" + d + "' (expected cpu, cuda, cuda:N or auto)");
   if (!options.devices.empty())
-    throw std::invalid_argument("device '" + d + "' names one GPU; give `devices` with device 'cuda' instead");
+    throw std::invalid_argument("device '" + d +
+                                "' names one GPU; give `devices` with device 'cuda' instead");
   return {std::stoi(n)};
 }
 
 }  // namespace
+
+Precision effective_precision(Precision precision) {
+  if (precision != Precision::kAuto) return precision;
+  return cpu::int8_vnni() ? Precision::kInt8 : Precision::kF32;
+}
 
 std::unique_ptr<Backend> make_backend(const Model& model, const BackendOptions& options) {
   const std::string& d = options.device;
@@ -32,8 +39,9 @@ std::unique_ptr<Backend> make_backend(const Model& model, const BackendOptions& 
     // CUDA when this build has it and a usable (sm_80+) device is present.
     const std::vector<int> usable = cuda::usable_devices(cuda::query_devices());
     if (usable.empty()) return cpu::make_cpu_backend(model.config(), model.weights(), options);
-    return cuda::make_cuda_backends(model.config(), model.weights(), options,
-                                    options.devices.empty() ? std::vector<int>{usable.front()} : options.devices);
+    return cuda::make_cuda_backends(
+        model.config(), model.weights(), options,
+        options.devices.empty() ? std::vector<int>{usable.front()} : options.devices);
   }
   if (d == "cuda" || d.rfind("cuda:", 0) == 0) {
     const std::vector<int> wanted = cuda_devices(d, options);

@@ -14,4 +14,9 @@ namespace sluice::engine {
 // std::runtime_error when a usable device fails to initialise.
 std::unique_ptr<Backend> make_backend(const Model& model, const BackendOptions& options);
 
+// The GEMM precision a CPU backend made with `precision` computes in:
+// Precision::kAuto resolved for this CPU (int8 with VNNI or AMX, else fp32),
+// anything else as given.
+Precision effective_precision(Precision precision);
+
 }  // namespace sluice::engine

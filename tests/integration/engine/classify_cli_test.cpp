@@ -77,8 +77,10 @@ TEST(SluiceClassify, OneResultPerLineInInputOrder) {
 TEST(SluiceClassify, ProbabilitiesMatchHuggingFaceTokensThroughThePyTorchReference) {
   const fs::path model = model_with_tokenizer();
   const auto lines = tweets(12);
-  auto r = run({sluice_binary(), "classify", "--model", model.string(), "--probs"}, {},
-               join_lines(lines));
+  // fp32: the exact mode (the default, auto, may pick int8; see int8_test.cpp).
+  auto r = run(
+      {sluice_binary(), "classify", "--model", model.string(), "--probs", "--precision", "fp32"},
+      {}, join_lines(lines));
   ASSERT_EQ(r.code, 0) << r.err;
   const auto results = parse_lines(r.out);
   ASSERT_EQ(results.size(), lines.size());

@@ -1,6 +1,7 @@
 // The oneDNN-backed Linear against a naive loop: every row count around the
 // chunk and tail granules, strided inputs and outputs, fused activations, and
-// the opt-in bf16 mode within bf16's rounding.
+// the opt-in bf16 mode within bf16's rounding, and the opt-in int8 mode
+// against the quantization it promises (and fp32 within its worst case).
 #include "kernels/cpu/linear.h"
 
 #include <gtest/gtest.h>
@@ -132,6 +133,145 @@ TEST(Linear, Bf16StaysWithinBfloat16Rounding) {
       }
     EXPECT_GT(worst, 1e-4) << "suspiciously exact: is bf16 really in use?";
   }
+}
+
+// int8 mode's arithmetic, in double: rows quantized with scale max|x|/127,
+// columns of W with max|w|/qmax, integer dot products, then
+// act(dot · sx · sw + b). Also returns, per output, the worst-case distance
+// of that result from the fp32 product before the activation:
+// Σ_k |x_k|·sw/2 + |w_k|·sx/2 + sx·sw/4 (each operand moves by at most half
+// its step).
+struct Int8Expect {
+  std::vector<double> y, bound;
+};
+Int8Expect int8_expect(const std::vector<float>& x, int64_t ld_x, int64_t rows,
+                       const std::vector<float>& w, const std::vector<float>& b, int64_t out,
+                       int64_t in, Activation a) {
+  const double qmax = int8_vnni() ? 127 : 63;
+  std::vector<double> sw(out);
+  std::vector<int> qw(out * in);
+  for (int64_t o = 0; o < out; ++o) {
+    float m = 0;
+    for (int64_t k = 0; k < in; ++k) m = std::max(m, std::fabs(w[o * in + k]));
+    const float inv = m > 0 ? static_cast<float>(qmax) / m : 0.f;
+    sw[o] = m > 0 ? m / static_cast<float>(qmax) : 1.f;
+    for (int64_t k = 0; k < in; ++k)
+      qw[o * in + k] = static_cast<int>(std::nearbyint(w[o * in + k] * inv));
+  }
+  Int8Expect e{std::vector<double>(rows * out), std::vector<double>(rows * out)};
+  std::vector<int> qx(in);
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x.data() + r * ld_x;
+    float m = 0;
+    for (int64_t k = 0; k < in; ++k) m = std::max(m, std::fabs(xr[k]));
+    const float inv = m > 0 ? 127.f / m : 0.f;
+    const double sx = m > 0 ? m / 127.f : 1.f;
+    for (int64_t k = 0; k < in; ++k) qx[k] = static_cast<int>(std::nearbyint(xr[k] * inv));
+    for (int64_t o = 0; o < out; ++o) {
+      int64_t dot = 0;
+      double bound = 0;
+      for (int64_t k = 0; k < in; ++k) {
+        dot += int64_t(qx[k]) * qw[o * in + k];
+        bound += std::fabs(xr[k]) * sw[o] / 2 + std::fabs(w[o * in + k]) * sx / 2 + sx * sw[o] / 4;
+      }
+      e.y[r * out + o] = act(double(dot) * sx * sw[o] + (b.empty() ? 0 : b[o]), a);
+      e.bound[r * out + o] = bound;
+    }
+  }
+  return e;
+}
+
+TEST(Linear, Int8ComputesItsDynamicQuantizationExactly) {
+  const int64_t in = 72, out = 40;
+  const auto w = random_vec(out * in, 21), b = random_vec(out, 22);
+  Linear lin(w.data(), b.data(), out, in, Activation::kIdentity, GemmPrecision::kInt8);
+  for (int64_t rows : {1, 15, 16, 17, 100, 255, 256, 257, 600}) {
+    auto x = random_vec(rows * in, 23 + static_cast<uint32_t>(rows));
+    if (rows > 1)
+      for (int64_t k = 0; k < in; ++k) x[k] = 0.f;  // an all-zero row
+    if (rows > 3) x[3 * in + 5] = 40.f;             // an outlier token: its own scale
+    std::vector<float> y(rows * out, -7.f);
+    lin.run(x.data(), in, rows, y.data(), out);
+    const auto e = int8_expect(x, in, rows, w, b, out, in, Activation::kIdentity);
+    const auto fp = naive(x, in, rows, w, b, out, in, Activation::kIdentity);
+    double worst_fp = 0;
+    for (size_t i = 0; i < y.size(); ++i) {
+      // Only float rounding separates us from the exact integer arithmetic.
+      ASSERT_NEAR(y[i], e.y[i], 1e-5 * (1 + std::fabs(e.y[i]))) << "rows=" << rows << " at " << i;
+      ASSERT_LE(std::fabs(y[i] - fp[i]), e.bound[i] + 1e-5) << "rows=" << rows << " at " << i;
+      worst_fp = std::max(worst_fp, std::fabs(y[i] - fp[i]));
+    }
+    EXPECT_GT(worst_fp, 1e-4) << "suspiciously exact: is int8 really in use?";
+  }
+}
+
+TEST(Linear, Int8HonoursStridesActivationsAndTails) {
+  const int64_t in = 64, out = 48, rows = 37, ld_x = 70, ld_y = 50;
+  const auto w = random_vec(out * in, 24), b = random_vec(out, 25);
+  const auto x = random_vec(Linear::padded_rows(rows) * ld_x, 26);
+  for (Activation a : {Activation::kGeluErf, Activation::kTanh, Activation::kRelu}) {
+    Linear lin(w.data(), b.data(), out, in, a, GemmPrecision::kInt8);
+    for (int64_t alloc : {int64_t{0}, Linear::padded_rows(rows)}) {
+      std::vector<float> y(Linear::padded_rows(rows) * ld_y + 8, -7.f);
+      lin.run(x.data(), ld_x, rows, y.data(), ld_y, alloc);
+      const auto e = int8_expect(x, ld_x, rows, w, b, out, in, a);
+      for (int64_t r = 0; r < rows; ++r) {
+        for (int64_t o = 0; o < out; ++o)
+          ASSERT_NEAR(y[r * ld_y + o], e.y[r * out + o], 1e-4) << activation_name(a);
+        for (int64_t o = out; o < ld_y; ++o)
+          ASSERT_EQ(y[r * ld_y + o], -7.f) << "gap column written";
+      }
+      for (size_t i = rows * ld_y; i < y.size(); ++i)
+        ASSERT_EQ(y[i], -7.f) << "wrote past the last row";
+    }
+  }
+}
+
+TEST(Linear, Int8CanLeaveItsRowScalesToTheCaller) {
+  const int64_t in = 48, out = 32, rows = 300;  // two chunks
+  const auto w = random_vec(out * in, 28), b = random_vec(out, 29), x = random_vec(rows * in, 30);
+  Linear plain(w.data(), nullptr, out, in, Activation::kIdentity, GemmPrecision::kInt8);
+  std::vector<float> want(rows * out), got(rows * out), scale(rows, -1.f);
+  EXPECT_FALSE(plain.run(x.data(), in, rows, want.data(), out));
+  ASSERT_TRUE(plain.run(x.data(), in, rows, got.data(), out, 0, scale.data()));
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t o = 0; o < out; ++o)
+      ASSERT_NEAR(got[r * out + o] * scale[r], want[r * out + o],
+                  1e-5 * (1 + std::fabs(want[r * out + o])));
+  // With a bias, or in fp32, there is nothing to defer.
+  Linear biased(w.data(), b.data(), out, in, Activation::kIdentity, GemmPrecision::kInt8);
+  Linear fp32(w.data(), nullptr, out, in);
+  EXPECT_FALSE(biased.run(x.data(), in, rows, got.data(), out, 0, scale.data()));
+  EXPECT_FALSE(fp32.run(x.data(), in, rows, got.data(), out, 0, scale.data()));
+}
+
+TEST(Linear, QuantizeRowsIsTheSameOnEveryIsa) {
+  const int64_t rows = 9, cols = 77, ld = 80;
+  auto x = random_vec(rows * ld, 27);
+  for (int64_t c = 0; c < cols; ++c) x[2 * ld + c] = 0.f;
+  x[4 * ld + 70] = -1e3f;  // saturates the rest of its row towards 0
+  x[5 * ld + 3] = 127.f;   // step exactly 1: x rounds half to even
+  x[5 * ld + 4] = 2.5f;
+  x[5 * ld + 5] = -3.5f;
+  std::vector<int8_t> want(rows * cols), got(rows * cols);
+  std::vector<float> want_s(rows), got_s(rows);
+  const Isa saved = active_isa();
+  set_isa(Isa::kScalar);
+  quantize_rows_s8(x.data(), ld, rows, cols, want.data(), cols, want_s.data());
+  EXPECT_EQ(want_s[2], 1.f);
+  EXPECT_EQ(want_s[5], 1.f);
+  EXPECT_EQ(want[5 * cols + 3], 127);
+  EXPECT_EQ(want[5 * cols + 4], 2);
+  EXPECT_EQ(want[5 * cols + 5], -4);
+  EXPECT_EQ(want[4 * cols + 70], -127);
+  for (Isa isa : {Isa::kAvx2, Isa::kAvx512}) {
+    if (isa > detected_isa()) continue;
+    set_isa(isa);
+    quantize_rows_s8(x.data(), ld, rows, cols, got.data(), cols, got_s.data());
+    EXPECT_EQ(got, want) << isa_name(isa);
+    EXPECT_EQ(got_s, want_s) << isa_name(isa);
+  }
+  set_isa(saved);
 }
 
 TEST(Linear, ToBf16RoundsToNearestEven) {
