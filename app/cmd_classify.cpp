@@ -20,9 +20,9 @@
 #include <string>
 #include <vector>
 
+#include "app/commands.h"
 #include "operators/classify.h"
 #include "operators/micro_batch.h"
-#include "app/commands.h"
 #include "src/core/clock.h"
 #include "src/engine/backend_factory.h"
 #include "src/engine/model.h"

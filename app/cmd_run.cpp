@@ -19,11 +19,11 @@
 #include <iostream>
 #include <thread>
 
-#include "app/wiring/pipeline_factory.h"
-#include "app/wiring/registry.h"
 #include "app/commands.h"
 #include "app/options.h"
 #include "app/serve_metrics.h"
+#include "app/wiring/pipeline_factory.h"
+#include "app/wiring/registry.h"
 #include "operators/model_reloader.h"
 #include "src/core/log.h"
 

@@ -4,11 +4,11 @@
 #include <cstring>
 #include <iostream>
 
-#include "app/wiring/pipeline_factory.h"
-#include "app/wiring/registry.h"
 #include "app/commands.h"
 #include "app/options.h"
 #include "app/serve_metrics.h"
+#include "app/wiring/pipeline_factory.h"
+#include "app/wiring/registry.h"
 
 namespace sluice::app {
 
@@ -49,7 +49,8 @@ int cmd_validate(int argc, char** argv) {
     std::cout << "\nOperators (stages[].type):\n";
     for (const auto& t : registry.types()) {
       const auto* spec = registry.find(t);
-      std::cout << "  " << t << (spec->is_source ? " (source)" : "") << ": " << spec->description << '\n';
+      std::cout << "  " << t << (spec->is_source ? " (source)" : "") << ": " << spec->description
+                << '\n';
       config::Schema s;
       if (spec->declare) spec->declare(s);
       s.describe(std::cout, "    stages[]");
@@ -64,8 +65,8 @@ int cmd_validate(int argc, char** argv) {
     // operator options, and what librdkafka rejects (clients are configured,
     // not started: nothing connects).
     app::BuiltPipeline built = app::build_pipeline(loaded, registry, nullptr);
-    std::cout << args.path << ": ok (pipeline '" << built.name << "', " << built.pipeline->stage_count()
-              << " stages)\n";
+    std::cout << args.path << ": ok (pipeline '" << built.name << "', "
+              << built.pipeline->stage_count() << " stages)\n";
     return 0;
   } catch (const config::ConfigError& e) {
     std::cerr << (e.source() == args.path ? "" : args.path + ": ") << e.what() << '\n';

@@ -1,8 +1,8 @@
 // `sluice --version`: build and CUDA device information.
 #include <iostream>
 
-#include "kernels/cuda/device_query.h"
 #include "app/commands.h"
+#include "kernels/cuda/device_query.h"
 
 namespace sluice::app {
 

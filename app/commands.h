@@ -10,7 +10,7 @@ using CommandFn = int (*)(int argc, char** argv);
 
 struct Command {
   const char* name;
-  const char* usage;    // one line, shown by `sluice --help`
+  const char* usage;  // one line, shown by `sluice --help`
   CommandFn run;
 };
 

@@ -13,16 +13,22 @@ using sluice::app::Command;
 constexpr Command kCommands[] = {
     {"version", "sluice --version                        build and CUDA device information",
      sluice::app::cmd_version},
-    {"run", "sluice run PIPELINE.yaml [--set key=value ...]   run a pipeline", sluice::app::cmd_run},
+    {"run", "sluice run PIPELINE.yaml [--set key=value ...]   run a pipeline",
+     sluice::app::cmd_run},
     {"validate", "sluice validate PIPELINE.yaml [--set k=v] [--explain]  check a pipeline file",
      sluice::app::cmd_validate},
-    {"tokenize", "sluice tokenize --tokenizer DIR          one JSON array of token ids per input line",
+    {"tokenize",
+     "sluice tokenize --tokenizer DIR          one JSON array of token ids per input line",
      sluice::app::cmd_tokenize},
-    {"broker", "sluice broker [--brokers N] [--port P] [--topic NAME:PARTS]  embedded Kafka-protocol broker on loopback",
+    {"broker",
+     "sluice broker [--brokers N] [--port P] [--topic NAME:PARTS]  embedded Kafka-protocol broker "
+     "on loopback",
      sluice::app::cmd_broker},
-    {"classify", "sluice classify --model DIR [--probs]      one JSON result per input line (no Kafka)",
+    {"classify",
+     "sluice classify --model DIR [--probs]      one JSON result per input line (no Kafka)",
      sluice::app::cmd_classify},
-    {"recommend", "sluice recommend --model DIR [--k N]       one JSON top-K per input event line (no Kafka)",
+    {"recommend",
+     "sluice recommend --model DIR [--k N]       one JSON top-K per input event line (no Kafka)",
      sluice::app::cmd_recommend},
 };
 

@@ -21,7 +21,8 @@ bool wants_help(int argc, char** argv) {
 }
 
 bool parse_pipeline_args(int argc, char** argv, PipelineArgs* out, std::string* error,
-                         std::initializer_list<const char*> flags, const std::function<void(const char*)>& on_flag) {
+                         std::initializer_list<const char*> flags,
+                         const std::function<void(const char*)>& on_flag) {
   for (int i = 1; i < argc; ++i) {
     const char* a = argv[i];
     if (std::strcmp(a, "--set") == 0) {

@@ -12,10 +12,12 @@ namespace sluice::app {
 metrics::HttpServerOptions parse_listen(const std::string& listen) {
   metrics::HttpServerOptions o;
   auto colon = listen.rfind(':');
-  if (colon == std::string::npos) throw std::invalid_argument("metrics.listen: expected host:port, got '" + listen + "'");
+  if (colon == std::string::npos)
+    throw std::invalid_argument("metrics.listen: expected host:port, got '" + listen + "'");
   std::string host = listen.substr(0, colon);
   std::string port = listen.substr(colon + 1);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   // ":PORT" is loopback: serving every interface takes an explicit
   // 0.0.0.0:PORT or [::]:PORT.
   if (host.empty()) host = "127.0.0.1";

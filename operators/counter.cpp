@@ -39,9 +39,11 @@ void Counter::finish(core::OperatorState* s, core::Emitter& out) const {
   count_.fetch_add(st->count);
   if (finished_workers_.fetch_add(1) + 1 < out.worker().count) return;  // last worker reports
   uint64_t total = count_.load();
-  core::log_info("counter '", name_, "': ", total, " records, ", out_of_order_.load(), " out of order");
+  core::log_info("counter '", name_, "': ", total, " records, ", out_of_order_.load(),
+                 " out of order");
   if (out_of_order_.load() > 0) {
-    throw std::runtime_error(std::to_string(out_of_order_.load()) + " records arrived out of partition order");
+    throw std::runtime_error(std::to_string(out_of_order_.load()) +
+                             " records arrived out of partition order");
   }
   if (options_.expect >= 0 && total != static_cast<uint64_t>(options_.expect)) {
     throw std::runtime_error("expected " + std::to_string(options_.expect) + " records, counted " +
@@ -56,19 +58,21 @@ void register_counter(OperatorRegistry& registry) {
       .is_source = false,
       .declare =
           [](config::Schema& s) {
-            s.integer("expect", "Fail the pipeline at the end unless exactly this many records arrived; -1 = any")
+            s.integer(
+                 "expect",
+                 "Fail the pipeline at the end unless exactly this many records arrived; -1 = any")
                 .def("-1")
                 .range(-1, {});
-            s.boolean("check_order", "Fail if a partition's offsets arrive out of order").def("true");
+            s.boolean("check_order", "Fail if a partition's offsets arrive out of order")
+                .def("true");
           },
       .make_source = nullptr,
-      .make_operator =
-          [](BuildContext& ctx) -> std::unique_ptr<core::Operator> {
-            CounterOptions o;
-            o.expect = ctx.options.integer("expect");
-            o.check_order = ctx.options.boolean("check_order");
-            return std::make_unique<Counter>(o, ctx.stage_name);
-          },
+      .make_operator = [](BuildContext& ctx) -> std::unique_ptr<core::Operator> {
+        CounterOptions o;
+        o.expect = ctx.options.integer("expect");
+        o.check_order = ctx.options.boolean("check_order");
+        return std::make_unique<Counter>(o, ctx.stage_name);
+      },
   });
 }
 

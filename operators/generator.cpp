@@ -54,23 +54,30 @@ void register_generator(OperatorRegistry& registry) {
       .declare =
           [](config::Schema& s) {
             s.integer("count", "Records to emit; 0 = until stopped").def("0").range(0, {});
-            s.real("rate", "Records per second; 0 = as fast as the pipeline takes them").def("0").range(0, {});
-            s.integer("partitions", "Partitions to spread records over (round-robin)").def("1").range(1, 1 << 20);
-            s.bytes("size", "Value size in bytes (\"record-<n>\" padded)").def("100").range(1, 64 << 20);
+            s.real("rate", "Records per second; 0 = as fast as the pipeline takes them")
+                .def("0")
+                .range(0, {});
+            s.integer("partitions", "Partitions to spread records over (round-robin)")
+                .def("1")
+                .range(1, 1 << 20);
+            s.bytes("size", "Value size in bytes (\"record-<n>\" padded)")
+                .def("100")
+                .range(1, 64 << 20);
             s.string("text", "Fixed value for every record (overrides size)").def("");
-            s.integer("keys", "Distinct record keys; 0 = records have no key").def("0").range(0, {});
+            s.integer("keys", "Distinct record keys; 0 = records have no key")
+                .def("0")
+                .range(0, {});
           },
-      .make_source =
-          [](BuildContext& ctx) -> std::unique_ptr<core::Source> {
-            GeneratorOptions o;
-            o.count = ctx.options.integer("count");
-            o.rate = ctx.options.real("rate");
-            o.partitions = static_cast<int32_t>(ctx.options.integer("partitions"));
-            o.size = ctx.options.bytes("size");
-            o.text = ctx.options.string("text");
-            o.keys = static_cast<int32_t>(ctx.options.integer("keys"));
-            return std::make_unique<Generator>(std::move(o));
-          },
+      .make_source = [](BuildContext& ctx) -> std::unique_ptr<core::Source> {
+        GeneratorOptions o;
+        o.count = ctx.options.integer("count");
+        o.rate = ctx.options.real("rate");
+        o.partitions = static_cast<int32_t>(ctx.options.integer("partitions"));
+        o.size = ctx.options.bytes("size");
+        o.text = ctx.options.string("text");
+        o.keys = static_cast<int32_t>(ctx.options.integer("keys"));
+        return std::make_unique<Generator>(std::move(o));
+      },
   });
 }
 

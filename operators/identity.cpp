@@ -9,7 +9,9 @@ void register_identity(OperatorRegistry& registry) {
       .is_source = false,
       .declare = nullptr,
       .make_source = nullptr,
-      .make_operator = [](BuildContext&) -> std::unique_ptr<core::Operator> { return std::make_unique<Identity>(); },
+      .make_operator = [](BuildContext&) -> std::unique_ptr<core::Operator> {
+        return std::make_unique<Identity>();
+      },
   });
 }
 

@@ -10,7 +10,9 @@ class Identity final : public core::Operator {
  public:
   core::ItemKind input_kind() const override { return core::ItemKind::kRecord; }
   core::ItemKind output_kind() const override { return core::ItemKind::kRecord; }
-  void process(core::OperatorState*, core::Item&& item, core::Emitter& out) const override { out.emit(std::move(item)); }
+  void process(core::OperatorState*, core::Item&& item, core::Emitter& out) const override {
+    out.emit(std::move(item));
+  }
 };
 
 void register_identity(OperatorRegistry& registry);

@@ -70,9 +70,8 @@ kafka::Output& kafka_output(Services& services) {
   });
   const std::string dlq = kafka.string("dead_letter_topic");
   if (!dlq.empty() && !services.dead_letters()) {
-    auto& sink = services.shared<kafka::DeadLetterSink>("kafka.dead_letters", [&] {
-      return std::make_unique<kafka::DeadLetterSink>(dlq, out);
-    });
+    auto& sink = services.shared<kafka::DeadLetterSink>(
+        "kafka.dead_letters", [&] { return std::make_unique<kafka::DeadLetterSink>(dlq, out); });
     services.set_dead_letters(&sink);
   }
   return out;

@@ -29,8 +29,8 @@
 #include <string>
 #include <vector>
 
-#include "operators/recommend_model.h"
 #include "operators/operator_spec.h"
+#include "operators/recommend_model.h"
 #include "src/engine/scorer.h"
 #include "src/metrics/registry.h"
 

@@ -6,8 +6,8 @@
 #include <span>
 #include <stdexcept>
 
-#include "operators/kafka_services.h"
 #include "operators/json_text.h"
+#include "operators/kafka_services.h"
 #include "operators/window_aggregate_codec.h"
 #include "src/config/load.h"
 #include "src/core/emitter.h"
@@ -176,7 +176,8 @@ std::unique_ptr<core::OperatorState> WindowAggregate::make_state(const core::Wor
   return std::make_unique<State>(options_, stage_);
 }
 
-void WindowAggregate::process(core::OperatorState* state, core::Item&& item, core::Emitter& out) const {
+void WindowAggregate::process(core::OperatorState* state, core::Item&& item,
+                              core::Emitter& out) const {
   auto& st = *static_cast<State*>(state);
   core::Record& r = std::get<core::Record>(item);
   const int32_t p = r.partition;

@@ -9,6 +9,8 @@ set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 
 sluice_ensure_packages "${SLUICE_BUILD_PACKAGES[@]}"
+# Formatting is part of the build: unformatted C++/CUDA fails here, by name.
+"$SLUICE_ROOT/scripts/check_format.sh"
 # Hugging Face tokenizers (npm): the reference token ids some tests compare against.
 sluice_ensure_node_peers
 

@@ -4,8 +4,9 @@
 
 namespace sluice::app {
 
-BuiltPipeline build_pipeline(const config::Loaded& loaded, const operators::OperatorRegistry& registry,
-                            metrics::Registry* metrics) {
+BuiltPipeline build_pipeline(const config::Loaded& loaded,
+                             const operators::OperatorRegistry& registry,
+                             metrics::Registry* metrics) {
   config::Section root = loaded.root();
   BuiltPipeline out;
   out.name = root.string("name");
@@ -23,7 +24,8 @@ BuiltPipeline build_pipeline(const config::Loaded& loaded, const operators::Oper
 
   std::vector<config::Problem> problems;
   std::vector<config::Section> stages = root.list("stages");
-  if (stages.size() < 2) problems.push_back({"stages", "a pipeline needs a source and at least one more stage"});
+  if (stages.size() < 2)
+    problems.push_back({"stages", "a pipeline needs a source and at least one more stage"});
 
   core::ItemKind upstream_out = core::ItemKind::kNone;
   std::string upstream_name;
@@ -43,11 +45,13 @@ BuiltPipeline build_pipeline(const config::Loaded& loaded, const operators::Oper
     try {
       if (i == 0) {
         if (!spec->is_source) {
-          problems.push_back({st.path_of("type"), "the first stage must be a source, and '" + type + "' is not"});
+          problems.push_back(
+              {st.path_of("type"), "the first stage must be a source, and '" + type + "' is not"});
           break;
         }
         if (workers != 1) {
-          problems.push_back({st.path_of("workers"), "a source runs on one thread; workers must be 1"});
+          problems.push_back(
+              {st.path_of("workers"), "a source runs on one thread; workers must be 1"});
           break;
         }
         auto src = spec->make_source(ctx);
@@ -55,23 +59,27 @@ BuiltPipeline build_pipeline(const config::Loaded& loaded, const operators::Oper
         out.pipeline->set_source(name, std::move(src));
       } else {
         if (spec->is_source) {
-          problems.push_back({st.path_of("type"), "'" + type + "' is a source and can only be the first stage"});
+          problems.push_back(
+              {st.path_of("type"), "'" + type + "' is a source and can only be the first stage"});
           break;
         }
         auto op = spec->make_operator(ctx);
         if (upstream_out == core::ItemKind::kNone) {
-          problems.push_back({st.path_of("type"), "stage '" + upstream_name + "' is a sink: nothing can follow it"});
+          problems.push_back({st.path_of("type"),
+                              "stage '" + upstream_name + "' is a sink: nothing can follow it"});
           break;
         }
         if (op->input_kind() != upstream_out) {
-          problems.push_back({st.path_of("type"), "'" + type + "' takes " +
-                                                      std::string(core::item_kind_name(op->input_kind())) +
-                                                      " but stage '" + upstream_name + "' emits " +
-                                                      std::string(core::item_kind_name(upstream_out))});
+          problems.push_back(
+              {st.path_of("type"), "'" + type + "' takes " +
+                                       std::string(core::item_kind_name(op->input_kind())) +
+                                       " but stage '" + upstream_name + "' emits " +
+                                       std::string(core::item_kind_name(upstream_out))});
           break;
         }
         upstream_out = op->output_kind();
-        size_t cap = st.has("queue_capacity") ? static_cast<size_t>(st.integer("queue_capacity")) : 0;
+        size_t cap =
+            st.has("queue_capacity") ? static_cast<size_t>(st.integer("queue_capacity")) : 0;
         out.pipeline->add_stage(name, std::move(op), workers, cap);
       }
     } catch (const config::ConfigError& e) {

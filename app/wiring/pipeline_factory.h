@@ -21,7 +21,8 @@ struct BuiltPipeline {
 // Throws config::ConfigError (the caller exits 2) for wiring problems and
 // for anything an operator factory rejects as bad configuration
 // (std::invalid_argument is turned into a ConfigError at the stage's path).
-BuiltPipeline build_pipeline(const config::Loaded& loaded, const operators::OperatorRegistry& registry,
-                            metrics::Registry* metrics);
+BuiltPipeline build_pipeline(const config::Loaded& loaded,
+                             const operators::OperatorRegistry& registry,
+                             metrics::Registry* metrics);
 
 }  // namespace sluice::app

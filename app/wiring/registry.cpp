@@ -97,7 +97,7 @@ std::shared_ptr<const config::Schema> pipeline_schema(const OperatorRegistry& op
   root->object_list(
           "stages", "type",
           [stage_schemas, known](std::string_view type,
-                        std::string* list) -> std::shared_ptr<const config::Schema> {
+                                 std::string* list) -> std::shared_ptr<const config::Schema> {
             *list = known;
             auto it = stage_schemas->find(type);
             return it == stage_schemas->end() ? nullptr : it->second;

@@ -9,13 +9,13 @@
 // Usage: queue_bench [--benchmark_format=json] [--benchmark_repetitions=5 ...]
 #include <benchmark/benchmark.h>
 #include <pthread.h>
+#include <readerwriterqueue/readerwriterqueue.h>
 #include <sched.h>
 
 #include <boost/lockfree/spsc_queue.hpp>
 #include <cstdint>
 #include <cstdio>
 #include <map>
-#include <readerwriterqueue/readerwriterqueue.h>
 #include <string>
 #include <thread>
 #include <vector>
@@ -112,16 +112,19 @@ void BM_RoundTrip(benchmark::State& state) {
   }
   echo.join();
   state.SetItemsProcessed(state.iterations());
-  state.counters["ns_per_roundtrip"] =
-      benchmark::Counter(static_cast<double>(state.iterations()),
-                         benchmark::Counter::kIsRate | benchmark::Counter::kInvert,
-                         benchmark::Counter::kIs1000);
+  state.counters["ns_per_roundtrip"] = benchmark::Counter(
+      static_cast<double>(state.iterations()),
+      benchmark::Counter::kIsRate | benchmark::Counter::kInvert, benchmark::Counter::kIs1000);
 }
 
-#define SLUICE_QUEUE_BENCH(kind, fn, size)                                                          \
-  BENCHMARK_TEMPLATE(fn, Sluice<Item<size>>, size)->Name(#kind "/" #size "B/sluice")->UseRealTime(); \
-  BENCHMARK_TEMPLATE(fn, Boost<Item<size>>, size)->Name(#kind "/" #size "B/boost")->UseRealTime();   \
-  BENCHMARK_TEMPLATE(fn, Moody<Item<size>>, size)->Name(#kind "/" #size "B/moodycamel")->UseRealTime();
+#define SLUICE_QUEUE_BENCH(kind, fn, size)                                                         \
+  BENCHMARK_TEMPLATE(fn, Sluice<Item<size>>, size)                                                 \
+      ->Name(#kind "/" #size "B/sluice")                                                           \
+      ->UseRealTime();                                                                             \
+  BENCHMARK_TEMPLATE(fn, Boost<Item<size>>, size)->Name(#kind "/" #size "B/boost")->UseRealTime(); \
+  BENCHMARK_TEMPLATE(fn, Moody<Item<size>>, size)                                                  \
+      ->Name(#kind "/" #size "B/moodycamel")                                                       \
+      ->UseRealTime();
 
 SLUICE_QUEUE_BENCH(throughput, BM_Throughput, 8)
 SLUICE_QUEUE_BENCH(throughput, BM_Throughput, 64)
@@ -143,17 +146,19 @@ class RatioReporter : public benchmark::BenchmarkReporter {
       if (aggregate && r.aggregate_name != "median") continue;
       auto it = r.counters.find("items_per_second");
       if (it == r.counters.end()) continue;
-      if (aggregate || !rates_.count(name) || !has_median_.count(name)) rates_[name] = it->second.value;
+      if (aggregate || !rates_.count(name) || !has_median_.count(name))
+        rates_[name] = it->second.value;
       if (aggregate) has_median_[name] = true;
     }
   }
   void Finalize() override {
     inner_->Finalize();
-    std::fprintf(stderr, "\n%-22s %14s %14s %14s %9s %9s\n", "benchmark", "sluice/s", "boost/s", "moodycamel/s",
-                 "vs boost", "vs moody");
+    std::fprintf(stderr, "\n%-22s %14s %14s %14s %9s %9s\n", "benchmark", "sluice/s", "boost/s",
+                 "moodycamel/s", "vs boost", "vs moody");
     for (const char* kind : {"throughput/8B", "throughput/64B", "roundtrip/8B", "roundtrip/64B"}) {
       std::string k = kind;
-      double ours = rates_[k + "/sluice"], boost = rates_[k + "/boost"], moody = rates_[k + "/moodycamel"];
+      double ours = rates_[k + "/sluice"], boost = rates_[k + "/boost"],
+             moody = rates_[k + "/moodycamel"];
       if (ours <= 0) continue;
       std::fprintf(stderr, "%-22s %14.0f %14.0f %14.0f %8.2fx %8.2fx\n", kind, ours, boost, moody,
                    boost > 0 ? ours / boost : 0.0, moody > 0 ? ours / moody : 0.0);

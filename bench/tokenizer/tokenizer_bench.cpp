@@ -8,14 +8,14 @@
 // after one warm-up, and prints one JSON line: sentences, tokens, the median
 // wall-clock seconds and rates, and the median process CPU seconds (all
 // threads) with sentences per CPU-second: the per-core rate, which a shared,
-// busy machine distorts far less than wall-clock time. --dump-ids writes the ids as `sluice tokenize` does,
-// so run.sh can check that both implementations produced identical ids.
+// busy machine distorts far less than wall-clock time. --dump-ids writes the ids as `sluice
+// tokenize` does, so run.sh can check that both implementations produced identical ids.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <ctime>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -183,7 +183,8 @@ int main(int argc, char** argv) {
       "{\"impl\":\"sluice\",\"threads\":%u,\"sentences\":%zu,\"tokens\":%zu,\"seconds\":%.6f,"
       "\"sentences_per_s\":%.1f,\"tokens_per_s\":%.1f,\"cpu_seconds\":%.6f,"
       "\"sentences_per_cpu_s\":%.1f,\"runs\":%d}\n",
-      threads, texts.size(), med.tokens, med.seconds, static_cast<double>(texts.size()) / med.seconds,
+      threads, texts.size(), med.tokens, med.seconds,
+      static_cast<double>(texts.size()) / med.seconds,
       static_cast<double>(med.tokens) / med.seconds, med_cpu,
       static_cast<double>(texts.size()) / med_cpu, repeat);
   return 0;

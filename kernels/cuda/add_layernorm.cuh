@@ -13,8 +13,8 @@ namespace sluice::cuda {
 // residual, out are `dt` with row strides ld_* in elements; bias (may be
 // null), gamma, beta fp32 [cols]; residual may be null. out may alias x or
 // residual (each block reads its whole row before writing it).
-void add_layernorm(DType dt, const void* x, int64_t ld_x, const float* bias, const void* residual, int64_t ld_res,
-                   const float* gamma, const float* beta, float eps, int64_t rows, int64_t cols, void* out,
-                   int64_t ld_out, cudaStream_t stream);
+void add_layernorm(DType dt, const void* x, int64_t ld_x, const float* bias, const void* residual,
+                   int64_t ld_res, const float* gamma, const float* beta, float eps, int64_t rows,
+                   int64_t cols, void* out, int64_t ld_out, cudaStream_t stream);
 
 }  // namespace sluice::cuda

@@ -26,10 +26,10 @@ namespace sluice::cuda {
 // with first_token_only one row per sequence (out row s, only each sequence's
 // first query computed). Throws std::invalid_argument for bad shapes or when
 // kTensorCore is forced where it does not apply.
-void attention(DType dt, const void* qkv, int64_t ld_qkv, const float* qkv_bias, const int32_t* cu_seqlens,
-               int64_t num_seqs, int64_t max_seqlen, int64_t num_heads, int64_t head_dim, float scale,
-               bool first_token_only, void* out, int64_t ld_out, cudaStream_t stream,
-               AttentionKernel kernel = AttentionKernel::kAuto);
+void attention(DType dt, const void* qkv, int64_t ld_qkv, const float* qkv_bias,
+               const int32_t* cu_seqlens, int64_t num_seqs, int64_t max_seqlen, int64_t num_heads,
+               int64_t head_dim, float scale, bool first_token_only, void* out, int64_t ld_out,
+               cudaStream_t stream, AttentionKernel kernel = AttentionKernel::kAuto);
 
 // Raises the tensor-core kernel's shared-memory limit on the current device
 // for this head_dim (no-op when the kernel does not apply). attention() does it
@@ -43,9 +43,10 @@ bool tensor_core_attention_applies(int64_t head_dim, int64_t ld_qkv, const void*
 namespace detail {
 // attention_tc.cu: the tensor-core kernel's launcher (shapes already checked).
 void prepare_attention_tc(DType dt, int64_t head_dim);
-void launch_attention_tc(DType dt, const void* qkv, int64_t ld_qkv, const float* qkv_bias, const int32_t* cu,
-                         int64_t num_seqs, int64_t max_seqlen, int64_t num_heads, int64_t head_dim, float scale,
-                         bool first_token_only, void* out, int64_t ld_out, cudaStream_t stream);
+void launch_attention_tc(DType dt, const void* qkv, int64_t ld_qkv, const float* qkv_bias,
+                         const int32_t* cu, int64_t num_seqs, int64_t max_seqlen, int64_t num_heads,
+                         int64_t head_dim, float scale, bool first_token_only, void* out,
+                         int64_t ld_out, cudaStream_t stream);
 }  // namespace detail
 
 }  // namespace sluice::cuda

@@ -6,8 +6,8 @@
 
 namespace sluice::cuda {
 
-constexpr int kSimpleWarps = 4;     // queries per block
-constexpr int kSimplePerLane = 8;   // head_dim ≤ 32 × 8
+constexpr int kSimpleWarps = 4;    // queries per block
+constexpr int kSimplePerLane = 8;  // head_dim ≤ 32 × 8
 
 // One warp per query: lanes split head_dim, the dot product is a warp sum,
 // softmax runs online over the keys (running max m, running sum l), and the
@@ -15,8 +15,8 @@ constexpr int kSimplePerLane = 8;   // head_dim ≤ 32 × 8
 template <class T>
 __global__ void __launch_bounds__(32 * kSimpleWarps)
     attention_simple_kernel(const T* __restrict__ qkv, int64_t ld, const float* __restrict__ bias,
-                            const int32_t* __restrict__ cu, int heads, int dh, float scale, int first_only,
-                            T* __restrict__ out, int64_t ld_out) {
+                            const int32_t* __restrict__ cu, int heads, int dh, float scale,
+                            int first_only, T* __restrict__ out, int64_t ld_out) {
   const int s = blockIdx.x;
   const int h = blockIdx.y;
   const int warp = threadIdx.x >> 5;

@@ -28,10 +28,12 @@ struct TcLayout {
   static constexpr int kThreads = 32 * kWarps;
   static constexpr int kBQ = 16 * kWarps;  // queries per block
   static constexpr int kBK = 64;           // keys per tile
-  static constexpr int kLdT = DH + 8;      // Q/K/V tile row stride (elements): 16-byte rows, banks shifted
-  static constexpr int kLdS = kBK + 4;     // fp32 scratch row stride: S (kBK cols), then P·V (DH ≤ kBK cols)
-  static constexpr int kLdP = kBK + 8;     // P row stride (elements)
-  static constexpr int kLdO = DH + 4;      // fp32 output accumulator row stride
+  static constexpr int kLdT =
+      DH + 8;  // Q/K/V tile row stride (elements): 16-byte rows, banks shifted
+  static constexpr int kLdS =
+      kBK + 4;  // fp32 scratch row stride: S (kBK cols), then P·V (DH ≤ kBK cols)
+  static constexpr int kLdP = kBK + 8;  // P row stride (elements)
+  static constexpr int kLdO = DH + 4;   // fp32 output accumulator row stride
   static_assert(DH % 16 == 0 && DH <= kBK, "head_dim must be a multiple of 16, at most 64");
 
   static constexpr size_t align(size_t x) { return (x + 127) / 128 * 128; }
@@ -78,8 +80,8 @@ __device__ __forceinline__ void load_tile(T* dst, int ld_dst, const T* __restric
 template <class T, int DH>
 __global__ void __launch_bounds__(TcLayout<T, DH>::kThreads)
     attention_tc_kernel(const T* __restrict__ qkv, int64_t ld, const float* __restrict__ bias,
-                        const int32_t* __restrict__ cu, int heads, float scale, int first_only, T* __restrict__ out,
-                        int64_t ld_out) {
+                        const int32_t* __restrict__ cu, int heads, float scale, int first_only,
+                        T* __restrict__ out, int64_t ld_out) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
   __trap();  // built for sm_80 and newer only (bf16 fragments)
 #else
@@ -107,7 +109,8 @@ __global__ void __launch_bounds__(TcLayout<T, DH>::kThreads)
   __syncthreads();
   wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> qf[DH / 16];
 #pragma unroll
-  for (int kk = 0; kk < DH / 16; ++kk) wmma::load_matrix_sync(qf[kk], Qs + warp * 16 * L::kLdT + kk * 16, L::kLdT);
+  for (int kk = 0; kk < DH / 16; ++kk)
+    wmma::load_matrix_sync(qf[kk], Qs + warp * 16 * L::kLdT + kk * 16, L::kLdT);
   for (int i = lane; i < 16 * DH; i += 32) Ow[(i / DH) * L::kLdO + i % DH] = 0.f;
 
   float m_run[16], l_run[16];
@@ -119,8 +122,10 @@ __global__ void __launch_bounds__(TcLayout<T, DH>::kThreads)
 
   for (int k0 = 0; k0 < len; k0 += L::kBK) {
     const int kvalid = min(L::kBK, len - k0);
-    __syncthreads();  // every warp is done with the previous K/V tile (and with Qs on the first pass)
-    load_tile<T, DH, L::kBK>(Ks, L::kLdT, qkv, ld, start + k0, kvalid, d + h * DH, bias ? bias + d + h * DH : nullptr);
+    __syncthreads();  // every warp is done with the previous K/V tile (and with Qs on the first
+                      // pass)
+    load_tile<T, DH, L::kBK>(Ks, L::kLdT, qkv, ld, start + k0, kvalid, d + h * DH,
+                             bias ? bias + d + h * DH : nullptr);
     load_tile<T, DH, L::kBK>(Vs, L::kLdT, qkv, ld, start + k0, kvalid, 2 * d + h * DH,
                              bias ? bias + 2 * d + h * DH : nullptr);
     __syncthreads();
@@ -175,7 +180,8 @@ __global__ void __launch_bounds__(TcLayout<T, DH>::kThreads)
     __syncwarp();
 #pragma unroll
     for (int r = 0; r < 16; ++r)
-      for (int c = lane; c < DH; c += 32) Ow[r * L::kLdO + c] = Ow[r * L::kLdO + c] * alpha[r] + Sw[r * L::kLdS + c];
+      for (int c = lane; c < DH; c += 32)
+        Ow[r * L::kLdO + c] = Ow[r * L::kLdO + c] * alpha[r] + Sw[r * L::kLdS + c];
     __syncwarp();
   }
 
@@ -185,7 +191,8 @@ __global__ void __launch_bounds__(TcLayout<T, DH>::kThreads)
     if (q < len && (!first_only || q == 0)) {
       const int64_t row = first_only ? s : start + q;
       const float inv = 1.f / l_run[r];
-      for (int c = lane; c < DH; c += 32) out[row * ld_out + h * DH + c] = from_f32<T>(Ow[r * L::kLdO + c] * inv);
+      for (int c = lane; c < DH; c += 32)
+        out[row * ld_out + h * DH + c] = from_f32<T>(Ow[r * L::kLdO + c] * inv);
     }
   }
 #endif

@@ -13,7 +13,7 @@ namespace sluice::cuda {
 // out[r][j] = bias[j] + Σ_c x[r][c] · w[j][c] for r < rows, j < labels, in
 // fp32. x: `dt` [rows, ld_x]; w: fp32 [labels, cols] contiguous; bias: fp32
 // [labels] or null; out: fp32 [rows, labels] contiguous.
-void classifier_out(DType dt, const void* x, int64_t ld_x, const float* w, const float* bias, int64_t rows,
-                    int64_t labels, int64_t cols, float* out, cudaStream_t stream);
+void classifier_out(DType dt, const void* x, int64_t ld_x, const float* w, const float* bias,
+                    int64_t rows, int64_t labels, int64_t cols, float* out, cudaStream_t stream);
 
 }  // namespace sluice::cuda

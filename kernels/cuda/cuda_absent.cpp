@@ -12,7 +12,9 @@ namespace sluice::cuda {
 namespace {
 
 [[noreturn]] void no_cuda(const char* what) {
-  throw std::runtime_error(std::string(what) + ": this build has no CUDA backend (built with SLUICE_CUDA=OFF or without a CUDA toolkit)");
+  throw std::runtime_error(
+      std::string(what) +
+      ": this build has no CUDA backend (built with SLUICE_CUDA=OFF or without a CUDA toolkit)");
 }
 
 }  // namespace
@@ -23,20 +25,23 @@ DeviceQuery query_devices() {
   return q;
 }
 
-std::unique_ptr<engine::Backend> make_cuda_backend(const engine::ModelConfig&, const engine::EncoderWeights&,
+std::unique_ptr<engine::Backend> make_cuda_backend(const engine::ModelConfig&,
+                                                   const engine::EncoderWeights&,
                                                    const engine::BackendOptions&, int) {
   no_cuda("cuda backend");
 }
 
-std::unique_ptr<engine::Backend> make_cuda_backends(const engine::ModelConfig&, const engine::EncoderWeights&,
-                                                    const engine::BackendOptions&, const std::vector<int>&) {
+std::unique_ptr<engine::Backend> make_cuda_backends(const engine::ModelConfig&,
+                                                    const engine::EncoderWeights&,
+                                                    const engine::BackendOptions&,
+                                                    const std::vector<int>&) {
   no_cuda("cuda backend");
 }
 
 GemmPeak measure_gemm_peak(int, DType, int, int) { no_cuda("gemm peak"); }
 
-std::unique_ptr<engine::Scorer> make_cuda_scorer(const float*, int64_t, int64_t, const engine::ScorerOptions&,
-                                                 int) {
+std::unique_ptr<engine::Scorer> make_cuda_scorer(const float*, int64_t, int64_t,
+                                                 const engine::ScorerOptions&, int) {
   no_cuda("cuda scorer");
 }
 

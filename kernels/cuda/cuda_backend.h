@@ -41,7 +41,8 @@ inline std::vector<int> usable_devices(const DeviceQuery& q) {
 // device, the bytes needed and the options that size them.
 std::unique_ptr<engine::Backend> make_cuda_backend(const engine::ModelConfig& config,
                                                    const engine::EncoderWeights& weights,
-                                                   const engine::BackendOptions& options, int device);
+                                                   const engine::BackendOptions& options,
+                                                   int device);
 
 // One backend per device in `devices` (non-empty, no repeats); with more than
 // one, a round-robin backend over them.

@@ -22,11 +22,12 @@ constexpr std::size_t kAlignF32 = 64;  // floats per 256 bytes
 
 std::size_t round_up(std::size_t x, std::size_t a) { return (x + a - 1) / a * a; }
 
-void expect_shape(const engine::TensorView& t, int64_t rows, int64_t cols, const std::string& what) {
+void expect_shape(const engine::TensorView& t, int64_t rows, int64_t cols,
+                  const std::string& what) {
   if (t.data == nullptr || t.rows != rows || t.cols != cols)
-    throw std::invalid_argument("cuda backend: weight " + what + " is [" + std::to_string(t.rows) + ", " +
-                                std::to_string(t.cols) + "], the config needs [" + std::to_string(rows) + ", " +
-                                std::to_string(cols) + "]");
+    throw std::invalid_argument("cuda backend: weight " + what + " is [" + std::to_string(t.rows) +
+                                ", " + std::to_string(t.cols) + "], the config needs [" +
+                                std::to_string(rows) + ", " + std::to_string(cols) + "]");
 }
 
 // Host images of the two device arenas, filled tensor by tensor.
@@ -53,29 +54,31 @@ struct HostArenas {
 // each sub-buffer's offset.
 template <class Take>
 void workspace_layout(const engine::ModelConfig& c, int64_t tokens, int64_t records, Take&& take) {
-  const auto T = static_cast<std::size_t>(std::max<int64_t>(tokens, records));  // last-layer rows may be records
+  const auto T = static_cast<std::size_t>(
+      std::max<int64_t>(tokens, records));  // last-layer rows may be records
   const auto Tids = static_cast<std::size_t>(tokens);
   const auto B = static_cast<std::size_t>(records);
   const auto d = static_cast<std::size_t>(c.hidden_size);
   const auto inter = static_cast<std::size_t>(c.intermediate_size);
   const auto labels = static_cast<std::size_t>(c.num_labels);
-  take(Tids * 4);       // ids
-  take(Tids * 4);       // position ids
-  take((B + 1) * 4);    // cu_seqlens
-  take(T * d * 2);      // x
-  take(T * 3 * d * 2);  // qkv
-  take(T * d * 2);      // ctx
-  take(T * d * 2);      // tmp
-  take(T * inter * 2);  // ffn
-  take(B * d * 2);      // first
-  take(B * d * 2);      // head
-  take(B * labels * 4); // logits
-  take(B * d * 4);      // pooled
+  take(Tids * 4);        // ids
+  take(Tids * 4);        // position ids
+  take((B + 1) * 4);     // cu_seqlens
+  take(T * d * 2);       // x
+  take(T * 3 * d * 2);   // qkv
+  take(T * d * 2);       // ctx
+  take(T * d * 2);       // tmp
+  take(T * inter * 2);   // ffn
+  take(B * d * 2);       // first
+  take(B * d * 2);       // head
+  take(B * labels * 4);  // logits
+  take(B * d * 4);       // pooled
 }
 
 }  // namespace
 
-std::size_t CudaEncoder::workspace_bytes(const engine::ModelConfig& config, int64_t tokens, int64_t records) {
+std::size_t CudaEncoder::workspace_bytes(const engine::ModelConfig& config, int64_t tokens,
+                                         int64_t records) {
   std::size_t total = 0;
   workspace_layout(config, tokens, records, [&](std::size_t bytes) {
     const std::size_t off = total;
@@ -85,7 +88,8 @@ std::size_t CudaEncoder::workspace_bytes(const engine::ModelConfig& config, int6
   return total;
 }
 
-EncoderBuffers CudaEncoder::carve(void* base, const engine::ModelConfig& config, int64_t tokens, int64_t records) {
+EncoderBuffers CudaEncoder::carve(void* base, const engine::ModelConfig& config, int64_t tokens,
+                                  int64_t records) {
   std::vector<char*> p;
   std::size_t total = 0;
   workspace_layout(config, tokens, records, [&](std::size_t bytes) {
@@ -109,21 +113,26 @@ EncoderBuffers CudaEncoder::carve(void* base, const engine::ModelConfig& config,
 }
 
 std::size_t CudaEncoder::weight_bytes_needed(const engine::ModelConfig& c) {
-  const std::size_t d = static_cast<std::size_t>(c.hidden_size), inter = static_cast<std::size_t>(c.intermediate_size);
-  const std::size_t layers = static_cast<std::size_t>(c.num_layers), labels = static_cast<std::size_t>(c.num_labels);
-  const std::size_t m = static_cast<std::size_t>(c.vocab_size) * d + static_cast<std::size_t>(c.max_position_embeddings) * d +
+  const std::size_t d = static_cast<std::size_t>(c.hidden_size),
+                    inter = static_cast<std::size_t>(c.intermediate_size);
+  const std::size_t layers = static_cast<std::size_t>(c.num_layers),
+                    labels = static_cast<std::size_t>(c.num_labels);
+  const std::size_t m = static_cast<std::size_t>(c.vocab_size) * d +
+                        static_cast<std::size_t>(c.max_position_embeddings) * d +
                         layers * (4 * d * d + 2 * d * inter) + d * d + (3 + 4 * layers) * kAlign16;
-  const std::size_t v = 3 * d + layers * (3 * d + d + 2 * d + inter + d + 2 * d) + d + labels * d + labels +
-                        (5 + 8 * layers + 3) * kAlignF32;
+  const std::size_t v = 3 * d + layers * (3 * d + d + 2 * d + inter + d + 2 * d) + d + labels * d +
+                        labels + (5 + 8 * layers + 3) * kAlignF32;
   return m * 2 + v * 4;
 }
 
-CudaEncoder::CudaEncoder(const engine::ModelConfig& config, const engine::EncoderWeights& w, DType dt,
-                         engine::Pooling pooling)
+CudaEncoder::CudaEncoder(const engine::ModelConfig& config, const engine::EncoderWeights& w,
+                         DType dt, engine::Pooling pooling)
     : config_(config), dt_(dt), pooling_(pooling) {
   const int64_t d = config.hidden_size, inter = config.intermediate_size;
-  if (d <= 0 || config.num_heads <= 0 || d % config.num_heads != 0 || inter <= 0 || config.num_labels <= 0)
-    throw std::invalid_argument("cuda backend: the config's hidden/heads/intermediate/labels sizes are not usable");
+  if (d <= 0 || config.num_heads <= 0 || d % config.num_heads != 0 || inter <= 0 ||
+      config.num_labels <= 0)
+    throw std::invalid_argument(
+        "cuda backend: the config's hidden/heads/intermediate/labels sizes are not usable");
   if (static_cast<int64_t>(w.layers.size()) != config.num_layers)
     throw std::invalid_argument("cuda backend: weights have " + std::to_string(w.layers.size()) +
                                 " layers, the config " + std::to_string(config.num_layers));
@@ -159,9 +168,10 @@ CudaEncoder::CudaEncoder(const engine::ModelConfig& config, const engine::Encode
     expect_shape(l.ffn_norm.gamma, 1, d, n + "FFN LayerNorm weight");
     expect_shape(l.ffn_norm.beta, 1, d, n + "FFN LayerNorm bias");
     lo.push_back({a.matrix(l.qkv.weight), a.vector(l.qkv.bias), a.matrix(l.attention_output.weight),
-                  a.vector(l.attention_output.bias), a.vector(l.attention_norm.gamma), a.vector(l.attention_norm.beta),
-                  a.matrix(l.ffn_in.weight), a.vector(l.ffn_in.bias), a.matrix(l.ffn_out.weight),
-                  a.vector(l.ffn_out.bias), a.vector(l.ffn_norm.gamma), a.vector(l.ffn_norm.beta)});
+                  a.vector(l.attention_output.bias), a.vector(l.attention_norm.gamma),
+                  a.vector(l.attention_norm.beta), a.matrix(l.ffn_in.weight),
+                  a.vector(l.ffn_in.bias), a.matrix(l.ffn_out.weight), a.vector(l.ffn_out.bias),
+                  a.vector(l.ffn_norm.gamma), a.vector(l.ffn_norm.beta)});
   }
   expect_shape(w.head.pre.weight, d, d, "classifier head dense weight");
   expect_shape(w.head.pre.bias, 1, d, "classifier head dense bias");
@@ -187,8 +197,8 @@ CudaEncoder::CudaEncoder(const engine::ModelConfig& config, const engine::Encode
   emb_g_ = V(emb_g);
   emb_b_ = V(emb_b);
   for (const auto& o : lo) {
-    layers_.push_back({M(o.w_qkv), V(o.b_qkv), M(o.w_o), V(o.b_o), V(o.ln1_g), V(o.ln1_b), M(o.w_1), V(o.b_1),
-                       M(o.w_2), V(o.b_2), V(o.ln2_g), V(o.ln2_b)});
+    layers_.push_back({M(o.w_qkv), V(o.b_qkv), M(o.w_o), V(o.b_o), V(o.ln1_g), V(o.ln1_b), M(o.w_1),
+                       V(o.b_1), M(o.w_2), V(o.b_2), V(o.ln2_g), V(o.ln2_b)});
   }
   head_w_pre_ = M(w_pre);
   head_b_pre_ = V(b_pre);
@@ -198,8 +208,8 @@ CudaEncoder::CudaEncoder(const engine::ModelConfig& config, const engine::Encode
   attention_prepare(dt_, config_.head_dim());
 }
 
-void CudaEncoder::layer_tail(const Layer& L, const EncoderBuffers& b, void* x, int64_t rows, cudaStream_t stream,
-                             cublasHandle_t blas) const {
+void CudaEncoder::layer_tail(const Layer& L, const EncoderBuffers& b, void* x, int64_t rows,
+                             cudaStream_t stream, cublasHandle_t blas) const {
   const int64_t d = config_.hidden_size, inter = config_.intermediate_size;
   const float eps = config_.layer_norm_eps;
   linear(blas, dt_, b.ctx, d, L.w_o, rows, d, d, b.tmp, d);
@@ -227,8 +237,8 @@ void CudaEncoder::enqueue(const EncoderBuffers& b, const ForwardShape& s, cudaSt
     const Layer& L = layers_[l];
     linear(blas, dt_, b.x, d, L.w_qkv, T, 3 * d, d, b.qkv, 3 * d);
     const bool last_first_only = l + 1 == layers_.size() && !every_token_to_the_end;
-    attention(dt_, b.qkv, 3 * d, L.b_qkv, b.cu_seqlens, B, s.max_seqlen, heads, dh, scale, last_first_only, b.ctx,
-              d, stream);
+    attention(dt_, b.qkv, 3 * d, L.b_qkv, b.cu_seqlens, B, s.max_seqlen, heads, dh, scale,
+              last_first_only, b.ctx, d, stream);
     if (!last_first_only) {
       layer_tail(L, b, b.x, T, stream, blas);
     } else {
@@ -241,12 +251,19 @@ void CudaEncoder::enqueue(const EncoderBuffers& b, const ForwardShape& s, cudaSt
 
   linear(blas, dt_, b.first, d, head_w_pre_, B, d, d, b.head, d);
   bias_activation(dt_, b.head, d, B, d, head_b_pre_, head_act_, stream);
-  classifier_out(dt_, b.head, d, head_w_out_, head_b_out_, B, config_.num_labels, d, b.logits, stream);
+  classifier_out(dt_, b.head, d, head_w_out_, head_b_out_, B, config_.num_labels, d, b.logits,
+                 stream);
   if (!s.pooled) return;
   switch (pooling_) {
-    case engine::Pooling::kHead: rows_to_f32(dt_, b.head, d, B, d, b.pooled, d, stream); break;
-    case engine::Pooling::kFirstToken: rows_to_f32(dt_, b.first, d, B, d, b.pooled, d, stream); break;
-    case engine::Pooling::kMean: mean_pool(dt_, b.x, d, b.cu_seqlens, B, d, b.pooled, d, stream); break;
+    case engine::Pooling::kHead:
+      rows_to_f32(dt_, b.head, d, B, d, b.pooled, d, stream);
+      break;
+    case engine::Pooling::kFirstToken:
+      rows_to_f32(dt_, b.first, d, B, d, b.pooled, d, stream);
+      break;
+    case engine::Pooling::kMean:
+      mean_pool(dt_, b.x, d, b.cu_seqlens, B, d, b.pooled, d, stream);
+      break;
   }
 }
 

@@ -62,15 +62,18 @@ class CudaEncoder {
 
   // Bytes of one workspace for `tokens` tokens and `records` records, and its
   // partition (base from cudaMalloc: 256-byte aligned sub-buffers).
-  static std::size_t workspace_bytes(const engine::ModelConfig& config, int64_t tokens, int64_t records);
-  static EncoderBuffers carve(void* base, const engine::ModelConfig& config, int64_t tokens, int64_t records);
+  static std::size_t workspace_bytes(const engine::ModelConfig& config, int64_t tokens,
+                                     int64_t records);
+  static EncoderBuffers carve(void* base, const engine::ModelConfig& config, int64_t tokens,
+                              int64_t records);
   // Upper bound of weight_bytes() before uploading (for the memory check).
   static std::size_t weight_bytes_needed(const engine::ModelConfig& config);
 
   // Enqueues the forward on `stream` (the handle must be bound to it). Inputs
   // (ids, position_ids, cu_seqlens) must be on the device; no host sync and no
   // allocation, so it can be captured into a CUDA graph.
-  void enqueue(const EncoderBuffers& b, const ForwardShape& shape, cudaStream_t stream, cublasHandle_t blas) const;
+  void enqueue(const EncoderBuffers& b, const ForwardShape& shape, cudaStream_t stream,
+               cublasHandle_t blas) const;
 
  private:
   struct Layer {
@@ -90,8 +93,8 @@ class CudaEncoder {
 
   // One block of the layer after attention, over `rows` rows whose
   // attention output is b.ctx and residual stream is x.
-  void layer_tail(const Layer& L, const EncoderBuffers& b, void* x, int64_t rows, cudaStream_t stream,
-                  cublasHandle_t blas) const;
+  void layer_tail(const Layer& L, const EncoderBuffers& b, void* x, int64_t rows,
+                  cudaStream_t stream, cublasHandle_t blas) const;
 
   engine::ModelConfig config_;
   DType dt_;

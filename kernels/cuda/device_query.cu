@@ -1,9 +1,9 @@
 // CUDA device discovery (see device_query.h).
-#include "kernels/cuda/device_query.h"
-
 #include <cuda_runtime.h>
 
 #include <sstream>
+
+#include "kernels/cuda/device_query.h"
 
 namespace sluice::cuda {
 

@@ -29,7 +29,8 @@ struct DeviceQuery {
 // Queries the CUDA runtime once per call. Safe to call with no GPU.
 DeviceQuery query_devices();
 
-// One line for `sluice --version`, e.g. "cuda: runtime 13.0, 1 device(s): NVIDIA H200 (sm_90, 139 GiB)".
+// One line for `sluice --version`, e.g. "cuda: runtime 13.0, 1 device(s): NVIDIA H200 (sm_90, 139
+// GiB)".
 std::string describe(const DeviceQuery& q);
 
 }  // namespace sluice::cuda

@@ -14,7 +14,8 @@ namespace sluice::cuda {
 // fp32 [hidden]. Every id must index a valid row (the backend checks batches
 // first). Device pointers; enqueued on `stream`.
 void embedding_layernorm(DType dt, const int32_t* ids, const int32_t* position_ids, int64_t tokens,
-                         const void* word, const void* position, const float* type_row, const float* gamma,
-                         const float* beta, float eps, int64_t hidden, void* out, cudaStream_t stream);
+                         const void* word, const void* position, const float* type_row,
+                         const float* gamma, const float* beta, float eps, int64_t hidden,
+                         void* out, cudaStream_t stream);
 
 }  // namespace sluice::cuda

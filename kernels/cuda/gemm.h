@@ -15,7 +15,7 @@ namespace sluice::cuda {
 // strides ld_x, ld_y (elements), w contiguous. Enqueued on the handle's
 // stream. Throws std::invalid_argument for bad shapes, CudaError when cuBLAS
 // refuses.
-void linear(cublasHandle_t handle, DType dt, const void* x, int64_t ld_x, const void* w, int64_t m, int64_t n,
-            int64_t k, void* y, int64_t ld_y);
+void linear(cublasHandle_t handle, DType dt, const void* x, int64_t ld_x, const void* w, int64_t m,
+            int64_t n, int64_t k, void* y, int64_t ld_y);
 
 }  // namespace sluice::cuda

@@ -1,11 +1,10 @@
-#include "kernels/cuda/gemm_peak.h"
-
 #include <algorithm>
 #include <vector>
 
 #include "kernels/cuda/cuda_error.h"
 #include "kernels/cuda/device_common.cuh"
 #include "kernels/cuda/gemm.h"
+#include "kernels/cuda/gemm_peak.h"
 #include "kernels/cuda/handles.h"
 
 namespace sluice::cuda {
@@ -40,8 +39,10 @@ GemmPeak measure_gemm_peak(int device, DType dt, int n, int iters) {
   DeviceBuffer a(elems * 2, op), b(elems * 2, op), c(elems * 2, op);
   dispatch(dt, [&](auto tag) {
     using T = decltype(tag);
-    fill_random_kernel<T><<<4096, 256, 0, stream.get()>>>(a.get<T>(), static_cast<int64_t>(elems), 1u);
-    fill_random_kernel<T><<<4096, 256, 0, stream.get()>>>(b.get<T>(), static_cast<int64_t>(elems), 2u);
+    fill_random_kernel<T>
+        <<<4096, 256, 0, stream.get()>>>(a.get<T>(), static_cast<int64_t>(elems), 1u);
+    fill_random_kernel<T>
+        <<<4096, 256, 0, stream.get()>>>(b.get<T>(), static_cast<int64_t>(elems), 2u);
   });
   check_launch("fill_random_kernel", op);
   for (int i = 0; i < 3; ++i) linear(blas.get(), dt, a.get(), n, b.get(), n, n, n, c.get(), n);

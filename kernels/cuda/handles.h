@@ -20,8 +20,10 @@ class DeviceGuard {
  public:
   explicit DeviceGuard(int device) {
     SLUICE_CUDA_CHECK(cudaGetDevice(&previous_), "select device");
-    if (previous_ != device) SLUICE_CUDA_CHECK(cudaSetDevice(device), "select device");
-    else previous_ = -1;
+    if (previous_ != device)
+      SLUICE_CUDA_CHECK(cudaSetDevice(device), "select device");
+    else
+      previous_ = -1;
   }
   ~DeviceGuard() {
     if (previous_ >= 0) cudaSetDevice(previous_);
@@ -57,7 +59,9 @@ class Stream {
 class Event {
  public:
   Event() = default;
-  Event(unsigned flags, const char* what) { SLUICE_CUDA_CHECK(cudaEventCreateWithFlags(&e_, flags), what); }
+  Event(unsigned flags, const char* what) {
+    SLUICE_CUDA_CHECK(cudaEventCreateWithFlags(&e_, flags), what);
+  }
   ~Event() {
     if (e_) cudaEventDestroy(e_);
   }
@@ -81,7 +85,8 @@ class DeviceBuffer {
   ~DeviceBuffer() {
     if (p_) cudaFree(p_);
   }
-  DeviceBuffer(DeviceBuffer&& o) noexcept : p_(std::exchange(o.p_, nullptr)), bytes_(std::exchange(o.bytes_, 0)) {}
+  DeviceBuffer(DeviceBuffer&& o) noexcept
+      : p_(std::exchange(o.p_, nullptr)), bytes_(std::exchange(o.bytes_, 0)) {}
   DeviceBuffer& operator=(DeviceBuffer&& o) noexcept {
     std::swap(p_, o.p_);
     std::swap(bytes_, o.bytes_);
@@ -109,7 +114,8 @@ class PinnedBuffer {
   ~PinnedBuffer() {
     if (p_) cudaFreeHost(p_);
   }
-  PinnedBuffer(PinnedBuffer&& o) noexcept : p_(std::exchange(o.p_, nullptr)), bytes_(std::exchange(o.bytes_, 0)) {}
+  PinnedBuffer(PinnedBuffer&& o) noexcept
+      : p_(std::exchange(o.p_, nullptr)), bytes_(std::exchange(o.bytes_, 0)) {}
   PinnedBuffer& operator=(PinnedBuffer&& o) noexcept {
     std::swap(p_, o.p_);
     std::swap(bytes_, o.bytes_);
@@ -149,7 +155,8 @@ class CublasHandle {
   ~CublasHandle() {
     if (h_) cublasDestroy(h_);
   }
-  CublasHandle(CublasHandle&& o) noexcept : h_(std::exchange(o.h_, nullptr)), workspace_(std::move(o.workspace_)) {}
+  CublasHandle(CublasHandle&& o) noexcept
+      : h_(std::exchange(o.h_, nullptr)), workspace_(std::move(o.workspace_)) {}
   CublasHandle& operator=(CublasHandle&& o) noexcept {
     std::swap(h_, o.h_);
     std::swap(workspace_, o.workspace_);

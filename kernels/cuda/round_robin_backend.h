@@ -16,7 +16,7 @@ namespace sluice::cuda {
 
 // `backends` non-empty, all for the same model; `max_in_flight` bounds the
 // wrapper's outstanding tickets (submit blocks beyond it).
-std::unique_ptr<engine::Backend> make_round_robin_backend(std::vector<std::unique_ptr<engine::Backend>> backends,
-                                                          int max_in_flight);
+std::unique_ptr<engine::Backend> make_round_robin_backend(
+    std::vector<std::unique_ptr<engine::Backend>> backends, int max_in_flight);
 
 }  // namespace sluice::cuda

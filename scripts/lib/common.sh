@@ -23,7 +23,7 @@ SLUICE_PACKAGES_build=(
 SLUICE_PACKAGES_test=(
   git kcat libopenblas0-pthread
   libgtest-dev libgmock-dev libbenchmark-dev
-  clang-14 libclang-rt-14-dev
+  clang-14 libclang-rt-14-dev clang-format-14
   prometheus
   python3-numpy python3-torch python3-confluent-kafka python3-yaml python3-faiss
   procps curl

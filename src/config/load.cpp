@@ -142,7 +142,9 @@ std::shared_ptr<const Schema> element_schema(const Key* list, const YAML::Node& 
 }  // namespace
 
 ConfigError::ConfigError(std::string source, std::vector<Problem> problems)
-    : std::runtime_error(join_problems(source, problems)), problems_(std::move(problems)), source_(std::move(source)) {}
+    : std::runtime_error(join_problems(source, problems)),
+      problems_(std::move(problems)),
+      source_(std::move(source)) {}
 
 void substitute_env(YAML::Node doc, std::vector<Problem>& problems, FromEnvironment& env) {
   EnvWalk{problems, env, {}}.walk(doc, "");
@@ -204,7 +206,8 @@ void apply_override(YAML::Node doc, const std::string& assignment, std::vector<P
         size_t idx = 0;
         auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), idx);
         if (ec != std::errc() || idx >= cur.size()) {
-          problems.push_back({walked, "--set: index out of range (list has " + std::to_string(cur.size()) + ")"});
+          problems.push_back(
+              {walked, "--set: index out of range (list has " + std::to_string(cur.size()) + ")"});
           return;
         }
         next.reset(cur[idx]);
@@ -260,8 +263,8 @@ void apply_override(YAML::Node doc, const std::string& assignment, std::vector<P
   }
 }
 
-Loaded load_string(const std::string& text, const Schema& schema, const std::vector<std::string>& overrides,
-                   const std::string& source) {
+Loaded load_string(const std::string& text, const Schema& schema,
+                   const std::vector<std::string>& overrides, const std::string& source) {
   if (text.size() > kMaxFileBytes) {
     throw ConfigError(source, {{"(file)", "larger than " + std::to_string(kMaxFileBytes / 1024) +
                                               " KiB; a pipeline file is a few KiB"}});
@@ -301,12 +304,15 @@ Loaded load_string(const std::string& text, const Schema& schema, const std::vec
   return Loaded{validated, std::move(env)};
 }
 
-Loaded load_file(const std::filesystem::path& path, const Schema& schema, const std::vector<std::string>& overrides) {
+Loaded load_file(const std::filesystem::path& path, const Schema& schema,
+                 const std::vector<std::string>& overrides) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec))
     throw ConfigError(path.string(), {{"(file)", "is a directory"}});
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw ConfigError(path.string(), {{"(file)", "cannot open: " + std::string(std::strerror(errno))}});
+  if (!in)
+    throw ConfigError(path.string(),
+                      {{"(file)", "cannot open: " + std::string(std::strerror(errno))}});
   // One byte more than allowed tells a file at the limit from a larger one
   // (without trusting a size that /dev/zero or a pipe does not have).
   std::string text(kMaxFileBytes + 1, '\0');

@@ -61,7 +61,8 @@ struct Loaded {
 // errors included).
 Loaded load_file(const std::filesystem::path& path, const Schema& schema,
                  const std::vector<std::string>& overrides = {});
-Loaded load_string(const std::string& text, const Schema& schema, const std::vector<std::string>& overrides = {},
+Loaded load_string(const std::string& text, const Schema& schema,
+                   const std::vector<std::string>& overrides = {},
                    const std::string& source = "<string>");
 
 }  // namespace sluice::config

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
-#include <cstdlib>
 #include <cmath>
+#include <cstdlib>
 #include <ostream>
 #include <set>
 #include <sstream>
@@ -13,18 +13,30 @@ namespace sluice::config {
 
 std::string_view type_name(Type t) {
   switch (t) {
-    case Type::kString: return "string";
-    case Type::kInt: return "integer";
-    case Type::kFloat: return "number";
-    case Type::kBool: return "boolean";
-    case Type::kDuration: return "duration";
-    case Type::kBytes: return "size";
-    case Type::kEnum: return "choice";
-    case Type::kStringList: return "list of strings";
-    case Type::kStringMap: return "map of strings";
-    case Type::kObject: return "mapping";
-    case Type::kObjectList: return "list of mappings";
-    case Type::kAny: return "any";
+    case Type::kString:
+      return "string";
+    case Type::kInt:
+      return "integer";
+    case Type::kFloat:
+      return "number";
+    case Type::kBool:
+      return "boolean";
+    case Type::kDuration:
+      return "duration";
+    case Type::kBytes:
+      return "size";
+    case Type::kEnum:
+      return "choice";
+    case Type::kStringList:
+      return "list of strings";
+    case Type::kStringMap:
+      return "map of strings";
+    case Type::kObject:
+      return "mapping";
+    case Type::kObjectList:
+      return "list of mappings";
+    case Type::kAny:
+      return "any";
   }
   return "?";
 }
@@ -47,21 +59,24 @@ Key& Schema::choice(std::string name, std::vector<std::string> choices, std::str
   return k;
 }
 
-Key& Schema::object(std::string name, std::shared_ptr<const Schema> schema, std::string description) {
+Key& Schema::object(std::string name, std::shared_ptr<const Schema> schema,
+                    std::string description) {
   Key& k = add(std::move(name), Type::kObject, std::move(description));
   k.object = std::move(schema);
   return k;
 }
 
-Key& Schema::object_list(std::string name, std::shared_ptr<const Schema> element, std::string description) {
+Key& Schema::object_list(std::string name, std::shared_ptr<const Schema> element,
+                         std::string description) {
   Key& k = add(std::move(name), Type::kObjectList, std::move(description));
   k.object = std::move(element);
   return k;
 }
 
-Key& Schema::object_list(std::string name, std::string discriminator,
-                         std::function<std::shared_ptr<const Schema>(std::string_view, std::string*)> select,
-                         std::string description) {
+Key& Schema::object_list(
+    std::string name, std::string discriminator,
+    std::function<std::shared_ptr<const Schema>(std::string_view, std::string*)> select,
+    std::string description) {
   Key& k = add(std::move(name), Type::kObjectList, std::move(description));
   k.discriminator = std::move(discriminator);
   k.select = std::move(select);
@@ -90,7 +105,8 @@ void Schema::describe(std::ostream& os, const std::string& prefix) const {
       for (size_t i = 0; i < k.choices.size(); ++i) os << (i ? "|" : "") << k.choices[i];
     }
     os << (k.required ? ", required" : "");
-    if (k.default_value) os << ", default " << (k.default_value->empty() ? "\"\"" : *k.default_value);
+    if (k.default_value)
+      os << ", default " << (k.default_value->empty() ? "\"\"" : *k.default_value);
     os << ")\n      " << k.description << '\n';
     if (k.type == Type::kObject && k.object) k.object->describe(os, path);
     if (k.type == Type::kObjectList && k.object) k.object->describe(os, path + "[]");
@@ -111,7 +127,8 @@ std::string_view trim(std::string_view s) {
 bool split_number(std::string_view text, double* value, std::string* unit) {
   text = trim(text);
   size_t i = 0;
-  while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) ++i;
+  while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.'))
+    ++i;
   if (i == 0) return false;
   std::string num(text.substr(0, i));
   char* end = nullptr;
@@ -157,14 +174,22 @@ std::optional<int64_t> parse_duration_ns(std::string_view text) {
   std::string unit;
   if (!split_number(text, &v, &unit)) return std::nullopt;
   double scale = 0;
-  if (unit == "ns") scale = 1;
-  else if (unit == "us" || unit == "µs") scale = 1e3;
-  else if (unit == "ms") scale = 1e6;
-  else if (unit == "s") scale = 1e9;
-  else if (unit == "m" || unit == "min") scale = 60e9;
-  else if (unit == "h") scale = 3600e9;
-  else if (unit.empty() && v == 0) scale = 1;  // plain 0 needs no unit
-  else return std::nullopt;
+  if (unit == "ns")
+    scale = 1;
+  else if (unit == "us" || unit == "µs")
+    scale = 1e3;
+  else if (unit == "ms")
+    scale = 1e6;
+  else if (unit == "s")
+    scale = 1e9;
+  else if (unit == "m" || unit == "min")
+    scale = 60e9;
+  else if (unit == "h")
+    scale = 3600e9;
+  else if (unit.empty() && v == 0)
+    scale = 1;  // plain 0 needs no unit
+  else
+    return std::nullopt;
   if (!(v * scale < 0x1p63)) return std::nullopt;  // beyond int64 nanoseconds (292 years)
   return static_cast<int64_t>(std::llround(v * scale));
 }
@@ -174,14 +199,22 @@ std::optional<uint64_t> parse_bytes(std::string_view text) {
   std::string unit;
   if (!split_number(text, &v, &unit)) return std::nullopt;
   double scale = 0;
-  if (unit.empty() || unit == "B") scale = 1;
-  else if (unit == "KiB") scale = 1024.0;
-  else if (unit == "MiB") scale = 1024.0 * 1024;
-  else if (unit == "GiB") scale = 1024.0 * 1024 * 1024;
-  else if (unit == "KB" || unit == "kB") scale = 1e3;
-  else if (unit == "MB") scale = 1e6;
-  else if (unit == "GB") scale = 1e9;
-  else return std::nullopt;
+  if (unit.empty() || unit == "B")
+    scale = 1;
+  else if (unit == "KiB")
+    scale = 1024.0;
+  else if (unit == "MiB")
+    scale = 1024.0 * 1024;
+  else if (unit == "GiB")
+    scale = 1024.0 * 1024 * 1024;
+  else if (unit == "KB" || unit == "kB")
+    scale = 1e3;
+  else if (unit == "MB")
+    scale = 1e6;
+  else if (unit == "GB")
+    scale = 1e9;
+  else
+    return std::nullopt;
   if (!(v * scale < 0x1p63)) return std::nullopt;  // beyond what llround returns
   return static_cast<uint64_t>(std::llround(v * scale));
 }
@@ -263,7 +296,8 @@ struct Validator {
         return n;
       }
       case Type::kEnum: {
-        bool ok = n.IsScalar() && std::find(k.choices.begin(), k.choices.end(), n.Scalar()) != k.choices.end();
+        bool ok = n.IsScalar() &&
+                  std::find(k.choices.begin(), k.choices.end(), n.Scalar()) != k.choices.end();
         if (!ok) {
           std::string list;
           for (size_t i = 0; i < k.choices.size(); ++i) list += (i ? ", " : "") + k.choices[i];
@@ -355,11 +389,14 @@ struct Validator {
           // A near miss (same letters but one) is most likely a typo.
           if (cand.name.size() + 1 >= name.size() && name.size() + 1 >= cand.name.size()) {
             size_t common = 0;
-            for (size_t i = 0; i < std::min(cand.name.size(), name.size()); ++i) common += cand.name[i] == name[i];
-            if (common + 2 >= std::max(cand.name.size(), name.size()) && hint.empty()) hint = cand.name;
+            for (size_t i = 0; i < std::min(cand.name.size(), name.size()); ++i)
+              common += cand.name[i] == name[i];
+            if (common + 2 >= std::max(cand.name.size(), name.size()) && hint.empty())
+              hint = cand.name;
           }
         }
-        problem(sub, "unknown key" + (hint.empty() ? std::string() : " (did you mean '" + hint + "'?)"));
+        problem(sub,
+                "unknown key" + (hint.empty() ? std::string() : " (did you mean '" + hint + "'?)"));
         continue;
       }
       out[name] = value(*k, sub, it->second);
@@ -368,10 +405,12 @@ struct Validator {
       if (n[k.name]) continue;
       std::string sub = path.empty() ? k.name : path + "." + k.name;
       if (k.required) {
-        problem(sub, "missing required key (" + std::string(type_name(k.type)) + ": " + k.description + ")");
+        problem(sub, "missing required key (" + std::string(type_name(k.type)) + ": " +
+                         k.description + ")");
       } else if (k.default_value) {
         // Defaults are YAML text ("5ms", "[]", "{}"); "" is the empty string.
-        YAML::Node d = k.default_value->empty() ? YAML::Node(std::string()) : YAML::Load(*k.default_value);
+        YAML::Node d =
+            k.default_value->empty() ? YAML::Node(std::string()) : YAML::Load(*k.default_value);
         out[k.name] = value(k, sub, d);
       } else if (k.type == Type::kObject) {
         out[k.name] = object(*k.object, sub, YAML::Node(YAML::NodeType::Map));

@@ -10,14 +10,14 @@
 // Stage lists are discriminated: the schema of each element is chosen by the
 // value of one of its keys (a stage's `type:` selects its operator's options).
 #pragma once
+#include <yaml-cpp/yaml.h>
+
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <yaml-cpp/yaml.h>
 
 #include "src/config/section.h"
 
@@ -48,17 +48,27 @@ struct Key {
   std::string description;
   bool required = false;
   std::optional<std::string> default_value;  // YAML scalar text
-  std::vector<std::string> choices;           // kEnum
-  std::optional<double> min, max;             // kInt / kFloat / kDuration (seconds) / kBytes
-  std::shared_ptr<const Schema> object;       // kObject, and kObjectList with a fixed element schema
+  std::vector<std::string> choices;          // kEnum
+  std::optional<double> min, max;            // kInt / kFloat / kDuration (seconds) / kBytes
+  std::shared_ptr<const Schema> object;      // kObject, and kObjectList with a fixed element schema
   // kObjectList, discriminated: element schema chosen by the value of `discriminator`.
   std::string discriminator;
   std::function<std::shared_ptr<const Schema>(std::string_view value, std::string* known)> select;
 
   // Fluent modifiers, for declarations that read like a table.
-  Key& def(std::string v) { default_value = std::move(v); return *this; }
-  Key& req() { required = true; return *this; }
-  Key& range(std::optional<double> lo, std::optional<double> hi) { min = lo; max = hi; return *this; }
+  Key& def(std::string v) {
+    default_value = std::move(v);
+    return *this;
+  }
+  Key& req() {
+    required = true;
+    return *this;
+  }
+  Key& range(std::optional<double> lo, std::optional<double> hi) {
+    min = lo;
+    max = hi;
+    return *this;
+  }
 };
 
 class Schema {
@@ -66,20 +76,38 @@ class Schema {
   explicit Schema(std::string description = {}) : description_(std::move(description)) {}
 
   Key& add(std::string name, Type type, std::string description);
-  Key& string(std::string name, std::string description) { return add(std::move(name), Type::kString, std::move(description)); }
-  Key& integer(std::string name, std::string description) { return add(std::move(name), Type::kInt, std::move(description)); }
-  Key& real(std::string name, std::string description) { return add(std::move(name), Type::kFloat, std::move(description)); }
-  Key& boolean(std::string name, std::string description) { return add(std::move(name), Type::kBool, std::move(description)); }
-  Key& duration(std::string name, std::string description) { return add(std::move(name), Type::kDuration, std::move(description)); }
-  Key& bytes(std::string name, std::string description) { return add(std::move(name), Type::kBytes, std::move(description)); }
+  Key& string(std::string name, std::string description) {
+    return add(std::move(name), Type::kString, std::move(description));
+  }
+  Key& integer(std::string name, std::string description) {
+    return add(std::move(name), Type::kInt, std::move(description));
+  }
+  Key& real(std::string name, std::string description) {
+    return add(std::move(name), Type::kFloat, std::move(description));
+  }
+  Key& boolean(std::string name, std::string description) {
+    return add(std::move(name), Type::kBool, std::move(description));
+  }
+  Key& duration(std::string name, std::string description) {
+    return add(std::move(name), Type::kDuration, std::move(description));
+  }
+  Key& bytes(std::string name, std::string description) {
+    return add(std::move(name), Type::kBytes, std::move(description));
+  }
   Key& choice(std::string name, std::vector<std::string> choices, std::string description);
-  Key& strings(std::string name, std::string description) { return add(std::move(name), Type::kStringList, std::move(description)); }
-  Key& string_map(std::string name, std::string description) { return add(std::move(name), Type::kStringMap, std::move(description)); }
+  Key& strings(std::string name, std::string description) {
+    return add(std::move(name), Type::kStringList, std::move(description));
+  }
+  Key& string_map(std::string name, std::string description) {
+    return add(std::move(name), Type::kStringMap, std::move(description));
+  }
   Key& object(std::string name, std::shared_ptr<const Schema> schema, std::string description);
-  Key& object_list(std::string name, std::shared_ptr<const Schema> element, std::string description);
-  Key& object_list(std::string name, std::string discriminator,
-                   std::function<std::shared_ptr<const Schema>(std::string_view, std::string*)> select,
+  Key& object_list(std::string name, std::shared_ptr<const Schema> element,
                    std::string description);
+  Key& object_list(
+      std::string name, std::string discriminator,
+      std::function<std::shared_ptr<const Schema>(std::string_view, std::string*)> select,
+      std::string description);
 
   // Copies every key of `other` into this schema (e.g. common stage keys).
   void include(const Schema& other);

@@ -5,6 +5,8 @@
 // wrongly typed key is a programming error and throws std::logic_error
 // naming the path.
 #pragma once
+#include <yaml-cpp/yaml.h>
+
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -13,8 +15,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <yaml-cpp/yaml.h>
 
 namespace sluice::config {
 
@@ -58,7 +58,9 @@ class Section {
 
   const YAML::Node& node() const { return node_; }
   const std::string& path() const { return path_; }
-  std::string path_of(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
+  std::string path_of(const std::string& key) const {
+    return path_.empty() ? key : path_ + "." + key;
+  }
   // True if the value at `key` (a dotted sub-path such as
   // "properties.security.protocol" is fine) came from the environment.
   bool from_environment(const std::string& key) const { return env_ && env_->has(path_of(key)); }

@@ -26,11 +26,16 @@ inline constexpr int kFlushReasons = 6;
 
 inline std::string_view flush_reason_name(FlushReason r) {
   switch (r) {
-    case FlushReason::kMaxRecords: return "max_records";
-    case FlushReason::kMaxTokens: return "max_tokens";
-    case FlushReason::kMaxDelay: return "max_delay";
-    case FlushReason::kIdle: return "idle";
-    case FlushReason::kDrain: return "drain";
+    case FlushReason::kMaxRecords:
+      return "max_records";
+    case FlushReason::kMaxTokens:
+      return "max_tokens";
+    case FlushReason::kMaxDelay:
+      return "max_delay";
+    case FlushReason::kIdle:
+      return "idle";
+    case FlushReason::kDrain:
+      return "drain";
     case FlushReason::kModel:
       return "model";
   }
@@ -52,10 +57,10 @@ struct Batch {
   std::vector<float> embeddings;  // records.size() × embedding_dim, when requested
 
   FlushReason flush_reason = FlushReason::kMaxDelay;
-  int64_t oldest_ns = 0;        // now_ns() when the oldest record entered the batcher
-  int64_t flush_ns = 0;         // when the batch was closed
-  int64_t infer_begin_ns = 0;   // submitted to the backend
-  int64_t infer_end_ns = 0;     // results available
+  int64_t oldest_ns = 0;       // now_ns() when the oldest record entered the batcher
+  int64_t flush_ns = 0;        // when the batch was closed
+  int64_t infer_begin_ns = 0;  // submitted to the backend
+  int64_t infer_end_ns = 0;    // results available
 
   size_t size() const { return records.size(); }
   size_t total_tokens() const { return token_ids.size(); }

@@ -11,7 +11,8 @@ using TimePoint = SteadyClock::time_point;
 
 // Monotonic time in nanoseconds (steady_clock). Not comparable across processes.
 inline int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(SteadyClock::now().time_since_epoch()).count();
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(SteadyClock::now().time_since_epoch())
+      .count();
 }
 
 // Wall-clock time in milliseconds since the Unix epoch (as Kafka timestamps).

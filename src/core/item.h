@@ -22,9 +22,12 @@ inline ItemKind kind_of(const Item& item) {
 
 inline std::string_view item_kind_name(ItemKind k) {
   switch (k) {
-    case ItemKind::kNone: return "nothing";
-    case ItemKind::kRecord: return "records";
-    case ItemKind::kBatch: return "batches";
+    case ItemKind::kNone:
+      return "nothing";
+    case ItemKind::kRecord:
+      return "records";
+    case ItemKind::kBatch:
+      return "batches";
   }
   return "?";
 }

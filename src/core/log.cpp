@@ -30,14 +30,15 @@ bool parse_log_level(std::string_view name, LogLevel* out) {
 void log_line(LogLevel level, std::string_view message) {
   auto now = std::chrono::system_clock::now();
   std::time_t t = std::chrono::system_clock::to_time_t(now);
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
   std::tm tm{};
   gmtime_r(&t, &tm);
   char ts[32];
   std::strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
   std::lock_guard lock(g_mu);
-  std::fprintf(stderr, "%s.%03dZ %-5s %.*s\n", ts, static_cast<int>(ms), kNames[static_cast<int>(level)],
-               static_cast<int>(message.size()), message.data());
+  std::fprintf(stderr, "%s.%03dZ %-5s %.*s\n", ts, static_cast<int>(ms),
+               kNames[static_cast<int>(level)], static_cast<int>(message.size()), message.data());
   std::fflush(stderr);
 }
 

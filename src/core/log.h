@@ -25,13 +25,21 @@ void log(LogLevel level, const Args&... args) {
   log_line(level, os.str());
 }
 template <typename... Args>
-void log_debug(const Args&... a) { log(LogLevel::kDebug, a...); }
+void log_debug(const Args&... a) {
+  log(LogLevel::kDebug, a...);
+}
 template <typename... Args>
-void log_info(const Args&... a) { log(LogLevel::kInfo, a...); }
+void log_info(const Args&... a) {
+  log(LogLevel::kInfo, a...);
+}
 template <typename... Args>
-void log_warn(const Args&... a) { log(LogLevel::kWarn, a...); }
+void log_warn(const Args&... a) {
+  log(LogLevel::kWarn, a...);
+}
 template <typename... Args>
-void log_error(const Args&... a) { log(LogLevel::kError, a...); }
+void log_error(const Args&... a) {
+  log(LogLevel::kError, a...);
+}
 
 // Allows at most one message per interval (e.g. per-record warnings); counts
 // what it suppressed so the next message can say so. Thread-safe.

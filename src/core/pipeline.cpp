@@ -9,8 +9,8 @@
 namespace sluice::core {
 namespace {
 
-constexpr size_t kBurst = 64;       // items popped per ring visit
-constexpr int kIdleSpins = 64;      // spins before parking when idle
+constexpr size_t kBurst = 64;   // items popped per ring visit
+constexpr int kIdleSpins = 64;  // spins before parking when idle
 
 // Stable shard of a record: by (topic, partition) so one partition always
 // goes to the same worker and keeps its order.
@@ -36,7 +36,8 @@ void Emitter::emit(Item&& item) { worker_->route(std::move(item)); }
 
 void Emitter::dead_letter(Record&& record, std::string_view code, std::string_view detail) {
   worker_->stats_.dead_letters.fetch_add(1, std::memory_order_relaxed);
-  DeadLetter letter{std::move(record), std::string(code), std::string(detail), std::string(worker_->info_.stage)};
+  DeadLetter letter{std::move(record), std::string(code), std::string(detail),
+                    std::string(worker_->info_.stage)};
   Pipeline* p = worker_->pipeline_;
   if (p->dead_letters_) {
     p->dead_letters_->publish(std::move(letter));
@@ -75,7 +76,8 @@ Worker::Worker(Pipeline* p, size_t stage, int index, int count) : pipeline_(p), 
 
 void Worker::route(Item&& item) {
   if (outputs_.empty()) {
-    throw std::logic_error("stage '" + std::string(info_.stage) + "' is the last stage and cannot emit");
+    throw std::logic_error("stage '" + std::string(info_.stage) +
+                           "' is the last stage and cannot emit");
   }
   size_t n = outputs_.size();
   size_t j = 0;
@@ -105,7 +107,8 @@ void Worker::push_blocking(ItemRing* ring, Item&& item) {
     ~Waiting() { flag.store(false, std::memory_order_relaxed); }
   } waiting{waiting_room_};
   for (int spin = 0;; ++spin) {
-    if (pipeline_->aborting_.load(std::memory_order_acquire) || ring->cancelled()) return;  // dropped
+    if (pipeline_->aborting_.load(std::memory_order_acquire) || ring->cancelled())
+      return;  // dropped
     if (ring->try_push(std::move(item))) {
       ring->notify_consumer();
       return;
@@ -177,7 +180,8 @@ void Worker::run_source() {
     Source::Poll r = src->poll(out);
     leave_call();
     count_call();
-    if (r == Source::Poll::kEmitted) stats_.busy_ns.fetch_add(now_ns() - t0, std::memory_order_relaxed);
+    if (r == Source::Poll::kEmitted)
+      stats_.busy_ns.fetch_add(now_ns() - t0, std::memory_order_relaxed);
     if (r == Source::Poll::kEnd) break;
   }
   if (!pipeline_->aborting_.load()) {
@@ -229,7 +233,8 @@ void Worker::run_operator() {
 
     // No input right now.
     TimePoint deadline = op->next_deadline(st);
-    if (tick_requested_.exchange(false, std::memory_order_acq_rel) || SteadyClock::now() >= deadline) {
+    if (tick_requested_.exchange(false, std::memory_order_acq_rel) ||
+        SteadyClock::now() >= deadline) {
       int64_t t0 = now_ns();
       enter_call();
       op->on_tick(st, out);
@@ -278,7 +283,8 @@ Pipeline::~Pipeline() {
 
 void Pipeline::set_source(std::string name, std::unique_ptr<Source> source) {
   if (started_) throw std::logic_error("pipeline already started");
-  if (!stages_.empty() && stages_[0].source) throw std::logic_error("pipeline already has a source");
+  if (!stages_.empty() && stages_[0].source)
+    throw std::logic_error("pipeline already has a source");
   Stage s;
   s.name = std::move(name);
   s.out = source->output_kind();
@@ -286,7 +292,8 @@ void Pipeline::set_source(std::string name, std::unique_ptr<Source> source) {
   stages_.insert(stages_.begin(), std::move(s));
 }
 
-void Pipeline::add_stage(std::string name, std::unique_ptr<Operator> op, int workers, size_t queue_capacity) {
+void Pipeline::add_stage(std::string name, std::unique_ptr<Operator> op, int workers,
+                         size_t queue_capacity) {
   if (started_) throw std::logic_error("pipeline already started");
   if (workers < 1) throw std::invalid_argument("stage '" + name + "': workers must be at least 1");
   Stage s;
@@ -304,7 +311,8 @@ void Pipeline::start() {
   if (stages_.empty() || !stages_[0].source) {
     throw std::invalid_argument("pipeline '" + options_.name + "' has no source stage");
   }
-  if (stages_.size() < 2) throw std::invalid_argument("pipeline '" + options_.name + "' has no stage after its source");
+  if (stages_.size() < 2)
+    throw std::invalid_argument("pipeline '" + options_.name + "' has no stage after its source");
   for (size_t i = 1; i < stages_.size(); ++i) {
     const Stage& up = stages_[i - 1];
     const Stage& s = stages_[i];
@@ -313,8 +321,9 @@ void Pipeline::start() {
                                   "' cannot follow it (a sink must be last)");
     }
     if (up.out != s.in) {
-      throw std::invalid_argument("stage '" + s.name + "' takes " + std::string(item_kind_name(s.in)) +
-                                  " but stage '" + up.name + "' emits " + std::string(item_kind_name(up.out)));
+      throw std::invalid_argument("stage '" + s.name + "' takes " +
+                                  std::string(item_kind_name(s.in)) + " but stage '" + up.name +
+                                  "' emits " + std::string(item_kind_name(up.out)));
     }
   }
 
@@ -372,11 +381,13 @@ void Pipeline::start() {
   live_workers_.store(static_cast<int>(total));
   for (auto& s : stages_)
     for (auto& w : s.worker_objs) w->thread_ = std::thread([wp = w.get()] { wp->run(); });
-  log_info("pipeline '", options_.name, "' started: ", stages_.size(), " stages, ", total, " threads");
+  log_info("pipeline '", options_.name, "' started: ", stages_.size(), " stages, ", total,
+           " threads");
 }
 
 void Pipeline::request_stop() {
-  if (!stop_requested_.exchange(true)) log_info("pipeline '", options_.name, "': stop requested, draining");
+  if (!stop_requested_.exchange(true))
+    log_info("pipeline '", options_.name, "': stop requested, draining");
   if (!stages_.empty())
     for (auto& w : stages_[0].worker_objs) w->parker_.unpark();
 }
@@ -530,7 +541,8 @@ void Pipeline::default_dead_letter(DeadLetter&& letter) {
     log_warn("dead letter from stage '", letter.stage, "': ", letter.code,
              letter.detail.empty() ? "" : ": ", letter.detail,
              " (no dead-letter topic configured; record acknowledged and dropped",
-             suppressed ? ", " + std::to_string(suppressed) + " more suppressed" : std::string(), ")");
+             suppressed ? ", " + std::to_string(suppressed) + " more suppressed" : std::string(),
+             ")");
   }
   letter.record.ack.complete();
 }

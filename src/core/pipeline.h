@@ -132,7 +132,8 @@ class Pipeline {
 
   void set_source(std::string name, std::unique_ptr<Source> source);
   // queue_capacity: capacity of each input ring of this stage (0 = default).
-  void add_stage(std::string name, std::unique_ptr<Operator> op, int workers = 1, size_t queue_capacity = 0);
+  void add_stage(std::string name, std::unique_ptr<Operator> op, int workers = 1,
+                 size_t queue_capacity = 0);
   // Not owned; must outlive the pipeline. Without one, dead letters are logged
   // and their records acknowledged (nowhere durable to put them).
   void set_dead_letter_sink(DeadLetterSink* sink) { dead_letters_ = sink; }

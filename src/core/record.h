@@ -93,7 +93,9 @@ class Record {
 
   std::string_view key() const { return key_owned_ ? std::string_view(key_storage_) : key_view_; }
   bool has_key() const { return has_key_; }
-  std::string_view value() const { return value_owned_ ? std::string_view(value_storage_) : value_view_; }
+  std::string_view value() const {
+    return value_owned_ ? std::string_view(value_storage_) : value_view_;
+  }
 
   // Replaces the value with owned bytes; the key (and any lease it needs) is kept.
   void set_value(std::string v) {
@@ -111,11 +113,13 @@ class Record {
   // range is kept as an offset, not a pointer: an owned short value lives
   // inside the Record (small-string storage) and moves with it.
   std::string_view text() const {
-    return text_owned_ ? std::string_view(text_storage_) : value().substr(text_offset_, text_length_);
+    return text_owned_ ? std::string_view(text_storage_)
+                       : value().substr(text_offset_, text_length_);
   }
   void set_text_view(std::string_view v) {  // must lie within this record's value()
     std::string_view whole = value();
-    assert(v.empty() || (v.data() >= whole.data() && v.data() + v.size() <= whole.data() + whole.size()));
+    assert(v.empty() ||
+           (v.data() >= whole.data() && v.data() + v.size() <= whole.data() + whole.size()));
     text_offset_ = v.empty() ? 0 : static_cast<size_t>(v.data() - whole.data());
     text_length_ = v.size();
     text_owned_ = false;

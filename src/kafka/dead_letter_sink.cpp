@@ -51,8 +51,8 @@ void DeadLetterSink::publish(core::DeadLetter&& letter) {
     err = producer->send(m);
   }
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    throw KafkaError(
-        err, "dead letters: cannot produce to '" + topic_name_ + "': " + error_name(err));
+    throw KafkaError(err,
+                     "dead letters: cannot produce to '" + topic_name_ + "': " + error_name(err));
   }
 }
 

@@ -5,13 +5,14 @@
 // batches are refused; workspaces grow past the budget; an impossible memory
 // budget is a clear start-up error; CUDA graphs give the same results.
 // Skips without a usable GPU.
+#include "kernels/cuda/cuda_backend.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <random>
 
 #include "kernels/cuda/check/op_check.h"
-#include "kernels/cuda/cuda_backend.h"
 #include "src/engine/backend_factory.h"
 #include "src/engine/model.h"
 #include "tests/gpu/gpu_test_support.h"
@@ -29,10 +30,10 @@ using gpu_testing::Packed;
 using gpu_testing::RandomModelSpec;
 using gpu_testing::Tol;
 
-#define SLUICE_REQUIRE_GPU()                                                             \
-  do {                                                                                   \
-    if (std::string why = cuda::opcheck::why_no_device(); !why.empty())                  \
-      GTEST_SKIP() << "no usable CUDA device: " << why;                                  \
+#define SLUICE_REQUIRE_GPU()                                            \
+  do {                                                                  \
+    if (std::string why = cuda::opcheck::why_no_device(); !why.empty()) \
+      GTEST_SKIP() << "no usable CUDA device: " << why;                 \
   } while (0)
 
 std::string device_string() { return "cuda:" + std::to_string(cuda::opcheck::test_device()); }
@@ -85,8 +86,10 @@ TEST_P(CudaBackendModels, LogitsAndPooledMatchTheCpuBackend) {
     auto cpu = make("cpu", pooling);
     EXPECT_EQ(gpu->kind(), "cuda");
     const Out g = run(*gpu, batch), c = run(*cpu, batch);
-    EXPECT_TRUE(close(g.logits, c.logits, tol().rel, tol().abs)) << "logits, pooling " << static_cast<int>(pooling);
-    EXPECT_TRUE(close(g.pooled, c.pooled, tol().rel, tol().abs)) << "pooled, pooling " << static_cast<int>(pooling);
+    EXPECT_TRUE(close(g.logits, c.logits, tol().rel, tol().abs))
+        << "logits, pooling " << static_cast<int>(pooling);
+    EXPECT_TRUE(close(g.pooled, c.pooled, tol().rel, tol().abs))
+        << "pooled, pooling " << static_cast<int>(pooling);
     // Without pooled outputs requested, logits are the same computation.
     const Out g2 = run(*gpu, batch, /*pooled=*/false);
     EXPECT_TRUE(close(g2.logits, c.logits, tol().rel, tol().abs)) << "logits without pooled";
@@ -122,7 +125,8 @@ TEST_P(CudaBackendModels, CudaGraphsGiveTheSameResultsAndReadFreshInputs) {
   // its first sighting, is captured on its second and replayed after: with
   // a, a, b, b, a, a, b, b each slot captures during b and replays with a,
   // so a replay that kept the captured inputs would return b's logits for a.
-  const std::vector<const std::vector<std::vector<int32_t>>*> order = {&a, &a, &b, &b, &a, &a, &b, &b};
+  const std::vector<const std::vector<std::vector<int32_t>>*> order = {&a, &a, &b, &b,
+                                                                       &a, &a, &b, &b};
   std::vector<Out> got;
   for (const auto* batch : order) got.push_back(run(*graphs, *batch));
   for (size_t i = 0; i < order.size(); ++i) {
@@ -156,7 +160,8 @@ TEST_P(CudaBackendModels, BatchOverTheBudgetGrowsTheWorkspaceAndStaysCorrect) {
     EXPECT_GT(gpu->memory_usage().workspace_bytes, before);
   }
   const size_t grown = gpu->memory_usage().workspace_bytes;
-  for (int i = 0; i < 3; ++i) EXPECT_TRUE(close(run(*gpu, big).logits, c.logits, tol().rel, tol().abs));
+  for (int i = 0; i < 3; ++i)
+    EXPECT_TRUE(close(run(*gpu, big).logits, c.logits, tol().rel, tol().abs));
   run(*gpu, seqs({4}));
   EXPECT_EQ(gpu->memory_usage().workspace_bytes, grown) << "steady state must not reallocate";
 }
@@ -168,13 +173,15 @@ std::vector<std::tuple<ModelCase, std::string>> model_params() {
   return out;
 }
 
-std::string model_param_name(const ::testing::TestParamInfo<std::tuple<ModelCase, std::string>>& i) {
+std::string model_param_name(
+    const ::testing::TestParamInfo<std::tuple<ModelCase, std::string>>& i) {
   std::string n = std::get<0>(i.param).name + "_" + std::get<1>(i.param);
   std::replace(n.begin(), n.end(), '-', '_');
   return n;
 }
 
-INSTANTIATE_TEST_SUITE_P(Models, CudaBackendModels, ::testing::ValuesIn(model_params()), model_param_name);
+INSTANTIATE_TEST_SUITE_P(Models, CudaBackendModels, ::testing::ValuesIn(model_params()),
+                         model_param_name);
 
 // ---- contract tests on one small model --------------------------------------------------------
 
@@ -182,7 +189,8 @@ class CudaBackendContract : public ::testing::Test {
  protected:
   void SetUp() override {
     SLUICE_REQUIRE_GPU();
-    model_ = std::make_unique<Model>(Model::load(gpu_testing::random_model("contract-bert", spec_)));
+    model_ =
+        std::make_unique<Model>(Model::load(gpu_testing::random_model("contract-bert", spec_)));
     rng_.seed(gpu_testing::test_seed());
   }
   std::unique_ptr<Backend> make(int in_flight = 2) {
@@ -250,7 +258,9 @@ TEST_F(CudaBackendContract, ImpossibleMemoryBudgetIsAClearStartupError) {
 TEST_F(CudaBackendContract, ReportsDeviceMemoryAndName) {
   auto backend = make();
   const MemoryUsage m = backend->memory_usage();
-  EXPECT_GT(m.weights_bytes, static_cast<size_t>(model_->parameter_count()));  // 2 bytes/matrix weight + fp32 vectors
+  EXPECT_GT(
+      m.weights_bytes,
+      static_cast<size_t>(model_->parameter_count()));  // 2 bytes/matrix weight + fp32 vectors
   EXPECT_GT(m.workspace_bytes, 0u);
   EXPECT_GT(m.device_total_bytes, 0u);
   EXPECT_GT(m.device_free_bytes, 0u);
@@ -285,7 +295,8 @@ TEST_F(CudaBackendContract, TwoDevicesRoundRobinGivesTheSameLogits) {
   EXPECT_NE(multi->device_name().find("round-robin"), std::string::npos);
   for (int i = 0; i < 6; ++i) {
     const auto batch = seqs({3 + i, 50, 7});
-    EXPECT_TRUE(close(logits_of(*multi, batch), logits_of(*single, batch), 1e-2, 5e-2)) << "batch " << i;
+    EXPECT_TRUE(close(logits_of(*multi, batch), logits_of(*single, batch), 1e-2, 5e-2))
+        << "batch " << i;
   }
 }
 

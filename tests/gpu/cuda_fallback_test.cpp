@@ -17,7 +17,8 @@ class NoGpu : public ::testing::Test {
  protected:
   void SetUp() override {
     const auto q = cuda::query_devices();
-    if (!cuda::usable_devices(q).empty()) GTEST_SKIP() << "a usable GPU is present: " << cuda::describe(q);
+    if (!cuda::usable_devices(q).empty())
+      GTEST_SKIP() << "a usable GPU is present: " << cuda::describe(q);
     model_ = std::make_unique<Model>(Model::load(gpu_testing::random_model("fallback-bert", {})));
   }
   std::unique_ptr<Model> model_;
@@ -43,7 +44,8 @@ TEST_F(NoGpu, ExplicitCudaIsAClearConfigurationError) {
     } catch (const std::invalid_argument& e) {
       const std::string what = e.what();
       EXPECT_NE(what.find(std::string("device '") + device + "'"), std::string::npos) << what;
-      EXPECT_NE(what.find("is not a usable CUDA device here (" + why + ")"), std::string::npos) << what;
+      EXPECT_NE(what.find("is not a usable CUDA device here (" + why + ")"), std::string::npos)
+          << what;
     }
   }
 }

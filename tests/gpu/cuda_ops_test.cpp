@@ -43,7 +43,8 @@ constexpr Tol kF32Tol{1e-5, 1e-5};
 class CudaOps : public ::testing::TestWithParam<DType> {
  protected:
   void SetUp() override {
-    if (std::string why = oc::why_no_device(); !why.empty()) GTEST_SKIP() << "no usable CUDA device: " << why;
+    if (std::string why = oc::why_no_device(); !why.empty())
+      GTEST_SKIP() << "no usable CUDA device: " << why;
     seed_ = gpu_testing::test_seed() + static_cast<uint32_t>(GetParam()) * 7919u;
     rng_.seed(seed_);
     RecordProperty("seed", static_cast<int>(seed_));
@@ -54,8 +55,12 @@ class CudaOps : public ::testing::TestWithParam<DType> {
     return std::string(dtype_name(dt())) + ", seed " + std::to_string(gpu_testing::test_seed()) +
            " (rerun with SLUICE_GPU_TEST_SEED=" + std::to_string(gpu_testing::test_seed()) + ")";
   }
-  std::vector<float> rnd(size_t n, float stddev = 1.f) { return oc::round_to(dt(), random_normal(rng_, n, stddev)); }
-  std::vector<float> rnd_f32(size_t n, float stddev = 1.f) { return random_normal(rng_, n, stddev); }
+  std::vector<float> rnd(size_t n, float stddev = 1.f) {
+    return oc::round_to(dt(), random_normal(rng_, n, stddev));
+  }
+  std::vector<float> rnd_f32(size_t n, float stddev = 1.f) {
+    return random_normal(rng_, n, stddev);
+  }
   std::vector<float> gamma(size_t n) {
     auto g = random_normal(rng_, n, 0.1f);
     for (auto& x : g) x += 1.f;
@@ -66,7 +71,9 @@ class CudaOps : public ::testing::TestWithParam<DType> {
   std::mt19937 rng_;
 };
 
-std::string dtype_param_name(const ::testing::TestParamInfo<DType>& i) { return dtype_name(i.param); }
+std::string dtype_param_name(const ::testing::TestParamInfo<DType>& i) {
+  return dtype_name(i.param);
+}
 
 TEST_P(CudaOps, EmbeddingLayerNormMatchesCpu) {
   SCOPED_TRACE(trace());
@@ -82,11 +89,13 @@ TEST_P(CudaOps, EmbeddingLayerNormMatchesCpu) {
       for (auto& x : pids) x = p(rng_);
       std::vector<float> want(tokens * hidden);
       cpu::embedding_layernorm(ids.data(), pids.data(), tokens, word.data(), pos.data(),
-                               with_type ? type.data() : nullptr, g.data(), b.data(), 1e-12f, hidden, want.data());
-      const auto got = oc::embedding_layernorm(dt(), ids, pids, word, pos, type, g, b, 1e-12f, hidden);
+                               with_type ? type.data() : nullptr, g.data(), b.data(), 1e-12f,
+                               hidden, want.data());
+      const auto got =
+          oc::embedding_layernorm(dt(), ids, pids, word, pos, type, g, b, 1e-12f, hidden);
       const Tol t = norm_tol(dt());
-      EXPECT_TRUE(close(got, want, t.rel, t.abs)) << "hidden " << hidden << (with_type ? ", with" : ", without")
-                                                  << " token-type row";
+      EXPECT_TRUE(close(got, want, t.rel, t.abs))
+          << "hidden " << hidden << (with_type ? ", with" : ", without") << " token-type row";
     }
   }
 }
@@ -101,10 +110,14 @@ TEST_P(CudaOps, AddLayerNormMatchesCpuWithStridesAndAliasing) {
         auto bias = with_bias ? rnd_f32(cols, 0.1f) : std::vector<float>{};
         auto g = gamma(cols), b = rnd_f32(cols, 0.1f);
         // Reference over the full stride: padding columns must come back untouched.
-        std::vector<float> want = alias == oc::Alias::kX ? x : alias == oc::Alias::kResidual ? res : std::vector<float>(rows * ld, NAN);
-        cpu::add_layernorm(x.data(), ld, with_bias ? bias.data() : nullptr, res.data(), ld, g.data(), b.data(), 1e-5f,
-                           rows, cols, want.data(), ld);
-        auto got = oc::add_layernorm(dt(), x, ld, bias, res, ld, g, b, 1e-5f, rows, cols, ld, alias);
+        std::vector<float> want = alias == oc::Alias::kX ? x
+                                  : alias == oc::Alias::kResidual
+                                      ? res
+                                      : std::vector<float>(rows * ld, NAN);
+        cpu::add_layernorm(x.data(), ld, with_bias ? bias.data() : nullptr, res.data(), ld,
+                           g.data(), b.data(), 1e-5f, rows, cols, want.data(), ld);
+        auto got =
+            oc::add_layernorm(dt(), x, ld, bias, res, ld, g, b, 1e-5f, rows, cols, ld, alias);
         ASSERT_EQ(got.size(), want.size());
         std::vector<float> got_rows, want_rows;
         for (int64_t r = 0; r < rows; ++r) {
@@ -114,7 +127,8 @@ TEST_P(CudaOps, AddLayerNormMatchesCpuWithStridesAndAliasing) {
               got_rows.push_back(got[i]);
               want_rows.push_back(want[i]);
             } else if (alias == oc::Alias::kNone) {
-              ASSERT_TRUE(std::isnan(got[i])) << "padding column " << c << " of row " << r << " was written";
+              ASSERT_TRUE(std::isnan(got[i]))
+                  << "padding column " << c << " of row " << r << " was written";
             } else {
               ASSERT_EQ(got[i], want[i]) << "padding column " << c << " of row " << r << " changed";
             }
@@ -122,7 +136,8 @@ TEST_P(CudaOps, AddLayerNormMatchesCpuWithStridesAndAliasing) {
         }
         const Tol t = norm_tol(dt());
         EXPECT_TRUE(close(got_rows, want_rows, t.rel, t.abs))
-            << "cols " << cols << ", alias " << static_cast<int>(alias) << (with_bias ? ", bias" : ", no bias");
+            << "cols " << cols << ", alias " << static_cast<int>(alias)
+            << (with_bias ? ", bias" : ", no bias");
       }
     }
   }
@@ -130,19 +145,22 @@ TEST_P(CudaOps, AddLayerNormMatchesCpuWithStridesAndAliasing) {
   const int64_t rows = 5, cols = 96;
   auto x = rnd(rows * cols), g = gamma(cols), b = rnd_f32(cols, 0.1f);
   std::vector<float> want(rows * cols);
-  cpu::add_layernorm(x.data(), cols, nullptr, nullptr, cols, g.data(), b.data(), 1e-12f, rows, cols, want.data(), cols);
+  cpu::add_layernorm(x.data(), cols, nullptr, nullptr, cols, g.data(), b.data(), 1e-12f, rows, cols,
+                     want.data(), cols);
   const Tol t = norm_tol(dt());
-  EXPECT_TRUE(close(oc::add_layernorm(dt(), x, cols, {}, {}, cols, g, b, 1e-12f, rows, cols, cols, oc::Alias::kNone),
+  EXPECT_TRUE(close(oc::add_layernorm(dt(), x, cols, {}, {}, cols, g, b, 1e-12f, rows, cols, cols,
+                                      oc::Alias::kNone),
                     want, t.rel, t.abs))
       << "no residual";
 }
 
 TEST_P(CudaOps, BiasActivationMatchesCpuForEveryActivation) {
   SCOPED_TRACE(trace());
-  for (Activation a : {Activation::kGeluErf, Activation::kGeluTanh, Activation::kRelu, Activation::kTanh,
-                       Activation::kIdentity}) {
+  for (Activation a : {Activation::kGeluErf, Activation::kGeluTanh, Activation::kRelu,
+                       Activation::kTanh, Activation::kIdentity}) {
     // 3072 and 64: the 8-wide path; 100 and ld 3076: the scalar one.
-    for (auto [cols, ld] : {std::pair<int64_t, int64_t>{3072, 3072}, {64, 72}, {100, 100}, {3072, 3076}}) {
+    for (auto [cols, ld] :
+         {std::pair<int64_t, int64_t>{3072, 3072}, {64, 72}, {100, 100}, {3072, 3076}}) {
       for (bool with_bias : {true, false}) {
         const int64_t rows = 29;
         auto x = rnd(rows * ld, 2.f);
@@ -151,11 +169,13 @@ TEST_P(CudaOps, BiasActivationMatchesCpuForEveryActivation) {
         cpu::bias_activation(want.data(), ld, rows, cols, with_bias ? bias.data() : nullptr, a);
         const auto got = oc::bias_activation(dt(), x, ld, rows, cols, bias, a);
         const Tol t = norm_tol(dt());
-        EXPECT_TRUE(close(got, want, t.rel, t.abs)) << engine::activation_name(a) << ", cols " << cols << ", ld "
-                                                    << ld << (with_bias ? ", bias" : ", no bias");
+        EXPECT_TRUE(close(got, want, t.rel, t.abs))
+            << engine::activation_name(a) << ", cols " << cols << ", ld " << ld
+            << (with_bias ? ", bias" : ", no bias");
         for (int64_t r = 0; r < rows; ++r)
           for (int64_t c = cols; c < ld; ++c)
-            ASSERT_EQ(got[r * ld + c], x[r * ld + c]) << "padding column " << c << " of row " << r << " changed";
+            ASSERT_EQ(got[r * ld + c], x[r * ld + c])
+                << "padding column " << c << " of row " << r << " changed";
       }
     }
   }
@@ -167,9 +187,10 @@ struct AttentionCase {
 };
 
 // CPU reference: Q, K, V with the bias added in fp32 to the rounded values.
-std::vector<float> cpu_attention(const std::vector<float>& qkv, int64_t ld, const std::vector<float>& bias,
-                                 const std::vector<int32_t>& cu, int64_t heads, int64_t dh, float scale,
-                                 bool first_only, int64_t ld_out) {
+std::vector<float> cpu_attention(const std::vector<float>& qkv, int64_t ld,
+                                 const std::vector<float>& bias, const std::vector<int32_t>& cu,
+                                 int64_t heads, int64_t dh, float scale, bool first_only,
+                                 int64_t ld_out) {
   const int64_t tokens = cu.back(), seqs = static_cast<int64_t>(cu.size()) - 1;
   std::vector<float> in = qkv;
   if (!bias.empty())
@@ -206,17 +227,19 @@ TEST_P(CudaOps, AttentionMatchesCpuOverPackedVariableLengthSequences) {
         auto bias = with_bias ? rnd_f32(3 * d, 0.1f) : std::vector<float>{};
         for (bool first_only : {false, true}) {
           const int64_t ld_out = d + (first_only ? 0 : 8);
-          const auto want = cpu_attention(qkv, ld_qkv, bias, cu, c.heads, c.head_dim, scale, first_only, ld_out);
+          const auto want =
+              cpu_attention(qkv, ld_qkv, bias, cu, c.heads, c.head_dim, scale, first_only, ld_out);
           const bool tc_applies = c.head_dim == 16 || c.head_dim == 32 || c.head_dim == 64;
-          for (AttentionKernel k : {AttentionKernel::kAuto, AttentionKernel::kTensorCore, AttentionKernel::kSimple}) {
+          for (AttentionKernel k :
+               {AttentionKernel::kAuto, AttentionKernel::kTensorCore, AttentionKernel::kSimple}) {
             if (k == AttentionKernel::kTensorCore && !tc_applies) {
-              EXPECT_THROW(oc::attention(dt(), qkv, ld_qkv, bias, cu, max_len, c.heads, c.head_dim, scale, first_only,
-                                         ld_out, k),
+              EXPECT_THROW(oc::attention(dt(), qkv, ld_qkv, bias, cu, max_len, c.heads, c.head_dim,
+                                         scale, first_only, ld_out, k),
                            std::invalid_argument);
               continue;
             }
-            const auto got = oc::attention(dt(), qkv, ld_qkv, bias, cu, max_len, c.heads, c.head_dim, scale,
-                                           first_only, ld_out, k);
+            const auto got = oc::attention(dt(), qkv, ld_qkv, bias, cu, max_len, c.heads,
+                                           c.head_dim, scale, first_only, ld_out, k);
             ASSERT_EQ(got.size(), want.size());
             std::vector<float> g, w;
             for (size_t r = 0; r < got.size() / ld_out; ++r) {
@@ -226,14 +249,15 @@ TEST_P(CudaOps, AttentionMatchesCpuOverPackedVariableLengthSequences) {
                   g.push_back(v);
                   w.push_back(want[r * ld_out + col]);
                 } else {
-                  ASSERT_TRUE(std::isnan(v)) << "padding column " << col << " of row " << r << " was written";
+                  ASSERT_TRUE(std::isnan(v))
+                      << "padding column " << col << " of row " << r << " was written";
                 }
               }
             }
             const Tol t = attention_tol(dt());
             EXPECT_TRUE(close(g, w, t.rel, t.abs))
-                << attention_kernel_name(k) << " kernel, heads " << c.heads << ", head_dim " << c.head_dim
-                << ", ld_qkv " << ld_qkv << (with_bias ? ", bias" : ", no bias")
+                << attention_kernel_name(k) << " kernel, heads " << c.heads << ", head_dim "
+                << c.head_dim << ", ld_qkv " << ld_qkv << (with_bias ? ", bias" : ", no bias")
                 << (first_only ? ", first token only" : ", every token");
           }
         }
@@ -255,13 +279,16 @@ TEST_P(CudaOps, AttentionSkipsEmptySequencesAndKeepsThemApart) {
   for (AttentionKernel k : {AttentionKernel::kTensorCore, AttentionKernel::kSimple}) {
     const auto first = oc::attention(dt(), qkv, 3 * d, {}, cu, 25, heads, dh, scale, true, d, k);
     for (int64_t c = 0; c < d; ++c) {
-      EXPECT_TRUE(std::isnan(first[1 * d + c])) << "empty sequence's row written, " << attention_kernel_name(k);
-      EXPECT_EQ(first[0 * d + c], first[3 * d + c]) << "column " << c << ", " << attention_kernel_name(k);
+      EXPECT_TRUE(std::isnan(first[1 * d + c]))
+          << "empty sequence's row written, " << attention_kernel_name(k);
+      EXPECT_EQ(first[0 * d + c], first[3 * d + c])
+          << "column " << c << ", " << attention_kernel_name(k);
     }
     const auto all = oc::attention(dt(), qkv, 3 * d, {}, cu, 25, heads, dh, scale, false, d, k);
     for (int64_t t = 0; t < 20; ++t)
       for (int64_t c = 0; c < d; ++c)
-        ASSERT_EQ(all[t * d + c], all[(45 + t) * d + c]) << "token " << t << ", " << attention_kernel_name(k);
+        ASSERT_EQ(all[t * d + c], all[(45 + t) * d + c])
+            << "token " << t << ", " << attention_kernel_name(k);
   }
 }
 
@@ -270,14 +297,16 @@ TEST_P(CudaOps, LinearMatchesDoublePrecisionProduct) {
   struct Shape {
     int64_t m, n, k, ld_x;
   };
-  for (const Shape& s : {Shape{1, 768, 768, 768}, Shape{37, 2304, 768, 776}, Shape{100, 3072, 768, 768},
-                         Shape{100, 768, 3072, 3072}, Shape{5, 3, 64, 64}, Shape{257, 384, 384, 384}}) {
+  for (const Shape& s :
+       {Shape{1, 768, 768, 768}, Shape{37, 2304, 768, 776}, Shape{100, 3072, 768, 768},
+        Shape{100, 768, 3072, 3072}, Shape{5, 3, 64, 64}, Shape{257, 384, 384, 384}}) {
     auto x = rnd(s.m * s.ld_x), w = rnd(s.n * s.k, 1.f / std::sqrt(static_cast<float>(s.k)));
     std::vector<float> want(s.m * s.n);
     for (int64_t i = 0; i < s.m; ++i)
       for (int64_t j = 0; j < s.n; ++j) {
         double acc = 0;
-        for (int64_t p = 0; p < s.k; ++p) acc += static_cast<double>(x[i * s.ld_x + p]) * w[j * s.k + p];
+        for (int64_t p = 0; p < s.k; ++p)
+          acc += static_cast<double>(x[i * s.ld_x + p]) * w[j * s.k + p];
         want[i * s.n + j] = static_cast<float>(acc);
       }
     const auto got = oc::linear(dt(), x, s.ld_x, w, s.m, s.n, s.k, s.n);
@@ -305,7 +334,8 @@ TEST_P(CudaOps, MeanPoolMatchesCpu) {
   const std::vector<int32_t> cu = {0, 1, 40, 41, 169};
   auto x = rnd(169 * cols);
   std::vector<float> want((cu.size() - 1) * cols);
-  cpu::mean_pool(x.data(), cols, cu.data(), static_cast<int64_t>(cu.size()) - 1, cols, want.data(), cols);
+  cpu::mean_pool(x.data(), cols, cu.data(), static_cast<int64_t>(cu.size()) - 1, cols, want.data(),
+                 cols);
   EXPECT_TRUE(close(oc::mean_pool(dt(), x, cols, cu, cols, cols), want, kF32Tol.rel, kF32Tol.abs));
 }
 
@@ -315,7 +345,8 @@ TEST_P(CudaOps, RowsToF32WidensExactly) {
   auto x = rnd(rows * ld_x);
   const auto got = oc::rows_to_f32(dt(), x, ld_x, rows, cols, ld_out);
   for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c) ASSERT_EQ(got[r * ld_out + c], x[r * ld_x + c]) << r << ", " << c;
+    for (int64_t c = 0; c < cols; ++c)
+      ASSERT_EQ(got[r * ld_out + c], x[r * ld_x + c]) << r << ", " << c;
 }
 
 TEST_P(CudaOps, ClassifierOutMatchesDoublePrecision) {
@@ -327,10 +358,12 @@ TEST_P(CudaOps, ClassifierOutMatchesDoublePrecision) {
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t j = 0; j < labels; ++j) {
         double acc = b[j];
-        for (int64_t c = 0; c < cols; ++c) acc += static_cast<double>(x[r * ld_x + c]) * w[j * cols + c];
+        for (int64_t c = 0; c < cols; ++c)
+          acc += static_cast<double>(x[r * ld_x + c]) * w[j * cols + c];
         want[r * labels + j] = static_cast<float>(acc);
       }
-    EXPECT_TRUE(close(oc::classifier_out(dt(), x, ld_x, w, b, rows, labels, cols), want, kF32Tol.rel, 1e-4))
+    EXPECT_TRUE(
+        close(oc::classifier_out(dt(), x, ld_x, w, b, rows, labels, cols), want, kF32Tol.rel, 1e-4))
         << labels << " labels";
   }
 }
@@ -342,23 +375,29 @@ TEST_P(CudaOps, SoftmaxAndSigmoidMatchCpu) {
     auto x = rnd_f32(rows * ld, 4.f);
     auto want = x;
     cpu::softmax(want.data(), ld, rows, cols);
-    EXPECT_TRUE(close(oc::softmax_rows(x, ld, rows, cols), want, kF32Tol.rel, kF32Tol.abs)) << "softmax, cols " << cols;
+    EXPECT_TRUE(close(oc::softmax_rows(x, ld, rows, cols), want, kF32Tol.rel, kF32Tol.abs))
+        << "softmax, cols " << cols;
     want = x;
     cpu::sigmoid(want.data(), ld, rows, cols);
-    EXPECT_TRUE(close(oc::sigmoid_rows(x, ld, rows, cols), want, kF32Tol.rel, kF32Tol.abs)) << "sigmoid, cols " << cols;
+    EXPECT_TRUE(close(oc::sigmoid_rows(x, ld, rows, cols), want, kF32Tol.rel, kF32Tol.abs))
+        << "sigmoid, cols " << cols;
   }
 }
 
 TEST_P(CudaOps, EntriesRefuseBadShapes) {
-  EXPECT_THROW(oc::add_layernorm(dt(), rnd(8), 4, {}, {}, 4, gamma(8), rnd_f32(8), 1e-5f, 1, 8, 8, oc::Alias::kNone),
+  EXPECT_THROW(oc::add_layernorm(dt(), rnd(8), 4, {}, {}, 4, gamma(8), rnd_f32(8), 1e-5f, 1, 8, 8,
+                                 oc::Alias::kNone),
                std::invalid_argument);  // ld_x < cols
-  EXPECT_THROW(oc::attention(dt(), rnd(3 * 64), 100, {}, {0, 1}, 1, 2, 64, 1.f, false, 128, AttentionKernel::kAuto),
+  EXPECT_THROW(oc::attention(dt(), rnd(3 * 64), 100, {}, {0, 1}, 1, 2, 64, 1.f, false, 128,
+                             AttentionKernel::kAuto),
                std::invalid_argument);  // ld_qkv < 3 d
-  EXPECT_THROW(oc::attention(dt(), rnd(3 * 600), 3 * 600, {}, {0, 1}, 1, 2, 300, 1.f, false, 600, AttentionKernel::kSimple),
+  EXPECT_THROW(oc::attention(dt(), rnd(3 * 600), 3 * 600, {}, {0, 1}, 1, 2, 300, 1.f, false, 600,
+                             AttentionKernel::kSimple),
                std::invalid_argument);  // head_dim over 256
 }
 
-INSTANTIATE_TEST_SUITE_P(Dtypes, CudaOps, ::testing::Values(DType::kF16, DType::kBF16), dtype_param_name);
+INSTANTIATE_TEST_SUITE_P(Dtypes, CudaOps, ::testing::Values(DType::kF16, DType::kBF16),
+                         dtype_param_name);
 
 }  // namespace
 }  // namespace sluice::cuda

@@ -49,8 +49,9 @@ namespace {
 
 std::string spec_text(const RandomModelSpec& s) {
   std::ostringstream os;
-  os << s.arch << ' ' << s.layers << ' ' << s.hidden << ' ' << s.heads << ' ' << s.intermediate << ' ' << s.vocab
-     << ' ' << s.max_positions << ' ' << s.labels << ' ' << s.act << ' ' << s.seed;
+  os << s.arch << ' ' << s.layers << ' ' << s.hidden << ' ' << s.heads << ' ' << s.intermediate
+     << ' ' << s.vocab << ' ' << s.max_positions << ' ' << s.labels << ' ' << s.act << ' '
+     << s.seed;
   return os.str();
 }
 
@@ -84,7 +85,8 @@ fs::path random_model(const std::string& name, const RandomModelSpec& s) {
   std::map<std::string, engine::testing::RawTensor> t;
   const int64_t d = s.hidden, inter = s.intermediate;
   auto linear = [&](const std::string& n, int64_t out_f, int64_t in_f) {
-    t[n + ".weight"] = f32({out_f, in_f}, random_normal(g, out_f * in_f, 1.f / std::sqrt(static_cast<float>(in_f))));
+    t[n + ".weight"] = f32(
+        {out_f, in_f}, random_normal(g, out_f * in_f, 1.f / std::sqrt(static_cast<float>(in_f))));
     t[n + ".bias"] = f32({out_f}, random_normal(g, out_f, 0.1f));
   };
   auto norm = [&](const std::string& n) {
@@ -99,12 +101,15 @@ fs::path random_model(const std::string& name, const RandomModelSpec& s) {
   nlohmann::json c;
   if (s.arch == "distilbert") {
     const std::string p = "distilbert.";
-    t[p + "embeddings.word_embeddings.weight"] = f32({s.vocab, d}, random_normal(g, s.vocab * d, 1.f));
-    t[p + "embeddings.position_embeddings.weight"] = f32({max_pos, d}, random_normal(g, max_pos * d, 0.5f));
+    t[p + "embeddings.word_embeddings.weight"] =
+        f32({s.vocab, d}, random_normal(g, s.vocab * d, 1.f));
+    t[p + "embeddings.position_embeddings.weight"] =
+        f32({max_pos, d}, random_normal(g, max_pos * d, 0.5f));
     norm(p + "embeddings.LayerNorm");
     for (int i = 0; i < s.layers; ++i) {
       const std::string q = p + "transformer.layer." + std::to_string(i) + ".";
-      for (const char* n : {"q_lin", "k_lin", "v_lin", "out_lin"}) linear(q + "attention." + n, d, d);
+      for (const char* n : {"q_lin", "k_lin", "v_lin", "out_lin"})
+        linear(q + "attention." + n, d, d);
       norm(q + "sa_layer_norm");
       linear(q + "ffn.lin1", inter, d);
       linear(q + "ffn.lin2", d, inter);
@@ -112,15 +117,23 @@ fs::path random_model(const std::string& name, const RandomModelSpec& s) {
     }
     linear("pre_classifier", d, d);
     linear("classifier", s.labels, d);
-    c = {{"architectures", {"DistilBertForSequenceClassification"}}, {"model_type", "distilbert"},
-         {"activation", s.act}, {"dim", d}, {"hidden_dim", inter}, {"n_layers", s.layers}, {"n_heads", s.heads},
+    c = {{"architectures", {"DistilBertForSequenceClassification"}},
+         {"model_type", "distilbert"},
+         {"activation", s.act},
+         {"dim", d},
+         {"hidden_dim", inter},
+         {"n_layers", s.layers},
+         {"n_heads", s.heads},
          {"sinusoidal_pos_embds", false}};
   } else {
     const std::string p = roberta ? "roberta." : "bert.";
     const int64_t types = roberta ? 1 : 2;
-    t[p + "embeddings.word_embeddings.weight"] = f32({s.vocab, d}, random_normal(g, s.vocab * d, 1.f));
-    t[p + "embeddings.position_embeddings.weight"] = f32({max_pos, d}, random_normal(g, max_pos * d, 0.5f));
-    t[p + "embeddings.token_type_embeddings.weight"] = f32({types, d}, random_normal(g, types * d, 0.5f));
+    t[p + "embeddings.word_embeddings.weight"] =
+        f32({s.vocab, d}, random_normal(g, s.vocab * d, 1.f));
+    t[p + "embeddings.position_embeddings.weight"] =
+        f32({max_pos, d}, random_normal(g, max_pos * d, 0.5f));
+    t[p + "embeddings.token_type_embeddings.weight"] =
+        f32({types, d}, random_normal(g, types * d, 0.5f));
     norm(p + "embeddings.LayerNorm");
     for (int i = 0; i < s.layers; ++i) {
       const std::string q = p + "encoder.layer." + std::to_string(i) + ".";
@@ -138,7 +151,8 @@ fs::path random_model(const std::string& name, const RandomModelSpec& s) {
       linear(p + "pooler.dense", d, d);
       linear("classifier", s.labels, d);
     }
-    c = {{"architectures", {roberta ? "RobertaForSequenceClassification" : "BertForSequenceClassification"}},
+    c = {{"architectures",
+          {roberta ? "RobertaForSequenceClassification" : "BertForSequenceClassification"}},
          {"model_type", roberta ? "roberta" : "bert"},
          {"hidden_size", d},
          {"num_hidden_layers", s.layers},
@@ -166,8 +180,8 @@ fs::path random_model(const std::string& name, const RandomModelSpec& s) {
   return dir;
 }
 
-std::vector<std::vector<int32_t>> random_sequences(std::mt19937& g, const std::vector<int>& lengths, int vocab,
-                                                   bool avoid_pad_one) {
+std::vector<std::vector<int32_t>> random_sequences(std::mt19937& g, const std::vector<int>& lengths,
+                                                   int vocab, bool avoid_pad_one) {
   std::uniform_int_distribution<int> id(avoid_pad_one ? 2 : 1, vocab - 1);
   std::vector<std::vector<int32_t>> out;
   for (int len : lengths) {
@@ -221,16 +235,19 @@ ErrorStats error_stats(const std::vector<float>& got, const std::vector<float>& 
   return e;
 }
 
-::testing::AssertionResult close(const std::vector<float>& got, const std::vector<float>& ref, double rel_tol,
-                                 double abs_tol) {
+::testing::AssertionResult close(const std::vector<float>& got, const std::vector<float>& ref,
+                                 double rel_tol, double abs_tol) {
   if (got.size() != ref.size())
-    return ::testing::AssertionFailure() << "size " << got.size() << " != reference size " << ref.size();
+    return ::testing::AssertionFailure()
+           << "size " << got.size() << " != reference size " << ref.size();
   const ErrorStats e = error_stats(got, ref);
-  if (e.nans == 0 && e.rel_l2 <= rel_tol && e.max_abs <= abs_tol) return ::testing::AssertionSuccess();
+  if (e.nans == 0 && e.rel_l2 <= rel_tol && e.max_abs <= abs_tol)
+    return ::testing::AssertionSuccess();
   auto f = ::testing::AssertionFailure();
-  f << "relative L2 error " << e.rel_l2 << " (tolerance " << rel_tol << "), max abs error " << e.max_abs
-    << " (tolerance " << abs_tol << ") at index " << e.worst << " (got " << got[e.worst] << ", reference "
-    << ref[e.worst] << "), " << e.nans << " non-finite of " << got.size() << " (max |reference| " << e.ref_max << ")";
+  f << "relative L2 error " << e.rel_l2 << " (tolerance " << rel_tol << "), max abs error "
+    << e.max_abs << " (tolerance " << abs_tol << ") at index " << e.worst << " (got "
+    << got[e.worst] << ", reference " << ref[e.worst] << "), " << e.nans << " non-finite of "
+    << got.size() << " (max |reference| " << e.ref_max << ")";
   if (e.nans) {
     size_t first = 0;
     while (first < got.size() && std::isfinite(got[first])) ++first;
@@ -349,7 +366,8 @@ void expect_record_same_alone_or_mixed(engine::Backend& backend, const Seqs& rec
 
 uint32_t test_seed() {
   static const uint32_t seed = [] {
-    if (const char* e = std::getenv("SLUICE_GPU_TEST_SEED"); e && *e) return static_cast<uint32_t>(std::strtoul(e, nullptr, 10));
+    if (const char* e = std::getenv("SLUICE_GPU_TEST_SEED"); e && *e)
+      return static_cast<uint32_t>(std::strtoul(e, nullptr, 10));
     return static_cast<uint32_t>(std::random_device{}());
   }();
   return seed;

@@ -65,8 +65,8 @@ std::filesystem::path random_model(const std::string& name, const RandomModelSpe
 
 // Random sequences of token ids in [1, vocab) with the given lengths (for
 // RoBERTa ids avoid the pad id 1: positions would then not advance).
-std::vector<std::vector<int32_t>> random_sequences(std::mt19937& g, const std::vector<int>& lengths, int vocab,
-                                                   bool avoid_pad_one);
+std::vector<std::vector<int32_t>> random_sequences(std::mt19937& g, const std::vector<int>& lengths,
+                                                   int vocab, bool avoid_pad_one);
 
 struct Packed {
   std::vector<int32_t> ids, cu{0};
@@ -87,8 +87,8 @@ ErrorStats error_stats(const std::vector<float>& got, const std::vector<float>& 
 
 // Passes when sizes match, no value is non-finite, rel_l2 ≤ rel_tol and
 // max_abs ≤ abs_tol; otherwise says by how much and where.
-::testing::AssertionResult close(const std::vector<float>& got, const std::vector<float>& ref, double rel_tol,
-                                 double abs_tol);
+::testing::AssertionResult close(const std::vector<float>& got, const std::vector<float>& ref,
+                                 double rel_tol, double abs_tol);
 
 using Seqs = std::vector<std::vector<int32_t>>;
 

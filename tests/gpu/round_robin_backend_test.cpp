@@ -2,13 +2,14 @@
 // device) over CPU backends, so it runs on any machine: results equal a
 // single backend's, callbacks and completions stay in submit order across
 // the inner backends, refused batches leave no hole in the ticket sequence.
+#include "kernels/cuda/round_robin_backend.h"
+
 #include <gtest/gtest.h>
 
 #include <condition_variable>
 #include <mutex>
 #include <random>
 
-#include "kernels/cuda/round_robin_backend.h"
 #include "src/engine/backend_factory.h"
 #include "src/engine/model.h"
 #include "tests/gpu/gpu_test_support.h"
@@ -22,7 +23,8 @@ using gpu_testing::Packed;
 class RoundRobin : public ::testing::Test {
  protected:
   void SetUp() override {
-    model_ = std::make_unique<Model>(Model::load(gpu_testing::random_model("round-robin-bert", spec_)));
+    model_ =
+        std::make_unique<Model>(Model::load(gpu_testing::random_model("round-robin-bert", spec_)));
     rng_.seed(7);
   }
   std::unique_ptr<Backend> cpu() {
@@ -91,10 +93,12 @@ TEST_F(RoundRobin, CallbacksArriveInSubmitOrderAcrossBackends) {
                         &seen};
   std::vector<Ticket> tickets;
   for (int i = 0; i < kBatches; ++i)
-    tickets.push_back(rr->submit({packed[i].ids, packed[i].cu, packed[i].max_len}, {outs[i], {}}, cb));
+    tickets.push_back(
+        rr->submit({packed[i].ids, packed[i].cu, packed[i].max_len}, {outs[i], {}}, cb));
   {
     std::unique_lock lock(seen.mu);
-    ASSERT_TRUE(seen.cv.wait_for(lock, std::chrono::seconds(120), [&] { return seen.order.size() == kBatches; }));
+    ASSERT_TRUE(seen.cv.wait_for(lock, std::chrono::seconds(120),
+                                 [&] { return seen.order.size() == kBatches; }));
   }
   EXPECT_EQ(seen.order, tickets);
   for (int i = 0; i < kBatches; ++i) {

@@ -159,7 +159,8 @@ std::pair<int, std::string> http_get(const std::string& host, int port, const st
   ::send(fd, req.data(), req.size(), 0);
   std::string resp;
   char buf[8192];
-  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) resp.append(buf, static_cast<size_t>(n));
+  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;)
+    resp.append(buf, static_cast<size_t>(n));
   close(fd);
   int status = 0;
   if (resp.rfind("HTTP/1.", 0) == 0 && resp.size() > 12) status = std::atoi(resp.c_str() + 9);

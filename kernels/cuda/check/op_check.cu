@@ -1,11 +1,10 @@
-#include "kernels/cuda/check/op_check.h"
-
 #include <cstdlib>
 #include <stdexcept>
 
 #include "kernels/cuda/add_layernorm.cuh"
 #include "kernels/cuda/attention.cuh"
 #include "kernels/cuda/bias_activation.cuh"
+#include "kernels/cuda/check/op_check.h"
 #include "kernels/cuda/classifier_out.cuh"
 #include "kernels/cuda/cuda_backend.h"
 #include "kernels/cuda/embedding_layernorm.cuh"
@@ -31,13 +30,15 @@ struct Ctx {
     std::vector<uint16_t> bits(v.size());
     to_dtype_host(dt, v.data(), v.size(), bits.data());
     DeviceBuffer b(bits.size() * 2 + 16, kOp);  // +16: never a zero-size buffer
-    SLUICE_CUDA_CHECK(cudaMemcpy(b.get(), bits.data(), bits.size() * 2, cudaMemcpyHostToDevice), kOp);
+    SLUICE_CUDA_CHECK(cudaMemcpy(b.get(), bits.data(), bits.size() * 2, cudaMemcpyHostToDevice),
+                      kOp);
     return b;
   }
   template <class T>
   DeviceBuffer upload(const std::vector<T>& v) {
     DeviceBuffer b(v.size() * sizeof(T) + 16, kOp);
-    SLUICE_CUDA_CHECK(cudaMemcpy(b.get(), v.data(), v.size() * sizeof(T), cudaMemcpyHostToDevice), kOp);
+    SLUICE_CUDA_CHECK(cudaMemcpy(b.get(), v.data(), v.size() * sizeof(T), cudaMemcpyHostToDevice),
+                      kOp);
     return b;
   }
   // All bits set: NaN in fp16, bf16 and fp32 alike.
@@ -66,7 +67,9 @@ struct Ctx {
   }
 };
 
-const float* opt(const DeviceBuffer& b, const std::vector<float>& v) { return v.empty() ? nullptr : b.get<float>(); }
+const float* opt(const DeviceBuffer& b, const std::vector<float>& v) {
+  return v.empty() ? nullptr : b.get<float>();
+}
 
 }  // namespace
 
@@ -92,25 +95,30 @@ std::vector<float> round_to(DType dt, const std::vector<float>& v) {
   return out;
 }
 
-std::vector<float> embedding_layernorm(DType dt, const std::vector<int32_t>& ids, const std::vector<int32_t>& pos,
-                                       const std::vector<float>& word, const std::vector<float>& position,
-                                       const std::vector<float>& type_row, const std::vector<float>& gamma,
+std::vector<float> embedding_layernorm(DType dt, const std::vector<int32_t>& ids,
+                                       const std::vector<int32_t>& pos,
+                                       const std::vector<float>& word,
+                                       const std::vector<float>& position,
+                                       const std::vector<float>& type_row,
+                                       const std::vector<float>& gamma,
                                        const std::vector<float>& beta, float eps, int64_t hidden) {
   Ctx c;
   const auto tokens = static_cast<int64_t>(ids.size());
   DeviceBuffer d_ids = c.upload(ids), d_pos = c.upload(pos), d_word = c.upload_dt(dt, word),
-               d_position = c.upload_dt(dt, position), d_type = c.upload(type_row), d_g = c.upload(gamma),
-               d_b = c.upload(beta);
+               d_position = c.upload_dt(dt, position), d_type = c.upload(type_row),
+               d_g = c.upload(gamma), d_b = c.upload(beta);
   DeviceBuffer out = c.poisoned(static_cast<std::size_t>(tokens * hidden) * 2);
-  cuda::embedding_layernorm(dt, d_ids.get<int32_t>(), d_pos.get<int32_t>(), tokens, d_word.get(), d_position.get(),
-                            opt(d_type, type_row), d_g.get<float>(), d_b.get<float>(), eps, hidden, out.get(), c.s());
+  cuda::embedding_layernorm(dt, d_ids.get<int32_t>(), d_pos.get<int32_t>(), tokens, d_word.get(),
+                            d_position.get(), opt(d_type, type_row), d_g.get<float>(),
+                            d_b.get<float>(), eps, hidden, out.get(), c.s());
   return c.download_dt(dt, out, static_cast<std::size_t>(tokens * hidden));
 }
 
-std::vector<float> add_layernorm(DType dt, const std::vector<float>& x, int64_t ld_x, const std::vector<float>& bias,
-                                 const std::vector<float>& residual, int64_t ld_res, const std::vector<float>& gamma,
-                                 const std::vector<float>& beta, float eps, int64_t rows, int64_t cols, int64_t ld_out,
-                                 Alias alias) {
+std::vector<float> add_layernorm(DType dt, const std::vector<float>& x, int64_t ld_x,
+                                 const std::vector<float>& bias, const std::vector<float>& residual,
+                                 int64_t ld_res, const std::vector<float>& gamma,
+                                 const std::vector<float>& beta, float eps, int64_t rows,
+                                 int64_t cols, int64_t ld_out, Alias alias) {
   Ctx c;
   DeviceBuffer d_x = c.upload_dt(dt, x), d_bias = c.upload(bias), d_res = c.upload_dt(dt, residual),
                d_g = c.upload(gamma), d_b = c.upload(beta);
@@ -130,35 +138,39 @@ std::vector<float> add_layernorm(DType dt, const std::vector<float>& x, int64_t 
     fresh = c.poisoned(out_elems * 2);
     out = fresh.get();
   }
-  cuda::add_layernorm(dt, d_x.get(), ld_x, opt(d_bias, bias), residual.empty() ? nullptr : d_res.get(), ld_res,
-                      d_g.get<float>(), d_b.get<float>(), eps, rows, cols, out, ld_out, c.s());
+  cuda::add_layernorm(dt, d_x.get(), ld_x, opt(d_bias, bias),
+                      residual.empty() ? nullptr : d_res.get(), ld_res, d_g.get<float>(),
+                      d_b.get<float>(), eps, rows, cols, out, ld_out, c.s());
   const DeviceBuffer& holder = alias == Alias::kX ? d_x : alias == Alias::kResidual ? d_res : fresh;
   return c.download_dt(dt, holder, out_elems);
 }
 
-std::vector<float> bias_activation(DType dt, const std::vector<float>& x, int64_t ld, int64_t rows, int64_t cols,
-                                   const std::vector<float>& bias, engine::Activation act) {
+std::vector<float> bias_activation(DType dt, const std::vector<float>& x, int64_t ld, int64_t rows,
+                                   int64_t cols, const std::vector<float>& bias,
+                                   engine::Activation act) {
   Ctx c;
   DeviceBuffer d_x = c.upload_dt(dt, x), d_bias = c.upload(bias);
   cuda::bias_activation(dt, d_x.get(), ld, rows, cols, opt(d_bias, bias), act, c.s());
   return c.download_dt(dt, d_x, x.size());
 }
 
-std::vector<float> attention(DType dt, const std::vector<float>& qkv, int64_t ld_qkv, const std::vector<float>& bias,
-                             const std::vector<int32_t>& cu, int64_t max_seqlen, int64_t heads, int64_t head_dim,
-                             float scale, bool first_token_only, int64_t ld_out, AttentionKernel kernel) {
+std::vector<float> attention(DType dt, const std::vector<float>& qkv, int64_t ld_qkv,
+                             const std::vector<float>& bias, const std::vector<int32_t>& cu,
+                             int64_t max_seqlen, int64_t heads, int64_t head_dim, float scale,
+                             bool first_token_only, int64_t ld_out, AttentionKernel kernel) {
   Ctx c;
   DeviceBuffer d_qkv = c.upload_dt(dt, qkv), d_bias = c.upload(bias), d_cu = c.upload(cu);
   const int64_t seqs = static_cast<int64_t>(cu.size()) - 1;
   const int64_t rows = first_token_only ? seqs : cu.back();
   DeviceBuffer out = c.poisoned(static_cast<std::size_t>(rows * ld_out) * 2);
-  cuda::attention(dt, d_qkv.get(), ld_qkv, opt(d_bias, bias), d_cu.get<int32_t>(), seqs, max_seqlen, heads, head_dim,
-                  scale, first_token_only, out.get(), ld_out, c.s(), kernel);
+  cuda::attention(dt, d_qkv.get(), ld_qkv, opt(d_bias, bias), d_cu.get<int32_t>(), seqs, max_seqlen,
+                  heads, head_dim, scale, first_token_only, out.get(), ld_out, c.s(), kernel);
   return c.download_dt(dt, out, static_cast<std::size_t>(rows * ld_out));
 }
 
-std::vector<float> linear(DType dt, const std::vector<float>& x, int64_t ld_x, const std::vector<float>& w, int64_t m,
-                          int64_t n, int64_t k, int64_t ld_y) {
+std::vector<float> linear(DType dt, const std::vector<float>& x, int64_t ld_x,
+                          const std::vector<float>& w, int64_t m, int64_t n, int64_t k,
+                          int64_t ld_y) {
   Ctx c;
   CublasHandle blas(c.s(), kOp);
   DeviceBuffer d_x = c.upload_dt(dt, x), d_w = c.upload_dt(dt, w);
@@ -173,22 +185,24 @@ std::vector<float> gather_first_rows(DType dt, const std::vector<float>& x, int6
   DeviceBuffer d_x = c.upload_dt(dt, x), d_cu = c.upload(cu);
   const int64_t seqs = static_cast<int64_t>(cu.size()) - 1;
   DeviceBuffer out = c.poisoned(static_cast<std::size_t>(seqs * ld_out) * 2);
-  cuda::gather_first_rows(dt, d_x.get(), ld_x, d_cu.get<int32_t>(), seqs, cols, out.get(), ld_out, c.s());
+  cuda::gather_first_rows(dt, d_x.get(), ld_x, d_cu.get<int32_t>(), seqs, cols, out.get(), ld_out,
+                          c.s());
   return c.download_dt(dt, out, static_cast<std::size_t>(seqs * ld_out));
 }
 
-std::vector<float> mean_pool(DType dt, const std::vector<float>& x, int64_t ld_x, const std::vector<int32_t>& cu,
-                             int64_t cols, int64_t ld_out) {
+std::vector<float> mean_pool(DType dt, const std::vector<float>& x, int64_t ld_x,
+                             const std::vector<int32_t>& cu, int64_t cols, int64_t ld_out) {
   Ctx c;
   DeviceBuffer d_x = c.upload_dt(dt, x), d_cu = c.upload(cu);
   const int64_t seqs = static_cast<int64_t>(cu.size()) - 1;
   DeviceBuffer out = c.poisoned(static_cast<std::size_t>(seqs * ld_out) * 4);
-  cuda::mean_pool(dt, d_x.get(), ld_x, d_cu.get<int32_t>(), seqs, cols, out.get<float>(), ld_out, c.s());
+  cuda::mean_pool(dt, d_x.get(), ld_x, d_cu.get<int32_t>(), seqs, cols, out.get<float>(), ld_out,
+                  c.s());
   return c.download_f32(out, static_cast<std::size_t>(seqs * ld_out));
 }
 
-std::vector<float> rows_to_f32(DType dt, const std::vector<float>& x, int64_t ld_x, int64_t rows, int64_t cols,
-                               int64_t ld_out) {
+std::vector<float> rows_to_f32(DType dt, const std::vector<float>& x, int64_t ld_x, int64_t rows,
+                               int64_t cols, int64_t ld_out) {
   Ctx c;
   DeviceBuffer d_x = c.upload_dt(dt, x);
   DeviceBuffer out = c.poisoned(static_cast<std::size_t>(rows * ld_out) * 4);
@@ -196,24 +210,27 @@ std::vector<float> rows_to_f32(DType dt, const std::vector<float>& x, int64_t ld
   return c.download_f32(out, static_cast<std::size_t>(rows * ld_out));
 }
 
-std::vector<float> classifier_out(DType dt, const std::vector<float>& x, int64_t ld_x, const std::vector<float>& w,
-                                  const std::vector<float>& bias, int64_t rows, int64_t labels, int64_t cols) {
+std::vector<float> classifier_out(DType dt, const std::vector<float>& x, int64_t ld_x,
+                                  const std::vector<float>& w, const std::vector<float>& bias,
+                                  int64_t rows, int64_t labels, int64_t cols) {
   Ctx c;
   DeviceBuffer d_x = c.upload_dt(dt, x), d_w = c.upload(w), d_bias = c.upload(bias);
   DeviceBuffer out = c.poisoned(static_cast<std::size_t>(rows * labels) * 4);
-  cuda::classifier_out(dt, d_x.get(), ld_x, d_w.get<float>(), opt(d_bias, bias), rows, labels, cols, out.get<float>(),
-                       c.s());
+  cuda::classifier_out(dt, d_x.get(), ld_x, d_w.get<float>(), opt(d_bias, bias), rows, labels, cols,
+                       out.get<float>(), c.s());
   return c.download_f32(out, static_cast<std::size_t>(rows * labels));
 }
 
-std::vector<float> softmax_rows(const std::vector<float>& x, int64_t ld, int64_t rows, int64_t cols) {
+std::vector<float> softmax_rows(const std::vector<float>& x, int64_t ld, int64_t rows,
+                                int64_t cols) {
   Ctx c;
   DeviceBuffer d_x = c.upload(x);
   cuda::softmax_rows(d_x.get<float>(), ld, rows, cols, c.s());
   return c.download_f32(d_x, x.size());
 }
 
-std::vector<float> sigmoid_rows(const std::vector<float>& x, int64_t ld, int64_t rows, int64_t cols) {
+std::vector<float> sigmoid_rows(const std::vector<float>& x, int64_t ld, int64_t rows,
+                                int64_t cols) {
   Ctx c;
   DeviceBuffer d_x = c.upload(x);
   cuda::sigmoid_rows(d_x.get<float>(), ld, rows, cols, c.s());

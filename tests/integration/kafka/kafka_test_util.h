@@ -12,10 +12,10 @@
 #include <vector>
 
 #include "operators/kafka_services.h"
-#include "src/kafka/dead_letter_sink.h"
 #include "operators/kafka_sink.h"
 #include "operators/kafka_source.h"
 #include "src/core/pipeline.h"
+#include "src/kafka/dead_letter_sink.h"
 #include "src/kafka/output.h"
 #include "src/metrics/registry.h"
 
@@ -25,9 +25,9 @@ struct Message {
   std::optional<std::string> key;
   std::string value;
   std::vector<std::pair<std::string, std::string>> headers;
-  int32_t partition = -1;  // produce: -1 = by key (or random); read: where it was
-  int64_t offset = -1;     // read only
-  int64_t timestamp_ms = -1;                          // read only: the record's Kafka timestamp
+  int32_t partition = -1;     // produce: -1 = by key (or random); read: where it was
+  int64_t offset = -1;        // read only
+  int64_t timestamp_ms = -1;  // read only: the record's Kafka timestamp
   std::string header(const std::string& name) const;  // "" if absent
 };
 

@@ -14,7 +14,8 @@
 namespace sluice::config {
 namespace {
 
-std::vector<Problem> problems_of(const std::string& yaml, const std::vector<std::string>& overrides = {}) {
+std::vector<Problem> problems_of(const std::string& yaml,
+                                 const std::vector<std::string>& overrides = {}) {
   try {
     load_string(yaml, *app::builtin_pipeline_schema(), overrides);
   } catch (const ConfigError& e) {
@@ -67,11 +68,14 @@ stages:
   - {type: counter, check_order: maybe}
 )");
   EXPECT_TRUE(has(ps, "runtime.queue_capacity", "expected an integer, got 'lots'")) << dump(ps);
-  EXPECT_TRUE(has(ps, "runtime.shutdown_timeot", "unknown key (did you mean 'shutdown_timeout'?)")) << dump(ps);
+  EXPECT_TRUE(has(ps, "runtime.shutdown_timeot", "unknown key (did you mean 'shutdown_timeout'?)"))
+      << dump(ps);
   EXPECT_TRUE(has(ps, "stages[0].count", "must be at least 0")) << dump(ps);
   EXPECT_TRUE(has(ps, "stages[0].rate", "expected a number")) << dump(ps);
   EXPECT_TRUE(has(ps, "stages[0].size", "expected a size")) << dump(ps);
-  EXPECT_TRUE(has(ps, "stages[1].type", "unknown type 'identiti' (known: generator, identity, counter")) << dump(ps);
+  EXPECT_TRUE(
+      has(ps, "stages[1].type", "unknown type 'identiti' (known: generator, identity, counter"))
+      << dump(ps);
   EXPECT_TRUE(has(ps, "stages[2].name", "missing required key")) << dump(ps);
   EXPECT_TRUE(has(ps, "stages[2].check_order", "expected true or false")) << dump(ps);
   EXPECT_EQ(ps.size(), 8u) << dump(ps);
@@ -105,7 +109,8 @@ stages:
   - {name: sink, type: counter}
 )");
   ASSERT_EQ(ps.size(), 1u) << dump(ps);
-  EXPECT_TRUE(has(ps, "stages[0].count", "environment variable SLUICE_TEST_UNSET is not set")) << dump(ps);
+  EXPECT_TRUE(has(ps, "stages[0].count", "environment variable SLUICE_TEST_UNSET is not set"))
+      << dump(ps);
 }
 
 TEST(Config, ValuesFromTheEnvironmentAreNeverEchoed) {
@@ -121,8 +126,9 @@ stages:
 }
 
 TEST(Config, SetOverridesByIndexAndByStageName) {
-  Loaded l = load_string(kGood, *app::builtin_pipeline_schema(),
-                         {"stages.src.count=7", "stages.1.workers=3", "runtime.queue_capacity=64", "name=over"});
+  Loaded l = load_string(
+      kGood, *app::builtin_pipeline_schema(),
+      {"stages.src.count=7", "stages.1.workers=3", "runtime.queue_capacity=64", "name=over"});
   EXPECT_EQ(l.root().list("stages")[0].integer("count"), 7);
   EXPECT_EQ(l.root().list("stages")[1].integer("workers"), 3);
   EXPECT_EQ(l.root().section("runtime").integer("queue_capacity"), 64);
@@ -374,12 +380,14 @@ stages:
 )";
   EXPECT_TRUE(build_problems("model: {path: " + model + "}\n" + chain).empty());
   const auto missing = build_problems(chain);
-  EXPECT_TRUE(has(missing, "stages[1]", "tokenizer: required here, or give the pipeline's model.path"));
+  EXPECT_TRUE(
+      has(missing, "stages[1]", "tokenizer: required here, or give the pipeline's model.path"));
   // A stage's own key is used when model.path is absent.
   const auto own = build_problems(R"(
 stages:
   - {name: src, type: generator, count: 1}
-  - {name: tok, type: tokenize, tokenizer: )" + model + R"(}
+  - {name: tok, type: tokenize, tokenizer: )" +
+                                  model + R"(}
   - {name: sink, type: counter}
 )");
   EXPECT_TRUE(own.empty());

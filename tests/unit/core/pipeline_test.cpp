@@ -49,7 +49,9 @@ class Identity : public Operator {
  public:
   ItemKind input_kind() const override { return ItemKind::kRecord; }
   ItemKind output_kind() const override { return ItemKind::kRecord; }
-  void process(OperatorState*, Item&& item, Emitter& out) const override { out.emit(std::move(item)); }
+  void process(OperatorState*, Item&& item, Emitter& out) const override {
+    out.emit(std::move(item));
+  }
 };
 
 // Checks per-partition order and counts what reaches the end.
@@ -152,8 +154,9 @@ TEST(Pipeline, RejectsMismatchedStageKindsAtStart) {
     p.start();
     FAIL() << "start() accepted a record sink after a batch producer";
   } catch (const std::invalid_argument& e) {
-    EXPECT_NE(std::string(e.what()).find("stage 'sink' takes records but stage 'batcher' emits batches"),
-              std::string::npos)
+    EXPECT_NE(
+        std::string(e.what()).find("stage 'sink' takes records but stage 'batcher' emits batches"),
+        std::string::npos)
         << e.what();
   }
 }
@@ -195,14 +198,20 @@ class TimedBatcher : public Operator {
   };
   ItemKind input_kind() const override { return ItemKind::kRecord; }
   ItemKind output_kind() const override { return ItemKind::kBatch; }
-  std::unique_ptr<OperatorState> make_state(const WorkerInfo&) override { return std::make_unique<State>(); }
+  std::unique_ptr<OperatorState> make_state(const WorkerInfo&) override {
+    return std::make_unique<State>();
+  }
   void process(OperatorState* s, Item&& item, Emitter&) const override {
     auto* st = static_cast<State*>(s);
     if (st->pending.records.empty()) st->deadline = SteadyClock::now() + 20ms;
     st->pending.records.push_back(std::move(std::get<Record>(item)));
   }
-  TimePoint next_deadline(const OperatorState* s) const override { return static_cast<const State*>(s)->deadline; }
-  void on_tick(OperatorState* s, Emitter& out) const override { flush(static_cast<State*>(s), out); }
+  TimePoint next_deadline(const OperatorState* s) const override {
+    return static_cast<const State*>(s)->deadline;
+  }
+  void on_tick(OperatorState* s, Emitter& out) const override {
+    flush(static_cast<State*>(s), out);
+  }
   void finish(OperatorState* s, Emitter& out) const override { flush(static_cast<State*>(s), out); }
   void flush(State* st, Emitter& out) const {
     if (st->pending.records.empty()) return;
@@ -262,8 +271,10 @@ class RejectOdd : public Operator {
   ItemKind output_kind() const override { return ItemKind::kRecord; }
   void process(OperatorState*, Item&& item, Emitter& out) const override {
     auto& r = std::get<Record>(item);
-    if (r.offset % 2) out.dead_letter(std::move(r), dead_letter_code::kInvalidJson, "odd");
-    else out.emit(std::move(item));
+    if (r.offset % 2)
+      out.dead_letter(std::move(r), dead_letter_code::kInvalidJson, "odd");
+    else
+      out.emit(std::move(item));
   }
 };
 
@@ -336,7 +347,9 @@ class IdleFlusher : public Operator {
   ItemKind input_kind() const override { return ItemKind::kRecord; }
   ItemKind output_kind() const override { return ItemKind::kBatch; }
   bool wants_downstream_idle() const override { return true; }
-  std::unique_ptr<OperatorState> make_state(const WorkerInfo&) override { return std::make_unique<State>(); }
+  std::unique_ptr<OperatorState> make_state(const WorkerInfo&) override {
+    return std::make_unique<State>();
+  }
   void process(OperatorState* s, Item&& item, Emitter& out) const override {
     static_cast<State*>(s)->pending.records.push_back(std::move(std::get<Record>(item)));
     on_tick(s, out);

@@ -25,8 +25,13 @@ TEST(Record, BorrowedBytesStayWithTheLease) {
   static int released = 0;
   auto* buf = new std::string("key|value text");
   {
-    Record r = Record::borrowed(Lease(buf, [](void* p) { delete static_cast<std::string*>(p); ++released; }),
-                                std::string_view(*buf).substr(0, 3), std::string_view(*buf).substr(4));
+    Record r =
+        Record::borrowed(Lease(buf,
+                               [](void* p) {
+                                 delete static_cast<std::string*>(p);
+                                 ++released;
+                               }),
+                         std::string_view(*buf).substr(0, 3), std::string_view(*buf).substr(4));
     r.set_text_view(r.value().substr(6));
     Record m = std::move(r);
     EXPECT_EQ(m.key(), "key");

@@ -138,8 +138,10 @@ TEST(SpscRing, BulkTransferAcrossThreadsKeepsOrder) {
       size_t done = 0;
       while (done < k) {
         size_t pushed = q.try_push_bulk(chunk.data() + done, k - done);
-        if (pushed) q.notify_consumer();
-        else cpu_relax();
+        if (pushed)
+          q.notify_consumer();
+        else
+          cpu_relax();
         done += pushed;
       }
       i += k;

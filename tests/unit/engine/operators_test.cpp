@@ -11,11 +11,11 @@
 #include <random>
 #include <thread>
 
+#include "app/wiring/pipeline_factory.h"
+#include "app/wiring/registry.h"
 #include "operators/classify.h"
 #include "operators/infer.h"
 #include "operators/micro_batch.h"
-#include "app/wiring/pipeline_factory.h"
-#include "app/wiring/registry.h"
 #include "operators/result_cache.h"
 #include "src/config/load.h"
 #include "src/core/pipeline.h"

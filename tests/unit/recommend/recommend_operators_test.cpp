@@ -10,9 +10,9 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 
-#include "operators/micro_batch.h"
 #include "app/wiring/pipeline_factory.h"
 #include "app/wiring/registry.h"
+#include "operators/micro_batch.h"
 #include "operators/recommend_score.h"
 #include "operators/recommend_state.h"
 #include "src/config/load.h"
@@ -221,7 +221,7 @@ TEST(RecommendPipeline, StagesAreConfiguredThroughAPipelineFile) {
       "  - {name: count, type: counter}\n";
   try {
     app::build_pipeline(config::load_string(bad, *app::builtin_pipeline_schema()),
-                   app::builtin_registry(), nullptr);
+                        app::builtin_registry(), nullptr);
     ADD_FAILURE() << "expected a configuration error";
   } catch (const config::ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("stages[1]"), std::string::npos) << e.what();

@@ -153,9 +153,9 @@ TEST(TokenizeOperator, EmitsTheTokenizersIdsInPartitionOrderAndDeadLettersEmptyT
 TEST(TokenizeOperator, InvalidUtf8IsReplacedOrDeadLetteredPerPolicy) {
   const std::vector<std::string> texts = {"fine text", "broken \xFF text", "more fine text"};
   metrics::Registry replace_metrics, reject_metrics;
-  const PipelineRun replaced =
-      run_pipeline(texts, {.tokenizer = kBpeDir.string(), .invalid_utf8 = text::InvalidUtf8::kReplace},
-                   replace_metrics, 2);
+  const PipelineRun replaced = run_pipeline(
+      texts, {.tokenizer = kBpeDir.string(), .invalid_utf8 = text::InvalidUtf8::kReplace},
+      replace_metrics, 2);
   EXPECT_EQ(replaced.arrived.size(), 3u);
   EXPECT_TRUE(replaced.letters.empty());
 

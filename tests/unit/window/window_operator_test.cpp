@@ -206,8 +206,9 @@ TEST(WindowAggregateOperator, NeutralRecordsAreCountedPerLabelInTheAggregate) {
                    {"acme", "positive", 0.5f, 4}},
                   acks);
   ASSERT_EQ(r.aggregates.size(), 1u);
-  EXPECT_EQ(json::parse(r.aggregates[0].value),
-            json::parse(R"({"key":"acme","window_start":0,"window_end":10000,"partition":0,"count":4,
+  EXPECT_EQ(
+      json::parse(r.aggregates[0].value),
+      json::parse(R"({"key":"acme","window_start":0,"window_end":10000,"partition":0,"count":4,
       "labels":{"negative":1,"neutral":2,"positive":1},"negative_ratio":0.25,"opinionated":2,
       "negative_ratio_opinionated":0.5,"mean_score":0.5,"trigger":"end_of_input"})"));
 }
