@@ -108,7 +108,9 @@ def main():
 
     work = tempfile.mkdtemp(prefix="sluice-recommend-bench.")
     broker = subprocess.Popen([args.sluice, "broker", "--topic", "events:4", "--topic", "recs-sluice:4",
-                               "--topic", "recs-python:4", "--topic", "dlq:1"],
+                               "--topic", "recs-python:4", "--topic", "dlq:1",
+                               # users' durable state (the embedded broker creates no topics on request)
+                               "--topic", "bench-sluice-state-changelog:4"],
                               stdout=subprocess.PIPE, stderr=open(os.path.join(work, "broker.log"), "w"),
                               text=True)
     bootstrap = broker.stdout.readline().strip()
