@@ -9,6 +9,8 @@
 // event_offset is the line's index (0-based). The stages are the pipeline's
 // own operators run by the same stage runner: recommend_state →
 // micro_batch → recommend_score, between a stdin source and a stdout sink.
+// Users' state is in memory only (no Kafka, no changelog): it lives as long
+// as the command, bounded by max_users (least recently used evicted).
 //
 // Exit codes: 0 done, 1 runtime failure, 2 bad usage or a bad model
 // directory (the message names the file and the field).
@@ -23,11 +25,11 @@
 #include <mutex>
 #include <string>
 
+#include "app/commands.h"
 #include "operators/json_text.h"
 #include "operators/micro_batch.h"
 #include "operators/recommend_score.h"
 #include "operators/recommend_state.h"
-#include "app/commands.h"
 #include "src/core/clock.h"
 #include "src/core/emitter.h"
 #include "src/core/log.h"

@@ -51,8 +51,10 @@ cleanup() {
 trap 'exit 130' INT TERM
 trap cleanup EXIT
 
+# The state stage's changelog (users' history) is made up front: the
+# embedded broker cannot create topics on request.
 setsid "$SLUICE" broker --topic events:4 --topic recommendations:4 --topic recommend-dlq:1 \
-  >"$WORK/broker.addr" 2>"$WORK/broker.log" &
+  --topic sluice-recommend-demo-state-changelog:4 >"$WORK/broker.addr" 2>"$WORK/broker.log" &
 BROKER=$!
 BOOTSTRAP=""
 for _ in $(seq 1 200); do

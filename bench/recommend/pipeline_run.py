@@ -7,17 +7,35 @@ user) from a topic already full, saturated. Prints events/s of each and the
 ratio, and checks that the Python service's code gives the same top-10 as
 `sluice recommend` on the first --check events.
 
+Then latency under load: each system, started afresh on topics of its own, is
+fed events for --seconds by a paced producer in this process, and a consumer
+here reads the recommendations as they appear. Both get the same absolute
+rate, --load (default 0.5) of the Python service's saturated rate measured
+above (--rate R: both at R events/s; --own-load: each at --load of its own
+saturated rate, which on a shared 2-core machine the driver here may not
+sustain for sluice).
+Event→recommendation latency is the time from handing the event to the
+producer to reading its recommendation (both clocks here: broker hops
+included, the same for both). Prints p50/p99/p99.9 of each and the ratio of
+the p99s. sluice keeps users' state durable (a changelog entry per event);
+the Python service keeps it in memory only.
+
     /usr/bin/python3 bench/recommend/pipeline_run.py --sluice build/release/sluice
     ... --events 50000   fewer events (default: all of ml-latest-small, 100,004)
+    ... --rate 2000      both at 2,000 events/s (default: both at --load of the Python service's saturated rate)
 """
 import argparse
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.request
+import zlib
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
@@ -74,6 +92,109 @@ def same_recommendations(sluice, model, rows):
     return sum(a == b for a, b in zip(ours, theirs)), len(rows)
 
 
+def paced(bootstrap, in_topic, out_topic, rows, rate, seconds):
+    """Produces events at `rate`/s for `seconds` (the MovieLens events in
+    time order, again with new user ids if it runs out), reads the
+    recommendations from `out_topic`; returns (sorted latencies in ms, events).
+    Light on this process's CPU: partitions are chosen here (a user's events
+    to one partition, so an event's offset is its place in its partition: no
+    delivery reports), and results are not parsed beyond their offset."""
+    n = int(rate * seconds)
+    sent = [[] for _ in range(4)]  # per input partition: send time by offset
+    got = []                       # (user key, event_offset, time read)
+    done = threading.Event()
+    offset_re = re.compile(rb'"event_offset": ?(\d+)')
+
+    def read():
+        c = Consumer({"bootstrap.servers": bootstrap, "group.id": "latency-reader",
+                      "fetch.wait.max.ms": 1, "enable.auto.commit": False})
+        c.assign([TopicPartition(out_topic, q, OFFSET_BEGINNING) for q in range(4)])
+        while not done.is_set():
+            msgs = c.consume(1000, timeout=0.05)
+            t = time.monotonic()
+            for m in msgs:
+                if not m.error():
+                    got.append((m.key(), int(offset_re.search(m.value()).group(1)), t))
+        c.close()
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0})
+    # Warm-up: one event per partition every 200 ms until each partition has
+    # answered (the service has joined its group and restored its state).
+    probes, k = {}, 0
+    while len(probes) < 4:
+        user = str(10**9 + k).encode()
+        probes.setdefault(zlib.crc32(user) % 4, user)
+        k += 1
+    deadline = time.monotonic() + 120
+    while {zlib.crc32(u) % 4 for u, _, _ in got} != set(range(4)):
+        if time.monotonic() > deadline:
+            sys.exit(f"{out_topic}: no answer to the warm-up events")
+        for part, user in probes.items():
+            sent[part].append(time.monotonic())
+            p.produce(in_topic, key=user, value=b'{"user":%s,"item":1,"ts":0}' % user, partition=part)
+        p.flush(10)
+        time.sleep(0.2)
+    t0 = time.monotonic()
+    for j in range(n):
+        cycle, (t, _, u, i) = j // len(rows), rows[j % len(rows)]
+        user = str(int(u) + cycle * 10**7).encode()
+        part = zlib.crc32(user) % 4
+        target = t0 + j / rate
+        now = time.monotonic()
+        if now < target:
+            time.sleep(target - now)
+        value = b'{"user":%s,"item":%s,"ts":%d}' % (user, i.encode(), t)
+        while True:
+            try:
+                sent[part].append(time.monotonic())
+                p.produce(in_topic, key=user, value=value, partition=part)
+                break
+            except BufferError:
+                sent[part].pop()
+                p.poll(0.001)
+        if j % 64 == 0:
+            p.poll(0)
+    p.flush(60)
+    behind = time.monotonic() - (t0 + n / rate)
+    deadline = time.monotonic() + 120
+    total = sum(map(len, sent))  # warm-up events included
+    while len(got) < total and time.monotonic() < deadline:
+        time.sleep(0.05)
+    done.set()
+    reader.join()
+    if len(got) < total:
+        sys.exit(f"{out_topic}: {len(got)} of {total} recommendations")
+    if behind > 1:
+        print(f"  (the producer fell {behind:.1f} s behind its schedule)")
+    warm = seconds / 10  # the first 10 %: warm-up
+    lat = []
+    for user, offset, t in got:
+        s = sent[zlib.crc32(user) % 4][offset]
+        if s - t0 >= warm:
+            lat.append((t - s) * 1000)
+    lat.sort()
+    return lat, n
+
+
+def pct(lat, q):
+    return lat[min(len(lat) - 1, int(q * len(lat)))]
+
+
+def wait_ready(port, proc, timeout=60):
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        if proc.poll() is not None:
+            sys.exit(f"{proc.args[:2]} exited with {proc.returncode}")
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1)
+            return
+        except OSError:
+            time.sleep(0.1)
+    sys.exit("sluice did not become ready")
+
+
 def stop(proc):
     proc.terminate()
     try:
@@ -91,6 +212,12 @@ def main():
     ap.add_argument("--events", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--check", type=int, default=5000, help="events whose recommendations are compared")
+    ap.add_argument("--load", type=float, default=0.5, help="fraction of the Python service's saturated rate")
+    ap.add_argument("--own-load", action="store_true", help="each at --load of its own saturated rate")
+    ap.add_argument("--rate", type=float, default=0, help="both at this many events/s instead")
+    ap.add_argument("--seconds", type=float, default=20, help="length of each loaded run")
+    ap.add_argument("--fetch-wait-ms", type=int, default=5,
+                    help="both services' fetch.wait.max.ms (the embedded broker holds each fetch this long)")
     args = ap.parse_args()
     if not os.path.exists(args.ratings):
         print(f"no ratings at {args.ratings}")
@@ -108,7 +235,12 @@ def main():
 
     work = tempfile.mkdtemp(prefix="sluice-recommend-bench.")
     broker = subprocess.Popen([args.sluice, "broker", "--topic", "events:4", "--topic", "recs-sluice:4",
-                               "--topic", "recs-python:4", "--topic", "dlq:1"],
+                               "--topic", "recs-python:4", "--topic", "dlq:1",
+                               "--topic", "paced-sluice:4", "--topic", "paced-python:4",
+                               "--topic", "out-sluice:4", "--topic", "out-python:4",
+                               # users' durable state (the embedded broker creates no topics on request)
+                               "--topic", "bench-sluice-state-changelog:4",
+                               "--topic", "paced-sluice-state-changelog:4"],
                               stdout=subprocess.PIPE, stderr=open(os.path.join(work, "broker.log"), "w"),
                               text=True)
     bootstrap = broker.stdout.readline().strip()
@@ -127,7 +259,8 @@ def main():
         env = dict(os.environ, SLUICE_BOOTSTRAP=bootstrap, SLUICE_INPUT_TOPIC="events",
                    SLUICE_OUTPUT_TOPIC="recs-sluice", SLUICE_DLQ_TOPIC="dlq", SLUICE_GROUP="bench-sluice",
                    SLUICE_MODEL=args.model, SLUICE_DEVICE="cpu", SLUICE_THREADS=str(args.threads),
-                   SLUICE_FETCH_WAIT_MAX_MS="10", SLUICE_METRICS_LISTEN=f"127.0.0.1:{free_port()}")
+                   SLUICE_FETCH_WAIT_MAX_MS=str(args.fetch_wait_ms),
+                   SLUICE_METRICS_LISTEN=f"127.0.0.1:{free_port()}")
         s = subprocess.Popen([args.sluice, "run", os.path.join(ROOT, "pipelines", "recommend.yaml")],
                              env=env, stdout=subprocess.DEVNULL,
                              stderr=open(os.path.join(work, "sluice.log"), "w"))
@@ -139,7 +272,7 @@ def main():
         py = subprocess.Popen(["/usr/bin/python3", os.path.join(ROOT, "bench", "recommend", "python_service.py"),
                                "--bootstrap", bootstrap, "--input", "events", "--output", "recs-python",
                                "--group", "bench-python", "--model", args.model,
-                               "--threads", str(args.threads)],
+                               "--threads", str(args.threads), "--fetch-wait-ms", str(args.fetch_wait_ms)],
                               stderr=open(os.path.join(work, "python.log"), "w"))
         p_rate, p_total = wait_for(bootstrap, "recs-python", n, py)
         stop(py)
@@ -148,9 +281,36 @@ def main():
 
         same, checked = same_recommendations(args.sluice, args.model, rows[:args.check])
         print(f"ratio {s_rate / p_rate:.1f}x; the Python service's code gives the same top-10 as "
-              f"sluice recommend for {same}/{checked} events")
+              f"sluice recommend for {same}/{checked} events", flush=True)
         if same != checked:
             sys.exit("the peer does not compute the same recommendations")
+
+        # Latency under load, each on topics of its own, started afresh.
+        s_load = args.rate or args.load * (s_rate if args.own_load else p_rate)
+        p_load = args.rate or args.load * p_rate
+        port = free_port()
+        s = subprocess.Popen([args.sluice, "run", os.path.join(ROOT, "pipelines", "recommend.yaml")],
+                             env=dict(env, SLUICE_INPUT_TOPIC="paced-sluice", SLUICE_OUTPUT_TOPIC="out-sluice",
+                                      SLUICE_GROUP="paced-sluice", SLUICE_METRICS_LISTEN=f"127.0.0.1:{port}"),
+                             stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "sluice-paced.log"), "w"))
+        wait_ready(port, s)
+        time.sleep(2)  # its group join
+        s_lat, s_n = paced(bootstrap, "paced-sluice", "out-sluice", rows, s_load, args.seconds)
+        stop(s)
+        py = subprocess.Popen(["/usr/bin/python3", os.path.join(ROOT, "bench", "recommend", "python_service.py"),
+                               "--bootstrap", bootstrap, "--input", "paced-python", "--output", "out-python",
+                               "--group", "paced-python", "--model", args.model,
+                               "--threads", str(args.threads), "--fetch-wait-ms", str(args.fetch_wait_ms)],
+                              stderr=open(os.path.join(work, "python-paced.log"), "w"))
+        time.sleep(5)  # model load and group join
+        p_lat, p_n = paced(bootstrap, "paced-python", "out-python", rows, p_load, args.seconds)
+        stop(py)
+        for name, load, lat, m in (("sluice", s_load, s_lat, s_n), ("python", p_load, p_lat, p_n)):
+            print(f"{name}: {load:,.0f} events/s ({load / (s_rate if name == 'sluice' else p_rate):.0%} of "
+                  f"saturated) for {m / load:.0f} s: event->recommendation p50 {pct(lat, 0.5):.2f} ms, "
+                  f"p99 {pct(lat, 0.99):.2f} ms, p99.9 {pct(lat, 0.999):.2f} ms ({len(lat)} after warm-up)")
+        print(f"p99 python / sluice: {pct(p_lat, 0.99) / pct(s_lat, 0.99):.2f}x "
+              f"({'each at its own load' if args.own_load else 'both at the same rate'})")
     finally:
         broker.terminate()
         broker.wait(30)

@@ -118,13 +118,15 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch-size", type=int, default=256)
     ap.add_argument("--batch-timeout-ms", type=int, default=2)
+    ap.add_argument("--fetch-wait-ms", type=int, default=10,
+                    help="fetch.wait.max.ms (the embedded broker holds each fetch this long)")
     args = ap.parse_args()
     m = Model(args.model)
     k = args.k
     state = {}  # user -> (recent list oldest first, seen list in insertion order, seen set)
     consumer = Consumer({"bootstrap.servers": args.bootstrap, "group.id": args.group,
                          "auto.offset.reset": "earliest", "enable.auto.commit": False,
-                         "fetch.wait.max.ms": 10})
+                         "fetch.wait.max.ms": args.fetch_wait_ms})
     producer = Producer({"bootstrap.servers": args.bootstrap, "linger.ms": 5})
     consumer.subscribe([args.input])
     stop = False

@@ -4,7 +4,7 @@
 //
 //   scorer_bench --items FILE --queries FILE --dim D --k K --batch B
 //                [--device cpu|cuda] [--threads N] [--min-time S] [--seen S]
-//                [--out FILE]
+//                [--out FILE] [--memory-budget BYTES]
 //
 // FILEs: raw little-endian float32, row-major ([N, D] and [Q, D]). The
 // queries are scored in batches of B rows, cycling, after one warm-up pass,
@@ -43,6 +43,7 @@ int main(int argc, char** argv) {
   int64_t dim = 0, k = 10, batch = 1, seen = 0;
   int threads = 1;
   double min_time = 2.0;
+  int64_t budget = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string f = argv[i], v = argv[i + 1];
     if (f == "--items")
@@ -65,6 +66,8 @@ int main(int argc, char** argv) {
       threads = std::stoi(v);
     else if (f == "--min-time")
       min_time = std::stod(v);
+    else if (f == "--memory-budget")
+      budget = std::stoll(v);
     else {
       std::cerr << "scorer_bench: unknown argument " << f << '\n';
       return 2;
@@ -86,6 +89,7 @@ int main(int argc, char** argv) {
   o.threads = threads;
   o.max_k = k;
   o.max_rows = batch;
+  if (budget > 0) o.memory_budget_bytes = static_cast<size_t>(budget);
   auto scorer = sluice::engine::make_scorer(items.data(), n, dim, o);
 
   // Each row's seen items: S items spread over the catalogue, sorted.

@@ -4,10 +4,14 @@ in the same run, on the same matrices: sluice's scorer (build/.../bench/
 scorer_bench, CPU: oneDNN GEMM + SIMD top-K), FAISS IndexFlatIP (Debian's
 python3-faiss, CPU) and torch.topk(q @ I.T) (Debian's python3-torch). Every
 configuration first checks that the three return the same top-K ids, then
-times each for --min-time seconds and prints queries/s and the ratios.
+times each for --min-time seconds, --repeats times in turn (sluice, FAISS,
+torch, sluice, ...), and prints the median queries/s of each and the ratios
+of the medians; then one summary row per catalogue and dim (the lowest ratio
+to FAISS over the batches).
 
     /usr/bin/python3 bench/recommend/scorer_run.py --bench build/release/bench/scorer_bench
-    ... --full        d 64 and 128, catalogues 10k / 100k / 1M, batch 1..256
+                      d 64 and 128, catalogues 10k / 100k / 1M, batch 1, 16, 64, 256
+    ... --quick       catalogues 10k / 100k, batch 1, 16, 256, one repeat
     ... --threads 2   every side on 2 threads (default 1: a shared machine is noisy)
 
 Masking: FAISS and torch.topk have no per-query exclusion, so the ratios are
@@ -40,10 +44,12 @@ def timed(fn, nbatches, min_time):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--bench", required=True, help="path of scorer_bench")
-    ap.add_argument("--full", action="store_true")
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--k", type=int, default=10)
-    ap.add_argument("--min-time", type=float, default=1.5)
+    ap.add_argument("--min-time", type=float, default=1.0)
+    ap.add_argument("--memory-budget", type=int, default=0, help="sluice's score buffer bytes (0: its default)")
     ap.add_argument("--json", help="write the rows here")
     args = ap.parse_args()
     os.environ["OMP_NUM_THREADS"] = str(args.threads)
@@ -53,11 +59,12 @@ def main():
     torch.set_num_threads(args.threads)
 
     dims = [64, 128]
-    catalogues = [10_000, 100_000, 1_000_000] if args.full else [10_000, 100_000]
-    batches = [1, 16, 64, 256] if args.full else [1, 16, 256]
+    catalogues = [10_000, 100_000] if args.quick else [10_000, 100_000, 1_000_000]
+    batches = [1, 16, 256] if args.quick else [1, 16, 64, 256]
+    repeats = 1 if args.quick else max(1, args.repeats)
     rng = np.random.default_rng(7)
     rows = []
-    print(f"threads {args.threads}, k {args.k}; queries/s (higher is better)")
+    print(f"threads {args.threads}, k {args.k}; median queries/s of {repeats} (higher is better)")
     print(f"{'d':>4} {'items':>9} {'batch':>5} | {'sluice':>10} {'masked':>10} | {'faiss':>10} "
           f"{'torch':>10} | {'vs faiss':>8} {'vs torch':>8} | same ids")
     with tempfile.TemporaryDirectory() as tmp:
@@ -83,29 +90,46 @@ def main():
                                "--min-time", str(args.min_time), "--seen", str(seen)]
                         if out:
                             cmd += ["--out", out]
+                        if args.memory_budget:
+                            cmd += ["--memory-budget", str(args.memory_budget)]
                         p = subprocess.run(cmd, capture_output=True, text=True, check=True)
                         return json.loads(p.stdout.strip().splitlines()[-1])
 
                     s = sluice(0, opath)
-                    sm = sluice(200)
                     ids = np.fromfile(opath, dtype=np.int32).reshape(nb * b, args.k)
                     _, fids = index.search(queries[: nb * b], args.k)
                     tq = torch.from_numpy(queries)
                     tids = torch.topk(tq[: nb * b] @ titems.T, args.k, dim=1).indices.numpy()
                     same = float(np.mean(np.all(np.sort(ids, 1) == np.sort(fids, 1), axis=1) &
                                          np.all(np.sort(ids, 1) == np.sort(tids, 1), axis=1)))
-                    fd, fs = timed(lambda i: index.search(queries[i * b:(i + 1) * b], args.k), nb,
-                                   args.min_time)
-                    td, ts = timed(lambda i: torch.topk(tq[i * b:(i + 1) * b] @ titems.T, args.k,
-                                                        dim=1), nb, args.min_time)
-                    row = {"dim": d, "items": n, "batch": b, "sluice_qps": s["queries_per_s"],
-                           "sluice_masked_qps": sm["queries_per_s"], "faiss_qps": fd * b / fs,
-                           "torch_qps": td * b / ts, "same_ids": same, "device": s["device"]}
+                    sq, mq, fq, tqps = [], [], [], []
+                    for rep in range(repeats):
+                        sq.append(s["queries_per_s"] if rep == 0 else sluice(0)["queries_per_s"])
+                        mq.append(sluice(200)["queries_per_s"])
+                        fd, fs = timed(lambda i: index.search(queries[i * b:(i + 1) * b], args.k), nb,
+                                       args.min_time)
+                        fq.append(fd * b / fs)
+                        td, ts = timed(lambda i: torch.topk(tq[i * b:(i + 1) * b] @ titems.T, args.k,
+                                                            dim=1), nb, args.min_time)
+                        tqps.append(td * b / ts)
+                    row = {"dim": d, "items": n, "batch": b, "sluice_qps": float(np.median(sq)),
+                           "sluice_masked_qps": float(np.median(mq)), "faiss_qps": float(np.median(fq)),
+                           "torch_qps": float(np.median(tqps)), "same_ids": same, "device": s["device"],
+                           "repeats": {"sluice": sq, "faiss": fq, "torch": tqps}}
                     rows.append(row)
                     print(f"{d:>4} {n:>9} {b:>5} | {row['sluice_qps']:>10.0f} "
                           f"{row['sluice_masked_qps']:>10.0f} | {row['faiss_qps']:>10.0f} "
                           f"{row['torch_qps']:>10.0f} | {row['sluice_qps'] / row['faiss_qps']:>7.2f}x "
                           f"{row['sluice_qps'] / row['torch_qps']:>7.2f}x | {same:.3f}", flush=True)
+    print("\nratio rows (medians): sluice / FAISS IndexFlatIP, lowest and highest over the batches")
+    for d in dims:
+        for n in catalogues:
+            rs = [r["sluice_qps"] / r["faiss_qps"] for r in rows if r["dim"] == d and r["items"] == n]
+            print(f"  d {d:>3} items {n:>9}: {min(rs):.2f}x .. {max(rs):.2f}x  "
+                  f"({' '.join(f'{x:.2f}' for x in rs)} at batch {', '.join(map(str, batches))})")
+    worst = min(rows, key=lambda r: r["sluice_qps"] / r["faiss_qps"])
+    print(f"  lowest: {worst['sluice_qps'] / worst['faiss_qps']:.2f}x at d {worst['dim']}, "
+          f"{worst['items']} items, batch {worst['batch']}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"threads": args.threads, "k": args.k, "rows": rows}, f, indent=1)

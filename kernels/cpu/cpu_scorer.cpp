@@ -17,6 +17,12 @@ namespace {
 constexpr int64_t kChunkRows = Linear::kChunkRows;  // 256
 constexpr int64_t kMinTile = 256;
 constexpr int64_t kMaxTile = 65536;
+// A chunk's scores for one tile (256 rows × tile items) are written by the
+// GEMM and read back at once by the top-K merge: kept within the core's L2
+// they never go to memory. Measured on d 128, 100k items, batch 256, one
+// thread: 1,821 queries/s with 64 MiB tiles (the memory budget alone), 4,464
+// with 1 MiB (1,024 items), 2,781 with 512 KiB (more tiles, more calls).
+constexpr std::size_t kCacheScoreBytes = std::size_t{1} << 20;
 
 int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -36,7 +42,9 @@ class CpuScorer final : public engine::Scorer {
   CpuScorer(const float* items, int64_t n, int64_t dim, const engine::ScorerOptions& o)
       : n_(n), dim_(dim), max_k_(o.max_k), threads_(o.threads) {
     const int64_t by_budget =
-        static_cast<int64_t>(o.memory_budget_bytes / (sizeof(float) * kChunkRows)) / 16 * 16;
+        static_cast<int64_t>(std::min(o.memory_budget_bytes, kCacheScoreBytes) /
+                             (sizeof(float) * kChunkRows)) /
+        16 * 16;
     tile_ = std::min(n, std::clamp<int64_t>(by_budget, kMinTile, kMaxTile));
     for (int64_t b = 0; b < n; b += tile_) {
       const int64_t size = std::min(tile_, n - b);

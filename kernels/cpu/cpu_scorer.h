@@ -6,8 +6,10 @@
 // SIMD scan that skips whole vectors at or below the current k-th score).
 //
 // Memory: the packed item matrix, plus one score buffer of 256 rows × tile
-// items, sized to ScorerOptions::memory_budget_bytes (tiles of 256 to 65,536
-// items), so a 1M-item catalogue never needs a 1 GB score matrix.
+// items, sized to ScorerOptions::memory_budget_bytes and at most 1 MiB
+// (tiles of 256 to 1,024 items: a tile's scores stay in L2 between its GEMM
+// and its top-K merge, which is the fused GEMM + top-K of FAISS' blocked
+// search), so a 1M-item catalogue never needs a 1 GB score matrix.
 //
 // Query chunks are padded to 16, 32, 64, 128 or 256 rows (zeros) so that each
 // tile's GEMM compiles at most five shapes. Threads: the calling thread's

@@ -56,6 +56,27 @@ class InMemoryKeyedState final : public KeyedState<Value> {
 
   void changed(std::string_view, const Value&, const InputPosition&) override {}
 
+  // The value under `key`, or nullptr, without counting as a use.
+  const Value* peek(std::string_view key) const {
+    auto it = index_.find(key);
+    return it == index_.end() ? nullptr : &it->second->value;
+  }
+  // The key find_or_insert() of a new key would evict now (the least
+  // recently used); empty when the store is empty. Valid until the next call
+  // that may insert or erase.
+  std::string_view least_recent() const {
+    return entries_.empty() ? std::string_view() : std::string_view(entries_.back().key);
+  }
+  // Removes the key (not counted as an eviction); false when absent.
+  bool erase(std::string_view key) {
+    auto it = index_.find(key);
+    if (it == index_.end()) return false;
+    auto entry = it->second;
+    index_.erase(it);
+    entries_.erase(entry);
+    return true;
+  }
+
   size_t size() const override { return entries_.size(); }
   size_t capacity() const override { return capacity_; }
   uint64_t evictions() const override { return evictions_; }
