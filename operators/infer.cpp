@@ -232,8 +232,7 @@ std::unique_ptr<core::OperatorState> Infer::make_state(const core::WorkerInfo& w
 void Infer::use(InferState& st, std::shared_ptr<const ServedModel> served,
                 std::shared_ptr<const engine::Model> model) const {
   // The gauges read the backend from the metrics thread: off before it goes.
-  for (auto id : st.callbacks) st.registry->remove_callback(id);
-  st.callbacks.clear();
+  probe_.remove_gauges(st.callbacks);
   if (st.cache) probe_.on_cache(0, 0, -st.cache_reported);  // the entries gauge: active caches
   st.cache_reported = 0;
   const bool reloaded = st.backend != nullptr;
@@ -269,37 +268,8 @@ void Infer::use(InferState& st, std::shared_ptr<const ServedModel> served,
   probe_.on_model(m.name(), m.identity(), m.config().architecture_class,
                   std::string(st.backend->kind()),
                   engine::precision_name(engine::effective_precision(options_.backend.precision)));
-  if (auto* reg = probe_.registry()) {
-    st.registry = reg;
-    engine::Backend* be = st.backend.get();
-    auto add = [&](const char* kind, auto field) {
-      metrics::Labels l = probe_.labels();
-      l.emplace_back("kind", kind);
-      l.emplace_back("worker", std::to_string(st.worker));
-      st.callbacks.push_back(reg->gauge_callback(
-          "sluice_backend_memory_bytes", "Memory held by the compute backend, by kind.", l,
-          [be, field] { return static_cast<double>(be->memory_usage().*field); }));
-    };
-    add("weights", &engine::MemoryUsage::weights_bytes);
-    add("workspace", &engine::MemoryUsage::workspace_bytes);
-    if (st.backend->kind() != "cpu") {
-      add("device_total", &engine::MemoryUsage::device_total_bytes);
-      add("device_free", &engine::MemoryUsage::device_free_bytes);
-      // What dashboards chart: used = total - free, per device.
-      metrics::Labels l = probe_.labels();
-      l.emplace_back("device", st.backend->device_name());
-      l.emplace_back("worker", std::to_string(st.worker));
-      st.callbacks.push_back(reg->gauge_callback(
-          "sluice_gpu_memory_used_bytes", "GPU memory in use on the infer stage's device.", l,
-          [be] {
-            const engine::MemoryUsage u = be->memory_usage();
-            return static_cast<double>(u.device_total_bytes - u.device_free_bytes);
-          }));
-      st.callbacks.push_back(reg->gauge_callback(
-          "sluice_gpu_memory_total_bytes", "GPU memory size of the infer stage's device.", l,
-          [be] { return static_cast<double>(be->memory_usage().device_total_bytes); }));
-    }
-  }
+  st.registry = probe_.registry();  // for the state's destructor
+  probe_.add_backend_gauges(*st.backend, st.worker, st.callbacks);
 }
 
 void Infer::switch_to(InferState& st, std::shared_ptr<const ServedModel> served,

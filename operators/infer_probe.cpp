@@ -67,4 +67,40 @@ void InferProbe::on_cache(size_t hits, size_t misses, int64_t entries_delta) {
   if (entries_delta) cache_entries_->add(static_cast<double>(entries_delta));
 }
 
+void InferProbe::add_backend_gauges(const engine::Backend& backend, int worker,
+                                    std::vector<metrics::CallbackId>& ids) {
+  if (!registry_) return;
+  const engine::Backend* be = &backend;
+  auto add = [&](const char* kind, auto field) {
+    metrics::Labels l = labels_;
+    l.emplace_back("kind", kind);
+    l.emplace_back("worker", std::to_string(worker));
+    ids.push_back(registry_->gauge_callback(
+        "sluice_backend_memory_bytes", "Memory held by the compute backend, by kind.", l,
+        [be, field] { return static_cast<double>(be->memory_usage().*field); }));
+  };
+  add("weights", &engine::MemoryUsage::weights_bytes);
+  add("workspace", &engine::MemoryUsage::workspace_bytes);
+  if (backend.kind() == "cpu") return;
+  add("device_total", &engine::MemoryUsage::device_total_bytes);
+  add("device_free", &engine::MemoryUsage::device_free_bytes);
+  // What dashboards chart: used = total - free, per device.
+  metrics::Labels l = labels_;
+  l.emplace_back("device", backend.device_name());
+  l.emplace_back("worker", std::to_string(worker));
+  ids.push_back(registry_->gauge_callback(
+      "sluice_gpu_memory_used_bytes", "GPU memory in use on the infer stage's device.", l, [be] {
+        const engine::MemoryUsage u = be->memory_usage();
+        return static_cast<double>(u.device_total_bytes - u.device_free_bytes);
+      }));
+  ids.push_back(registry_->gauge_callback(
+      "sluice_gpu_memory_total_bytes", "GPU memory size of the infer stage's device.", l,
+      [be] { return static_cast<double>(be->memory_usage().device_total_bytes); }));
+}
+
+void InferProbe::remove_gauges(std::vector<metrics::CallbackId>& ids) {
+  for (auto id : ids) registry_->remove_callback(id);
+  ids.clear();
+}
+
 }  // namespace sluice::operators

@@ -6,8 +6,10 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "src/core/batch.h"
+#include "src/engine/backend.h"
 #include "src/engine/model_identity.h"
 #include "src/metrics/registry.h"
 
@@ -19,10 +21,13 @@ namespace sluice::operators {
 //   sluice_inference_records_total  counter    records inferred
 //   sluice_model_info               gauge      1, labelled with model, model_hash,
 //                                              model_version, architecture, device, precision
-//   sluice_backend_memory_bytes     gauge      {kind=weights|workspace|device_total|device_free,
-//   worker} sluice_gpu_memory_used_bytes    gauge      {device, worker}: device memory in use (CUDA
-//   only) sluice_gpu_memory_total_bytes   gauge      {device, worker}: device memory size (CUDA
-//   only) sluice_result_cache_lookups_total counter  {result=hit|miss}, with the cache on
+//   sluice_backend_memory_bytes     gauge      {kind=weights|workspace|device_total|
+//                                              device_free, worker}
+//   sluice_gpu_memory_used_bytes    gauge      {device, worker}: device memory in use
+//                                              (CUDA only)
+//   sluice_gpu_memory_total_bytes   gauge      {device, worker}: device memory size
+//                                              (CUDA only)
+//   sluice_result_cache_lookups_total counter  {result=hit|miss}, with the cache on
 //   sluice_result_cache_entries     gauge      entries held (all workers), with the cache on
 class InferProbe {
  public:
@@ -44,6 +49,13 @@ class InferProbe {
   // One batch's lookups; `entries_delta`: the change in this worker's cache
   // size since its last report (the gauge is the sum over the workers).
   void on_cache(size_t hits, size_t misses, int64_t entries_delta);
+  // One worker's backend gauges (sluice_backend_memory_bytes; on a GPU also
+  // sluice_gpu_memory_used_bytes and _total_bytes), read from `backend` at
+  // scrape time. Appends their ids to `ids`; remove_gauges(ids) before the
+  // backend goes. Nothing without a registry.
+  void add_backend_gauges(const engine::Backend& backend, int worker,
+                          std::vector<metrics::CallbackId>& ids);
+  void remove_gauges(std::vector<metrics::CallbackId>& ids);
   metrics::Registry* registry() const { return registry_; }
   const metrics::Labels& labels() const { return labels_; }
 
