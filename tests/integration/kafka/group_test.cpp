@@ -209,10 +209,17 @@ TEST_F(SluiceGroupTest, MemberKilledAndMemberJoiningLoseNothingAndRereadLittle) 
   const int64_t produced = input.stop();
   ASSERT_TRUE(wait_until_committed(bootstrap_, kGroup, "in", 120s));
 
-  double in_flight_at_moves = 0;
+  // What a revocation left for the next owner: the records in flight, and
+  // those its final commit did not cover. That commit succeeds on Apache
+  // Kafka; the embedded broker refuses it with REBALANCE_IN_PROGRESS when a
+  // later join round has begun (seen once on a fresh machine: 7,547
+  // duplicates against 3,376 uncommitted at the kill and 0 in flight).
+  double in_flight_at_moves = 0, uncommitted_at_moves = 0;
   for (const char* name : {"a", "b", "d"}) {
     in_flight_at_moves +=
         metric_sum(members_[name].port, "sluice_source_rebalance_in_flight_records_total");
+    uncommitted_at_moves +=
+        metric_sum(members_[name].port, "sluice_source_rebalance_uncommitted_records_total");
   }
   for (const char* name : {"a", "b", "d"}) members_[name].process->signal(SIGTERM);
   for (const char* name : {"a", "b", "d"}) EXPECT_EQ(members_[name].process->wait(30s), 0) << name;
@@ -228,10 +235,11 @@ TEST_F(SluiceGroupTest, MemberKilledAndMemberJoiningLoseNothingAndRereadLittle) 
   std::printf(
       "[ group ] %lld records, 3 members, c killed, d joined: failover %.1f s (embedded broker), "
       "%lld delivered twice (uncommitted at the kill: %lld; in flight when partitions moved: "
-      "%.0f)\n",
+      "%.0f, uncommitted then: %.0f)\n",
       static_cast<long long>(produced), failover_s, static_cast<long long>(duplicates),
-      static_cast<long long>(uncommitted_at_kill), in_flight_at_moves);
-  EXPECT_LE(duplicates, uncommitted_at_kill + static_cast<int64_t>(in_flight_at_moves));
+      static_cast<long long>(uncommitted_at_kill), in_flight_at_moves, uncommitted_at_moves);
+  EXPECT_LE(duplicates, uncommitted_at_kill + static_cast<int64_t>(in_flight_at_moves) +
+                            static_cast<int64_t>(uncommitted_at_moves));
   // The failover time is a measurement (printed above; README and
   // bench/kafka for the figures), not a pass mark on a shared machine: about
   // session.timeout.ms (6 s) + the mock's join wait (5 s) + a commit. What is
