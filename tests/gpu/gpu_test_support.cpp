@@ -12,7 +12,7 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "tests/unit/engine/model_fixtures.h"
+#include "tests/support/model_fixtures.h"
 
 namespace sluice::gpu_testing {
 namespace fs = std::filesystem;

@@ -11,8 +11,8 @@
 #include <sstream>
 
 #include "src/engine/model_identity.h"
+#include "tests/support/model_fixtures.h"
 #include "tests/support/subprocess.h"
-#include "tests/unit/engine/model_fixtures.h"
 
 namespace sluice::testing {
 namespace {

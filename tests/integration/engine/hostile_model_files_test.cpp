@@ -12,8 +12,8 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 
+#include "tests/support/model_fixtures.h"
 #include "tests/support/subprocess.h"
-#include "tests/unit/engine/model_fixtures.h"
 
 namespace sluice::testing {
 namespace {

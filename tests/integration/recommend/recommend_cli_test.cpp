@@ -8,8 +8,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "tests/support/recommend_fixtures.h"
 #include "tests/support/subprocess.h"
-#include "tests/unit/recommend/recommend_fixtures.h"
 
 namespace sluice::testing {
 namespace {

@@ -15,8 +15,8 @@
 #include <sstream>
 #include <thread>
 
+#include "tests/support/recommend_fixtures.h"
 #include "tests/support/subprocess.h"
-#include "tests/unit/recommend/recommend_fixtures.h"
 
 namespace sluice::testing {
 namespace {

@@ -12,7 +12,7 @@
 #include "kernels/cuda/device_query.h"
 #include "src/engine/backend_factory.h"
 #include "src/engine/model.h"
-#include "tests/unit/engine/model_fixtures.h"
+#include "tests/support/model_fixtures.h"
 
 namespace sluice::engine {
 namespace {

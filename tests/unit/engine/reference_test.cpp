@@ -16,7 +16,7 @@
 #include "src/engine/backend_factory.h"
 #include "src/engine/model.h"
 #include "src/text/tokenizer.h"
-#include "tests/unit/engine/model_fixtures.h"
+#include "tests/support/model_fixtures.h"
 
 namespace sluice::engine {
 namespace {

@@ -14,7 +14,7 @@
 #include <thread>
 
 #include "src/engine/model_error.h"
-#include "tests/unit/engine/model_fixtures.h"
+#include "tests/support/model_fixtures.h"
 
 namespace sluice::engine {
 namespace {

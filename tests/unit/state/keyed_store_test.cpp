@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "src/state/entry.h"
-#include "tests/unit/state/memory_changelog.h"
+#include "tests/support/memory_changelog.h"
 
 namespace sluice::state {
 namespace {

@@ -8,7 +8,7 @@
 
 #include "src/text/bpe.h"
 #include "src/text/wordpiece.h"
-#include "tests/unit/text/text_test_util.h"
+#include "tests/support/text_test_util.h"
 
 namespace sluice::text::detail {
 namespace {

@@ -9,7 +9,7 @@
 #include <new>
 
 #include "src/text/tokenizer.h"
-#include "tests/unit/text/text_test_util.h"
+#include "tests/support/text_test_util.h"
 
 // GCC flags malloc/free inside replacement operators as mismatched; they are the pair here.
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"

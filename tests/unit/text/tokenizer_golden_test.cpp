@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "src/text/tokenizer.h"
-#include "tests/unit/text/text_test_util.h"
+#include "tests/support/text_test_util.h"
 
 namespace sluice::text {
 namespace {

@@ -13,7 +13,7 @@
 #include <chrono>
 #include <thread>
 
-#include "tests/unit/text/text_test_util.h"
+#include "tests/support/text_test_util.h"
 
 namespace sluice::text {
 namespace {

@@ -17,7 +17,8 @@
 #include "operators/recommend_state.h"
 #include "src/config/load.h"
 #include "src/core/pipeline.h"
-#include "tests/unit/recommend/recommend_fixtures.h"
+#include "tests/support/collecting_sink.h"
+#include "tests/support/recommend_fixtures.h"
 
 namespace sluice::operators {
 namespace {
@@ -48,32 +49,13 @@ struct Output {
   std::map<int64_t, std::string> keys;  // offset → output key
 };
 
-class Collect : public core::Operator, public core::DeadLetterSink {
- public:
-  core::ItemKind input_kind() const override { return core::ItemKind::kRecord; }
-  core::ItemKind output_kind() const override { return core::ItemKind::kNone; }
-  void process(core::OperatorState*, core::Item&& item, core::Emitter&) const override {
-    auto& r = std::get<core::Record>(item);
-    std::lock_guard lock(mu);
-    out.results[r.offset] = json::parse(r.value());
-    out.keys[r.offset] = std::string(r.key());
-  }
-  void publish(core::DeadLetter&& d) override {
-    std::lock_guard lock(mu);
-    out.dead[d.record.offset] = d.code;
-  }
-  mutable std::mutex mu;
-  mutable Output out;
-};
-
 Output run(const std::filesystem::path& model_dir, std::vector<std::string> events,
            RecommendStateOptions state = {}, int64_t k = 3, int64_t batch_records = 4) {
   auto model = std::make_shared<const RecommenderModel>(RecommenderModel::load(model_dir));
   core::Pipeline p({"recommend-test", 64});
-  Collect sink_obj;  // outlives the pipeline (dead-letter sink)
-  auto sink = std::make_unique<Collect>();
-  Collect* c = sink.get();
-  p.set_dead_letter_sink(c);
+  testing::CollectingDeadLetters dead;
+  p.set_dead_letter_sink(&dead);
+  Output out;
   p.set_source("events", std::make_unique<EventSource>(std::move(events)));
   p.add_stage("state", std::make_unique<RecommendState>(model, state, RecommendStateProbe()));
   MicroBatchPolicy policy;
@@ -84,10 +66,14 @@ Output run(const std::filesystem::path& model_dir, std::vector<std::string> even
   so.k = k;
   so.scorer.device = "cpu";
   p.add_stage("score", std::make_unique<RecommendScore>(model, so, RecommendScoreProbe()));
-  p.add_stage("sink", std::move(sink));
+  p.add_stage("sink", std::make_unique<testing::CollectingSink>([&](core::Record& r) {
+                out.results[r.offset] = json::parse(r.value());
+                out.keys[r.offset] = std::string(r.key());
+              }));
   p.start();
   EXPECT_EQ(p.wait(), 0) << p.failure();
-  return c->out;
+  for (core::DeadLetter& d : dead.take()) out.dead[d.record.offset] = d.code;
+  return out;
 }
 
 std::string ev(const std::string& user, const std::string& item) {

@@ -2,7 +2,7 @@
 // real tweets, against the same backend in fp32: logits close and labels
 // kept. Registered three times in ctest: the CPU's own oneDNN ISA (AMX here),
 // and ONEDNN_MAX_CPU_ISA=AVX512_CORE (no AMX, no VNNI: 7-bit weights) and
-// =AVX2 (tests/unit/engine/CMakeLists.txt).
+// =AVX2 (tests/unit/kernels/cpu/CMakeLists.txt).
 //
 // Tolerances, from the quantization: every encoder GEMM input row is rounded
 // to 255 levels of its own max (relative step 1/127) and every weight column

@@ -15,7 +15,7 @@
 #include "src/metrics/registry.h"
 #include "src/state/entry.h"
 #include "src/state/keyed_store.h"
-#include "tests/unit/state/memory_changelog.h"
+#include "tests/support/memory_changelog.h"
 
 namespace sluice::operators {
 namespace {

@@ -1,4 +1,4 @@
-#include "tests/unit/engine/model_fixtures.h"
+#include "tests/support/model_fixtures.h"
 
 #include <gtest/gtest.h>
 

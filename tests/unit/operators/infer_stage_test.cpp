@@ -1,4 +1,4 @@
-// The engine's operators: the micro-batch policy on its own, and
+// The inference stages: the micro-batch policy on its own, and
 // micro_batch → infer → classify in a real core::Pipeline over a random
 // model, checked record by record against the backend run directly.
 #include <gtest/gtest.h>
@@ -22,7 +22,8 @@
 #include "src/engine/backend_factory.h"
 #include "src/engine/model.h"
 #include "src/metrics/registry.h"
-#include "tests/unit/engine/model_fixtures.h"
+#include "tests/support/collecting_sink.h"
+#include "tests/support/model_fixtures.h"
 
 namespace sluice::operators {
 namespace {
@@ -256,16 +257,6 @@ class BatchSink : public core::Operator {
   mutable std::atomic<int> seen{0};
 };
 
-class CollectingDeadLetters : public core::DeadLetterSink {
- public:
-  void publish(core::DeadLetter&& l) override {
-    std::lock_guard lock(mu);
-    letters.push_back(std::move(l));
-  }
-  std::mutex mu;
-  std::vector<core::DeadLetter> letters;
-};
-
 TEST(MicroBatchStage, FlushesAtOnceWhenTheNextStageIsIdle) {
   std::vector<core::Record> recs;
   for (int i = 0; i < 20; ++i) recs.push_back(tokenized({1, 2, 3}, i));
@@ -346,7 +337,7 @@ TEST_F(InferPipelineTest, EveryRecordGetsItsOwnLogitsInOrderOrADeadLetter) {
   }
   auto sink = std::make_unique<RecordSink>();
   RecordSink* s = sink.get();
-  CollectingDeadLetters dead;
+  testing::CollectingDeadLetters dead;
   core::Pipeline p({"classify", 16});
   p.set_dead_letter_sink(&dead);
   p.set_source("src", std::make_unique<ListSource>(std::move(recs), &s->seen, false));
@@ -367,9 +358,10 @@ TEST_F(InferPipelineTest, EveryRecordGetsItsOwnLogitsInOrderOrADeadLetter) {
   p.start();
   ASSERT_EQ(p.wait(), 0) << p.failure();
 
-  ASSERT_EQ(dead.letters.size(), 2u);
+  const std::vector<core::DeadLetter> letters = dead.take();
+  ASSERT_EQ(letters.size(), 2u);
   std::set<int64_t> dead_offsets;
-  for (const auto& l : dead.letters) {
+  for (const auto& l : letters) {
     EXPECT_EQ(l.code, "model_input");
     dead_offsets.insert(l.record.offset);
   }
@@ -418,7 +410,7 @@ TEST_F(InferPipelineTest, NonFiniteLogitsBecomeDeadLetters) {
         tokenized(i % 4 == 1 ? std::vector<int32_t>{3, 7, 9} : std::vector<int32_t>{3, 8, 9}, i));
   auto sink = std::make_unique<RecordSink>();
   RecordSink* s = sink.get();
-  CollectingDeadLetters dead;
+  testing::CollectingDeadLetters dead;
   core::Pipeline p({"nan", 16});
   p.set_dead_letter_sink(&dead);
   p.set_source("src", std::make_unique<ListSource>(std::move(recs), &s->seen, false));
@@ -433,8 +425,9 @@ TEST_F(InferPipelineTest, NonFiniteLogitsBecomeDeadLetters) {
   p.add_stage("sink", std::move(sink));
   p.start();
   ASSERT_EQ(p.wait(), 0) << p.failure();
-  ASSERT_EQ(dead.letters.size(), 10u);
-  for (const auto& l : dead.letters) {
+  const std::vector<core::DeadLetter> letters = dead.take();
+  ASSERT_EQ(letters.size(), 10u);
+  for (const auto& l : letters) {
     EXPECT_EQ(l.code, core::dead_letter_code::kNonFiniteOutput);
     EXPECT_EQ(l.record.offset % 4, 1);
   }

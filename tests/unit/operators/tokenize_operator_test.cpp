@@ -10,7 +10,8 @@
 #include "app/wiring/registry.h"
 #include "operators/tokenize.h"
 #include "src/core/pipeline.h"
-#include "tests/unit/text/text_test_util.h"
+#include "tests/support/collecting_sink.h"
+#include "tests/support/text_test_util.h"
 
 namespace sluice::operators {
 namespace {
@@ -47,34 +48,6 @@ struct Arrival {
   bool truncated;
 };
 
-class CollectingSink : public core::Operator {
- public:
-  core::ItemKind input_kind() const override { return core::ItemKind::kRecord; }
-  core::ItemKind output_kind() const override { return core::ItemKind::kNone; }
-  void process(core::OperatorState*, core::Item&& item, core::Emitter&) const override {
-    auto& r = std::get<core::Record>(item);
-    std::lock_guard lock(mu);
-    int64_t& expected = next_offset[r.partition];
-    if (r.offset < expected) ++out_of_order;
-    expected = r.offset + 1;
-    arrived[std::stoul(r.id)] = Arrival{r.tokens, r.truncated};
-  }
-  mutable std::mutex mu;
-  mutable std::map<size_t, Arrival> arrived;
-  mutable std::map<int32_t, int64_t> next_offset;
-  mutable int out_of_order = 0;
-};
-
-class CollectingDeadLetters : public core::DeadLetterSink {
- public:
-  void publish(core::DeadLetter&& letter) override {
-    std::lock_guard lock(mu);
-    letters[std::stoul(letter.record.id)] = letter.code;
-  }
-  std::mutex mu;
-  std::map<size_t, std::string> letters;
-};
-
 // The value of one sample in the registry's exposition, e.g.
 // sluice_tokenize_truncated_total{pipeline="p",stage="tok"}.
 double sample(const metrics::Registry& registry, const std::string& series) {
@@ -93,17 +66,23 @@ struct PipelineRun {
 PipelineRun run_pipeline(const std::vector<std::string>& texts, TokenizeOptions options,
                          metrics::Registry& registry, int workers = 3) {
   core::Pipeline p({"p", 64});
-  CollectingDeadLetters dead;
+  testing::CollectingDeadLetters dead;
   p.set_dead_letter_sink(&dead);
   p.set_source("src", std::make_unique<TextSource>(texts, 5));
   p.add_stage("tok", std::make_unique<Tokenize>(std::move(options), "p", "tok", &registry),
               workers);
-  auto sink = std::make_unique<CollectingSink>();
-  auto* s = sink.get();
-  p.add_stage("sink", std::move(sink));
+  PipelineRun run;
+  std::map<int32_t, int64_t> next_offset;
+  p.add_stage("sink", std::make_unique<testing::CollectingSink>([&](core::Record& r) {
+                int64_t& expected = next_offset[r.partition];
+                if (r.offset < expected) ++run.out_of_order;
+                expected = r.offset + 1;
+                run.arrived[std::stoul(r.id)] = Arrival{r.tokens, r.truncated};
+              }));
   p.start();
   EXPECT_EQ(p.wait(), 0);
-  return PipelineRun{s->arrived, dead.letters, s->out_of_order};
+  for (core::DeadLetter& l : dead.take()) run.letters[std::stoul(l.record.id)] = l.code;
+  return run;
 }
 
 std::vector<std::string> sample_texts() {

@@ -16,6 +16,7 @@
 #include "src/core/emitter.h"
 #include "src/core/pipeline.h"
 #include "src/metrics/registry.h"
+#include "tests/support/collecting_sink.h"
 
 namespace sluice::operators {
 namespace {
@@ -80,24 +81,14 @@ struct Seen {
   std::string label, group;
 };
 
-class CollectingSink : public core::Operator {
- public:
-  core::ItemKind input_kind() const override { return core::ItemKind::kRecord; }
-  core::ItemKind output_kind() const override { return core::ItemKind::kNone; }
-  void process(core::OperatorState*, core::Item&& item, core::Emitter&) const override {
-    auto& r = std::get<core::Record>(item);
-    std::lock_guard lock(mu);
+// What the sink keeps of each record; it acknowledges each, as a Kafka sink would.
+testing::CollectingSink::Keep keep_into(std::vector<Seen>& seen) {
+  return [&seen](core::Record& r) {
     seen.push_back({std::string(r.key()), std::string(r.value()), r.dest_topic, r.offset,
                     r.ack.empty(), r.label, r.group});
     r.ack.complete();
-  }
-  std::vector<Seen> snapshot() {
-    std::lock_guard lock(mu);
-    return seen;
-  }
-  mutable std::mutex mu;
-  mutable std::vector<Seen> seen;
-};
+  };
+}
 
 WindowAggregateOptions options(int64_t size_ms) {
   WindowAggregateOptions o;
@@ -115,13 +106,12 @@ Outputs run(WindowAggregateOptions o, std::vector<Input> inputs, CountingAcks& a
   core::Pipeline p({"window-test", 64});
   p.set_source("src", std::make_unique<ResultSource>(std::move(inputs), &acks));
   p.add_stage("windows", std::make_unique<WindowAggregate>(std::move(o), "windows"));
-  auto sink = std::make_unique<CollectingSink>();
-  auto* s = sink.get();
-  p.add_stage("sink", std::move(sink));
+  std::vector<Seen> all;
+  p.add_stage("sink", std::make_unique<testing::CollectingSink>(keep_into(all)));
   p.start();
   EXPECT_EQ(p.wait(), 0) << p.failure();
   Outputs out;
-  for (auto& seen : s->seen) {
+  for (auto& seen : all) {
     if (seen.topic == core::intern_topic("test-aggregates"))
       out.aggregates.push_back(seen);
     else if (seen.topic == core::intern_topic("test-alerts"))
@@ -264,7 +254,8 @@ TEST(WindowAggregateOperator, IdleTimeoutClosesWindowsWhileTheStreamPauses) {
   auto* source = src.get();
   p.set_source("src", std::move(src));
   p.add_stage("windows", std::make_unique<WindowAggregate>(std::move(o), "windows"));
-  auto sink = std::make_unique<CollectingSink>();
+  std::vector<Seen> all;
+  auto sink = std::make_unique<testing::CollectingSink>(keep_into(all));
   auto* s = sink.get();
   p.add_stage("sink", std::move(sink));
   p.start();
@@ -272,7 +263,8 @@ TEST(WindowAggregateOperator, IdleTimeoutClosesWindowsWhileTheStreamPauses) {
   for (int i = 0; i < 1000 && seen.size() < 4;
        ++i) {  // the source is still running: only idling can close
     std::this_thread::sleep_for(10ms);
-    seen = s->snapshot();
+    auto hold = s->lock();
+    seen = all;
   }
   ASSERT_EQ(seen.size(), 4u);  // two results, the aggregate, the alert
   EXPECT_EQ(seen[2].topic, core::intern_topic("test-aggregates"));
@@ -293,7 +285,7 @@ TEST(WindowAggregateOperator, IdleTimeoutClosesWindowsWhileTheStreamPauses) {
       << text;
   source->released = true;
   EXPECT_EQ(p.wait(), 0);
-  EXPECT_EQ(s->snapshot().size(), 4u);  // nothing left to close at the end
+  EXPECT_EQ(all.size(), 4u);  // nothing left to close at the end
 }
 
 TEST(WindowAggregateOperator, LateRecordsArePassedThroughAndCounted) {

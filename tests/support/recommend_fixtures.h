@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "tests/unit/engine/model_fixtures.h"
+#include "tests/support/model_fixtures.h"
 
 namespace sluice::testing {
 

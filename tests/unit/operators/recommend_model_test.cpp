@@ -10,7 +10,7 @@
 #include <functional>
 
 #include "src/engine/model_error.h"
-#include "tests/unit/recommend/recommend_fixtures.h"
+#include "tests/support/recommend_fixtures.h"
 
 namespace sluice::operators {
 namespace {

@@ -5,7 +5,7 @@
 
 #include <cstdlib>
 
-#include "tests/unit/text/text_test_util.h"
+#include "tests/support/text_test_util.h"
 
 namespace sluice::text {
 namespace {

@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "tests/unit/engine/model_fixtures.h"
+#include "tests/support/model_fixtures.h"
 
 namespace sluice::operators {
 namespace {

@@ -1,5 +1,5 @@
 // recommend_state on its durable keyed state store (an in-memory changelog,
-// tests/unit/state/memory_changelog.h): users' history survives a "restart"
+// tests/support/memory_changelog.h): users' history survives a "restart"
 // — the state restored from any prefix of the changelog and the input read
 // again after the partition's applied offset, as a restarted process or a
 // partition's new owner does — with the results an uninterrupted run gives,
@@ -16,8 +16,9 @@
 #include "src/core/pipeline.h"
 #include "src/state/entry.h"
 #include "src/state/keyed_store.h"
-#include "tests/unit/recommend/recommend_fixtures.h"
-#include "tests/unit/state/memory_changelog.h"
+#include "tests/support/collecting_sink.h"
+#include "tests/support/memory_changelog.h"
+#include "tests/support/recommend_fixtures.h"
 
 namespace sluice::operators {
 namespace {
@@ -50,19 +51,6 @@ class Source : public core::Source {
   size_t i_ = 0;
 };
 
-class Collect : public core::Operator {
- public:
-  core::ItemKind input_kind() const override { return core::ItemKind::kRecord; }
-  core::ItemKind output_kind() const override { return core::ItemKind::kNone; }
-  void process(core::OperatorState*, core::Item&& item, core::Emitter&) const override {
-    auto& r = std::get<core::Record>(item);
-    std::lock_guard lock(mu);
-    results[{r.partition, r.offset}] = json::parse(r.value());
-  }
-  mutable std::mutex mu;
-  mutable std::map<Where, json> results;
-};
-
 std::map<Where, json> run(const std::shared_ptr<const RecommenderModel>& model, std::vector<In> in,
                           state::KeyedStore* store, int64_t max_users) {
   core::Pipeline p({"recommend-state-test", 64});
@@ -79,12 +67,13 @@ std::map<Where, json> run(const std::shared_ptr<const RecommenderModel>& model, 
   score.k = 3;
   score.scorer.device = "cpu";
   p.add_stage("score", std::make_unique<RecommendScore>(model, score, RecommendScoreProbe()));
-  auto sink = std::make_unique<Collect>();
-  Collect* c = sink.get();
-  p.add_stage("sink", std::move(sink));
+  std::map<Where, json> results;
+  p.add_stage("sink", std::make_unique<testing::CollectingSink>([&](core::Record& r) {
+                results[{r.partition, r.offset}] = json::parse(r.value());
+              }));
   p.start();
   EXPECT_EQ(p.wait(), 0) << p.failure();
-  return c->results;
+  return results;
 }
 
 std::string ev(int user, int item) {
