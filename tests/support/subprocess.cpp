@@ -168,4 +168,19 @@ std::pair<int, std::string> http_get(const std::string& host, int port, const st
   return {status, body == std::string::npos ? "" : resp.substr(body + 4)};
 }
 
+std::vector<std::pair<std::string, std::string>> read_topic(const std::string& bootstrap,
+                                                            const std::string& topic) {
+  const RunResult r =
+      run({"kcat", "-C", "-b", bootstrap, "-t", topic, "-e", "-q", "-f", "%k\t%s\n"}, {},
+          std::nullopt, std::chrono::seconds(60));
+  if (r.code != 0) throw std::runtime_error("kcat -C -t " + topic + " failed: " + r.err);
+  std::vector<std::pair<std::string, std::string>> out;
+  std::istringstream in(r.out);
+  for (std::string line; std::getline(in, line);) {
+    const size_t tab = line.find('\t');
+    if (tab != std::string::npos) out.emplace_back(line.substr(0, tab), line.substr(tab + 1));
+  }
+  return out;
+}
+
 }  // namespace sluice::testing

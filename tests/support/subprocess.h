@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace sluice::testing {
@@ -62,5 +63,11 @@ int free_port();
 
 // HTTP GET over a plain socket; returns {status, body}. Status 0 if unreachable.
 std::pair<int, std::string> http_get(const std::string& host, int port, const std::string& path);
+
+// The messages of `topic` from its start to its end, read by kcat (the
+// independent client): (key, value) each, in partition order. Values must not
+// hold a tab or newline (JSON lines). Throws when kcat fails.
+std::vector<std::pair<std::string, std::string>> read_topic(const std::string& bootstrap,
+                                                            const std::string& topic);
 
 }  // namespace sluice::testing

@@ -27,20 +27,6 @@ using nlohmann::json;
 
 const fs::path kRoot = SLUICE_SOURCE_DIR;
 
-std::vector<std::pair<std::string, std::string>> read_topic(const std::string& bootstrap,
-                                                            const std::string& topic) {
-  auto r = run({"kcat", "-C", "-b", bootstrap, "-t", topic, "-e", "-q", "-f", "%k\t%s\n"}, {},
-               std::nullopt, 60s);
-  EXPECT_EQ(r.code, 0) << r.err;
-  std::vector<std::pair<std::string, std::string>> out;
-  std::istringstream in(r.out);
-  for (std::string line; std::getline(in, line);) {
-    auto tab = line.find('\t');
-    if (tab != std::string::npos) out.emplace_back(line.substr(0, tab), line.substr(tab + 1));
-  }
-  return out;
-}
-
 TEST(RecommendPipeline, EachUsersResultsOnKafkaAreWhatSluiceRecommendGivesThatUser) {
   const fs::path model = write_tiny_model("pipeline-recommend");
   const size_t n = 400;

@@ -42,23 +42,6 @@ std::vector<std::string> load_tweets(size_t n) {
   return out;
 }
 
-// Lines of a topic, "key<TAB>value" (values are JSON: no raw tabs or newlines).
-std::vector<std::pair<std::string, std::string>> read_topic(const std::string& bootstrap,
-                                                            const std::string& topic) {
-  auto r = run({"kcat", "-C", "-b", bootstrap, "-t", topic, "-e", "-q", "-f", "%k\t%s\n"}, {},
-               std::nullopt, 60s);
-  EXPECT_EQ(r.code, 0) << r.err;
-  std::vector<std::pair<std::string, std::string>> out;
-  std::istringstream in(r.out);
-  std::string line;
-  while (std::getline(in, line)) {
-    auto tab = line.find('\t');
-    if (tab == std::string::npos) continue;
-    out.emplace_back(line.substr(0, tab), line.substr(tab + 1));
-  }
-  return out;
-}
-
 std::set<std::string> model_labels() {
   std::ifstream in(kModel / "config.json");
   json cfg = json::parse(in);
