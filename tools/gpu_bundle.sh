@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the GPU test programs and the CUDA encoder benchmark here (Debian,
+# Builds the GPU test programs and the CUDA encoder and scorer benchmarks here (Debian,
 # CUDA toolkit, no GPU needed) for sm_90 (H100/H200), and packs them with the
 # shared libraries a GPU machine's image lacks (oneDNN, OpenCL loader, OpenMP;
 # libstdc++/libgcc_s as a fallback) into build-gpu-bundle/bundle.tar.xz:
@@ -16,7 +16,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 ARCHS=${1:-90}
 BUILD=${SLUICE_GPU_BUILD_DIR:-$ROOT/build-gpu}
 OUTDIR=$ROOT/build-gpu-bundle
-TARGETS=(cuda_ops_test cuda_backend_test cuda_fallback_test round_robin_backend_test cuda_scorer_test encoder_bench)
+TARGETS=(cuda_ops_test cuda_backend_test cuda_fallback_test round_robin_backend_test cuda_scorer_test encoder_bench scorer_bench)
 
 cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSLUICE_CUDA=ON \
   -DCMAKE_CUDA_ARCHITECTURES="$ARCHS" >/dev/null
@@ -26,7 +26,7 @@ STAGE=$(mktemp -d)
 trap 'rm -rf "$STAGE"' EXIT
 mkdir -p "$STAGE/bin" "$STAGE/lib" "$STAGE/lib/compat"
 cp "$BUILD"/tests/gpu/{cuda_ops_test,cuda_backend_test,cuda_fallback_test,round_robin_backend_test,cuda_scorer_test} "$STAGE/bin/"
-cp "$BUILD/bench/encoder_bench" "$STAGE/bin/"
+cp "$BUILD"/bench/{encoder_bench,scorer_bench} "$STAGE/bin/"
 strip --strip-unneeded "$STAGE"/bin/* 2>/dev/null || true
 
 # Shared libraries from Debian packages (resolved paths, copied under their sonames).

@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
 # The GPU checks in one command, on a machine with an NVIDIA GPU (sm_80+):
 # the GPU test suite (every CUDA op against the CPU backend, whole models,
-# the backend contract), compute-sanitizer over the op tests, and the CUDA
-# encoder benchmark against PyTorch. Logs and results go to $OUT (default
+# the backend contract), compute-sanitizer over the op tests, the CUDA
+# encoder benchmark against PyTorch, and the recommendation scorer (cuBLAS
+# GEMM + CUDA top-K) against torch.topk on the same GPU and FAISS on the CPU. Logs and results go to $OUT (default
 # ./gpu-check-out); a summary is printed last.
 #
-#   tools/gpu_check.sh [all|tests|sanitize|bench|bench-full]    (default: all)
+#   tools/gpu_check.sh [all|tests|sanitize|bench|bench-full|scorer]    (default: all)
 #
 # Phases (each fits a 10-minute command on an H200; `all` is tests +
-# sanitize + the quick bench, run them one by one where time is short):
+# sanitize + the quick bench + scorer, run them one by one where time is short):
 #   tests       the gpu-labelled tests (ctest -L gpu, or the bundled programs)
 #   sanitize    compute-sanitizer memcheck over the op tests and a backend
 #               subset; racecheck and synccheck over the attention kernels
 #   bench       bench/encoder/gpu_bench.py --quick (1 run, 1 s per config)
 #   bench-full  bench/encoder/gpu_bench.py (3 runs, 2 s per config, every config)
+#   scorer      bench/recommend/scorer_run.py --device cuda --quick (d 64/128,
+#               10k/100k items, batch 1/16/256; same top-K ids checked first)
 #
 # Where the programs come from:
 #   - build-gpu-bundle/bundle.tar.xz (made by tools/gpu_bundle.sh on a Debian
@@ -25,6 +28,11 @@
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PHASE=${1:-all}
+case "$PHASE" in all | tests | sanitize | bench | bench-full | scorer) ;; *)
+  echo "usage: tools/gpu_check.sh [all|tests|sanitize|bench|bench-full|scorer]" >&2
+  exit 2
+  ;;
+esac
 OUT=${OUT:-$ROOT/gpu-check-out}
 mkdir -p "$OUT"
 SUMMARY=$OUT/summary.txt
@@ -35,12 +43,6 @@ PY=${GPU_CHECK_PYTHON:-python3}
 # say: into the summary (printed at the end); progress: to stderr as it happens.
 say() { echo "$*" >>"$SUMMARY"; echo "[gpu-check] $*" >&2; }
 fail() { say "FAIL: $*"; STATUS=1; }
-
-case "$PHASE" in all | tests | sanitize | bench | bench-full) ;; *)
-  echo "usage: tools/gpu_check.sh [all|tests|sanitize|bench|bench-full]" >&2
-  exit 2
-  ;;
-esac
 
 # ---- the machine ----------------------------------------------------------------------------------
 {
@@ -108,14 +110,14 @@ else
     exit 1
   fi
   if ! cmake --build "$BUILD" --parallel "$(nproc)" --target cuda_ops_test cuda_backend_test cuda_fallback_test \
-      round_robin_backend_test cuda_scorer_test encoder_bench >"$OUT/build.log" 2>&1; then
+      round_robin_backend_test cuda_scorer_test encoder_bench scorer_bench >"$OUT/build.log" 2>&1; then
     fail "build failed (see build.log)"
     grep -E "error|FAILED" "$OUT/build.log" | head -20 >&2
     exit 1
   fi
   BIN=$OUT/bin
   mkdir -p "$BIN"
-  ln -sf "$BUILD"/tests/gpu/{cuda_ops_test,cuda_backend_test,cuda_fallback_test,round_robin_backend_test,cuda_scorer_test} "$BUILD/bench/encoder_bench" "$BIN/"
+  ln -sf "$BUILD"/tests/gpu/{cuda_ops_test,cuda_backend_test,cuda_fallback_test,round_robin_backend_test,cuda_scorer_test} "$BUILD"/bench/{encoder_bench,scorer_bench} "$BIN/"
   PROG=$BIN
 fi
 export SLUICE_GPU_TEST_DIR=${SLUICE_GPU_TEST_DIR:-$OUT/scratch}
@@ -210,15 +212,35 @@ phase_bench() {  # [--quick]
   [ $rc -eq 0 ] || tail -20 "$log" >&2
 }
 
+phase_scorer() {
+  local log=$OUT/scorer_bench.log
+  if [ ! -x "$BIN/scorer_bench" ]; then
+    fail "scorer: no scorer_bench among the programs (an older bundle? rerun tools/gpu_bundle.sh)"
+    return
+  fi
+  if ! $PY -c 'import torch, numpy' 2>/dev/null; then
+    fail "scorer: $PY lacks torch or numpy (set GPU_CHECK_PYTHON)"
+    return
+  fi
+  timeout 400 $PY "$ROOT/bench/recommend/scorer_run.py" --bench "$BIN/scorer_bench" --device cuda \
+    --quick --min-time 0.5 --json "$OUT/scorer_bench.json" >"$log" 2>&1
+  local rc=$?
+  [ $rc -eq 0 ] || fail "scorer bench exited $rc (log scorer_bench.log)"
+  sed -n '/^device /,$p' "$log" >>"$SUMMARY"
+  [ $rc -eq 0 ] || tail -20 "$log" >&2
+}
+
 case "$PHASE" in
   tests) phase_tests ;;
   sanitize) phase_sanitize ;;
   bench) phase_bench --quick ;;
   bench-full) phase_bench ;;
+  scorer) phase_scorer ;;
   all)
     phase_tests
     phase_sanitize
     phase_bench --quick
+    phase_scorer
     ;;
 esac
 
