@@ -4,18 +4,9 @@
 #include "src/metrics/buckets.h"
 
 namespace sluice::kafka {
-namespace {
-
-metrics::Registry& registry_or(metrics::Registry* given, std::unique_ptr<metrics::Registry>& own) {
-  if (given) return *given;
-  own = std::make_unique<metrics::Registry>();
-  return *own;
-}
-
-}  // namespace
 
 ProducerProbe::ProducerProbe(metrics::Registry* registry, std::string pipeline)
-    : registry_(registry_or(registry, own_)),
+    : registry_(metrics::registry_or_own(registry, own_)),
       pipeline_(std::move(pipeline)),
       latency_(registry_.histogram(
           "sluice_end_to_end_latency_seconds",

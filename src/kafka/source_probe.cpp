@@ -1,15 +1,6 @@
 #include "src/kafka/source_probe.h"
 
 namespace sluice::kafka {
-namespace {
-
-metrics::Registry& registry_or(metrics::Registry* given, std::unique_ptr<metrics::Registry>& own) {
-  if (given) return *given;
-  own = std::make_unique<metrics::Registry>();
-  return *own;
-}
-
-}  // namespace
 
 SourceProbe::Partition::Partition(metrics::Registry& r, const std::string& pipeline,
                                   std::string topic, int32_t partition)
@@ -37,7 +28,7 @@ SourceProbe::Partition::Partition(metrics::Registry& r, const std::string& pipel
 }
 
 SourceProbe::SourceProbe(metrics::Registry* registry, std::string pipeline)
-    : registry_(registry_or(registry, own_)),
+    : registry_(metrics::registry_or_own(registry, own_)),
       pipeline_(std::move(pipeline)),
       paused_(registry_.gauge(
           "sluice_source_paused",

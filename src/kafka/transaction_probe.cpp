@@ -3,18 +3,9 @@
 #include "src/metrics/buckets.h"
 
 namespace sluice::kafka {
-namespace {
-
-metrics::Registry& registry_or(metrics::Registry* given, std::unique_ptr<metrics::Registry>& own) {
-  if (given) return *given;
-  own = std::make_unique<metrics::Registry>();
-  return *own;
-}
-
-}  // namespace
 
 TransactionProbe::TransactionProbe(metrics::Registry* registry, std::string pipeline)
-    : registry_(registry_or(registry, own_)),
+    : registry_(metrics::registry_or_own(registry, own_)),
       pipeline_(std::move(pipeline)),
       committed_(registry_.counter("sluice_transactions_total",
                                    "Kafka transactions (exactly_once), by result.",

@@ -140,4 +140,12 @@ class Registry final : public prometheus::Collectable {
   std::uint64_t next_callback_id_ = 1;
 };
 
+// For probes that work with or without a pipeline's registry: `given`, or a
+// private registry created into `own` (its values are kept but never exposed).
+inline Registry& registry_or_own(Registry* given, std::unique_ptr<Registry>& own) {
+  if (given) return *given;
+  own = std::make_unique<Registry>();
+  return *own;
+}
+
 }  // namespace sluice::metrics
