@@ -20,8 +20,7 @@
 // Exit codes: 0 done, 1 runtime failure, 2 bad usage or a bad model /
 // tokenizer directory (the message names the file and why).
 #include <algorithm>
-#include <charconv>
-#include <cstring>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -29,6 +28,7 @@
 #include <vector>
 
 #include "app/commands.h"
+#include "app/options.h"
 #include "app/stdio_pipeline.h"
 #include "operators/classify.h"
 #include "operators/infer.h"
@@ -67,12 +67,6 @@ struct Args {
   operators::MicroBatchPolicy policy;
   int64_t cache_entries = operators::InferOptions{}.cache_entries;
 };
-
-bool parse_int(const char* s, int64_t* out) {
-  const char* end = s + std::strlen(s);
-  auto [p, ec] = std::from_chars(s, end, *out);
-  return ec == std::errc() && p == end;
-}
 
 bool parse_args(int argc, char** argv, Args* a, std::string* error) {
   a->backend.device = "auto";

@@ -15,12 +15,11 @@
 //
 // Exit codes: 0 done, 1 runtime failure, 2 bad usage or a bad model
 // directory (the message names the file and the field).
-#include <charconv>
-#include <cstring>
 #include <iostream>
 #include <string>
 
 #include "app/commands.h"
+#include "app/options.h"
 #include "app/stdio_pipeline.h"
 #include "operators/micro_batch.h"
 #include "operators/recommend_score.h"
@@ -44,12 +43,6 @@ struct Args {
   operators::RecommendScoreOptions score;
   operators::MicroBatchPolicy batch;
 };
-
-bool parse_int(const char* s, int64_t* out) {
-  const char* end = s + std::strlen(s);
-  auto [p, ec] = std::from_chars(s, end, *out);
-  return ec == std::errc() && p == end;
-}
 
 bool parse_args(int argc, char** argv, Args* a, std::string* error) {
   a->batch.max_batch_records = 256;
