@@ -9,8 +9,8 @@
 //
 // ("probs" only with `probs: true`; "labels" lists every label at or above
 // multi_label_threshold for multi-label models; "id" is the record's decoded
-// id as a string, or null; `sluice classify`'s line number with id_is_json). Record::label and
-// Record::score are set for later stages.
+// id as a string, or null; `sluice classify`'s line number with id_is_json).
+// Record::label and Record::score are set for later stages.
 //
 // After a hot reload (model_slot.h) each batch is labelled and named
 // ("model_hash", "model_version") by the model version that ran it. A new
