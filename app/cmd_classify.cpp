@@ -193,21 +193,7 @@ int cmd_classify(int argc, char** argv) {
     std::cerr << "sluice classify: " << error << '\n' << kUsage;
     return 2;
   }
-  try {
-    return run(args);
-  } catch (const engine::ModelError& e) {
-    std::cerr << "sluice classify: " << e.what() << '\n';
-    return 2;
-  } catch (const text::TokenizerError& e) {
-    std::cerr << "sluice classify: " << e.what() << '\n';
-    return 2;
-  } catch (const std::invalid_argument& e) {  // e.g. an unknown --device
-    std::cerr << "sluice classify: " << e.what() << '\n';
-    return 2;
-  } catch (const std::exception& e) {
-    std::cerr << "sluice classify: " << e.what() << '\n';
-    return 1;
-  }
+  return run_command("classify", [&] { return run(args); });
 }
 
 }  // namespace sluice::app

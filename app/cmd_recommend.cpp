@@ -24,7 +24,6 @@
 #include "operators/micro_batch.h"
 #include "operators/recommend_score.h"
 #include "operators/recommend_state.h"
-#include "src/engine/model_error.h"
 #include "src/engine/scorer_factory.h"
 
 namespace sluice::app {
@@ -127,18 +126,7 @@ int cmd_recommend(int argc, char** argv) {
     std::cerr << "sluice recommend: " << error << '\n' << kUsage;
     return 2;
   }
-  try {
-    return run(args);
-  } catch (const engine::ModelError& e) {
-    std::cerr << "sluice recommend: " << e.what() << '\n';
-    return 2;
-  } catch (const std::invalid_argument& e) {  // e.g. an unknown --device
-    std::cerr << "sluice recommend: " << e.what() << '\n';
-    return 2;
-  } catch (const std::exception& e) {
-    std::cerr << "sluice recommend: " << e.what() << '\n';
-    return 1;
-  }
+  return run_command("recommend", [&] { return run(args); });
 }
 
 }  // namespace sluice::app

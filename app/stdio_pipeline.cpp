@@ -16,6 +16,8 @@
 #include "src/core/clock.h"
 #include "src/core/dead_letter.h"
 #include "src/core/emitter.h"
+#include "src/engine/model_error.h"
+#include "src/text/tokenizer.h"
 
 namespace sluice::app {
 
@@ -206,5 +208,23 @@ int StdioPipeline::run(std::string_view command) {
 
 int64_t StdioPipeline::results() const { return output_->results(); }
 int64_t StdioPipeline::errors() const { return output_->errors(); }
+
+int run_command(std::string_view command, const std::function<int()>& body) {
+  auto fail = [&](const std::exception& e, int code) {
+    std::cerr << "sluice " << command << ": " << e.what() << '\n';
+    return code;
+  };
+  try {
+    return body();
+  } catch (const engine::ModelError& e) {
+    return fail(e, 2);
+  } catch (const text::TokenizerError& e) {
+    return fail(e, 2);
+  } catch (const std::invalid_argument& e) {
+    return fail(e, 2);
+  } catch (const std::exception& e) {
+    return fail(e, 1);
+  }
+}
 
 }  // namespace sluice::app

@@ -13,6 +13,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -55,5 +56,11 @@ class StdioPipeline {
   std::unique_ptr<core::DeadLetterSink> error_lines_;
   core::Pipeline pipeline_;
 };
+
+// Runs a command's body, turning what it throws into the exit code and a
+// "sluice COMMAND: <what>" line on stderr: a bad model, tokenizer or option
+// (engine::ModelError, text::TokenizerError, std::invalid_argument, e.g. an
+// unknown --device) is 2, anything else 1.
+int run_command(std::string_view command, const std::function<int()>& body);
 
 }  // namespace sluice::app
