@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -185,6 +186,38 @@ TEST(SluiceClassify, RepeatedTextsAreAnsweredByTheResultCache) {
   ASSERT_EQ(computed.size(), 40u);
   for (size_t i = 0; i < 40; ++i)
     expect_same_result(cached[i], computed[i], "line " + std::to_string(i + 1));
+}
+
+// The infer stage's check: a record whose logits come out non-finite is a
+// dead letter, here an error line, and the other lines are classified.
+TEST(SluiceClassify, NonFiniteLogitsAreErrorLines) {
+  // A copy of the model whose embedding row for "the" (bert-base-uncased id
+  // 1996) is NaN: every text with that word yields NaN logits.
+  const fs::path dir = et::scratch_dir("cli-nan");
+  et::copy_model(model_with_tokenizer(), dir);
+  fs::copy_file(model_with_tokenizer() / "tokenizer.json", dir / "tokenizer.json",
+                fs::copy_options::overwrite_existing);
+  auto t = et::read_safetensors(dir / "model.safetensors");
+  auto& emb = t["bert.embeddings.word_embeddings.weight"];
+  ASSERT_EQ(emb.bytes.size(), size_t{30522} * 64 * 4);
+  const float nan = std::nanf("");
+  for (int c = 0; c < 64; ++c) std::memcpy(emb.bytes.data() + (1996 * 64 + c) * 4, &nan, 4);
+  et::write_safetensors(dir / "model.safetensors", t);
+
+  auto r = run({sluice_binary(), "classify", "--model", dir.string(), "--precision", "fp32"}, {},
+               std::string("i like cats\nthe dog barks\nsunny day\nthe end"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto lines = parse_lines(r.out);
+  ASSERT_EQ(lines.size(), 4u) << r.out;
+  for (size_t i : {1, 3}) {
+    EXPECT_EQ(lines[i], (nlohmann::json{{"event_offset", i},
+                                        {"error", "non_finite_output"},
+                                        {"detail", "the model produced a non-finite logit"}}));
+  }
+  for (size_t i : {0, 2}) {
+    EXPECT_EQ(lines[i].at("id"), i + 1);
+    EXPECT_TRUE(std::isfinite(lines[i].at("score").get<double>()));
+  }
 }
 
 TEST(SluiceClassify, BadModelDirectoriesExitTwoNamingTheFile) {
