@@ -1,5 +1,6 @@
 #include "app/options.h"
 
+#include <charconv>
 #include <cstring>
 
 namespace sluice::app {
@@ -62,6 +63,12 @@ bool parse_pipeline_args(int argc, char** argv, PipelineArgs* out, std::string* 
     return false;
   }
   return true;
+}
+
+bool parse_int(const char* s, int64_t* out) {
+  const char* end = s + std::strlen(s);
+  auto [p, ec] = std::from_chars(s, end, *out);
+  return ec == std::errc() && p == end;
 }
 
 }  // namespace sluice::app

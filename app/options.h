@@ -1,6 +1,8 @@
-// Command-line parsing shared by `sluice run` and `sluice validate`:
-// PIPELINE.yaml, repeated --set key=value, and command-specific flags.
+// Command-line parsing shared by the commands: `sluice run` and `sluice
+// validate` (PIPELINE.yaml, repeated --set key=value, and command-specific
+// flags), and a flag's integer value.
 #pragma once
+#include <cstdint>
 #include <functional>
 #include <initializer_list>
 #include <string>
@@ -23,5 +25,8 @@ extern const char* const kSetHelp;
 bool parse_pipeline_args(int argc, char** argv, PipelineArgs* out, std::string* error,
                          std::initializer_list<const char*> flags = {},
                          const std::function<void(const char*)>& on_flag = nullptr);
+
+// A whole decimal integer (no sign other than '-', nothing after it).
+bool parse_int(const char* s, int64_t* out);
 
 }  // namespace sluice::app

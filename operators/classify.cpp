@@ -147,6 +147,7 @@ void Classify::process(core::OperatorState* s, core::Item&& item, core::Emitter&
     o.min_score = options_.min_score;
     o.below_label = options_.below_label;
     o.multi_label_threshold = options_.multi_label_threshold;
+    o.id_is_json = options_.id_is_json;
     st.classifier = std::make_unique<Classifier>(std::move(o));
     st.model = b.model;
   }
@@ -164,6 +165,8 @@ void Classify::process(core::OperatorState* s, core::Item&& item, core::Emitter&
     id_json.clear();
     if (r.id.empty()) {
       id_json = "null";
+    } else if (classifier.options().id_is_json) {
+      id_json = r.id;
     } else {
       append_json_string(id_json, r.id);
     }

@@ -9,9 +9,8 @@
 //
 // ("probs" only with `probs: true`; "labels" lists every label at or above
 // multi_label_threshold for multi-label models; "id" is the record's decoded
-// id, or null). Record::label and Record::score are set for later stages.
-//
-// Classifier is the part without the runtime, shared with `sluice classify`.
+// id as a string, or null; `sluice classify`'s line number with id_is_json).
+// Record::label and Record::score are set for later stages.
 //
 // After a hot reload (model_slot.h) each batch is labelled and named
 // ("model_hash", "model_version") by the model version that ran it. A new
@@ -43,6 +42,9 @@ struct ClassifyOptions {
   double min_score = 0.0;  // top score below this → below_label
   std::string below_label = "uncertain";
   double multi_label_threshold = 0.5;
+  // Record::id is already a JSON value and is written as is (`sluice
+  // classify`: the line number); otherwise it is written as a JSON string.
+  bool id_is_json = false;
 
   static ClassifyOptions from_model(const engine::ModelConfig& config, std::string model_name,
                                     const engine::ModelIdentity& identity = {});

@@ -58,6 +58,14 @@ void InferProbe::enable_cache() {
       &registry_->gauge("sluice_result_cache_entries", "Entries in the result cache.", labels_);
 }
 
+uint64_t InferProbe::cache_hits() const {
+  return cache_hits_ ? static_cast<uint64_t>(cache_hits_->value()) : 0;
+}
+
+uint64_t InferProbe::cache_misses() const {
+  return cache_misses_ ? static_cast<uint64_t>(cache_misses_->value()) : 0;
+}
+
 void InferProbe::on_cache(size_t hits, size_t misses, int64_t entries_delta) {
   // No lazy registration here: process() runs on every worker at once, and
   // writing the series pointers from it was a data race (workers > 1).

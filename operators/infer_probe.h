@@ -49,6 +49,9 @@ class InferProbe {
   // One batch's lookups; `entries_delta`: the change in this worker's cache
   // size since its last report (the gauge is the sum over the workers).
   void on_cache(size_t hits, size_t misses, int64_t entries_delta);
+  // Lookups counted so far by every copy of this probe (0 before enable_cache()).
+  uint64_t cache_hits() const;
+  uint64_t cache_misses() const;
   // One worker's backend gauges (sluice_backend_memory_bytes; on a GPU also
   // sluice_gpu_memory_used_bytes and _total_bytes), read from `backend` at
   // scrape time. Appends their ids to `ids`; remove_gauges(ids) before the

@@ -14,7 +14,7 @@
 // batch (reason "model"), so no batch mixes two vocabularies or two models.
 //
 // MicroBatcher is the policy on its own, single-threaded and free of the
-// runtime, so `sluice classify` batches with exactly the same rules.
+// runtime (the stage's state; tested without threads).
 #pragma once
 #include <atomic>
 #include <chrono>

@@ -32,16 +32,14 @@ Precision effective_precision(Precision precision) {
   return cpu::int8_vnni() ? Precision::kInt8 : Precision::kF32;
 }
 
-std::unique_ptr<Backend> make_backend(const Model& model, const BackendOptions& options) {
+std::vector<int> select_devices(const BackendOptions& options) {
   const std::string& d = options.device;
-  if (d == "cpu") return cpu::make_cpu_backend(model.config(), model.weights(), options);
+  if (d == "cpu") return {};
   if (d == "auto") {
     // CUDA when this build has it and a usable (sm_80+) device is present.
     const std::vector<int> usable = cuda::usable_devices(cuda::query_devices());
-    if (usable.empty()) return cpu::make_cpu_backend(model.config(), model.weights(), options);
-    return cuda::make_cuda_backends(
-        model.config(), model.weights(), options,
-        options.devices.empty() ? std::vector<int>{usable.front()} : options.devices);
+    if (usable.empty()) return {};
+    return options.devices.empty() ? std::vector<int>{usable.front()} : options.devices;
   }
   if (d == "cuda" || d.rfind("cuda:", 0) == 0) {
     const std::vector<int> wanted = cuda_devices(d, options);
@@ -55,9 +53,15 @@ std::unique_ptr<Backend> make_backend(const Model& model, const BackendOptions& 
                                     " is not a usable CUDA device here (" + cuda::describe(q) +
                                     "); use device cpu or auto");
     }
-    return cuda::make_cuda_backends(model.config(), model.weights(), options, wanted);
+    return wanted;
   }
   throw std::invalid_argument("unknown device '" + d + "' (expected cpu, cuda, cuda:N or auto)");
+}
+
+std::unique_ptr<Backend> make_backend(const Model& model, const BackendOptions& options) {
+  const std::vector<int> gpus = select_devices(options);
+  if (gpus.empty()) return cpu::make_cpu_backend(model.config(), model.weights(), options);
+  return cuda::make_cuda_backends(model.config(), model.weights(), options, gpus);
 }
 
 }  // namespace sluice::engine

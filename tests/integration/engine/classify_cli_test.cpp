@@ -1,17 +1,21 @@
 // `sluice classify` as a user runs it: the real binary, text lines in, JSON
 // lines out, checked against Hugging Face tokenizers + the PyTorch reference
-// forward on the same model; bad model directories exit 2 naming the file.
+// forward on the same model; lines the pipeline rejects become error lines in
+// place; repeated texts come from the result cache; bad model directories
+// exit 2 naming the file.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <sstream>
 
 #include "src/engine/model_identity.h"
-#include "tests/support/model_fixtures.h"
+#include "tests/integration/engine/classify_fixtures.h"
 #include "tests/support/subprocess.h"
 
 namespace sluice::testing {
@@ -19,39 +23,6 @@ namespace {
 
 namespace fs = std::filesystem;
 namespace et = sluice::engine::testing;
-
-fs::path shared_data() { return fs::path(SLUICE_SHARED_DATA); }
-
-// A random BERT classifier over the bert-base-uncased vocabulary, with its tokenizer.json.
-fs::path model_with_tokenizer() {
-  const fs::path dir = et::random_model(
-      "cli-bert",
-      "--arch bert --layers 2 --hidden 64 --heads 4 --intermediate 128 --vocab 30522 "
-      "--max-positions 128 --labels 3 --label-names negative,neutral,positive --seed 31");
-  fs::copy_file(shared_data() / "bert-base-uncased" / "tokenizer.json", dir / "tokenizer.json",
-                fs::copy_options::overwrite_existing);
-  return dir;
-}
-
-std::vector<std::string> tweets(size_t n) {
-  std::ifstream in(shared_data() / "tweeteval-sentiment" / "test_text.txt");
-  std::vector<std::string> out;
-  for (std::string line; out.size() < n && std::getline(in, line);) out.push_back(line);
-  return out;
-}
-
-std::string join_lines(const std::vector<std::string>& lines) {
-  std::string s;
-  for (const auto& l : lines) s += l + "\n";
-  return s;
-}
-
-std::vector<nlohmann::json> parse_lines(const std::string& out) {
-  std::vector<nlohmann::json> v;
-  std::istringstream in(out);
-  for (std::string line; std::getline(in, line);) v.push_back(nlohmann::json::parse(line));
-  return v;
-}
 
 TEST(SluiceClassify, OneResultPerLineInInputOrder) {
   const fs::path model = model_with_tokenizer();
@@ -116,6 +87,136 @@ TEST(SluiceClassify, ProbabilitiesMatchHuggingFaceTokensThroughThePyTorchReferen
     for (int k = 0; k < 3; ++k)
       EXPECT_NEAR(results[i]["probs"][names[k]].get<double>(), std::exp(lg[k] - m) / z, 1e-4)
           << "line " << i + 1;
+  }
+}
+
+// Two results for the same text: the same label, model and fields; scores
+// and probabilities equal up to float rounding (batches of other sizes may
+// sum in another order). latency_ms and id are the caller's business.
+void expect_same_result(nlohmann::json got, nlohmann::json want, const std::string& where) {
+  for (auto* j : {&got, &want}) j->erase("latency_ms");
+  EXPECT_NEAR(got.at("score").get<double>(), want.at("score").get<double>(), 1e-6) << where;
+  got.erase("score");
+  want.erase("score");
+  if (want.contains("probs")) {
+    for (const auto& [label, p] : want.at("probs").items())
+      EXPECT_NEAR(got.at("probs").at(label).get<double>(), p.get<double>(), 1e-6) << where;
+    got.erase("probs");
+    want.erase("probs");
+  }
+  EXPECT_EQ(got, want) << where;
+}
+
+TEST(SluiceClassify, RejectedLinesGetErrorLinesInPlaceAndTheirNeighboursTheirResults) {
+  const fs::path model = model_with_tokenizer();
+  const auto t = tweets(3);
+  // An empty line, a line of blanks (no tokens) and invalid UTF-8 (tokenize's
+  // default invalid_utf8: reject) between tweets; the last line has no newline.
+  const std::string input =
+      t[0] + "\n\n" + t[1] + "\n   \n\xff\xfe not utf-8\n" + t[2] + "\n\n" + t[0];
+  auto r = run({sluice_binary(), "classify", "--model", model.string(), "--probs", "--precision",
+                "fp32", "--max-batch-records", "2"},
+               {}, input);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto lines = parse_lines(r.out);
+  ASSERT_EQ(lines.size(), 8u) << r.out;
+  const std::map<size_t, std::pair<std::string, std::string>> errors = {
+      {1, {"empty", "text is empty"}},
+      {3, {"empty", "text has no tokens"}},
+      {4, {"invalid_utf8", "text is not valid UTF-8 (invalid_utf8: reject)"}},
+      {6, {"empty", "text is empty"}}};
+  for (const auto& [i, e] : errors) {
+    EXPECT_EQ(lines[i],
+              (nlohmann::json{{"event_offset", i}, {"error", e.first}, {"detail", e.second}}))
+        << "line " << i + 1;
+  }
+  // The good lines keep their line numbers and get exactly the results they
+  // get without the rejected lines around them.
+  auto clean = run(
+      {sluice_binary(), "classify", "--model", model.string(), "--probs", "--precision", "fp32"},
+      {}, join_lines({t[0], t[1], t[2], t[0]}));
+  ASSERT_EQ(clean.code, 0) << clean.err;
+  const auto want = parse_lines(clean.out);
+  ASSERT_EQ(want.size(), 4u);
+  const size_t good[] = {0, 2, 5, 7};
+  for (size_t k = 0; k < 4; ++k) {
+    EXPECT_EQ(lines[good[k]].at("id"), good[k] + 1);
+    nlohmann::json got = lines[good[k]];
+    got["id"] = k + 1;
+    expect_same_result(got, want[k], "line " + std::to_string(good[k] + 1));
+  }
+  EXPECT_NE(r.err.find("sluice classify: 8 lines: 4 results, 4 errors"), std::string::npos)
+      << r.err;
+}
+
+// The stderr summary's result-cache counts (the infer stage's
+// sluice_result_cache_lookups_total).
+std::pair<int, int> cache_lookups(const std::string& err) {
+  std::smatch m;
+  if (!std::regex_search(err, m, std::regex("result cache (\\d+) hits, (\\d+) misses")))
+    return {-1, -1};
+  return {std::stoi(m[1]), std::stoi(m[2])};
+}
+
+TEST(SluiceClassify, RepeatedTextsAreAnsweredByTheResultCache) {
+  const fs::path model = model_with_tokenizer();
+  const auto t = tweets(2);
+  std::vector<std::string> lines;
+  for (int i = 0; i < 40; ++i) lines.push_back(t[i % 2]);
+  // One record per batch: a repeat arriving after the first copy's batch
+  // finished is a hit (the two first copies, and repeats submitted while they
+  // still compute, are misses).
+  auto r = run({sluice_binary(), "classify", "--model", model.string(), "--probs", "--precision",
+                "fp32", "--max-batch-records", "1"},
+               {}, join_lines(lines));
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto [hits, misses] = cache_lookups(r.err);
+  EXPECT_EQ(hits + misses, 40) << r.err;
+  EXPECT_GE(hits, 1) << r.err;
+  EXPECT_GE(misses, 2) << r.err;
+
+  // The same answers as computing every line (cache off).
+  auto off = run({sluice_binary(), "classify", "--model", model.string(), "--probs", "--precision",
+                  "fp32", "--max-batch-records", "1", "--cache-entries", "0"},
+                 {}, join_lines(lines));
+  ASSERT_EQ(off.code, 0) << off.err;
+  EXPECT_EQ(cache_lookups(off.err), std::make_pair(0, 0)) << off.err;
+  const auto cached = parse_lines(r.out), computed = parse_lines(off.out);
+  ASSERT_EQ(cached.size(), 40u);
+  ASSERT_EQ(computed.size(), 40u);
+  for (size_t i = 0; i < 40; ++i)
+    expect_same_result(cached[i], computed[i], "line " + std::to_string(i + 1));
+}
+
+// The infer stage's check: a record whose logits come out non-finite is a
+// dead letter, here an error line, and the other lines are classified.
+TEST(SluiceClassify, NonFiniteLogitsAreErrorLines) {
+  // A copy of the model whose embedding row for "the" (bert-base-uncased id
+  // 1996) is NaN: every text with that word yields NaN logits.
+  const fs::path dir = et::scratch_dir("cli-nan");
+  et::copy_model(model_with_tokenizer(), dir);
+  fs::copy_file(model_with_tokenizer() / "tokenizer.json", dir / "tokenizer.json",
+                fs::copy_options::overwrite_existing);
+  auto t = et::read_safetensors(dir / "model.safetensors");
+  auto& emb = t["bert.embeddings.word_embeddings.weight"];
+  ASSERT_EQ(emb.bytes.size(), size_t{30522} * 64 * 4);
+  const float nan = std::nanf("");
+  for (int c = 0; c < 64; ++c) std::memcpy(emb.bytes.data() + (1996 * 64 + c) * 4, &nan, 4);
+  et::write_safetensors(dir / "model.safetensors", t);
+
+  auto r = run({sluice_binary(), "classify", "--model", dir.string(), "--precision", "fp32"}, {},
+               std::string("i like cats\nthe dog barks\nsunny day\nthe end"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto lines = parse_lines(r.out);
+  ASSERT_EQ(lines.size(), 4u) << r.out;
+  for (size_t i : {1, 3}) {
+    EXPECT_EQ(lines[i], (nlohmann::json{{"event_offset", i},
+                                        {"error", "non_finite_output"},
+                                        {"detail", "the model produced a non-finite logit"}}));
+  }
+  for (size_t i : {0, 2}) {
+    EXPECT_EQ(lines[i].at("id"), i + 1);
+    EXPECT_TRUE(std::isfinite(lines[i].at("score").get<double>()));
   }
 }
 
@@ -185,6 +286,9 @@ TEST(SluiceClassify, BadUsageExitsTwo) {
   EXPECT_NE(r.err.find("--model DIR is required"), std::string::npos) << r.err;
   r = run({sluice_binary(), "classify", "--model", "x", "--threads", "-3"});
   EXPECT_EQ(r.code, 2);
+  r = run({sluice_binary(), "classify", "--model", "x", "--cache-entries", "-1"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--cache-entries needs a non-negative integer"), std::string::npos) << r.err;
   r = run(
       {sluice_binary(), "classify", "--model", model_with_tokenizer().string(), "--device", "tpu"},
       {}, std::string("x\n"));

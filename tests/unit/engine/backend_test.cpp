@@ -222,5 +222,22 @@ TEST(BackendFactory, RejectsUnknownAndUnavailableDevices) {
             gpu ? "cuda" : "cpu");
 }
 
+// What make_backend would build on, without a model: the same refusals.
+TEST(BackendFactory, SelectDevicesChecksTheChoiceAsMakeBackendDoes) {
+  EXPECT_TRUE(select_devices(BackendOptions{.device = "cpu"}).empty());
+  EXPECT_THROW(select_devices(BackendOptions{.device = "tpu"}), std::invalid_argument);
+  EXPECT_THROW(select_devices(BackendOptions{.device = "cuda:x"}), std::invalid_argument);
+  const std::vector<int> usable = cuda::usable_devices(cuda::query_devices());
+  if (usable.empty()) {
+    EXPECT_THROW(select_devices(BackendOptions{.device = "cuda"}), std::invalid_argument);
+    EXPECT_TRUE(select_devices(BackendOptions{.device = "auto"}).empty());
+  } else {
+    const std::string first = "cuda:" + std::to_string(usable.front());
+    EXPECT_EQ(select_devices(BackendOptions{.device = first}), std::vector<int>{usable.front()});
+    EXPECT_EQ(select_devices(BackendOptions{.device = "auto"}), std::vector<int>{usable.front()});
+    EXPECT_THROW(select_devices(BackendOptions{.device = "cuda:999"}), std::invalid_argument);
+  }
+}
+
 }  // namespace
 }  // namespace sluice::engine
