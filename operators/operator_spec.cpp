@@ -8,8 +8,9 @@ Services::~Services() {
   while (!entries_.empty()) entries_.pop_back();  // reverse order of creation
 }
 
-std::string model_directory(const BuildContext& ctx, const std::string& key) {
-  if (ctx.options.has(key)) return ctx.options.string(key);
+std::string model_directory(const BuildContext& ctx, const std::optional<std::string>& own,
+                            const std::string& key) {
+  if (own) return *own;
   const config::Section& root = ctx.services.root();
   if (root.has("model")) {
     const config::Section model = root.section("model");

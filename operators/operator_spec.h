@@ -14,10 +14,12 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <typeindex>
 #include <vector>
 
+#include "src/config/options.h"
 #include "src/config/schema.h"
 #include "src/config/section.h"
 #include "src/core/dead_letter.h"
@@ -114,12 +116,13 @@ struct SectionSpec {
   std::function<void(config::Schema&)> declare;
 };
 
-// The model directory a stage uses: its own `key` when the stage gives one,
-// else the pipeline's `model.path` — one declaration that tokenize, infer,
-// classify and the recommend stages share (the wiring declares the model:
-// section). Throws std::invalid_argument (a configuration error at the
-// stage) when neither is set.
-std::string model_directory(const BuildContext& ctx, const std::string& key);
+// The model directory a stage uses: its own key's value `own` when the stage
+// gives one, else the pipeline's `model.path` — one declaration that
+// tokenize, infer, classify and the recommend stages share (the wiring
+// declares the model: section). Throws std::invalid_argument (a
+// configuration error at the stage, naming `key`) when neither is set.
+std::string model_directory(const BuildContext& ctx, const std::optional<std::string>& own,
+                            const std::string& key);
 
 class OperatorRegistry {
  public:
