@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "operators/pipeline_sections.h"
+
 namespace sluice::operators {
 
 Services::~Services() {
@@ -11,11 +13,8 @@ Services::~Services() {
 std::string model_directory(const BuildContext& ctx, const std::optional<std::string>& own,
                             const std::string& key) {
   if (own) return *own;
-  const config::Section& root = ctx.services.root();
-  if (root.has("model")) {
-    const config::Section model = root.section("model");
-    if (model.has("path") && !model.string("path").empty()) return model.string("path");
-  }
+  const ModelSection model = model_section(ctx.services.root());
+  if (model.path && !model.path->empty()) return *model.path;
   throw std::invalid_argument(key + ": required here, or give the pipeline's model.path");
 }
 

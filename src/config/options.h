@@ -14,7 +14,8 @@
 //
 // The key's type follows the field's: std::string (a choice with
 // choices()), bool, integers (a size with bytes()), floating point,
-// std::chrono durations, enums (choices() required), std::vector<std::string>,
+// std::chrono durations, enums (choices() naming each value; a bool or an
+// integer may be named so too), std::vector<std::string>,
 // std::map<std::string, std::string>, and std::optional of a scalar (no
 // default when the struct leaves it empty; read only when given). Ranges are
 // in the key's unit (durations: seconds), checked by validate() with the
@@ -106,9 +107,11 @@ class Options {
     return bind<T>(std::move(name), std::move(access), std::move(description));
   }
 
-  // A nested mapping `name:` whose keys fill fields of the same Opts.
-  Options& object(std::string name, std::string description) {
-    auto f = std::make_unique<Object>(std::move(name), std::move(description));
+  // A nested mapping `name:` whose keys fill fields of the same Opts;
+  // `schema_description` is its Schema's own.
+  Options& object(std::string name, std::string description, std::string schema_description = {}) {
+    auto f = std::make_unique<Object>(std::move(name), std::move(description),
+                                      std::move(schema_description));
     Options& ref = *f->options;
     fields_.push_back(std::move(f));
     return ref;
@@ -139,17 +142,20 @@ class Options {
   };
 
   struct Object final : Bound {
-    Object(std::string n, std::string d)
-        : name(std::move(n)), description(std::move(d)), options(std::make_unique<Options>()) {}
+    Object(std::string n, std::string d, std::string sd)
+        : name(std::move(n)),
+          description(std::move(d)),
+          schema_description(std::move(sd)),
+          options(std::make_unique<Options>()) {}
     void declare(Schema& schema, Opts& defaults) const override {
-      auto s = std::make_shared<Schema>();
+      auto s = std::make_shared<Schema>(schema_description);
       for (const auto& f : options->fields_) f->declare(*s, defaults);
       schema.object(name, std::move(s), description);
     }
     void read(const Section& section, Opts& o) const override {
       options->read(section.section(name), o);
     }
-    std::string name, description;
+    std::string name, description, schema_description;
     std::unique_ptr<Options> options;
   };
 
@@ -193,10 +199,12 @@ class Options {
       choice_names_ = std::move(names);
       return *this;
     }
-    // An enum field: the names of its values, in the order shown.
-    Field& choices(std::vector<std::pair<std::string, V>> values) requires std::is_enum_v<V> {
+    // A choice key filling a field of another type (an enum; a bool, say
+    // overload: pause|shed): the name of each value, in the order shown.
+    Field& choices(std::vector<std::pair<std::string, V>> values) requires(
+        !std::is_same_v<V, std::string>) {
       for (auto& [n, v] : values) choice_names_.push_back(n);
-      enum_values_ = std::move(values);
+      named_ = std::move(values);
       return *this;
     }
 
@@ -250,6 +258,13 @@ class Options {
     }
 
     std::string render(const V& v) const {
+      if constexpr (std::is_enum_v<V> || std::is_same_v<V, bool> || detail::is_int<V>) {
+        if (!named_.empty()) {
+          for (const auto& [n, e] : named_)
+            if (e == v) return n;
+          throw std::logic_error(name_ + ": the struct's default is not one of its choices");
+        }
+      }
       if constexpr (std::is_same_v<V, std::string>) {
         return v;
       } else if constexpr (std::is_same_v<V, bool>) {
@@ -261,9 +276,7 @@ class Options {
       } else if constexpr (detail::is_duration<V>::value) {
         return render_duration(std::chrono::duration_cast<std::chrono::nanoseconds>(v));
       } else if constexpr (std::is_enum_v<V>) {
-        for (const auto& [n, e] : enum_values_)
-          if (e == v) return n;
-        throw std::logic_error(name_ + ": the struct's default is not one of its choices");
+        throw std::logic_error(name_ + ": an enum field needs choices()");
       } else {
         static_assert(std::is_same_v<V, std::vector<std::string>>, "unsupported option type");
         std::string s = "[";
@@ -273,6 +286,14 @@ class Options {
     }
 
     V value(const Section& section) const {
+      if constexpr (std::is_enum_v<V> || std::is_same_v<V, bool> || detail::is_int<V>) {
+        if (!named_.empty()) {
+          const std::string s = section.string(name_);
+          for (const auto& [n, e] : named_)
+            if (n == s) return e;
+          throw std::logic_error(section.path_of(name_) + ": '" + s + "' is not a declared choice");
+        }
+      }
       if constexpr (std::is_same_v<V, std::string>) {
         return section.string(name_);
       } else if constexpr (std::is_same_v<V, bool>) {
@@ -290,10 +311,7 @@ class Options {
       } else if constexpr (detail::is_duration<V>::value) {
         return std::chrono::duration_cast<V>(section.duration(name_));
       } else if constexpr (std::is_enum_v<V>) {
-        const std::string s = section.string(name_);
-        for (const auto& [n, e] : enum_values_)
-          if (n == s) return e;
-        throw std::logic_error(section.path_of(name_) + ": '" + s + "' is not a declared choice");
+        throw std::logic_error(name_ + ": an enum field needs choices()");
       } else {
         return section.strings(name_);
       }
@@ -305,7 +323,7 @@ class Options {
     bool required_ = false;
     bool bytes_ = false;
     std::vector<std::string> choice_names_;
-    std::vector<std::pair<std::string, V>> enum_values_;  // enums only
+    std::vector<std::pair<std::string, V>> named_;  // choices of a non-string field
   };
 };
 

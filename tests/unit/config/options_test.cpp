@@ -32,6 +32,7 @@ struct Opts {
   std::map<std::string, std::string> properties;
   Inner inner;
   std::string topic;
+  bool shed = false;
 };
 
 const Options<Opts>& options() {
@@ -54,6 +55,8 @@ const Options<Opts>& options() {
          "threads", [](Opts & x) -> auto& { return x.inner.threads; }, "Nested")
         .range(0, 64);
     o.object("alert", "An alert").add("topic", &Opts::topic, "Alert topic");
+    o.add("overload", &Opts::shed, "A bool named as a choice")
+        .choices({{"pause", false}, {"shed", true}});
     return o;
   }();
   return o;
@@ -92,6 +95,7 @@ TEST(ConfigOptions, DefaultsComeFromTheStructInitializers) {
   EXPECT_EQ(def("threads"), "0");
   ASSERT_NE(s.find("alert"), nullptr);
   EXPECT_EQ(s.find("alert")->object->find("topic")->default_value, "");
+  EXPECT_EQ(def("overload"), "pause");
 }
 
 TEST(ConfigOptions, EveryKeyWrittenOnceAppearsInTheSchemaWithItsType) {
@@ -102,7 +106,7 @@ TEST(ConfigOptions, EveryKeyWrittenOnceAppearsInTheSchemaWithItsType) {
   EXPECT_EQ(names,
             (std::vector<std::string>{"entries", "small", "enabled", "ratio", "delay", "timeout",
                                       "budget", "label", "level", "mode", "devices", "model",
-                                      "properties", "threads", "alert"}));
+                                      "properties", "threads", "alert", "overload"}));
   EXPECT_EQ(s.find("entries")->type, Type::kInt);
   EXPECT_EQ(s.find("enabled")->type, Type::kBool);
   EXPECT_EQ(s.find("ratio")->type, Type::kFloat);
@@ -129,13 +133,14 @@ TEST(ConfigOptions, AnEmptySectionReadsBackTheStructDefaults) {
   EXPECT_EQ(o.label, d.label);
   EXPECT_DOUBLE_EQ(o.ratio, d.ratio);
   EXPECT_FALSE(o.model.has_value());
+  EXPECT_FALSE(o.shed);
   EXPECT_TRUE(o.properties.empty());
 }
 
 TEST(ConfigOptions, GivenValuesFillTheBoundFields) {
   const Opts o = read(R"({entries: 12, small: -3, enabled: false, ratio: 0.25, delay: 2s,
       timeout: 250us, budget: 16KiB, label: x, level: debug, mode: fast, devices: [0, 1],
-      model: /m, properties: {acks: all}, threads: 4, alert: {topic: alerts}})");
+      model: /m, properties: {acks: all}, threads: 4, alert: {topic: alerts}, overload: shed})");
   EXPECT_EQ(o.entries, 12);
   EXPECT_EQ(o.small, -3);
   EXPECT_FALSE(o.enabled);
@@ -151,6 +156,7 @@ TEST(ConfigOptions, GivenValuesFillTheBoundFields) {
   EXPECT_EQ(o.properties, (std::map<std::string, std::string>{{"acks", "all"}}));
   EXPECT_EQ(o.inner.threads, 4);
   EXPECT_EQ(o.topic, "alerts");
+  EXPECT_TRUE(o.shed);
 }
 
 TEST(ConfigOptions, OutOfRangeValueIsRefusedAtTheKeyPath) {
