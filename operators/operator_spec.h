@@ -6,6 +6,10 @@
 // Services. Components that need a top-level section of the pipeline file
 // (kafka:, ...) register it with add_section.
 //
+// An operator writes each key once, bound to a field of its options struct
+// (config::Options, src/config/options.h): `declare` adds the keys with the
+// struct's initializers as defaults, the factory reads the struct back.
+//
 // Which operators a pipeline may use, the whole pipeline-file schema and
 // the building of a pipeline are the wiring's (app/wiring/registry.h,
 // app/wiring/pipeline_factory.h); operators never include it.
