@@ -16,8 +16,9 @@
 // choices()), bool, integers (a size with bytes()), floating point,
 // std::chrono durations, enums (choices() naming each value; a bool or an
 // integer may be named so too), std::vector<std::string>,
-// std::map<std::string, std::string>, and std::optional of a scalar (no
-// default when the struct leaves it empty; read only when given). Ranges are
+// std::map<std::string, std::string> (no default: given or empty), and
+// std::optional of the others (no default when the struct leaves it empty;
+// read only when given). Ranges are
 // in the key's unit (durations: seconds), checked by validate() with the
 // key's path, as Schema's are.
 //
@@ -68,6 +69,11 @@ struct is_optional<std::optional<T>> : std::true_type {
 template <typename T>
 constexpr bool is_int = std::is_integral_v<T> && !std::is_same_v<T, bool>;
 
+// A callable giving the field of an O to bind: (O&) -> T&.
+template <typename A, typename O>
+concept FieldAccess = !std::is_member_pointer_v<A> && std::is_invocable_v<A, O&> &&
+                      std::is_lvalue_reference_v<std::invoke_result_t<A, O&>>;
+
 // `v` in T, or a configuration error naming `key` (one without a range
 // narrower than T's); the wiring prefixes the stage's path, as for every
 // error an operator's factory throws.
@@ -98,11 +104,8 @@ class Options {
   }
   // Binds `name` to a field reached through `access` (Opts&) -> T&, for
   // nested fields: [](InferOptions& o) -> auto& { return o.backend.device; }.
-  template <typename Access>
-  requires(!std::is_member_pointer_v<Access> &&
-           std::is_lvalue_reference_v<
-               std::invoke_result_t<Access, Opts&>>) auto& add(std::string name, Access access,
-                                                               std::string description) {
+  template <detail::FieldAccess<Opts> Access>
+  auto& add(std::string name, Access access, std::string description) {
     using T = std::remove_reference_t<std::invoke_result_t<Access, Opts&>>;
     return bind<T>(std::move(name), std::move(access), std::move(description));
   }
