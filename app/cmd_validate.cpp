@@ -9,6 +9,7 @@
 #include "app/serve_metrics.h"
 #include "app/wiring/pipeline_factory.h"
 #include "app/wiring/registry.h"
+#include "operators/pipeline_sections.h"
 
 namespace sluice::app {
 
@@ -60,7 +61,7 @@ int cmd_validate(int argc, char** argv) {
   config::Loaded loaded;
   try {
     loaded = config::load_file(args.path, *schema, args.overrides);
-    parse_listen(loaded.root().section("metrics").string("listen"));
+    parse_listen(operators::metrics_section(loaded.root()).listen);
     // Build (without starting) to catch wiring problems: stage order, kinds,
     // operator options, and what librdkafka rejects (clients are configured,
     // not started: nothing connects).

@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "kernels/cuda/device_query.h"
+#include "operators/pipeline_sections.h"
 #include "src/core/log.h"
 #include "src/metrics/build_info.h"
 #include "src/metrics/process_collector.h"
@@ -32,9 +33,9 @@ metrics::HttpServerOptions parse_listen(const std::string& listen) {
 }
 
 MetricsService::MetricsService(const config::Section& root) {
-  config::Section m = root.section("metrics");
-  enabled_ = m.boolean("enabled");
-  http_options_ = parse_listen(m.string("listen"));
+  const operators::MetricsSection m = operators::metrics_section(root);
+  enabled_ = m.enabled;
+  http_options_ = parse_listen(m.listen);
   metrics::register_build_info(registry_, SLUICE_VERSION, cuda::describe(cuda::query_devices()));
   metrics::register_process_metrics(registry_);
 }

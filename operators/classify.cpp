@@ -182,54 +182,80 @@ void Classify::process(core::OperatorState* s, core::Item&& item, core::Emitter&
   }
 }
 
+namespace {
+
+// A classify stage's keys. ClassifyOptions' initializers are the defaults of
+// its four; they are read again over the options the model gives
+// (ClassifyOptions::from_model), once the model key has named it.
+struct ClassifyStage {
+  std::optional<std::string> model;                // default: model.path
+  std::optional<std::vector<std::string>> labels;  // replace config.json's id2label
+  ClassifyOptions options;
+};
+
+constexpr const char* kModelKey = "model";
+constexpr const char* kLabelsKey = "labels";
+
+const config::Options<ClassifyStage>& classify_options() {
+  static const config::Options<ClassifyStage> options = [] {
+    using S = ClassifyStage;
+    config::Options<S> o;
+    o.add(kModelKey, &S::model,
+          "Model directory (its config.json gives the labels and problem type; default: "
+          "model.path)");
+    o.add(kLabelsKey, &S::labels,
+          "Names of the model's outputs in id order, replacing config.json's id2label (for "
+          "checkpoints labelled LABEL_0, LABEL_1, ...)");
+    o.add(
+        "probs", [](S & s) -> auto& { return s.options.probs; },
+        "Include every label's probability (\"probs\": {label: p})");
+    o.add(
+         "min_score", [](S & s) -> auto& { return s.options.min_score; },
+         "Below this top score the label becomes below_label")
+        .range(0, 1);
+    o.add(
+        "below_label", [](S & s) -> auto& { return s.options.below_label; },
+        "Label used when the top score is under min_score");
+    o.add(
+         "multi_label_threshold", [](S & s) -> auto& { return s.options.multi_label_threshold; },
+         "Multi-label models: labels at or above this are listed")
+        .range(0, 1);
+    return o;
+  }();
+  return options;
+}
+
+}  // namespace
+
 void register_classify(OperatorRegistry& registry) {
   registry.add(OperatorSpec{
       .type = "classify",
       .description = "Turns logits into a JSON result per record: top label, score, probabilities",
       .is_source = false,
-      .declare =
-          [](config::Schema& s) {
-            s.string("model",
-                     "Model directory (its config.json gives the labels and problem type; "
-                     "default: model.path)");
-            s.strings("labels",
-                      "Names of the model's outputs in id order, replacing config.json's id2label "
-                      "(for checkpoints labelled LABEL_0, LABEL_1, ...)");
-            s.boolean("probs", "Include every label's probability (\"probs\": {label: p})")
-                .def("false");
-            s.real("min_score", "Below this top score the label becomes below_label")
-                .def("0")
-                .range(0, 1);
-            s.string("below_label", "Label used when the top score is under min_score")
-                .def("uncertain");
-            s.real("multi_label_threshold",
-                   "Multi-label models: labels at or above this are listed")
-                .def("0.5")
-                .range(0, 1);
-          },
+      .declare = [](config::Schema& s) { classify_options().declare(s); },
       .make_source = nullptr,
       .make_operator = [](BuildContext& ctx) -> std::unique_ptr<core::Operator> {
         // The infer stage before it loaded this model (same directory: one
         // load, one hash of its files per pipeline).
-        const std::string dir = model_directory(ctx, "model");
+        ClassifyStage stage = classify_options().read(ctx.options);
+        const std::string dir = model_directory(ctx, stage.model, kModelKey);
         const auto model = shared_model(ctx, dir);
         ModelSlot& slot = model_slot(ctx.services, dir);
-        ClassifyOptions o =
+        // The model's names and labels, with the stage's keys read over them.
+        stage.options =
             ClassifyOptions::from_model(model->config(), model->name(), model->identity());
-        o.probs = ctx.options.boolean("probs");
-        o.min_score = ctx.options.real("min_score");
-        o.below_label = ctx.options.string("below_label");
-        o.multi_label_threshold = ctx.options.real("multi_label_threshold");
-        if (ctx.options.has("labels")) {
+        classify_options().read(ctx.options, stage);
+        ClassifyOptions& o = stage.options;
+        if (stage.labels) {
           try {
-            o.rename_labels(ctx.options.strings("labels"));
+            o.rename_labels(*stage.labels);
           } catch (const std::invalid_argument& e) {
             throw config::ConfigError("stage '" + ctx.stage_name + "'",
-                                      {{ctx.options.path_of("labels"), e.what()}});
+                                      {{ctx.options.path_of(kLabelsKey), e.what()}});
           }
         }
         // A reloaded model must fit these labels (see classify.h).
-        const bool renamed = ctx.options.has("labels");
+        const bool renamed = stage.labels.has_value();
         slot.add_check([labels = o.labels, renamed, problem = o.problem_type](
                            const ServedModel& next, const ServedModel&) -> std::string {
           const engine::ModelConfig& c = next.model->config();

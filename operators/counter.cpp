@@ -51,26 +51,33 @@ void Counter::finish(core::OperatorState* s, core::Emitter& out) const {
   }
 }
 
+namespace {
+
+// The stage's keys, bound to CounterOptions (its initializers are the defaults).
+const config::Options<CounterOptions>& counter_options() {
+  static const config::Options<CounterOptions> options = [] {
+    config::Options<CounterOptions> o;
+    o.add("expect", &CounterOptions::expect,
+          "Fail the pipeline at the end unless exactly this many records arrived; -1 = any")
+        .range(-1, {});
+    o.add("check_order", &CounterOptions::check_order,
+          "Fail if a partition's offsets arrive out of order");
+    return o;
+  }();
+  return options;
+}
+
+}  // namespace
+
 void register_counter(OperatorRegistry& registry) {
   registry.add(OperatorSpec{
       .type = "counter",
       .description = "Sink that counts records and checks per-partition order",
       .is_source = false,
-      .declare =
-          [](config::Schema& s) {
-            s.integer(
-                 "expect",
-                 "Fail the pipeline at the end unless exactly this many records arrived; -1 = any")
-                .def("-1")
-                .range(-1, {});
-            s.boolean("check_order", "Fail if a partition's offsets arrive out of order")
-                .def("true");
-          },
+      .declare = [](config::Schema& s) { counter_options().declare(s); },
       .make_source = nullptr,
       .make_operator = [](BuildContext& ctx) -> std::unique_ptr<core::Operator> {
-        CounterOptions o;
-        o.expect = ctx.options.integer("expect");
-        o.check_order = ctx.options.boolean("check_order");
+        const CounterOptions o = counter_options().read(ctx.options);
         return std::make_unique<Counter>(o, ctx.stage_name);
       },
   });

@@ -46,36 +46,38 @@ core::Source::Poll Generator::poll(core::Emitter& out) {
   return Poll::kEmitted;
 }
 
+namespace {
+
+// The stage's keys, bound to GeneratorOptions (its initializers are the defaults).
+const config::Options<GeneratorOptions>& generator_options() {
+  static const config::Options<GeneratorOptions> options = [] {
+    using G = GeneratorOptions;
+    config::Options<G> o;
+    o.add("count", &G::count, "Records to emit; 0 = until stopped").range(0, {});
+    o.add("rate", &G::rate, "Records per second; 0 = as fast as the pipeline takes them")
+        .range(0, {});
+    o.add("partitions", &G::partitions, "Partitions to spread records over (round-robin)")
+        .range(1, 1 << 20);
+    o.add("size", &G::size, "Value size in bytes (\"record-<n>\" padded)")
+        .bytes()
+        .range(1, 64 << 20);
+    o.add("text", &G::text, "Fixed value for every record (overrides size)");
+    o.add("keys", &G::keys, "Distinct record keys; 0 = records have no key").range(0, {});
+    return o;
+  }();
+  return options;
+}
+
+}  // namespace
+
 void register_generator(OperatorRegistry& registry) {
   registry.add(OperatorSpec{
       .type = "generator",
       .description = "Synthetic records (no Kafka): for tests, benchmarks and smoke runs",
       .is_source = true,
-      .declare =
-          [](config::Schema& s) {
-            s.integer("count", "Records to emit; 0 = until stopped").def("0").range(0, {});
-            s.real("rate", "Records per second; 0 = as fast as the pipeline takes them")
-                .def("0")
-                .range(0, {});
-            s.integer("partitions", "Partitions to spread records over (round-robin)")
-                .def("1")
-                .range(1, 1 << 20);
-            s.bytes("size", "Value size in bytes (\"record-<n>\" padded)")
-                .def("100")
-                .range(1, 64 << 20);
-            s.string("text", "Fixed value for every record (overrides size)").def("");
-            s.integer("keys", "Distinct record keys; 0 = records have no key")
-                .def("0")
-                .range(0, {});
-          },
+      .declare = [](config::Schema& s) { generator_options().declare(s); },
       .make_source = [](BuildContext& ctx) -> std::unique_ptr<core::Source> {
-        GeneratorOptions o;
-        o.count = ctx.options.integer("count");
-        o.rate = ctx.options.real("rate");
-        o.partitions = static_cast<int32_t>(ctx.options.integer("partitions"));
-        o.size = ctx.options.bytes("size");
-        o.text = ctx.options.string("text");
-        o.keys = static_cast<int32_t>(ctx.options.integer("keys"));
+        GeneratorOptions o = generator_options().read(ctx.options);
         return std::make_unique<Generator>(std::move(o));
       },
   });

@@ -416,60 +416,88 @@ void Infer::finish(core::OperatorState* s, core::Emitter& out) const {
     std::this_thread::sleep_for(std::chrono::microseconds(200));
 }
 
+namespace {
+
+// An infer stage's keys: its operator's options, the model it names, and
+// two keys read as written and checked after the read (devices: GPU indices;
+// precision: auto resolves by the CPU). The initializers are the defaults.
+struct InferStage {
+  std::optional<std::string> model;  // default: model.path
+  InferOptions options;
+  std::vector<std::string> devices;
+  std::string precision = "auto";
+};
+
+constexpr const char* kModelKey = "model";
+
+const config::Options<InferStage>& infer_options() {
+  static const config::Options<InferStage> options = [] {
+    using S = InferStage;
+    config::Options<S> o;
+    o.add(kModelKey, &S::model,
+          "Model directory: config.json + model.safetensors as Hugging Face writes them "
+          "(default: model.path)");
+    o.add(
+        "device", [](S & s) -> auto& { return s.options.backend.device; },
+        "Compute device: auto (CUDA when a usable GPU is present, else CPU), cpu, cuda (see "
+        "devices) or cuda:N");
+    o.add("devices", &S::devices,
+          "device cuda: GPU indices to deal batches over round-robin, e.g. [0, 1]; empty = GPU 0");
+    o.add(
+         "dtype", [](S & s) -> auto& { return s.options.backend.dtype; },
+         "CUDA: weights and activations (fp32 accumulation)")
+        .choices({"fp16", "bf16"});
+    o.add(
+        "cuda_graphs", [](S & s) -> auto& { return s.options.backend.cuda_graphs; },
+        "CUDA: replay captured graphs for repeated batch shapes");
+    o.add(
+         "threads", [](S & s) -> auto& { return s.options.backend.threads; },
+         "CPU backend compute threads; 0 = the CPUs this process may use (affinity and cgroup "
+         "quota)")
+        .range(0, 1024);
+    o.add("precision", &S::precision,
+          "CPU GEMMs: auto (default: int8 where the CPU has VNNI or AMX, else fp32), fp32 "
+          "(matches PyTorch), bf16 (AMX; logits move by ~1e-2) or int8 (dynamic quantization)")
+        .choices({"auto", "fp32", "bf16", "int8"});
+    o.add(
+         "max_in_flight", [](S & s) -> auto& { return s.options.backend.max_in_flight; },
+         "Batches submitted to the backend at once")
+        .range(1, 64);
+    o.add(
+         "max_batch_tokens", [](S & s) -> auto& { return s.options.backend.max_batch_tokens; },
+         "Workspace sizing hint: the largest batch expected, in tokens")
+        .range(1, 1 << 22);
+    o.add(
+        "embeddings", [](S & s) -> auto& { return s.options.embeddings; },
+        "Also return pooled embeddings");
+    o.add(
+         "cache_entries", [](S & s) -> auto& { return s.options.cache_entries; },
+         "Result cache size per worker: repeated token sequences skip the model (0 = off)")
+        .range(0, 1 << 26);
+    o.add(
+         "pooling", [](S & s) -> auto& { return s.options.backend.pooling; },
+         "Pooled embedding: the classifier head's hidden vector, the first token's state, or "
+         "the mean")
+        .choices({{"head", engine::Pooling::kHead},
+                  {"first_token", engine::Pooling::kFirstToken},
+                  {"mean", engine::Pooling::kMean}});
+    return o;
+  }();
+  return options;
+}
+
+}  // namespace
+
 void register_infer(OperatorRegistry& registry) {
   registry.add(OperatorSpec{
       .type = "infer",
       .description = "Runs the encoder model over each batch on the CPU or CUDA backend",
       .is_source = false,
-      .declare =
-          [](config::Schema& s) {
-            s.string("model",
-                     "Model directory: config.json + model.safetensors as Hugging Face writes "
-                     "them (default: model.path)");
-            s.string("device",
-                     "Compute device: auto (CUDA when a usable GPU is present, else CPU), cpu, "
-                     "cuda (see devices) or cuda:N")
-                .def("auto");
-            s.strings("devices",
-                      "device cuda: GPU indices to deal batches over round-robin, e.g. [0, 1]; "
-                      "empty = GPU 0")
-                .def("[]");
-            s.choice("dtype", {"fp16", "bf16"}, "CUDA: weights and activations (fp32 accumulation)")
-                .def("fp16");
-            s.boolean("cuda_graphs", "CUDA: replay captured graphs for repeated batch shapes")
-                .def("false");
-            s.integer("threads",
-                      "CPU backend compute threads; 0 = the CPUs this process may use (affinity "
-                      "and cgroup quota)")
-                .def("0")
-                .range(0, 1024);
-            s.choice("precision", {"auto", "fp32", "bf16", "int8"},
-                     "CPU GEMMs: auto (default: int8 where the CPU has VNNI or AMX, else fp32), "
-                     "fp32 (matches PyTorch), bf16 (AMX; logits move by ~1e-2) or int8 (dynamic "
-                     "quantization)")
-                .def("auto");
-            s.integer("max_in_flight", "Batches submitted to the backend at once")
-                .def("2")
-                .range(1, 64);
-            s.integer("max_batch_tokens",
-                      "Workspace sizing hint: the largest batch expected, in tokens")
-                .def("4096")
-                .range(1, 1 << 22);
-            s.boolean("embeddings", "Also return pooled embeddings").def("false");
-            s.integer("cache_entries",
-                      "Result cache size per worker: repeated token sequences skip the model "
-                      "(0 = off)")
-                .def(std::to_string(InferOptions{}.cache_entries))
-                .range(0, 1 << 26);
-            s.choice("pooling", {"head", "first_token", "mean"},
-                     "Pooled embedding: the classifier head's hidden vector, the first token's "
-                     "state, or the mean")
-                .def("head");
-          },
+      .declare = [](config::Schema& s) { infer_options().declare(s); },
       .make_source = nullptr,
       .make_operator = [](BuildContext& ctx) -> std::unique_ptr<core::Operator> {
-        InferOptions o;
-        o.backend.device = ctx.options.string("device");
+        InferStage stage = infer_options().read(ctx.options);
+        InferOptions& o = stage.options;
         {
           const std::string& d = o.backend.device;
           const bool ok = d == "auto" || d == "cpu" || d == "cuda" ||
@@ -479,24 +507,13 @@ void register_infer(OperatorRegistry& registry) {
             throw std::invalid_argument("device: expected auto, cpu, cuda or cuda:N, got '" + d +
                                         "'");
         }
-        for (const std::string& g : ctx.options.strings("devices")) {
+        for (const std::string& g : stage.devices) {
           if (g.empty() || g.size() > 4 || g.find_first_not_of("0123456789") != std::string::npos)
             throw std::invalid_argument("devices: expected GPU indices, got '" + g + "'");
           o.backend.devices.push_back(std::stoi(g));
         }
-        o.backend.dtype = ctx.options.string("dtype");
-        o.backend.cuda_graphs = ctx.options.boolean("cuda_graphs");
-        o.cache_entries = ctx.options.integer("cache_entries");
-        o.backend.threads = static_cast<int>(ctx.options.integer("threads"));
-        engine::parse_precision(ctx.options.string("precision"), &o.backend.precision);
-        o.backend.max_in_flight = static_cast<int>(ctx.options.integer("max_in_flight"));
-        o.backend.max_batch_tokens = ctx.options.integer("max_batch_tokens");
-        const std::string pooling = ctx.options.string("pooling");
-        o.backend.pooling = pooling == "mean"          ? engine::Pooling::kMean
-                            : pooling == "first_token" ? engine::Pooling::kFirstToken
-                                                       : engine::Pooling::kHead;
-        o.embeddings = ctx.options.boolean("embeddings");
-        const std::string dir = model_directory(ctx, "model");
+        engine::parse_precision(stage.precision, &o.backend.precision);
+        const std::string dir = model_directory(ctx, stage.model, kModelKey);
         const std::shared_ptr<const engine::Model> model = shared_model(ctx, dir);
         ModelSlot& slot = model_slot(ctx.services, dir);
         if (o.embeddings) {

@@ -107,83 +107,40 @@ void KafkaSink::finish(core::OperatorState*, core::Emitter& out) const {
 
 void KafkaSink::shutdown() { output_.close(); }
 
+namespace {
+
+// The stage's keys, bound to KafkaSinkOptions (its initializers are the
+// defaults). The `kafka:` section is kafka_services.cpp's.
+const config::Options<KafkaSinkOptions>& kafka_sink_options() {
+  static const config::Options<KafkaSinkOptions> options = [] {
+    using K = KafkaSinkOptions;
+    config::Options<K> o;
+    o.add("topic", &K::topic, "Output topic (unless a record names its own)").req();
+    o.add("topic_header", &K::topic_header,
+          "Header whose value, when present, names a record's output topic");
+    o.add("keep_key", &K::keep_key, "Produce records with their input key");
+    o.add("keep_headers", &K::keep_headers, "Carry the input headers to the output");
+    o.add("flush_timeout", &K::flush_timeout,
+          "At the end of input: time allowed for outstanding deliveries")
+        .range(0, 3600);
+    return o;
+  }();
+  return options;
+}
+
+}  // namespace
+
 void register_kafka_sink(OperatorRegistry& registry) {
-  registry.add_section(SectionSpec{
-      .name = "kafka",
-      .description =
-          "Kafka cluster and client settings shared by kafka_source, kafka_sink and dead letters",
-      .declare =
-          [](config::Schema& s) {
-            s.string("bootstrap_servers", "Kafka bootstrap servers, host:port[,host:port...]")
-                .def("localhost:9092");
-            s.string("instance_id",
-                     "Stable identity of this process, one per replica (a StatefulSet pod name, "
-                     "e.g. ${SLUICE_INSTANCE_ID}): the consumer's group.instance.id (static "
-                     "membership: a restart within session.timeout.ms keeps its partitions, no "
-                     "rebalance) and the base of the transactional.id. Empty: dynamic membership")
-                .def("");
-            s.string_map(
-                "properties",
-                "librdkafka properties for every client (security.protocol, sasl.*: use ${ENV} for "
-                "secrets)");
-            s.string_map("consumer_properties", "librdkafka properties for the consumer only");
-            s.string_map(
-                "producer_properties",
-                "librdkafka properties for the producer only (linger.ms, compression.type, ...); "
-                "enable.idempotence stays true");
-            s.choice("delivery", {"at_least_once", "exactly_once"},
-                     "at_least_once: an input offset is committed once all its outputs are "
-                     "acknowledged (a crash re-delivers; duplicates are possible). exactly_once: "
-                     "outputs and input offsets are committed together in Kafka transactions, "
-                     "read by read_committed consumers (needs Apache Kafka 2.5+ and "
-                     "kafka.instance_id)")
-                .def("at_least_once");
-            s.duration("transaction_interval",
-                       "exactly_once: how often the transaction is committed (results become "
-                       "visible to read_committed consumers then)")
-                .def("500ms")
-                .range(0.01, 60);
-            s.duration("refusal_timeout",
-                       "How long the producer retries records a broker refuses (an "
-                       "authorization failure, an unknown topic: often brief) before the "
-                       "pipeline fails, naming the topic and the error; 0: fail at once")
-                .def("60s")
-                .range(0, 86400);
-            s.string(
-                 "dead_letter_topic",
-                 "Topic for records that cannot be processed (headers sluice.error, sluice.stage, "
-                 "sluice.source.*); empty: log them and move on")
-                .def("");
-          },
-  });
   registry.add(OperatorSpec{
       .type = "kafka_sink",
       .description = "Produces records to Kafka (idempotent producer); delivery makes their "
                      "offsets committable",
       .is_source = false,
-      .declare =
-          [](config::Schema& s) {
-            s.string("topic", "Output topic (unless a record names its own)").req();
-            s.string("topic_header",
-                     "Header whose value, when present, names a record's output topic")
-                .def("");
-            s.boolean("keep_key", "Produce records with their input key").def("true");
-            s.boolean("keep_headers", "Carry the input headers to the output").def("true");
-            s.duration("flush_timeout",
-                       "At the end of input: time allowed for outstanding deliveries")
-                .def("30s")
-                .range(0, 3600);
-          },
+      .declare = [](config::Schema& s) { kafka_sink_options().declare(s); },
       .make_source = nullptr,
       .make_operator = [](BuildContext& ctx) -> std::unique_ptr<core::Operator> {
-        KafkaSinkOptions o;
-        o.topic = ctx.options.string("topic");
+        KafkaSinkOptions o = kafka_sink_options().read(ctx.options);
         if (o.topic.empty()) throw std::invalid_argument("topic: must not be empty");
-        o.topic_header = ctx.options.string("topic_header");
-        o.keep_key = ctx.options.boolean("keep_key");
-        o.keep_headers = ctx.options.boolean("keep_headers");
-        o.flush_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
-            ctx.options.duration("flush_timeout"));
         return std::make_unique<KafkaSink>(std::move(o), kafka_output(ctx.services));
       },
   });

@@ -57,7 +57,7 @@ class KafkaSink final : public core::Operator {
   core::TopicId default_topic_;
 };
 
-// Declares `type: kafka_sink` (and the pipeline's `kafka:` section).
+// Declares `type: kafka_sink` (the `kafka:` section is register_kafka_section's).
 void register_kafka_sink(OperatorRegistry& registry);
 
 }  // namespace sluice::operators

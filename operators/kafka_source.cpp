@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "operators/kafka_services.h"
+#include "operators/pipeline_sections.h"
 #include "src/config/load.h"
 #include "src/core/clock.h"
 #include "src/core/dead_letter.h"
@@ -643,135 +644,149 @@ std::string KafkaSource::not_ready() const {
   return why;
 }
 
+namespace {
+
+// A kafka_source stage's keys: its operator's options and the crash-loop
+// breaker's two, which its factory turns into crash_marks_dir. The
+// initializers are the defaults; the `kafka:` section is kafka_services.cpp's.
+struct KafkaSourceStage {
+  KafkaSourceOptions options;
+  bool crash_loop_breaker = true;
+  std::string crash_marks_dir;  // "": <system temp dir>/sluice
+};
+
+constexpr const char* kGroupKey = "group";  // also group.id's key path
+
+const config::Options<KafkaSourceStage>& kafka_source_options() {
+  static const config::Options<KafkaSourceStage> options = [] {
+    using S = KafkaSourceStage;
+    config::Options<S> o;
+    o.add(
+         "topics", [](S & s) -> auto& { return s.options.topics; },
+         "Topics to consume: names, or regular expressions starting with ^")
+        .req();
+    o.add(
+         kGroupKey, [](S & s) -> auto& { return s.options.consumer.group_id; },
+         "Consumer group id (offsets are committed there)")
+        .req();
+    o.add(
+         "format", [](S & s) -> auto& { return s.options.format.format; },
+         "Message values: raw text, or JSON with the text in text_field")
+        .choices({{"raw", kafka::InputFormat::kRaw}, {"json", kafka::InputFormat::kJson}});
+    o.add(
+        "text_field", [](S & s) -> auto& { return s.options.format.text_field; },
+        "json: dotted path of the text field");
+    o.add(
+        "id_field", [](S & s) -> auto& { return s.options.format.id_field; },
+        "json: dotted path of the record id (optional)");
+    o.add(
+        "key_field", [](S & s) -> auto& { return s.options.format.key_field; },
+        "json: dotted path of a field that replaces the record key (optional)");
+    o.add(
+        "group_field", [](S & s) -> auto& { return s.options.format.group_field; },
+        "json: dotted path of the grouping field for windows (optional)");
+    o.add(
+         "max_record_bytes", [](S & s) -> auto& { return s.options.format.max_record_bytes; },
+         "Larger values become dead letters (too_large)")
+        .bytes()
+        .range(1, 1 << 30);
+    o.add(
+         "invalid_utf8", [](S & s) -> auto& { return s.options.format.invalid_utf8; },
+         "Invalid UTF-8: dead letter (reject) or substitute U+FFFD (replace)")
+        .choices(
+            {{"reject", kafka::Utf8Policy::kReject}, {"replace", kafka::Utf8Policy::kReplace}});
+    o.add(
+         "high_watermark", [](S & s) -> auto& { return s.options.high_watermark; },
+         "Records in flight above which the source pauses its partitions")
+        .range(1, 1 << 24);
+    o.add(
+         "low_watermark", [](S & s) -> auto& { return s.options.low_watermark; },
+         "Records in flight below which a paused source resumes")
+        .range(0, 1 << 24);
+    o.add(
+         "pause_after", [](S & s) -> auto& { return s.options.pause_after; },
+         "Above high_watermark the source stops reading; after this long it also pauses its "
+         "partitions at the broker (and polls, to stay in the group)")
+        .range(0, 60);
+    o.add(
+         "commit_interval", [](S & s) -> auto& { return s.options.commit_interval; },
+         "How often delivered offsets are committed")
+        .range(0.001, 3600);
+    o.add(
+         "commit_records", [](S & s) -> auto& { return s.options.commit_records; },
+         "Also commit as soon as this many records are delivered and not yet committed (bounds "
+         "what a kill -9 re-delivers); 0: by time only")
+        .range(0, 1 << 30);
+    o.add(
+         "poll_timeout", [](S & s) -> auto& { return s.options.poll_timeout; },
+         "Longest wait for a message in one poll")
+        .range(0.001, 10);
+    o.add(
+         "overload", [](S & s) -> auto& { return s.options.shed; },
+         "Overload policy: pause (backpressure; records wait in Kafka) or shed (records already "
+         "older than latency_objective when read go to the dead-letter topic as overload, so "
+         "fresh records keep their latency)")
+        .choices({{"pause", false}, {"shed", true}});
+    o.add(
+         "latency_objective", [](S & s) -> auto& { return s.options.latency_objective; },
+         "overload shed: the end-to-end latency objective (Kafka timestamp to result)")
+        .range(0.001, 86400);
+    o.add(
+         "assignment_strategy",
+         [](S & s) -> auto& { return s.options.consumer.assignment_strategy; },
+         "Partition assignment (cooperative-sticky: incremental rebalances)")
+        .choices({"cooperative-sticky", "range", "roundrobin"});
+    o.add(
+         "auto_offset_reset", [](S & s) -> auto& { return s.options.consumer.auto_offset_reset; },
+         "Where a group without committed offsets starts")
+        .choices({"earliest", "latest"});
+    o.add("crash_loop_breaker", &S::crash_loop_breaker,
+          "Dead-letter (poison_crash) a record that was in flight when the process died twice, "
+          "instead of dying on it at every restart");
+    o.add("crash_marks_dir", &S::crash_marks_dir,
+          "Where the crash-loop breaker keeps its marks file (one per group and instance; 96 "
+          "bytes per partition, sparse); must outlive a restart of the process (Kubernetes: an "
+          "emptyDir volume). Empty: <system temp dir>/sluice");
+    return o;
+  }();
+  return options;
+}
+
+}  // namespace
+
 void register_kafka_source(OperatorRegistry& registry) {
   registry.add(OperatorSpec{
       .type = "kafka_source",
       .description =
           "Consumes Kafka topics in a consumer group; commits only what has been delivered",
       .is_source = true,
-      .declare =
-          [](config::Schema& s) {
-            s.strings("topics", "Topics to consume: names, or regular expressions starting with ^")
-                .req();
-            s.string("group", "Consumer group id (offsets are committed there)").req();
-            s.choice("format", {"raw", "json"},
-                     "Message values: raw text, or JSON with the text in text_field")
-                .def("raw");
-            s.string("text_field", "json: dotted path of the text field").def("text");
-            s.string("id_field", "json: dotted path of the record id (optional)").def("");
-            s.string("key_field",
-                     "json: dotted path of a field that replaces the record key (optional)")
-                .def("");
-            s.string("group_field",
-                     "json: dotted path of the grouping field for windows (optional)")
-                .def("");
-            s.bytes("max_record_bytes", "Larger values become dead letters (too_large)")
-                .def("1MiB")
-                .range(1, 1 << 30);
-            s.choice("invalid_utf8", {"reject", "replace"},
-                     "Invalid UTF-8: dead letter (reject) or substitute U+FFFD (replace)")
-                .def("reject");
-            s.integer("high_watermark",
-                      "Records in flight above which the source pauses its partitions")
-                .def("10000")
-                .range(1, 1 << 24);
-            s.integer("low_watermark", "Records in flight below which a paused source resumes")
-                .def("5000")
-                .range(0, 1 << 24);
-            s.duration("pause_after",
-                       "Above high_watermark the source stops reading; after this long it also "
-                       "pauses its partitions at the broker (and polls, to stay in the group)")
-                .def("1s")
-                .range(0, 60);
-            s.duration("commit_interval", "How often delivered offsets are committed")
-                .def("1s")
-                .range(0.001, 3600);
-            s.integer("commit_records",
-                      "Also commit as soon as this many records are delivered and not yet "
-                      "committed (bounds what a kill -9 re-delivers); 0: by time only")
-                .def("10000")
-                .range(0, 1 << 30);
-            s.duration("poll_timeout", "Longest wait for a message in one poll")
-                .def("100ms")
-                .range(0.001, 10);
-            s.choice("overload", {"pause", "shed"},
-                     "Overload policy: pause (backpressure; records wait in Kafka) or shed "
-                     "(records already older than latency_objective when read go to the "
-                     "dead-letter topic as overload, so fresh records keep their latency)")
-                .def("pause");
-            s.duration("latency_objective",
-                       "overload shed: the end-to-end latency objective (Kafka timestamp to "
-                       "result)")
-                .def("5s")
-                .range(0.001, 86400);
-            s.choice("assignment_strategy", {"cooperative-sticky", "range", "roundrobin"},
-                     "Partition assignment (cooperative-sticky: incremental rebalances)")
-                .def("cooperative-sticky");
-            s.choice("auto_offset_reset", {"earliest", "latest"},
-                     "Where a group without committed offsets starts")
-                .def("earliest");
-            s.boolean("crash_loop_breaker",
-                      "Dead-letter (poison_crash) a record that was in flight when the process "
-                      "died twice, instead of dying on it at every restart")
-                .def("true");
-            s.string("crash_marks_dir",
-                     "Where the crash-loop breaker keeps its marks file (one per group and "
-                     "instance; 96 bytes per partition, sparse); must outlive a restart of the "
-                     "process (Kubernetes: an emptyDir volume). Empty: <system temp dir>/sluice")
-                .def("");
-          },
+      .declare = [](config::Schema& s) { kafka_source_options().declare(s); },
       .make_source = [](BuildContext& ctx) -> std::unique_ptr<core::Source> {
-        const config::Section& s = ctx.options;
-        config::Section kafka = ctx.services.root().section("kafka");
-        KafkaSourceOptions o;
+        KafkaSourceStage stage = kafka_source_options().read(ctx.options);
+        KafkaSourceOptions& o = stage.options;
+        const KafkaSection kafka = kafka_section(ctx.services);
         o.pipeline = ctx.services.pipeline_name();
         o.metrics = ctx.services.metrics();
-        o.consumer.bootstrap_servers = kafka.string("bootstrap_servers");
-        o.consumer.group_id = s.string("group");
-        o.consumer.instance_id = kafka.string("instance_id");
-        o.consumer.assignment_strategy = s.string("assignment_strategy");
-        o.consumer.auto_offset_reset = s.string("auto_offset_reset");
+        o.consumer.bootstrap_servers = kafka.bootstrap_servers;
+        o.consumer.instance_id = kafka.instance_id;
         o.consumer.properties =
-            kafka_client_properties(kafka, "consumer_properties", &o.consumer.sources);
-        o.consumer.sources["group.id"] = property_source(s, "group");
-        o.topics = s.strings("topics");
-        o.format.format =
-            s.string("format") == "json" ? kafka::InputFormat::kJson : kafka::InputFormat::kRaw;
-        o.format.text_field = s.string("text_field");
-        o.format.id_field = s.string("id_field");
-        o.format.key_field = s.string("key_field");
-        o.format.group_field = s.string("group_field");
-        o.format.max_record_bytes = s.bytes("max_record_bytes");
-        o.format.invalid_utf8 = s.string("invalid_utf8") == "replace" ? kafka::Utf8Policy::kReplace
-                                                                      : kafka::Utf8Policy::kReject;
-        o.high_watermark = static_cast<size_t>(s.integer("high_watermark"));
-        o.low_watermark = static_cast<size_t>(s.integer("low_watermark"));
-        o.pause_after =
-            std::chrono::duration_cast<std::chrono::milliseconds>(s.duration("pause_after"));
-        o.commit_interval =
-            std::chrono::duration_cast<std::chrono::milliseconds>(s.duration("commit_interval"));
-        o.commit_records = static_cast<size_t>(s.integer("commit_records"));
-        o.shed = s.string("overload") == "shed";
-        o.latency_objective =
-            std::chrono::duration_cast<std::chrono::milliseconds>(s.duration("latency_objective"));
-        if (o.shed && kafka.string("dead_letter_topic").empty()) {
+            kafka_client_properties(ctx.services, KafkaClient::kConsumer, &o.consumer.sources);
+        o.consumer.sources["group.id"] = property_source(ctx.options, kGroupKey);
+        if (o.shed && kafka.dead_letter_topic.empty()) {
           throw std::invalid_argument(
               "overload: shed sends records to the dead-letter topic; set "
               "kafka.dead_letter_topic");
         }
         o.shutdown_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
-            ctx.services.root().section("runtime").duration("shutdown_timeout"));
-        o.poll_timeout =
-            std::chrono::duration_cast<std::chrono::milliseconds>(s.duration("poll_timeout"));
-        if (s.boolean("crash_loop_breaker")) {
-          o.crash_marks_dir = s.string("crash_marks_dir");
+            runtime_section(ctx.services.root()).shutdown_timeout);
+        if (stage.crash_loop_breaker) {
+          o.crash_marks_dir = stage.crash_marks_dir;
           if (o.crash_marks_dir.empty())
             o.crash_marks_dir = (std::filesystem::temp_directory_path() / "sluice").string();
         }
         if (o.consumer.group_id.empty()) throw std::invalid_argument("group: must not be empty");
-        o.exactly_once = kafka.string("delivery") == "exactly_once";
-        o.transaction_interval = std::chrono::duration_cast<std::chrono::milliseconds>(
-            kafka.duration("transaction_interval"));
+        o.exactly_once = kafka.exactly_once;
+        o.transaction_interval = kafka.transaction_interval;
         if (o.exactly_once) {
           // Read only committed records: what an aborted transaction of an
           // upstream producer wrote never counts.
@@ -794,8 +809,7 @@ void register_kafka_source(OperatorRegistry& registry) {
         // With a dead-letter topic the source publishes through the shared
         // output, and manages it when no sink does; under exactly_once it
         // commits the output's transactions.
-        if (!kafka.string("dead_letter_topic").empty() ||
-            kafka.string("delivery") == "exactly_once")
+        if (!kafka.dead_letter_topic.empty() || kafka.exactly_once)
           src->set_output(&kafka_output(ctx.services));
         return src;
       },

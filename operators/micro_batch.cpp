@@ -200,40 +200,42 @@ void MicroBatch::finish(core::OperatorState* s, core::Emitter& out) const {
   emit_ready(s, out);
 }
 
+namespace {
+
+// The stage's keys, bound to MicroBatchPolicy (its initializers are the defaults).
+const config::Options<MicroBatchPolicy>& micro_batch_options() {
+  static const config::Options<MicroBatchPolicy> options = [] {
+    using P = MicroBatchPolicy;
+    config::Options<P> o;
+    o.add("max_batch_records", &P::max_batch_records, "Close a batch at this many records")
+        .range(1, 65536);
+    o.add("max_batch_tokens", &P::max_batch_tokens,
+          "Close a batch at this many tokens (the ceiling of the adaptive budget)")
+        .range(1, 1 << 22);
+    o.add("max_delay", &P::max_delay, "Close a batch when its oldest record has waited this long")
+        .range(0, 60);
+    o.add("flush_when_idle", &P::flush_when_idle,
+          "Close the batch at once when the infer stage is idle");
+    o.add("target_latency", &P::target_latency,
+          "Adapt the token budget (AIMD) to keep batch latency under this; 0s = fixed budget")
+        .range(0, 60);
+    return o;
+  }();
+  return options;
+}
+
+}  // namespace
+
 void register_micro_batch(OperatorRegistry& registry) {
   registry.add(OperatorSpec{
       .type = "micro_batch",
       .description = "Packs tokenized records into padding-free batches (token budget, max delay, "
                      "eager when infer is idle)",
       .is_source = false,
-      .declare =
-          [](config::Schema& s) {
-            s.integer("max_batch_records", "Close a batch at this many records")
-                .def("64")
-                .range(1, 65536);
-            s.integer("max_batch_tokens",
-                      "Close a batch at this many tokens (the ceiling of the adaptive budget)")
-                .def("4096")
-                .range(1, 1 << 22);
-            s.duration("max_delay", "Close a batch when its oldest record has waited this long")
-                .def("5ms")
-                .range(0, 60);
-            s.boolean("flush_when_idle", "Close the batch at once when the infer stage is idle")
-                .def("true");
-            s.duration("target_latency",
-                       "Adapt the token budget (AIMD) to keep batch latency under this; 0s = fixed "
-                       "budget")
-                .def("0s")
-                .range(0, 60);
-          },
+      .declare = [](config::Schema& s) { micro_batch_options().declare(s); },
       .make_source = nullptr,
       .make_operator = [](BuildContext& ctx) -> std::unique_ptr<core::Operator> {
-        MicroBatchPolicy p;
-        p.max_batch_records = ctx.options.integer("max_batch_records");
-        p.max_batch_tokens = ctx.options.integer("max_batch_tokens");
-        p.max_delay = ctx.options.duration("max_delay");
-        p.flush_when_idle = ctx.options.boolean("flush_when_idle");
-        p.target_latency = ctx.options.duration("target_latency");
+        const MicroBatchPolicy p = micro_batch_options().read(ctx.options);
         MicroBatchProbe probe;
         if (auto* m = ctx.services.metrics())
           probe = MicroBatchProbe(*m, ctx.services.pipeline_name(), ctx.stage_name);

@@ -2,19 +2,19 @@
 
 #include <stdexcept>
 
+#include "operators/pipeline_sections.h"
+
 namespace sluice::operators {
 
 Services::~Services() {
   while (!entries_.empty()) entries_.pop_back();  // reverse order of creation
 }
 
-std::string model_directory(const BuildContext& ctx, const std::string& key) {
-  if (ctx.options.has(key)) return ctx.options.string(key);
-  const config::Section& root = ctx.services.root();
-  if (root.has("model")) {
-    const config::Section model = root.section("model");
-    if (model.has("path") && !model.string("path").empty()) return model.string("path");
-  }
+std::string model_directory(const BuildContext& ctx, const std::optional<std::string>& own,
+                            const std::string& key) {
+  if (own) return *own;
+  const ModelSection model = model_section(ctx.services.root());
+  if (model.path && !model.path->empty()) return *model.path;
   throw std::invalid_argument(key + ": required here, or give the pipeline's model.path");
 }
 

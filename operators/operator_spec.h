@@ -6,6 +6,10 @@
 // Services. Components that need a top-level section of the pipeline file
 // (kafka:, ...) register it with add_section.
 //
+// An operator writes each key once, bound to a field of its options struct
+// (config::Options, src/config/options.h): `declare` adds the keys with the
+// struct's initializers as defaults, the factory reads the struct back.
+//
 // Which operators a pipeline may use, the whole pipeline-file schema and
 // the building of a pipeline are the wiring's (app/wiring/registry.h,
 // app/wiring/pipeline_factory.h); operators never include it.
@@ -14,10 +18,12 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <typeindex>
 #include <vector>
 
+#include "src/config/options.h"
 #include "src/config/schema.h"
 #include "src/config/section.h"
 #include "src/core/dead_letter.h"
@@ -114,12 +120,13 @@ struct SectionSpec {
   std::function<void(config::Schema&)> declare;
 };
 
-// The model directory a stage uses: its own `key` when the stage gives one,
-// else the pipeline's `model.path` — one declaration that tokenize, infer,
-// classify and the recommend stages share (the wiring declares the model:
-// section). Throws std::invalid_argument (a configuration error at the
-// stage) when neither is set.
-std::string model_directory(const BuildContext& ctx, const std::string& key);
+// The model directory a stage uses: its own key's value `own` when the stage
+// gives one, else the pipeline's `model.path` — one declaration that
+// tokenize, infer, classify and the recommend stages share (the wiring
+// declares the model: section). Throws std::invalid_argument (a
+// configuration error at the stage, naming `key`) when neither is set.
+std::string model_directory(const BuildContext& ctx, const std::optional<std::string>& own,
+                            const std::string& key);
 
 class OperatorRegistry {
  public:

@@ -194,44 +194,67 @@ void RecommendScore::process(core::OperatorState* s, core::Item&& item, core::Em
   }
 }
 
+namespace {
+
+// A recommend_score stage's keys: its operator's options and the model it
+// names. The initializers are the keys' defaults.
+struct RecommendScoreStage {
+  std::optional<std::string> model;  // default: model.path
+  RecommendScoreOptions options;
+};
+
+constexpr const char* kModelKey = "model";
+
+const config::Options<RecommendScoreStage>& recommend_score_options() {
+  static const config::Options<RecommendScoreStage> options = [] {
+    using S = RecommendScoreStage;
+    config::Options<S> o;
+    o.add(kModelKey, &S::model,
+          "Recommendation model directory (the same as recommend_state's; default: model.path)");
+    o.add(
+         "k", [](S & s) -> auto& { return s.options.k; }, "Items recommended per event")
+        .range(1, 1000);
+    o.add(
+        "device", [](S & s) -> auto& { return s.options.scorer.device; },
+        "auto (CUDA when a usable GPU is present, else CPU), cpu, cuda or cuda:N");
+    o.add(
+         "threads", [](S & s) -> auto& { return s.options.scorer.threads; },
+         "CPU scorer threads; 0 = every core")
+        .range(0, 1024);
+    o.add(
+         "memory_budget", [](S & s) -> auto& { return s.options.scorer.memory_budget_bytes; },
+         "Most bytes the score matrix of one catalogue tile may take; larger catalogues are "
+         "scored tile by tile")
+        .bytes()
+        .range(1 << 20, 1ull << 36);
+    o.add(
+         "max_batch_rows", [](S & s) -> auto& { return s.options.scorer.max_rows; },
+         "Rows per GEMM (larger batches run in chunks)")
+        .range(1, 4096);
+    return o;
+  }();
+  return options;
+}
+
+}  // namespace
+
 void register_recommend_score(OperatorRegistry& registry) {
   registry.add(OperatorSpec{
       .type = "recommend_score",
       .description = "Scores each batch of events as one GEMM (user vectors × item matrix, seen "
                      "items masked) and emits each user's top-K, on the GPU or the CPU",
       .is_source = false,
-      .declare =
-          [](config::Schema& s) {
-            s.string("model",
-                     "Recommendation model directory (the same as recommend_state's; default: "
-                     "model.path)");
-            s.integer("k", "Items recommended per event").def("10").range(1, 1000);
-            s.string("device",
-                     "auto (CUDA when a usable GPU is present, else CPU), cpu, cuda or cuda:N")
-                .def("auto");
-            s.integer("threads", "CPU scorer threads; 0 = every core").def("0").range(0, 1024);
-            s.bytes("memory_budget",
-                    "Most bytes the score matrix of one catalogue tile may take; larger "
-                    "catalogues are scored tile by tile")
-                .def("64MiB")
-                .range(1 << 20, 1ull << 36);
-            s.integer("max_batch_rows", "Rows per GEMM (larger batches run in chunks)")
-                .def("256")
-                .range(1, 4096);
-          },
+      .declare = [](config::Schema& s) { recommend_score_options().declare(s); },
       .make_source = nullptr,
       .make_operator = [](BuildContext& ctx) -> std::unique_ptr<core::Operator> {
-        RecommendScoreOptions o;
-        o.k = ctx.options.integer("k");
-        o.scorer.device = ctx.options.string("device");
-        o.scorer.threads = static_cast<int>(ctx.options.integer("threads"));
-        o.scorer.memory_budget_bytes = ctx.options.bytes("memory_budget");
-        o.scorer.max_rows = ctx.options.integer("max_batch_rows");
+        RecommendScoreStage stage = recommend_score_options().read(ctx.options);
+        RecommendScoreOptions& o = stage.options;
         o.scorer.max_k = o.k;
         if (!engine::is_scorer_device(o.scorer.device))
           throw std::invalid_argument("device: expected auto, cpu, cuda or cuda:N, got '" +
                                       o.scorer.device + "'");
-        auto model = shared_recommender_model(ctx.services, model_directory(ctx, "model"));
+        auto model =
+            shared_recommender_model(ctx.services, model_directory(ctx, stage.model, kModelKey));
         RecommendScoreProbe probe;
         if (auto* m = ctx.services.metrics())
           probe = RecommendScoreProbe(*m, ctx.services.pipeline_name(), ctx.stage_name);

@@ -438,48 +438,68 @@ std::shared_ptr<const RecommenderModel> shared_recommender_model(Services& servi
   }
 }
 
+namespace {
+
+// A recommend_state stage's keys: its operator's options and what its
+// factory acts on. The initializers are the keys' defaults.
+struct RecommendStateStage {
+  std::optional<std::string> model;  // default: model.path
+  RecommendStateOptions options;
+  bool state = true;  // durable, when a kafka_source made the pipeline's Stores
+};
+
+constexpr const char* kModelKey = "model";
+
+const config::Options<RecommendStateStage>& recommend_state_options() {
+  static const config::Options<RecommendStateStage> options = [] {
+    using S = RecommendStateStage;
+    config::Options<S> o;
+    o.add(kModelKey, &S::model,
+          "Recommendation model directory (tools/train_recommender.py; default: model.path)");
+    o.add(
+         "max_users", [](S & s) -> auto& { return s.options.max_users; },
+         "Users held in state: per input partition with durable state, over all workers in "
+         "memory; the least recently active go first")
+        .range(1, 1e9);
+    o.add(
+         "max_seen", [](S & s) -> auto& { return s.options.max_seen; },
+         "Seen items kept per user (never recommended); 0 = the model's max_seen")
+        .range(0, RecommenderModel::kMaxSeen);
+    o.add(
+         "max_record_bytes", [](S & s) -> auto& { return s.options.max_record_bytes; },
+         "Events larger than this are dead letters (too_large)")
+        .bytes()
+        .range(1, 1 << 26);
+    o.add("state", &S::state,
+          "Keep users' state in a keyed state store with a Kafka changelog topic "
+          "(<group>-<stage>-changelog), restored after a restart or rebalance (needs a "
+          "kafka_source and one worker); otherwise in memory only");
+    return o;
+  }();
+  return options;
+}
+
+}  // namespace
+
 void register_recommend_state(OperatorRegistry& registry) {
   registry.add(OperatorSpec{
       .type = "recommend_state",
       .description = "Recommendation events → per-user state (recent and seen items); hands each "
                      "event on with its user's state",
       .is_source = false,
-      .declare =
-          [](config::Schema& s) {
-            s.string("model",
-                     "Recommendation model directory (tools/train_recommender.py; default: "
-                     "model.path)");
-            s.integer("max_users",
-                      "Users held in state: per input partition with durable state, over all "
-                      "workers in memory; the least recently active go first")
-                .def("1000000")
-                .range(1, 1e9);
-            s.integer("max_seen",
-                      "Seen items kept per user (never recommended); 0 = the model's max_seen")
-                .def("0")
-                .range(0, RecommenderModel::kMaxSeen);
-            s.bytes("max_record_bytes", "Events larger than this are dead letters (too_large)")
-                .def("64KiB")
-                .range(1, 1 << 26);
-            s.boolean("state",
-                      "Keep users' state in a keyed state store with a Kafka changelog topic "
-                      "(<group>-<stage>-changelog), restored after a restart or rebalance "
-                      "(needs a kafka_source and one worker); otherwise in memory only")
-                .def("true");
-          },
+      .declare = [](config::Schema& s) { recommend_state_options().declare(s); },
       .make_source = nullptr,
       .make_operator = [](BuildContext& ctx) -> std::unique_ptr<core::Operator> {
-        RecommendStateOptions o;
-        o.max_users = ctx.options.integer("max_users");
-        o.max_seen = static_cast<int32_t>(ctx.options.integer("max_seen"));
-        o.max_record_bytes = ctx.options.bytes("max_record_bytes");
-        auto model = shared_recommender_model(ctx.services, model_directory(ctx, "model"));
+        RecommendStateStage stage = recommend_state_options().read(ctx.options);
+        RecommendStateOptions& o = stage.options;
+        auto model =
+            shared_recommender_model(ctx.services, model_directory(ctx, stage.model, kModelKey));
         RecommendStateProbe probe;
         if (auto* m = ctx.services.metrics())
           probe = RecommendStateProbe(*m, ctx.services.pipeline_name(), ctx.stage_name);
         // Durable state needs the Kafka source (its assignment drives
         // restores); it made the pipeline's Stores when it was built.
-        if (ctx.options.boolean("state")) {
+        if (stage.state) {
           if (auto* stores = ctx.services.find_shared<state::Stores>(state::kStoresService)) {
             if (ctx.workers != 1)
               throw config::ConfigError(

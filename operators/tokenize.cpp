@@ -153,41 +153,57 @@ void Tokenize::process(core::OperatorState* s, core::Item&& item, core::Emitter&
   out.emit(std::move(item));
 }
 
+namespace {
+
+// A tokenize stage's keys: its operator's options (their initializers are
+// the defaults) and the tokenizer it names.
+struct TokenizeStage {
+  std::optional<std::string> tokenizer;  // default: model.path
+  TokenizeOptions options;
+};
+
+constexpr const char* kTokenizerKey = "tokenizer";
+
+const config::Options<TokenizeStage>& tokenize_options() {
+  static const config::Options<TokenizeStage> options = [] {
+    using S = TokenizeStage;
+    config::Options<S> o;
+    o.add(kTokenizerKey, &S::tokenizer,
+          "Directory with tokenizer.json (or vocab.txt, or vocab.json + merges.txt), or one of "
+          "those files (default: model.path)");
+    o.add(
+         "max_length", [](S & s) -> auto& { return s.options.max_length; },
+         "Most token ids per record, special tokens included; longer texts are truncated and "
+         "counted (sluice_tokenize_truncated_total). 0 = the tokenizer's model_max_length")
+        .range(0, 1 << 20);
+    o.add(
+        "add_special_tokens", [](S & s) -> auto& { return s.options.add_special_tokens; },
+        "Add the model's special tokens ([CLS] ... [SEP], <s> ... </s>)");
+    o.add(
+         "invalid_utf8", [](S & s) -> auto& { return s.options.invalid_utf8; },
+         "Text that is not valid UTF-8: send the record to the dead-letter topic (as "
+         "kafka_source does by default), or replace bad bytes with U+FFFD")
+        .choices(
+            {{"reject", text::InvalidUtf8::kReject}, {"replace", text::InvalidUtf8::kReplace}});
+    return o;
+  }();
+  return options;
+}
+
+}  // namespace
+
 void register_tokenize(OperatorRegistry& registry) {
   registry.add(OperatorSpec{
       .type = "tokenize",
       .description =
           "Text to token ids, exactly as Hugging Face tokenizers (WordPiece, byte-level BPE)",
       .is_source = false,
-      .declare =
-          [](config::Schema& s) {
-            s.string("tokenizer",
-                     "Directory with tokenizer.json (or vocab.txt, or vocab.json + merges.txt), "
-                     "or one of those files (default: model.path)");
-            s.integer("max_length",
-                      "Most token ids per record, special tokens included; longer texts are "
-                      "truncated and counted (sluice_tokenize_truncated_total). 0 = the "
-                      "tokenizer's model_max_length")
-                .def("0")
-                .range(0, 1 << 20);
-            s.boolean("add_special_tokens",
-                      "Add the model's special tokens ([CLS] ... [SEP], <s> ... </s>)")
-                .def("true");
-            s.choice("invalid_utf8", {"reject", "replace"},
-                     "Text that is not valid UTF-8: send the record to the dead-letter topic "
-                     "(as kafka_source does by default), or replace bad bytes with U+FFFD")
-                .def(TokenizeOptions{}.invalid_utf8 == text::InvalidUtf8::kReject ? "reject"
-                                                                                  : "replace");
-          },
+      .declare = [](config::Schema& s) { tokenize_options().declare(s); },
       .make_source = nullptr,
       .make_operator = [](BuildContext& ctx) -> std::unique_ptr<core::Operator> {
-        TokenizeOptions o;
-        o.tokenizer = model_directory(ctx, "tokenizer");
-        o.max_length = static_cast<int32_t>(ctx.options.integer("max_length"));
-        o.add_special_tokens = ctx.options.boolean("add_special_tokens");
-        o.invalid_utf8 = ctx.options.string("invalid_utf8") == "reject"
-                             ? text::InvalidUtf8::kReject
-                             : text::InvalidUtf8::kReplace;
+        TokenizeStage stage = tokenize_options().read(ctx.options);
+        TokenizeOptions& o = stage.options;
+        o.tokenizer = model_directory(ctx, stage.tokenizer, kTokenizerKey);
         // Loaded while the pipeline is built, so that a bad tokenizer file is a
         // configuration error at this stage's path (exit 2), as a bad model is.
         // A directory is reloadable with the model in it (model_slot.h).

@@ -426,12 +426,104 @@ void WindowAggregate::flush(State& st, int32_t partition, core::Emitter& out) co
 
 namespace {
 
+// A window_aggregate stage's keys. The window's times are read as written
+// and checked here (whole milliseconds); the initializers are the keys'
+// defaults (WindowConfig's and AlertRule's for theirs).
+struct WindowAggregateStage {
+  WindowAggregateOptions options;
+  bool hopping = false;  // window: tumbling | hopping
+  std::chrono::nanoseconds size = std::chrono::minutes(1);
+  std::optional<std::chrono::nanoseconds> advance;  // hopping only; tumbling: size
+  std::chrono::nanoseconds allowed_lateness = std::chrono::seconds(5);
+  std::chrono::nanoseconds idle_timeout = std::chrono::seconds(10);
+  bool state = true;
+  std::optional<std::vector<std::string>> gauge_keys;
+};
+
+// Keys named again in the problems the checks below report.
+constexpr const char* kSize = "size";
+constexpr const char* kAdvance = "advance";
+constexpr const char* kAllowedLateness = "allowed_lateness";
+constexpr const char* kPositiveLabel = "positive_label";
+constexpr const char* kOverflowKey = "overflow_key";
+constexpr const char* kAggregatesTopic = "aggregates_topic";
+
+const config::Options<WindowAggregateStage>& window_aggregate_options() {
+  static const config::Options<WindowAggregateStage> options = [] {
+    using S = WindowAggregateStage;
+    config::Options<S> o;
+    o.add("window", &S::hopping, "Window kind").choices({{"tumbling", false}, {"hopping", true}});
+    o.add(kSize, &S::size, "Window length (event time)").range(0.001, {});
+    o.add(kAdvance, &S::advance, "Hopping windows: distance between window starts (at most size)");
+    o.add(kAllowedLateness, &S::allowed_lateness,
+          "How long after its end (in event time) a window still accepts records")
+        .range(0, {});
+    o.add("idle_timeout", &S::idle_timeout,
+          "After this long without input (processing time), event time advances with the clock "
+          "so open windows still close; 0 = close on event time only")
+        .range(0, {});
+    o.add(
+        "missing_key", [](S & s) -> auto& { return s.options.window.missing_key; },
+        "Window key of records without one (\"\" = do not aggregate them)");
+    o.add(
+        "negative_label", [](S & s) -> auto& { return s.options.window.negative_label; },
+        "Label name counted in negative_ratio and the alert rule");
+    o.add(
+        kPositiveLabel, [](S & s) -> auto& { return s.options.window.positive_label; },
+        "The other polar label: records labelled negative_label or this are the opinionated "
+        "ones (negative_ratio_opinionated)");
+    o.add(
+         "max_keys", [](S & s) -> auto& { return s.options.window.max_keys; },
+         "Most keys with open windows; records of further keys count under overflow_key")
+        .range(1, 10'000'000);
+    o.add(
+        kOverflowKey, [](S & s) -> auto& { return s.options.window.overflow_key; },
+        "Key under which records beyond max_keys are counted");
+    o.add("state", &S::state,
+          "Keep the windows in a keyed state store with a Kafka changelog topic "
+          "(<group>-<stage>-changelog), restored after a restart or rebalance, so that window "
+          "counts survive crashes exactly (needs a kafka_source)");
+    o.add(
+         kAggregatesTopic, [](S & s) -> auto& { return s.options.aggregates_topic; },
+         "Topic of the aggregate records (one per closed window and key)")
+        .req();
+    o.add("gauge_keys", &S::gauge_keys, "Keys always exported as sluice_sentiment_* gauges");
+    o.add(
+         "top_k", [](S & s) -> auto& { return s.options.gauges.top_k; },
+         "Also export the K keys with the most records in the latest closed windows")
+        .range(0, 1000);
+    config::Options<S>& alert = o.object("alert", "Alert rule on closed windows",
+                                         "Alert when a key's window is too negative");
+    alert.add(
+        "topic", [](S & s) -> auto& { return s.options.alert.topic; },
+        "Topic of alert records; \"\" = no alerts");
+    alert
+        .add(
+            "negative_ratio_threshold",
+            [](S & s) -> auto& { return s.options.alert.negative_ratio_threshold; },
+            "Alert when a window's negative ratio is over this")
+        .range(0, 1);
+    alert
+        .add(
+            "min_count", [](S & s) -> auto& { return s.options.alert.min_count; },
+            "Only for windows with at least this many records in the ratio's denominator")
+        .range(1, {});
+    alert
+        .add(
+            "over", [](S & s) -> auto& { return s.options.alert.over; },
+            "Negative ratio over all records of the window, or over its opinionated ones "
+            "(negative or positive; neutral records left out)")
+        .choices({{"all", AlertRule::Over::kAll}, {"opinionated", AlertRule::Over::kOpinionated}});
+    return o;
+  }();
+  return options;
+}
+
 // Event times are whole milliseconds (Kafka timestamps).
-int64_t whole_ms(const config::Section& o, const std::string& key,
+int64_t whole_ms(std::chrono::nanoseconds d, const std::string& path,
                  std::vector<config::Problem>& problems) {
-  auto ns = o.duration(key).count();
-  if (ns % 1'000'000 != 0)
-    problems.push_back({o.path_of(key), "must be a whole number of milliseconds"});
+  const int64_t ns = d.count();
+  if (ns % 1'000'000 != 0) problems.push_back({path, "must be a whole number of milliseconds"});
   return ns / 1'000'000;
 }
 
@@ -442,57 +534,46 @@ WindowAggregateOptions options_from(BuildContext& ctx) {
     problems.push_back(
         {o.path_of("workers"),
          "window_aggregate keeps per-key window state in one worker; workers must be 1"});
-  WindowAggregateOptions w;
+  WindowAggregateStage stage = window_aggregate_options().read(o);
+  WindowAggregateOptions& w = stage.options;
   w.pipeline = ctx.services.pipeline_name();
   w.metrics = ctx.services.metrics();
-  const bool hopping = o.string("window") == "hopping";
-  w.window.size_ms = whole_ms(o, "size", problems);
-  if (w.window.size_ms <= 0) problems.push_back({o.path_of("size"), "must be at least 1ms"});
-  if (o.has("advance")) {
-    w.window.advance_ms = whole_ms(o, "advance", problems);
+  const bool hopping = stage.hopping;
+  w.window.size_ms = whole_ms(stage.size, o.path_of(kSize), problems);
+  if (w.window.size_ms <= 0) problems.push_back({o.path_of(kSize), "must be at least 1ms"});
+  if (stage.advance) {
+    w.window.advance_ms = whole_ms(*stage.advance, o.path_of(kAdvance), problems);
     if (!hopping && w.window.advance_ms != w.window.size_ms)
-      problems.push_back({o.path_of("advance"),
-                          "only hopping windows take an advance (tumbling: advance = size)"});
-    if (w.window.advance_ms <= 0)
-      problems.push_back({o.path_of("advance"), "must be at least 1ms"});
+      problems.push_back(
+          {o.path_of(kAdvance), "only hopping windows take an advance (tumbling: advance = size)"});
+    if (w.window.advance_ms <= 0) problems.push_back({o.path_of(kAdvance), "must be at least 1ms"});
     if (w.window.advance_ms > w.window.size_ms)
-      problems.push_back({o.path_of("advance"), "must not exceed size (windows would leave gaps)"});
+      problems.push_back({o.path_of(kAdvance), "must not exceed size (windows would leave gaps)"});
   } else {
-    if (hopping) problems.push_back({o.path_of("advance"), "required for hopping windows"});
+    if (hopping) problems.push_back({o.path_of(kAdvance), "required for hopping windows"});
     w.window.advance_ms = w.window.size_ms;
   }
-  w.window.allowed_lateness_ms = whole_ms(o, "allowed_lateness", problems);
-  w.window.idle_timeout = o.duration("idle_timeout");
-  w.window.missing_key = o.string("missing_key");
-  w.window.negative_label = o.string("negative_label");
-  w.window.positive_label = o.string("positive_label");
+  w.window.allowed_lateness_ms =
+      whole_ms(stage.allowed_lateness, o.path_of(kAllowedLateness), problems);
+  w.window.idle_timeout = stage.idle_timeout;
   if (w.window.positive_label == w.window.negative_label)
-    problems.push_back({o.path_of("positive_label"), "must differ from negative_label"});
-  w.window.max_keys = static_cast<size_t>(o.integer("max_keys"));
-  w.window.overflow_key = o.string("overflow_key");
+    problems.push_back({o.path_of(kPositiveLabel), "must differ from negative_label"});
   if (w.window.overflow_key.empty())
-    problems.push_back({o.path_of("overflow_key"), "must not be empty"});
-  w.aggregates_topic = o.string("aggregates_topic");
+    problems.push_back({o.path_of(kOverflowKey), "must not be empty"});
   if (w.aggregates_topic.empty())
-    problems.push_back({o.path_of("aggregates_topic"), "must not be empty"});
-  for (auto& k : o.strings("gauge_keys"))
-    if (!k.empty()) w.gauges.allow.push_back(k);
-  w.gauges.top_k = static_cast<size_t>(o.integer("top_k"));
-  config::Section alert = o.section("alert");
-  w.alert.topic = alert.string("topic");
-  w.alert.negative_ratio_threshold = alert.real("negative_ratio_threshold");
-  w.alert.min_count = static_cast<uint64_t>(alert.integer("min_count"));
-  w.alert.over =
-      alert.string("over") == "opinionated" ? AlertRule::Over::kOpinionated : AlertRule::Over::kAll;
+    problems.push_back({o.path_of(kAggregatesTopic), "must not be empty"});
+  if (stage.gauge_keys)
+    for (auto& k : *stage.gauge_keys)
+      if (!k.empty()) w.gauges.allow.push_back(k);
   // State needs the Kafka source (its assignment drives restores); it made
   // the pipeline's Stores when it was built (stages are built in order).
-  if (o.boolean("state")) {
+  if (stage.state) {
     if (auto* stores = ctx.services.find_shared<state::Stores>(state::kStoresService))
       w.store = &stores->add(ctx.stage_name, kafka_output(ctx.services), w.metrics, w.pipeline);
   }
   if (!problems.empty())
     throw config::ConfigError("stage '" + ctx.stage_name + "'", std::move(problems));
-  return w;
+  return std::move(w);
 }
 
 }  // namespace
@@ -504,71 +585,7 @@ void register_window_aggregate(OperatorRegistry& registry) {
           "Per-key event-time windows over classified records: label counts, negative ratio, "
           "mean score; aggregate and alert records, bounded per-key gauges",
       .is_source = false,
-      .declare =
-          [](config::Schema& s) {
-            s.choice("window", {"tumbling", "hopping"}, "Window kind").def("tumbling");
-            s.duration("size", "Window length (event time)").def("1m").range(0.001, {});
-            s.duration("advance", "Hopping windows: distance between window starts (at most size)");
-            s.duration("allowed_lateness",
-                       "How long after its end (in event time) a window still accepts records")
-                .def("5s")
-                .range(0, {});
-            s.duration("idle_timeout",
-                       "After this long without input (processing time), event time advances with "
-                       "the clock so "
-                       "open windows still close; 0 = close on event time only")
-                .def("10s")
-                .range(0, {});
-            s.string("missing_key",
-                     "Window key of records without one (\"\" = do not aggregate them)")
-                .def("unknown");
-            s.string("negative_label", "Label name counted in negative_ratio and the alert rule")
-                .def("negative");
-            s.string("positive_label",
-                     "The other polar label: records labelled negative_label or this are the "
-                     "opinionated ones (negative_ratio_opinionated)")
-                .def("positive");
-            s.integer(
-                 "max_keys",
-                 "Most keys with open windows; records of further keys count under overflow_key")
-                .def("10000")
-                .range(1, 10'000'000);
-            s.string("overflow_key", "Key under which records beyond max_keys are counted")
-                .def("__other__");
-            s.boolean("state",
-                      "Keep the windows in a keyed state store with a Kafka changelog topic "
-                      "(<group>-<stage>-changelog), restored after a restart or rebalance, so "
-                      "that window counts survive crashes exactly (needs a kafka_source)")
-                .def("true");
-            s.string("aggregates_topic",
-                     "Topic of the aggregate records (one per closed window and key)")
-                .req();
-            s.strings("gauge_keys", "Keys always exported as sluice_sentiment_* gauges");
-            s.integer("top_k",
-                      "Also export the K keys with the most records in the latest closed windows")
-                .def("0")
-                .range(0, 1000);
-            auto alert =
-                std::make_shared<config::Schema>("Alert when a key's window is too negative");
-            alert->string("topic", "Topic of alert records; \"\" = no alerts").def("");
-            alert
-                ->real("negative_ratio_threshold",
-                       "Alert when a window's negative ratio is over this")
-                .def("0.5")
-                .range(0, 1);
-            alert
-                ->integer("min_count",
-                          "Only for windows with at least this many records in the ratio's "
-                          "denominator")
-                .def("20")
-                .range(1, {});
-            alert
-                ->choice("over", {"all", "opinionated"},
-                         "Negative ratio over all records of the window, or over its opinionated "
-                         "ones (negative or positive; neutral records left out)")
-                .def("all");
-            s.object("alert", alert, "Alert rule on closed windows");
-          },
+      .declare = [](config::Schema& s) { window_aggregate_options().declare(s); },
       .make_source = nullptr,
       .make_operator = [](BuildContext& ctx) -> std::unique_ptr<core::Operator> {
         return std::make_unique<WindowAggregate>(options_from(ctx), ctx.stage_name);

@@ -1,5 +1,6 @@
 #include "app/wiring/pipeline_factory.h"
 
+#include "operators/pipeline_sections.h"
 #include "src/core/log.h"
 
 namespace sluice::app {
@@ -10,16 +11,16 @@ BuiltPipeline build_pipeline(const config::Loaded& loaded,
   config::Section root = loaded.root();
   BuiltPipeline out;
   out.name = root.string("name");
-  config::Section runtime = root.section("runtime");
-  out.shutdown_timeout = runtime.duration("shutdown_timeout");
+  const operators::RuntimeSection runtime = operators::runtime_section(root);
+  out.shutdown_timeout = runtime.shutdown_timeout;
   core::LogLevel level;
-  if (core::parse_log_level(runtime.string("log_level"), &level)) core::set_log_level(level);
+  if (core::parse_log_level(runtime.log_level, &level)) core::set_log_level(level);
 
   out.services = std::make_unique<operators::Services>(root, out.name, metrics);
   core::PipelineOptions po;
   po.name = out.name;
-  po.default_queue_capacity = static_cast<size_t>(runtime.integer("queue_capacity"));
-  po.stall_timeout = runtime.duration("stall_timeout");
+  po.default_queue_capacity = static_cast<size_t>(runtime.queue_capacity);
+  po.stall_timeout = runtime.stall_timeout;
   out.pipeline = std::make_unique<core::Pipeline>(po);
 
   std::vector<config::Problem> problems;

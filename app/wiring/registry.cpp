@@ -8,9 +8,11 @@
 #include "operators/generator.h"
 #include "operators/identity.h"
 #include "operators/infer.h"
+#include "operators/kafka_services.h"
 #include "operators/kafka_sink.h"
 #include "operators/kafka_source.h"
 #include "operators/micro_batch.h"
+#include "operators/pipeline_sections.h"
 #include "operators/recommend_score.h"
 #include "operators/recommend_state.h"
 #include "operators/tokenize.h"
@@ -41,42 +43,7 @@ std::shared_ptr<const config::Schema> pipeline_schema(const OperatorRegistry& op
   root->string("name", "Pipeline name: the `pipeline` label of every metric").def("pipeline");
   root->string("description", "Free text").def("");
 
-  auto runtime = std::make_shared<config::Schema>();
-  runtime->integer("queue_capacity", "Default capacity of each stage input queue (items)")
-      .def("1024")
-      .range(2, 1 << 24);
-  runtime
-      ->duration("shutdown_timeout",
-                 "On SIGTERM/SIGINT: time allowed to drain in-flight work before aborting")
-      .def("30s")
-      .range(0, 3600);
-  runtime
-      ->duration("stall_timeout",
-                 "Liveness: /healthz fails (503, naming the stage) when a stage has made no "
-                 "progress this long while inside one call or with input waiting; waiting for "
-                 "room downstream does not count. Longer than any legitimate pause (a forward "
-                 "pass on a big batch; the producer's 5-minute message.timeout.ms during a "
-                 "Kafka outage); 0 disables")
-      .def("10m")
-      .range(0, 86400);
-  runtime->choice("log_level", {"debug", "info", "warn", "error"}, "Log verbosity").def("info");
-  root->object("runtime", runtime, "Threads, queues and shutdown");
-
-  auto metrics = std::make_shared<config::Schema>();
-  metrics->boolean("enabled", "Serve /metrics, /healthz and /readyz").def("true");
-  metrics
-      ->string("listen",
-               "host:port of the HTTP endpoint (port 0 picks a free port; \":PORT\" is 127.0.0.1, "
-               "every interface takes 0.0.0.0:PORT or [::]:PORT)")
-      .def("127.0.0.1:9464");
-  root->object("metrics", metrics, "Prometheus endpoint");
-
-  auto model = std::make_shared<config::Schema>();
-  model->string("path",
-                "Model directory (config.json, model.safetensors, the tokenizer's files): the "
-                "default of tokenize's `tokenizer`, infer's, classify's and the recommend "
-                "stages' `model`, so that one declaration serves them all");
-  root->object("model", model, "The pipeline's model");
+  declare_pipeline_sections(*root);  // runtime:, metrics:, model:
 
   for (const auto& sec : operators.sections()) {
     auto s = std::make_shared<config::Schema>(sec.description);
@@ -126,6 +93,7 @@ const OperatorRegistry& builtin_registry() {
     register_counter(*reg);
     register_window_aggregate(*reg);
     register_tokenize(*reg);
+    register_kafka_section(*reg);
     register_kafka_source(*reg);
     register_kafka_sink(*reg);
     register_micro_batch(*reg);

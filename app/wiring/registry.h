@@ -1,7 +1,8 @@
 // The wiring's view of operators: which ones a pipeline file may name (the
 // built-in list, explicit in registry.cpp) and the whole pipeline-file
-// schema — top-level keys, the app's own sections (runtime:, metrics:), the
-// sections operators registered (kafka:, ...) and `stages`, each element
+// schema — top-level keys, the pipeline's own sections (runtime:, metrics:,
+// model:, bound in operators/pipeline_sections.h), the sections operators
+// registered (kafka:, ...) and `stages`, each element
 // validated against its operator's keys (operators/operator_spec.h).
 #pragma once
 #include <memory>

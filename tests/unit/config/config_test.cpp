@@ -8,6 +8,11 @@
 
 #include "app/wiring/pipeline_factory.h"
 #include "app/wiring/registry.h"
+#include "operators/generator.h"
+#include "operators/kafka_services.h"
+#include "operators/kafka_sink.h"
+#include "operators/micro_batch.h"
+#include "operators/pipeline_sections.h"
 #include "src/config/limits.h"
 #include "src/config/load.h"
 
@@ -391,6 +396,34 @@ stages:
   - {name: sink, type: counter}
 )");
   EXPECT_TRUE(own.empty());
+}
+
+// The defaults a pipeline file gets are the operators' options structs'
+// initializers (each key bound once, config::Options), for stages and sections.
+TEST(Config, DefaultsAreTheOptionsStructsInitializers) {
+  Loaded l = load_string(R"(
+stages:
+  - {name: src, type: generator}
+  - {name: batch, type: micro_batch}
+  - {name: sink, type: kafka_sink, topic: out}
+)",
+                         *app::builtin_pipeline_schema());
+  const Section root = l.root();
+  const auto stages = root.list("stages");
+  const operators::GeneratorOptions g;
+  EXPECT_EQ(stages[0].bytes("size"), g.size);
+  EXPECT_EQ(stages[0].integer("partitions"), g.partitions);
+  const operators::MicroBatchPolicy mb;
+  EXPECT_EQ(stages[1].integer("max_batch_records"), mb.max_batch_records);
+  EXPECT_EQ(stages[1].duration("max_delay"), mb.max_delay);
+  const operators::KafkaSinkOptions sink;
+  EXPECT_EQ(stages[2].duration("flush_timeout"), sink.flush_timeout);
+  const operators::KafkaSection kafka;
+  EXPECT_EQ(root.section("kafka").string("bootstrap_servers"), kafka.bootstrap_servers);
+  EXPECT_EQ(root.section("kafka").duration("refusal_timeout"), kafka.refusal_timeout);
+  const operators::RuntimeSection runtime;
+  EXPECT_EQ(root.section("runtime").duration("stall_timeout"), runtime.stall_timeout);
+  EXPECT_EQ(root.section("runtime").integer("queue_capacity"), runtime.queue_capacity);
 }
 
 }  // namespace
