@@ -530,8 +530,8 @@ void register_infer(OperatorRegistry& registry) {
         InferProbe probe;
         if (auto* m = ctx.services.metrics())
           probe = InferProbe(*m, ctx.services.pipeline_name(), ctx.stage_name);
-        auto& feedback = ctx.services.shared<BatchFeedback>(
-            BatchFeedback::kKey, [] { return std::make_unique<BatchFeedback>(); });
+        auto& feedback =
+            ctx.services.shared<BatchFeedback>([] { return std::make_unique<BatchFeedback>(); });
         return std::make_unique<Infer>(std::move(model), std::move(o), std::move(probe), &feedback,
                                        &slot);
       },

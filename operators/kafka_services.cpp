@@ -130,7 +130,7 @@ std::string transactional_id(const Services& services) {
 
 kafka::Output& kafka_output(Services& services) {
   const KafkaSection kafka = kafka_section(services);
-  kafka::Output& out = services.shared<kafka::Output>("kafka.output", [&] {
+  kafka::Output& out = services.shared<kafka::Output>([&] {
     kafka::ProducerConfig pc;
     pc.bootstrap_servers = kafka.bootstrap_servers;
     pc.properties = kafka_client_properties(services, KafkaClient::kProducer, &pc.sources);
@@ -143,7 +143,7 @@ kafka::Output& kafka_output(Services& services) {
   const std::string& dlq = kafka.dead_letter_topic;
   if (!dlq.empty() && !services.dead_letters()) {
     auto& sink = services.shared<kafka::DeadLetterSink>(
-        "kafka.dead_letters", [&] { return std::make_unique<kafka::DeadLetterSink>(dlq, out); });
+        [&] { return std::make_unique<kafka::DeadLetterSink>(dlq, out); });
     services.set_dead_letters(&sink);
   }
   return out;

@@ -803,8 +803,8 @@ void register_kafka_source(OperatorRegistry& registry) {
         }
         check_kafka_conf([&] { return kafka::consumer_conf(o.consumer); });
         // Stateful stages built after this one add their stores here.
-        o.stores = &ctx.services.shared<state::Stores>(
-            state::kStoresService, [] { return std::make_unique<state::Stores>(); });
+        o.stores =
+            &ctx.services.shared<state::Stores>([] { return std::make_unique<state::Stores>(); });
         auto src = std::make_unique<KafkaSource>(std::move(o));
         // With a dead-letter topic the source publishes through the shared
         // output, and manages it when no sink does; under exactly_once it

@@ -239,8 +239,8 @@ void register_micro_batch(OperatorRegistry& registry) {
         MicroBatchProbe probe;
         if (auto* m = ctx.services.metrics())
           probe = MicroBatchProbe(*m, ctx.services.pipeline_name(), ctx.stage_name);
-        auto& feedback = ctx.services.shared<BatchFeedback>(
-            BatchFeedback::kKey, [] { return std::make_unique<BatchFeedback>(); });
+        auto& feedback =
+            ctx.services.shared<BatchFeedback>([] { return std::make_unique<BatchFeedback>(); });
         return std::make_unique<MicroBatch>(p, probe, &feedback);
       },
   });

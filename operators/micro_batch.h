@@ -83,9 +83,8 @@ class MicroBatcher {
 };
 
 // Batch latencies from infer back to micro_batch (AIMD). One per pipeline,
-// shared through Services under kBatchFeedbackKey. Thread-safe.
+// shared through Services. Thread-safe.
 struct BatchFeedback {
-  static constexpr const char* kKey = "micro_batch.feedback";
   std::atomic<uint64_t> batches{0};
   std::atomic<int64_t> last_latency_ns{0};
   void report(int64_t latency_ns) {

@@ -13,7 +13,6 @@ namespace {
 // The pipeline's slots, one per directory (as named, made absolute: a
 // symlink is followed at each load, never resolved once).
 struct ModelSlots {
-  static constexpr const char* kKey = "operators.model_slots";
   std::vector<std::unique_ptr<ModelSlot>> slots;
 };
 
@@ -173,8 +172,7 @@ ModelSlot::Outcome ModelSlot::reload() {
 }
 
 ModelSlot& model_slot(Services& services, const std::string& dir) {
-  auto& all =
-      services.shared<ModelSlots>(ModelSlots::kKey, [] { return std::make_unique<ModelSlots>(); });
+  auto& all = services.shared<ModelSlots>([] { return std::make_unique<ModelSlots>(); });
   std::error_code ec;
   std::filesystem::path key = std::filesystem::absolute(dir, ec);
   key = (ec ? std::filesystem::path(dir) : key).lexically_normal();
@@ -187,7 +185,7 @@ ModelSlot& model_slot(Services& services, const std::string& dir) {
 
 std::vector<ModelSlot*> model_slots(Services& services) {
   std::vector<ModelSlot*> out;
-  if (auto* all = services.find_shared<ModelSlots>(ModelSlots::kKey))
+  if (auto* all = services.find_shared<ModelSlots>())
     for (auto& s : all->slots) out.push_back(s.get());
   return out;
 }

@@ -37,9 +37,9 @@ namespace sluice::operators {
 
 // Shared, per-pipeline services available to operator factories: the
 // validated whole document (for top-level sections), the metrics registry,
-// the dead-letter sink, and named shared objects (e.g. one Kafka producer used
-// by the sink and the dead-letter path). Owns what is put in it; objects are
-// destroyed in reverse order of creation, after the pipeline.
+// the dead-letter sink, and one shared object per type (e.g. the Kafka
+// producer used by the sink and the dead-letter path: kafka::Output). Owns what is put in it;
+// objects are destroyed in reverse order of creation, after the pipeline.
 class Services {
  public:
   Services(config::Section root, std::string pipeline_name, metrics::Registry* metrics)
@@ -56,37 +56,31 @@ class Services {
   core::DeadLetterSink* dead_letters() const { return dead_letters_; }
   void set_dead_letters(core::DeadLetterSink* sink) { dead_letters_ = sink; }
 
-  // Returns the shared object stored under `key`, creating it with `make` on
-  // first use. T must be the same type at every call for one key.
+  // The pipeline's one shared T, created with `make` on first use: the type
+  // is the key (what two operators share is a type they both know).
   template <typename T>
-  T& shared(const std::string& key, const std::function<std::unique_ptr<T>()>& make) {
+  T& shared(const std::function<std::unique_ptr<T>()>& make) {
     std::lock_guard lock(mu_);
-    for (auto& e : entries_) {
-      if (e.key == key) {
-        if (e.type != std::type_index(typeid(T)))
-          throw std::logic_error("shared service '" + key + "' type mismatch");
-        return *static_cast<T*>(e.ptr.get());
-      }
-    }
+    for (auto& e : entries_)
+      if (e.type == std::type_index(typeid(T))) return *static_cast<T*>(e.ptr.get());
     std::unique_ptr<T> obj = make();
     T* raw = obj.get();
-    entries_.push_back({key, std::type_index(typeid(T)),
+    entries_.push_back({std::type_index(typeid(T)),
                         std::unique_ptr<void, void (*)(void*)>(
                             obj.release(), [](void* p) { delete static_cast<T*>(p); })});
     return *raw;
   }
-  // Shared object if it exists, else nullptr.
+  // The shared T if one was created, else nullptr.
   template <typename T>
-  T* find_shared(const std::string& key) {
+  T* find_shared() {
     std::lock_guard lock(mu_);
     for (auto& e : entries_)
-      if (e.key == key && e.type == std::type_index(typeid(T))) return static_cast<T*>(e.ptr.get());
+      if (e.type == std::type_index(typeid(T))) return static_cast<T*>(e.ptr.get());
     return nullptr;
   }
 
  private:
   struct Entry {
-    std::string key;
     std::type_index type;
     std::unique_ptr<void, void (*)(void*)> ptr;
   };

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
+#include <memory>
 #include <stdexcept>
 #include <tuple>
 #include <unordered_map>
@@ -426,16 +428,26 @@ void RecommendState::restore(Durable& st, int32_t p, const state::PartitionSnaps
   if (st.users_gauge) st.users_gauge->set(static_cast<double>(st.users()));
 }
 
+namespace {
+// The recommender models a pipeline loaded, by directory as the stages name it.
+struct RecommenderModels {
+  std::map<std::string, std::shared_ptr<const RecommenderModel>> by_directory;
+};
+}  // namespace
+
 std::shared_ptr<const RecommenderModel> shared_recommender_model(Services& services,
                                                                  const std::string& dir) {
+  auto& models =
+      services.shared<RecommenderModels>([] { return std::make_unique<RecommenderModels>(); });
+  std::shared_ptr<const RecommenderModel>& model = models.by_directory[dir];
+  if (model) return model;
   try {
-    return services.shared<std::shared_ptr<const RecommenderModel>>("recommend.model:" + dir, [&] {
-      return std::make_unique<std::shared_ptr<const RecommenderModel>>(
-          std::make_shared<const RecommenderModel>(RecommenderModel::load(dir)));
-    });
+    model = std::make_shared<const RecommenderModel>(RecommenderModel::load(dir));
   } catch (const engine::ModelError& e) {
+    models.by_directory.erase(dir);
     throw std::invalid_argument(e.what());  // a configuration error at the stage's path
   }
+  return model;
 }
 
 namespace {
@@ -500,7 +512,7 @@ void register_recommend_state(OperatorRegistry& registry) {
         // Durable state needs the Kafka source (its assignment drives
         // restores); it made the pipeline's Stores when it was built.
         if (stage.state) {
-          if (auto* stores = ctx.services.find_shared<state::Stores>(state::kStoresService)) {
+          if (auto* stores = ctx.services.find_shared<state::Stores>()) {
             if (ctx.workers != 1)
               throw config::ConfigError(
                   "stage '" + ctx.stage_name + "'",

@@ -568,7 +568,7 @@ WindowAggregateOptions options_from(BuildContext& ctx) {
   // State needs the Kafka source (its assignment drives restores); it made
   // the pipeline's Stores when it was built (stages are built in order).
   if (stage.state) {
-    if (auto* stores = ctx.services.find_shared<state::Stores>(state::kStoresService))
+    if (auto* stores = ctx.services.find_shared<state::Stores>())
       w.store = &stores->add(ctx.stage_name, kafka_output(ctx.services), w.metrics, w.pipeline);
   }
   if (!problems.empty())

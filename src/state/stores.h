@@ -26,9 +26,6 @@
 
 namespace sluice::state {
 
-// The key of the pipeline's Stores among operators::Services' shared objects.
-inline constexpr const char* kStoresService = "state.stores";
-
 class Stores {
  public:
   // A store for `stage`, writing through `output` (not owned; outlives this).
