@@ -101,6 +101,9 @@ bool parse_args(int argc, char** argv, Args* a, std::string* error) {
 }
 
 int run(const Args& args) {
+  // An unknown or unusable --device is bad usage (exit 2), found before the
+  // score stage's worker builds the scorer.
+  engine::select_scorer_device(args.score.scorer.device);
   auto model = std::make_shared<const operators::RecommenderModel>(
       operators::RecommenderModel::load(args.model));
   std::cerr << "sluice recommend: " << model->name()

@@ -4,6 +4,7 @@
 // device is present, else the CPU).
 #pragma once
 #include <memory>
+#include <string>
 #include <string_view>
 
 #include "src/engine/scorer.h"
@@ -17,6 +18,11 @@ namespace sluice::engine {
 // Whether `device` is spelled as make_scorer accepts it ("cpu", "auto",
 // "cuda", "cuda:N"); whether this machine can use it is make_scorer's answer.
 bool is_scorer_device(std::string_view device);
+
+// The CUDA device make_scorer would use for `device`, or -1 for the CPU;
+// throws std::invalid_argument as make_scorer does. Lets a caller refuse a
+// device it cannot use before any item matrix is loaded or thread started.
+int select_scorer_device(const std::string& device);
 
 std::unique_ptr<Scorer> make_scorer(const float* items, int64_t num_items, int64_t dim,
                                     const ScorerOptions& options);

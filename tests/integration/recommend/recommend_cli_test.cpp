@@ -128,6 +128,12 @@ TEST(SluiceRecommend, BadModelsAndArgumentsExitTwoNamingTheProblem) {
   r = run({sluice_binary(), "recommend", "--model", good.string(), "--device", "tpu"}, {}, "");
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("tpu"), std::string::npos) << r.err;
+  // Well spelled but not usable here (no machine has GPU 9999): refused
+  // before the score stage starts, not a runtime failure (exit 1).
+  r = run({sluice_binary(), "recommend", "--model", good.string(), "--device", "cuda:9999"}, {},
+          "{\"user\":\"u1\",\"item\":1,\"ts\":1}\n");
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("cuda:9999"), std::string::npos) << r.err;
 }
 
 }  // namespace
