@@ -37,10 +37,19 @@ int64_t row_bucket(int64_t rows) {
   return b;
 }
 
+}  // namespace
+
+int chunk_threads(int64_t rows, int64_t items, int64_t dim, const engine::ScorerOptions& o) {
+  const int64_t macs = row_bucket(rows) * items * dim;
+  return macs >= o.parallel_min_macs ? o.threads : 1;
+}
+
+namespace {
+
 class CpuScorer final : public engine::Scorer {
  public:
   CpuScorer(const float* items, int64_t n, int64_t dim, const engine::ScorerOptions& o)
-      : n_(n), dim_(dim), max_k_(o.max_k), threads_(o.threads) {
+      : n_(n), dim_(dim), max_k_(o.max_k), options_(o) {
     const int64_t by_budget =
         static_cast<int64_t>(std::min(o.memory_budget_bytes, kCacheScoreBytes) /
                              (sizeof(float) * kChunkRows)) /
@@ -72,11 +81,11 @@ class CpuScorer final : public engine::Scorer {
                            const engine::TopKOut& out) override {
     if (std::string why = engine::check_queries(q, k, out, n_, dim_, max_k_); !why.empty())
       throw std::invalid_argument("scorer: " + why);
-    set_thread_count(threads_);
     engine::ScoreTimes times;
     for (int64_t r0 = 0; r0 < q.rows; r0 += kChunkRows) {
       const int64_t m = std::min(kChunkRows, q.rows - r0);
       const int64_t bucket = row_bucket(m);
+      set_thread_count(chunk_threads(m, n_, dim_, options_));
       std::memcpy(queries_.data(), q.queries.data() + r0 * dim_, sizeof(float) * m * dim_);
       // Rows m..bucket-1 stay zero (the buffer is cleared after each chunk).
       float* top_scores = out.scores.data() + r0 * k;
@@ -117,7 +126,7 @@ class CpuScorer final : public engine::Scorer {
     Linear gemm;  // rows × size scores for `size` items from `begin`
   };
   int64_t n_, dim_, max_k_;
-  int threads_;
+  engine::ScorerOptions options_;  // threads, parallel_min_macs
   int64_t tile_ = 0;
   std::vector<Tile> tiles_;
   std::vector<float> queries_;  // kChunkRows × dim, zero past the chunk's rows

@@ -30,6 +30,10 @@ struct ScorerOptions {
   std::size_t memory_budget_bytes = std::size_t{64} << 20;
   int64_t max_k = 100;     // largest k top_k() is asked for
   int64_t max_rows = 256;  // rows per GEMM (larger batches run in chunks)
+  // CPU: a chunk of queries whose GEMMs take fewer multiply-adds than this
+  // (rows padded to their bucket × items × dim) runs on the calling thread
+  // alone; see kernels/cpu/cpu_scorer.h. 0: always `threads` wide.
+  int64_t parallel_min_macs = int64_t{1} << 26;
 };
 
 // One batch of queries: rows × dim, row-major; per row, the items to

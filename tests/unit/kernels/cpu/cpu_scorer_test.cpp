@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "kernels/cpu/ops.h"
+#include "kernels/cpu/parallel.h"
 #include "tests/support/scorer_cases.h"
 
 namespace sluice::cpu {
@@ -26,6 +27,7 @@ TEST_P(CpuScorerCases, TopKEqualsTheExactReference) {
   o.memory_budget_bytes = c.budget;
   o.max_k = c.k;
   o.threads = 2;
+  o.parallel_min_macs = 0;  // these catalogues are small: on the team anyway
   auto scorer = make_cpu_scorer(in.items.data(), c.items, c.dim, o);
   std::vector<int32_t> items(static_cast<size_t>(c.rows * c.k));
   std::vector<float> scores(items.size());
@@ -100,6 +102,45 @@ TEST(CpuScorer, ScoresAMillionItemCatalogueWithinItsBudget) {
   scorer->top_k({q, 1, offsets, exclude}, 5, {top, s});
   EXPECT_EQ(top, (std::vector<int32_t>{1999, 2999, 3999, 4999, 5999}));
   EXPECT_EQ(s, (std::vector<float>{999, 999, 999, 999, 999}));
+}
+
+// A pipeline under light load scores a few events at a time: with the
+// shipped model (7,356 items, d 128) such a batch must not wake the OpenMP
+// team (a fork and join per tile, then idle members spinning on cores the
+// rest of the pipeline needs); a full batch, or a large catalogue, still
+// runs options.threads wide.
+TEST(CpuScorer, SmallBatchesRunOnTheCallingThreadAndLargeOnesOnTheTeam) {
+  const int64_t n = 7356, d = 128;
+  std::vector<float> items(static_cast<size_t>(n * d), 0.f);
+  for (int64_t i = 0; i < n; ++i) items[static_cast<size_t>(i * d)] = static_cast<float>(i);
+  engine::ScorerOptions o;
+  o.max_k = 10;
+  o.threads = 2;
+  auto scorer = make_cpu_scorer(items.data(), n, d, o);
+  auto score = [&](int64_t rows) {
+    std::vector<float> q(static_cast<size_t>(rows * d), 0.f);
+    std::vector<int32_t> offsets(static_cast<size_t>(rows + 1), 0),
+        top(static_cast<size_t>(rows * 10));
+    std::vector<float> s(top.size());
+    for (int64_t r = 0; r < rows; ++r) q[static_cast<size_t>(r * d)] = 1.f;
+    scorer->top_k({q, rows, offsets, {}}, 10, {top, s});
+    EXPECT_EQ(top[0], n - 1);
+    return thread_count();  // what the last chunk ran on
+  };
+  EXPECT_EQ(score(1), 1);
+  EXPECT_EQ(score(16), 1);
+  EXPECT_EQ(score(256), 2);
+  EXPECT_EQ(score(3), 1);
+
+  EXPECT_EQ(chunk_threads(1, n, d, o), 1);
+  EXPECT_EQ(chunk_threads(64, n, d, o), 1);
+  EXPECT_EQ(chunk_threads(128, n, d, o), 2);
+  EXPECT_EQ(chunk_threads(1, 1'000'000, d, o), 2);  // 16 padded rows × 1M items: worth the team
+  o.threads = 0;
+  EXPECT_EQ(chunk_threads(256, n, d, o), 0);  // every core
+  o.parallel_min_macs = 0;
+  o.threads = 2;
+  EXPECT_EQ(chunk_threads(1, 16, 1, o), 2);
 }
 
 }  // namespace
