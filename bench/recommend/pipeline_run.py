@@ -124,7 +124,12 @@ def paced(bootstrap, in_topic, out_topic, rows, rate, seconds):
 
     reader = threading.Thread(target=read)
     reader.start()
-    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0})
+    # librdkafka's default linger (5 ms), as an event producer a user runs would
+    # have: at 0 every event is its own record batch, and the embedded broker
+    # walks a partition's batches to find each fetch's offset, so both
+    # services' fetches (sluice's changelog reads and writes most) slowed as
+    # the run went on (see --seconds). The send time is taken at produce().
+    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
     # Warm-up: one event per partition every 200 ms until each partition has
     # answered (the service has joined its group and restored its state).
     probes, k = {}, 0
