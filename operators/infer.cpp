@@ -216,12 +216,62 @@ Infer::Infer(std::shared_ptr<const engine::Model> model, InferOptions options, I
       feedback_(feedback),
       slot_(slot) {
   if (options_.cache_entries > 0) probe_.enable_cache();
+  if (slot_)
+    preparer_ = slot_->add_preparer({[this](const ServedModel& next) { return prepare(next); },
+                                     [this](const ServedModel& next) { discard(next); }});
 }
 
-Infer::~Infer() = default;
+Infer::~Infer() {
+  if (slot_) slot_->remove_preparer(preparer_);
+}
+
+std::unique_ptr<engine::Backend> Infer::build_backend(const engine::Model& model) const {
+  return options_.backend_factory ? options_.backend_factory(model, options_.backend)
+                                  : engine::make_backend(model, options_.backend);
+}
+
+std::string Infer::prepare(const ServedModel& next) const {
+  if (!next.model) return "";
+  const int n = std::max(1, workers_.load(std::memory_order_acquire));
+  std::vector<std::unique_ptr<engine::Backend>> built;
+  try {
+    for (int i = 0; i < n; ++i) built.push_back(build_backend(*next.model));
+  } catch (const std::exception& e) {
+    return (next.model->directory() / "model.safetensors").string() +
+           ": its backend could not be built beside the serving model's: " + e.what();
+  }
+  std::lock_guard lock(prepared_mu_);
+  // Versions older than the one served now are switched to only by a worker
+  // that still holds their backend (a swap back): what was prepared for them
+  // and not taken goes.
+  const uint64_t serving = slot_->generation();
+  std::erase_if(prepared_, [&](const Prepared& p) { return p.generation < serving; });
+  prepared_.push_back({&next, next.generation, std::move(built)});
+  return "";
+}
+
+void Infer::discard(const ServedModel& next) const {
+  std::lock_guard lock(prepared_mu_);
+  std::erase_if(prepared_, [&](const Prepared& p) {
+    return p.version == &next && p.generation == next.generation;
+  });
+}
+
+std::unique_ptr<engine::Backend> Infer::take_prepared(const ServedModel& served) const {
+  std::lock_guard lock(prepared_mu_);
+  for (auto it = prepared_.begin(); it != prepared_.end(); ++it) {
+    if (it->version != &served || it->generation != served.generation) continue;
+    std::unique_ptr<engine::Backend> b = std::move(it->backends.back());
+    it->backends.pop_back();
+    if (it->backends.empty()) prepared_.erase(it);
+    return b;
+  }
+  return nullptr;
+}
 
 std::unique_ptr<core::OperatorState> Infer::make_state(const core::WorkerInfo& worker) {
   auto st = std::make_unique<InferState>();
+  workers_.fetch_add(1, std::memory_order_acq_rel);
   st->stage = worker.stage;
   st->worker = worker.index;
   std::shared_ptr<const ServedModel> served = slot_ ? slot_->current() : nullptr;
@@ -236,6 +286,7 @@ void Infer::use(InferState& st, std::shared_ptr<const ServedModel> served,
   if (st.cache) probe_.on_cache(0, 0, -st.cache_reported);  // the entries gauge: active caches
   st.cache_reported = 0;
   const bool reloaded = st.backend != nullptr;
+  bool built_here = false;
   if (st.prev_served && st.prev_served == served) {  // back to the version before
     std::swap(st.served, st.prev_served);
     std::swap(st.model, st.prev_model);
@@ -248,7 +299,11 @@ void Infer::use(InferState& st, std::shared_ptr<const ServedModel> served,
       st.prev_backend = std::move(st.backend);
       st.prev_cache = std::move(st.cache);
     }
-    st.backend = engine::make_backend(*model, options_.backend);
+    std::unique_ptr<engine::Backend> prepared = served ? take_prepared(*served) : nullptr;
+    // Without one (the version loaded at start, or more workers than were
+    // counted when it was prepared), built here.
+    built_here = !prepared;
+    st.backend = prepared ? std::move(prepared) : build_backend(*model);
     st.served = std::move(served);
     st.model = std::move(model);
     if (options_.cache_entries > 0) {
@@ -264,7 +319,8 @@ void Infer::use(InferState& st, std::shared_ptr<const ServedModel> served,
   core::log_info("infer '", st.stage, "' worker ", st.worker,
                  reloaded ? ": reloaded model " : ": model ", m.name(), " (",
                  m.config().architecture_class, ", ", m.weights_dtype(), ", model_hash ",
-                 m.identity().hash, ") on ", st.backend->device_name());
+                 m.identity().hash, ") on ", st.backend->device_name(),
+                 reloaded && built_here ? " (its backend built at the switch)" : "");
   probe_.on_model(m.name(), m.identity(), m.config().architecture_class,
                   std::string(st.backend->kind()),
                   engine::precision_name(engine::effective_precision(options_.backend.precision)));

@@ -15,16 +15,24 @@
 // configuration error naming the file); each worker builds its own backend
 // from it (workers: 1 is the usual choice). The model directory is a
 // ModelSlot (model_slot.h): after a hot reload, a worker runs each batch on
-// the model version its records were tokenized for. At the first batch of a
-// new version it lets the batches in flight finish on the old backend, then
-// builds the new one and a new result cache (keyed by the model's content
-// hash), and sluice_model_info names the new model. The replaced version's
+// the model version its records were tokenized for. The new version's
+// backends, one per worker, are built before it is served, on the
+// reloader's thread, beside the serving ones (a version whose backend cannot
+// be built, such as a GPU without room for both, is refused and the old one
+// keeps serving). At the first batch of the new version a worker lets the
+// batches in flight finish on the old backend, then takes its prepared
+// backend and a new result cache (keyed by the model's content hash), and
+// sluice_model_info names the new model: the switch computes nothing. The replaced version's
 // backend is kept until nothing else holds that version (batches of it may
 // still come from a tokenize worker that has not switched yet: running them
 // is then a swap back, not a rebuild).
 #pragma once
+#include <atomic>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "operators/infer_probe.h"
 #include "operators/micro_batch.h"
@@ -42,6 +50,10 @@ struct InferOptions {
   // Result cache entries per worker (0 = off): repeated token sequences are
   // answered from the outputs computed the first time (result_cache.h).
   int64_t cache_entries = 65536;  // the pipeline key's default (written here only)
+  // Builds a worker's backend; null = engine::make_backend (a test's seam).
+  std::function<std::unique_ptr<engine::Backend>(const engine::Model&,
+                                                 const engine::BackendOptions&)>
+      backend_factory;
 };
 
 // The model in directory `dir`, loaded once per pipeline and shared by the
@@ -77,6 +89,12 @@ class Infer final : public core::Operator {
   // Finishes the batches in flight, then use()s `served`.
   void switch_to(InferState& st, std::shared_ptr<const ServedModel> served,
                  core::Emitter& out) const;
+  std::unique_ptr<engine::Backend> build_backend(const engine::Model& model) const;
+  // The slot's preparer (reloader thread): builds a backend per worker for `next`.
+  std::string prepare(const ServedModel& next) const;
+  void discard(const ServedModel& next) const;
+  // A backend prepared for `served`, or null when none is left.
+  std::unique_ptr<engine::Backend> take_prepared(const ServedModel& served) const;
 
   std::shared_ptr<const engine::Model> model_;  // shared with the pipeline's Services
   InferOptions options_;
@@ -84,6 +102,15 @@ class Infer final : public core::Operator {
   mutable InferProbe probe_;
   BatchFeedback* feedback_;
   ModelSlot* slot_;  // null: no reload
+  int preparer_ = -1;
+  std::atomic<int> workers_{0};  // states made: backends to prepare per version
+  struct Prepared {
+    const ServedModel* version;  // with its generation: the address may be reused
+    uint64_t generation;
+    std::vector<std::unique_ptr<engine::Backend>> backends;
+  };
+  mutable std::mutex prepared_mu_;
+  mutable std::vector<Prepared> prepared_;
 };
 
 void register_infer(OperatorRegistry& registry);

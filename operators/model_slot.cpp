@@ -71,6 +71,17 @@ std::shared_ptr<const text::Tokenizer> ModelSlot::need_tokenizer() {
 
 void ModelSlot::add_check(Check check) { checks_.push_back(std::move(check)); }
 
+int ModelSlot::add_preparer(Preparer preparer) {
+  std::lock_guard lock(prepare_mu_);
+  preparers_.emplace_back(next_preparer_, std::move(preparer));
+  return next_preparer_++;
+}
+
+void ModelSlot::remove_preparer(int id) {
+  std::lock_guard lock(prepare_mu_);
+  std::erase_if(preparers_, [id](const auto& p) { return p.first == id; });
+}
+
 std::shared_ptr<const ServedModel> ModelSlot::current() const {
   std::lock_guard lock(mu_);
   return current_;
@@ -161,6 +172,22 @@ ModelSlot::Outcome ModelSlot::reload() {
     }
   }
   next->generation = serving->generation + 1;
+  {
+    // Built beside the serving version; a failure refuses it, and what the
+    // preparers before the failing one built is discarded.
+    std::lock_guard prepare_lock(prepare_mu_);
+    for (size_t i = 0; i < preparers_.size(); ++i) {
+      std::string why = preparers_[i].second.prepare(*next);
+      if (why.empty()) continue;
+      for (size_t j = 0; j < i; ++j)
+        if (preparers_[j].second.discard) preparers_[j].second.discard(*next);
+      out.result = Result::kRefused;
+      out.message = std::move(why);
+      std::lock_guard lock(mu_);
+      loaded_fingerprint_ = out.fingerprint;
+      return out;
+    }
+  }
   out.result = Result::kSwitched;
   out.message = "model_hash " + serving->identity.hash + " -> " + next->identity.hash +
                 (next->identity.version.empty() ? "" : " (version " + next->identity.version + ")");

@@ -10,8 +10,10 @@
 //
 //   reloader thread   ModelSlot::reload(): loads the new version beside the
 //                     serving one (weights, config, tokenizer, content hash),
-//                     runs the stages' checks, and only then publishes it
-//                     (one pointer swap and a generation number).
+//                     runs the stages' checks, lets the stages prepare for it
+//                     (infer builds each worker's backend for it here), and
+//                     only then publishes it (one pointer swap and a
+//                     generation number).
 //   tokenize          sees the new generation (one atomic load per record) and
 //                     from then on encodes with the new tokenizer, stamping
 //                     each record with the version it encoded for.
@@ -19,16 +21,17 @@
 //                     version arrives: a batch is always one version.
 //   infer             runs each batch on the version it carries; at the first
 //                     batch of a new version it lets its in-flight batches
-//                     finish on the old backend, then builds the new one (and
-//                     a new result cache: no result of the old model is ever
-//                     served after the switch).
+//                     finish on the old backend, then takes the backend built
+//                     for it before the switch (and a new result cache: no
+//                     result of the old model is ever served after the switch).
 //   classify          labels and names results (model_hash) by the batch's version.
 //
 // The old version is freed when the last record or batch holding it is done.
 // A new version that fails to load or to fit (missing or malformed file, a
 // label set the pipeline's classify stage does not have, a tokenizer with ids
-// beyond the model's vocabulary) is refused with the reason, and the serving
-// version stays.
+// beyond the model's vocabulary, a backend that cannot be built for it, such
+// as a GPU without room for it beside the serving one) is refused with the
+// reason, and the serving version stays.
 #pragma once
 #include <atomic>
 #include <cstdint>
@@ -37,6 +40,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "src/core/record.h"
@@ -78,6 +82,19 @@ class ModelSlot {
   // `next` fits in place of `serving`, else why not ("FILE: REASON").
   using Check = std::function<std::string(const ServedModel& next, const ServedModel& serving)>;
   void add_check(Check check);
+  // Work a stage does for a new version before it is served, on the
+  // reloader's thread, once every check has passed (infer builds its
+  // workers' backends, so that the switch itself builds nothing). `prepare`
+  // returns "" or why the version cannot be served ("FILE: REASON");
+  // `discard` undoes a prepare whose version a later preparer refused.
+  struct Preparer {
+    std::function<std::string(const ServedModel& next)> prepare;
+    std::function<void(const ServedModel& next)> discard;
+  };
+  // Any thread; remove_preparer() waits for a reload in progress, so the
+  // stage may go once it returns.
+  int add_preparer(Preparer preparer);
+  void remove_preparer(int id);
 
   // ---- Any thread ----
   // The generation now served: one atomic load, for the hot path to notice a switch.
@@ -109,6 +126,9 @@ class ModelSlot {
   bool want_model_ = false;
   bool want_tokenizer_ = false;
   std::vector<Check> checks_;
+  std::mutex prepare_mu_;  // guards preparers_; held while they run
+  std::vector<std::pair<int, Preparer>> preparers_;
+  int next_preparer_ = 0;
   mutable std::mutex mu_;  // guards current_ and loaded_fingerprint_
   std::shared_ptr<const ServedModel> current_;
   std::string loaded_fingerprint_;

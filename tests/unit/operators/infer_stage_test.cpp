@@ -435,6 +435,195 @@ TEST_F(InferPipelineTest, NonFiniteLogitsBecomeDeadLetters) {
   for (const auto& r : s->records) EXPECT_TRUE(std::isfinite(r.score));
 }
 
+// ---- hot reload: the new version's backends are built before the switch ----
+
+// Emits `before` records stamped with the version served at the time (as
+// tokenize stamps them), then waits for `go`, then the rest, stamped likewise.
+class GatedSource : public core::Source {
+ public:
+  GatedSource(std::vector<std::vector<int32_t>> tokens, size_t before, ModelSlot* slot,
+              std::atomic<bool>* go)
+      : tokens_(std::move(tokens)), before_(before), slot_(slot), go_(go) {}
+  Poll poll(core::Emitter& out) override {
+    if (next_ >= tokens_.size()) return Poll::kEnd;
+    if (next_ >= before_ && !go_->load()) {
+      std::this_thread::sleep_for(100us);
+      return Poll::kIdle;
+    }
+    core::Record r = tokenized(tokens_[next_], static_cast<int64_t>(next_));
+    r.model = slot_->current();
+    ++next_;
+    out.emit(std::move(r));
+    return Poll::kEmitted;
+  }
+
+ private:
+  std::vector<std::vector<int32_t>> tokens_;
+  size_t before_, next_ = 0;
+  ModelSlot* slot_;
+  std::atomic<bool>* go_;
+};
+
+// Each record's logits and the content hash of the model version that ran it.
+class LogitsSink : public core::Operator {
+ public:
+  explicit LogitsSink(const ModelSlot* slot) : slot_(slot) {}
+  core::ItemKind input_kind() const override { return core::ItemKind::kBatch; }
+  core::ItemKind output_kind() const override { return core::ItemKind::kNone; }
+  void process(core::OperatorState*, core::Item&& item, core::Emitter&) const override {
+    auto& b = std::get<core::Batch>(item);
+    const ServedModel* v = served_for(b.model.get(), slot_);
+    std::lock_guard lock(mu);
+    for (size_t i = 0; i < b.size(); ++i) {
+      hash[b.records[i].offset] = v ? v->identity.hash : "";
+      logits[b.records[i].offset].assign(b.logits.begin() + static_cast<long>(i * 3),
+                                         b.logits.begin() + static_cast<long>(i * 3 + 3));
+    }
+    seen.fetch_add(static_cast<int>(b.size()));
+  }
+  const ModelSlot* slot_;
+  mutable std::mutex mu;
+  mutable std::map<int64_t, std::string> hash;
+  mutable std::map<int64_t, std::vector<float>> logits;
+  mutable std::atomic<int> seen{0};
+};
+
+// Which thread built a backend for which model (the infer stage's seam).
+struct BackendBuilds {
+  std::mutex mu;
+  std::vector<std::pair<std::thread::id, std::string>> calls;  // thread, model_hash
+  std::string refuse;  // a model_hash whose backend "does not fit"
+  size_t count() {
+    std::lock_guard lock(mu);
+    return calls.size();
+  }
+};
+
+class InferReloadTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = engine::testing::scratch_dir(
+        std::string("infer-reload-") +
+        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    const char* shape =
+        "--arch bert --layers 2 --hidden 64 --heads 4 --intermediate 128 --vocab 300 --labels 3 "
+        "--max-positions 64 ";
+    a_ = engine::testing::random_model("infer-reload-a", std::string(shape) + "--seed 31");
+    b_ = engine::testing::random_model("infer-reload-b", std::string(shape) + "--seed 32");
+    std::filesystem::create_directory_symlink(a_, dir_ / "live");
+  }
+  void point_live_at(const std::filesystem::path& target) {
+    std::filesystem::remove(dir_ / "live.next");
+    std::filesystem::create_directory_symlink(target, dir_ / "live.next");
+    std::filesystem::rename(dir_ / "live.next", dir_ / "live");
+  }
+  // Runs 40 records, the first 20 on the version loaded at start; then
+  // reloads (this thread plays the reloader's part) and runs the other 20.
+  ModelSlot::Outcome run(BackendBuilds& builds, LogitsSink*& sink_out, size_t* builds_at_reload) {
+    slot_ = std::make_unique<ModelSlot>(dir_ / "live");
+    const auto model = slot_->need_model();
+    std::vector<std::vector<int32_t>> tokens;
+    for (int i = 0; i < 40; ++i) tokens.push_back({3, 5 + i, 7, 11 + 2 * i});
+    tokens_ = tokens;
+    std::atomic<bool> go{false};
+    auto sink = std::make_unique<LogitsSink>(slot_.get());
+    LogitsSink* s = sink.get();
+    sink_out = s;
+    p_ = std::make_unique<core::Pipeline>(core::PipelineOptions{"reload", 16});
+    p_->set_source("src", std::make_unique<GatedSource>(tokens, 20, slot_.get(), &go));
+    p_->add_stage("batch", std::make_unique<MicroBatch>(MicroBatchPolicy{.max_batch_records = 4},
+                                                        MicroBatchProbe(), nullptr));
+    InferOptions io;
+    io.backend.device = "cpu";
+    io.backend.threads = 1;
+    io.backend_factory = [&builds](const engine::Model& m, const engine::BackendOptions& o) {
+      {
+        std::lock_guard lock(builds.mu);
+        builds.calls.emplace_back(std::this_thread::get_id(), m.identity().hash);
+      }
+      if (m.identity().hash == builds.refuse)
+        throw std::runtime_error("out of device memory (the test's refusal)");
+      return engine::make_backend(m, o);
+    };
+    p_->add_stage("infer", std::make_unique<Infer>(model, io, InferProbe(), nullptr, slot_.get()),
+                  2);
+    p_->add_stage("sink", std::move(sink));
+    p_->start();
+    while (s->seen.load() < 20) std::this_thread::sleep_for(1ms);
+    point_live_at(b_);
+    const ModelSlot::Outcome o = slot_->reload();
+    *builds_at_reload = builds.count();
+    go = true;
+    EXPECT_EQ(p_->wait(), 0) << p_->failure();
+    return o;
+  }
+  std::vector<float> reference(const std::filesystem::path& dir, const std::vector<int32_t>& t) {
+    const engine::Model m = engine::Model::load(dir);
+    auto backend = engine::make_backend(m, {.device = "cpu", .threads = 1});
+    std::vector<int32_t> cu = {0, static_cast<int32_t>(t.size())};
+    std::vector<float> logits(3);
+    EXPECT_TRUE(backend->run({t, cu, static_cast<int32_t>(t.size())}, {logits, {}}).ok);
+    return logits;
+  }
+
+  std::filesystem::path dir_, a_, b_;
+  std::unique_ptr<ModelSlot> slot_;  // outlives the pipeline (as Services do)
+  std::unique_ptr<core::Pipeline> p_;
+  std::vector<std::vector<int32_t>> tokens_;
+};
+
+TEST_F(InferReloadTest, TheNewVersionsBackendsAreBuiltBeforeTheSwitchNotByTheWorkers) {
+  BackendBuilds builds;
+  LogitsSink* s = nullptr;
+  size_t at_reload = 0;
+  const ModelSlot::Outcome o = run(builds, s, &at_reload);
+  ASSERT_EQ(o.result, ModelSlot::Result::kSwitched) << o.message;
+  const std::string hash_a = engine::identify_model(a_).hash,
+                    hash_b = engine::identify_model(b_).hash;
+  // Two workers built theirs for the first version at start; the reload built
+  // one per worker for the second before it was published, on the reloader's
+  // thread; the switch itself built nothing.
+  ASSERT_EQ(builds.calls.size(), 4u);
+  EXPECT_EQ(at_reload, 4u);
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(builds.calls[i].second, hash_a);
+    EXPECT_NE(builds.calls[i].first, std::this_thread::get_id());
+  }
+  for (int i = 2; i < 4; ++i) {
+    EXPECT_EQ(builds.calls[i].second, hash_b);
+    EXPECT_EQ(builds.calls[i].first, std::this_thread::get_id());
+  }
+  ASSERT_EQ(s->hash.size(), 40u);
+  for (int64_t i = 0; i < 40; ++i) {
+    const bool before = i < 20;
+    EXPECT_EQ(s->hash[i], before ? hash_a : hash_b) << i;
+    const std::vector<float> want = reference(before ? a_ : b_, tokens_[i]);
+    for (int k = 0; k < 3; ++k) EXPECT_NEAR(s->logits[i][k], want[k], 1e-5) << i;
+  }
+}
+
+TEST_F(InferReloadTest, AVersionWhoseBackendCannotBeBuiltIsRefusedAndTheOldOneKeepsServing) {
+  BackendBuilds builds;
+  builds.refuse = engine::identify_model(b_).hash;
+  LogitsSink* s = nullptr;
+  size_t at_reload = 0;
+  const ModelSlot::Outcome o = run(builds, s, &at_reload);
+  EXPECT_EQ(o.result, ModelSlot::Result::kRefused);
+  EXPECT_NE(o.message.find("model.safetensors: its backend could not be built"), std::string::npos)
+      << o.message;
+  EXPECT_NE(o.message.find("out of device memory"), std::string::npos) << o.message;
+  EXPECT_EQ(slot_->generation(), 1u);
+  EXPECT_EQ(at_reload, 3u);  // the two workers' at start, the refused one
+  EXPECT_EQ(builds.count(), 3u);
+  const std::string hash_a = engine::identify_model(a_).hash;
+  ASSERT_EQ(s->hash.size(), 40u);
+  for (int64_t i = 0; i < 40; ++i) {
+    EXPECT_EQ(s->hash[i], hash_a) << i;
+    const std::vector<float> want = reference(a_, tokens_[i]);
+    for (int k = 0; k < 3; ++k) EXPECT_NEAR(s->logits[i][k], want[k], 1e-5) << i;
+  }
+}
+
 }  // namespace
 }  // namespace sluice::operators
 
