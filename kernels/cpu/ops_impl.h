@@ -164,6 +164,10 @@ inline void store_s8(int8_t* p, V::T v) {
 
 // Symmetric per-row quantization: scales[r] = max|x[r]| / 127 (1 for an
 // all-zero row), q[r][c] = round-to-nearest-even(x[r][c] / scales[r]).
+// A row holding a NaN or an infinity gets a NaN scale, so that the GEMM's
+// row comes out NaN as it would in fp32 (max() drops NaN lanes, and int8
+// has no NaN: without this a NaN activation would turn into finite logits
+// that the infer stage's non-finite check cannot see).
 inline void k_quantize_rows_s8(const float* x, int64_t ld, int64_t rows, int64_t cols, int8_t* q,
                                int64_t ld_q, float* scales) {
   const int64_t full = cols / kW * kW;
@@ -172,11 +176,24 @@ inline void k_quantize_rows_s8(const float* x, int64_t ld, int64_t rows, int64_t
     const float* xr = x + r * ld;
     int8_t* qr = q + r * ld_q;
     V::T m = V::zero();
-    for (int64_t c = 0; c < full; c += kW) m = V::max(m, V::abs(V::load(xr + c)));
-    if (tail) m = V::max(m, V::abs(V::load_n(xr + full, tail)));
+    V::T z = V::zero();  // sum of x * 0: NaN once any x is NaN or infinite
+    for (int64_t c = 0; c < full; c += kW) {
+      const V::T v = V::load(xr + c);
+      m = V::max(m, V::abs(v));
+      z = V::add(z, V::mul(v, V::zero()));
+    }
+    if (tail) {
+      const V::T v = V::load_n(xr + full, tail);
+      m = V::max(m, V::abs(v));
+      z = V::add(z, V::mul(v, V::zero()));
+    }
+    alignas(64) float zs[kW];
+    V::store(zs, z);
+    bool finite = true;
+    for (int i = 0; i < kW; ++i) finite &= zs[i] == 0.f;
     const float amax = V::hmax(m);
-    const float inv = amax > 0.f ? 127.f / amax : 0.f;
-    scales[r] = amax > 0.f ? amax / 127.f : 1.f;
+    const float inv = amax > 0.f && finite ? 127.f / amax : 0.f;
+    scales[r] = !finite ? __builtin_nanf("") : amax > 0.f ? amax / 127.f : 1.f;
     const V::T vinv = V::set1(inv);
     for (int64_t c = 0; c < full; c += kW)
       store_s8(qr + c, V::round(V::mul(V::load(xr + c), vinv)));

@@ -392,10 +392,17 @@ TEST_F(InferPipelineTest, EveryRecordGetsItsOwnLogitsInOrderOrADeadLetter) {
   }
 }
 
-TEST_F(InferPipelineTest, NonFiniteLogitsBecomeDeadLetters) {
+class NonFiniteTest : public InferPipelineTest,
+                      public ::testing::WithParamInterface<engine::Precision> {};
+
+// In fp32 and in int8 (what `precision: auto` picks on a CPU with VNNI or
+// AMX): int8 has no NaN, and the quantization must not launder one into
+// finite logits.
+TEST_P(NonFiniteTest, NonFiniteLogitsBecomeDeadLetters) {
   // A copy of the model whose embedding row for token 7 is NaN: every record
   // containing token 7 yields NaN logits, the others are untouched.
-  const auto dir = engine::testing::scratch_dir("operators-nan");
+  const auto dir = engine::testing::scratch_dir(std::string("operators-nan-") +
+                                                engine::precision_name(GetParam()));
   engine::testing::copy_model(dir_, dir);
   auto t = engine::testing::read_safetensors(dir / "model.safetensors");
   auto& emb = t["bert.embeddings.word_embeddings.weight"];
@@ -419,6 +426,7 @@ TEST_F(InferPipelineTest, NonFiniteLogitsBecomeDeadLetters) {
   InferOptions io;
   io.backend.device = "cpu";
   io.backend.threads = 1;
+  io.backend.precision = GetParam();
   p.add_stage("infer", std::make_unique<Infer>(model, io, InferProbe(), nullptr));
   p.add_stage("classify",
               std::make_unique<Classify>(ClassifyOptions::from_model(model->config(), "nan")));
@@ -434,6 +442,12 @@ TEST_F(InferPipelineTest, NonFiniteLogitsBecomeDeadLetters) {
   ASSERT_EQ(s->records.size(), 30u);
   for (const auto& r : s->records) EXPECT_TRUE(std::isfinite(r.score));
 }
+
+INSTANTIATE_TEST_SUITE_P(Precisions, NonFiniteTest,
+                         ::testing::Values(engine::Precision::kF32, engine::Precision::kInt8),
+                         [](const auto& info) {
+                           return std::string(engine::precision_name(info.param));
+                         });
 
 // ---- hot reload: the new version's backends are built before the switch ----
 

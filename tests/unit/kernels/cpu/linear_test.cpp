@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <string>
 
@@ -272,6 +273,39 @@ TEST(Linear, QuantizeRowsIsTheSameOnEveryIsa) {
     EXPECT_EQ(got_s, want_s) << isa_name(isa);
   }
   set_isa(saved);
+}
+
+// int8 has no NaN: a row holding a NaN or an infinity must come out of the
+// GEMM non-finite (a NaN scale), as it would in fp32, or the infer stage's
+// non-finite check would pass finite logits made from NaN activations.
+TEST(Linear, QuantizeRowsGivesANonFiniteRowANaNScaleOnEveryIsa) {
+  const int64_t rows = 4, cols = 77;
+  auto x = random_vec(rows * cols, 28);
+  x[1 * cols + 5] = std::nanf("");
+  x[2 * cols + 76] = std::numeric_limits<float>::infinity();  // in the tail of the widest vector
+  x[3 * cols + 0] = -std::numeric_limits<float>::infinity();
+  std::vector<int8_t> q(rows * cols);
+  std::vector<float> s(rows);
+  const Isa saved = active_isa();
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
+    if (isa > detected_isa()) continue;
+    set_isa(isa);
+    quantize_rows_s8(x.data(), cols, rows, cols, q.data(), cols, s.data());
+    EXPECT_TRUE(std::isfinite(s[0]) && s[0] > 0.f) << isa_name(isa);
+    for (int64_t r = 1; r < rows; ++r)
+      EXPECT_TRUE(std::isnan(s[r])) << isa_name(isa) << " row " << r;
+  }
+  set_isa(saved);
+  // Through the int8 GEMM: the rows with them are NaN, the others finite.
+  const int64_t out = 24;
+  auto w = random_vec(out * cols, 29);
+  Linear lin(w.data(), nullptr, out, cols, Activation::kIdentity, GemmPrecision::kInt8);
+  std::vector<float> y(rows * out);
+  lin.run(x.data(), cols, rows, y.data(), out);
+  for (int64_t o = 0; o < out; ++o) {
+    EXPECT_TRUE(std::isfinite(y[o])) << o;
+    for (int64_t r = 1; r < rows; ++r) EXPECT_TRUE(std::isnan(y[r * out + o])) << r << "," << o;
+  }
 }
 
 TEST(Linear, ToBf16RoundsToNearestEven) {
