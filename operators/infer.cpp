@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <deque>
 #include <filesystem>
 #include <mutex>
@@ -94,6 +95,12 @@ struct InferState : core::OperatorState {
 };
 
 namespace {
+
+std::string format_ms(int64_t ns) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f ms", static_cast<double>(ns) / 1e6);
+  return buf;
+}
 
 // Moves records the model cannot take to the dead letters and repacks the batch.
 void drop_unfit_records(core::Batch& b, const engine::ModelConfig& config, core::Emitter& out) {
@@ -286,6 +293,7 @@ void Infer::use(InferState& st, std::shared_ptr<const ServedModel> served,
   if (st.cache) probe_.on_cache(0, 0, -st.cache_reported);  // the entries gauge: active caches
   st.cache_reported = 0;
   const bool reloaded = st.backend != nullptr;
+  const int64_t t0 = core::now_ns();
   bool built_here = false;
   if (st.prev_served && st.prev_served == served) {  // back to the version before
     std::swap(st.served, st.prev_served);
@@ -316,11 +324,14 @@ void Infer::use(InferState& st, std::shared_ptr<const ServedModel> served,
     }
   }
   const engine::Model& m = *st.model;
-  core::log_info("infer '", st.stage, "' worker ", st.worker,
-                 reloaded ? ": reloaded model " : ": model ", m.name(), " (",
-                 m.config().architecture_class, ", ", m.weights_dtype(), ", model_hash ",
-                 m.identity().hash, ") on ", st.backend->device_name(),
-                 reloaded && built_here ? " (its backend built at the switch)" : "");
+  core::log_info(
+      "infer '", st.stage, "' worker ", st.worker, reloaded ? ": reloaded model " : ": model ",
+      m.name(), " (", m.config().architecture_class, ", ", m.weights_dtype(), ", model_hash ",
+      m.identity().hash, ") on ", st.backend->device_name(),
+      !reloaded ? ""
+      : built_here
+          ? "; switched in " + format_ms(core::now_ns() - t0) + " (its backend built at the switch)"
+          : "; switched in " + format_ms(core::now_ns() - t0));
   probe_.on_model(m.name(), m.identity(), m.config().architecture_class,
                   std::string(st.backend->kind()),
                   engine::precision_name(engine::effective_precision(options_.backend.precision)));
