@@ -2,8 +2,11 @@
 
 #include <dlfcn.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <atomic>
 
 #include "src/core/log.h"
 #include "src/kafka/conf.h"
@@ -32,6 +35,31 @@ extern "C" int bind(int fd, const sockaddr* addr, socklen_t len) noexcept {
     return real(fd, reinterpret_cast<const sockaddr*>(&fixed), sizeof fixed);
   }
   return real(fd, addr, len);
+}
+
+// ---- no Nagle on the brokers' connections ----------------------------------
+// A real Kafka broker turns Nagle's algorithm off on every connection it
+// accepts (TCP_NODELAY); librdkafka 2.0.2's mock brokers leave it on. Against
+// a client that delays its ACKs (Linux: up to 40 ms), a response written in
+// more than one piece then waits for the ACK of the first: an idempotent
+// producer, which has one ProduceRequest in flight per partition, stalled up
+// to ~40 ms per request (a sluice sink's p99 on the embedded broker was 47 ms
+// where the same records took 8 ms with the ACKs not delayed). While a
+// MockCluster exists, the connections accepted in this process get
+// TCP_NODELAY, as a real broker's do. Same interposition as bind() above.
+namespace {
+std::atomic<int> g_mock_clusters{0};
+using AcceptFn = int (*)(int, sockaddr*, socklen_t*);
+}  // namespace
+
+extern "C" int accept(int fd, sockaddr* addr, socklen_t* len) {
+  static AcceptFn real = reinterpret_cast<AcceptFn>(dlsym(RTLD_NEXT, "accept"));
+  const int s = real(fd, addr, len);
+  if (s >= 0 && g_mock_clusters.load(std::memory_order_relaxed) > 0) {
+    int on = 1;
+    setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);  // fails harmlessly on non-TCP
+  }
+  return s;
 }
 
 namespace sluice::kafka {
@@ -71,9 +99,11 @@ MockCluster::MockCluster(int brokers, int base_port) : brokers_(brokers) {
   conf.set("log_level", "4").set("client.id", "sluice-broker");
   host_ = new_client(RD_KAFKA_PRODUCER, std::move(conf), "embedded broker");
   t_next_fixed_port = base_port;
+  g_mock_clusters.fetch_add(1);  // before its thread can accept anything
   mcluster_ = rd_kafka_mock_cluster_new(host_, brokers);
   t_next_fixed_port = 0;
   if (!mcluster_) {
+    g_mock_clusters.fetch_sub(1);
     rd_kafka_destroy(host_);
     throw KafkaError(base_port ? "embedded broker: cannot listen on 127.0.0.1 ports " +
                                      std::to_string(base_port) + ".." +
@@ -84,7 +114,10 @@ MockCluster::MockCluster(int brokers, int base_port) : brokers_(brokers) {
 }
 
 MockCluster::~MockCluster() {
-  if (mcluster_) rd_kafka_mock_cluster_destroy(mcluster_);
+  if (mcluster_) {
+    rd_kafka_mock_cluster_destroy(mcluster_);
+    g_mock_clusters.fetch_sub(1);
+  }
   if (host_) rd_kafka_destroy(host_);
 }
 
