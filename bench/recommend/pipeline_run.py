@@ -17,8 +17,11 @@ sustain for sluice).
 Event→recommendation latency is the time from handing the event to the
 producer to reading its recommendation (both clocks here: broker hops
 included, the same for both). Prints p50/p99/p99.9 of each and the ratio of
-the p99s. sluice keeps users' state durable (a changelog entry per event);
-the Python service keeps it in memory only.
+the p99s, where the time went (event produced -> read by the service, the
+service's own part as its results' latency_ms say, result produced -> read
+here, from the result's CreateTime), and the CPU each process used meanwhile.
+sluice keeps users' state durable (a changelog entry per event); the Python
+service keeps it in memory only.
 
     /usr/bin/python3 bench/recommend/pipeline_run.py --sluice build/release/sluice
     ... --events 50000   fewer events (default: all of ml-latest-small, 100,004)
@@ -95,7 +98,9 @@ def same_recommendations(sluice, model, rows):
 def paced(bootstrap, in_topic, out_topic, rows, rate, seconds):
     """Produces events at `rate`/s for `seconds` (the MovieLens events in
     time order, again with new user ids if it runs out), reads the
-    recommendations from `out_topic`; returns (sorted latencies in ms, events).
+    recommendations from `out_topic`; returns (sorted latencies in ms, events,
+    the highest latency of each second, each latency's parts sorted: "in",
+    "service" and "out", see below).
     Light on this process's CPU: partitions are chosen here (a user's events
     to one partition, so an event's offset is its place in its partition: no
     delivery reports), and results are not parsed beyond their offset."""
@@ -104,6 +109,7 @@ def paced(bootstrap, in_topic, out_topic, rows, rate, seconds):
     got = []                       # (user key, event_offset, time read)
     done = threading.Event()
     offset_re = re.compile(rb'"event_offset": ?(\d+)')
+    latency_re = re.compile(rb'"latency_ms": ?([0-9.e+-]+)')
 
     def read():
         c = Consumer({"bootstrap.servers": bootstrap, "group.id": "latency-reader",
@@ -116,10 +122,14 @@ def paced(bootstrap, in_topic, out_topic, rows, rate, seconds):
             first = c.poll(0.05)
             if first is None:
                 continue
-            t = time.monotonic()
+            t, wall_ms = time.monotonic(), time.time() * 1000
             for m in [first] + c.consume(1000, timeout=0):
                 if not m.error():
-                    got.append((m.key(), int(offset_re.search(m.value()).group(1)), t))
+                    # The service's own latency_ms (read -> result produced) and the
+                    # result's CreateTime (set at its produce()) split the latency.
+                    v = m.value()
+                    got.append((m.key(), int(offset_re.search(v).group(1)), t,
+                                float(latency_re.search(v).group(1)), wall_ms - m.timestamp()[1]))
         c.close()
 
     reader = threading.Thread(target=read)
@@ -138,7 +148,7 @@ def paced(bootstrap, in_topic, out_topic, rows, rate, seconds):
         probes.setdefault(zlib.crc32(user) % 4, user)
         k += 1
     deadline = time.monotonic() + 120
-    while {zlib.crc32(u) % 4 for u, _, _ in got} != set(range(4)):
+    while {zlib.crc32(g[0]) % 4 for g in got} != set(range(4)):
         if time.monotonic() > deadline:
             sys.exit(f"{out_topic}: no answer to the warm-up events")
         for part, user in probes.items():
@@ -180,13 +190,30 @@ def paced(bootstrap, in_topic, out_topic, rows, rate, seconds):
         print(f"  (the producer fell {behind:.1f} s behind its schedule)")
     warm = seconds / 10  # the first 10 %: warm-up
     lat, worst = [], {}  # worst: second of the run -> its highest latency
-    for user, offset, t in got:
+    # Each latency in three parts: "in", the event produced -> read by the
+    # service (the producer's linger, the broker, the service's fetch);
+    # "service", read -> result produced (its latency_ms); "out", result
+    # produced -> read here (the service's producer, the broker, this reader).
+    split = {"in": [], "service": [], "out": []}
+    for user, offset, t, service_ms, out_ms in got:
         s = sent[zlib.crc32(user) % 4][offset]
         if s - t0 >= warm:
             lat.append((t - s) * 1000)
             worst[int(s - t0)] = max(worst.get(int(s - t0), 0), lat[-1])
+            split["in"].append(lat[-1] - service_ms - out_ms)
+            split["service"].append(service_ms)
+            split["out"].append(out_ms)
     lat.sort()
-    return lat, n, [worst[k] for k in sorted(worst)]
+    for v in split.values():
+        v.sort()
+    return lat, n, [worst[k] for k in sorted(worst)], split
+
+
+def cpu_seconds(pid):
+    """User + system CPU seconds a process has used so far (Linux /proc)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def pct(lat, q):
@@ -309,7 +336,9 @@ def main():
                              stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "sluice-paced.log"), "w"))
         wait_ready(port, s)
         time.sleep(2)  # its group join
-        s_lat, s_n, s_worst = paced(bootstrap, "paced-sluice", "out-sluice", rows, s_load, args.seconds)
+        cpu0 = (cpu_seconds(s.pid), cpu_seconds(broker.pid), time.process_time(), time.monotonic())
+        s_lat, s_n, s_worst, s_split = paced(bootstrap, "paced-sluice", "out-sluice", rows, s_load, args.seconds)
+        s_cpu = (cpu_seconds(s.pid), cpu_seconds(broker.pid), time.process_time(), time.monotonic())
         stop(s)
         py = subprocess.Popen(["/usr/bin/python3", os.path.join(ROOT, "bench", "recommend", "python_service.py"),
                                "--bootstrap", bootstrap, "--input", "paced-python", "--output", "out-python",
@@ -317,7 +346,9 @@ def main():
                                "--threads", str(args.threads), "--fetch-wait-ms", str(args.fetch_wait_ms)],
                               stderr=open(os.path.join(work, "python-paced.log"), "w"))
         time.sleep(5)  # model load and group join
-        p_lat, p_n, p_worst = paced(bootstrap, "paced-python", "out-python", rows, p_load, args.seconds)
+        cpu1 = (cpu_seconds(py.pid), cpu_seconds(broker.pid), time.process_time(), time.monotonic())
+        p_lat, p_n, p_worst, p_split = paced(bootstrap, "paced-python", "out-python", rows, p_load, args.seconds)
+        p_cpu = (cpu_seconds(py.pid), cpu_seconds(broker.pid), time.process_time(), time.monotonic())
         stop(py)
         for name, load, lat, m, worst in (("sluice", s_load, s_lat, s_n, s_worst),
                                           ("python", p_load, p_lat, p_n, p_worst)):
@@ -326,6 +357,15 @@ def main():
                   f"p99 {pct(lat, 0.99):.2f} ms, p99.9 {pct(lat, 0.999):.2f} ms ({len(lat)} after warm-up)")
             # A tail that grows with the run's length is the embedded broker's (see --seconds).
             print(f"  highest latency in each second of the run (ms): {' '.join(f'{w:.0f}' for w in worst)}")
+            # Who used the two cores meanwhile: the service, the embedded broker, this
+            # script (the paced producer and the latency reader), in cores.
+            a, b = (cpu0, s_cpu) if name == "sluice" else (cpu1, p_cpu)
+            wall = b[3] - a[3]
+            print(f"  CPU while paced, in cores: {name} {(b[0] - a[0]) / wall:.2f}, broker {(b[1] - a[1]) / wall:.2f}, "
+                  f"producer + reader {(b[2] - a[2]) / wall:.2f}")
+            sp = s_split if name == "sluice" else p_split
+            print("  where the time went, p50 / p99 (ms): " + ", ".join(
+                f"{part} {pct(v, 0.5):.1f} / {pct(v, 0.99):.1f}" for part, v in sp.items()))
         print(f"p99 python / sluice: {pct(p_lat, 0.99) / pct(s_lat, 0.99):.2f}x "
               f"({'each at its own load' if args.own_load else 'both at the same rate'})")
     finally:
