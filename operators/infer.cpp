@@ -253,21 +253,19 @@ std::string Infer::prepare(const ServedModel& next) const {
   // and not taken goes.
   const uint64_t serving = slot_->generation();
   std::erase_if(prepared_, [&](const Prepared& p) { return p.generation < serving; });
-  prepared_.push_back({&next, next.generation, std::move(built)});
+  prepared_.push_back({next.generation, std::move(built)});
   return "";
 }
 
 void Infer::discard(const ServedModel& next) const {
   std::lock_guard lock(prepared_mu_);
-  std::erase_if(prepared_, [&](const Prepared& p) {
-    return p.version == &next && p.generation == next.generation;
-  });
+  std::erase_if(prepared_, [&](const Prepared& p) { return p.generation == next.generation; });
 }
 
 std::unique_ptr<engine::Backend> Infer::take_prepared(const ServedModel& served) const {
   std::lock_guard lock(prepared_mu_);
   for (auto it = prepared_.begin(); it != prepared_.end(); ++it) {
-    if (it->version != &served || it->generation != served.generation) continue;
+    if (it->generation != served.generation) continue;
     std::unique_ptr<engine::Backend> b = std::move(it->backends.back());
     it->backends.pop_back();
     if (it->backends.empty()) prepared_.erase(it);
@@ -324,14 +322,13 @@ void Infer::use(InferState& st, std::shared_ptr<const ServedModel> served,
     }
   }
   const engine::Model& m = *st.model;
-  core::log_info(
-      "infer '", st.stage, "' worker ", st.worker, reloaded ? ": reloaded model " : ": model ",
-      m.name(), " (", m.config().architecture_class, ", ", m.weights_dtype(), ", model_hash ",
-      m.identity().hash, ") on ", st.backend->device_name(),
-      !reloaded ? ""
-      : built_here
-          ? "; switched in " + format_ms(core::now_ns() - t0) + " (its backend built at the switch)"
-          : "; switched in " + format_ms(core::now_ns() - t0));
+  core::log_info("infer '", st.stage, "' worker ", st.worker,
+                 reloaded ? ": reloaded model " : ": model ", m.name(), " (",
+                 m.config().architecture_class, ", ", m.weights_dtype(), ", model_hash ",
+                 m.identity().hash, ") on ", st.backend->device_name(),
+                 reloaded ? "; switched in " + format_ms(core::now_ns() - t0) +
+                                (built_here ? " (its backend built at the switch)" : "")
+                          : "");
   probe_.on_model(m.name(), m.identity(), m.config().architecture_class,
                   std::string(st.backend->kind()),
                   engine::precision_name(engine::effective_precision(options_.backend.precision)));

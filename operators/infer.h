@@ -105,8 +105,7 @@ class Infer final : public core::Operator {
   int preparer_ = -1;
   std::atomic<int> workers_{0};  // states made: backends to prepare per version
   struct Prepared {
-    const ServedModel* version;  // with its generation: the address may be reused
-    uint64_t generation;
+    uint64_t generation;  // of the slot's version (a refused one is discarded)
     std::vector<std::unique_ptr<engine::Backend>> backends;
   };
   mutable std::mutex prepared_mu_;
