@@ -26,10 +26,11 @@ _WORD = re.compile(r"(?u)\b\w\w+\b")
 
 
 class TfidfVectorizer:
-    def __init__(self, word_ngrams=(1, 2), char_ngrams=None, min_df=2):
+    def __init__(self, word_ngrams=(1, 2), char_ngrams=None, min_df=2, extra_terms=None):
         self.word_ngrams = word_ngrams
         self.char_ngrams = char_ngrams
         self.min_df = min_df
+        self.extra_terms = extra_terms  # text -> more terms (tools/sentiment_lexicon.py)
         self.index = {}
         self.idf = None
 
@@ -46,6 +47,8 @@ class TfidfVectorizer:
                 w = f" {w} "
                 for n in range(clo, chi + 1):
                     terms += ["c:" + w[i:i + n] for i in range(len(w) - n + 1)]
+        if self.extra_terms:
+            terms += self.extra_terms(text)
         return terms
 
     def fit(self, texts):

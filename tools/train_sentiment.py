@@ -56,6 +56,7 @@ import torch.nn.functional as F  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bert_model  # noqa: E402
 import safetensors_io  # noqa: E402
+import sentiment_lexicon  # noqa: E402
 import tfidf_lr  # noqa: E402
 import tweet_text  # noqa: E402
 import wordpiece_vocab  # noqa: E402
@@ -146,7 +147,12 @@ def teacher_probs(texts, labels, fit_idx, held_idx, args):
     Held-out tweets get the mean of the fold teachers (only reported). The
     vocabulary and idf come from all train text (no labels)."""
     t0 = time.time()
-    vec = tfidf_lr.TfidfVectorizer(word_ngrams=(1, 2), char_ngrams=(2, 5), min_df=2).fit(texts)
+    extra, what = None, ""
+    if args.teacher_lexicon:
+        lex = args.lexicon
+        extra, what = (lambda t: sentiment_lexicon.terms(t, lex)), f" + VADER lexicon ({len(lex)} terms)"
+    vec = tfidf_lr.TfidfVectorizer(word_ngrams=(1, 2), char_ngrams=(2, 5), min_df=2,
+                                   extra_terms=extra).fit(texts)
     X = vec.transform(texts).to_sparse_csr()
     y = torch.tensor(labels)
     probs = torch.zeros(len(texts), 3)
@@ -161,7 +167,7 @@ def teacher_probs(texts, labels, fit_idx, held_idx, args):
         lr.fit(tfidf_lr.rows(X, rest), y[rest], max_iter=args.teacher_iterations)
         probs[fold] = lr.predict_proba(tfidf_lr.rows(X, torch.tensor(fold)))
         probs[held] += lr.predict_proba(tfidf_lr.rows(X, held)) / args.teacher_folds
-    log(f"teacher (TF-IDF word 1-2 + char 2-5 grams, {X.shape[1]} features, LR C={args.teacher_c}, "
+    log(f"teacher (TF-IDF word 1-2 + char 2-5 grams{what}, {X.shape[1]} features, LR C={args.teacher_c}, "
         f"{args.teacher_folds}-fold cross-fitted): {time.time() - t0:.0f} s")
     return probs
 
@@ -291,7 +297,7 @@ def set_emoji_embeddings(model, tok, names, trained_ids):
 def write_model_card(out, args, config, n_params, summary, wall, cpu):
     size = os.path.getsize(os.path.join(out, "model.safetensors"))
     opts = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in sorted(vars(args).items())
-                    if k not in ("data", "out", "no_save"))
+                    if k not in ("data", "out", "no_save", "lexicon") and v != "")
     card = f"""# sentiment-tweet-small
 
 Three-way sentiment classifier (`negative` / `neutral` / `positive`) for tweets and
@@ -409,6 +415,9 @@ def main():
                     help="class weighting of the fine-tuning loss: weights (class share)^-balance")
     ap.add_argument("--teacher-c", type=float, default=3.0, help="inverse L2 strength of the teacher")
     ap.add_argument("--teacher-folds", type=int, default=2)
+    ap.add_argument("--teacher-lexicon", default="",
+                    help="VADER lexicon file whose valences become teacher features "
+                         f"(the npm peer's: {sentiment_lexicon.DEFAULT_PATH}); empty: none")
     ap.add_argument("--teacher-iterations", type=int, default=150, help="L-BFGS iterations per teacher")
     ap.add_argument("--emoji-swap", type=float, default=0.5,
                     help="probability of swapping an ASCII emoticon for an emoji in training")
@@ -417,6 +426,13 @@ def main():
 
     t_start = time.time()
     torch.set_num_threads(args.threads)
+    args.lexicon = None
+    if args.teacher_lexicon:
+        try:
+            args.lexicon = sentiment_lexicon.load(args.teacher_lexicon)
+        except (OSError, ValueError) as e:
+            print(f"--teacher-lexicon: {e}", file=sys.stderr)
+            sys.exit(2)
     seed_everything(args.seed)
     rng = random.Random(args.seed)
 
