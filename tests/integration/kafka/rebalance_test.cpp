@@ -210,9 +210,13 @@ TEST(KafkaRebalance, RefusedCommitsDoNotHoldLaterCommits) {
   Harness h(member(b, 100));  // ~6 s of streaming
   h.start();
   ASSERT_TRUE(wait_for_records(b, "out", 5000, 60s));
-  cluster.push_request_errors(
-      api_key::kOffsetCommit,
-      {RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS, RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE});
+  // Two refusals of the kind a rebalance gives. Not COORDINATOR_NOT_AVAILABLE:
+  // librdkafka 2.0.2 then drops its coordinator and, on a loaded machine,
+  // sometimes found it again only after the 6 s session timeout, so the
+  // member lost its partitions and re-read what was in flight (a fresh-machine
+  // run: 1,105 records twice), which is not what this test is about.
+  cluster.push_request_errors(api_key::kOffsetCommit, {RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS,
+                                                       RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS});
   std::this_thread::sleep_for(1s);  // both refusals used up (commits every 200 ms)
   const int64_t out_then = total_records(b, "out");
   // Within a few commit intervals the group's committed offsets pass what
