@@ -8,7 +8,7 @@ in tools/). It knows the valence of words the 45k train tweets hardly show,
 which is what SemEval's feature-based systems took from lexicons.
 
 Terms of a text: for every lexicon hit its valence rounded to half points
-(`lex:-5` .. `lex:5`, flipped and damped by 0.74 within three tokens after a
+(`lex:-8` .. `lex:8`, flipped and damped by 0.74 within three tokens after a
 negation, as VADER does) and its sign (`lex:pos` / `lex:neg`), `lex:none`
 when nothing matched, `lex:excl` when the text ends with `!`. They go into
 the teacher's vocabulary like any n-gram (idf, L2 row norm)."""
@@ -50,7 +50,6 @@ def load(path=DEFAULT_PATH):
 def terms(text, lex):
     out = []
     flip = 0
-    word = ""
     for raw in text.split():
         word = raw.lower()
         v = lex.get(word)

@@ -140,7 +140,7 @@ def add_emoji_tokens(vocab):
     return names
 
 
-def teacher_probs(texts, labels, fit_idx, held_idx, args):
+def teacher_probs(texts, labels, fit_idx, held_idx, args, lexicon=None):
     """TF-IDF + LR teacher, cross-fitted: the fit tweets are split in
     --teacher-folds folds and each fold's probabilities come from a teacher
     trained on the other folds, so no soft label was seen by its teacher.
@@ -148,9 +148,9 @@ def teacher_probs(texts, labels, fit_idx, held_idx, args):
     vocabulary and idf come from all train text (no labels)."""
     t0 = time.time()
     extra, what = None, ""
-    if args.teacher_lexicon:
-        lex = args.lexicon
-        extra, what = (lambda t: sentiment_lexicon.terms(t, lex)), f" + VADER lexicon ({len(lex)} terms)"
+    if lexicon:
+        extra = lambda t: sentiment_lexicon.terms(t, lexicon)  # noqa: E731
+        what = f" + VADER lexicon ({len(lexicon)} terms)"
     vec = tfidf_lr.TfidfVectorizer(word_ngrams=(1, 2), char_ngrams=(2, 5), min_df=2,
                                    extra_terms=extra).fit(texts)
     X = vec.transform(texts).to_sparse_csr()
@@ -297,7 +297,7 @@ def set_emoji_embeddings(model, tok, names, trained_ids):
 def write_model_card(out, args, config, n_params, summary, wall, cpu):
     size = os.path.getsize(os.path.join(out, "model.safetensors"))
     opts = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in sorted(vars(args).items())
-                    if k not in ("data", "out", "no_save", "lexicon") and v != "")
+                    if k not in ("data", "out", "no_save") and v != "")
     card = f"""# sentiment-tweet-small
 
 Three-way sentiment classifier (`negative` / `neutral` / `positive`) for tweets and
@@ -426,10 +426,10 @@ def main():
 
     t_start = time.time()
     torch.set_num_threads(args.threads)
-    args.lexicon = None
+    lexicon = None
     if args.teacher_lexicon:
         try:
-            args.lexicon = sentiment_lexicon.load(args.teacher_lexicon)
+            lexicon = sentiment_lexicon.load(args.teacher_lexicon)
         except (OSError, ValueError) as e:
             print(f"--teacher-lexicon: {e}", file=sys.stderr)
             sys.exit(2)
@@ -460,7 +460,7 @@ def main():
 
     soft = None
     if args.kd_weight > 0:
-        soft = teacher_probs(texts, labels, fit_idx, held_idx, args)
+        soft = teacher_probs(texts, labels, fit_idx, held_idx, args, lexicon)
         log(f"teacher, held out: {fmt(metrics(torch.log(soft[held_idx]), held_labels))}")
         soft = soft[fit_idx]
 

@@ -35,24 +35,24 @@ check("#love (great)", ["lex:6", "lex:pos", "lex:6", "lex:pos"])
 check("the bus leaves at 9", ["lex:none"])
 check("", ["lex:none"])
 
-with tempfile.TemporaryDirectory() as d:
-    bad = os.path.join(d, "lex.txt")
-    with open(bad, "w") as f:
-        f.write("good\tvery\n")
-    try:
-        sl.load(bad)
-        fails.append("a non-numeric valence was accepted")
-    except ValueError as e:
-        if bad not in str(e) or ":1:" not in str(e):
-            fails.append(f"the error does not name the file and line: {e}")
-    with open(bad, "w") as f:
-        f.write("no tabs here\n")
-    try:
-        sl.load(bad)
-        fails.append("a file without entries was accepted")
-    except ValueError as e:
-        if bad not in str(e):
-            fails.append(f"the error does not name the file: {e}")
+
+
+def refused(content, what, named):
+    """A lexicon file holding `content` is refused with an error naming `named`."""
+    with tempfile.TemporaryDirectory() as d:
+        bad = os.path.join(d, "lex.txt")
+        with open(bad, "w") as f:
+            f.write(content)
+        try:
+            sl.load(bad)
+            fails.append(f"{what} was accepted")
+        except ValueError as e:
+            if bad + named not in str(e):
+                fails.append(f"the error does not name {bad + named}: {e}")
+
+
+refused("good\tvery\n", "a non-numeric valence", ":1:")
+refused("no tabs here\n", "a file without entries", ":")
 
 for f in fails:
     print("FAIL", f)
