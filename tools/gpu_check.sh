@@ -6,10 +6,17 @@
 # GEMM + CUDA top-K) against torch.topk on the same GPU and FAISS on the CPU. Logs and results go to $OUT (default
 # ./gpu-check-out); a summary is printed last.
 #
-#   tools/gpu_check.sh [all|tests|sanitize|bench|bench-full|scorer]    (default: all)
+#   tools/gpu_check.sh [PHASE...]    PHASE: all|tests|sanitize|bench|bench-full|scorer|profile (default: all)
 #
-# Phases (each fits a 10-minute command on an H200; `all` is tests +
-# sanitize + the quick bench + scorer, run them one by one where time is short):
+# Several phases run in the order given. GPU_CHECK_BUDGET=SECONDS caps the
+# whole run: each phase's programs get at most what is left (less a margin
+# for the summary), so a lease-limited call still returns the summary of what
+# finished instead of being killed mid-phase with nothing printed.
+#
+# Phases (`all` is tests + sanitize + the quick bench + scorer). Measured on an
+# H200 (2026-12-04, bundle): tests + bench + scorer + sanitize 301 s in all, of
+# which the quick bench 190-208 s (torch.compile included) and tests ~15 s;
+# profile 38 s. A 15-minute lease holds `tests bench scorer sanitize` and a rerun:
 #   tests       the gpu-labelled tests (ctest -L gpu, or the bundled programs)
 #   sanitize    compute-sanitizer memcheck over the op tests and a backend
 #               subset; racecheck and synccheck over the attention kernels
@@ -17,6 +24,10 @@
 #   bench-full  bench/encoder/gpu_bench.py (3 runs, 2 s per config, every config)
 #   scorer      bench/recommend/scorer_run.py --device cuda --quick (d 64/128,
 #               10k/100k items, batch 1/16/256; same top-K ids checked first)
+#   profile     where the encoder's GPU time goes: ncu (kernel durations only,
+#               clocks left alone) over bert-base forwards of 8k tokens, as
+#               len 128 x 64 and len 32 x 256 (tweet-like), summed per kernel
+#               by tools/ncu_kernel_table.py (not part of `all`)
 #
 # Where the programs come from:
 #   - build-gpu-bundle/bundle.tar.xz (made by tools/gpu_bundle.sh on a Debian
@@ -27,12 +38,35 @@
 # GPU_CHECK_BUILD=1 forces the build. Exit code: 0 when every phase run passed.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-PHASE=${1:-all}
-case "$PHASE" in all | tests | sanitize | bench | bench-full | scorer) ;; *)
-  echo "usage: tools/gpu_check.sh [all|tests|sanitize|bench|bench-full|scorer]" >&2
-  exit 2
-  ;;
+PHASES=("$@")
+[ ${#PHASES[@]} -gt 0 ] || PHASES=(all)
+for p in "${PHASES[@]}"; do
+  case "$p" in all | tests | sanitize | bench | bench-full | scorer | profile) ;; *)
+    echo "usage: tools/gpu_check.sh [all|tests|sanitize|bench|bench-full|scorer|profile]... (unknown phase '$p')" >&2
+    exit 2
+    ;;
+  esac
+done
+case "${GPU_CHECK_BUDGET:-}" in '' | *[!0-9]*)
+  [ -z "${GPU_CHECK_BUDGET:-}" ] || { echo "gpu_check: GPU_CHECK_BUDGET must be whole seconds, not '$GPU_CHECK_BUDGET'" >&2; exit 2; } ;;
 esac
+STARTED=$SECONDS
+# cap SECONDS: SECONDS, or less where GPU_CHECK_BUDGET leaves less (a 15 s margin for the summary).
+cap() {
+  local want=$1 left
+  [ -n "${GPU_CHECK_BUDGET:-}" ] || { echo "$want"; return; }
+  left=$((GPU_CHECK_BUDGET - (SECONDS - STARTED) - 15))
+  [ "$left" -lt "$want" ] && want=$left
+  [ "$want" -lt 1 ] && want=1
+  echo "$want"
+}
+# out_of_time NAME: true (and says so) when the budget has no room left for phase NAME.
+out_of_time() {
+  [ -n "${GPU_CHECK_BUDGET:-}" ] || return 1
+  [ $((GPU_CHECK_BUDGET - (SECONDS - STARTED))) -ge 45 ] && return 1
+  say "$1: not run (GPU_CHECK_BUDGET=$GPU_CHECK_BUDGET s spent)"
+  return 0
+}
 OUT=${OUT:-$ROOT/gpu-check-out}
 mkdir -p "$OUT"
 SUMMARY=$OUT/summary.txt
@@ -127,7 +161,7 @@ run_gtest() {  # name program [args...]
   local name=$1
   shift
   local log=$OUT/$name.log
-  timeout "${GPU_CHECK_TIMEOUT:-560}" "${RUN[@]}" "$@" --gtest_output="xml:$OUT/$name.xml" >"$log" 2>&1
+  timeout "$(cap "${GPU_CHECK_TIMEOUT:-560}")" "${RUN[@]}" "$@" --gtest_output="xml:$OUT/$name.xml" >"$log" 2>&1
   local rc=$?
   local passed failed skipped
   passed=$(grep -c '^\[       OK \]' "$log")
@@ -152,7 +186,7 @@ run_gtest() {  # name program [args...]
 
 phase_tests() {
   if [ "$MODE" = build ]; then
-    (cd "$ROOT/build-gpu" && timeout 580 ctest -L gpu -E "cuda_ops_(memcheck|racecheck)" --output-on-failure >"$OUT/ctest-gpu.log" 2>&1)
+    (cd "$ROOT/build-gpu" && timeout "$(cap 580)" ctest -L gpu -E "cuda_ops_(memcheck|racecheck)" --output-on-failure >"$OUT/ctest-gpu.log" 2>&1)
     local rc=$?
     say "ctest -L gpu: $(grep -E 'tests passed|tests failed' "$OUT/ctest-gpu.log" | tail -1) (exit $rc, log ctest-gpu.log)"
     [ $rc -eq 0 ] || { STATUS=1; grep -E '\(Failed\)|\*\*\*Failed|Timeout' "$OUT/ctest-gpu.log" | head -30 >>"$SUMMARY"; }
@@ -204,8 +238,8 @@ phase_bench() {  # [--quick]
     fail "bench: $PY lacks torch or numpy (set GPU_CHECK_PYTHON)"
     return
   fi
-  timeout 590 $PY "$ROOT/bench/encoder/gpu_bench.py" --bench-bin "$BIN/encoder_bench" --out "$OUT" \
-    --work-dir "$OUT/bench-work" "$@" >"$log" 2>&1
+  timeout "$(cap 590)" $PY "$ROOT/bench/encoder/gpu_bench.py" --bench-bin "$BIN/encoder_bench" --out "$OUT" \
+    --work-dir "${GPU_CHECK_WORK:-$OUT/bench-work}" --peer-timeout "${GPU_CHECK_PEER_TIMEOUT:-300}" "$@" >"$log" 2>&1
   local rc=$?
   [ $rc -eq 0 ] || fail "bench exited $rc (log gpu_bench.log)"
   sed -n '/^encoder throughput/,$p' "$log" >>"$SUMMARY"
@@ -222,7 +256,7 @@ phase_scorer() {
     fail "scorer: $PY lacks torch or numpy (set GPU_CHECK_PYTHON)"
     return
   fi
-  timeout 400 $PY "$ROOT/bench/recommend/scorer_run.py" --bench "$BIN/scorer_bench" --device cuda \
+  timeout "$(cap 400)" $PY "$ROOT/bench/recommend/scorer_run.py" --bench "$BIN/scorer_bench" --device cuda \
     --quick --min-time 0.5 --json "$OUT/scorer_bench.json" >"$log" 2>&1
   local rc=$?
   [ $rc -eq 0 ] || fail "scorer bench exited $rc (log scorer_bench.log)"
@@ -230,22 +264,56 @@ phase_scorer() {
   [ $rc -eq 0 ] || tail -20 "$log" >&2
 }
 
-case "$PHASE" in
-  tests) phase_tests ;;
-  sanitize) phase_sanitize ;;
-  bench) phase_bench --quick ;;
-  bench-full) phase_bench ;;
-  scorer) phase_scorer ;;
-  all)
-    phase_tests
-    phase_sanitize
-    phase_bench --quick
-    phase_scorer
-    ;;
-esac
+phase_profile() {
+  local ncu model=${GPU_CHECK_WORK:-$OUT/bench-work}/bert-base-profile shape len batch
+  ncu=$(command -v ncu || ls /usr/local/cuda/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1 || true)
+  if [ -z "$ncu" ]; then
+    say "profile: ncu not found; skipped"
+    return
+  fi
+  if [ ! -f "$model/config.json" ]; then
+    $PY "$ROOT/tools/make_random_model.py" --arch bert --vocab 30522 --max-positions 512 --labels 3 --seed 1 \
+      --layers 12 --hidden 768 --heads 12 --intermediate 3072 --out "$model" >"$OUT/profile_model.log" 2>&1 ||
+      { fail "profile: making the random bert-base failed (profile_model.log)"; return; }
+  fi
+  for shape in 128x64 32x256; do
+    len=${shape%x*} batch=${shape#*x}
+    # The first 900 launches (about 6 forwards; the warm-up cycle runs the same kernels) under ncu;
+    # the rest of the --min-time run goes unprofiled.
+    timeout "$(cap 200)" "${RUN[@]}" "$ncu" --clock-control none --cache-control none --csv --page raw \
+      --metrics gpu__time_duration.sum --launch-count 900 \
+      "$PROG/encoder_bench" --model "$model" --device cuda:0 --dtype fp16 --length "$len" --batch "$batch" \
+      --min-time 3 >"$OUT/profile_$shape.csv" 2>"$OUT/profile_$shape.log"
+    local rc=$?
+    if [ $rc -ne 0 ]; then
+      fail "profile $shape: ncu exited $rc ($(tail -1 "$OUT/profile_$shape.log"))"
+      continue
+    fi
+    say "profile: bert-base fp16, $batch sequences of $len tokens, kernel time per forward (ncu, $(basename "$ncu"))"
+    $PY "$ROOT/tools/ncu_kernel_table.py" "$OUT/profile_$shape.csv" --per-launch-of embedding_layernorm --top 16 \
+      >>"$SUMMARY" 2>&1 || fail "profile $shape: no kernel table (profile_$shape.csv)"
+  done
+}
+
+for p in "${PHASES[@]}"; do
+  case "$p" in
+    profile) out_of_time profile || phase_profile ;;
+    tests) out_of_time tests || phase_tests ;;
+    sanitize) out_of_time sanitize || phase_sanitize ;;
+    bench) out_of_time bench || phase_bench --quick ;;
+    bench-full) out_of_time bench-full || phase_bench ;;
+    scorer) out_of_time scorer || phase_scorer ;;
+    all)
+      out_of_time tests || phase_tests
+      out_of_time sanitize || phase_sanitize
+      out_of_time bench || phase_bench --quick
+      out_of_time scorer || phase_scorer
+      ;;
+  esac
+done
 
 echo
-echo "==== gpu-check summary ($PHASE; logs in $OUT) ===="
+echo "==== gpu-check summary (${PHASES[*]}; $((SECONDS - STARTED)) s; logs in $OUT) ===="
 cat "$SUMMARY"
 [ $STATUS -eq 0 ] && echo "RESULT: PASS" || echo "RESULT: FAIL"
 exit $STATUS

@@ -93,8 +93,11 @@ def make_plan(quick):
     return {"configs": configs}
 
 
-def run_json(cmd, tag):
-    res = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def run_json(cmd, tag, timeout=None):
+    try:
+        res = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(f"{tag} timed out after {timeout:.0f} s: {' '.join(cmd)}")
     for line in res.stderr.splitlines():
         log(f"{tag}: {line}")
     if res.returncode != 0:
@@ -114,6 +117,9 @@ def main():
     ap.add_argument("--no-torch", action="store_true")
     ap.add_argument("--torch-modes", default="eager,compile")
     ap.add_argument("--device", default="cuda:0")
+    ap.add_argument("--peer-timeout", type=float, default=None,
+                    help="seconds each PyTorch mode may take per model, compiling included (default: no limit); "
+                         "a mode that runs over is left out of the table")
     args = ap.parse_args()
     if args.quick:
         args.repeat, args.min_time = 1, 1.0
@@ -129,6 +135,36 @@ def main():
         peak = {"peak_tflops": None, "device": args.device, "gemm_n": None}
     plan = make_plan(args.quick)
     results = []
+
+    def ratio(a, b):
+        return f"{a / b:6.2f}x" if a and b else "    n/a"
+
+    def num(x):
+        return f"{x / 1e3:9.0f}k" if x else "       n/a"
+
+    # The table is printed model by model as each finishes (and the json rewritten), so a run
+    # stopped by a time limit still leaves the rows it measured.
+    peak_text = f"{peak['peak_tflops']:.0f} TFLOP/s" if peak["peak_tflops"] else "not measured"
+    print(f"\nencoder throughput on {peak['device']}, fp16, tokens/s (sluice: median of {args.repeat}); "
+          f"dense bf16 peak {peak_text}")
+    print(f"{'model':<10} {'config':<11} {'sluice':>10} {'+graphs':>10} {'torch':>10} {'compile':>10} "
+          f"{'vs eager':>8} {'vs comp.':>8} {'%peak':>6} {'batch ms':>8}", flush=True)
+
+    def print_rows(rows):
+        for r in rows:
+            best = max(r["ours"], r["ours_graphs"])
+            frac = f"{100 * max(r['tflops'], r['tflops_graphs']) / peak['peak_tflops']:5.1f}%" if peak["peak_tflops"] else "   n/a"
+            print(f"{r['model']:<10} {r['config']:<11} {num(r['ours'])} {num(r['ours_graphs'])} {num(r['eager'])} "
+                  f"{num(r['compile'])} {ratio(best, r['eager']):>8} {ratio(best, r['compile']):>8} "
+                  f"{frac} {r['batch_ms']:8.2f}", flush=True)
+
+    def save():
+        if args.out:
+            out = {"when": datetime.datetime.now().isoformat(timespec="seconds"), "peak": peak, "repeat": args.repeat,
+                   "min_time_s": args.min_time, "results": results, "plan": plan}
+            os.makedirs(args.out, exist_ok=True)
+            json.dump(out, open(os.path.join(args.out, "gpu_bench.json"), "w"), indent=1)
+
     for name in args.models.split(","):
         d = ensure_model(work, name)
         plan_path = os.path.join(work, f"plan{'-quick' if args.quick else ''}.json")
@@ -143,13 +179,14 @@ def main():
         peer = {}
         if not args.no_torch:
             log(f"{name}: PyTorch ({args.torch_modes})")
-            try:
-                for x in run_json([sys.executable, os.path.join(ROOT, "bench", "encoder", "torch_gpu_bench.py"),
-                                   "--model", d, "--plan", plan_path, "--modes", args.torch_modes,
-                                   "--min-time", str(args.min_time)], "torch"):
-                    peer[(x["name"], x["mode"])] = x
-            except RuntimeError as e:
-                log(f"PyTorch peer failed: {e}")
+            for mode in args.torch_modes.split(","):
+                try:
+                    for x in run_json([sys.executable, os.path.join(ROOT, "bench", "encoder", "torch_gpu_bench.py"),
+                                       "--model", d, "--plan", plan_path, "--modes", mode,
+                                       "--min-time", str(args.min_time)], f"torch {mode}", args.peer_timeout):
+                        peer[(x["name"], x["mode"])] = x
+                except RuntimeError as e:
+                    log(f"PyTorch peer ({mode}) failed: {e}")
         for c in plan["configs"]:
             def med(runs, key):
                 return statistics.median(run[c["name"]][key] for run in runs)
@@ -160,24 +197,8 @@ def main():
                    "eager": peer.get((c["name"], "eager"), {}).get("tokens_per_s"),
                    "compile": peer.get((c["name"], "compile"), {}).get("tokens_per_s")}
             results.append(row)
-
-    def ratio(a, b):
-        return f"{a / b:6.2f}x" if a and b else "    n/a"
-
-    def num(x):
-        return f"{x / 1e3:9.0f}k" if x else "       n/a"
-
-    peak_text = f"{peak['peak_tflops']:.0f} TFLOP/s" if peak["peak_tflops"] else "not measured"
-    print(f"\nencoder throughput on {peak['device']}, fp16, tokens/s (sluice: median of {args.repeat}); "
-          f"dense bf16 peak {peak_text}")
-    print(f"{'model':<10} {'config':<11} {'sluice':>10} {'+graphs':>10} {'torch':>10} {'compile':>10} "
-          f"{'vs eager':>8} {'vs comp.':>8} {'%peak':>6} {'batch ms':>8}")
-    for r in results:
-        best = max(r["ours"], r["ours_graphs"])
-        frac = f"{100 * max(r['tflops'], r['tflops_graphs']) / peak['peak_tflops']:5.1f}%" if peak["peak_tflops"] else "   n/a"
-        print(f"{r['model']:<10} {r['config']:<11} {num(r['ours'])} {num(r['ours_graphs'])} {num(r['eager'])} "
-              f"{num(r['compile'])} {ratio(best, r['eager']):>8} {ratio(best, r['compile']):>8} "
-              f"{frac} {r['batch_ms']:8.2f}")
+        print_rows(results[-len(plan["configs"]):])
+        save()
 
     print("\ngoals:")
     short = [r for r in results if r["config"].startswith("tweets/")]
@@ -195,11 +216,6 @@ def main():
         print(f"  bert-base, 8k-token batches, of peak  >= 50% : max {100 * max(big):.0f}%, min {100 * min(big):.0f}%  "
               f"{'met' if max(big) >= 0.5 else 'NOT met'}")
     print(f"\n({time.time() - started:.0f} s)")
-    out = {"when": datetime.datetime.now().isoformat(timespec="seconds"), "peak": peak, "repeat": args.repeat,
-           "min_time_s": args.min_time, "results": results, "plan": plan}
-    if args.out:
-        os.makedirs(args.out, exist_ok=True)
-        json.dump(out, open(os.path.join(args.out, "gpu_bench.json"), "w"), indent=1)
 
 
 if __name__ == "__main__":
