@@ -67,7 +67,7 @@ from train_common import (PackedSeqs, WeightAverage, fp16_rounded_state, hf_conf
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The card's human version (sluice reads it into "model_version" and
 # sluice_model_info); the content hash says which bytes exactly.
-MODEL_VERSION = "1.0"
+MODEL_VERSION = "1.1"
 ID2LABEL = dict(enumerate(tweet_text.LABELS))
 LOG = []  # progress lines, repeated in the model card
 # tools/eval_sentiment.py --update-card replaces what lies between these lines.
