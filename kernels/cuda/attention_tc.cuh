@@ -1,12 +1,21 @@
 // The tensor-core attention kernel (see attention.cuh for the op): one
 // block per (sequence, head, 64 queries), 16 query rows per warp. Q is loaded
 // once (bias added) into WMMA fragments; K and V stream through shared memory
-// in tiles of 64 keys; each warp computes S = Q·Kᵀ for its rows into shared
-// memory, updates the online softmax (running max and sum per row, in
-// registers), writes P as fp16/bf16, computes P·V on the tensor cores and
-// folds it into its fp32 output rows, rescaled by exp(m_old - m_new). Rows and
-// keys past the sequence are zero-filled on load and masked (-inf) before the
-// softmax, so nothing outside the sequence can leak in.
+// in tiles of 64 keys (both tiles' global loads in flight together); each warp
+// computes S = Q·Kᵀ for its rows into shared memory, updates the online softmax
+// (running max and sum per row, in registers), writes P as fp16/bf16, computes
+// P·V on the tensor cores and folds it into its fp32 output rows, rescaled by
+// exp(m_old - m_new). Rows and keys past the sequence are zero-filled on load
+// and masked (-inf) before the softmax, so nothing outside the sequence can
+// leak in.
+//
+// The softmax and the output update give each row of a warp's 16 to a lane
+// pair (lanes 2r and 2r + 1; lane half h takes the columns 2j + h), so the 16
+// rows run in parallel and a row's max and sum take one shuffle each. The
+// first version walked the rows one at a time, each with two 5-step warp
+// reductions; on an H200 the kernel then cost the same per (block, key tile)
+// whatever the valid rows, 93 us per BERT-base layer at 8k tokens
+// (kernels/cuda/NOTES.md).
 //
 // Kernel code only, included by attention_tc.cu and by the host emulation
 // test (tests/gpu/emulated_kernels_test.cpp), which runs it on the CPU with
@@ -49,6 +58,13 @@ struct TcLayout {
   static constexpr size_t kOffP = kOffS + kSBytes;
   static constexpr size_t kOffO = kOffP + kPBytes;
   static constexpr size_t kTotal = kOffO + kOBytes;
+  // Blocks per SM the registers must leave room for: as many as shared memory
+  // allows on sm_80/sm_90 (227 KB a block at most, 1 KB reserved per block), at
+  // most 4: 3 at head_dim 64 (70 KB), 4 at 32 and 16. Left to itself nvcc 13 gave
+  // head_dim 64 164-168 registers, which only just fit 3 blocks.
+  static constexpr int kMinBlocks = static_cast<int>((227 * 1024) / (kTotal + 1024)) < 4
+                                        ? static_cast<int>((227 * 1024) / (kTotal + 1024))
+                                        : 4;
 };
 
 // Copies rows [0, ROWS) × cols [0, DH) of one head's Q, K or V into a shared
@@ -77,8 +93,53 @@ __device__ __forceinline__ void load_tile(T* dst, int ld_dst, const T* __restric
   }
 }
 
+// K and V tiles of one key range together: every global load of a thread is
+// issued before the first conversion and store, so their latencies overlap
+// (THREADS is the block size the kernel is launched with).
+template <class T, int DH, int ROWS, int THREADS>
+__device__ __forceinline__ void load_kv_tiles(T* ks, T* vs, int ld_dst, const T* __restrict__ qkv,
+                                              int64_t ld, int64_t first_row, int valid_rows,
+                                              int col_k, int col_v,
+                                              const float* __restrict__ bias_k,
+                                              const float* __restrict__ bias_v) {
+  constexpr int kChunks = DH / 8;
+  constexpr int kPer = (ROWS * kChunks + THREADS - 1) / THREADS;
+  Vec8<T> kv[kPer], vv[kPer];
+#pragma unroll
+  for (int n = 0; n < kPer; ++n) {
+    const int i = static_cast<int>(threadIdx.x) + n * THREADS;
+    const int r = i / kChunks;
+    const int c = (i % kChunks) * 8;
+    if (i < ROWS * kChunks && r < valid_rows) {
+      kv[n] = load8(qkv + (first_row + r) * ld + col_k + c);
+      vv[n] = load8(qkv + (first_row + r) * ld + col_v + c);
+    }
+  }
+#pragma unroll
+  for (int n = 0; n < kPer; ++n) {
+    const int i = static_cast<int>(threadIdx.x) + n * THREADS;
+    if (i >= ROWS * kChunks) break;
+    const int r = i / kChunks;
+    const int c = (i % kChunks) * 8;
+    if (r < valid_rows) {
+      if (bias_k) {
+#pragma unroll
+        for (int k = 0; k < 8; ++k) {
+          kv[n].v[k] = from_f32<T>(to_f32(kv[n].v[k]) + bias_k[c + k]);
+          vv[n].v[k] = from_f32<T>(to_f32(vv[n].v[k]) + bias_v[c + k]);
+        }
+      }
+    } else {
+#pragma unroll
+      for (int k = 0; k < 8; ++k) kv[n].v[k] = vv[n].v[k] = from_f32<T>(0.f);
+    }
+    store8(ks + r * ld_dst + c, kv[n]);
+    store8(vs + r * ld_dst + c, vv[n]);
+  }
+}
+
 template <class T, int DH>
-__global__ void __launch_bounds__(TcLayout<T, DH>::kThreads)
+__global__ void __launch_bounds__(TcLayout<T, DH>::kThreads, TcLayout<T, DH>::kMinBlocks)
     attention_tc_kernel(const T* __restrict__ qkv, int64_t ld, const float* __restrict__ bias,
                         const int32_t* __restrict__ cu, int heads, float scale, int first_only,
                         T* __restrict__ out, int64_t ld_out) {
@@ -113,21 +174,18 @@ __global__ void __launch_bounds__(TcLayout<T, DH>::kThreads)
     wmma::load_matrix_sync(qf[kk], Qs + warp * 16 * L::kLdT + kk * 16, L::kLdT);
   for (int i = lane; i < 16 * DH; i += 32) Ow[(i / DH) * L::kLdO + i % DH] = 0.f;
 
-  float m_run[16], l_run[16];
-#pragma unroll
-  for (int r = 0; r < 16; ++r) {
-    m_run[r] = -INFINITY;
-    l_run[r] = 0.f;
-  }
+  // This lane's row of the warp's 16 and its half of the columns (2j + half).
+  const int row = lane >> 1;
+  const int half = lane & 1;
+  float m_run = -INFINITY, l_run = 0.f;  // of row `row`, the same in both lanes of the pair
 
   for (int k0 = 0; k0 < len; k0 += L::kBK) {
     const int kvalid = min(L::kBK, len - k0);
     __syncthreads();  // every warp is done with the previous K/V tile (and with Qs on the first
                       // pass)
-    load_tile<T, DH, L::kBK>(Ks, L::kLdT, qkv, ld, start + k0, kvalid, d + h * DH,
-                             bias ? bias + d + h * DH : nullptr);
-    load_tile<T, DH, L::kBK>(Vs, L::kLdT, qkv, ld, start + k0, kvalid, 2 * d + h * DH,
-                             bias ? bias + 2 * d + h * DH : nullptr);
+    load_kv_tiles<T, DH, L::kBK, L::kThreads>(
+        Ks, Vs, L::kLdT, qkv, ld, start + k0, kvalid, d + h * DH, 2 * d + h * DH,
+        bias ? bias + d + h * DH : nullptr, bias ? bias + 2 * d + h * DH : nullptr);
     __syncthreads();
 
     // S = Q · Kᵀ for this warp's 16 rows: K row-major [key][dim] is Kᵀ column-major.
@@ -145,21 +203,29 @@ __global__ void __launch_bounds__(TcLayout<T, DH>::kThreads)
     }
     __syncwarp();
 
-    // Online softmax, one row at a time across the warp (lane holds keys lane, lane + 32).
-    float alpha[16];
+    // Online softmax of this lane's row over its half of the tile's keys; the pair
+    // combines max and sum with one shuffle each.
+    float sv[L::kBK / 2];
+    float mx = -INFINITY;
 #pragma unroll
-    for (int r = 0; r < 16; ++r) {
-      const float s0 = lane < kvalid ? Sw[r * L::kLdS + lane] * scale : -INFINITY;
-      const float s1 = lane + 32 < kvalid ? Sw[r * L::kLdS + lane + 32] * scale : -INFINITY;
-      const float m_new = fmaxf(m_run[r], warp_max(fmaxf(s0, s1)));  // finite: key k0 is valid
-      const float p0 = __expf(s0 - m_new);
-      const float p1 = __expf(s1 - m_new);
-      alpha[r] = __expf(m_run[r] - m_new);  // 0 on the first tile (m_run = -inf)
-      l_run[r] = l_run[r] * alpha[r] + warp_sum(p0 + p1);
-      m_run[r] = m_new;
-      Pw[r * L::kLdP + lane] = from_f32<T>(p0);
-      Pw[r * L::kLdP + lane + 32] = from_f32<T>(p1);
+    for (int j = 0; j < L::kBK / 2; ++j) {
+      const int c = 2 * j + half;
+      sv[j] = c < kvalid ? Sw[row * L::kLdS + c] * scale : -INFINITY;
+      mx = fmaxf(mx, sv[j]);
     }
+    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+    const float m_new = fmaxf(m_run, mx);  // finite: key k0 is valid (column 0)
+    float sum = 0.f;
+#pragma unroll
+    for (int j = 0; j < L::kBK / 2; ++j) {
+      const float p = __expf(sv[j] - m_new);  // 0 for masked keys
+      sum += p;
+      Pw[row * L::kLdP + 2 * j + half] = from_f32<T>(p);
+    }
+    sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+    const float alpha = __expf(m_run - m_new);  // 0 on the first tile (m_run = -inf)
+    l_run = l_run * alpha + sum;
+    m_run = m_new;
     __syncwarp();
 
     // P · V into the scratch rows (S is consumed), then O = O·alpha + P·V.
@@ -179,20 +245,24 @@ __global__ void __launch_bounds__(TcLayout<T, DH>::kThreads)
     }
     __syncwarp();
 #pragma unroll
-    for (int r = 0; r < 16; ++r)
-      for (int c = lane; c < DH; c += 32)
-        Ow[r * L::kLdO + c] = Ow[r * L::kLdO + c] * alpha[r] + Sw[r * L::kLdS + c];
+    for (int j = 0; j < DH / 2; ++j) {
+      const int c = 2 * j + half;
+      Ow[row * L::kLdO + c] = Ow[row * L::kLdO + c] * alpha + Sw[row * L::kLdS + c];
+    }
     __syncwarp();
   }
 
+  // Written row by row with the lanes across the columns (coalesced); each row's
+  // 1 / sum comes from the first lane of its pair.
+  const float inv_mine = 1.f / l_run;
 #pragma unroll
   for (int r = 0; r < 16; ++r) {
+    const float inv = __shfl_sync(0xffffffffu, inv_mine, 2 * r);
     const int q = q0 + warp * 16 + r;
     if (q < len && (!first_only || q == 0)) {
-      const int64_t row = first_only ? s : start + q;
-      const float inv = 1.f / l_run[r];
+      const int64_t orow = first_only ? s : start + q;
       for (int c = lane; c < DH; c += 32)
-        out[row * ld_out + h * DH + c] = from_f32<T>(Ow[r * L::kLdO + c] * inv);
+        out[orow * ld_out + h * DH + c] = from_f32<T>(Ow[r * L::kLdO + c] * inv);
     }
   }
 #endif

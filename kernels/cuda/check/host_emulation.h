@@ -106,6 +106,15 @@ inline float __shfl_xor_sync(unsigned, float v, int lane_mask) {
   __syncwarp();
   return r;
 }
+inline float __shfl_sync(unsigned, float v, int src_lane) {
+  auto* s = sluice::cuda::emu::scheduler;
+  const unsigned tid = s->current, warp_base = tid / 32 * 32;
+  s->exchange[tid] = v;
+  __syncwarp();
+  const float r = s->exchange[warp_base + (static_cast<unsigned>(src_lane) & 31u)];
+  __syncwarp();
+  return r;
+}
 inline float __expf(float x) { return std::exp(x); }
 // cuda_runtime.h's templated form (nvcc only): a kernel passed by name.
 template <class F>
