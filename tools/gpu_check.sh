@@ -38,13 +38,15 @@
 # GPU_CHECK_BUILD=1 forces the build. Exit code: 0 when every phase run passed.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-PHASES=("$@")
-[ ${#PHASES[@]} -gt 0 ] || PHASES=(all)
-for p in "${PHASES[@]}"; do
-  case "$p" in all | tests | sanitize | bench | bench-full | scorer | profile) ;; *)
-    echo "usage: tools/gpu_check.sh [all|tests|sanitize|bench|bench-full|scorer|profile]... (unknown phase '$p')" >&2
-    exit 2
-    ;;
+PHASES=()
+for p in "${@:-all}"; do
+  case "$p" in
+    all) PHASES+=(tests sanitize bench scorer) ;;
+    tests | sanitize | bench | bench-full | scorer | profile) PHASES+=("$p") ;;
+    *)
+      echo "usage: tools/gpu_check.sh [all|tests|sanitize|bench|bench-full|scorer|profile]... (unknown phase '$p')" >&2
+      exit 2
+      ;;
   esac
 done
 case "${GPU_CHECK_BUDGET:-}" in '' | *[!0-9]*)
@@ -69,6 +71,7 @@ out_of_time() {
 }
 OUT=${OUT:-$ROOT/gpu-check-out}
 mkdir -p "$OUT"
+WORK=${GPU_CHECK_WORK:-$OUT/bench-work}  # random models and plans, shared by bench and profile
 SUMMARY=$OUT/summary.txt
 : >"$SUMMARY"
 STATUS=0
@@ -239,7 +242,7 @@ phase_bench() {  # [--quick]
     return
   fi
   timeout "$(cap 590)" $PY "$ROOT/bench/encoder/gpu_bench.py" --bench-bin "$BIN/encoder_bench" --out "$OUT" \
-    --work-dir "${GPU_CHECK_WORK:-$OUT/bench-work}" --peer-timeout "${GPU_CHECK_PEER_TIMEOUT:-300}" "$@" >"$log" 2>&1
+    --work-dir "$WORK" --peer-timeout "${GPU_CHECK_PEER_TIMEOUT:-300}" "$@" >"$log" 2>&1
   local rc=$?
   [ $rc -eq 0 ] || fail "bench exited $rc (log gpu_bench.log)"
   sed -n '/^encoder throughput/,$p' "$log" >>"$SUMMARY"
@@ -265,17 +268,16 @@ phase_scorer() {
 }
 
 phase_profile() {
-  local ncu model=${GPU_CHECK_WORK:-$OUT/bench-work}/bert-base-profile shape len batch
+  local ncu model shape len batch
   ncu=$(command -v ncu || ls /usr/local/cuda/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1 || true)
   if [ -z "$ncu" ]; then
     say "profile: ncu not found; skipped"
     return
   fi
-  if [ ! -f "$model/config.json" ]; then
-    $PY "$ROOT/tools/make_random_model.py" --arch bert --vocab 30522 --max-positions 512 --labels 3 --seed 1 \
-      --layers 12 --hidden 768 --heads 12 --intermediate 3072 --out "$model" >"$OUT/profile_model.log" 2>&1 ||
-      { fail "profile: making the random bert-base failed (profile_model.log)"; return; }
-  fi
+  # The bench's random bert-base (made once in the shared work folder, whichever phase comes first).
+  model=$(cd "$ROOT/bench/encoder" && $PY -c 'import sys, gpu_bench; print(gpu_bench.ensure_model(sys.argv[1], "bert-base"))' \
+    "$WORK" 2>"$OUT/profile_model.log") ||
+    { fail "profile: making the random bert-base failed (profile_model.log)"; return; }
   for shape in 128x64 32x256; do
     len=${shape%x*} batch=${shape#*x}
     # The first 900 launches (about 6 forwards; the warm-up cycle runs the same kernels) under ncu;
@@ -296,19 +298,14 @@ phase_profile() {
 }
 
 for p in "${PHASES[@]}"; do
+  out_of_time "$p" && continue
   case "$p" in
-    profile) out_of_time profile || phase_profile ;;
-    tests) out_of_time tests || phase_tests ;;
-    sanitize) out_of_time sanitize || phase_sanitize ;;
-    bench) out_of_time bench || phase_bench --quick ;;
-    bench-full) out_of_time bench-full || phase_bench ;;
-    scorer) out_of_time scorer || phase_scorer ;;
-    all)
-      out_of_time tests || phase_tests
-      out_of_time sanitize || phase_sanitize
-      out_of_time bench || phase_bench --quick
-      out_of_time scorer || phase_scorer
-      ;;
+    profile) phase_profile ;;
+    tests) phase_tests ;;
+    sanitize) phase_sanitize ;;
+    bench) phase_bench --quick ;;
+    bench-full) phase_bench ;;
+    scorer) phase_scorer ;;
   esac
 done
 

@@ -1,7 +1,7 @@
 // The tensor-core attention kernel (see attention.cuh for the op): one
 // block per (sequence, head, 64 queries), 16 query rows per warp. Q is loaded
 // once (bias added) into WMMA fragments; K and V stream through shared memory
-// in tiles of 64 keys (both tiles' global loads in flight together); each warp
+// in tiles of 64 keys (both tiles' global loads in flight together, as Q's); each warp
 // computes S = Q·Kᵀ for its rows into shared memory, updates the online softmax
 // (running max and sum per row, in registers), writes P as fp16/bf16, computes
 // P·V on the tensor cores and folds it into its fp32 output rows, rescaled by
@@ -67,52 +67,28 @@ struct TcLayout {
                                         : 4;
 };
 
-// Copies rows [0, ROWS) × cols [0, DH) of one head's Q, K or V into a shared
-// tile (row stride ld_dst), adding the bias; rows ≥ valid_rows become zeros.
-// 16-byte loads: the entry checked that rows and head offsets are 16-byte aligned.
-template <class T, int DH, int ROWS>
-__device__ __forceinline__ void load_tile(T* dst, int ld_dst, const T* __restrict__ qkv, int64_t ld,
-                                          int64_t first_row, int valid_rows, int col0,
-                                          const float* __restrict__ bias) {
-  constexpr int kChunks = DH / 8;
-  for (int i = threadIdx.x; i < ROWS * kChunks; i += blockDim.x) {
-    const int r = i / kChunks;
-    const int c = (i % kChunks) * 8;
-    Vec8<T> v;
-    if (r < valid_rows) {
-      v = load8(qkv + (first_row + r) * ld + col0 + c);
-      if (bias) {
-#pragma unroll
-        for (int k = 0; k < 8; ++k) v.v[k] = from_f32<T>(to_f32(v.v[k]) + bias[c + k]);
-      }
-    } else {
-#pragma unroll
-      for (int k = 0; k < 8; ++k) v.v[k] = from_f32<T>(0.f);
-    }
-    store8(dst + r * ld_dst + c, v);
-  }
-}
-
-// K and V tiles of one key range together: every global load of a thread is
-// issued before the first conversion and store, so their latencies overlap
-// (THREADS is the block size the kernel is launched with).
-template <class T, int DH, int ROWS, int THREADS>
-__device__ __forceinline__ void load_kv_tiles(T* ks, T* vs, int ld_dst, const T* __restrict__ qkv,
-                                              int64_t ld, int64_t first_row, int valid_rows,
-                                              int col_k, int col_v,
-                                              const float* __restrict__ bias_k,
-                                              const float* __restrict__ bias_v) {
+// Copies rows [0, ROWS) × cols [0, DH) of M matrices of one head (Q, or K and
+// V of the same key range) into shared tiles (row stride ld_dst), adding the
+// bias; rows ≥ valid_rows become zeros. Every global load of a thread is issued
+// before the first conversion and store, so their latencies overlap (THREADS is
+// the block size the kernel is launched with). 16-byte loads: the entry checked
+// that rows and head offsets are 16-byte aligned.
+template <class T, int DH, int ROWS, int THREADS, int M>
+__device__ __forceinline__ void load_tiles(T* const (&dst)[M], int ld_dst,
+                                           const T* __restrict__ qkv, int64_t ld, int64_t first_row,
+                                           int valid_rows, const int (&col)[M],
+                                           const float* const (&bias)[M]) {
   constexpr int kChunks = DH / 8;
   constexpr int kPer = (ROWS * kChunks + THREADS - 1) / THREADS;
-  Vec8<T> kv[kPer], vv[kPer];
+  Vec8<T> v[M][kPer];
 #pragma unroll
   for (int n = 0; n < kPer; ++n) {
     const int i = static_cast<int>(threadIdx.x) + n * THREADS;
     const int r = i / kChunks;
     const int c = (i % kChunks) * 8;
     if (i < ROWS * kChunks && r < valid_rows) {
-      kv[n] = load8(qkv + (first_row + r) * ld + col_k + c);
-      vv[n] = load8(qkv + (first_row + r) * ld + col_v + c);
+#pragma unroll
+      for (int m = 0; m < M; ++m) v[m][n] = load8(qkv + (first_row + r) * ld + col[m] + c);
     }
   }
 #pragma unroll
@@ -122,19 +98,22 @@ __device__ __forceinline__ void load_kv_tiles(T* ks, T* vs, int ld_dst, const T*
     const int r = i / kChunks;
     const int c = (i % kChunks) * 8;
     if (r < valid_rows) {
-      if (bias_k) {
 #pragma unroll
-        for (int k = 0; k < 8; ++k) {
-          kv[n].v[k] = from_f32<T>(to_f32(kv[n].v[k]) + bias_k[c + k]);
-          vv[n].v[k] = from_f32<T>(to_f32(vv[n].v[k]) + bias_v[c + k]);
+      for (int m = 0; m < M; ++m) {
+        if (bias[m]) {
+#pragma unroll
+          for (int k = 0; k < 8; ++k)
+            v[m][n].v[k] = from_f32<T>(to_f32(v[m][n].v[k]) + bias[m][c + k]);
         }
       }
     } else {
 #pragma unroll
-      for (int k = 0; k < 8; ++k) kv[n].v[k] = vv[n].v[k] = from_f32<T>(0.f);
+      for (int m = 0; m < M; ++m)
+#pragma unroll
+        for (int k = 0; k < 8; ++k) v[m][n].v[k] = from_f32<T>(0.f);
     }
-    store8(ks + r * ld_dst + c, kv[n]);
-    store8(vs + r * ld_dst + c, vv[n]);
+#pragma unroll
+    for (int m = 0; m < M; ++m) store8(dst[m] + r * ld_dst + c, v[m][n]);
   }
 }
 
@@ -165,8 +144,9 @@ __global__ void __launch_bounds__(TcLayout<T, DH>::kThreads, TcLayout<T, DH>::kM
   T* Pw = reinterpret_cast<T*>(smem + L::kOffP) + warp * 16 * L::kLdP;
   float* Ow = reinterpret_cast<float*>(smem + L::kOffO) + warp * 16 * L::kLdO;
 
-  load_tile<T, DH, L::kBQ>(Qs, L::kLdT, qkv, ld, start + q0, min(L::kBQ, len - q0), h * DH,
-                           bias ? bias + h * DH : nullptr);
+  load_tiles<T, DH, L::kBQ, L::kThreads, 1>({Qs}, L::kLdT, qkv, ld, start + q0,
+                                            min(L::kBQ, len - q0), {h * DH},
+                                            {bias ? bias + h * DH : nullptr});
   __syncthreads();
   wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> qf[DH / 16];
 #pragma unroll
@@ -183,9 +163,9 @@ __global__ void __launch_bounds__(TcLayout<T, DH>::kThreads, TcLayout<T, DH>::kM
     const int kvalid = min(L::kBK, len - k0);
     __syncthreads();  // every warp is done with the previous K/V tile (and with Qs on the first
                       // pass)
-    load_kv_tiles<T, DH, L::kBK, L::kThreads>(
-        Ks, Vs, L::kLdT, qkv, ld, start + k0, kvalid, d + h * DH, 2 * d + h * DH,
-        bias ? bias + d + h * DH : nullptr, bias ? bias + 2 * d + h * DH : nullptr);
+    load_tiles<T, DH, L::kBK, L::kThreads, 2>(
+        {Ks, Vs}, L::kLdT, qkv, ld, start + k0, kvalid, {d + h * DH, 2 * d + h * DH},
+        {bias ? bias + d + h * DH : nullptr, bias ? bias + 2 * d + h * DH : nullptr});
     __syncthreads();
 
     // S = Q · Kᵀ for this warp's 16 rows: K row-major [key][dim] is Kᵀ column-major.

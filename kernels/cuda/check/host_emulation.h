@@ -97,23 +97,23 @@ inline void __syncthreads() {
 inline void __syncwarp(unsigned = 0xffffffffu) {
   sluice::cuda::emu::wait_at(sluice::cuda::emu::Fiber::State::kAtWarpBarrier);
 }
-inline float __shfl_xor_sync(unsigned, float v, int lane_mask) {
-  auto* s = sluice::cuda::emu::scheduler;
-  const unsigned tid = s->current, warp_base = tid / 32 * 32, lane = tid % 32;
-  s->exchange[tid] = v;
+namespace sluice::cuda::emu {
+// One warp shuffle: this thread offers v and reads what lane `src` of its warp offered.
+inline float warp_exchange(float v, unsigned src) {
+  const unsigned tid = scheduler->current, warp_base = tid / 32 * 32;
+  scheduler->exchange[tid] = v;
   __syncwarp();
-  const float r = s->exchange[warp_base + (lane ^ static_cast<unsigned>(lane_mask))];
+  const float r = scheduler->exchange[warp_base + (src & 31u)];
   __syncwarp();
   return r;
 }
+}  // namespace sluice::cuda::emu
+inline float __shfl_xor_sync(unsigned, float v, int lane_mask) {
+  const unsigned lane = sluice::cuda::emu::scheduler->current % 32;
+  return sluice::cuda::emu::warp_exchange(v, lane ^ static_cast<unsigned>(lane_mask));
+}
 inline float __shfl_sync(unsigned, float v, int src_lane) {
-  auto* s = sluice::cuda::emu::scheduler;
-  const unsigned tid = s->current, warp_base = tid / 32 * 32;
-  s->exchange[tid] = v;
-  __syncwarp();
-  const float r = s->exchange[warp_base + (static_cast<unsigned>(src_lane) & 31u)];
-  __syncwarp();
-  return r;
+  return sluice::cuda::emu::warp_exchange(v, static_cast<unsigned>(src_lane));
 }
 inline float __expf(float x) { return std::exp(x); }
 // cuda_runtime.h's templated form (nvcc only): a kernel passed by name.

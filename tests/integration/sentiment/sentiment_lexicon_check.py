@@ -36,7 +36,6 @@ check("the bus leaves at 9", ["lex:none"])
 check("", ["lex:none"])
 
 
-
 def refused(content, what, named):
     """A lexicon file holding `content` is refused with an error naming `named`."""
     with tempfile.TemporaryDirectory() as d:
