@@ -43,6 +43,7 @@ import json
 import os
 import random
 import re
+import shlex
 import sys
 import time
 
@@ -296,8 +297,12 @@ def set_emoji_embeddings(model, tok, names, trained_ids):
 
 def write_model_card(out, args, config, n_params, summary, wall, cpu):
     size = os.path.getsize(os.path.join(out, "model.safetensors"))
-    opts = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in sorted(vars(args).items())
-                    if k not in ("data", "out", "no_save") and v != "")
+    def shown(v):  # as a shell would take it back; paths in the checkout relative to its root
+        if isinstance(v, str) and v.startswith(REPO_ROOT + os.sep):
+            v = os.path.relpath(v, REPO_ROOT)
+        return shlex.quote(str(v))
+    opts = " ".join(f"--{k.replace('_', '-')} {shown(v)}" for k, v in sorted(vars(args).items())
+                    if k not in ("data", "out", "no_save"))
     card = f"""# sentiment-tweet-small
 
 Three-way sentiment classifier (`negative` / `neutral` / `positive`) for tweets and
@@ -415,9 +420,9 @@ def main():
                     help="class weighting of the fine-tuning loss: weights (class share)^-balance")
     ap.add_argument("--teacher-c", type=float, default=3.0, help="inverse L2 strength of the teacher")
     ap.add_argument("--teacher-folds", type=int, default=2)
-    ap.add_argument("--teacher-lexicon", default="",
-                    help="VADER lexicon file whose valences become teacher features "
-                         f"(the npm peer's: {sentiment_lexicon.DEFAULT_PATH}); empty: none")
+    ap.add_argument("--teacher-lexicon", default=sentiment_lexicon.DEFAULT_PATH,
+                    help="VADER lexicon file whose valences become teacher features (default: the npm "
+                         "peer's, as the shipped model 1.1 was trained); '' trains without (model 1.0's recipe)")
     ap.add_argument("--teacher-iterations", type=int, default=150, help="L-BFGS iterations per teacher")
     ap.add_argument("--emoji-swap", type=float, default=0.5,
                     help="probability of swapping an ASCII emoticon for an emoji in training")
@@ -431,7 +436,8 @@ def main():
         try:
             lexicon = sentiment_lexicon.load(args.teacher_lexicon)
         except (OSError, ValueError) as e:
-            print(f"--teacher-lexicon: {e}", file=sys.stderr)
+            print(f"--teacher-lexicon: {e} (the default is the npm peer's: npm ci --ignore-scripts in tools/; "
+                  "--teacher-lexicon '' trains without it)", file=sys.stderr)
             sys.exit(2)
     seed_everything(args.seed)
     rng = random.Random(args.seed)

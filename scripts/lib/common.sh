@@ -104,7 +104,15 @@ sluice_ensure_node_peers() {
   if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
     sluice_ensure_packages nodejs npm
   fi
-  if [ ! -d "$SLUICE_ROOT/tools/node_modules/tokenizers" ] || [ ! -d "$SLUICE_ROOT/tools/node_modules/onnxruntime-node" ]; then
+  # Every dependency tools/package.json pins, at its pinned version (a checkout
+  # whose node_modules predates a new or bumped pin gets `npm ci` again).
+  if ! (cd "$SLUICE_ROOT/tools" && node -e '
+      const deps = require("./package.json").dependencies;
+      for (const m in deps) {
+        let v = null;
+        try { v = require("./node_modules/" + m + "/package.json").version; } catch (e) {}
+        if (v !== deps[m]) process.exit(1);
+      }' 2>/dev/null); then
     (cd "$SLUICE_ROOT/tools" && npm ci --ignore-scripts --no-audit --no-fund >/dev/null)
   fi
 }
