@@ -21,6 +21,15 @@ void add_layernorm(DType dt, const void* x, int64_t ld_x, const float* bias, con
                     aligned16(residual, ld_res) && aligned16(out, ld_out);
   dispatch(dt, [&](auto tag) {
     using T = decltype(tag);
+    if (vec8 && layernorm_warp_applies(cols)) {
+      with_layernorm_warp_groups(cols, [&](auto groups) {
+        SLUICE_LAUNCH((add_layernorm_warp_kernel<T, decltype(groups)::value>),
+                      layernorm_warp_blocks(rows), 32u * kLayernormWarpRows, 0, stream,
+                      static_cast<const T*>(x), ld_x, bias, static_cast<const T*>(residual), ld_res,
+                      gamma, beta, eps, static_cast<int>(cols), rows, static_cast<T*>(out), ld_out);
+      });
+      return;
+    }
     if (vec8) {
       SLUICE_LAUNCH(add_layernorm_vec8_kernel<T>, static_cast<unsigned>(rows),
                     layernorm_vec8_threads(cols), kLayernormVec8SmemBytes, stream,

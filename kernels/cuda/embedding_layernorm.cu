@@ -21,6 +21,16 @@ void embedding_layernorm(DType dt, const int32_t* ids, const int32_t* position_i
                     aligned16(position, hidden) && aligned16(out, hidden);
   dispatch(dt, [&](auto tag) {
     using T = decltype(tag);
+    if (vec8 && layernorm_warp_applies(hidden)) {
+      with_layernorm_warp_groups(hidden, [&](auto groups) {
+        SLUICE_LAUNCH((embedding_layernorm_warp_kernel<T, decltype(groups)::value>),
+                      layernorm_warp_blocks(tokens), 32u * kLayernormWarpRows, 0, stream, ids,
+                      position_ids, static_cast<const T*>(word), static_cast<const T*>(position),
+                      type_row, gamma, beta, eps, static_cast<int>(hidden), tokens,
+                      static_cast<T*>(out));
+      });
+      return;
+    }
     if (vec8) {
       SLUICE_LAUNCH(embedding_layernorm_vec8_kernel<T>, static_cast<unsigned>(tokens),
                     layernorm_vec8_threads(hidden), kLayernormVec8SmemBytes, stream, ids,

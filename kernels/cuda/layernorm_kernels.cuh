@@ -1,10 +1,15 @@
 // The LayerNorm kernels: embedding gather + sum + LayerNorm and bias +
-// residual + LayerNorm, one block per row, each in two forms: a 16-byte form
-// with the row in registers (eight columns per thread; widths that are a
-// multiple of 8, up to 8192) and a general one with the row in shared memory.
+// residual + LayerNorm, each in three forms: one warp per row with the row in
+// registers (widths that are a multiple of 8, up to 1024: every encoder's
+// hidden size in practice), one block per row with the row in registers
+// (eight columns per thread; multiples of 8 up to 8192), and a general one,
+// a block per row with the row in shared memory. All use 16-byte accesses
+// except the general form.
 // Kernel code only, included by embedding_layernorm.cu and add_layernorm.cu
 // (the launchers) and by the host emulation test.
 #pragma once
+#include <type_traits>
+
 #include "kernels/cuda/device_common.cuh"
 
 namespace sluice::cuda {
@@ -76,6 +81,102 @@ __device__ __forceinline__ void layernorm_finish_vec8(float (&v)[8], bool active
   store8(out + c, o);
 }
 
+// The warp-per-row path: rows of `cols` (a multiple of 8, at most
+// 32 * 8 * kLayernormWarpMaxGroups = 1024: every encoder hidden size up to
+// BERT-large's) each held by one warp, G groups of eight columns per lane,
+// kLayernormWarpRows rows per block. Its reductions are warp shuffles only: no
+// shared memory and no block barrier, which is what the block-per-row forms
+// spend most of their time on at hidden 768 (a 96-thread block per row, two
+// block-wide sums: 2.6x the bandwidth floor measured on an H200,
+// kernels/cuda/NOTES.md).
+inline constexpr int kLayernormWarpMaxGroups = 4;
+inline constexpr int kLayernormWarpRows = 4;  // warps (rows) per block
+inline bool layernorm_warp_applies(int64_t cols) {
+  return cols % 8 == 0 && cols <= 256 * kLayernormWarpMaxGroups;
+}
+inline int layernorm_warp_groups(int64_t cols) { return static_cast<int>((cols + 255) / 256); }
+inline unsigned layernorm_warp_blocks(int64_t rows) {
+  return static_cast<unsigned>((rows + kLayernormWarpRows - 1) / kLayernormWarpRows);
+}
+// This warp's row: kLayernormWarpRows rows a block, one a warp.
+__device__ __forceinline__ int64_t layernorm_warp_row_index() {
+  return static_cast<int64_t>(blockIdx.x) * kLayernormWarpRows + (threadIdx.x >> 5);
+}
+
+// LayerNorm of one row by one warp (the warp-per-row path): load(c, v) puts
+// the row's eight values at columns [c, c + 8) into v, for each of this
+// lane's groups c = (g * 32 + lane) * 8 < cols (the others hold zeros); the
+// result goes to out with 16-byte stores. Every lane of the warp must call
+// it. A lane writes only the columns it loaded, so out may alias the inputs.
+template <class T, int G, class Load>
+__device__ __forceinline__ void layernorm_warp_row(int cols, Load&& load, const float* gamma,
+                                                   const float* beta, float eps, T* out) {
+  const int lane = threadIdx.x & 31;
+  float v[G][8];
+#pragma unroll
+  for (int g = 0; g < G; ++g) {
+#pragma unroll
+    for (int i = 0; i < 8; ++i) v[g][i] = 0.f;
+    const int c = (g * 32 + lane) * 8;
+    if (c < cols) load(c, v[g]);
+  }
+  float sum = 0.f;
+#pragma unroll
+  for (int g = 0; g < G; ++g)
+#pragma unroll
+    for (int i = 0; i < 8; ++i) sum += v[g][i];
+  const float mean = warp_sum(sum) / static_cast<float>(cols);
+  float sq = 0.f;
+#pragma unroll
+  for (int g = 0; g < G; ++g) {
+    if ((g * 32 + lane) * 8 >= cols) continue;
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {
+      const float d = v[g][i] - mean;
+      sq += d * d;
+    }
+  }
+  const float rstd = 1.f / sqrtf(warp_sum(sq) / static_cast<float>(cols) + eps);
+#pragma unroll
+  for (int g = 0; g < G; ++g) {
+    const int c = (g * 32 + lane) * 8;
+    if (c >= cols) continue;
+    Vec8<T> o;
+#pragma unroll
+    for (int i = 0; i < 8; ++i)
+      o.v[i] = from_f32<T>((v[g][i] - mean) * rstd * gamma[c + i] + beta[c + i]);
+    store8(out + c, o);
+  }
+}
+
+// The eight values at columns [c, c + 8) of an embedding row: word + position
+// (+ the token-type row when given), 16-byte loads.
+template <class T>
+__device__ __forceinline__ void load_embedding8(const T* w, const T* p, const float* type_row,
+                                                int c, float (&v)[8]) {
+  const Vec8<T> we = load8(w + c);
+  const Vec8<T> pe = load8(p + c);
+#pragma unroll
+  for (int i = 0; i < 8; ++i)
+    v[i] = to_f32(we.v[i]) + to_f32(pe.v[i]) + (type_row ? type_row[c + i] : 0.f);
+}
+
+// The eight values at columns [c, c + 8) of row r of x + bias + residual (bias
+// and residual may be null), 16-byte loads.
+template <class T>
+__device__ __forceinline__ void load_bias_residual8(const T* x, int64_t ld_x, const float* bias,
+                                                    const T* residual, int64_t ld_res, int64_t r,
+                                                    int c, float (&v)[8]) {
+  const Vec8<T> xe = load8(x + r * ld_x + c);
+#pragma unroll
+  for (int i = 0; i < 8; ++i) v[i] = to_f32(xe.v[i]) + (bias ? bias[c + i] : 0.f);
+  if (residual) {
+    const Vec8<T> re = load8(residual + r * ld_res + c);
+#pragma unroll
+    for (int i = 0; i < 8; ++i) v[i] += to_f32(re.v[i]);
+  }
+}
+
 // One block per token.
 template <class T>
 __global__ void embedding_layernorm_kernel(
@@ -114,14 +215,26 @@ __global__ void embedding_layernorm_vec8_kernel(
   float v[8];
 #pragma unroll
   for (int i = 0; i < 8; ++i) v[i] = 0.f;
-  if (active) {
-    const Vec8<T> we = load8(word + static_cast<int64_t>(ids[t]) * hidden + c);
-    const Vec8<T> pe = load8(position + static_cast<int64_t>(pos[t]) * hidden + c);
-#pragma unroll
-    for (int i = 0; i < 8; ++i)
-      v[i] = to_f32(we.v[i]) + to_f32(pe.v[i]) + (type_row ? type_row[c + i] : 0.f);
-  }
+  if (active)
+    load_embedding8(word + static_cast<int64_t>(ids[t]) * hidden,
+                    position + static_cast<int64_t>(pos[t]) * hidden, type_row, c, v);
   layernorm_finish_vec8(v, active, c, hidden, gamma, beta, eps, out + t * hidden, scratch);
+}
+
+// One warp per token (layernorm_warp_applies), kLayernormWarpRows per block.
+template <class T, int G>
+__global__ void embedding_layernorm_warp_kernel(
+    const int32_t* __restrict__ ids, const int32_t* __restrict__ pos, const T* __restrict__ word,
+    const T* __restrict__ position, const float* __restrict__ type_row,
+    const float* __restrict__ gamma, const float* __restrict__ beta, float eps, int hidden,
+    int64_t tokens, T* __restrict__ out) {
+  const int64_t t = layernorm_warp_row_index();
+  if (t >= tokens) return;  // the whole warp: no shuffle waits for it
+  const T* w = word + static_cast<int64_t>(ids[t]) * hidden;
+  const T* p = position + static_cast<int64_t>(pos[t]) * hidden;
+  layernorm_warp_row<T, G>(
+      hidden, [&](int c, float(&v)[8]) { load_embedding8(w, p, type_row, c, v); }, gamma, beta, eps,
+      out + t * hidden);
 }
 
 // One block per row. No __restrict__ on x/residual/out: out may alias them.
@@ -165,19 +278,46 @@ __global__ void add_layernorm_vec8_kernel(const T* x, int64_t ld_x, const float*
   float v[8];
 #pragma unroll
   for (int i = 0; i < 8; ++i) v[i] = 0.f;
-  if (active) {
-    const Vec8<T> xe = load8(x + r * ld_x + c);
-#pragma unroll
-    for (int i = 0; i < 8; ++i) v[i] = to_f32(xe.v[i]) + (bias ? bias[c + i] : 0.f);
-    if (residual) {
-      const Vec8<T> re = load8(residual + r * ld_res + c);
-#pragma unroll
-      for (int i = 0; i < 8; ++i) v[i] += to_f32(re.v[i]);
-    }
-  }
+  if (active) load_bias_residual8(x, ld_x, bias, residual, ld_res, r, c, v);
   // The barriers in layernorm_finish_vec8 order these reads before the
   // write of the same row (out may alias x or residual).
   layernorm_finish_vec8(v, active, c, cols, gamma, beta, eps, out + r * ld_out, scratch);
+}
+
+// One warp per row (layernorm_warp_applies), kLayernormWarpRows per block.
+// No __restrict__ on x/residual/out: out may alias them (each lane writes
+// only the columns it read).
+template <class T, int G>
+__global__ void add_layernorm_warp_kernel(const T* x, int64_t ld_x, const float* __restrict__ bias,
+                                          const T* residual, int64_t ld_res,
+                                          const float* __restrict__ gamma,
+                                          const float* __restrict__ beta, float eps, int cols,
+                                          int64_t rows, T* out, int64_t ld_out) {
+  const int64_t r = layernorm_warp_row_index();
+  if (r >= rows) return;  // the whole warp: no shuffle waits for it
+  layernorm_warp_row<T, G>(
+      cols,
+      [&](int c, float(&v)[8]) { load_bias_residual8(x, ld_x, bias, residual, ld_res, r, c, v); },
+      gamma, beta, eps, out + r * ld_out);
+}
+
+// Calls f(std::integral_constant<int, G>{}) for the warp path's G of `cols`.
+template <class F>
+void with_layernorm_warp_groups(int64_t cols, F&& f) {
+  switch (layernorm_warp_groups(cols)) {
+    case 1:
+      f(std::integral_constant<int, 1>{});
+      break;
+    case 2:
+      f(std::integral_constant<int, 2>{});
+      break;
+    case 3:
+      f(std::integral_constant<int, 3>{});
+      break;
+    default:
+      f(std::integral_constant<int, 4>{});
+      break;
+  }
 }
 
 }  // namespace sluice::cuda

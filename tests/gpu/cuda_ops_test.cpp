@@ -77,7 +77,8 @@ std::string dtype_param_name(const ::testing::TestParamInfo<DType>& i) {
 
 TEST_P(CudaOps, EmbeddingLayerNormMatchesCpu) {
   SCOPED_TRACE(trace());
-  for (int64_t hidden : {64, 100, 384, 768, 1000}) {  // 100: the scalar path
+  // 100: the general path; 2048: the block-per-row vec8 path; the rest one warp per row.
+  for (int64_t hidden : {64, 100, 384, 768, 1000, 2048}) {
     for (bool with_type : {true, false}) {
       const int64_t vocab = 97, positions = 40, tokens = 53;
       auto word = rnd(vocab * hidden), pos = rnd(positions * hidden, 0.5f);
@@ -102,7 +103,8 @@ TEST_P(CudaOps, EmbeddingLayerNormMatchesCpu) {
 
 TEST_P(CudaOps, AddLayerNormMatchesCpuWithStridesAndAliasing) {
   SCOPED_TRACE(trace());
-  for (int64_t cols : {64, 384, 768, 1030}) {
+  // 1030: the general path; 2048: the block-per-row vec8 path; the rest one warp per row.
+  for (int64_t cols : {64, 384, 768, 1030, 2048}) {
     for (auto alias : {oc::Alias::kNone, oc::Alias::kX, oc::Alias::kResidual}) {
       for (bool with_bias : {true, false}) {
         const int64_t rows = 37, ld = cols + 8;

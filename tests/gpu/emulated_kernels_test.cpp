@@ -1,6 +1,6 @@
 // CUDA kernels executed on the CPU through host_emulation.h (no GPU needed):
 // the tensor-core attention kernel's tiling, fragment addressing, masking and
-// online softmax, the simple attention kernel, both forms of the LayerNorm
+// online softmax, the simple attention kernel, every form of the LayerNorm
 // and of the bias + activation kernels, the pooling, classifier output,
 // softmax and sigmoid kernels (every kernel of a forward pass), against the
 // CPU backend's ops (or a double-precision loop) on the same
@@ -203,10 +203,14 @@ void expect_rows_close(const std::vector<float>& got, const std::vector<float>& 
     }
 }
 
+enum class LnForm { kGeneral, kBlockVec8, kWarp };
+const char* ln_form_name(LnForm f) {
+  return f == LnForm::kGeneral ? "general" : f == LnForm::kBlockVec8 ? "block vec8" : "warp";
+}
+
 template <class T>
-void run_add_layernorm(int64_t cols, int64_t ld, bool vec8, uint32_t seed) {
+void run_add_layernorm(int64_t cols, int64_t ld, LnForm form, uint32_t seed, int64_t rows = 5) {
   std::mt19937 g(seed);
-  const int64_t rows = 5;
   // Rounded inputs; out aliases the residual, as in the encoder.
   auto x = to_device_format<T>(normal(g, rows * ld, 2.f));
   auto res = to_device_format<T>(normal(g, rows * ld, 1.f));
@@ -216,28 +220,38 @@ void run_add_layernorm(int64_t cols, int64_t ld, bool vec8, uint32_t seed) {
   const auto xf = to_float(x), rf = to_float(res);
   cpu::add_layernorm(xf.data(), ld, bias.data(), rf.data(), ld, gamma.data(), beta.data(), 1e-5f,
                      rows, cols, want.data(), ld);
-  if (vec8) {
+  const int c = static_cast<int>(cols);
+  if (form == LnForm::kWarp) {
+    ASSERT_TRUE(layernorm_warp_applies(cols));
+    with_layernorm_warp_groups(cols, [&](auto groups) {
+      emu::launch(dim3(layernorm_warp_blocks(rows)), dim3(32 * kLayernormWarpRows), 0, [&] {
+        add_layernorm_warp_kernel<T, decltype(groups)::value>(x.data(), ld, bias.data(), res.data(),
+                                                              ld, gamma.data(), beta.data(), 1e-5f,
+                                                              c, rows, res.data(), ld);
+      });
+    });
+  } else if (form == LnForm::kBlockVec8) {
     emu::launch(dim3(rows), dim3(layernorm_vec8_threads(cols)), kLayernormVec8SmemBytes, [&] {
       add_layernorm_vec8_kernel<T>(x.data(), ld, bias.data(), res.data(), ld, gamma.data(),
-                                   beta.data(), 1e-5f, static_cast<int>(cols), res.data(), ld);
+                                   beta.data(), 1e-5f, c, res.data(), ld);
     });
   } else {
     emu::launch(dim3(rows), dim3(layernorm_threads(cols)), layernorm_smem_bytes(cols), [&] {
       add_layernorm_kernel<T>(x.data(), ld, bias.data(), res.data(), ld, gamma.data(), beta.data(),
-                              1e-5f, static_cast<int>(cols), res.data(), ld);
+                              1e-5f, c, res.data(), ld);
     });
   }
   const auto got = to_float(res);
-  expect_rows_close(
-      got, want, rows, cols, ld, std::is_same_v<T, __half> ? 1e-2 : 6e-2,
-      std::string(vec8 ? "vec8" : "general") + " add_layernorm, cols " + std::to_string(cols));
+  expect_rows_close(got, want, rows, cols, ld, std::is_same_v<T, __half> ? 1e-2 : 6e-2,
+                    std::string(ln_form_name(form)) + " add_layernorm, cols " +
+                        std::to_string(cols) + ", rows " + std::to_string(rows));
   for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = cols; c < ld; ++c)
-      ASSERT_EQ(got[r * ld + c], rf[r * ld + c]) << "padding changed";
+    for (int64_t cc = cols; cc < ld; ++cc)
+      ASSERT_EQ(got[r * ld + cc], rf[r * ld + cc]) << "padding changed";
 }
 
 template <class T>
-void run_embedding_layernorm(int64_t hidden, bool vec8, uint32_t seed) {
+void run_embedding_layernorm(int64_t hidden, LnForm form, uint32_t seed) {
   std::mt19937 g(seed);
   const int64_t vocab = 11, positions = 7, tokens = 6;
   const auto word = to_device_format<T>(normal(g, vocab * hidden, 1.f));
@@ -249,34 +263,63 @@ void run_embedding_layernorm(int64_t hidden, bool vec8, uint32_t seed) {
   const auto wf = to_float(word), pf = to_float(pos);
   cpu::embedding_layernorm(ids.data(), pids.data(), tokens, wf.data(), pf.data(), type.data(),
                            gamma.data(), beta.data(), 1e-12f, hidden, want.data());
-  std::vector<T> out(tokens * hidden, to_t<T>(NAN));
-  if (vec8) {
+  // One guard row past the end: no form may write beyond the last token.
+  std::vector<T> out((tokens + 1) * hidden, to_t<T>(NAN));
+  const int h = static_cast<int>(hidden);
+  if (form == LnForm::kWarp) {
+    ASSERT_TRUE(layernorm_warp_applies(hidden));
+    with_layernorm_warp_groups(hidden, [&](auto groups) {
+      emu::launch(dim3(layernorm_warp_blocks(tokens)), dim3(32 * kLayernormWarpRows), 0, [&] {
+        embedding_layernorm_warp_kernel<T, decltype(groups)::value>(
+            ids.data(), pids.data(), word.data(), pos.data(), type.data(), gamma.data(),
+            beta.data(), 1e-12f, h, tokens, out.data());
+      });
+    });
+  } else if (form == LnForm::kBlockVec8) {
     emu::launch(dim3(tokens), dim3(layernorm_vec8_threads(hidden)), kLayernormVec8SmemBytes, [&] {
       embedding_layernorm_vec8_kernel<T>(ids.data(), pids.data(), word.data(), pos.data(),
-                                         type.data(), gamma.data(), beta.data(), 1e-12f,
-                                         static_cast<int>(hidden), out.data());
+                                         type.data(), gamma.data(), beta.data(), 1e-12f, h,
+                                         out.data());
     });
   } else {
     emu::launch(dim3(tokens), dim3(layernorm_threads(hidden)), layernorm_smem_bytes(hidden), [&] {
       embedding_layernorm_kernel<T>(ids.data(), pids.data(), word.data(), pos.data(), type.data(),
-                                    gamma.data(), beta.data(), 1e-12f, static_cast<int>(hidden),
-                                    out.data());
+                                    gamma.data(), beta.data(), 1e-12f, h, out.data());
     });
   }
-  expect_rows_close(to_float(out), want, tokens, hidden, hidden,
-                    std::is_same_v<T, __half> ? 1e-2 : 6e-2,
-                    std::string(vec8 ? "vec8" : "general") + " embedding_layernorm, hidden " +
-                        std::to_string(hidden));
+  auto got = to_float(out);
+  for (int64_t c = 0; c < hidden; ++c)
+    ASSERT_TRUE(std::isnan(got[tokens * hidden + c])) << "guard row written at column " << c;
+  got.resize(tokens * hidden);
+  expect_rows_close(
+      got, want, tokens, hidden, hidden, std::is_same_v<T, __half> ? 1e-2 : 6e-2,
+      std::string(ln_form_name(form)) + " embedding_layernorm, hidden " + std::to_string(hidden));
 }
 
-TEST(EmulatedLayerNorm, BothFormsMatchCpu) {
-  run_add_layernorm<__half>(768, 776, true, 7);
-  run_add_layernorm<__nv_bfloat16>(64, 64, true, 8);
-  run_add_layernorm<__half>(100, 104, false, 9);
-  run_add_layernorm<__nv_bfloat16>(300, 300, false, 10);
-  run_embedding_layernorm<__half>(384, true, 11);
-  run_embedding_layernorm<__nv_bfloat16>(64, true, 12);
-  run_embedding_layernorm<__half>(100, false, 13);
+TEST(EmulatedLayerNorm, EveryFormMatchesCpu) {
+  run_add_layernorm<__half>(768, 776, LnForm::kBlockVec8, 7);
+  run_add_layernorm<__nv_bfloat16>(64, 64, LnForm::kBlockVec8, 8);
+  run_add_layernorm<__half>(100, 104, LnForm::kGeneral, 9);
+  run_add_layernorm<__nv_bfloat16>(300, 300, LnForm::kGeneral, 10);
+  run_embedding_layernorm<__half>(384, LnForm::kBlockVec8, 11);
+  run_embedding_layernorm<__nv_bfloat16>(64, LnForm::kBlockVec8, 12);
+  run_embedding_layernorm<__half>(100, LnForm::kGeneral, 13);
+}
+
+// The warp-per-row form at each of its group counts (1-4 groups of eight
+// columns per lane), with rows that leave the last block's warps partly
+// without a row, and widths that leave lanes without columns.
+TEST(EmulatedLayerNorm, WarpFormMatchesCpuAtEveryWidth) {
+  run_add_layernorm<__half>(768, 776, LnForm::kWarp, 21, 6);         // 3 groups, 2 rows in block 2
+  run_add_layernorm<__nv_bfloat16>(128, 136, LnForm::kWarp, 22, 5);  // 1 group, 16 lanes idle
+  run_add_layernorm<__half>(8, 8, LnForm::kWarp, 23, 3);             // one lane
+  run_add_layernorm<__nv_bfloat16>(1024, 1024, LnForm::kWarp, 24, 4);  // 4 groups, every lane
+  run_add_layernorm<__half>(264, 272, LnForm::kWarp, 25, 9);  // 2 groups, 1 lane in the 2nd
+  run_embedding_layernorm<__half>(384, LnForm::kWarp, 26);
+  run_embedding_layernorm<__nv_bfloat16>(128, LnForm::kWarp, 27);
+  run_embedding_layernorm<__half>(1000, LnForm::kWarp, 28);
+  EXPECT_FALSE(layernorm_warp_applies(1032));
+  EXPECT_FALSE(layernorm_warp_applies(100));
 }
 
 // The raw bits of a value, to check that padding was left exactly as it was
@@ -327,7 +370,8 @@ void poison_padding(std::vector<T>& v, int64_t rows, int64_t cols, int64_t ld) {
 
 // bias_activation on rows × cols of a [rows + 1, ld] buffer (the last row a
 // guard), in the grid the launcher picks or, with one_block, a single block
-// whose threads go round the grid-stride loop more than once.
+// (a single row of blocks in the 16-byte form) whose threads go round their
+// loop more than once.
 template <class T>
 void run_bias_activation(int64_t rows, int64_t cols, int64_t ld, bool vec8, engine::Activation act,
                          bool with_bias, bool one_block, uint32_t seed) {
@@ -345,9 +389,13 @@ void run_bias_activation(int64_t rows, int64_t cols, int64_t ld, bool vec8, engi
                            (one_block ? ", one block" : "");
   if (vec8) {
     ASSERT_TRUE(bias_activation_vec8_applies(x.data(), ld, cols)) << what;
-    const unsigned grid = one_block ? 1 : bias_activation_grid(rows * cols / 8);
-    emu::launch(dim3(grid), dim3(kBiasActivationThreads), 0, [&] {
-      bias_activation_vec8_kernel<T>(x.data(), ld, rows, static_cast<int>(cols), bias, act);
+    dim3 grid = bias_activation_vec8_grid(rows, cols);
+    if (one_block) grid.y = 1;  // one block row: each thread walks every row
+    with_activation(act, [&](auto a) {
+      emu::launch(grid, dim3(kBiasActivationVec8Threads), 0, [&] {
+        bias_activation_vec8_kernel<T, decltype(a)::value>(x.data(), ld, rows,
+                                                           static_cast<int>(cols), bias);
+      });
     });
   } else {
     const unsigned grid = one_block ? 1 : bias_activation_grid(rows * cols);
@@ -369,9 +417,11 @@ template <class T>
 void run_bias_activation_all(uint32_t seed) {
   for (const auto act : kActivations)
     for (bool with_bias : {true, false}) {
-      // 280 groups of eight (> one block of 256 threads), padded rows.
+      // 40 groups of eight, padded rows.
       run_bias_activation<T>(7, 320, 328, true, act, with_bias, false, ++seed);
       run_bias_activation<T>(7, 320, 328, true, act, with_bias, true, ++seed);
+      // 136 groups (> one block of 128 threads: two in x, the second mostly idle).
+      run_bias_activation<T>(5, 1088, 1096, true, act, with_bias, true, ++seed);
       // ld == cols.
       run_bias_activation<T>(3, 64, 64, true, act, with_bias, false, ++seed);
       // 315 elements, cols not a multiple of 8, padded rows.
