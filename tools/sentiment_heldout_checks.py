@@ -1,0 +1,110 @@
+#!/usr/bin/python3
+"""Two questions about the tweet model, answered on held-out train tweets
+only (the test split is never read):
+
+  --ensemble   Would sluice gain from serving the trainer's TF-IDF + VADER
+               teacher beside the model, their log-probabilities mixed?
+               Prints held-out macro recall for mixing weights 0 (the shipped
+               model alone) to 1 (the teacher alone), class offsets chosen on
+               one half of the held-out tweets and scored on the other (both
+               ways, averaged), so that no figure is scored on what chose it.
+  --sst2       Would SST-2's 67k labelled movie-review phrases help as extra
+               negative/positive training data? Fits the teacher (one
+               logistic regression, the trainer's features) on the fit tweets
+               with and without them and prints the same held-out figure.
+
+    /usr/bin/python3 tools/sentiment_heldout_checks.py --sluice build/release/sluice --ensemble
+    /usr/bin/python3 tools/sentiment_heldout_checks.py --sst2
+
+Each takes 10-20 minutes on one core (the teacher's L-BFGS fits). The shipped
+model's split, seed and teacher options are used (its card's command).
+"""
+
+import argparse
+import os
+import random
+import sys
+import time
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import torch  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import eval_sentiment  # noqa: E402
+import sentiment_lexicon  # noqa: E402
+import tfidf_lr  # noqa: E402
+import train_sentiment  # noqa: E402
+import tweet_text  # noqa: E402
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DATA = os.path.join(REPO_ROOT, "..", "shared", "data")
+
+
+def cross_offset_recall(logits, gold, seed=0):
+    """Held-out macro recall with class offsets chosen on the other half:
+    the mean over the two halves."""
+    idx = list(range(len(gold)))
+    random.Random(seed).shuffle(idx)
+    halves = [torch.tensor(sorted(idx[::2])), torch.tensor(sorted(idx[1::2]))]
+    out = []
+    for a, b in ((0, 1), (1, 0)):
+        offsets, _ = train_sentiment.best_offsets(logits[halves[a]], gold[halves[a]])
+        pred = (logits[halves[b]] + offsets).argmax(-1)
+        out.append(tweet_text.macro_recall(gold[halves[b]].tolist(), pred.tolist()))
+    return sum(out) / 2
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sluice", default=os.path.join(REPO_ROOT, "build", "release", "sluice"))
+    ap.add_argument("--model", default=os.path.join(REPO_ROOT, "models", "sentiment-tweet-small"))
+    ap.add_argument("--ensemble", action="store_true")
+    ap.add_argument("--sst2", action="store_true")
+    args = ap.parse_args()
+    if not (args.ensemble or args.sst2):
+        ap.error("give --ensemble and/or --sst2")
+    torch.set_num_threads(1)
+    # The shipped model's options (its card's command): --seed 13 --holdout 0.1
+    # --teacher-folds 2 --teacher-c 3.0 --teacher-iterations 150.
+    seed, holdout = 13, 0.1
+    texts, labels = tweet_text.read_split(os.path.join(DATA, "tweeteval-sentiment"), "train")
+    texts = [tweet_text.clean_train_text(t) for t in texts]
+    fit_idx, held_idx = tweet_text.holdout_split(labels, holdout, seed)
+    gold = torch.tensor([labels[i] for i in held_idx])
+    lexicon = sentiment_lexicon.load(sentiment_lexicon.DEFAULT_PATH)
+
+    if args.ensemble:
+        t0 = time.time()
+        teacher_args = argparse.Namespace(seed=seed, teacher_folds=2, teacher_c=3.0, teacher_iterations=150)
+        soft = train_sentiment.teacher_probs(texts, labels, fit_idx, held_idx, teacher_args, lexicon)
+        teacher = torch.log(soft[held_idx].clamp_min(1e-9))
+        probs, _ = eval_sentiment.classify(args.sluice, args.model, [texts[i] for i in held_idx], 2)
+        model = torch.log(probs.clamp_min(1e-9))
+        print(f"ensemble ({time.time() - t0:.0f} s): held-out macro recall, offsets from the other half")
+        for w in (0.0, 0.2, 0.4, 0.5, 0.6, 0.8, 1.0):
+            print(f"  teacher weight {w:.1f}: {cross_offset_recall((1 - w) * model + w * teacher, gold):.4f}",
+                  flush=True)
+
+    if args.sst2:
+        t0 = time.time()
+        with open(os.path.join(DATA, "sst2", "train.tsv"), encoding="utf-8") as f:
+            rows = [line.rstrip("\n").split("\t") for line in f][1:]
+        sst_texts = [s for s, _ in rows]
+        sst_labels = [0 if y == "0" else 2 for _, y in rows]  # negative / positive
+        vec = tfidf_lr.TfidfVectorizer(word_ngrams=(1, 2), char_ngrams=(2, 5), min_df=2,
+                                       extra_terms=lambda t: sentiment_lexicon.terms(t, lexicon)).fit(texts)
+        held = vec.transform([texts[i] for i in held_idx]).to_sparse_csr()
+        fit_labels = torch.tensor([labels[i] for i in fit_idx])
+        for name, extra_texts, extra_labels in (("fit tweets", [], []),
+                                                ("fit tweets + SST-2 train", sst_texts, sst_labels)):
+            X = vec.transform([texts[i] for i in fit_idx] + extra_texts).to_sparse_csr()
+            y = torch.cat([fit_labels, torch.tensor(extra_labels, dtype=torch.long)])
+            lr = tfidf_lr.LogisticRegression(X.shape[1], 3, 1.0 / (3.0 * len(y))).fit(X, y, max_iter=150)
+            score = cross_offset_recall(torch.log(lr.predict_proba(held)), gold)
+            print(f"teacher fitted on {name} ({len(y)} rows): held-out macro recall {score:.4f} "
+                  f"({time.time() - t0:.0f} s)", flush=True)
+
+
+if __name__ == "__main__":
+    main()
