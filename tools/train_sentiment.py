@@ -295,7 +295,25 @@ def set_emoji_embeddings(model, tok, names, trained_ids):
         f"(emoticon swaps), {from_names} set from their name words, {zeroed} zero")
 
 
+def kept_card_sections(card, written):
+    """The `## ` sections of an existing card that the template does not write
+    (hand-kept records such as "CPU precision" or "Tried"), in their order and
+    verbatim, so that retraining into the same directory keeps them."""
+    sections, current = [], None
+    for line in card.splitlines(keepends=True):
+        if line.startswith("## "):
+            current = [line] if line[3:].strip() not in written else None
+            if current is not None:
+                sections.append(current)
+        elif current is not None:
+            current.append(line)
+    return ["".join(sec).rstrip("\n") + "\n" for sec in sections]
+
+
 def write_model_card(out, args, config, n_params, summary, wall, cpu):
+    """Writes out/README.md from the template below. Sections of an existing
+    card that the template does not write are carried over before "Checking
+    it" (kept_card_sections)."""
     size = os.path.getsize(os.path.join(out, "model.safetensors"))
     def shown(v):  # as a shell would take it back; paths in the checkout relative to its root
         if isinstance(v, str) and v.startswith(REPO_ROOT + os.sep):
@@ -378,7 +396,15 @@ Derived from TweetEval / SemEval-2017 task 4 (released by its authors without
 restrictions; Twitter's terms apply to the tweets). The weights and vocabulary are
 the sluice project's own work, under the project's licence.
 """
-    with open(os.path.join(out, "README.md"), "w", encoding="utf-8") as f:
+    path = os.path.join(out, "README.md")
+    if os.path.exists(path):
+        written = {line[3:].strip() for line in card.splitlines() if line.startswith("## ")}
+        with open(path, encoding="utf-8") as f:
+            kept = kept_card_sections(f.read(), written)
+        if kept:
+            at = card.index("## Checking it")
+            card = card[:at] + "\n".join(kept) + "\n" + card[at:]
+    with open(path, "w", encoding="utf-8") as f:
         f.write(card)
 
 
