@@ -16,8 +16,9 @@ only (the test split is never read):
     /usr/bin/python3 tools/sentiment_heldout_checks.py --sluice build/release/sluice --ensemble
     /usr/bin/python3 tools/sentiment_heldout_checks.py --sst2
 
-Each takes 10-20 minutes on one core (the teacher's L-BFGS fits). The shipped
-model's split, seed and teacher options are used (its card's command).
+Each takes 10-20 minutes on one core (the teacher's L-BFGS fits). The
+trainer's defaults (the shipped model's options) give the split, the seed and
+the teacher.
 """
 
 import argparse
@@ -35,6 +36,7 @@ import eval_sentiment  # noqa: E402
 import sentiment_lexicon  # noqa: E402
 import tfidf_lr  # noqa: E402
 import train_sentiment  # noqa: E402
+import train_sst2  # noqa: E402
 import tweet_text  # noqa: E402
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -65,19 +67,16 @@ def main():
     if not (args.ensemble or args.sst2):
         ap.error("give --ensemble and/or --sst2")
     torch.set_num_threads(1)
-    # The shipped model's options (its card's command): --seed 13 --holdout 0.1
-    # --teacher-folds 2 --teacher-c 3.0 --teacher-iterations 150.
-    seed, holdout = 13, 0.1
-    texts, labels = tweet_text.read_split(os.path.join(DATA, "tweeteval-sentiment"), "train")
+    shipped = train_sentiment.build_parser().parse_args([])  # the shipped model's options
+    texts, labels = tweet_text.read_split(shipped.data, "train")
     texts = [tweet_text.clean_train_text(t) for t in texts]
-    fit_idx, held_idx = tweet_text.holdout_split(labels, holdout, seed)
+    fit_idx, held_idx = tweet_text.holdout_split(labels, shipped.holdout, shipped.seed)
     gold = torch.tensor([labels[i] for i in held_idx])
-    lexicon = sentiment_lexicon.load(sentiment_lexicon.DEFAULT_PATH)
+    lexicon = sentiment_lexicon.load(shipped.teacher_lexicon)
 
     if args.ensemble:
         t0 = time.time()
-        teacher_args = argparse.Namespace(seed=seed, teacher_folds=2, teacher_c=3.0, teacher_iterations=150)
-        soft = train_sentiment.teacher_probs(texts, labels, fit_idx, held_idx, teacher_args, lexicon)
+        soft = train_sentiment.teacher_probs(texts, labels, fit_idx, held_idx, shipped, lexicon)
         teacher = torch.log(soft[held_idx].clamp_min(1e-9))
         probs, _ = eval_sentiment.classify(args.sluice, args.model, [texts[i] for i in held_idx], 2)
         model = torch.log(probs.clamp_min(1e-9))
@@ -88,19 +87,17 @@ def main():
 
     if args.sst2:
         t0 = time.time()
-        with open(os.path.join(DATA, "sst2", "train.tsv"), encoding="utf-8") as f:
-            rows = [line.rstrip("\n").split("\t") for line in f][1:]
-        sst_texts = [s for s, _ in rows]
-        sst_labels = [0 if y == "0" else 2 for _, y in rows]  # negative / positive
-        vec = tfidf_lr.TfidfVectorizer(word_ngrams=(1, 2), char_ngrams=(2, 5), min_df=2,
-                                       extra_terms=lambda t: sentiment_lexicon.terms(t, lexicon)).fit(texts)
+        sst_texts, sst_binary = train_sst2.read_tsv(os.path.join(DATA, "sst2", "train.tsv"))
+        sst_labels = [2 if y else 0 for y in sst_binary]  # positive / negative
+        vec = train_sentiment.teacher_vectorizer(lexicon).fit(texts)
         held = vec.transform([texts[i] for i in held_idx]).to_sparse_csr()
-        fit_labels = torch.tensor([labels[i] for i in fit_idx])
-        for name, extra_texts, extra_labels in (("fit tweets", [], []),
-                                                ("fit tweets + SST-2 train", sst_texts, sst_labels)):
-            X = vec.transform([texts[i] for i in fit_idx] + extra_texts).to_sparse_csr()
-            y = torch.cat([fit_labels, torch.tensor(extra_labels, dtype=torch.long)])
-            lr = tfidf_lr.LogisticRegression(X.shape[1], 3, 1.0 / (3.0 * len(y))).fit(X, y, max_iter=150)
+        # Rows are featurised one by one: the fit tweets' rows are the first of both.
+        both = vec.transform([texts[i] for i in fit_idx] + sst_texts).to_sparse_csr()
+        both_labels = torch.tensor([labels[i] for i in fit_idx] + sst_labels)
+        for name, n in (("fit tweets", len(fit_idx)), ("fit tweets + SST-2 train", len(both_labels))):
+            X, y = tfidf_lr.rows(both, torch.arange(n)), both_labels[:n]
+            lr = tfidf_lr.LogisticRegression(X.shape[1], 3, 1.0 / (shipped.teacher_c * len(y)))
+            lr.fit(X, y, max_iter=shipped.teacher_iterations)
             score = cross_offset_recall(torch.log(lr.predict_proba(held)), gold)
             print(f"teacher fitted on {name} ({len(y)} rows): held-out macro recall {score:.4f} "
                   f"({time.time() - t0:.0f} s)", flush=True)

@@ -141,6 +141,13 @@ def add_emoji_tokens(vocab):
     return names
 
 
+def teacher_vectorizer(lexicon=None):
+    """The teacher's features (unfitted): TF-IDF word 1-2-grams and character
+    2-5-grams, plus VADER lexicon terms when `lexicon` is given."""
+    extra = (lambda t: sentiment_lexicon.terms(t, lexicon)) if lexicon else None
+    return tfidf_lr.TfidfVectorizer(word_ngrams=(1, 2), char_ngrams=(2, 5), min_df=2, extra_terms=extra)
+
+
 def teacher_probs(texts, labels, fit_idx, held_idx, args, lexicon=None):
     """TF-IDF + LR teacher, cross-fitted: the fit tweets are split in
     --teacher-folds folds and each fold's probabilities come from a teacher
@@ -148,12 +155,8 @@ def teacher_probs(texts, labels, fit_idx, held_idx, args, lexicon=None):
     Held-out tweets get the mean of the fold teachers (only reported). The
     vocabulary and idf come from all train text (no labels)."""
     t0 = time.time()
-    extra, what = None, ""
-    if lexicon:
-        extra = lambda t: sentiment_lexicon.terms(t, lexicon)  # noqa: E731
-        what = f" + VADER lexicon ({len(lexicon)} terms)"
-    vec = tfidf_lr.TfidfVectorizer(word_ngrams=(1, 2), char_ngrams=(2, 5), min_df=2,
-                                   extra_terms=extra).fit(texts)
+    what = f" + VADER lexicon ({len(lexicon)} terms)" if lexicon else ""
+    vec = teacher_vectorizer(lexicon).fit(texts)
     X = vec.transform(texts).to_sparse_csr()
     y = torch.tensor(labels)
     probs = torch.zeros(len(texts), 3)
@@ -408,7 +411,8 @@ the sluice project's own work, under the project's licence.
         f.write(card)
 
 
-def main():
+def build_parser():
+    """The trainer's options; their defaults train the shipped model."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=os.path.join(REPO_ROOT, "..", "shared", "data", "tweeteval-sentiment"))
@@ -453,7 +457,11 @@ def main():
     ap.add_argument("--emoji-swap", type=float, default=0.5,
                     help="probability of swapping an ASCII emoticon for an emoji in training")
     ap.add_argument("--train-limit", type=int, default=0, help="use only the first N train rows (quick tries)")
-    args = ap.parse_args()
+    return ap
+
+
+def main():
+    args = build_parser().parse_args()
 
     t_start = time.time()
     torch.set_num_threads(args.threads)

@@ -17,11 +17,12 @@ void bias_activation(DType dt, void* x, int64_t ld, int64_t rows, int64_t cols, 
   dispatch(dt, [&](auto tag) {
     using T = decltype(tag);
     if (vec8) {
-      with_activation(act, [&](auto a) {
+      const bool known = with_activation(act, [&](auto a) {
         SLUICE_LAUNCH((bias_activation_vec8_kernel<T, decltype(a)::value>),
                       bias_activation_vec8_grid(rows, cols), kBiasActivationVec8Threads, 0, stream,
                       static_cast<T*>(x), ld, rows, static_cast<int>(cols), bias);
       });
+      if (!known) throw std::invalid_argument("bias_activation: unknown activation");
     } else {
       SLUICE_LAUNCH(bias_activation_kernel<T>, bias_activation_grid(rows * cols),
                     kBiasActivationThreads, 0, stream, static_cast<T*>(x), ld, rows,

@@ -4,7 +4,7 @@
 // place. Kernel code only, included by bias_activation.cu (the launcher) and
 // by the host emulation test.
 #pragma once
-#include <type_traits>
+#include <algorithm>
 
 #include "kernels/cuda/device_common.cuh"
 
@@ -35,11 +35,9 @@ constexpr int kBiasActivationVec8Threads = 128;
 constexpr int64_t kBiasActivationVec8Blocks = 4096;
 inline dim3 bias_activation_vec8_grid(int64_t rows, int64_t cols) {
   const int64_t gx = (cols / 8 + kBiasActivationVec8Threads - 1) / kBiasActivationVec8Threads;
-  int64_t gy = kBiasActivationVec8Blocks / gx;
-  gy = gy < 1 ? 1 : gy;
-  gy = gy < rows ? gy : rows;
-  gy = gy < 65535 ? gy : 65535;
-  return dim3(static_cast<unsigned>(gx), static_cast<unsigned>(gy > 0 ? gy : 1));
+  const int64_t gy =
+      std::clamp<int64_t>(kBiasActivationVec8Blocks / gx, 1, std::clamp<int64_t>(rows, 1, 65535));
+  return dim3(static_cast<unsigned>(gx), static_cast<unsigned>(gy));
 }
 
 // Eight elements per thread with 16-byte loads and stores
@@ -64,27 +62,13 @@ __global__ void bias_activation_vec8_kernel(T* __restrict__ x, int64_t ld, int64
   }
 }
 
-// Calls f(std::integral_constant<engine::Activation, A>{}) for A == act.
+// Calls f(std::integral_constant<engine::Activation, A>{}) for A == act;
+// false when act is none of the activations.
 template <class F>
-void with_activation(engine::Activation act, F&& f) {
+bool with_activation(engine::Activation act, F&& f) {
   using engine::Activation;
-  switch (act) {
-    case Activation::kIdentity:
-      f(std::integral_constant<Activation, Activation::kIdentity>{});
-      break;
-    case Activation::kGeluErf:
-      f(std::integral_constant<Activation, Activation::kGeluErf>{});
-      break;
-    case Activation::kGeluTanh:
-      f(std::integral_constant<Activation, Activation::kGeluTanh>{});
-      break;
-    case Activation::kRelu:
-      f(std::integral_constant<Activation, Activation::kRelu>{});
-      break;
-    case Activation::kTanh:
-      f(std::integral_constant<Activation, Activation::kTanh>{});
-      break;
-  }
+  return dispatch_value<Activation::kIdentity, Activation::kGeluErf, Activation::kGeluTanh,
+                        Activation::kRelu, Activation::kTanh>(act, f);
 }
 
 template <class T>

@@ -7,6 +7,7 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <type_traits>
 
 #include "kernels/cuda/dtype.h"
 #include "src/engine/activation.h"
@@ -118,6 +119,15 @@ void dispatch(DType dt, F&& f) {
   } else {
     f(__nv_bfloat16{});
   }
+}
+
+// Calls f(std::integral_constant<decltype(v), V>{}) for the V among Vs that
+// equals v, so that a run-time value picks a kernel's template argument:
+//   dispatch_value<1, 2, 3, 4>(groups, [&](auto g) { k<T, decltype(g)::value><<<...>>>(...); });
+// Returns false, calling nothing, when v is none of them.
+template <auto... Vs, class V, class F>
+bool dispatch_value(V v, F&& f) {
+  return ((v == Vs ? (f(std::integral_constant<decltype(Vs), Vs>{}), true) : false) || ...);
 }
 
 #ifdef __CUDACC__

@@ -8,8 +8,6 @@
 // Kernel code only, included by embedding_layernorm.cu and add_layernorm.cu
 // (the launchers) and by the host emulation test.
 #pragma once
-#include <type_traits>
-
 #include "kernels/cuda/device_common.cuh"
 
 namespace sluice::cuda {
@@ -301,23 +299,11 @@ __global__ void add_layernorm_warp_kernel(const T* x, int64_t ld_x, const float*
       gamma, beta, eps, out + r * ld_out);
 }
 
-// Calls f(std::integral_constant<int, G>{}) for the warp path's G of `cols`.
+// Calls f(std::integral_constant<int, G>{}) for the warp path's G of `cols`
+// (layernorm_warp_applies(cols) must hold).
 template <class F>
 void with_layernorm_warp_groups(int64_t cols, F&& f) {
-  switch (layernorm_warp_groups(cols)) {
-    case 1:
-      f(std::integral_constant<int, 1>{});
-      break;
-    case 2:
-      f(std::integral_constant<int, 2>{});
-      break;
-    case 3:
-      f(std::integral_constant<int, 3>{});
-      break;
-    default:
-      f(std::integral_constant<int, 4>{});
-      break;
-  }
+  dispatch_value<1, 2, 3, kLayernormWarpMaxGroups>(layernorm_warp_groups(cols), f);
 }
 
 }  // namespace sluice::cuda
