@@ -151,7 +151,7 @@ TEST(SentimentPipeline, EveryTweetGetsOneLabelledResultAndWindowsMatchTheResults
     EXPECT_GE(score, 0.0);
     EXPECT_LE(score, 1.0);
     EXPECT_EQ(r.at("model_hash"), model_hash);
-    EXPECT_EQ(r.at("model_version"), "1.1");
+    EXPECT_EQ(r.at("model_version"), "1.2");
     expected[{brand_of[key], label}] += 1;
   }
 

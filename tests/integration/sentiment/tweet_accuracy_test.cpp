@@ -2,8 +2,9 @@
 // `sluice classify --model models/sentiment-tweet-small` on the TweetEval
 // sentiment test split (never trained on, never used for a choice), scored
 // with TweetEval's metric, macro-averaged recall, and on the negative and
-// positive tweets alone. The floors sit just under the measured values in the
-// model card, so a change to tokenization, the encoder or the classifier that
+// positive tweets alone. The floors are issue 15's goals (65 macro recall,
+// 87 % neg/pos), which the model card's measured values (every precision)
+// clear, so a change to tokenization, the encoder or the classifier that
 // costs accuracy shows here.
 #include <gtest/gtest.h>
 
@@ -23,10 +24,11 @@ using namespace std::chrono_literals;
 using nlohmann::json;
 
 constexpr std::array<const char*, 3> kLabels = {"negative", "neutral", "positive"};
-// Measured (models/sentiment-tweet-small/README.md): macro recall 0.634,
-// neg/pos 0.871.
-constexpr double kMacroRecallFloor = 0.625;
-constexpr double kPolarAccuracyFloor = 0.865;
+// Measured (models/sentiment-tweet-small/README.md, version 1.2): macro
+// recall 0.652-0.653, neg/pos 0.887-0.888 (fp32, bf16, int8). Version 1.1
+// (0.637 / 0.873) failed the first.
+constexpr double kMacroRecallFloor = 0.650;
+constexpr double kPolarAccuracyFloor = 0.870;
 
 TEST(TweetSentimentModel, TweetEvalTestThroughTheCliBeatsTheFloors) {
   const fs::path model = fs::path(SLUICE_SOURCE_DIR) / "models" / "sentiment-tweet-small";
