@@ -287,6 +287,19 @@ def finetune(model, train, soft, train_labels, held, held_labels, tok, args, rng
     return best
 
 
+def load_input(option, loader, path, them):
+    """loader(path) for --option, None when path is ''; a file that cannot be
+    used ends the run with exit status 2 and a message naming it and why."""
+    if not path:
+        return None
+    try:
+        return loader(path)
+    except (OSError, ValueError) as e:
+        print(f"--{option}: {e} (the default is the npm peer's: npm ci --ignore-scripts in tools/; "
+              f"--{option} '' trains without {them})", file=sys.stderr)
+        sys.exit(2)
+
+
 def is_plain_word(w):
     """A lower-case ASCII word of 3+ letters that WordPiece keeps whole."""
     return re.fullmatch(r"[a-z]{3,}", w) is not None
@@ -549,14 +562,11 @@ def main():
 
     t_start = time.time()
     torch.set_num_threads(args.threads)
-    lexicon = None
-    if args.teacher_lexicon:
-        try:
-            lexicon = sentiment_lexicon.load(args.teacher_lexicon)
-        except (OSError, ValueError) as e:
-            print(f"--teacher-lexicon: {e} (the default is the npm peer's: npm ci --ignore-scripts in tools/; "
-                  "--teacher-lexicon '' trains without it)", file=sys.stderr)
-            sys.exit(2)
+    # Both outside files are read before any work, so a bad one stops the run at once.
+    lexicon = load_input("teacher-lexicon", sentiment_lexicon.load, args.teacher_lexicon, "it")
+    t0 = time.time()
+    vectors = load_input("word-vectors", word_vectors.load, args.word_vectors, "them")
+    vectors_seconds = time.time() - t0
     seed_everything(args.seed)
     rng = random.Random(args.seed)
 
@@ -571,19 +581,11 @@ def main():
 
     vocab = wordpiece_vocab.learn_vocab(texts, args.vocab_size)
     n_learned = len(vocab)
-    vectors = None
-    if args.word_vectors:
-        t0 = time.time()
-        try:
-            vectors = word_vectors.load(args.word_vectors)
-        except (OSError, ValueError) as e:
-            print(f"--word-vectors: {e} (the default is the npm peer's: npm ci --ignore-scripts in tools/; "
-                  "--word-vectors '' trains without them)", file=sys.stderr)
-            sys.exit(2)
+    if vectors:
         added = word_vectors.expansion_words(vectors[0], vocab, args.word_vectors_add, is_plain_word)
         vocab.extend(added)
         log(f"word vectors: {len(vectors[0])} x {vectors[1].shape[1]} from {shown_path(args.word_vectors)}; "
-            f"{len(added)} words added to the vocabulary ({time.time() - t0:.0f} s)")
+            f"{len(added)} words added to the vocabulary ({vectors_seconds:.0f} s)")
     emoji_names = add_emoji_tokens(vocab)
     tok = wordpiece_vocab.WordPieceTokenizer(vocab)
     max_len = args.max_positions

@@ -8,6 +8,7 @@ often seen ones' map puts them. Exits 0 when all hold, 1 otherwise."""
 
 import json
 import os
+import subprocess
 import sys
 import tempfile
 
@@ -61,6 +62,18 @@ def formats(work):
     refused(work, "notjson.json", "{", ":")
     refused(work, "missing.json", json.dumps({"dimensions": 2, "words": ["a"], "vectors": {}}), ":")
     refused(work, "huge.json", json.dumps({"dimensions": 10 ** 6, "words": [], "vectors": {}}), ":")
+
+
+def trainer_refuses(work):
+    """The trainer stops at once, exit 2, naming the option and the file."""
+    bad = os.path.join(work, "bad-vectors.txt")
+    with open(bad, "w", encoding="utf-8") as f:
+        f.write("good 1 2\nbad 1\n")
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "train_sentiment.py"), "--word-vectors", bad,
+                        "--no-save", "--data", os.path.join(work, "no-data")],
+                       capture_output=True, text=True, timeout=120)
+    check(r.returncode == 2 and f"--word-vectors: {bad}:2:" in r.stderr,
+          f"train_sentiment.py --word-vectors BAD exits 2 naming it (exit {r.returncode}: {r.stderr.strip()[:200]})")
 
 
 def expansion():
@@ -133,6 +146,7 @@ def main():
     torch.manual_seed(0)
     with tempfile.TemporaryDirectory(prefix="sluice-wv-check.") as work:
         formats(work)
+        trainer_refuses(work)
     expansion()
     ridge()
     trainer_embeddings()
