@@ -305,8 +305,10 @@ def is_plain_word(w):
     return re.fullmatch(r"[a-z]{3,}", w) is not None
 
 
-def shown_path(p):
-    return os.path.relpath(p, REPO_ROOT) if os.path.abspath(p).startswith(REPO_ROOT + os.sep) else p
+def shown_path(v):
+    """v, relative to the checkout's root when it is a path inside it (the
+    model card and the log name files as a reader's checkout has them)."""
+    return os.path.relpath(v, REPO_ROOT) if isinstance(v, str) and v.startswith(REPO_ROOT + os.sep) else v
 
 
 def _vector_rows(tok, vectors, skip):
@@ -393,11 +395,9 @@ def write_model_card(out, args, config, n_params, summary, wall, cpu):
     card that the template does not write are carried over before "Checking
     it" (kept_card_sections)."""
     size = os.path.getsize(os.path.join(out, "model.safetensors"))
-    def shown(v):  # as a shell would take it back; paths in the checkout relative to its root
-        if isinstance(v, str) and v.startswith(REPO_ROOT + os.sep):
-            v = os.path.relpath(v, REPO_ROOT)
-        return shlex.quote(str(v))
-    opts = " ".join(f"--{k.replace('_', '-')} {shown(v)}" for k, v in sorted(vars(args).items())
+    # as a shell would take it back
+    opts = " ".join(f"--{k.replace('_', '-')} {shlex.quote(str(shown_path(v)))}"
+                    for k, v in sorted(vars(args).items())
                     if k not in ("data", "out", "no_save"))
     vectors = getattr(args, "word_vectors", "")
     start = ("starting from GloVe word vectors\n(Wikipedia + Gigaword, 100 dimensions; the npm package "
