@@ -30,9 +30,10 @@ int64_t now_ns() {
       .count();
 }
 
-// 16, 32, 64, 128 or 256: the row counts each tile's GEMM is compiled for.
+// 1, 2, 4, … 256: the row counts each tile's GEMM is compiled for (Linear's
+// row classes that are powers of two; a chunk of 5 users computes 8 rows).
 int64_t row_bucket(int64_t rows) {
-  int64_t b = 16;
+  int64_t b = 1;
   while (b < rows) b *= 2;
   return b;
 }

@@ -8,10 +8,11 @@
 // TFLOP/s per core).
 //
 // Rows (M = packed tokens) vary every batch, so rows are run in chunks of
-// kChunkRows through primitives made for fixed row counts (the chunk, and
-// tails rounded up to 16 rows): a bounded set, created at construction, all
-// sharing one packed copy of the weights. Padded tail rows go through small
-// staging buffers, never past the caller's arrays.
+// kChunkRows through primitives made for fixed row counts (the chunk, tails
+// rounded up to 16 rows, and 1, 2, 4 or 8 rows for the smallest calls): a
+// bounded set, made on first use, all sharing one packed copy of the
+// weights. Padded tail rows go through small staging buffers, never past the
+// caller's arrays.
 //
 // int8 (opt-in, GemmPrecision::kInt8): dynamic quantization. Weights are
 // quantized once, at construction, to int8 with one scale per output column

@@ -56,7 +56,7 @@ TEST(Linear, MatchesNaiveForEveryRowCountAroundChunksAndTails) {
   const int64_t in = 72, out = 40;
   const auto w = random_vec(out * in, 1), b = random_vec(out, 2);
   Linear lin(w.data(), b.data(), out, in);
-  for (int64_t rows : {1, 15, 16, 17, 100, 255, 256, 257, 600}) {
+  for (int64_t rows : {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 100, 255, 256, 257, 600}) {
     const auto x = random_vec(rows * in, 3 + static_cast<uint32_t>(rows));
     std::vector<float> y(rows * out, -7.f);
     lin.run(x.data(), in, rows, y.data(), out);
@@ -96,6 +96,30 @@ TEST(Linear, RunsTailsInPlaceWithinTheAllocatedRows) {
   for (int64_t i = 0; i < rows * out; ++i) ASSERT_NEAR(y[i], want[i], 1e-4);
   for (size_t i = alloc * out; i < y.size(); ++i)
     ASSERT_EQ(y[i], -7.f) << "wrote past the allocated rows";
+}
+
+// A call of a few rows computes the fewest rows its class allows (1, 2, 4 or
+// 8), not 16: with 16 rows allocated in place, the rows past the class are
+// never written. Before, every call under 16 rows computed 16 (a batch of
+// one user scored 16 rows), writing padding rows up to the 16th.
+TEST(Linear, AFewRowsComputeOnlyTheirClassNotSixteen) {
+  const int64_t in = 64, out = 40, alloc = 16;
+  const auto w = random_vec(out * in, 21), b = random_vec(out, 22);
+  for (GemmPrecision p : {GemmPrecision::kF32, GemmPrecision::kInt8}) {
+    Linear lin(w.data(), b.data(), out, in, Activation::kIdentity, p);
+    for (const auto& [rows, computed] :
+         std::vector<std::pair<int64_t, int64_t>>{{1, 1}, {2, 2}, {3, 4}, {5, 8}, {8, 8}}) {
+      auto x = random_vec(alloc * in, 23 + static_cast<uint32_t>(rows));
+      std::vector<float> y(alloc * out, -7.f);
+      lin.run(x.data(), in, rows, y.data(), out, alloc);
+      const auto want = naive(x, in, rows, w, b, out, in, Activation::kIdentity);
+      const double tol = p == GemmPrecision::kF32 ? 1e-4 : 0.3;  // int8: quantization error
+      for (int64_t i = 0; i < rows * out; ++i)
+        ASSERT_NEAR(y[i], want[i], tol) << "rows=" << rows << " at " << i;
+      for (int64_t i = computed * out; i < alloc * out; ++i)
+        ASSERT_EQ(y[i], -7.f) << "rows=" << rows << ": row " << i / out << " computed";
+    }
+  }
 }
 
 TEST(Linear, FusesActivations) {
