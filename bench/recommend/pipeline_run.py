@@ -23,15 +23,25 @@ here, from the result's CreateTime), and the CPU each process used meanwhile.
 sluice keeps users' state durable (a changelog entry per event); the Python
 service keeps it in memory only.
 
+Kafka's own part, in the same run: bench/recommend/kafka_echo.py answers
+each event the moment it reads it, computing nothing, at the Python
+service's rate. No service can have a lower p99 through this broker,
+producer and reader, so python p99 / echo p99 is the highest ratio any
+service could reach here; each service's p99 above the echo's is the part it
+adds. The loaded runs go in --repeat rounds (sluice, python, echo in each,
+every run on topics of its own); the ratios are of the medians.
+
     /usr/bin/python3 bench/recommend/pipeline_run.py --sluice build/release/sluice
     ... --events 50000   fewer events (default: all of ml-latest-small, 100,004)
     ... --rate 2000      both at 2,000 events/s (default: both at --load of the Python service's saturated rate)
+    ... --rate 2900 --paced-only   the loaded runs alone
 """
 import argparse
 import json
 import os
 import re
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -95,7 +105,7 @@ def same_recommendations(sluice, model, rows):
     return sum(a == b for a, b in zip(ours, theirs)), len(rows)
 
 
-def paced(bootstrap, in_topic, out_topic, rows, rate, seconds):
+def paced(bootstrap, in_topic, out_topic, rows, rate, seconds, linger_ms):
     """Produces events at `rate`/s for `seconds` (the MovieLens events in
     time order, again with new user ids if it runs out), reads the
     recommendations from `out_topic`; returns (sorted latencies in ms, events,
@@ -139,7 +149,7 @@ def paced(bootstrap, in_topic, out_topic, rows, rate, seconds):
     # walks a partition's batches to find each fetch's offset, so both
     # services' fetches (sluice's changelog reads and writes most) slowed as
     # the run went on (see --seconds). The send time is taken at produce().
-    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
+    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": linger_ms})
     # Warm-up: one event per partition every 200 ms until each partition has
     # answered (the service has joined its group and restored its state).
     probes, k = {}, 0
@@ -259,7 +269,16 @@ def main():
                          "both services' tails, slow down as the run's topics grow)")
     ap.add_argument("--fetch-wait-ms", type=int, default=5,
                     help="both services' fetch.wait.max.ms (the embedded broker holds each fetch this long)")
+    ap.add_argument("--producer-linger-ms", type=float, default=5,
+                    help="linger.ms of the paced event producer here")
+    ap.add_argument("--no-floor", dest="floor", action="store_false",
+                    help="skip Kafka's own part: an echo that answers each event at once "
+                         "(bench/recommend/kafka_echo.py), at the Python service's rate")
+    ap.add_argument("--repeat", type=int, default=3, help="rounds of the loaded runs (medians reported)")
+    ap.add_argument("--paced-only", action="store_true", help="skip the saturated runs (needs --rate)")
     args = ap.parse_args()
+    if args.paced_only and not args.rate:
+        sys.exit("--paced-only needs --rate")
     if not os.path.exists(args.ratings):
         print(f"no ratings at {args.ratings}")
         sys.exit(77)
@@ -275,99 +294,142 @@ def main():
     n = len(rows)
 
     work = tempfile.mkdtemp(prefix="sluice-recommend-bench.")
-    broker = subprocess.Popen([args.sluice, "broker", "--topic", "events:4", "--topic", "recs-sluice:4",
-                               "--topic", "recs-python:4", "--topic", "dlq:1",
-                               "--topic", "paced-sluice:4", "--topic", "paced-python:4",
-                               "--topic", "out-sluice:4", "--topic", "out-python:4",
-                               # users' durable state (the embedded broker creates no topics on request)
-                               "--topic", "bench-sluice-state-changelog:4",
-                               "--topic", "paced-sluice-state-changelog:4"],
+    # Each loaded run has topics of its own (the embedded broker walks a
+    # partition's batches for every fetch: see --seconds), the sluice runs also
+    # their users' durable state (the embedded broker creates no topics on request).
+    topics = ["events:4", "recs-sluice:4", "recs-python:4", "dlq:1", "bench-sluice-state-changelog:4"]
+    for r in range(args.repeat):
+        for who in ("sluice", "python", "echo"):
+            topics += [f"paced-{who}-{r}:4", f"out-{who}-{r}:4"]
+        topics.append(f"paced-sluice-{r}-state-changelog:4")
+    broker = subprocess.Popen([args.sluice, "broker"] + [a for t in topics for a in ("--topic", t)],
                               stdout=subprocess.PIPE, stderr=open(os.path.join(work, "broker.log"), "w"),
                               text=True)
     bootstrap = broker.stdout.readline().strip()
     try:
-        p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20})
-        for t, _, u, i in rows:
-            while True:
-                try:
-                    p.produce("events", key=u, value=json.dumps({"user": int(u), "item": int(i), "ts": t}))
-                    break
-                except BufferError:
-                    p.poll(0.05)
-        p.flush(60)
-        print(f"{n} events in topic 'events' (4 partitions)", flush=True)
-
         env = dict(os.environ, SLUICE_BOOTSTRAP=bootstrap, SLUICE_INPUT_TOPIC="events",
                    SLUICE_OUTPUT_TOPIC="recs-sluice", SLUICE_DLQ_TOPIC="dlq", SLUICE_GROUP="bench-sluice",
                    SLUICE_MODEL=args.model, SLUICE_DEVICE="cpu", SLUICE_THREADS=str(args.threads),
                    SLUICE_FETCH_WAIT_MAX_MS=str(args.fetch_wait_ms),
                    SLUICE_METRICS_LISTEN=f"127.0.0.1:{free_port()}")
-        s = subprocess.Popen([args.sluice, "run", os.path.join(ROOT, "pipelines", "recommend.yaml")],
-                             env=env, stdout=subprocess.DEVNULL,
-                             stderr=open(os.path.join(work, "sluice.log"), "w"))
-        s_rate, s_total = wait_for(bootstrap, "recs-sluice", n, s)
-        stop(s)
-        print(f"sluice: {s_rate:,.0f} events/s saturated (all {n} in {s_total:.1f} s with start-up)",
-              flush=True)
+        s_rate = p_rate = None
+        if not args.paced_only:
+            p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20})
+            for t, _, u, i in rows:
+                while True:
+                    try:
+                        p.produce("events", key=u, value=json.dumps({"user": int(u), "item": int(i), "ts": t}))
+                        break
+                    except BufferError:
+                        p.poll(0.05)
+            p.flush(60)
+            print(f"{n} events in topic 'events' (4 partitions)", flush=True)
 
-        py = subprocess.Popen(["/usr/bin/python3", os.path.join(ROOT, "bench", "recommend", "python_service.py"),
-                               "--bootstrap", bootstrap, "--input", "events", "--output", "recs-python",
-                               "--group", "bench-python", "--model", args.model,
-                               "--threads", str(args.threads), "--fetch-wait-ms", str(args.fetch_wait_ms)],
-                              stderr=open(os.path.join(work, "python.log"), "w"))
-        p_rate, p_total = wait_for(bootstrap, "recs-python", n, py)
-        stop(py)
-        print(f"python: {p_rate:,.0f} events/s saturated (all {n} in {p_total:.1f} s with start-up)",
-              flush=True)
+            s = subprocess.Popen([args.sluice, "run", os.path.join(ROOT, "pipelines", "recommend.yaml")],
+                                 env=env, stdout=subprocess.DEVNULL,
+                                 stderr=open(os.path.join(work, "sluice.log"), "w"))
+            s_rate, s_total = wait_for(bootstrap, "recs-sluice", n, s)
+            stop(s)
+            print(f"sluice: {s_rate:,.0f} events/s saturated (all {n} in {s_total:.1f} s with start-up)",
+                  flush=True)
 
-        same, checked = same_recommendations(args.sluice, args.model, rows[:args.check])
-        print(f"ratio {s_rate / p_rate:.1f}x; the Python service's code gives the same top-10 as "
-              f"sluice recommend for {same}/{checked} events", flush=True)
-        if same != checked:
-            sys.exit("the peer does not compute the same recommendations")
+            py = subprocess.Popen(["/usr/bin/python3", os.path.join(ROOT, "bench", "recommend", "python_service.py"),
+                                   "--bootstrap", bootstrap, "--input", "events", "--output", "recs-python",
+                                   "--group", "bench-python", "--model", args.model,
+                                   "--threads", str(args.threads), "--fetch-wait-ms", str(args.fetch_wait_ms)],
+                                  stderr=open(os.path.join(work, "python.log"), "w"))
+            p_rate, p_total = wait_for(bootstrap, "recs-python", n, py)
+            stop(py)
+            print(f"python: {p_rate:,.0f} events/s saturated (all {n} in {p_total:.1f} s with start-up)",
+                  flush=True)
+
+            same, checked = same_recommendations(args.sluice, args.model, rows[:args.check])
+            print(f"ratio {s_rate / p_rate:.1f}x; the Python service's code gives the same top-10 as "
+                  f"sluice recommend for {same}/{checked} events", flush=True)
+            if same != checked:
+                sys.exit("the peer does not compute the same recommendations")
 
         # Latency under load, each on topics of its own, started afresh.
         s_load = args.rate or args.load * (s_rate if args.own_load else p_rate)
         p_load = args.rate or args.load * p_rate
         port = free_port()
-        s = subprocess.Popen([args.sluice, "run", os.path.join(ROOT, "pipelines", "recommend.yaml")],
-                             env=dict(env, SLUICE_INPUT_TOPIC="paced-sluice", SLUICE_OUTPUT_TOPIC="out-sluice",
-                                      SLUICE_GROUP="paced-sluice", SLUICE_METRICS_LISTEN=f"127.0.0.1:{port}"),
-                             stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "sluice-paced.log"), "w"))
-        wait_ready(port, s)
-        time.sleep(2)  # its group join
-        cpu0 = (cpu_seconds(s.pid), cpu_seconds(broker.pid), time.process_time(), time.monotonic())
-        s_lat, s_n, s_worst, s_split = paced(bootstrap, "paced-sluice", "out-sluice", rows, s_load, args.seconds)
-        s_cpu = (cpu_seconds(s.pid), cpu_seconds(broker.pid), time.process_time(), time.monotonic())
-        stop(s)
-        py = subprocess.Popen(["/usr/bin/python3", os.path.join(ROOT, "bench", "recommend", "python_service.py"),
-                               "--bootstrap", bootstrap, "--input", "paced-python", "--output", "out-python",
-                               "--group", "paced-python", "--model", args.model,
-                               "--threads", str(args.threads), "--fetch-wait-ms", str(args.fetch_wait_ms)],
-                              stderr=open(os.path.join(work, "python-paced.log"), "w"))
-        time.sleep(5)  # model load and group join
-        cpu1 = (cpu_seconds(py.pid), cpu_seconds(broker.pid), time.process_time(), time.monotonic())
-        p_lat, p_n, p_worst, p_split = paced(bootstrap, "paced-python", "out-python", rows, p_load, args.seconds)
-        p_cpu = (cpu_seconds(py.pid), cpu_seconds(broker.pid), time.process_time(), time.monotonic())
-        stop(py)
-        for name, load, lat, m, worst in (("sluice", s_load, s_lat, s_n, s_worst),
-                                          ("python", p_load, p_lat, p_n, p_worst)):
-            print(f"{name}: {load:,.0f} events/s ({load / (s_rate if name == 'sluice' else p_rate):.0%} of "
-                  f"saturated) for {m / load:.0f} s: event->recommendation p50 {pct(lat, 0.5):.2f} ms, "
-                  f"p99 {pct(lat, 0.99):.2f} ms, p99.9 {pct(lat, 0.999):.2f} ms ({len(lat)} after warm-up)")
-            # A tail that grows with the run's length is the embedded broker's (see --seconds).
-            print(f"  highest latency in each second of the run (ms): {' '.join(f'{w:.0f}' for w in worst)}")
-            # Who used the two cores meanwhile: the service, the embedded broker, this
-            # script (the paced producer and the latency reader), in cores.
-            a, b = (cpu0, s_cpu) if name == "sluice" else (cpu1, p_cpu)
-            wall = b[3] - a[3]
-            print(f"  CPU while paced, in cores: {name} {(b[0] - a[0]) / wall:.2f}, broker {(b[1] - a[1]) / wall:.2f}, "
-                  f"producer + reader {(b[2] - a[2]) / wall:.2f}")
-            sp = s_split if name == "sluice" else p_split
-            print("  where the time went, p50 / p99 (ms): " + ", ".join(
-                f"{part} {pct(v, 0.5):.1f} / {pct(v, 0.99):.1f}" for part, v in sp.items()))
-        print(f"p99 python / sluice: {pct(p_lat, 0.99) / pct(s_lat, 0.99):.2f}x "
+
+        def start_sluice(r):
+            s = subprocess.Popen([args.sluice, "run", os.path.join(ROOT, "pipelines", "recommend.yaml")],
+                                 env=dict(env, SLUICE_INPUT_TOPIC=f"paced-sluice-{r}",
+                                          SLUICE_OUTPUT_TOPIC=f"out-sluice-{r}", SLUICE_GROUP=f"paced-sluice-{r}",
+                                          SLUICE_METRICS_LISTEN=f"127.0.0.1:{port}"),
+                                 stdout=subprocess.DEVNULL,
+                                 stderr=open(os.path.join(work, f"sluice-paced-{r}.log"), "w"))
+            wait_ready(port, s)
+            time.sleep(2)  # its group join
+            return s
+
+        def start_python(r):
+            py = subprocess.Popen(["/usr/bin/python3", os.path.join(ROOT, "bench", "recommend", "python_service.py"),
+                                   "--bootstrap", bootstrap, "--input", f"paced-python-{r}",
+                                   "--output", f"out-python-{r}", "--group", f"paced-python-{r}",
+                                   "--model", args.model, "--threads", str(args.threads),
+                                   "--fetch-wait-ms", str(args.fetch_wait_ms)],
+                                  stderr=open(os.path.join(work, f"python-paced-{r}.log"), "w"))
+            time.sleep(5)  # model load and group join
+            return py
+
+        def start_echo(r):
+            e = subprocess.Popen(["/usr/bin/python3", os.path.join(ROOT, "bench", "recommend", "kafka_echo.py"),
+                                  "--bootstrap", bootstrap, "--input", f"paced-echo-{r}",
+                                  "--output", f"out-echo-{r}", "--group", f"paced-echo-{r}",
+                                  "--fetch-wait-ms", str(args.fetch_wait_ms)],
+                                 stderr=open(os.path.join(work, f"echo-paced-{r}.log"), "w"))
+            time.sleep(3)  # its group join
+            return e
+
+        # (name, topics' word, start, rate, saturated rate)
+        contenders = [("sluice", "sluice", start_sluice, s_load, s_rate),
+                      ("python", "python", start_python, p_load, p_rate)]
+        if args.floor:
+            contenders.append(("kafka floor", "echo", start_echo, p_load, None))
+        p99 = {c[0]: [] for c in contenders}
+        # Rounds, each running every contender in turn, so that what else the
+        # shared machine does spreads over all of them; medians at the end.
+        for r in range(args.repeat):
+            for name, word, start, load, sat in contenders:
+                proc = start(r)
+                before = (cpu_seconds(proc.pid), cpu_seconds(broker.pid), time.process_time(), time.monotonic())
+                lat, m, worst, split = paced(bootstrap, f"paced-{word}-{r}", f"out-{word}-{r}", rows, load,
+                                             args.seconds, args.producer_linger_ms)
+                after = (cpu_seconds(proc.pid), cpu_seconds(broker.pid), time.process_time(), time.monotonic())
+                stop(proc)
+                p99[name].append(pct(lat, 0.99))
+                share = f"{load / sat:.0%} of saturated" if sat else "as --rate" if args.rate else "the Python rate"
+                print(f"{name} (round {r + 1}): {load:,.0f} events/s ({share}) for {m / load:.0f} s: "
+                      f"event->recommendation p50 {pct(lat, 0.5):.2f} ms, p99 {pct(lat, 0.99):.2f} ms, "
+                      f"p99.9 {pct(lat, 0.999):.2f} ms ({len(lat)} after warm-up)")
+                # A tail that grows with the run's length is the embedded broker's (see --seconds).
+                print(f"  highest latency in each second of the run (ms): {' '.join(f'{w:.0f}' for w in worst)}")
+                # Who used the two cores meanwhile: the service, the embedded broker, this
+                # script (the paced producer and the latency reader), in cores.
+                wall = after[3] - before[3]
+                print(f"  CPU while paced, in cores: {name} {(after[0] - before[0]) / wall:.2f}, "
+                      f"broker {(after[1] - before[1]) / wall:.2f}, "
+                      f"producer + reader {(after[2] - before[2]) / wall:.2f}")
+                print("  where the time went, p50 / p99 (ms): " + ", ".join(
+                    f"{part} {pct(v, 0.5):.1f} / {pct(v, 0.99):.1f}" for part, v in split.items()), flush=True)
+        med = {name: statistics.median(v) for name, v in p99.items()}
+        print(f"p99, median of {args.repeat} (ms): " + ", ".join(
+            f"{name} {med[name]:.2f} ({' '.join(f'{x:.2f}' for x in v)})" for name, v in p99.items()))
+        print(f"p99 python / sluice: {med['python'] / med['sluice']:.2f}x "
               f"({'each at its own load' if args.own_load else 'both at the same rate'})")
+        if args.floor:
+            # The echo answers each event at once: what is left of a service's
+            # p99 above the echo's is the service's own, and the echo's p99 is
+            # the lowest any service can have here.
+            floor = med["kafka floor"]
+            print(f"p99 above the Kafka floor ({floor:.2f} ms), python / sluice: "
+                  f"{(med['python'] - floor) / max(med['sluice'] - floor, 0.01):.2f}x "
+                  f"({med['python'] - floor:.2f} / {med['sluice'] - floor:.2f} ms); "
+                  f"the highest p99 ratio any service could reach against python here: "
+                  f"{med['python'] / floor:.2f}x")
     finally:
         broker.terminate()
         broker.wait(30)
