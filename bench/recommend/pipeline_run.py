@@ -275,6 +275,7 @@ def main():
                     help="skip Kafka's own part: an echo that answers each event at once "
                          "(bench/recommend/kafka_echo.py), at the Python service's rate")
     ap.add_argument("--repeat", type=int, default=3, help="rounds of the loaded runs (medians reported)")
+    ap.add_argument("--only", default="", help="loaded runs of these alone: sluice, python, echo (comma-separated)")
     ap.add_argument("--paced-only", action="store_true", help="skip the saturated runs (needs --rate)")
     args = ap.parse_args()
     if args.paced_only and not args.rate:
@@ -389,6 +390,8 @@ def main():
                       ("python", "python", start_python, p_load, p_rate)]
         if args.floor:
             contenders.append(("kafka floor", "echo", start_echo, p_load, None))
+        if args.only:
+            contenders = [c for c in contenders if c[1] in args.only.split(",")]
         p99 = {c[0]: [] for c in contenders}
         # Rounds, each running every contender in turn, so that what else the
         # shared machine does spreads over all of them; medians at the end.
@@ -418,9 +421,11 @@ def main():
         med = {name: statistics.median(v) for name, v in p99.items()}
         print(f"p99, median of {args.repeat} (ms): " + ", ".join(
             f"{name} {med[name]:.2f} ({' '.join(f'{x:.2f}' for x in v)})" for name, v in p99.items()))
+        if "python" not in med or "sluice" not in med:
+            return
         print(f"p99 python / sluice: {med['python'] / med['sluice']:.2f}x "
               f"({'each at its own load' if args.own_load else 'both at the same rate'})")
-        if args.floor:
+        if "kafka floor" in med:
             # The echo answers each event at once: what is left of a service's
             # p99 above the echo's is the service's own, and the echo's p99 is
             # the lowest any service can have here.
