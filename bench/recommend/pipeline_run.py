@@ -313,6 +313,17 @@ def main():
                    SLUICE_MODEL=args.model, SLUICE_DEVICE="cpu", SLUICE_THREADS=str(args.threads),
                    SLUICE_FETCH_WAIT_MAX_MS=str(args.fetch_wait_ms),
                    SLUICE_METRICS_LISTEN=f"127.0.0.1:{free_port()}")
+
+        def python_peer(script, source, sink, group, log):
+            """bench/recommend/<script> (the Python service, or the echo without
+            its model options) between topics source and sink."""
+            cmd = ["/usr/bin/python3", os.path.join(ROOT, "bench", "recommend", script), "--bootstrap", bootstrap,
+                   "--input", source, "--output", sink, "--group", group,
+                   "--fetch-wait-ms", str(args.fetch_wait_ms)]
+            if script == "python_service.py":
+                cmd += ["--model", args.model, "--threads", str(args.threads)]
+            return subprocess.Popen(cmd, stderr=open(os.path.join(work, log), "w"))
+
         s_rate = p_rate = None
         if not args.paced_only:
             p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20})
@@ -334,11 +345,7 @@ def main():
             print(f"sluice: {s_rate:,.0f} events/s saturated (all {n} in {s_total:.1f} s with start-up)",
                   flush=True)
 
-            py = subprocess.Popen(["/usr/bin/python3", os.path.join(ROOT, "bench", "recommend", "python_service.py"),
-                                   "--bootstrap", bootstrap, "--input", "events", "--output", "recs-python",
-                                   "--group", "bench-python", "--model", args.model,
-                                   "--threads", str(args.threads), "--fetch-wait-ms", str(args.fetch_wait_ms)],
-                                  stderr=open(os.path.join(work, "python.log"), "w"))
+            py = python_peer("python_service.py", "events", "recs-python", "bench-python", "python.log")
             p_rate, p_total = wait_for(bootstrap, "recs-python", n, py)
             stop(py)
             print(f"python: {p_rate:,.0f} events/s saturated (all {n} in {p_total:.1f} s with start-up)",
@@ -367,21 +374,14 @@ def main():
             return s
 
         def start_python(r):
-            py = subprocess.Popen(["/usr/bin/python3", os.path.join(ROOT, "bench", "recommend", "python_service.py"),
-                                   "--bootstrap", bootstrap, "--input", f"paced-python-{r}",
-                                   "--output", f"out-python-{r}", "--group", f"paced-python-{r}",
-                                   "--model", args.model, "--threads", str(args.threads),
-                                   "--fetch-wait-ms", str(args.fetch_wait_ms)],
-                                  stderr=open(os.path.join(work, f"python-paced-{r}.log"), "w"))
+            py = python_peer("python_service.py", f"paced-python-{r}", f"out-python-{r}", f"paced-python-{r}",
+                             f"python-paced-{r}.log")
             time.sleep(5)  # model load and group join
             return py
 
         def start_echo(r):
-            e = subprocess.Popen(["/usr/bin/python3", os.path.join(ROOT, "bench", "recommend", "kafka_echo.py"),
-                                  "--bootstrap", bootstrap, "--input", f"paced-echo-{r}",
-                                  "--output", f"out-echo-{r}", "--group", f"paced-echo-{r}",
-                                  "--fetch-wait-ms", str(args.fetch_wait_ms)],
-                                 stderr=open(os.path.join(work, f"echo-paced-{r}.log"), "w"))
+            e = python_peer("kafka_echo.py", f"paced-echo-{r}", f"out-echo-{r}", f"paced-echo-{r}",
+                            f"echo-paced-{r}.log")
             time.sleep(3)  # its group join
             return e
 

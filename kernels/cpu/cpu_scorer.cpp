@@ -1,6 +1,7 @@
 #include "kernels/cpu/cpu_scorer.h"
 
 #include <algorithm>
+#include <bit>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -33,9 +34,7 @@ int64_t now_ns() {
 // 1, 2, 4, … 256: the row counts each tile's GEMM is compiled for (Linear's
 // row classes that are powers of two; a chunk of 5 users computes 8 rows).
 int64_t row_bucket(int64_t rows) {
-  int64_t b = 1;
-  while (b < rows) b *= 2;
-  return b;
+  return static_cast<int64_t>(std::bit_ceil(static_cast<uint64_t>(std::max<int64_t>(rows, 1))));
 }
 
 }  // namespace

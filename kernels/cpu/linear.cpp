@@ -64,9 +64,7 @@ int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 // The rows a call of n rows (1..kChunkRows) runs: 1, 2, 4, 8, then multiples of 16.
 int64_t row_class(int64_t n) {
   if (n > kRowGranule / 2) return round_up(n, kRowGranule);
-  int64_t c = 1;
-  while (c < n) c *= 2;
-  return c;
+  return static_cast<int64_t>(std::bit_ceil(static_cast<uint64_t>(n)));
 }
 
 // The slot of a row class in Impl's primitives and handles: the small
